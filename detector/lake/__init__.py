@@ -1,0 +1,1 @@
+"""The Parquet lake: canonical request schema, atomic partition writes, DuckDB views."""

@@ -1,0 +1,69 @@
+"""DuckDB over the lake: one connection with views named after the stored tables.
+
+Views: ``requests`` (lake/requests/date=*/part-*.parquet), ``quarantine``, ``features_daily``,
+``verdicts``. A view whose folder has no files yet is an empty table with the right columns
+where the schema is known, so queries never fail on a new home.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from detector.lake.schema import QUARANTINE_SCHEMA, REQUEST_SCHEMA
+from detector.settings import Settings
+
+
+def _has_parquet(folder: Path) -> bool:
+    return folder.exists() and any(folder.rglob("*.parquet"))
+
+
+def _glob(folder: Path) -> str:
+    return str(folder / "**" / "*.parquet").replace("'", "''")
+
+
+def register_parquet_view(con: duckdb.DuckDBPyConnection, name: str, folder: Path,
+                          empty_schema: pa.Schema | None = None) -> bool:
+    """Create or replace view ``name`` over every Parquet file under ``folder``.
+
+    Returns False (and creates an empty view when ``empty_schema`` is given) when there are none.
+    Files whose names start with '.' (temporary, not yet renamed) are never read.
+    """
+    if _has_parquet(folder):
+        con.execute(
+            f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{_glob(folder)}', "
+            "hive_partitioning = true, union_by_name = true)"
+        )
+        return True
+    if empty_schema is not None:
+        con.register(f"_{name}_empty", empty_schema.empty_table())
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM _{name}_empty")
+    return False
+
+
+def connect(settings: Settings, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with views over the home's lake and tables."""
+    con = duckdb.connect(":memory:")
+    n = threads or settings.threads
+    if n:
+        con.execute(f"SET threads = {int(n)}")
+    con.execute("SET TimeZone = 'UTC'")
+    register_parquet_view(con, "requests", settings.requests_dir, REQUEST_SCHEMA)
+    register_parquet_view(con, "quarantine", settings.quarantine_dir, QUARANTINE_SCHEMA)
+    register_parquet_view(con, "features_daily", settings.features_dir / "daily")
+    register_parquet_view(con, "verdicts", settings.verdicts_dir)
+    return con
+
+
+def lake_dates(settings: Settings) -> list[str]:
+    """Dates (YYYY-MM-DD) that have at least one committed request partition file."""
+    root = settings.requests_dir
+    if not root.exists():
+        return []
+    out = []
+    for d in sorted(root.glob("date=*")):
+        if any(p for p in d.glob("*.parquet") if not p.name.startswith(".")):
+            out.append(d.name.split("=", 1)[1])
+    return out

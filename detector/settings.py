@@ -1,0 +1,158 @@
+"""One settings object for every command: home folder, engine, thresholds, hook endpoints.
+
+Precedence (highest first): explicit arguments, environment variables ``DETECTOR_*``,
+``<home>/detector.toml``, defaults below. ``DETECTOR_HOME`` names the home folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from detector.errors import ConfigError
+
+DEFAULT_HOME = "detector-home"
+
+
+@dataclass(frozen=True)
+class HookEndpoint:
+    """A webhook receiver: its URL, its own signing secret and the events it wants."""
+
+    name: str
+    url: str
+    secret: str
+    events: tuple[str, ...] = ("account.flagged", "account.blocked", "account.cleared", "cluster.detected")
+    shadow: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(DEFAULT_HOME)
+    engine: str = "duckdb"
+    embedding_backend: str = "auto"
+    embedding_sample_k: int = 256
+    threads: int = 0
+    keep_prompt_text: bool = True
+    retention_days: int = 0
+    review_threshold: float | None = None
+    block_threshold: float | None = None
+    verdict_ttl_s: int = 3600
+    dev_mode: bool = False
+    hooks: tuple[HookEndpoint, ...] = field(default_factory=tuple)
+    inbox: Path | None = None
+
+    # --- derived paths -------------------------------------------------------------------
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def requests_dir(self) -> Path:
+        return self.lake / "requests"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.lake / "quarantine"
+
+    @property
+    def features_dir(self) -> Path:
+        return self.home / "features"
+
+    @property
+    def verdicts_dir(self) -> Path:
+        return self.home / "verdicts"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def cases_db(self) -> Path:
+        return self.state_dir / "cases.sqlite"
+
+    def ensure_dirs(self) -> None:
+        for p in (self.requests_dir, self.quarantine_dir, self.features_dir, self.verdicts_dir,
+                  self.models_dir, self.reports_dir, self.state_dir):
+            p.mkdir(parents=True, exist_ok=True)
+
+
+_ENV_PREFIX = "DETECTOR_"
+_SCALARS = {f.name: f for f in fields(Settings) if f.name not in ("home", "hooks", "inbox")}
+
+
+def _coerce(name: str, value: object, source: str) -> object:
+    kind = type(getattr(Settings(), name)) if getattr(Settings(), name) is not None else float
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"setting '{name}' from {source}: expected {kind.__name__}, got {value!r}"
+        ) from None
+
+
+def _hooks_from(raw: object, source: str) -> tuple[HookEndpoint, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"setting 'hooks' from {source}: expected a list of tables, got {raw!r}")
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict) or not {"name", "url", "secret"} <= item.keys():
+            raise ConfigError(f"setting 'hooks[{i}]' from {source}: needs name, url and secret")
+        out.append(HookEndpoint(
+            name=str(item["name"]), url=str(item["url"]), secret=str(item["secret"]),
+            events=tuple(item.get("events", HookEndpoint.events)),
+            shadow=bool(item.get("shadow", False)),
+        ))
+    return tuple(out)
+
+
+def load_settings(home: str | Path | None = None, **overrides: object) -> Settings:
+    """Build the settings for ``home`` (or ``$DETECTOR_HOME``, or ``./detector-home``)."""
+    home_path = Path(home or os.environ.get(_ENV_PREFIX + "HOME") or DEFAULT_HOME)
+    values: dict[str, object] = {"home": home_path}
+    toml_path = home_path / "detector.toml"
+    if toml_path.exists():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{toml_path}: not valid TOML ({exc})") from None
+        for key, raw in data.items():
+            if key == "hooks":
+                values["hooks"] = _hooks_from(raw, str(toml_path))
+            elif key == "inbox":
+                values["inbox"] = Path(raw)
+            elif key in _SCALARS:
+                values[key] = _coerce(key, raw, str(toml_path))
+            else:
+                raise ConfigError(f"{toml_path}: unknown setting '{key}'")
+    for key in _SCALARS:
+        env = os.environ.get(_ENV_PREFIX + key.upper())
+        if env is not None and env != "":
+            values[key] = _coerce(key, env, f"${_ENV_PREFIX}{key.upper()}")
+    if os.environ.get(_ENV_PREFIX + "INBOX"):
+        values["inbox"] = Path(os.environ[_ENV_PREFIX + "INBOX"])
+    for key, raw in overrides.items():
+        if raw is not None:
+            values[key] = raw
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if settings.engine not in ("duckdb", "spark"):
+        raise ConfigError(f"setting 'engine': expected 'duckdb' or 'spark', got {settings.engine!r}")
+    return settings
