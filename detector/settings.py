@@ -31,7 +31,7 @@ class HookEndpoint:
 class Settings:
     home: Path = Path(DEFAULT_HOME)
     engine: str = "duckdb"
-    embedding_backend: str = "auto"
+    embedding_backend: str = "auto"  # auto | static | minilm | hashing | off
     embedding_sample_k: int = 256
     threads: int = 0
     keep_prompt_text: bool = True

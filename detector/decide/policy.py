@@ -1,0 +1,125 @@
+"""Decision policy: ordered outcomes allow < review < block; the strongest source wins.
+
+Sources, per account-day:
+- the model: score >= block threshold -> block, >= review threshold -> review;
+- rules: each acting rule (status test/stable) imposes its action and lifts the score to at least
+  its score contribution; experimental rules are recorded as shadow hits and never act;
+- cluster escalation: when most members of a cluster are flagged on a day, the rest of the
+  cluster is flagged too (a hydra's clean-looking heads are caught with its body);
+- the allow-list (analyst-cleared accounts or orgs, with expiry) overrides all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DECISIONS = ("allow", "review", "block")
+RANK = {d: i for i, d in enumerate(DECISIONS)}
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    review_threshold: float
+    block_threshold: float
+    cluster_min_size: int = 3
+    cluster_review_share: float = 0.5
+    cluster_block_min_size: int = 5
+    cluster_block_share: float = 0.8
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
+            raise ValueError(
+                "thresholds: expected 0 <= review_threshold <= block_threshold <= 1, got "
+                f"review={self.review_threshold!r}, block={self.block_threshold!r}")
+
+
+def _rule_table(hits: pd.DataFrame) -> pd.DataFrame:
+    """Per account-day: strongest acting action, max acting score, acting and shadow rule names."""
+    cols = ["account_id", "date", "rule_rank", "rule_score", "rule_hits", "shadow_hits"]
+    if hits is None or hits.empty:
+        return pd.DataFrame(columns=cols)
+    h = hits.copy()
+    h["date"] = pd.to_datetime(h["date"]).dt.date
+    h["acting"] = ~h["shadow"].astype(bool)
+    h["rank"] = np.where(h["acting"], h["action"].map(RANK).fillna(0), 0)
+    h["score_c"] = np.where(h["acting"], pd.to_numeric(h["score"], errors="coerce").fillna(0.0), 0.0)
+    grouped = h.groupby(["account_id", "date"], sort=False)
+    out = pd.DataFrame({
+        "rule_rank": grouped["rank"].max(),
+        "rule_score": grouped["score_c"].max(),
+        "rule_hits": grouped.apply(lambda g: sorted(g.loc[g["acting"], "rule_name"]), include_groups=False),
+        "shadow_hits": grouped.apply(lambda g: sorted(g.loc[~g["acting"], "rule_name"]), include_groups=False),
+    }).reset_index()
+    return out[cols]
+
+
+def _escalate_clusters(out: pd.DataFrame, cfg: PolicyConfig) -> pd.Series:
+    """Rank imposed on each row by its cluster (0 when none)."""
+    imposed = pd.Series(0, index=out.index)
+    if "cluster_id" not in out.columns:
+        return imposed
+    in_cluster = out["cluster_id"].notna() & (out["cluster_id"].astype(str) != "")
+    if not in_cluster.any():
+        return imposed
+    sub = out.loc[in_cluster]
+    g = sub.groupby(["cluster_id", "date"])["pre_rank"]
+    size = g.transform("size")
+    flagged = g.transform(lambda r: (r >= 1).mean())
+    blocked = g.transform(lambda r: (r >= 2).mean())
+    rank = np.where((size >= cfg.cluster_min_size) & (flagged >= cfg.cluster_review_share), 1, 0)
+    rank = np.where((size >= cfg.cluster_block_min_size) & (blocked >= cfg.cluster_block_share), 2, rank)
+    imposed.loc[sub.index] = rank
+    return imposed
+
+
+def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFrame,
+                 cfg: PolicyConfig, allow_accounts: set[str] = frozenset(),
+                 allow_orgs: set[str] = frozenset()) -> pd.DataFrame:
+    """Decide every account-day of ``frame`` (columns account_id, date, optional cluster_id, org_id).
+
+    Returns account_id, date, cluster_id, model_score, score, decision, rule_hits, shadow_hits,
+    sources (list of what raised the decision: 'model', rule names, 'cluster', 'allowlisted').
+    """
+    out = frame[["account_id", "date"]].copy()
+    out["date"] = pd.to_datetime(out["date"]).dt.date
+    out["cluster_id"] = frame["cluster_id"].values if "cluster_id" in frame.columns else None
+    out["model_score"] = np.asarray(model_score, dtype=float)
+    rules = _rule_table(hits)
+    out = out.merge(rules, on=["account_id", "date"], how="left")
+    out["rule_rank"] = out["rule_rank"].fillna(0).astype(int)
+    out["rule_score"] = out["rule_score"].fillna(0.0).astype(float)
+    for col in ("rule_hits", "shadow_hits"):
+        out[col] = out[col].apply(lambda v: v if isinstance(v, list) else [])
+    model_rank = np.where(out["model_score"] >= cfg.block_threshold, 2,
+                          np.where(out["model_score"] >= cfg.review_threshold, 1, 0))
+    out["model_rank"] = model_rank
+    out["pre_rank"] = np.maximum(model_rank, out["rule_rank"].to_numpy())
+    out["cluster_rank"] = _escalate_clusters(out, cfg).to_numpy()
+    final = np.maximum(out["pre_rank"].to_numpy(), out["cluster_rank"].to_numpy())
+    out["score"] = np.maximum(out["model_score"], out["rule_score"])
+    orgs = frame["org_id"].values if "org_id" in frame.columns else [None] * len(out)
+    allowed = np.array([a in allow_accounts or (o is not None and o in allow_orgs)
+                        for a, o in zip(out["account_id"], orgs, strict=True)], dtype=bool)
+    final = np.where(allowed, 0, final)
+    out["decision"] = [DECISIONS[r] for r in final]
+    out["allowlisted"] = allowed
+    out["sources"] = [
+        _sources(m, rh, c, a)
+        for m, rh, c, a in zip(out["model_rank"], out["rule_hits"], out["cluster_rank"] > out["pre_rank"],
+                               allowed, strict=True)
+    ]
+    return out.drop(columns=["rule_rank", "rule_score", "pre_rank"])
+
+
+def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool) -> list[str]:
+    if allowed:
+        return ["allowlisted"]
+    src = list(rule_hits)
+    if model_rank > 0:
+        src.append("model")
+    if by_cluster:
+        src.append("cluster_escalation")
+    return src

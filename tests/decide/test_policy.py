@@ -1,0 +1,75 @@
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.decide.policy import PolicyConfig, apply_policy
+
+D = dt.date(2026, 11, 24)
+CFG = PolicyConfig(review_threshold=0.5, block_threshold=0.9)
+
+
+def frame(ids, clusters=None, orgs=None):
+    f = pd.DataFrame({"account_id": ids, "date": [D] * len(ids)})
+    f["cluster_id"] = clusters if clusters is not None else [None] * len(ids)
+    if orgs is not None:
+        f["org_id"] = orgs
+    return f
+
+
+def hits(rows):
+    return pd.DataFrame(rows, columns=["account_id", "date", "rule_id", "rule_name", "title",
+                                       "action", "severity", "status", "score", "shadow"])
+
+
+def test_model_thresholds_map_to_ordered_decisions():
+    out = apply_policy(frame(["a", "b", "c"]), np.array([0.1, 0.6, 0.95]), hits([]), CFG)
+    assert list(out["decision"]) == ["allow", "review", "block"]
+    assert list(out["score"]) == [0.1, 0.6, 0.95]
+
+
+def test_strongest_source_wins_and_rule_score_lifts_the_score():
+    h = hits([["a", D, "u1", "harvest_x", "t", "block", "high", "stable", 0.97, False],
+              ["b", D, "u2", "timing_y", "t", "review", "low", "test", None, False]])
+    out = apply_policy(frame(["a", "b"]), np.array([0.2, 0.95]), h, CFG)
+    assert list(out["decision"]) == ["block", "block"]  # rule block beats model allow; model block beats rule review
+    assert out.loc[0, "score"] == pytest.approx(0.97)
+    assert out.loc[0, "rule_hits"] == ["harvest_x"]
+    assert out.loc[1, "sources"] == ["timing_y", "model"]
+
+
+def test_experimental_rules_are_shadow_only():
+    h = hits([["a", D, "u1", "coverage_z", "t", "block", "high", "experimental", 0.99, True]])
+    out = apply_policy(frame(["a"]), np.array([0.1]), h, CFG)
+    assert out.loc[0, "decision"] == "allow"
+    assert out.loc[0, "score"] == pytest.approx(0.1)
+    assert out.loc[0, "shadow_hits"] == ["coverage_z"]
+    assert out.loc[0, "rule_hits"] == []
+
+
+def test_cluster_escalation_flags_the_clean_heads_of_a_flagged_cluster():
+    ids = ["h1", "h2", "h3", "h4", "x"]
+    f = frame(ids, clusters=["c1", "c1", "c1", "c1", None])
+    out = apply_policy(f, np.array([0.6, 0.7, 0.8, 0.1, 0.1]), hits([]), CFG)
+    assert list(out["decision"]) == ["review", "review", "review", "review", "allow"]
+    assert "cluster_escalation" in out.loc[3, "sources"]
+
+
+def test_small_or_mostly_clean_clusters_do_not_escalate():
+    f = frame(["a", "b", "c", "d"], clusters=["c1", "c1", "c1", "c1"])
+    out = apply_policy(f, np.array([0.6, 0.1, 0.1, 0.1]), hits([]), CFG)
+    assert list(out["decision"]) == ["review", "allow", "allow", "allow"]
+
+
+def test_allowlist_overrides_everything_by_account_or_org():
+    h = hits([["a", D, "u1", "harvest_x", "t", "block", "high", "stable", 0.99, False]])
+    out = apply_policy(frame(["a", "b"], orgs=[None, "org_ok"]), np.array([0.95, 0.95]), h, CFG,
+                       allow_accounts={"a"}, allow_orgs={"org_ok"})
+    assert list(out["decision"]) == ["allow", "allow"]
+    assert out.loc[0, "sources"] == ["allowlisted"]
+
+
+def test_policy_config_validates_thresholds():
+    with pytest.raises(ValueError, match="review_threshold <= block_threshold"):
+        PolicyConfig(review_threshold=0.9, block_threshold=0.5)

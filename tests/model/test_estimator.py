@@ -1,0 +1,63 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score
+
+from detector.model.estimator import DistillationClassifier, to_matrix
+from detector.model.thresholds import expected_calibration_error
+from detector.model.train import train_model
+
+
+def test_fit_learns_and_is_calibrated_on_held_out_rows(labelled):
+    train, test = labelled.iloc[:1400], labelled.iloc[1400:]
+    model = DistillationClassifier(max_iter=60).fit(train, train["is_distiller"])
+    p = model.predict_proba(test)[:, 1]
+    assert list(model.feature_names_in_) == ["hv_logprobs_share", "div_distinct_prompt_ratio", "vol_noise"]
+    assert average_precision_score(test["is_distiller"], p) > 0.85
+    # Reliability on held-out rows: predicted probabilities match observed rates within 0.08.
+    assert expected_calibration_error(test["is_distiller"].to_numpy(), p) < 0.08
+
+
+def test_missing_columns_at_scoring_time_read_as_nan(labelled):
+    model = DistillationClassifier(max_iter=50).fit(labelled, labelled["is_distiller"])
+    reduced = labelled.drop(columns=["vol_noise"])
+    assert np.isnan(to_matrix(reduced, list(model.feature_names_in_))[:, 2]).all()
+    assert model.predict_proba(reduced).shape == (len(labelled), 2)
+
+
+def test_explain_names_the_informative_feature(labelled):
+    model = DistillationClassifier(max_iter=60).fit(labelled, labelled["is_distiller"])
+    row = pd.DataFrame({"hv_logprobs_share": [0.99], "div_distinct_prompt_ratio": [0.5],
+                        "vol_noise": [0.0]})
+    top = model.explain(row, top=2)[0]
+    assert top[0][0] == "hv_logprobs_share"
+    assert top[0][1] > 0
+
+
+def test_anomaly_score_is_higher_for_outliers(labelled):
+    model = DistillationClassifier(max_iter=50).fit(labelled, labelled["is_distiller"])
+    typical = labelled.iloc[:50]
+    outlier = pd.DataFrame({"hv_logprobs_share": [25.0], "div_distinct_prompt_ratio": [-40.0],
+                            "vol_noise": [90.0]})
+    assert model.anomaly_score(outlier)[0] > np.median(model.anomaly_score(typical))
+
+
+def test_parameter_errors_name_the_parameter(labelled):
+    with pytest.raises(ValueError, match="calibration"):
+        DistillationClassifier(calibration="magic").fit(labelled, labelled["is_distiller"])
+    with pytest.raises(ValueError, match="y: expected both classes"):
+        DistillationClassifier().fit(labelled, np.zeros(len(labelled)))
+    with pytest.raises(TypeError, match="X: expected a pandas DataFrame"):
+        DistillationClassifier().fit(labelled.to_numpy(), labelled["is_distiller"])
+
+
+def test_train_model_chooses_thresholds_on_validation_accounts(labelled):
+    model, card = train_model(labelled, review_fpr=0.05, block_fpr=0.01,
+                              model_params={"max_iter": 60})
+    thr, val = card["thresholds"], card["validation"]
+    assert thr["review"] <= thr["block"]
+    assert val["fpr_review"] <= 0.05 + 1e-9
+    assert val["fpr_block"] <= 0.01 + 1e-9
+    assert card["training_data"]["train_rows"] + card["training_data"]["validation_rows"] == len(labelled)
+    assert len(card["training_data"]["sha256"]) == 64
+    assert "is_distiller" not in card["features"]
