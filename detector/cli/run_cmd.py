@@ -38,7 +38,7 @@ def _announce(settings, dates: list[str]) -> dict:
         return {}
     out = {"events_enqueued": hooks.record_verdict_events(settings, dates)}
     if settings.hooks:
-        out["delivery"] = hooks.deliver(settings)
+        out["delivery"] = hooks.deliver(settings).as_dict()
     return out
 
 
@@ -66,8 +66,8 @@ def register(app: typer.Typer) -> None:
                                   on_stage=lambda s: status.update(f"{s}: {', '.join(dates)}"))
         from detector.ingest import mark_scored
 
+        hooks_out = _announce(settings, dates)  # events first: a crash before marking re-announces
         mark_scored(settings, dates)
-        hooks_out = _announce(settings, dates)
         summary = {"dates": result.dates, "verdicts": result.verdict_rows,
                    "seconds": result.seconds, **hooks_out}
         if json_out:

@@ -68,7 +68,7 @@ def score_frame(settings: Settings, con, view: str) -> pd.DataFrame:
     """Verdict rows for every account-day in ``view`` (no writing)."""
     frame = con.sql(f"SELECT * FROM {view} ORDER BY date, account_id").df()
     model, card = load_active_model(settings)
-    ruleset = load_ruleset(known_columns=set(frame.columns))
+    ruleset = load_ruleset()
     hits = ruleset.evaluate(con, view)
     frame["org_id"] = _org_ids(con, frame).to_numpy()
     accounts, orgs = _allowlist(settings)

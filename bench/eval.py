@@ -1,0 +1,72 @@
+"""Detection quality on the fixed EVALUATION scenarios (``make eval``).
+
+Scenarios: ``data/scenarios/eval.toml`` (the fixed evaluation scenario) and ``shift.toml`` (a
+robustness check: different benign mix and attacker parameters). Neither is ever used for
+training or for choosing thresholds; the default model was trained on ``train.toml`` only.
+Writes ``bench/results/eval.json`` and ``bench/results/eval_shift.json``.
+
+Run: ``.venv/bin/python bench/eval.py [--scenario eval|shift|all] [--accounts N] [--days D]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from detector.evaluate import evaluate
+from detector.ingest import ingest_paths
+from detector.lake.db import lake_dates
+from detector.model.dataset import read_truth
+from detector.pipeline import run_pipeline
+from detector.settings import load_settings
+from detector.simulate import simulate
+from detector.verdicts import load_verdicts
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = {"eval": (REPO / "data/scenarios/eval.toml", 9001, "eval.json"),
+             "shift": (REPO / "data/scenarios/shift.toml", 9002, "eval_shift.json")}
+
+
+def run_one(name: str, accounts: int | None, days: int | None, work: Path) -> dict:
+    scenario, seed, out_name = SCENARIOS[name]
+    logs, home = work / f"logs-{name}", work / f"home-{name}"
+    t0 = time.perf_counter()
+    simulate(logs, accounts=accounts, days=days, seed=seed, scenario=scenario)
+    settings = load_settings(home)
+    settings.ensure_dirs()
+    ingest_paths(settings, [logs], progress=False)
+    timing = run_pipeline(settings, lake_dates(settings)).seconds
+    metrics = evaluate(read_truth(logs / "truth.json"), load_verdicts(settings))
+    metrics["scenario"] = str(scenario.relative_to(REPO))
+    metrics["seed"] = seed
+    metrics["pipeline_seconds"] = timing
+    metrics["total_seconds"] = round(time.perf_counter() - t0, 1)
+    out = REPO / "bench" / "results" / out_name
+    out.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n")
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenario", choices=["eval", "shift", "all"], default="all")
+    parser.add_argument("--accounts", type=int, default=None)
+    parser.add_argument("--days", type=int, default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="distill-guard-eval-"))
+    try:
+        for name in (["eval", "shift"] if args.scenario == "all" else [args.scenario]):
+            m = run_one(name, args.accounts, args.days, work)
+            acct = m.get("accounts", m)
+            print(f"{name}: " + ", ".join(f"{k}={acct[k]:.4f}" for k in
+                  ("recall_flagged", "recall_blocked", "fpr_flagged", "fpr_blocked", "average_precision")
+                  if isinstance(acct.get(k), float)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

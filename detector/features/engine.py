@@ -1,0 +1,127 @@
+"""Ibis backends the feature definitions run on: DuckDB (default, embedded) or Spark (optional
+extra ``distill-guard[spark]``). Both read the same Parquet lake and return Arrow tables.
+
+Inputs are bound to fixed view names (``dg_day``, ``dg_first_seen``...) so that each Ibis
+expression is built and compiled to SQL once per process and engine kind, then re-run for
+every day: building and compiling the ~50-column expression costs seconds, running it on a
+small day costs milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from detector.errors import ConfigError
+from detector.lake.schema import REQUEST_SCHEMA
+from detector.settings import Settings
+
+_COMPILED: dict[tuple[str, str], str] = {}
+
+
+class Engine:
+    """A thin wrapper: bind Parquet files or Arrow tables to view names, run expressions."""
+
+    def __init__(self, name: str, backend: Any):
+        self.name = name
+        self.backend = backend
+
+    def bind_parquet(self, view: str, files: list[Path]) -> None:
+        """View ``view`` = the requests stored in ``files`` (Parquet with REQUEST_SCHEMA)."""
+        paths = [str(p) for p in files]
+        if not paths:
+            self.bind_arrow(view, REQUEST_SCHEMA.empty_table())
+        elif self.name == "spark":
+            self.backend._session.read.parquet(*paths).createOrReplaceTempView(view)
+        else:
+            quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+            self.backend.raw_sql(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM "
+                                 f"read_parquet([{quoted}], union_by_name = true)")
+
+    def bind_arrow(self, view: str, table: pa.Table) -> None:
+        if self.name == "spark":
+            session = self.backend._session
+            session.createDataFrame(table.to_pandas(), schema=_spark_schema(table.schema)) \
+                .createOrReplaceTempView(view)
+        else:
+            self.backend.con.register(view, table)
+
+    def table(self, view: str) -> ir.Table:
+        return self.backend.table(view)
+
+    def run(self, key: str, build: Callable[[], ir.Table]) -> pa.Table:
+        """Execute the expression ``build()`` (compiled once per engine kind and ``key``)."""
+        sql = _COMPILED.get((self.name, key))
+        if sql is None:
+            sql = str(self.backend.compile(build()))
+            _COMPILED[(self.name, key)] = sql
+        if self.name == "spark":
+            return self.backend._session.sql(sql).toArrow()
+        return self.backend.con.sql(sql).to_arrow_table()
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        return self.backend.to_pyarrow(expr)
+
+    def close(self) -> None:
+        if self.name == "duckdb":
+            self.backend.disconnect()
+
+
+def connect(settings: Settings, name: str | None = None) -> Engine:
+    """The engine named by ``name`` or ``settings.engine`` ('duckdb' or 'spark')."""
+    name = name or settings.engine
+    if name == "duckdb":
+        return Engine("duckdb", _duckdb(settings))
+    if name == "spark":
+        return Engine("spark", _spark(settings))
+    raise ConfigError(f"setting 'engine': expected 'duckdb' or 'spark', got {name!r}")
+
+
+def _duckdb(settings: Settings) -> Any:
+    con = ibis.duckdb.connect()
+    con.raw_sql("SET TimeZone = 'UTC'")
+    if settings.threads:
+        con.raw_sql(f"SET threads = {int(settings.threads)}")
+    return con
+
+
+def _spark_schema(schema: pa.Schema) -> Any:
+    from pyspark.sql import types as T
+
+    kinds = {pa.string(): T.StringType(), pa.int64(): T.LongType(), pa.int32(): T.IntegerType(),
+             pa.float64(): T.DoubleType(), pa.bool_(): T.BooleanType()}
+    fields = []
+    for f in schema:
+        kind = T.TimestampType() if pa.types.is_timestamp(f.type) else kinds.get(f.type, T.StringType())
+        fields.append(T.StructField(f.name, kind, True))
+    return T.StructType(fields)
+
+
+_SPARK: Any = None
+
+
+def _spark(settings: Settings) -> Any:
+    """A local SparkSession (one per process, reused), UTC, few shuffle partitions."""
+    global _SPARK
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("setting 'engine' is 'spark' but pyspark is not installed: "
+                          "pip install 'distill-guard[spark]'") from None
+    if _SPARK is None:
+        cores = settings.threads or "*"
+        _SPARK = (SparkSession.builder.master(f"local[{cores}]").appName("distill-guard-features")
+                  .config("spark.sql.session.timeZone", "UTC")
+                  .config("spark.sql.shuffle.partitions", "2")
+                  .config("spark.default.parallelism", "2")
+                  .config("spark.ui.enabled", "false")
+                  .config("spark.sql.ansi.enabled", "false")
+                  .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                  .getOrCreate())
+        _SPARK.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(_SPARK)

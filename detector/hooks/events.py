@@ -1,0 +1,144 @@
+"""Turn batch verdicts into outbox events: what changed since the last announcement.
+
+Per account, the last announced decision is the decision of its latest ``account.*`` event
+(whoever enqueued it: this batch step or an analyst action in the case tool). A verdict day is
+announced when its decision differs from that one:
+
+- ``review`` -> ``account.flagged``, ``block`` -> ``account.blocked``;
+- ``allow`` after an announced ``review``/``block`` -> ``account.cleared`` (an account never
+  announced and allowed says nothing).
+
+A day older than the account's last announced day is never announced (re-running an old day
+cannot undo a newer decision). Cluster ids seen in verdicts for the first time give
+``cluster.detected``. Idempotency keys are deterministic (``verdict:<account>:<day>:<decision>``,
+``cluster:<id>``), so re-running a day enqueues nothing twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import pyarrow as pa
+
+from detector.hooks.outbox import enqueue, open_db, sync_endpoints, transaction
+from detector.lake.db import connect
+from detector.report.data import parse_date
+from detector.settings import Settings
+
+DECISION_EVENT = {"review": "account.flagged", "block": "account.blocked",
+                  "allow": "account.cleared"}
+MAX_CLUSTER_MEMBERS = 1000
+
+
+def _verdict_columns(con) -> set[str]:
+    try:
+        return {r[0] for r in con.execute("DESCRIBE verdicts").fetchall()}
+    except Exception:
+        return set()
+
+
+def _announced(conn) -> dict[str, tuple[str, str | None]]:
+    """account_id -> (decision, day) of its latest account event (SQLite bare-column max)."""
+    rows = conn.execute(
+        "SELECT subject, decision, subject_date, max(seq) FROM hook_events "
+        "WHERE event_type LIKE 'account.%' GROUP BY subject").fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def _candidate_rows(con, day: dt.date, cols: set[str],
+                    announced: dict[str, tuple[str, str | None]]) -> list[dict[str, Any]]:
+    """Verdict rows of ``day`` that may change something: not allowed, or allowed after a flag."""
+    raised = [a for a, (decision, _) in announced.items() if decision in ("review", "block")]
+    con.register("_raised", pa.table({"account_id": pa.array(raised, pa.string())}))
+
+    def col(name: str, cast: str = "VARCHAR") -> str:
+        return f"CAST({name} AS {cast}) AS {name}" if name in cols else f"NULL AS {name}"
+
+    cur = con.execute(
+        f"SELECT account_id, decision, {col('score', 'DOUBLE')}, {col('reasons')}, "
+        f"{col('cluster_id')}, {col('model_version')}, {col('ruleset_hash')}, {col('run_id')} "
+        "FROM verdicts WHERE CAST(date AS DATE) = ? AND (decision IN ('review', 'block') "
+        "OR account_id IN (SELECT account_id FROM _raised)) ORDER BY account_id", [day])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _account_events(conn, con, day: dt.date, cols: set[str]) -> int:
+    announced = _announced(conn)
+    n = 0
+    for row in _candidate_rows(con, day, cols, announced):
+        acc, decision = row["account_id"], row["decision"]
+        last_decision, last_day = announced.get(acc, ("allow", None))
+        if last_day is not None and last_day > day.isoformat():
+            continue  # a newer day was announced already
+        if decision == last_decision or decision not in DECISION_EVENT:
+            continue
+        payload = {
+            "account_id": acc, "date": day.isoformat(), "decision": decision,
+            "previous_decision": last_decision,
+            "score": None if row["score"] is None else round(row["score"], 6),
+            "reasons": [x for x in (row["reasons"] or "").split(";") if x],
+            "cluster_id": row["cluster_id"] or None, "model_version": row["model_version"],
+            "ruleset_hash": row["ruleset_hash"], "run_id": row["run_id"], "source": "verdicts",
+        }
+        enqueue(conn, DECISION_EVENT[decision], payload, f"verdict:{acc}:{day}:{decision}")
+        n += 1
+    return n
+
+
+def _cluster_events(conn, con, day: dt.date, cols: set[str]) -> int:
+    if "cluster_id" not in cols:
+        return 0
+    known = {r[0] for r in conn.execute(
+        "SELECT subject FROM hook_events WHERE event_type = 'cluster.detected'")}
+    rows = con.execute(
+        "SELECT CAST(cluster_id AS VARCHAR) AS cid, count(*) AS members, "
+        "count(*) FILTER (WHERE decision IN ('review', 'block')) AS flagged, max(score), "
+        f"list(account_id ORDER BY score DESC NULLS LAST)[1:{MAX_CLUSTER_MEMBERS}] "
+        "FROM verdicts WHERE CAST(date AS DATE) = ? AND cluster_id IS NOT NULL "
+        "AND CAST(cluster_id AS VARCHAR) <> '' GROUP BY 1 ORDER BY 1", [day]).fetchall()
+    n = 0
+    for cid, members, flagged, max_score, accounts in rows:
+        if cid in known:
+            continue
+        payload = {"cluster_id": cid, "date": day.isoformat(), "member_count": int(members),
+                   "flagged_count": int(flagged),
+                   "max_score": None if max_score is None else round(float(max_score), 6),
+                   "members": list(accounts), "source": "verdicts"}
+        enqueue(conn, "cluster.detected", payload, f"cluster:{cid}")
+        n += 1
+    return n
+
+
+def record_verdict_events(settings: Settings, dates: Iterable[str | dt.date]) -> int:
+    """Enqueue the events that the verdicts of ``dates`` imply; returns how many were new.
+
+    Days are processed oldest first, in one transaction of the case database.
+    """
+    days = sorted({parse_date(d, "dates") for d in dates})
+    if not days:
+        return 0
+    con = connect(settings)
+    conn = open_db(settings)
+    try:
+        cols = _verdict_columns(con)
+        if not cols:
+            return 0
+        before = conn.execute("SELECT count(*) FROM hook_events").fetchone()[0]
+        with transaction(conn):
+            sync_endpoints(conn, settings.hooks)
+            for day in days:
+                _account_events(conn, con, day, cols)
+                _cluster_events(conn, con, day, cols)
+        return conn.execute("SELECT count(*) FROM hook_events").fetchone()[0] - before
+    finally:
+        conn.close()
+        con.close()
+
+
+def payload_of(row: Any) -> dict[str, Any]:
+    """The payload dict of an outbox event row."""
+    return json.loads(row["payload_json"])

@@ -1,0 +1,69 @@
+"""Sample-based text features: MinHash near-duplicates, n-gram entropies, CoT classifier."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from detector.features import cot, minhash
+from detector.features.sample import sample_features
+
+
+def _table(rows):
+    return pa.table({"account_id": [r[0] for r in rows], "prompt_hash": [f"h{i}" for i in range(len(rows))],
+                     "prompt_text": [r[1] for r in rows]})
+
+
+def test_near_dup_rate():
+    templated = [("t", f"Please translate the sentence number {i} into French for me") for i in range(4)]
+    varied = [("v", "How do vaccines train the immune system?"), ("v", "Best pasta recipe for two"),
+              ("v", "Explain quicksort in Python"), ("v", "Who painted the Mona Lisa")]
+    out = sample_features(_table(templated + varied)).to_pandas().set_index("account_id")
+    assert out.loc["t", "div_near_dup_rate"] == 1.0
+    assert out.loc["v", "div_near_dup_rate"] == 0.0
+
+
+def test_minhash_estimates_jaccard():
+    a = "the quick brown fox jumps over the lazy dog near the river bank today"
+    b = "the quick brown fox jumps over the lazy cat near the river bank today"
+    h, v = minhash.shingle_matrix([a, b])
+    sig = minhash.signatures(h, v)
+
+    def shingles(t):
+        return {t[i:i + 4] for i in range(len(t) - 3)}
+
+    true = len(shingles(a) & shingles(b)) / len(shingles(a) | shingles(b))
+    est = (sig[0] == sig[1]).mean()
+    assert abs(est - true) < 0.25  # 32 bins: std <= 0.09
+
+
+def test_entropies_hand_computed():
+    # one prompt "aaaa b" -> bytes 'aaaa b': 4-grams 'aaaa','aaa ','aa b' (3 distinct, 1 each)
+    out = sample_features(_table([("e", "aaaa b")])).to_pandas().iloc[0]
+    assert out["div_char_ngram_entropy"] == pytest.approx(math.log2(3))
+    # words: 'aaaa', 'b' -> 1 bit
+    assert out["div_word_ngram_entropy"] == pytest.approx(1.0)
+
+
+def test_group_entropy_counts():
+    groups = np.array([0, 0, 0, 0, 1])
+    tokens = np.array([1, 1, 2, 3, 9])
+    ent = minhash.group_entropy(groups, tokens, 3)
+    assert ent[0] == pytest.approx(-(0.5 * math.log2(0.5) + 2 * 0.25 * math.log2(0.25)))
+    assert ent[1] == 0.0 and math.isnan(ent[2])
+
+
+def test_cot_classifier_separates_generated_examples():
+    texts = ["Why is the sky blue? Think step by step and show your reasoning.",
+             "Walk me through your thought process before you answer: is 91 prime?",
+             "What is the capital of France?", "Translate hello into Spanish"]
+    s = cot.scores(texts)
+    assert s[0] >= 0.5 and s[1] >= 0.5 and s[2] < 0.5 and s[3] < 0.5
+
+
+def test_empty_sample():
+    out = sample_features(_table([]))
+    assert out.num_rows == 0 and "div_near_dup_rate" in out.column_names
