@@ -60,10 +60,10 @@ def main() -> None:
     try:
         for name in (["eval", "shift"] if args.scenario == "all" else [args.scenario]):
             m = run_one(name, args.accounts, args.days, work)
-            acct = m.get("accounts", m)
-            print(f"{name}: " + ", ".join(f"{k}={acct[k]:.4f}" for k in
-                  ("recall_flagged", "recall_blocked", "fpr_flagged", "fpr_blocked", "average_precision")
-                  if isinstance(acct.get(k), float)))
+            print(f"{name}: recall flag {m['recall']['flag']:.4f} block {m['recall']['block']:.4f}; "
+                  f"benign FPR flag {m['benign_fpr']['flag']:.4f} block {m['benign_fpr']['block']:.4f}; "
+                  f"AP {m['average_precision']:.4f}; "
+                  f"distilled tokens flagged {m['distilled_token_share']['flag']:.4f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

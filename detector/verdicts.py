@@ -30,7 +30,7 @@ def load_verdicts(settings: Settings, date: str | None = None,
 
 
 def _has(con) -> bool:
-    return bool(con.sql("SELECT count(*) FROM duckdb_views() WHERE view_name = 'verdicts'").fetchone()[0])
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'verdicts'").fetchone()[0])
 
 
 def evaluated_dates(settings: Settings) -> list[str]:

@@ -42,20 +42,22 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_metrics(m: dict) -> None:
-    acct = m.get("accounts", m)
-    keys = ["recall_flagged", "recall_blocked", "fpr_flagged", "fpr_blocked",
-            "distilled_token_share_flagged", "average_precision"]
-    table = Table(title="detection vs truth (accounts)")
-    for k in keys:
+    figures = {
+        "recall (flagged)": m["recall"]["flag"], "recall (blocked)": m["recall"]["block"],
+        "benign FPR (flagged)": m["benign_fpr"]["flag"], "benign FPR (blocked)": m["benign_fpr"]["block"],
+        "distilled tokens flagged": m["distilled_token_share"]["flag"],
+        "average precision": m["average_precision"],
+    }
+    table = Table(title="detection vs truth (per account)")
+    for k in figures:
         table.add_column(k, justify="right")
-    table.add_row(*(f"{acct[k]:.4f}" if isinstance(acct.get(k), float) else str(acct.get(k, "")) for k in keys))
+    table.add_row(*(f"{v:.4f}" if isinstance(v, float) else "n/a" for v in figures.values()))
     out.print(table)
-    per = m.get("per_archetype")
-    if per:
-        t = Table(title="per archetype (share flagged / blocked)")
-        for col in ("archetype", "distiller", "accounts", "flagged", "blocked"):
-            t.add_column(col, justify="right")
-        for name, row in sorted(per.items()):
-            t.add_row(name, str(row.get("is_distiller")), str(row.get("accounts")),
-                      f"{row.get('flagged_share', 0):.3f}", f"{row.get('blocked_share', 0):.3f}")
-        out.print(t)
+    per = m.get("per_archetype") or {}
+    t = Table(title="per archetype (share of accounts flagged / blocked)")
+    for col in ("archetype", "distiller", "accounts", "flagged", "blocked"):
+        t.add_column(col, justify="right")
+    for name, row in sorted(per.items(), key=lambda kv: (not kv[1]["is_distiller"], kv[0])):
+        t.add_row(name, "yes" if row["is_distiller"] else "no", str(row["accounts"]),
+                  f"{row['flag_rate']:.3f}", f"{row['block_rate']:.3f}")
+    out.print(t)

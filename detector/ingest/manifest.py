@@ -1,0 +1,172 @@
+"""The ingest manifest: one SQLite database in ``state/ingest/manifest.sqlite``.
+
+Tables (grain in brackets):
+
+* ``jobs`` [one ingest command]: job id, the key of its input list, status, result JSON.
+* ``files`` [one distinct file content, by sha256]: size, first path, status (``open`` while
+  being read, ``done``), cumulative counts, resume point (decompressed byte offset, line).
+* ``job_files`` [one input path of one job]: the counts that path contributed to the job.
+* ``chunks`` [one committed batch of one file]: staged -> final part paths, published flag.
+* ``seen`` / ``seen_extra`` [one accepted request_id]: its 128-bit blake2b as two int64
+  (``seen`` is keyed by the first half; a 64-bit collision goes to ``seen_extra``).
+* ``dates`` [one UTC day]: ``changed_seq`` bumped whenever rows for the day are committed,
+  ``scored_seq`` set by :func:`mark_scored`; the day is dirty while changed > scored.
+* ``samples`` [one account-day]: prompt texts kept so far when prompt text is sampled.
+
+Every chunk commit (ids, counts, resume point, part list, dates) is one transaction, so the
+manifest and the lake never disagree after a crash; see ``detector.ingest.commit``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+
+from detector.settings import Settings
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+  job_id TEXT PRIMARY KEY, job_key TEXT NOT NULL, status TEXT NOT NULL,
+  started_at TEXT NOT NULL, finished_at TEXT, result_json TEXT);
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs(job_key);
+CREATE TABLE IF NOT EXISTS files (
+  file_id INTEGER PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
+  path TEXT NOT NULL, fmt TEXT NOT NULL, job_id TEXT, status TEXT NOT NULL,
+  read INTEGER NOT NULL DEFAULT 0, accepted INTEGER NOT NULL DEFAULT 0,
+  duplicates INTEGER NOT NULL DEFAULT 0, quarantined INTEGER NOT NULL DEFAULT 0,
+  end_offset INTEGER NOT NULL DEFAULT 0, end_line INTEGER NOT NULL DEFAULT 0,
+  chunks INTEGER NOT NULL DEFAULT 0, dates_json TEXT NOT NULL DEFAULT '[]',
+  rescore_json TEXT NOT NULL DEFAULT '[]', warnings_json TEXT NOT NULL DEFAULT '[]',
+  started_at TEXT, finished_at TEXT);
+CREATE TABLE IF NOT EXISTS path_cache (
+  path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, sha256 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_files (
+  job_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, role TEXT NOT NULL,
+  read INTEGER NOT NULL, accepted INTEGER NOT NULL, duplicates INTEGER NOT NULL,
+  quarantined INTEGER NOT NULL, dates_json TEXT NOT NULL, rescore_json TEXT NOT NULL,
+  warnings_json TEXT NOT NULL, PRIMARY KEY (job_id, path));
+CREATE TABLE IF NOT EXISTS chunks (
+  file_id INTEGER NOT NULL, seq INTEGER NOT NULL, parts_json TEXT NOT NULL,
+  published INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (file_id, seq));
+CREATE TABLE IF NOT EXISTS seen (h INTEGER PRIMARY KEY, h2 INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_extra (h INTEGER, h2 INTEGER, PRIMARY KEY (h, h2)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dates (
+  date TEXT PRIMARY KEY, changed_seq INTEGER NOT NULL, scored_seq INTEGER,
+  rows INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS samples (
+  account_id TEXT NOT NULL, date TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY (account_id, date)) WITHOUT ROWID;
+"""
+
+
+_TWO_INT64 = struct.Struct("<qq").unpack
+
+
+def ingest_state_dir(settings: Settings) -> Path:
+    """``<home>/state/ingest``: manifest, lock file and staging area."""
+    return settings.state_dir / "ingest"
+
+
+def manifest_path(settings: Settings) -> Path:
+    return ingest_state_dir(settings) / "manifest.sqlite"
+
+
+def connect(settings: Settings) -> sqlite3.Connection:
+    """Open (creating if needed) the manifest; autocommit mode, transactions are explicit."""
+    path = manifest_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=600, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("PRAGMA cache_size=-65536")
+    con.executescript(_SCHEMA)
+    return con
+
+
+def id_hash(request_id: str) -> tuple[int, int]:
+    """128-bit blake2b of a request id as two signed int64 (SQLite INTEGER range)."""
+    return _TWO_INT64(hashlib.blake2b(request_id.encode("utf-8", "surrogatepass"),
+                                      digest_size=16).digest())
+
+
+def known_ids(con: sqlite3.Connection, hashes: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The subset of ``hashes`` already stored in ``seen``/``seen_extra``."""
+    if not hashes:
+        return set()
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS probe (h INTEGER, h2 INTEGER)")
+    con.execute("DELETE FROM probe")
+    con.executemany("INSERT INTO probe VALUES (?, ?)", hashes)
+    rows = con.execute(
+        "SELECT p.h, p.h2 FROM probe p JOIN seen s ON s.h = p.h AND s.h2 = p.h2 "
+        "UNION ALL SELECT p.h, p.h2 FROM probe p JOIN seen_extra s ON s.h = p.h AND s.h2 = p.h2"
+    ).fetchall()
+    return set(rows)
+
+
+def add_ids(con: sqlite3.Connection, hashes: list[tuple[int, int]]) -> None:
+    """Store new ids (call inside the chunk transaction, after :func:`known_ids`)."""
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS probe (h INTEGER, h2 INTEGER)")
+    con.execute("DELETE FROM probe")
+    con.executemany("INSERT INTO probe VALUES (?, ?)", hashes)
+    con.execute("INSERT OR IGNORE INTO seen_extra SELECT p.h, p.h2 FROM probe p JOIN seen s ON s.h = p.h")
+    con.execute("INSERT OR IGNORE INTO seen SELECT h, h2 FROM probe")
+
+
+def next_seq(con: sqlite3.Connection) -> int:
+    """Next value of the monotonic change counter (inside a transaction)."""
+    con.execute("INSERT INTO counters VALUES ('change', 1) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1")
+    return con.execute("SELECT value FROM counters WHERE name = 'change'").fetchone()[0]
+
+
+def touch_dates(con: sqlite3.Connection, rows_per_date: dict[str, int]) -> list[str]:
+    """Mark days changed (inside the chunk transaction); returns those already scored before."""
+    if not rows_per_date:
+        return []
+    seq = next_seq(con)
+    rescore = []
+    for day, n in rows_per_date.items():
+        row = con.execute("SELECT scored_seq FROM dates WHERE date = ?", (day,)).fetchone()
+        if row is not None and row[0] is not None:
+            rescore.append(day)
+        con.execute(
+            "INSERT INTO dates (date, changed_seq, rows) VALUES (?, ?, ?) ON CONFLICT(date) "
+            "DO UPDATE SET changed_seq = excluded.changed_seq, rows = rows + excluded.rows",
+            (day, seq, n))
+    return sorted(rescore)
+
+
+def dirty_dates(settings: Settings) -> list[str]:
+    """Days (``YYYY-MM-DD``) whose rows changed since they were last marked scored."""
+    if not manifest_path(settings).exists():
+        return []
+    con = connect(settings)
+    try:
+        rows = con.execute("SELECT date FROM dates WHERE scored_seq IS NULL "
+                           "OR changed_seq > scored_seq ORDER BY date").fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
+
+
+def mark_scored(settings: Settings, dates: Iterable[str]) -> None:
+    """Record that ``dates`` were scored with every row committed so far.
+
+    Rows committed for a listed day between the start of scoring and this call are treated as
+    scored too, so call it right after scoring (``detector run`` holds no ingest at that time).
+    """
+    days = sorted(set(dates))
+    if not days:
+        return
+    con = connect(settings)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany("UPDATE dates SET scored_seq = changed_seq WHERE date = ?",
+                        [(d,) for d in days])
+        con.execute("COMMIT")
+    finally:
+        con.close()

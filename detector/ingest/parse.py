@@ -1,0 +1,99 @@
+"""Raw lines of one file to canonical row tuples and quarantine entries.
+
+Grain: one :class:`~detector.ingest.sources.LineBatch` in, one :class:`ParsedBatch` out. A
+*record* is one item read: for the native format one line; an adapter may read several records
+from one line (an OTLP export line holds many spans). Every record ends up in exactly one of
+``rows`` or ``bad``, so ``read == len(rows) + len(bad)`` for every batch, whatever the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from detector.ingest.jsonio import decode_line
+from detector.ingest.normalize import BadRecord, Limits, normalize
+from detector.ingest.sources import LineBatch
+
+#: A record reader: raw line -> [(raw bytes of the record, native record dict or bad reason)].
+RecordReader = Callable[[bytes, list[str]], list[tuple[bytes, object]]]
+
+
+def native_records(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]:
+    """The native format: one JSON object per line."""
+    value, reason = decode_line(raw, flags)
+    if reason is not None:
+        return [(raw, reason)]
+    if not isinstance(value, dict):
+        return [(raw, f"not_an_object: line holds a JSON {type(value).__name__}")]
+    return [(raw, value)]
+
+
+@dataclass
+class ParsedBatch:
+    """Rows (canonical tuples without the source columns) and bad records of one batch."""
+
+    rows: list[tuple] = field(default_factory=list)
+    row_lines: list[int] = field(default_factory=list)
+    bad_lines: list[int] = field(default_factory=list)
+    bad_raw: list[bytes] = field(default_factory=list)
+    bad_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def read(self) -> int:
+        return len(self.rows) + len(self.bad_raw)
+
+    def add_bad(self, line_no: int, raw: bytes, reason: str) -> None:
+        self.bad_lines.append(line_no)
+        self.bad_raw.append(raw)
+        self.bad_reasons.append(reason)
+
+
+def safe_normalize(rec: object, limits: Limits, flags: list[str]) -> tuple | str:
+    """normalize() that never raises: a row tuple, or the reason the record is bad."""
+    if isinstance(rec, str):
+        return rec
+    if not isinstance(rec, dict):
+        return f"not_an_object: {type(rec).__name__}"
+    try:
+        return normalize(rec, limits, flags)
+    except BadRecord as exc:
+        return str(exc)
+    except (RecursionError, MemoryError) as exc:
+        return f"unprocessable: {type(exc).__name__}"
+    except Exception as exc:  # noqa: BLE001 - a hostile record must never stop an ingest
+        return f"unprocessable: {type(exc).__name__}: {str(exc)[:160]}"
+
+
+def parse_line(raw: bytes, limits: Limits, reader: RecordReader = native_records
+               ) -> list[tuple[bytes, tuple | str]]:
+    """Every record of one raw line, each as a row tuple or a bad reason. Never raises."""
+    try:
+        items = reader(raw, flags := [])
+    except Exception as exc:  # noqa: BLE001
+        return [(raw, f"unprocessable: {type(exc).__name__}: {str(exc)[:160]}")]
+    out: list[tuple[bytes, tuple | str]] = []
+    for item_raw, rec in items:
+        out.append((item_raw, safe_normalize(rec, limits, list(flags))))
+    return out
+
+
+def parse_batch(batch: LineBatch, limits: Limits, reader: RecordReader = native_records
+                ) -> ParsedBatch:
+    """Parse every line of ``batch``; see the module docstring for the invariant."""
+    out = ParsedBatch()
+    last = len(batch.lines) - 1
+    for i, raw in enumerate(batch.lines):
+        line_no = batch.line_no(i)
+        if i in batch.too_long:
+            out.add_bad(line_no, raw, f"line_too_long: {batch.too_long[i]} bytes (first 1 MiB kept)")
+            continue
+        for item_raw, result in parse_line(raw, limits, reader):
+            if isinstance(result, tuple):
+                out.rows.append(result)
+                out.row_lines.append(line_no)
+            else:
+                if i == last and batch.unterminated and result.startswith("invalid_json"):
+                    result = "truncated_last_line: " + result
+                out.add_bad(line_no, item_raw, result)
+    return out

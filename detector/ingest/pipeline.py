@@ -1,0 +1,226 @@
+"""``ingest_paths``: the ingest entry point (files, folders, globs -> lake + manifest).
+
+One call is one *job*. Its key is the list of input files (resolved path, size, mtime) and the
+format; running the same command again after a crash resumes the unfinished job, so its
+result equals that of an uninterrupted run. Files are identified by sha256: a file already
+ingested (by any job) is a *redelivery* and adds nothing (its good records count as
+duplicates, its bad ones as quarantined again but are not stored twice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue as queue_mod
+import secrets
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+import orjson
+
+from detector.ingest import manifest as mf
+from detector.ingest.commit import home_lock, recover, workers_lock_path
+from detector.ingest.formats import detect, get_format
+from detector.ingest.normalize import Limits
+from detector.ingest.result import IngestResult
+from detector.ingest.retention import apply_retention
+from detector.ingest.sources import expand_paths, file_sha256, sniff_compression
+from detector.ingest.worker import (
+    FileOutcome,
+    FileTask,
+    file_outcome,
+    init_worker,
+    insert_job_file,
+    process_file,
+    run_task,
+)
+from detector.settings import Settings
+
+
+@dataclass(frozen=True)
+class _Input:
+    path: Path
+    key: str  # resolved path
+    size: int
+    mtime_ns: int
+    fmt: str
+    sha256: str = ""
+
+
+def _inputs(paths: list[str | Path], fmt: str) -> list[_Input]:
+    files = expand_paths(paths)
+    if fmt != "auto":
+        get_format(fmt)
+    out = []
+    for f in files:
+        sniff_compression(f)  # raises InputError when unreadable
+        st = f.stat()
+        out.append(_Input(f, str(f.resolve()), st.st_size, st.st_mtime_ns,
+                          detect(f) if fmt == "auto" else fmt))
+    return out
+
+
+def _with_hashes(con: sqlite3.Connection, inputs: list[_Input], workers: int) -> list[_Input]:
+    cached = {}
+    for inp in inputs:
+        row = con.execute("SELECT size, mtime_ns, sha256 FROM path_cache WHERE path = ?",
+                          (inp.key,)).fetchone()
+        if row and row[0] == inp.size and row[1] == inp.mtime_ns:
+            cached[inp.key] = row[2]
+    todo = [inp.path for inp in inputs if inp.key not in cached]
+    if len(todo) > 1 and workers > 1:  # hashlib releases the GIL: threads suffice
+        with ThreadPoolExecutor(min(workers, len(todo))) as ex:
+            hashes = list(ex.map(file_sha256, todo))
+    else:
+        hashes = [file_sha256(p) for p in todo]
+    fresh = dict(zip([str(p.resolve()) for p in todo], hashes, strict=True))
+    con.executemany("INSERT OR REPLACE INTO path_cache VALUES (?, ?, ?, ?)",
+                    [(i.key, i.size, i.mtime_ns, fresh[i.key]) for i in inputs if i.key in fresh])
+    return [replace(i, sha256=cached.get(i.key) or fresh[i.key]) for i in inputs]
+
+
+def _job(con: sqlite3.Connection, inputs: list[_Input], fmt: str) -> tuple[str, str, bool]:
+    """(job_id, quarantine day, resumed) for this input list."""
+    key = hashlib.sha256(orjson.dumps(
+        [fmt, [(i.key, i.size, i.mtime_ns) for i in inputs]])).hexdigest()
+    row = con.execute("SELECT job_id, started_at FROM jobs WHERE job_key = ? AND status = "
+                      "'running' ORDER BY started_at DESC LIMIT 1", (key,)).fetchone()
+    if row:
+        return row[0], row[1][:10], True
+    now = datetime.now(UTC)
+    job_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    con.execute("INSERT INTO jobs (job_id, job_key, status, started_at) VALUES (?, ?, "
+                "'running', ?)", (job_id, key, now.isoformat()))
+    return job_id, now.date().isoformat(), False
+
+
+def _done_paths(con: sqlite3.Connection, job_id: str) -> set[str]:
+    return {r[0] for r in con.execute("SELECT path FROM job_files WHERE job_id = ?", (job_id,))}
+
+
+def _file_status(con: sqlite3.Connection, sha: str) -> str | None:
+    row = con.execute("SELECT status FROM files WHERE sha256 = ?", (sha,)).fetchone()
+    return row[0] if row else None
+
+
+def _run_tasks(settings: Settings, tasks: list[FileTask], workers: int,
+               advance: Callable[[int], None]) -> None:
+    """Process tasks inline (one worker) or in a spawn pool; outcomes land in the manifest."""
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            process_file(settings, task, advance)
+        return
+    ctx = get_context("spawn")
+    q = ctx.Queue()
+    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx,
+                             initializer=init_worker,
+                             initargs=(q, str(workers_lock_path(settings)))) as ex:
+        pending = {ex.submit(run_task, settings, t) for t in tasks}
+        while pending:
+            done, pending = wait(pending, timeout=0.2)
+            for fut in done:
+                fut.result()
+            try:
+                while True:
+                    advance(q.get_nowait())
+            except queue_mod.Empty:
+                pass
+
+
+def _progress_bar(enabled: bool, total: int) -> tuple[object | None, Callable[[int], None]]:
+    if not enabled or not sys.stderr.isatty():
+        return None, lambda n: None
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("ingest", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=True)
+    task = bar.add_task("ingest", total=total)
+    bar.start()
+    return bar, lambda n: bar.update(task, advance=n)
+
+
+#: Below this many input bytes a pool costs more (process start-up) than it saves.
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def default_workers(settings: Settings, total_bytes: int) -> int:
+    """Processes for an ingest: settings.threads or all cores, 1 for small inputs."""
+    if total_bytes < PARALLEL_MIN_BYTES:
+        return 1
+    return settings.threads or os.cpu_count() or 1
+
+
+def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
+                 progress: bool = True, workers: int | None = None,
+                 limits: Limits | None = None, chunk_lines: int = 50_000) -> IngestResult:
+    """Ingest files/folders/globs into the lake; see the module docstring.
+
+    ``workers``: processes across files (default: all cores when the input is large);
+    ``chunk_lines``: lines per committed chunk (the unit of crash recovery and of memory).
+    Raises InputError (CLI exit 2) for a missing path, an unreadable file or an unknown format;
+    bad records inside files are quarantined and counted, never raised.
+    """
+    t0 = time.perf_counter()
+    inputs = _inputs(paths, fmt)
+    n_workers = workers or default_workers(settings, sum(i.size for i in inputs))
+    limits = limits or Limits(redact_bodies=not settings.keep_prompt_text)
+    for d in (settings.requests_dir, settings.quarantine_dir, mf.ingest_state_dir(settings)):
+        d.mkdir(parents=True, exist_ok=True)
+    with home_lock(settings):
+        con = mf.connect(settings)
+        try:
+            recover(settings, con)
+            inputs = _with_hashes(con, inputs, n_workers)
+            job_id, qday, resumed = _job(con, inputs, fmt)
+            done = _done_paths(con, job_id)
+            tasks, first_of = [], {}
+            for inp in inputs:
+                if inp.key in done or inp.sha256 in first_of:
+                    continue
+                first_of[inp.sha256] = inp.key
+                if _file_status(con, inp.sha256) != "done":
+                    tasks.append(FileTask(inp.key, inp.sha256, inp.size, inp.fmt, job_id, qday,
+                                          limits, chunk_lines))
+            bar, advance = _progress_bar(progress, sum(t.size for t in tasks))
+            try:
+                _run_tasks(settings, tasks, n_workers, advance)
+            finally:
+                if bar is not None:
+                    bar.stop()  # type: ignore[attr-defined]
+            outcomes = _collect(con, job_id, inputs)
+            result = IngestResult.from_outcomes(outcomes, job_id=job_id, resumed=resumed)
+            result.seconds = time.perf_counter() - t0
+            con.execute("UPDATE jobs SET status = 'done', finished_at = ?, result_json = ? "
+                        "WHERE job_id = ?",
+                        (datetime.now(UTC).isoformat(), result.to_json(), job_id))
+        finally:
+            con.close()
+        if settings.retention_days > 0:
+            apply_retention(settings)
+    return result
+
+
+def _collect(con: sqlite3.Connection, job_id: str, inputs: list[_Input]) -> list[FileOutcome]:
+    """Per-input outcomes of the job, in input order (redeliveries recorded now)."""
+    rows = {r[0]: r for r in con.execute("SELECT path FROM job_files WHERE job_id = ?",
+                                         (job_id,))}
+    outcomes = []
+    for inp in inputs:
+        if inp.key not in rows:
+            con.execute("BEGIN IMMEDIATE")
+            insert_job_file(con, job_id, file_outcome(con, inp.sha256, inp.key, "redelivery"))
+            con.execute("COMMIT")
+        r = con.execute("SELECT path, sha256, role, read, accepted, duplicates, quarantined, "
+                        "dates_json, rescore_json, warnings_json FROM job_files "
+                        "WHERE job_id = ? AND path = ?", (job_id, inp.key)).fetchone()
+        outcomes.append(FileOutcome(r[0], r[1], inp.fmt, r[2], r[3], r[4], r[5], r[6],
+                                    orjson.loads(r[7]), orjson.loads(r[8]), orjson.loads(r[9])))
+    return outcomes

@@ -1,0 +1,60 @@
+"""The result of one ingest command: totals, per-file outcomes, days touched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+
+from detector.ingest.worker import FileOutcome
+
+
+@dataclass
+class IngestResult:
+    """Totals of one ingest (grain: one command over its paths).
+
+    ``read == accepted + duplicates + quarantined`` always. ``dates`` are the UTC days that
+    received accepted rows; ``rescore_dates`` those of them that had already been scored (late
+    records). ``resumed`` is True when this run finished an interrupted run over the same input.
+    """
+
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    files: list[FileOutcome] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
+    rescore_dates: list[str] = field(default_factory=list)
+    job_id: str = ""
+    resumed: bool = False
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_outcomes(cls, outcomes: list[FileOutcome], **extra: object) -> IngestResult:
+        res = cls(files=outcomes, **extra)  # type: ignore[arg-type]
+        dates: set[str] = set()
+        rescore: set[str] = set()
+        for o in outcomes:
+            res.read += o.read
+            res.accepted += o.accepted
+            res.duplicates += o.duplicates
+            res.quarantined += o.quarantined
+            dates.update(o.dates)
+            rescore.update(o.rescore_dates)
+            res.warnings.extend(f"{o.path}: {w}" for w in o.warnings)
+        res.dates, res.rescore_dates = sorted(dates), sorted(rescore)
+        return res
+
+    def to_dict(self) -> dict:
+        return {
+            "read": self.read, "accepted": self.accepted, "duplicates": self.duplicates,
+            "quarantined": self.quarantined, "n_files": len(self.files),
+            "dates": self.dates, "rescore_dates": self.rescore_dates,
+            "job_id": self.job_id, "resumed": self.resumed, "seconds": round(self.seconds, 3),
+            "warnings": self.warnings, "files": [o.to_dict() for o in self.files],
+        }
+
+    def to_json(self) -> str:
+        """One JSON object (the ``detector ingest --json`` output)."""
+        return orjson.dumps(self.to_dict()).decode()

@@ -1,0 +1,280 @@
+"""Ingest of one file, chunk by chunk, resumable (runs in a worker process or inline).
+
+Grain: one :class:`FileTask` in, one :class:`FileOutcome` out. Each chunk is parsed, deduplicated
+by request id (within the chunk, then against every id already committed), staged as Parquet
+and committed (see ``detector.ingest.commit``). The file's cumulative counts and resume point
+live in the manifest row, so a file interrupted at any moment resumes at its last committed
+chunk and ends with exactly the counts of an uninterrupted read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from detector.ingest import manifest as mf
+from detector.ingest.commit import (
+    encode_parts,
+    enter_worker,
+    mark_published,
+    publish,
+    staging_dir,
+)
+from detector.ingest.formats import get_format
+from detector.ingest.normalize import Limits
+from detector.ingest.parse import ParsedBatch, parse_batch
+from detector.ingest.privacy import apply_sample
+from detector.ingest.tables import quarantine_table, rows_by_date, rows_to_table
+from detector.lake.io import write_parquet_atomic
+from detector.settings import Settings
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One file to ingest within job ``job_id`` (``quarantine_day``: partition for bad lines)."""
+
+    path: str
+    sha256: str
+    size: int
+    fmt: str
+    job_id: str
+    quarantine_day: str
+    limits: Limits = field(default_factory=Limits)
+    chunk_lines: int = 50_000
+    chunk_bytes: int = 48 << 20
+
+
+@dataclass
+class FileOutcome:
+    """What one input path contributed to a job (``role``: processed or redelivery)."""
+
+    path: str
+    sha256: str
+    fmt: str
+    role: str
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    dates: list[str] = field(default_factory=list)
+    rescore_dates: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _FileState:
+    file_id: int
+    status: str
+    seq: int
+    end_offset: int
+    end_line: int
+
+
+def _open_file(con: sqlite3.Connection, task: FileTask) -> _FileState:
+    now = datetime.now(UTC).isoformat()
+    con.execute("BEGIN IMMEDIATE")
+    con.execute(
+        "INSERT OR IGNORE INTO files (sha256, size, path, fmt, job_id, status, started_at) "
+        "VALUES (?, ?, ?, ?, ?, 'open', ?)",
+        (task.sha256, task.size, task.path, task.fmt, task.job_id, now))
+    con.execute("UPDATE files SET job_id = ? WHERE sha256 = ? AND status = 'open'",
+                (task.job_id, task.sha256))
+    row = con.execute("SELECT file_id, status, chunks, end_offset, end_line FROM files "
+                      "WHERE sha256 = ?", (task.sha256,)).fetchone()
+    con.execute("COMMIT")
+    return _FileState(*row)
+
+
+def _dedupe_local(rows: list[tuple]) -> tuple[list[int], list[tuple[int, int]]]:
+    """Indexes of first occurrences of each request id in ``rows``, and all their hashes."""
+    seen: set[tuple[int, int]] = set()
+    keep: list[int] = []
+    hashes: list[tuple[int, int]] = []
+    for i, row in enumerate(rows):
+        h = mf.id_hash(row[0])
+        hashes.append(h)
+        if h not in seen:
+            seen.add(h)
+            keep.append(i)
+    return keep, hashes
+
+
+def _known(con: sqlite3.Connection, hashes: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    con.execute("BEGIN")
+    try:
+        return mf.known_ids(con, hashes)
+    finally:
+        con.execute("COMMIT")
+
+
+class ChunkWriter:
+    """Stages, commits and publishes the chunks of one file."""
+
+    def __init__(self, settings: Settings, con: sqlite3.Connection, task: FileTask,
+                 state: _FileState) -> None:
+        self.settings, self.con, self.task, self.state = settings, con, task, state
+        self.sample = not settings.keep_prompt_text
+        self.sample_k = max(0, settings.embedding_sample_k)
+
+    def _stage(self, parsed: ParsedBatch, keep: list[int]) -> tuple[list, dict[str, int]]:
+        s, task = self.settings, self.task
+        tag = f"{self.state.file_id}-{self.state.seq}"
+        base = staging_dir(s) / tag
+        name = f"part-{task.job_id}-{tag}.parquet"
+        parts: list[tuple[Path, Path]] = []
+        per_date: dict[str, int] = {}
+        rows = [parsed.rows[i] for i in keep]
+        lines = [parsed.row_lines[i] for i in keep]
+        if self.sample:
+            rows = apply_sample(self.con, rows, self.sample_k)
+        for day, idx in rows_by_date(rows).items():
+            table = rows_to_table([rows[i] for i in idx], [lines[i] for i in idx],
+                                  task.path, task.job_id)
+            staged = base / "requests" / f"date={day}" / name
+            write_parquet_atomic(staged, table)
+            parts.append((staged, s.requests_dir / f"date={day}" / name))
+            per_date[day] = len(idx)
+        if parsed.bad_raw:
+            table = quarantine_table(parsed, task.path, task.job_id)
+            staged = base / "quarantine" / f"date={task.quarantine_day}" / name
+            write_parquet_atomic(staged, table)
+            parts.append((staged, s.quarantine_dir / f"date={task.quarantine_day}" / name))
+        return parts, per_date
+
+    @staticmethod
+    def _discard(parts: list[tuple[Path, Path]]) -> None:
+        for staged, _ in parts:
+            staged.unlink(missing_ok=True)
+
+    def commit(self, parsed: ParsedBatch, end_offset: int, end_line: int) -> None:
+        """Commit one parsed chunk (ids, counts, resume point, parts), then publish it."""
+        con = self.con
+        keep, hashes = _dedupe_local(parsed.rows)
+        known = _known(con, [hashes[i] for i in keep])
+        keep = [i for i in keep if hashes[i] not in known]
+        parts: list = []
+        if not self.sample:
+            parts, per_date = self._stage(parsed, keep)
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            late = mf.known_ids(con, [hashes[i] for i in keep])
+            if late or self.sample:
+                self._discard(parts)
+                keep = [i for i in keep if hashes[i] not in late]
+                parts, per_date = self._stage(parsed, keep)
+            new_ids = [hashes[i] for i in keep]
+            mf.add_ids(con, new_ids)
+            rescore = mf.touch_dates(con, per_date)
+            self._record(parsed, len(keep), per_date, rescore, parts, end_offset, end_line)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            self._discard(parts)
+            raise
+        publish(self.settings, parts)
+        mark_published(con, self.state.file_id, self.state.seq)
+        self.state.seq += 1
+
+    def _record(self, parsed: ParsedBatch, accepted: int, per_date: dict[str, int],
+                rescore: list[str], parts: list, end_offset: int, end_line: int) -> None:
+        con, st = self.con, self.state
+        quarantined = len(parsed.bad_raw)
+        dup = parsed.read - accepted - quarantined
+        con.execute("INSERT INTO chunks (file_id, seq, parts_json) VALUES (?, ?, ?)",
+                    (st.file_id, st.seq, encode_parts(self.settings, parts)))
+        old_dates, old_rescore = con.execute(
+            "SELECT dates_json, rescore_json FROM files WHERE file_id = ?", (st.file_id,)).fetchone()
+        dates = sorted(set(orjson.loads(old_dates)) | set(per_date))
+        rescores = sorted(set(orjson.loads(old_rescore)) | set(rescore))
+        con.execute(
+            "UPDATE files SET read = read + ?, accepted = accepted + ?, duplicates = duplicates + ?,"
+            " quarantined = quarantined + ?, end_offset = ?, end_line = ?, chunks = ?,"
+            " dates_json = ?, rescore_json = ? WHERE file_id = ?",
+            (parsed.read, accepted, dup, quarantined, end_offset, end_line, st.seq + 1,
+             orjson.dumps(dates).decode(), orjson.dumps(rescores).decode(), st.file_id))
+
+
+def finish_file(con: sqlite3.Connection, task: FileTask, warnings: list[str]) -> FileOutcome:
+    """Mark the file done and record its contribution to the job (one transaction)."""
+    con.execute("BEGIN IMMEDIATE")
+    con.execute(
+        "UPDATE files SET status = 'done', finished_at = ?, warnings_json = ? "
+        "WHERE sha256 = ? AND status = 'open'",
+        (datetime.now(UTC).isoformat(), orjson.dumps(warnings).decode(), task.sha256))
+    outcome = file_outcome(con, task.sha256, task.path, "processed")
+    insert_job_file(con, task.job_id, outcome)
+    con.execute("COMMIT")
+    return outcome
+
+
+def file_outcome(con: sqlite3.Connection, sha256: str, path: str, role: str) -> FileOutcome:
+    """Counts of a file from the manifest; as a redelivery every good record is a duplicate."""
+    row = con.execute(
+        "SELECT fmt, read, accepted, duplicates, quarantined, dates_json, rescore_json, "
+        "warnings_json FROM files WHERE sha256 = ?", (sha256,)).fetchone()
+    fmt, read, acc, dup, quar, dates, rescore, warns = row
+    if role == "redelivery":
+        return FileOutcome(path, sha256, fmt, role, read, 0, acc + dup, quar,
+                           warnings=orjson.loads(warns))
+    return FileOutcome(path, sha256, fmt, role, read, acc, dup, quar, orjson.loads(dates),
+                       orjson.loads(rescore), orjson.loads(warns))
+
+
+def insert_job_file(con: sqlite3.Connection, job_id: str, o: FileOutcome) -> None:
+    con.execute(
+        "INSERT OR REPLACE INTO job_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (job_id, o.path, o.sha256, o.role, o.read, o.accepted, o.duplicates, o.quarantined,
+         orjson.dumps(o.dates).decode(), orjson.dumps(o.rescore_dates).decode(),
+         orjson.dumps(o.warnings).decode()))
+
+
+def process_file(settings: Settings, task: FileTask, progress: Progress | None = None
+                 ) -> FileOutcome:
+    """Ingest ``task.path`` from its last committed chunk to the end; see module docstring."""
+    con = mf.connect(settings)
+    try:
+        state = _open_file(con, task)
+        if state.status == "done":
+            return file_outcome(con, task.sha256, task.path, "processed")
+        fmt = get_format(task.fmt)
+        writer = ChunkWriter(settings, con, task, state)
+        source = fmt.source(Path(task.path), state.end_offset, state.end_line)
+        reader = fmt.reader(Path(task.path))
+        done_bytes = 0
+        for batch in source.batches(task.chunk_lines, task.chunk_bytes):
+            parsed = parse_batch(batch, task.limits, reader)
+            writer.commit(parsed, batch.end_offset, batch.line_no(len(batch.lines) - 1))
+            if progress is not None:
+                progress(source.bytes_read - done_bytes)
+                done_bytes = source.bytes_read
+        return finish_file(con, task, list(source.warnings))
+    finally:
+        con.close()
+
+
+_QUEUE = None
+
+
+def init_worker(queue: object, workers_lock: str) -> None:
+    """Pool initializer: die with the parent, hold the workers lock, keep the progress queue."""
+    global _QUEUE
+    enter_worker(Path(workers_lock))
+    _QUEUE = queue
+
+
+def run_task(settings: Settings, task: FileTask) -> dict:
+    """Pool entry point: process one file, report progress through the queue."""
+    def report(n: int) -> None:
+        if _QUEUE is not None:
+            _QUEUE.put(n)  # type: ignore[attr-defined]
+    return process_file(settings, task, report).to_dict()

@@ -1,0 +1,37 @@
+"""Helpers for ingest tests: a native-record builder and a JSONL writer."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import orjson
+
+BASE = {
+    "request_id": "req_7f3a", "timestamp": "2026-11-27T13:45:12.123Z", "account_id": "acct_0042",
+    "org_id": "org_9", "api_key_id": "key_5", "endpoint": "/v1/chat/completions",
+    "model": "frontier-large", "client_ip": "203.0.113.7", "user_agent": "python-httpx/0.28.1",
+    "payment_fingerprint": "pm_ab12", "account_created_at": "2026-11-20T08:00:00Z",
+    "request": {"messages": [{"role": "system", "content": "You are a helpful assistant."},
+                             {"role": "user", "content": "Explain step by step how you would solve: 17 * 23"}],
+                "temperature": 0.7, "max_tokens": 4096, "logprobs": True, "top_logprobs": 20},
+    "response": {"status": 200, "finish_reason": "stop"},
+    "usage": {"prompt_tokens": 31, "completion_tokens": 412}, "latency_ms": 2310,
+}
+
+
+def record(i: int = 0, **changes: object) -> dict:
+    """The spec's example record with request_id ``req_<i>`` and ``changes`` applied."""
+    rec = copy.deepcopy(BASE)
+    rec["request_id"] = f"req_{i}"
+    rec.update(changes)
+    return rec
+
+
+def write_jsonl(path: Path, records: list[dict | bytes]) -> Path:
+    """Write records (dicts as JSON, bytes verbatim) one per line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        for r in records:
+            fh.write((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n")
+    return path
