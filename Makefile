@@ -32,7 +32,8 @@ run: $(STAMP)
 	$(BIN)/detector --home $(HOME_DIR) summary --truth $(DEMO_DIR)/truth.json && \
 	echo "pipeline wall time: $$(( $$(date +%s) - start )) s" && \
 	echo "Report: $$(realpath $(HOME_DIR)/reports/latest.html)" && \
-	echo "Serve the analyst pages: $(BIN)/detector --home $(HOME_DIR) serve --port 8000"
+	echo "Analyst pages: DETECTOR_DEV_MODE=1 $(BIN)/detector --home $(HOME_DIR) serve --port 8000" && \
+	echo "then open http://127.0.0.1:8000/queue with dev key: $$(DETECTOR_DEV_MODE=1 $(BIN)/detector --home $(HOME_DIR) keys dev)"
 
 ## make test: same set-up, then the whole suite (slow end-to-end tests included).
 test: $(STAMP)

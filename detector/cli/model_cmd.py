@@ -6,16 +6,10 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
-from sklearn.metrics import average_precision_score
 
 from detector.cli.common import fail, handle_errors, settings_from
 from detector.lake.db import lake_dates
-from detector.model.dataset import labelled_frame, read_truth
-from detector.model.registry import ModelRegistry, load_active_model
-from detector.model.thresholds import rate_at
-from detector.model.train import train_model
 
 model_app = typer.Typer(help="Train, evaluate, list and activate classifier versions.",
                         no_args_is_help=True)
@@ -39,6 +33,10 @@ def train(
     block_fpr: Annotated[float, typer.Option(help="Target benign FPR for block.")] = 0.001,
 ) -> None:
     """Train on the home's features with generated truth and analyst labels (labels win)."""
+    from detector.model.dataset import labelled_frame, read_truth
+    from detector.model.registry import ModelRegistry
+    from detector.model.train import train_model
+
     settings = settings_from(ctx)
     frame = labelled_frame(settings, _days(settings, date), read_truth(truth) if truth else None)
     if frame.empty or frame["is_distiller"].nunique() < 2:
@@ -61,6 +59,13 @@ def evaluate(
     date: Annotated[list[str] | None, typer.Option("--date")] = None,
 ) -> None:
     """Average precision, recall and benign FPR of a model version on labelled account-days."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score
+
+    from detector.model.dataset import labelled_frame, read_truth
+    from detector.model.registry import ModelRegistry, load_active_model
+    from detector.model.thresholds import rate_at
+
     settings = settings_from(ctx)
     model, card = (ModelRegistry(settings).load(version) if version
                    else load_active_model(settings))
@@ -81,6 +86,8 @@ def evaluate(
 @handle_errors
 def list_versions(ctx: typer.Context) -> None:
     """Versions in this home's registry (the packaged default scores when none is active)."""
+    from detector.model.registry import ModelRegistry
+
     for row in ModelRegistry(settings_from(ctx)).list():
         mark = "*" if row["active"] else " "
         typer.echo(f"{mark} {row['version']}  created {row['created']}  AP {row['average_precision']}")
@@ -90,6 +97,8 @@ def list_versions(ctx: typer.Context) -> None:
 @handle_errors
 def activate_version(ctx: typer.Context, version: str) -> None:
     """Make VERSION the model that scores."""
+    from detector.model.registry import ModelRegistry
+
     ModelRegistry(settings_from(ctx)).activate(version)
     typer.echo(f"active model: {version}")
 

@@ -104,7 +104,7 @@ def test_serve_health_and_verdict_lookup(demo):
             pytest.fail("server did not come up: " + proc.stderr.read() if proc.poll() is not None else "timeout")
         unauth = httpx.get(f"{base}/v1/verdicts/{account}", timeout=5)
         assert unauth.status_code in (401, 403)
-        dev_key = "dev-" + "hook"
+        dev_key = cli("keys", "dev", home=demo["home"], env={"DETECTOR_DEV_MODE": "1"}).stdout.strip().split()[-1]
         r = httpx.get(f"{base}/v1/verdicts/{account}", headers={"Authorization": f"Bearer {dev_key}"}, timeout=5)
         assert r.status_code == 200, r.text
         assert r.json()["decision"] in ("allow", "review", "block")

@@ -1,0 +1,84 @@
+"""The FastAPI application: ``create_app(settings)`` wires the service state, routers,
+templates, static files, error handlers and the metrics middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from detector import __version__
+from detector.api import errors
+from detector.api.fastpath import VerdictFastPath
+from detector.api.metrics import MetricsMiddleware
+from detector.api.routers import (
+    accounts,
+    allowlist,
+    audit,
+    clusters,
+    decisions,
+    health,
+    metrics,
+    pages,
+    reports,
+    review_queue,
+    rules,
+    verdicts,
+)
+from detector.api.service import Service
+from detector.settings import Settings
+
+HERE = Path(__file__).parent
+DESCRIPTION = """Verdicts for gateways, the analysts' review queue and evidence, case state.
+
+Every route except `/healthz` needs an API key: `Authorization: Bearer <key>` or
+`X-API-Key: <key>`. Create keys with `detector keys create --role viewer|analyst|admin|hook`.
+Roles: `hook` (verdict lookup only), `viewer` (read; no prompt text), `analyst` (read with
+PII-masked prompt samples; record decisions, labels, allow-list entries), `admin` (all, plus
+the audit log)."""
+
+
+def fmt_number(value: object) -> str:
+    """Numbers for people: 4 significant digits, integers as they are, '–' for none."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}" if abs(value) < 1e15 else f"{value:.4g}"
+    return f"{value:.4g}"
+
+
+def create_app(settings: Settings, service: Service | None = None,
+               check_every_s: float = 2.0, fast_verdicts: bool = True) -> FastAPI:
+    """The app for one home folder. ``service`` may be passed in (tests, benchmarks);
+    ``fast_verdicts`` answers valid verdict lookups in plain ASGI (same JSON, less work)."""
+    svc = service or Service(settings, check_every_s=check_every_s)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc.start()
+        try:
+            yield
+        finally:
+            svc.stop()
+
+    app = FastAPI(title="distill-guard", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.service = svc
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["num"] = fmt_number
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for module in (health, metrics, verdicts, review_queue, accounts, decisions, clusters, rules,
+                   reports, allowlist, audit, pages):
+        app.include_router(module.router)
+    errors.install(app)
+    if fast_verdicts:
+        app.add_middleware(VerdictFastPath, service=svc)
+    app.add_middleware(MetricsMiddleware, metrics=svc.metrics)  # outermost: times everything
+    return app

@@ -1,0 +1,35 @@
+"""``/v1/accounts/{account_id}/decisions``: analyst decisions (record: analyst/admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from detector.api.deps import AccountId, Analyst, Svc, Viewer
+from detector.api.models import DecisionIn, DecisionOut, ErrorBody
+
+router = APIRouter(prefix="/v1/accounts", tags=["decisions"],
+                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+                              422: {"model": ErrorBody}})
+
+
+def record(svc, account_id: str, body: DecisionIn, analyst: str) -> dict:
+    """Record a decision and make the gateway see it at once."""
+    row = svc.store.record_decision(account_id, body.decision, analyst, body.note, body.date)
+    svc.overrides.refresh()
+    svc.metrics.inc("dg_decisions_total", decision=body.decision)
+    return row
+
+
+@router.post("/{account_id}/decisions", response_model=DecisionOut, status_code=201,
+             summary="Record a decision: confirm-block, clear, escalate or needs-more-data")
+def post_decision(account_id: AccountId, body: DecisionIn, svc: Svc, who: Analyst,
+                  request: Request) -> dict:
+    """The caller's key name is recorded as the analyst. confirm-block / clear become
+    training labels; confirm-block, clear and escalate emit webhook events."""
+    return record(svc, account_id, body, who.name)
+
+
+@router.get("/{account_id}/decisions", response_model=list[DecisionOut],
+            summary="Decisions about one account, newest first")
+def list_decisions(account_id: AccountId, svc: Svc, _: Viewer) -> list[dict]:
+    return svc.store.decisions(account_id, limit=500)

@@ -1,0 +1,17 @@
+"""``/metrics``: Prometheus text exposition (any role but ``hook``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from detector.api.deps import Svc, Viewer
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_class=PlainTextResponse,
+            summary="Prometheus metrics (text format 0.0.4)")
+def metrics(svc: Svc, _: Viewer) -> PlainTextResponse:
+    return PlainTextResponse(svc.metrics.render(),
+                             media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,169 @@
+"""Server-rendered pages for analysts: login, review queue, account, cluster, decision form.
+
+A page session is the API key in an HttpOnly, SameSite=Strict cookie; every form also carries
+a CSRF token derived from it. The ``hook`` role cannot open pages.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from detector.api import plots
+from detector.api.account_view import account_evidence
+from detector.api.auth import READ_ROLES, WRITE_ROLES, Principal
+from detector.api.deps import COOKIE, AccountId, csrf_token, get_service, valid_id
+from detector.api.models import DecisionIn
+from detector.api.queue import QueueQuery, review_queue
+from detector.api.routers.clusters import cluster_or_404
+from detector.api.routers.decisions import record
+from detector.cases.schema import DECISIONS
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def _key(request: Request) -> str | None:
+    return request.cookies.get(COOKIE)
+
+
+def page_principal(request: Request, roles: frozenset[str] = READ_ROLES) -> Principal:
+    who = get_service(request).keys.resolve(_key(request))
+    if who is None:
+        raise HTTPException(401, "log in with an API key")
+    if who.role not in roles:
+        raise HTTPException(403, f"role '{who.role}' cannot use the analyst pages")
+    return who
+
+
+def _render(request: Request, name: str, who: Principal, **ctx: Any) -> Response:
+    ctx.update(principal=who, csrf=csrf_token(_key(request) or ""),
+               can_decide=who.role in WRITE_ROLES, decisions=DECISIONS)
+    return request.app.state.templates.TemplateResponse(request, name, ctx)
+
+
+def _safe_next(target: str | None) -> str:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/queue"
+    return target
+
+
+@router.get("/")
+def index() -> RedirectResponse:
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/queue", error: str = "") -> Response:
+    return request.app.state.templates.TemplateResponse(
+        request, "login.html", {"next": _safe_next(next), "error": error, "principal": None})
+
+
+@router.post("/login")
+def login(request: Request, key: Annotated[str, Form(max_length=512)],
+          next: Annotated[str, Form(max_length=2000)] = "/queue") -> Response:
+    who = get_service(request).keys.resolve(key.strip())
+    if who is None or who.role not in READ_ROLES:
+        msg = "That key is not valid." if who is None else "That key cannot open the pages."
+        return RedirectResponse("/login?" + urlencode({"next": _safe_next(next), "error": msg}),
+                                status_code=303)
+    resp = RedirectResponse(_safe_next(next), status_code=303)
+    resp.set_cookie(COOKIE, key.strip(), httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https", max_age=12 * 3600)
+    return resp
+
+
+@router.post("/logout")
+def logout() -> Response:
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(COOKIE)
+    return resp
+
+
+def _score_or_none(text: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise HTTPException(422, f"min score: expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+@router.get("/queue")
+def queue_page(
+    request: Request,
+    decision: Annotated[str, Query(pattern="^(review|block|both|allow)$")] = "both",
+    status: Annotated[str, Query(pattern="^(open|decided|all)$")] = "open",
+    sort: Annotated[str, Query(pattern="^(-score|score|-date|date|account_id)$")] = "-score",
+    account: Annotated[str, Query(max_length=256)] = "",
+    cluster_id: Annotated[str, Query(max_length=256)] = "",
+    min_score: Annotated[str, Query(max_length=20, description="0-1; empty for none")] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    who = page_principal(request)
+    min_score = _score_or_none(min_score)
+    svc = get_service(request)
+    decisions = ("review", "block") if decision == "both" else (decision,)
+    q = QueueQuery(decisions=decisions, status=status, sort=sort, min_score=min_score,
+                   account_prefix=account or None, cluster_id=cluster_id or None,
+                   limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    result = review_queue(svc.verdicts.index, svc.overrides.current, q)
+    pages = max(1, math.ceil(result["total"] / PAGE_SIZE))
+    filters = {"decision": decision, "status": status, "sort": sort, "account": account,
+               "cluster_id": cluster_id, "min_score": "" if min_score is None else min_score}
+    return _render(request, "queue.html", who, result=result, filters=filters, page=page,
+                   pages=pages, latest=svc.verdicts.index.latest_date,
+                   qs=lambda **kw: urlencode({**filters, **kw}))
+
+
+@router.get("/accounts/{account_id}")
+def account_page(request: Request, account_id: AccountId, saved: str = "") -> Response:
+    who = page_principal(request)
+    svc = get_service(request)
+    data = account_evidence(svc, account_id, who)
+    if data is None:
+        raise HTTPException(404, f"Nothing is known about account {account_id}.")
+    charts = {"activity": plots.activity_chart(data["activity"]),
+              "score": plots.score_chart(data["timeline"]),
+              "percentiles": plots.percentile_chart(data["features"]),
+              "coverage": plots.coverage_chart(data["features"])}
+    top = sorted([f for f in data["features"] if f["percentile"] is not None],
+                 key=lambda f: -abs(f["percentile"] - 50))[:15]
+    return _render(request, "account.html", who, a=data, charts=charts, top_features=top,
+                   saved=saved)
+
+
+@router.post("/accounts/{account_id}/decisions")
+def decide(request: Request, account_id: AccountId,
+           decision: Annotated[str, Form()], csrf: Annotated[str, Form(max_length=64)],
+           note: Annotated[str, Form(max_length=10_000)] = "",
+           date: Annotated[str, Form(max_length=10)] = "") -> Response:
+    who = page_principal(request, WRITE_ROLES)
+    if csrf != csrf_token(_key(request) or ""):
+        raise HTTPException(403, "the form expired or came from another site; reload the page")
+    if decision not in DECISIONS:
+        raise HTTPException(422, f"decision: expected one of {', '.join(DECISIONS)}")
+    try:
+        body = DecisionIn(decision=decision, note=note, date=date or None)
+    except ValidationError:
+        raise HTTPException(422, "date: expected YYYY-MM-DD or nothing") from None
+    record(get_service(request), account_id, body, who.name)
+    return RedirectResponse(f"/accounts/{quote(account_id, safe='')}?saved={decision}",
+                            status_code=303)
+
+
+@router.get("/clusters/{cluster_id}")
+def cluster_page(request: Request, cluster_id: str) -> Response:
+    who = page_principal(request)
+    if not valid_id(cluster_id):
+        raise HTTPException(422, "cluster id: expected printable text up to 256 characters")
+    data = cluster_or_404(get_service(request), cluster_id)
+    return _render(request, "cluster.html", who, c=data)
