@@ -54,14 +54,20 @@ def _org_ids(con, frame: pd.DataFrame) -> pd.Series:
     return frame[["account_id"]].merge(orgs, on="account_id", how="left")["org_id"]
 
 
+#: The model alone never blocks below this calibrated probability, whatever the FPR-chosen
+#: threshold says: a block cuts off a paying customer, so it needs the model to be confident as
+#: well as the benign population to be rarely that high. Rules and analysts can still block.
+MODEL_BLOCK_FLOOR = 0.8
+
+
 def policy_config(settings: Settings, card: dict) -> PolicyConfig:
+    """Thresholds: explicit settings win; else the card's FPR-chosen ones (block floored)."""
     thr = card.get("thresholds", {})
-    return PolicyConfig(
-        review_threshold=settings.review_threshold if settings.review_threshold is not None
-        else float(thr.get("review", 0.5)),
-        block_threshold=settings.block_threshold if settings.block_threshold is not None
-        else float(thr.get("block", 0.9)),
-    )
+    review = (settings.review_threshold if settings.review_threshold is not None
+              else float(thr.get("review", 0.5)))
+    block = (settings.block_threshold if settings.block_threshold is not None
+             else max(float(thr.get("block", 0.9)), MODEL_BLOCK_FLOOR))
+    return PolicyConfig(review_threshold=min(review, block), block_threshold=block)
 
 
 def score_frame(settings: Settings, con, view: str) -> pd.DataFrame:

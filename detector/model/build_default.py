@@ -27,6 +27,9 @@ from detector.simulate import simulate
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_SCENARIO = REPO / "data" / "scenarios" / "train.toml"
 TRAIN_SEEDS = (101, 202)
+#: Size per seed: big enough for every archetype to appear tens of times, small enough that
+#: `make model` finishes in minutes on 2 cores.
+TRAIN_ACCOUNTS, TRAIN_DAYS = 2500, 3
 
 
 def build(accounts: int | None, days: int | None, out_dir: Path = DEFAULT_DIR,
@@ -62,8 +65,8 @@ def build(accounts: int | None, days: int | None, out_dir: Path = DEFAULT_DIR,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--accounts", type=int, default=None, help="override the scenario's account count")
-    parser.add_argument("--days", type=int, default=None, help="override the scenario's day count")
+    parser.add_argument("--accounts", type=int, default=TRAIN_ACCOUNTS, help="accounts per training seed")
+    parser.add_argument("--days", type=int, default=TRAIN_DAYS, help="days per training seed")
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args()
     card = build(args.accounts, args.days, args.out)

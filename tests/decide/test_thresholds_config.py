@@ -1,0 +1,18 @@
+from detector.decide.score import MODEL_BLOCK_FLOOR, policy_config
+from detector.settings import load_settings
+
+
+def test_card_thresholds_are_used_and_block_is_floored(tmp_path):
+    settings = load_settings(tmp_path)
+    cfg = policy_config(settings, {"thresholds": {"review": 0.2, "block": 0.4}})
+    assert cfg.review_threshold == 0.2
+    assert cfg.block_threshold == MODEL_BLOCK_FLOOR
+    cfg = policy_config(settings, {"thresholds": {"review": 0.3, "block": 0.95}})
+    assert cfg.block_threshold == 0.95
+
+
+def test_explicit_settings_override_the_card(tmp_path, monkeypatch):
+    monkeypatch.setenv("DETECTOR_BLOCK_THRESHOLD", "0.5")
+    monkeypatch.setenv("DETECTOR_REVIEW_THRESHOLD", "0.1")
+    cfg = policy_config(load_settings(tmp_path), {"thresholds": {"review": 0.3, "block": 0.95}})
+    assert (cfg.review_threshold, cfg.block_threshold) == (0.1, 0.5)
