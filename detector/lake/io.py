@@ -24,8 +24,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; on success fsync it and rename onto target."""
+def atomic_path(target: Path, mode: int = 0o644) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; on success fsync it and rename onto target.
+
+    ``mode`` is applied before the rename (mkstemp creates files 0600)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -35,6 +37,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
     finally:
