@@ -1,0 +1,138 @@
+"""Persistent embedding cache: a prompt is embedded once ever per model.
+
+Layout: ``<home>/embeddings/cache/model=<slug>/part-<ns time>-*.parquet``, one folder per model key
+(backend name + model version; the slug is readable plus a hash of the full key). Each row:
+``prompt_hash``, ``vector`` (list<float32>, L2-normalised), ``backend``, ``model_version``,
+``created_at``. New vectors are appended as a new part file (atomic write); when a folder holds
+more than ``max_parts`` files they are compacted into one. Concurrent writers are serialised by an
+advisory lock; a hash stored twice is harmless (the first copy wins).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from detector.lake.io import write_parquet_atomic
+
+
+def model_slug(backend_name: str, model_version: str) -> str:
+    """File-system-safe folder name for a model key."""
+    key = f"{backend_name}|{model_version}"
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", key)[:60].strip("-")
+    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+
+
+def _vectors_to_arrow(vectors: np.ndarray) -> pa.Array:
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    offsets = pa.array(np.arange(0, vectors.size + 1, vectors.shape[1], dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, flat)
+
+
+def vectors_from_arrow(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarray:
+    """A list<float32> column of equal-length rows as an (n, dim) float32 array."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if len(column) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    values = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return values.reshape(len(column), dim)
+
+
+class EmbeddingCache:
+    """Vectors of one model, keyed by prompt hash."""
+
+    def __init__(self, root: Path, backend_name: str, model_version: str, dim: int,
+                 max_parts: int = 32) -> None:
+        self.backend_name = backend_name
+        self.model_version = model_version
+        self.dim = dim
+        self.max_parts = max_parts
+        self.folder = Path(root) / f"model={model_slug(backend_name, model_version)}"
+
+    def _parts(self) -> list[Path]:
+        if not self.folder.exists():
+            return []
+        return sorted(p for p in self.folder.glob("part-*.parquet"))
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def lookup(self, hashes: list[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, vectors): which of ``hashes`` are cached (bool mask) and their vectors in order."""
+        hashes = np.asarray(hashes, dtype=object)
+        found = np.zeros(len(hashes), dtype=bool)
+        out = np.zeros((len(hashes), self.dim), dtype=np.float32)
+        parts = self._parts()
+        if not parts or len(hashes) == 0:
+            return found, out
+        wanted = pa.array(hashes.tolist(), type=pa.string())
+        table = self._read(parts, ["prompt_hash", "vector"], pc.field("prompt_hash").isin(wanted))
+        if table.num_rows == 0:
+            return found, out
+        pos = pc.index_in(table.column("prompt_hash"), value_set=wanted).to_numpy(zero_copy_only=False)
+        vectors = vectors_from_arrow(table.column("vector"), self.dim)
+        pos, first = np.unique(pos.astype(np.int64), return_index=True)  # first stored copy wins
+        out[pos] = vectors[first]
+        found[pos] = True
+        return found, out
+
+    def add(self, hashes: list[str] | np.ndarray, vectors: np.ndarray) -> None:
+        """Append vectors (already L2-normalised) for new hashes as one part file."""
+        if len(hashes) == 0:
+            return
+        if vectors.shape != (len(hashes), self.dim):
+            raise ValueError(f"vectors: expected shape ({len(hashes)}, {self.dim}), got {vectors.shape}")
+        n = len(hashes)
+        table = pa.table({
+            "prompt_hash": pa.array(list(hashes), type=pa.string()),
+            "vector": _vectors_to_arrow(vectors),
+            "backend": pa.array([self.backend_name] * n, type=pa.string()).dictionary_encode(),
+            "model_version": pa.array([self.model_version] * n, type=pa.string()).dictionary_encode(),
+            "created_at": pa.array([datetime.now(UTC)] * n, type=pa.timestamp("us", tz="UTC")),
+        })
+        with self._lock():
+            write_parquet_atomic(self.folder / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet", table)
+            if len(self._parts()) > self.max_parts:
+                self._compact()
+
+    @staticmethod
+    def _read(parts: list[Path], columns: list[str] | None = None,
+              filt: pc.Expression | None = None) -> pa.Table:
+        """Rows of ``parts`` in file order (oldest first), so 'first stored copy' is well defined."""
+        tables = [ds.dataset(str(p), format="parquet").to_table(columns=columns, filter=filt) for p in parts]
+        return pa.concat_tables(tables)
+
+    def _compact(self) -> None:
+        parts = self._parts()
+        table = self._read(parts)
+        first = pc.equal(pc.index_in(table.column("prompt_hash"), table.column("prompt_hash")),
+                         pa.array(np.arange(table.num_rows)))
+        table = table.filter(first)
+        write_parquet_atomic(self.folder / f"part-{time.time_ns():020d}-compact.parquet", table)
+        for p in parts:
+            p.unlink(missing_ok=True)
+
+    def size(self) -> int:
+        """Number of stored rows (duplicates included)."""
+        parts = self._parts()
+        return ds.dataset([str(p) for p in parts], format="parquet").count_rows() if parts else 0

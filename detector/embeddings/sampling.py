@@ -1,0 +1,74 @@
+"""Deterministic, time-stratified sample of at most K distinct prompts per account-day.
+
+Grain of the result: one row per (account_id, prompt_hash) kept. Method: an account-day's distinct
+prompts (by ``prompt_hash``; text of the earliest occurrence) are put in arrival order (first
+time seen, then hash) and cut into K equal-count strata; from each stratum the prompt with the
+smallest ``md5(date|account|hash|seed)`` is kept. So the sample follows the account's activity
+over the whole day, is the same on every run, and changes only when the day's data changes.
+Accounts with at most K distinct prompts keep them all. Empty prompts are not sampled.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+_SQL = """
+WITH day AS (
+    SELECT account_id, prompt_hash, ts, prompt_text
+    FROM requests
+    WHERE {date_filter}
+      AND account_id IS NOT NULL AND prompt_hash IS NOT NULL
+      AND prompt_text IS NOT NULL AND length(trim(prompt_text)) > 0
+),
+distinct_prompts AS (
+    SELECT account_id, prompt_hash,
+           arg_min(left(prompt_text, $max_chars), ts) AS prompt_text,
+           min(ts) AS first_ts
+    FROM day
+    GROUP BY account_id, prompt_hash
+),
+ranked AS (
+    SELECT *,
+           row_number() OVER (PARTITION BY account_id ORDER BY first_ts, prompt_hash) - 1 AS pos,
+           count(*) OVER (PARTITION BY account_id) AS n_distinct
+    FROM distinct_prompts
+),
+strata AS (
+    SELECT *,
+           CASE WHEN n_distinct <= $k THEN pos ELSE (pos * $k) // n_distinct END AS stratum,
+           CASE WHEN n_distinct <= $k THEN ''
+                ELSE md5($date || '|' || account_id || '|' || prompt_hash || '|' || $seed) END AS draw
+    FROM ranked
+)
+SELECT account_id, prompt_hash, prompt_text, first_ts, n_distinct
+FROM strata
+QUALIFY row_number() OVER (PARTITION BY account_id, stratum ORDER BY draw, prompt_hash) = 1
+ORDER BY account_id, first_ts, prompt_hash
+"""
+
+
+def _date_filter(con: duckdb.DuckDBPyConnection) -> str:
+    cols = {r[0] for r in con.execute("DESCRIBE requests").fetchall()}
+    # The hive partition column prunes files; fall back to the timestamp's UTC day.
+    if "date" in cols:
+        return "CAST(date AS DATE) = CAST($date AS DATE)"
+    return "CAST(ts AS DATE) = CAST($date AS DATE)"
+
+
+def sample_prompts(con: duckdb.DuckDBPyConnection, date: str, k: int, seed: int = 0,
+                   max_chars: int = 2000) -> pa.Table:
+    """The day's sample: account_id, prompt_hash, prompt_text (cut to max_chars), first_ts, n_distinct.
+
+    Rows are ordered by account, then arrival; ``n_distinct`` is the account-day's number of
+    distinct non-empty prompts before sampling.
+    """
+    sql = _SQL.format(date_filter=_date_filter(con))
+    params = {"date": date, "k": int(k), "seed": str(seed), "max_chars": int(max_chars)}
+    return con.sql(sql, params=params).to_arrow_table()
+
+
+def active_accounts(con: duckdb.DuckDBPyConnection, date: str) -> list[str]:
+    """Every account with at least one request on ``date`` (sorted)."""
+    sql = f"SELECT DISTINCT account_id FROM requests WHERE {_date_filter(con)} AND account_id IS NOT NULL"
+    return sorted(r[0] for r in con.execute(sql, {"date": date}).fetchall())
