@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from detector.lake.db import connect
 from detector.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CONTRACT_COLUMNS = ["account_id", "date", "score", "decision", "reasons", "cluster_id"]
 EXTRA_COLUMNS = ["model_score", "anomaly_score", "model_version", "ruleset_hash", "run_id"]
@@ -14,6 +17,8 @@ EXTRA_COLUMNS = ["model_score", "anomaly_score", "model_version", "ruleset_hash"
 def load_verdicts(settings: Settings, date: str | None = None,
                   columns: list[str] | None = None) -> pd.DataFrame:
     """Verdict rows (all evaluated days, or one), ordered by date then score descending."""
+    import pandas as pd
+
     con = connect(settings)
     cols = columns or CONTRACT_COLUMNS + EXTRA_COLUMNS
     names = set(con.sql("SELECT * FROM verdicts LIMIT 0").columns) if _has(con) else set()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from detector.cases import DECISIONS, CaseStore
+from detector.cases import DECISIONS
+
+if TYPE_CHECKING:
+    from detector.cases import CaseStore
 from detector.cli.common import fail, handle_errors, settings_from
 
 cases_app = typer.Typer(help="Case state: decisions, allow-list, labels, audit log.",
@@ -18,6 +21,8 @@ cases_app = typer.Typer(help="Case state: decisions, allow-list, labels, audit l
 def _store(ctx: typer.Context) -> CaseStore:
     settings = settings_from(ctx)
     settings.ensure_dirs()
+    from detector.cases import CaseStore
+
     return CaseStore(settings)
 
 

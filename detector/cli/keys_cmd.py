@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from detector.cases import ROLES, CaseStore
+from detector.cases import ROLES
 from detector.cli.common import fail, handle_errors, settings_from
 
 keys_app = typer.Typer(help="API keys for the service (roles: viewer, analyst, admin, hook).",
@@ -27,6 +27,8 @@ def create(
         fail(f"--role: expected one of {', '.join(ROLES)}, got {role!r}")
     settings = settings_from(ctx)
     settings.ensure_dirs()
+    from detector.cases import CaseStore
+
     secret, rec = CaseStore(settings).create_key(role, name, actor="cli")
     sys.stderr.write(f"created {rec['role']} key {rec['key_id']} ({rec['name']}); "
                      "store it now, it is not shown again\n")
@@ -41,6 +43,7 @@ def list_keys(
 ) -> None:
     """Every key's id, name, role, creation and revocation time (never the secret)."""
     settings = settings_from(ctx)
+    from detector.cases import CaseStore
     rows = CaseStore(settings).keys() if settings.cases_db.exists() else []
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
@@ -60,6 +63,7 @@ def revoke(
     settings = settings_from(ctx)
     if not settings.cases_db.exists():
         fail(f"no case store at {settings.cases_db}: no keys to revoke")
+    from detector.cases import CaseStore
     rec = CaseStore(settings).revoke_key(key_id, actor="cli")
     sys.stderr.write(f"revoked key {rec['key_id']} ({rec['name']}) at {rec['revoked_at']}\n")
 
