@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# CPU wheel on local disk; a bare `torch` would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,spark]'
 	# Distil the static CPU embedding model once, offline, from the packaged MiniLM
 	# (cached in ~/.cache/distill-guard/models; about 2 minutes on an idle 2-core machine).
 	$(BIN)/detector embeddings prepare

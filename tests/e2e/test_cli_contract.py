@@ -9,8 +9,7 @@ import time
 
 import httpx
 import pytest
-
-from tests.e2e.conftest import DETECTOR, cli
+from e2e_cli import DETECTOR, cli
 
 pytestmark = pytest.mark.slow
 
