@@ -93,6 +93,13 @@ def id_hash(request_id: str) -> tuple[int, int]:
                                       digest_size=16).digest())
 
 
+def id_hashes(request_ids: Iterable[str]) -> list[tuple[int, int]]:
+    """:func:`id_hash` of many ids (one call, no per-id function call overhead)."""
+    b2, unpack = hashlib.blake2b, _TWO_INT64
+    return [unpack(b2(r.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+            for r in request_ids]
+
+
 def known_ids(con: sqlite3.Connection, hashes: list[tuple[int, int]]) -> set[tuple[int, int]]:
     """The subset of ``hashes`` already stored in ``seen``/``seen_extra``."""
     if not hashes:

@@ -8,12 +8,21 @@ from one line (an OTLP export line holds many spans). Every record ends up in ex
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import orjson
+
+from detector.ingest.fastpath import fast_row
 from detector.ingest.jsonio import decode_line
 from detector.ingest.normalize import BadRecord, Limits, normalize
 from detector.ingest.sources import LineBatch
+
+#: Try :func:`detector.ingest.fastpath.fast_row` before ``normalize`` (tests switch it off to
+#: compare both paths; results are identical by contract).
+FAST_PATH = True
 
 #: A record reader: raw line -> [(raw bytes of the record, native record dict or bad reason)].
 RecordReader = Callable[[bytes, list[str]], list[tuple[bytes, object]]]
@@ -55,6 +64,10 @@ def safe_normalize(rec: object, limits: Limits, flags: list[str]) -> tuple | str
         return rec
     if not isinstance(rec, dict):
         return f"not_an_object: {type(rec).__name__}"
+    if FAST_PATH and not flags:
+        row = _try_fast(rec, limits)
+        if row is not None:
+            return row
     try:
         return normalize(rec, limits, flags)
     except BadRecord as exc:
@@ -63,6 +76,35 @@ def safe_normalize(rec: object, limits: Limits, flags: list[str]) -> tuple | str
         return f"unprocessable: {type(exc).__name__}"
     except Exception as exc:  # noqa: BLE001 - a hostile record must never stop an ingest
         return f"unprocessable: {type(exc).__name__}: {str(exc)[:160]}"
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic GC while a batch is parsed: parsed JSON and row tuples hold no cycles, and
+    the collector would otherwise rescan the growing batch thousands of times."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _try_fast(rec: dict, limits: Limits) -> tuple | None:
+    try:
+        return fast_row(rec, limits)
+    except Exception:  # noqa: BLE001 - normalize() then decides, with its own error handling
+        return None
+
+
+def _fast_line(raw: bytes, limits: Limits) -> tuple | None:
+    """Row of a native line that orjson reads as-is and the fast path accepts, else None."""
+    try:
+        rec = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return _try_fast(rec, limits) if rec.__class__ is dict else None
 
 
 def parse_line(raw: bytes, limits: Limits, reader: RecordReader = native_records
@@ -81,13 +123,25 @@ def parse_line(raw: bytes, limits: Limits, reader: RecordReader = native_records
 def parse_batch(batch: LineBatch, limits: Limits, reader: RecordReader = native_records
                 ) -> ParsedBatch:
     """Parse every line of ``batch``; see the module docstring for the invariant."""
+    with _gc_paused():
+        return _parse_lines(batch, limits, reader)
+
+
+def _parse_lines(batch: LineBatch, limits: Limits, reader: RecordReader) -> ParsedBatch:
     out = ParsedBatch()
     last = len(batch.lines) - 1
+    fast_lines = FAST_PATH and reader is native_records
     for i, raw in enumerate(batch.lines):
         line_no = batch.line_no(i)
         if i in batch.too_long:
             out.add_bad(line_no, raw, f"line_too_long: {batch.too_long[i]} bytes (first 1 MiB kept)")
             continue
+        if fast_lines:
+            row = _fast_line(raw, limits)
+            if row is not None:
+                out.rows.append(row)
+                out.row_lines.append(line_no)
+                continue
         for item_raw, result in parse_line(raw, limits, reader):
             if isinstance(result, tuple):
                 out.rows.append(result)

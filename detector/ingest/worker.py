@@ -99,10 +99,8 @@ def _dedupe_local(rows: list[tuple]) -> tuple[list[int], list[tuple[int, int]]]:
     """Indexes of first occurrences of each request id in ``rows``, and all their hashes."""
     seen: set[tuple[int, int]] = set()
     keep: list[int] = []
-    hashes: list[tuple[int, int]] = []
-    for i, row in enumerate(rows):
-        h = mf.id_hash(row[0])
-        hashes.append(h)
+    hashes = mf.id_hashes([row[0] for row in rows])
+    for i, h in enumerate(hashes):
         if h not in seen:
             seen.add(h)
             keep.append(i)
@@ -156,31 +154,46 @@ class ChunkWriter:
         for staged, _ in parts:
             staged.unlink(missing_ok=True)
 
+    #: When another worker committed some of this chunk's ids between the probe and the
+    #: transaction, the chunk is restaged outside the write lock (so the other workers are not
+    #: blocked meanwhile) up to this many times, then inside the transaction.
+    RESTAGE_UNLOCKED = 2
+
     def commit(self, parsed: ParsedBatch, end_offset: int, end_line: int) -> None:
         """Commit one parsed chunk (ids, counts, resume point, parts), then publish it."""
         con = self.con
         keep, hashes = _dedupe_local(parsed.rows)
-        known = _known(con, [hashes[i] for i in keep])
-        keep = [i for i in keep if hashes[i] not in known]
-        parts: list = []
-        if not self.sample:
-            parts, per_date = self._stage(parsed, keep)
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            late = mf.known_ids(con, [hashes[i] for i in keep])
-            if late or self.sample:
-                self._discard(parts)
-                keep = [i for i in keep if hashes[i] not in late]
+        attempts = 0
+        while True:
+            known = _known(con, [hashes[i] for i in keep])
+            keep = [i for i in keep if hashes[i] not in known]
+            parts: list = []
+            if not self.sample:
                 parts, per_date = self._stage(parsed, keep)
-            new_ids = [hashes[i] for i in keep]
-            mf.add_ids(con, new_ids)
-            rescore = mf.touch_dates(con, per_date)
-            self._record(parsed, len(keep), per_date, rescore, parts, end_offset, end_line)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                late = mf.known_ids(con, [hashes[i] for i in keep])
+                retry = bool(late) and not self.sample and attempts < self.RESTAGE_UNLOCKED
+                if not retry:
+                    if late or self.sample:
+                        self._discard(parts)
+                        keep = [i for i in keep if hashes[i] not in late]
+                        parts, per_date = self._stage(parsed, keep)
+                    new_ids = [hashes[i] for i in keep]
+                    mf.add_ids(con, new_ids)
+                    rescore = mf.touch_dates(con, per_date)
+                    self._record(parsed, len(keep), per_date, rescore, parts, end_offset,
+                                 end_line)
+                    con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                self._discard(parts)
+                raise
+            if not retry:
+                break
+            con.execute("ROLLBACK")  # nothing written: as if this attempt never happened
             self._discard(parts)
-            raise
+            attempts += 1
         publish(self.settings, parts)
         mark_published(con, self.state.file_id, self.state.seq)
         self.state.seq += 1
