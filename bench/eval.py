@@ -55,8 +55,11 @@ def main() -> None:
     parser.add_argument("--scenario", choices=["eval", "shift", "all"], default="all")
     parser.add_argument("--accounts", type=int, default=None)
     parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep logs and homes in this folder (default: a temporary one, removed)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="distill-guard-eval-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="distill-guard-eval-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         for name in (["eval", "shift"] if args.scenario == "all" else [args.scenario]):
             m = run_one(name, args.accounts, args.days, work)
@@ -65,7 +68,8 @@ def main() -> None:
                   f"AP {m['average_precision']:.4f}; "
                   f"distilled tokens flagged {m['distilled_token_share']['flag']:.4f}")
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
