@@ -1,0 +1,293 @@
+"""Benchmarks of the cluster stage (run by hand; results go to bench/results/).
+
+  .venv/bin/python bench/clusters.py scale [--accounts 100000] [--requests 10000000]
+      Synthetic one-day lake written straight to Parquet (no ingest), then
+      ``detector.clusters.compute`` on it; wall time per step. Target: < 300 s on 2 cores.
+  .venv/bin/python bench/clusters.py quality [--scenario train] [--accounts 3000] [--days 3]
+      ``detector simulate`` traffic -> ingest -> clusters; member recall and purity against
+      truth.json, plus the hard negatives (campus NAT groups, resellers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from detector.clusters import compute, list_clusters  # noqa: E402
+from detector.clusters.store import read  # noqa: E402
+from detector.lake.schema import REQUEST_SCHEMA  # noqa: E402
+from detector.settings import load_settings  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+DAY = "2026-11-27"
+GENERIC = ["python-requests/2.32.3", "OpenAI/Python 1.54.4", "python-httpx/0.28.1",
+           "axios/1.7.9", "node-fetch/3.3.2", "curl/8.5.0", "Go-http-client/2.0"]
+APPS = ["Chatbox/1.9.1", "TypingMind/2.3", "LibreChat/0.7.5", "Raycast/1.86.1",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0"]
+WORDS = ["photosynthesis", "entropy", "recursion", "mortgage", "sonnet", "enzyme", "tariff", "quasar", "syntax", "torque", "inflation", "mitosis", "algorithm", "baroque", "cathode", "glacier", "ledger", "neuron", "prism", "sorbet"]
+SCAFFOLDS = [
+    "Write a comprehensive tutorial on {w} for graduate students. Cover definitions, intuition, "
+    "worked examples, common misconceptions and practice problems with full solutions. Item {n}.",
+    "You are asked to come up with a set of 20 diverse task instructions about {w}. Each must be "
+    "different and come with a complete, high-quality response. Batch {n}.",
+    "Solve step by step and show all of your reasoning before the final answer: problem {n} on {w}.",
+]
+
+
+def _dict_col(indices: np.ndarray, pool: list[str]) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32)), pa.array(pool))
+
+
+def synth_day(home: Path, n_accounts: int, n_requests: int, seed: int = 0) -> dict:
+    """One day of traffic: benign accounts (some behind big NATs) and hydra clusters."""
+    g = np.random.default_rng(seed)
+    day0 = datetime.fromisoformat(DAY).replace(tzinfo=UTC).timestamp()
+    n_hydra_groups = max(1, n_accounts // 2000)
+    sizes = g.integers(10, 120, n_hydra_groups)
+    n_hyd = int(sizes.sum())
+    n_ben = n_accounts - n_hyd
+    group = np.concatenate([np.full(n_ben, -1), np.repeat(np.arange(n_hydra_groups), sizes)])
+    accounts = [f"acct_{i:07d}" for i in range(n_accounts)]
+    per_member = g.integers(40, 200, n_hydra_groups)
+    weight = g.lognormal(0, 1.3, n_ben)
+    counts = g.multinomial(n_requests - int((sizes * per_member).sum()), weight / weight.sum())
+    acct_b = np.repeat(np.arange(n_ben, dtype=np.int64), counts)
+    ts_b = day0 + g.uniform(0, 86400, acct_b.size)
+    # hydra: one regular stream per group, handed round-robin to its members
+    acct_h, ts_h = [], []
+    first = n_ben
+    for size, rate in zip(sizes.tolist(), per_member.tolist(), strict=True):
+        ts_h.append(day0 + np.sort(g.uniform(0, 86400, size * rate)))
+        acct_h.append(first + np.concatenate([g.permutation(size) for _ in range(rate)]))
+        first += size
+    acct = np.concatenate([acct_b, *acct_h])
+    ts = np.concatenate([ts_b, *ts_h])
+    n = acct.size
+    hyd = group[acct] >= 0
+    # addresses: per-account home IP; 2% of benign accounts behind 200 big NATs; hydra /24s
+    ip_pool_n = n_accounts + 200 + n_hydra_groups * 256
+    home_ip = np.arange(n_accounts)
+    nat = g.random(n_ben) < 0.02
+    home_ip[:n_ben][nat] = n_accounts + g.integers(0, 200, nat.sum())
+    sub = group[n_ben:]
+    home_ip[n_ben:] = n_accounts + 200 + sub * 256 + g.integers(0, 256, n_hyd)
+    ips = [f"{10 + (i >> 16) % 200}.{(i >> 8) & 255}.{i & 255}.{7 + i % 200}" for i in range(ip_pool_n)]
+    ip_idx = home_ip[acct]
+    prefixes = sorted({".".join(ip.split(".")[:3]) + ".0/24" for ip in ips})
+    pidx = {p: i for i, p in enumerate(prefixes)}
+    prefix_of_ip = np.array([pidx[".".join(ip.split(".")[:3]) + ".0/24"] for ip in ips])
+    # client profile: benign pick generic/app UA; hydra a script UA, shared params
+    uas = GENERIC + APPS + [f"harvester/{k}.0" for k in range(n_hydra_groups)]
+    acct_ua = g.integers(0, len(GENERIC) + len(APPS), n_accounts)
+    acct_ua[n_ben:] = len(GENERIC) + len(APPS) + sub
+    acct_mt = g.choice([-1, 1024, 2048, 4096], n_accounts)
+    acct_mt[n_ben:] = 8192
+    # payments: benign unique, hydra a few shared cards per group
+    pay = np.arange(n_accounts)
+    pay[n_ben:] = n_accounts + sub * 4 + g.integers(0, 4, n_hyd)
+    created = day0 - g.uniform(0, 3 * 365 * 86400, n_accounts)
+    created[n_ben:] = day0 - 86400 * 2 - sub * 3600 + g.uniform(0, 1800, n_hyd)
+    # prompts: benign from a pool of free text; hydra from scaffolds
+    vocab = [f"{WORDS[i % len(WORDS)][: 3 + i % 5]}{i}x" for i in range(5000)]
+    lens = g.integers(6, 30, 200_000)
+    words = g.integers(0, len(vocab), int(lens.sum()))
+    cuts = np.cumsum(lens)[:-1]
+    pool = [" ".join(vocab[w] for w in ws) for ws in np.split(words, cuts)]
+    # each hydra group has its own wrapper (a scaffold with the group's own tag)
+    per_group = 500
+    hyd_pool = [f"[{k:04d}-run] " + SCAFFOLDS[k % 3].format(w=WORDS[i % len(WORDS)], n=i)
+                for k in range(n_hydra_groups) for i in range(per_group)]
+    prompt_idx = g.integers(0, len(pool), n)
+    prompt_idx[hyd] = (len(pool) + group[acct[hyd]] * per_group
+                       + g.integers(0, per_group, int(hyd.sum())))
+    texts = pool + hyd_pool
+    hashes = [hashlib.sha1(t.encode()).hexdigest()[:16] for t in texts]
+    order = np.argsort(ts, kind="stable")
+    cols = {
+        "ts": pa.array((ts[order] * 1e6).astype("int64"), pa.timestamp("us", tz="UTC")),
+        "account_id": _dict_col(acct[order], accounts),
+        "client_ip": _dict_col(ip_idx[order], ips),
+        "ip_prefix": _dict_col(prefix_of_ip[ip_idx[order]], prefixes),
+        "user_agent": _dict_col(acct_ua[acct[order]], uas),
+        "payment_fingerprint": _dict_col(pay[acct[order]], [f"pm_{i:08x}" for i in range(pay.max() + 1)]),
+        "account_created_at": pa.array((created[acct[order]] * 1e6).astype("int64"),
+                                       pa.timestamp("us", tz="UTC")),
+        "prompt_text": _dict_col(prompt_idx[order], texts),
+        "prompt_hash": _dict_col(prompt_idx[order], hashes),
+        "max_tokens": pa.array(np.where(acct_mt[acct[order]] < 0, None, acct_mt[acct[order]]),
+                               pa.int64()),
+        "completion_tokens": pa.array(g.integers(50, 2000, n), pa.int64()),
+        "prompt_tokens": pa.array(g.integers(10, 400, n), pa.int64()),
+    }
+    folder = home / "lake" / "requests" / f"date={DAY}"
+    folder.mkdir(parents=True, exist_ok=True)
+    schema = pa.schema([pa.field(f.name, cols[f.name].type if f.name in cols else f.type)
+                        for f in REQUEST_SCHEMA])
+    parts = 10
+    step = -(-n // parts)
+    for k in range(parts):
+        sl = slice(k * step, min(n, (k + 1) * step))
+        size = sl.stop - sl.start
+        table = pa.table({f.name: cols[f.name][sl] if f.name in cols else pa.nulls(size, f.type)
+                          for f in schema}, schema=schema)
+        pq.write_table(table, folder / f"part-{k}.parquet", compression="zstd")
+    return {"accounts": n_accounts, "requests": int(n), "hydra_groups": int(n_hydra_groups),
+            "hydra_accounts": n_hyd, "truth": {accounts[i]: int(group[i]) for i in range(n_ben, n_accounts)}}
+
+
+def scale(args: argparse.Namespace) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="clu_bench_"))
+    try:
+        t = time.perf_counter()
+        info = synth_day(work, args.accounts, args.requests)
+        gen_s = time.perf_counter() - t
+        settings = load_settings(work, threads=2)
+        t = time.perf_counter()
+        compute(settings, [DAY])
+        wall = time.perf_counter() - t
+        summary = json.loads((work / "clusters" / f"date={DAY}" / "summary.json").read_text())
+        members = read(settings, DAY, "members")
+        truth = info.pop("truth")
+        label = {a: f"g{g}" for a, g in truth.items()}
+        pure = kin = 0
+        for ms in members.groupby("cluster_id")["account_id"].apply(list):
+            labels = Counter(label.get(m, f"solo:{m}") for m in ms)
+            pure += labels.most_common(1)[0][1]
+            kin += sum(c for lab, c in labels.items() if c >= 2 and not lab.startswith("solo"))
+        return {"mode": "scale", **info, "generate_s": round(gen_s, 1),
+                "compute_s": round(wall, 1), "summary": summary,
+                "hydra_member_recall": round(kin / max(len(truth), 1), 4),
+                "purity": round(pure / max(len(members), 1), 4),
+                "clusters": len(list_clusters(settings, DAY))}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _evaluate(settings, truth: dict, dates: list[str]) -> dict:
+    """Member recall per archetype, cluster purity, hard negatives, per day then pooled."""
+    acc = truth["accounts"]
+    label = {a: (v["cluster"] or f"solo:{a}") for a, v in acc.items()}
+    per_arch: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    pure = total = nat_merged = nat_in = res_in = benign_in = 0
+    n_clusters = 0
+    for day in dates:
+        members = read(settings, day, "members")
+        if members is None:
+            continue
+        active = {a for a, v in acc.items() if day in v["active_dates"]}
+        by_cluster = members.groupby("cluster_id")["account_id"].apply(list)
+        n_clusters += len(by_cluster)
+        for ms in by_cluster:
+            labels = Counter(label.get(m, f"solo:{m}") for m in ms)
+            pure += labels.most_common(1)[0][1]
+            total += len(ms)
+            groups = Counter(acc[m]["shared_ip_group"] for m in ms
+                             if m in acc and acc[m]["shared_ip_group"])
+            nat_merged += sum(1 for c in groups.values() if c >= 2)
+        kin = {}
+        for ms in by_cluster:
+            labs = Counter(label.get(m) for m in ms)
+            for m in ms:
+                kin[m] = labs[label.get(m)] >= 2
+        for a in active:
+            v = acc[a]
+            if v["cluster"]:
+                per_arch[v["archetype"]][1] += 1
+                per_arch[v["archetype"]][0] += int(kin.get(a, False))
+            elif a in kin:
+                benign_in += int(not v["is_distiller"])
+                nat_in += int(bool(v["shared_ip_group"]))
+                res_in += int(v["archetype"] == "reseller")
+    return {
+        "member_recall": {k: round(v[0] / v[1], 3) for k, v in per_arch.items() if v[1]},
+        "member_counts": {k: v for k, v in per_arch.items()},
+        "purity": round(pure / total, 3) if total else None,
+        "clusters": n_clusters, "clustered_account_days": total,
+        "benign_account_days_in_clusters": benign_in,
+        "nat_account_days_in_clusters": nat_in,
+        "nat_groups_merged": nat_merged,
+        "reseller_account_days_in_clusters": res_in,
+    }
+
+
+def quality(args: argparse.Namespace) -> dict:
+    from detector.ingest import ingest_paths
+    from detector.lake.db import lake_dates
+    from detector.simulate import load_scenario, simulate
+
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="clu_quality_"))
+    try:
+        sc = load_scenario(args.scenario)
+        for name in ("accounts", "days", "seed"):
+            if getattr(args, name) is None:
+                setattr(args, name, sc.defaults[name])
+        out = work / "sim"
+        settings = load_settings(work / "home", threads=2)
+        if (out / "truth.json").exists() and lake_dates(settings):
+            n_requests = None  # reused: simulated and ingested by an earlier run
+        else:
+            n_requests = simulate(out, args.accounts, args.days, args.seed, scenario=sc).requests
+            settings.ensure_dirs()
+            ingest_paths(settings, [out], progress=False)
+        for old in ("clusters", "features/cluster"):
+            shutil.rmtree(work / "home" / old, ignore_errors=True)
+        dates = lake_dates(settings)
+        t = time.perf_counter()
+        compute(settings, dates)
+        wall = time.perf_counter() - t
+        truth = json.loads((out / "truth.json").read_text())
+        n_requests = n_requests or sum(v["requests"] for v in truth["accounts"].values())
+        return {"mode": "quality", "scenario": args.scenario, "accounts": args.accounts,
+                "days": args.days, "seed": args.seed, "requests": n_requests,
+                "compute_s": round(wall, 1), **_evaluate(settings, truth, dates)}
+    finally:
+        if not args.keep and not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}", file=sys.stderr)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = ap.add_subparsers(dest="mode", required=True)
+    s = sub.add_parser("scale")
+    s.add_argument("--accounts", type=int, default=100_000)
+    s.add_argument("--requests", type=int, default=10_000_000)
+    q = sub.add_parser("quality")
+    q.add_argument("--scenario", default=None)
+    q.add_argument("--accounts", type=int, default=None, help="Default: the scenario's.")
+    q.add_argument("--days", type=int, default=None, help="Default: the scenario's.")
+    q.add_argument("--seed", type=int, default=None, help="Default: the scenario's.")
+    q.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
+    q.add_argument("--workdir", default=None,
+                   help="Work folder, kept; a second run reuses its simulated, ingested lake.")
+    ap.add_argument("--out", default=None, help="Result file name under bench/results/.")
+    args = ap.parse_args()
+    result = scale(args) if args.mode == "scale" else quality(args)
+    result.update({"machine": platform.machine(), "python": platform.python_version(),
+                   "measured_at": datetime.now(UTC).isoformat(timespec="seconds")})
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = args.out or (f"clusters_{args.mode}.json" if args.mode == "scale"
+                        else f"clusters_quality_{args.scenario or 'default'}.json")
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

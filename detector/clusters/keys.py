@@ -1,0 +1,162 @@
+"""Blocking keys -> candidate account pairs, computed inside DuckDB (never all pairs).
+
+A key is anything two accounts can share: a payment instrument, an address used in the same
+hour, a client fingerprint, a creation-time bucket. Only accounts sharing a key are compared,
+and a key shared by more than ``cap`` accounts is *popular* (a university NAT, a mobile
+carrier, a stock SDK): it yields no pair edges, so work stays linear in the data.
+
+Grain of every result: one row per unordered account pair (src < dst) and edge type.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+#: User agents of stock HTTP libraries and SDKs: weak evidence on their own.
+GENERIC_UA_RE = (
+    r"^(python-requests|python-httpx|httpx|python-urllib|aiohttp|openai|asyncopenai|anthropic|"
+    r"litellm|langchain|llama|axios|node-fetch|undici|node|got|curl|wget|go-http-client|okhttp|"
+    r"java|apache-httpclient|ruby|faraday|guzzle|php|dart|postman|insomnia|mozilla|dotnet|"
+    r"restsharp|reqwest|libcurl)"
+)
+
+PAIR_COLUMNS = ["src", "dst", "edge_type", "weight", "evidence"]
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("src", "dst", "edge_type", "evidence")
+                                      else "float64") for c in PAIR_COLUMNS})
+
+
+def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap: int,
+              weigh: str = "popularity", normalize: bool = False,
+              min_weight: float = 0.0) -> pd.DataFrame:
+    """Pairs of accounts sharing a key of ``key_sql`` (columns key, slot, account_id, factor).
+
+    Two accounts share a key when both hold it in the same ``slot`` (an hour for addresses,
+    0 when time does not matter). ``m`` = distinct accounts holding the key in the whole
+    window; keys with m > cap are skipped. A shared key weighs ``factor * sqrt(2/m)``
+    (``weigh='popularity'``: 1 for two accounts, 0.1 for two hundred), ``factor`` itself
+    (``weigh='factor'``) or 1 (``weigh='one'``). A pair's weight is the sum over its shared
+    keys, capped at 1. With
+    ``normalize`` the sum is divided by sqrt(Ka * Kb), Ka being the number of distinct keys
+    account a holds (cosine-like): an account spraying thousands of addresses (a reseller
+    relaying end users, a residential proxy) meets others on a few by chance, which must not
+    add up to a link. Keys weighing under ``min_weight`` make no pairs (this bounds the work:
+    a key of m accounts costs m^2/2 pairs) and pairs under it are dropped. Evidence (JSON text)
+    keeps the three least popular shared keys.
+    """
+    w = {"one": "1.0", "popularity": "factor * sqrt(2.0 / m)", "factor": "factor"}[weigh]
+    combine = "least(1.0, sum(kw) / any_value(norm))" if normalize else "least(1.0, sum(kw))"
+    held = ", 'keys_held_geomean': round(any_value(norm), 1)" if normalize else ""
+    sql = f"""
+    WITH k AS (SELECT DISTINCT CAST(key AS VARCHAR) AS key, slot, account_id, factor
+               FROM ({key_sql}) WHERE key IS NOT NULL AND account_id IS NOT NULL),
+    pop AS (SELECT key, count(DISTINCT account_id) AS m FROM k GROUP BY key),
+    kc AS (SELECT account_id, count(DISTINCT key) AS kc FROM k GROUP BY account_id),
+    kk AS (SELECT * FROM (SELECT k.*, pop.m, kc.kc, {w} AS kw
+                          FROM k JOIN pop USING (key) JOIN kc USING (account_id)
+                          WHERE pop.m BETWEEN 2 AND {int(cap)})
+           WHERE kw >= {float(min_weight)}),
+    pk AS (SELECT a.account_id AS src, b.account_id AS dst, a.key, a.m,
+                  count(*) AS n_slots, min(least(a.kw, b.kw)) AS kw,
+                  any_value(sqrt(a.kc * b.kc)) AS norm
+           FROM kk a JOIN kk b ON a.key = b.key AND a.slot = b.slot
+                               AND a.account_id < b.account_id
+           GROUP BY ALL)
+    SELECT src, dst, '{edge_type}' AS edge_type, {combine} AS weight,
+           CAST(to_json({{'shared': list({{'key': key, 'accounts': m, 'slots': n_slots}}
+                                         ORDER BY m, key)[1:3],
+                         'n_keys': count(*), 'n_slots': sum(n_slots){held}}}) AS VARCHAR)
+               AS evidence
+    FROM pk GROUP BY src, dst HAVING {combine} >= {float(min_weight)}
+    """
+    df = con.execute(sql).df()
+    return _empty() if df.empty else df[PAIR_COLUMNS]
+
+
+def star_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str,
+               cap: int) -> pd.DataFrame:
+    """Star edges for keys held by more than ``cap`` accounts: each member to one hub.
+
+    Used for payment instruments, where sharing stays strong evidence however many accounts
+    share it; m - 1 edges instead of m^2 / 2. The hub is the smallest account id.
+    """
+    sql = f"""
+    WITH k AS (SELECT DISTINCT CAST(key AS VARCHAR) AS key, account_id
+               FROM ({key_sql}) WHERE key IS NOT NULL AND account_id IS NOT NULL),
+    pop AS (SELECT key, count(*) AS m, min(account_id) AS hub FROM k GROUP BY key
+            HAVING count(*) > {int(cap)})
+    SELECT pop.hub AS src, k.account_id AS dst, '{edge_type}' AS edge_type, 1.0 AS weight,
+           CAST(to_json({{'shared': [{{'key': k.key, 'accounts': pop.m, 'slots': 1}}],
+                         'star': true, 'n_keys': 1, 'n_slots': 1}}) AS VARCHAR) AS evidence
+    FROM k JOIN pop USING (key) WHERE k.account_id <> pop.hub
+    """
+    df = con.execute(sql).df()
+    return _empty() if df.empty else df[PAIR_COLUMNS]
+
+
+def payment_sql() -> str:
+    """Key rows: the payment instruments of each account in the window."""
+    return ("SELECT payment_fingerprint AS key, 0 AS slot, account_id, 1.0 AS factor "
+            "FROM win WHERE payment_fingerprint IS NOT NULL AND payment_fingerprint <> ''")
+
+
+def address_sql(column: str, slot_s: int, factor: float) -> str:
+    """Key rows: an address (``client_ip`` or ``ip_prefix``) per account and time slot."""
+    return (f"SELECT {column} AS key, CAST(floor(epoch(ts) / {int(slot_s)}) AS BIGINT) AS slot, "
+            f"account_id, {float(factor)} AS factor FROM win "
+            f"WHERE {column} IS NOT NULL AND {column} <> ''")
+
+
+def fingerprint_sql(min_share: float, generic_factor: float) -> str:
+    """Key rows: the client profiles carrying at least ``min_share`` of an account's requests.
+
+    A profile is user agent + max_tokens + temperature + logprobs pattern + system prompt
+    hash. Profiles of stock-library user agents weigh ``generic_factor``.
+    """
+    profile = ("concat_ws(' | ', 'ua=' || coalesce(user_agent, ''), "
+               "'max_tokens=' || coalesce(CAST(max_tokens AS VARCHAR), ''), "
+               "'temperature=' || coalesce(CAST(temperature AS VARCHAR), ''), "
+               "'logprobs=' || coalesce(CAST(logprobs AS VARCHAR), '') || '/' "
+               "|| coalesce(CAST(top_logprobs AS VARCHAR), ''), "
+               "'system=' || coalesce(system_hash, ''))")
+    generic = (f"CASE WHEN coalesce(user_agent, '') = '' OR regexp_matches("
+               f"lower(user_agent), '{GENERIC_UA_RE}') THEN {float(generic_factor)} ELSE 1.0 END")
+    return f"""
+    WITH g AS (SELECT account_id, user_agent, max_tokens, round(temperature, 2) AS temperature,
+                      logprobs, top_logprobs, system_hash, count(*) AS c
+               FROM win GROUP BY ALL),
+    p AS (SELECT account_id, {profile} AS key, {generic} AS factor, c FROM g),
+    a AS (SELECT account_id, key, any_value(factor) AS factor, sum(c) AS c
+          FROM p GROUP BY account_id, key)
+    SELECT key, 0 AS slot, account_id, factor
+    FROM (SELECT *, sum(c) OVER (PARTITION BY account_id) AS tot FROM a)
+    WHERE c >= {float(min_share)} * tot
+    """
+
+
+def creation_sql(bucket_s: int, shift: bool, baseline_buckets: int = 36) -> str:
+    """Key rows: creation-time bucket per account (optionally shifted by half a bucket).
+
+    ``factor`` is how far the bucket's crowd exceeds its neighbourhood, beyond Poisson noise:
+    (m - 1 - lam - 3 sqrt(lam)) / m, clipped to [0, 1], where m = accounts created in the
+    bucket and lam the mean per bucket over ``baseline_buckets`` buckets either side. A batch
+    of registrations in a quiet hour scores near 1; a few more sign-ups than usual in a busy
+    hour score 0.
+    """
+    offset = bucket_s // 2 if shift else 0
+    tag = "b" if shift else "a"
+    nb = int(baseline_buckets)
+    return f"""
+    WITH c AS (SELECT account_id,
+                      CAST(floor((epoch(created_at) + {offset}) / {int(bucket_s)}) AS BIGINT) AS bucket
+               FROM nodes WHERE created_at IS NOT NULL),
+    b AS (SELECT bucket, count(*) AS m FROM c GROUP BY bucket),
+    l AS (SELECT bucket, m, (sum(m) OVER (ORDER BY bucket RANGE BETWEEN {nb} PRECEDING
+                                           AND {nb} FOLLOWING) - m) / {2 * nb}.0 AS lam FROM b)
+    SELECT '{tag}' || c.bucket AS key, 0 AS slot, c.account_id,
+           greatest(0.0, least(1.0, (l.m - 1 - l.lam - 3 * sqrt(l.lam)) / l.m)) AS factor
+    FROM c JOIN l USING (bucket)
+    """

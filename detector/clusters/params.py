@@ -1,0 +1,118 @@
+"""Tunable parameters of the account graph and its clustering (one frozen dataclass).
+
+Defaults are set from first principles (what a shared address or fingerprint means), never
+fitted on evaluation traffic. Every count is in accounts, every duration in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Evidence families: a link needs two of them (or a shared payment instrument).
+FAMILIES: dict[str, str] = {
+    "payment": "payment",
+    "ip": "network",
+    "prefix": "network",
+    "fingerprint": "client",
+    "template": "content",
+    "embedding": "content",
+    "timing": "timing",
+    "creation": "lifecycle",
+}
+
+EDGE_TYPES: tuple[str, ...] = tuple(FAMILIES)
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Parameters of ``detector.clusters.compute``.
+
+    windows: look-back windows in days; edges from each are kept and the strongest wins.
+    max_key_accounts: fan-out cap of a blocking key; a key (address, fingerprint, template,
+        creation bucket) shared by more accounts is *popular* and yields no pair edges
+        (a payment instrument above the cap yields star edges to one hub instead).
+    ip_slot_s: two accounts share an address only when both used it in the same slot.
+    prefix_factor: weight of a shared /24 (/48) relative to a shared address.
+    generic_ua_factor: weight of a client fingerprint whose user agent is a stock library.
+    fingerprint_min_share: a profile counts for an account when it carries this share of its
+        requests.
+    template_sample: prompts sampled per account (deterministically, by prompt hash).
+    template_max_chars: only this many leading characters of a prompt are shingled.
+    template_threshold: MinHash LSH Jaccard threshold on template shingle sets.
+    template_num_perm: MinHash permutations.
+    timing_min_corr: minimum Pearson correlation of per-minute counts for a timing edge.
+    timing_min_minutes: an account needs this many active minutes to be timed.
+    lockstep_min_events: an account needs this many requests in the window to be tested for
+        round-robin lockstep; lockstep_max_events bounds the cost (busier accounts are not
+        tested); lockstep_max_lead: largest running count difference still called lockstep.
+    creation_bucket_s: accounts created in the same bucket are candidates.
+    embedding_min_cos: centroid cosine similarity where an embedding edge starts.
+    family_min_weight: a family counts towards corroboration from this weight on.
+    link_min_families: distinct evidence families needed for a link (payment aside).
+    link_min_score: minimum summed family weight of a link.
+    min_cluster_size: smallest group of accounts reported as a cluster.
+    louvain_min_size: components at least this big are split by Louvain communities.
+    louvain_max_density: components at least this dense (linked pairs / all pairs) stay whole.
+    merge_min_density: Louvain communities linked by this share of their possible pairs merge.
+    louvain_resolution: Louvain resolution (higher gives smaller communities).
+    carry_min_jaccard: membership overlap at which a cluster keeps yesterday's id.
+    carry_lookback_days: how far back to look for a previous clustering.
+    new_account_days: an account younger than this (days) counts as new.
+    min_edge_weight: a blocking key (or pair) lighter than this makes no edge: with
+        sqrt(2/m) weighting an address shared by more than 88 accounts, a stock-library
+        profile shared by more than 5; keeps the work bounded (a key costs m^2/2 pairs).
+    store_min_score: typed edges of pairs scoring below this are not stored.
+    seed: random seed (Louvain, MinHash) so runs are reproducible.
+    """
+
+    windows: tuple[int, ...] = (1, 7)
+    max_key_accounts: int = 200
+    ip_slot_s: int = 3600
+    prefix_factor: float = 0.5
+    generic_ua_factor: float = 0.25
+    fingerprint_min_share: float = 0.2
+    template_sample: int = 8
+    template_max_chars: int = 400
+    template_threshold: float = 0.5
+    template_num_perm: int = 64
+    timing_min_corr: float = 0.5
+    timing_min_minutes: int = 3
+    lockstep_min_events: int = 24
+    lockstep_max_events: int = 20000
+    lockstep_max_lead: int = 2
+    creation_bucket_s: int = 3600
+    embedding_min_cos: float = 0.85
+    family_min_weight: float = 0.3
+    link_min_families: int = 2
+    link_min_score: float = 1.0
+    min_cluster_size: int = 2
+    louvain_min_size: int = 8
+    louvain_max_density: float = 0.5
+    merge_min_density: float = 0.1
+    louvain_resolution: float = 1.0
+    carry_min_jaccard: float = 0.5
+    carry_lookback_days: int = 7
+    new_account_days: int = 30
+    min_edge_weight: float = 0.15
+    store_min_score: float = 0.3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_key_accounts < 2:
+            raise ValueError(
+                f"max_key_accounts: expected an integer >= 2, got {self.max_key_accounts!r}")
+        if not self.windows or any(int(w) < 1 for w in self.windows):
+            raise ValueError(f"windows: expected day counts >= 1, got {self.windows!r}")
+        for name in ("template_threshold", "carry_min_jaccard", "family_min_weight",
+                     "fingerprint_min_share"):
+            value = getattr(self, name)
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"{name}: expected a number in (0, 1], got {value!r}")
+        if self.min_cluster_size < 2:
+            raise ValueError(
+                f"min_cluster_size: expected an integer >= 2, got {self.min_cluster_size!r}")
+
+
+def popularity_weight(n_accounts: int | float) -> float:
+    """Weight of a key shared by ``n_accounts``: 1 for two accounts, sqrt(2/m) beyond."""
+    return float(min(1.0, (2.0 / max(float(n_accounts), 2.0)) ** 0.5))

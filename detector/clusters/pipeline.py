@@ -1,0 +1,251 @@
+"""``compute(settings, dates)``: account graph, clusters and cluster features per day.
+
+For each day D (oldest first, so ids can carry over): the nodes are the accounts active on D;
+typed edges come from each look-back window ending on D (default 1 and 7 days); the strongest
+edge per pair and type counts; pairs with corroborated evidence are linked; linked components,
+split by Louvain, are the clusters; ids carry over from the previous clustered day.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from detector.clusters import store
+from detector.clusters.catalog import COLUMNS
+from detector.clusters.features import cluster_table, volume_table
+from detector.clusters.graph import build_graph, communities
+from detector.clusters.ids import assign_ids
+from detector.clusters.params import FAMILIES, ClusterParams
+from detector.clusters.scoring import best_edges, score_pairs
+from detector.clusters.window import WindowContext, window_edges
+from detector.errors import InputError
+from detector.lake.db import connect, lake_dates
+from detector.lake.io import write_bytes_atomic, write_parquet_atomic
+from detector.settings import Settings
+
+FEATURE_NAMES = [c["name"] for c in COLUMNS if c["name"] != "cluster_id"]
+
+
+def compute(settings: Settings, dates: list[str], params: ClusterParams | None = None) -> None:
+    """Cluster every day of ``dates`` (YYYY-MM-DD) and write its tables (see ``store``)."""
+    params = params or ClusterParams()
+    available = set(lake_dates(settings))
+    for day in sorted(set(dates)):
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            raise InputError(f"clusters: date {day!r} is not YYYY-MM-DD") from None
+        if day not in available:
+            raise InputError(f"clusters: no requests in the lake for {day} "
+                             f"({settings.requests_dir})")
+        compute_day(settings, day, params, available)
+
+
+def _nodes(con: duckdb.DuckDBPyConnection, day: str) -> pd.DataFrame:
+    con.execute("CREATE OR REPLACE TEMP VIEW day AS SELECT * FROM requests "
+                f"WHERE CAST(date AS DATE) = DATE '{day}'")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE nodes AS
+        SELECT account_id, count(*) AS n_requests, count(DISTINCT prompt_hash) AS n_prompts,
+               min(account_created_at) AS created_at
+        FROM day WHERE account_id IS NOT NULL GROUP BY account_id""")
+    return con.execute("SELECT * FROM nodes").df()
+
+
+def load_centroids(settings: Settings, day: str) -> dict[str, np.ndarray]:
+    """Embedding centroid per account for ``day``; empty when the embeddings stage wrote none."""
+    path = store.centroid_path(settings, day)
+    if not path.exists():
+        return {}
+    table = pq.read_table(path, columns=["account_id", "centroid"])
+    return {a: np.asarray(c, dtype=np.float32)
+            for a, c in zip(table.column("account_id").to_pylist(),
+                            table.column("centroid").to_pylist(), strict=True) if c}
+
+
+def _windows(day: str, params: ClusterParams, available: set[str]) -> list[int]:
+    """Windows worth computing: a longer one only if it reaches days a shorter one lacks."""
+    d = date.fromisoformat(day)
+    out: list[int] = []
+    covered = -1
+    for w in sorted(set(int(x) for x in params.windows)):
+        span = sum((d - timedelta(days=k)).isoformat() in available for k in range(w))
+        if span > covered:
+            out.append(w)
+            covered = span
+    return out
+
+
+def _previous(settings: Settings, day: str, params: ClusterParams) -> tuple[str | None, pd.DataFrame | None]:
+    d = date.fromisoformat(day)
+    for k in range(1, params.carry_lookback_days + 1):
+        prev = (d - timedelta(days=k)).isoformat()
+        members = store.read(settings, prev, "members")
+        if members is not None:
+            return prev, members
+    return None, None
+
+
+def compute_day(settings: Settings, day: str, params: ClusterParams,
+                available: set[str] | None = None) -> dict[str, Any]:
+    """Cluster one day; returns a summary (counts and seconds per step), also stored as JSON."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    con = connect(settings)
+    nodes = _nodes(con, day)
+    centroids = load_centroids(settings, day)
+    edges_parts, contexts = [], {}
+    for w in _windows(day, params, available or {day}):
+        t = time.perf_counter()
+        e, ctx = window_edges(con, params, day, w, centroids)
+        edges_parts.append(e)
+        contexts[w] = ctx
+        timings[f"window_{w}d_s"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    edges = pd.concat(edges_parts, ignore_index=True)
+    best = best_edges(edges)
+    pairs = score_pairs(best, params)
+    groups = communities(build_graph(pairs), params)
+    timings["graph_s"] = round(time.perf_counter() - t, 2)
+    prev_day, prev_members = _previous(settings, day, params)
+    ids = assign_ids(groups, prev_members, params.carry_min_jaccard)
+    ids["members"] = groups
+    ids["previous_date"] = pd.Series([prev_day if isinstance(p, str) else None
+                                      for p in ids["previous_cluster_id"]], dtype=object)
+    stored = _stored_edges(best, pairs, params)
+    t = time.perf_counter()
+    members = _members(ids, pairs)
+    table = _clusters(settings, day, ids, nodes, stored, members, contexts, centroids, con,
+                      params, prev_day)
+    timings["features_s"] = round(time.perf_counter() - t, 2)
+    _write(settings, day, stored, members, table, ids, nodes)
+    timings["total_s"] = round(time.perf_counter() - t0, 2)
+    summary = {"date": day, "accounts": int(len(nodes)), "typed_edges": int(len(edges)),
+               "candidate_pairs": int(len(pairs)),
+               "linked_pairs": int(pairs["linked"].sum()) if len(pairs) else 0,
+               "clusters": len(groups), "clustered_accounts": int(sum(map(len, groups))),
+               "windows": sorted(contexts), "seconds": timings,
+               "window_steps": {f"{w}d": {"seconds": c.seconds, **c.counts}
+                                for w, c in contexts.items()}}
+    write_bytes_atomic(store.day_dir(settings, day) / "summary.json",
+                       orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    con.close()
+    return summary
+
+
+def _stored_edges(best: pd.DataFrame, pairs: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:
+    """Typed edges of pairs scoring at least ``store_min_score``, with pair score and link flag."""
+    cols = ["src", "dst", "edge_type", "family", "window", "weight", "evidence", "pair_score",
+            "linked"]
+    if best.empty:
+        return pd.DataFrame(columns=cols)
+    keep = pairs[(pairs["score"] >= params.store_min_score) | pairs["linked"]]
+    out = best.merge(keep[["src", "dst", "score", "linked"]], on=["src", "dst"])
+    out = out.rename(columns={"score": "pair_score"})
+    out["family"] = out["edge_type"].map(FAMILIES)
+    out["linked"] = out["linked"].astype(bool)
+    return out[cols].sort_values(["src", "dst", "edge_type"]).reset_index(drop=True)
+
+
+def _members(ids: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """One row per member: cluster_id, account_id, degree (linked members), strength (sum score)."""
+    rows = [(cid, a) for cid, ms in zip(ids["cluster_id"], ids["members"], strict=True) for a in ms]
+    members = pd.DataFrame(rows, columns=["cluster_id", "account_id"])
+    linked = pairs[pairs["linked"]] if len(pairs) else pairs
+    if members.empty or linked.empty:
+        return members.assign(degree=0, strength=0.0)
+    cid = dict(zip(members["account_id"], members["cluster_id"], strict=True))
+    both = pd.concat([linked[["src", "dst", "score"]],
+                      linked[["dst", "src", "score"]].set_axis(["src", "dst", "score"], axis=1)])
+    same = both[both["src"].map(cid).eq(both["dst"].map(cid))]
+    agg = same.groupby("src").agg(degree=("dst", "size"), strength=("score", "sum"))
+    members = members.merge(agg, left_on="account_id", right_index=True, how="left")
+    members["degree"] = members["degree"].fillna(0).astype("int64")
+    members["strength"] = members["strength"].fillna(0.0)
+    return members
+
+
+def _clusters(settings: Settings, day: str, ids: pd.DataFrame, nodes: pd.DataFrame,
+              edges: pd.DataFrame, members: pd.DataFrame, contexts: dict[int, WindowContext],
+              centroids: dict[str, np.ndarray], con: duckdb.DuckDBPyConnection,
+              params: ClusterParams, prev_day: str | None) -> pd.DataFrame:
+    if ids.empty:
+        return pd.DataFrame(columns=["cluster_id", "date", "size", "first_seen",
+                                     "previous_cluster_id", *[c for c in FEATURE_NAMES
+                                                              if c not in ("clu_degree",
+                                                                           "clu_member_share")]])
+    day_ctx = contexts[min(contexts)]
+    long_ctx = contexts[max(contexts)]
+    volumes = volume_table(con, members)
+    table = cluster_table(day, ids[["cluster_id", "members"]], nodes, edges, volumes,
+                          long_ctx.scaffolds, day_ctx.minutes, centroids, params)
+    first = {}
+    if prev_day is not None:
+        old = store.read(settings, prev_day, "clusters")
+        if old is not None:
+            first = dict(zip(old["cluster_id"], old["first_seen"], strict=True))
+    table["first_seen"] = [first.get(p, day) if isinstance(p, str) else day
+                           for p in ids.set_index("cluster_id").loc[table["cluster_id"],
+                                                                    "previous_cluster_id"]]
+    table["clu_age_days"] = [(date.fromisoformat(day) - date.fromisoformat(str(f))).days
+                             for f in table["first_seen"]]
+    table["size"] = table["clu_size"]
+    table["date"] = day
+    table["previous_cluster_id"] = ids.set_index("cluster_id").loc[
+        table["cluster_id"], "previous_cluster_id"].to_numpy()
+    lead = ["cluster_id", "date", "size", "first_seen", "previous_cluster_id"]
+    return table[lead + [c for c in table.columns if c not in lead]]
+
+
+def account_features(day: str, nodes: pd.DataFrame, members: pd.DataFrame,
+                     table: pd.DataFrame) -> pd.DataFrame:
+    """One row per account active on ``day``: cluster_id and clu_* (see catalog)."""
+    base = nodes[["account_id", "n_requests"]].copy()
+    base = base.merge(members[["account_id", "cluster_id", "degree"]], on="account_id", how="left")
+    feats = [c for c in FEATURE_NAMES if c not in ("clu_degree", "clu_member_share")]
+    if not table.empty:
+        base = base.merge(table[["cluster_id", *feats]], on="cluster_id", how="left")
+    for c in feats:
+        if c not in base:
+            base[c] = np.nan
+    base["clu_size"] = base["clu_size"].fillna(1).astype("int64")
+    base["clu_degree"] = base["degree"].fillna(0).astype("int64")
+    base["clu_member_share"] = base["n_requests"] / base["clu_total_requests"]
+    base["date"] = pd.Timestamp(day).date()
+    cols = ["account_id", "date", "cluster_id", *FEATURE_NAMES]
+    out = base[cols].sort_values("account_id").reset_index(drop=True)
+    for c in FEATURE_NAMES:
+        if c not in ("clu_size", "clu_degree"):
+            out[c] = out[c].astype("float64")
+    return out
+
+
+def _arrow(df: pd.DataFrame) -> pa.Table:
+    """Arrow table with plain ``string`` columns (pandas may hand over ``large_string``)."""
+    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
+    schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type)
+                        else f for f in table.schema])
+    return table.cast(schema)
+
+
+def _write(settings: Settings, day: str, edges: pd.DataFrame, members: pd.DataFrame,
+           table: pd.DataFrame, ids: pd.DataFrame, nodes: pd.DataFrame) -> None:
+    d = store.day_dir(settings, day)
+    members = members.assign(date=pd.Timestamp(day).date())
+    write_parquet_atomic(d / "edges.parquet", _arrow(edges.assign(date=pd.Timestamp(day).date())))
+    write_parquet_atomic(d / "members.parquet", _arrow(members))
+    id_map = ids[["cluster_id", "derived_id", "previous_cluster_id", "previous_date", "jaccard"]]
+    write_parquet_atomic(d / "id_map.parquet", _arrow(id_map.astype(
+        {"previous_cluster_id": "object", "previous_date": "object", "jaccard": "float64"})))
+    feats = account_features(day, nodes, members, table)
+    write_parquet_atomic(store.feature_path(settings, day), _arrow(feats))
+    write_parquet_atomic(d / "clusters.parquet", _arrow(table))

@@ -1,0 +1,169 @@
+"""Shared prompt templates: MinHash LSH over each account's template shingles (datasketch).
+
+An account's *template* (scaffold) is the wrapper text its prompts repeat: word 3-gram
+shingles (lower-cased, split on spaces, the first ``max_tokens`` words of the first
+``max_chars`` characters) that occur in at least two of its sampled prompts. Topic words vary from prompt to prompt and drop out; the
+wrapper of a harvesting script stays. Shingles held by a large share of all accounts (stock
+phrases) are dropped. Tokenising and counting run in DuckDB; signatures are computed with
+numpy (universal hashing, one pass per permutation) and indexed with datasketch's MinHashLSH.
+Accounts with identical signatures are grouped exactly; the rest go through LSH,
+and each candidate's Jaccard is estimated from the signatures.
+
+Grain: one row per unordered account pair (src < dst).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import duckdb
+import numpy as np
+import orjson
+import pandas as pd
+from datasketch import LeanMinHash, MinHashLSH
+
+from detector.clusters.keys import PAIR_COLUMNS
+
+_PRIME = (1 << 31) - 1
+
+
+def scaffold_rows(con: duckdb.DuckDBPyConnection, source: str, sample: int, max_chars: int,
+                  max_accounts: int, max_tokens: int = 48) -> pd.DataFrame:
+    """Rows (account_id, sh) of every account's scaffold, from the requests in ``source``.
+
+    ``sample`` distinct prompts per account are read (chosen by prompt hash, deterministic).
+    A shingle is in the scaffold when it appears in >= 2 of them; it is popular (a stock phrase,
+    a widely used app's wrapper), dropped, when more than ``max_accounts`` accounts have it:
+    the same fan-out cap as every other blocking key. ``sh`` is a 32-bit
+    hash of the shingle text.
+    """
+    return con.execute(f"""
+        WITH p AS (
+            SELECT account_id, prompt_hash, any_value(left(prompt_text, {int(max_chars)})) AS t
+            FROM {source} WHERE prompt_text IS NOT NULL AND prompt_hash IS NOT NULL
+            GROUP BY account_id, prompt_hash
+            QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY hash(prompt_hash))
+                    <= {int(sample)}),
+        tok AS (SELECT account_id, prompt_hash,
+                       list_filter(string_split(lower(t), ' '), lambda x: x <> '')[1:{int(max_tokens)}]
+                           AS tok
+                FROM p),
+        sh AS (SELECT DISTINCT account_id, prompt_hash,
+                      CAST(hash(tok[i] || ' ' || tok[i + 1] || ' ' || tok[i + 2]) % 4294967296
+                           AS BIGINT) AS sh
+               FROM (SELECT account_id, prompt_hash, tok,
+                            unnest(range(1, len(tok) - 1)) AS i FROM tok)),
+        sc AS (SELECT account_id, sh FROM sh GROUP BY account_id, sh HAVING count(*) >= 2),
+        df AS (SELECT sh FROM sc GROUP BY sh
+               HAVING count(*) <= {int(max_accounts)})
+        SELECT account_id, sh FROM sc SEMI JOIN df USING (sh) ORDER BY account_id, sh
+    """).df()
+
+
+def scaffold_sets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Account -> sorted array of its scaffold shingles (rows sorted by account)."""
+    if rows.empty:
+        return {}
+    acct = rows["account_id"].to_numpy()
+    sh = rows["sh"].to_numpy(np.int64)
+    cut = np.flatnonzero(acct[1:] != acct[:-1]) + 1
+    starts = np.concatenate([[0], cut])
+    return {acct[s]: part for s, part in zip(starts, np.split(sh, cut), strict=True)}
+
+
+def signatures(sets: dict[str, np.ndarray], num_perm: int, seed: int) -> dict[str, np.ndarray]:
+    """MinHash signature (uint64 array of ``num_perm``) per account, by universal hashing.
+
+    h_k(x) = (a_k x + b_k) mod (2^31 - 1); the signature keeps min_x h_k(x) for each k.
+    """
+    if not sets:
+        return {}
+    accounts = list(sets)
+    lens = np.fromiter((len(sets[a]) for a in accounts), dtype=np.int64, count=len(accounts))
+    values = np.concatenate([sets[a] for a in accounts]).astype(np.int64) % _PRIME
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    g = np.random.default_rng(seed)
+    a = g.integers(1, _PRIME, num_perm, dtype=np.int64)
+    b = g.integers(0, _PRIME, num_perm, dtype=np.int64)
+    out = np.empty((len(accounts), num_perm), dtype=np.uint64)
+    for k in range(num_perm):
+        h = (a[k] * values + b[k]) % _PRIME
+        out[:, k] = np.minimum.reduceat(h, starts)
+    return dict(zip(accounts, out, strict=True))
+
+
+def _lean(hashvalues: np.ndarray) -> LeanMinHash:
+    """A datasketch LeanMinHash over precomputed values (datasketch 2 needs ``scheme``)."""
+    try:
+        return LeanMinHash(seed=1, hashvalues=hashvalues, scheme="legacy")
+    except TypeError:  # datasketch < 2.0 has no scheme argument
+        return LeanMinHash(seed=1, hashvalues=hashvalues)
+
+
+def template_pairs(sets: dict[str, np.ndarray], threshold: float, num_perm: int, seed: int,
+                   cap: int) -> pd.DataFrame:
+    """Pairs of accounts whose scaffolds have Jaccard >= ``threshold`` (estimated).
+
+    Identical scaffolds form groups whose members are all linked (a group larger than ``cap``
+    is a stock template and yields nothing); one representative per group goes into the LSH
+    index. A query answering more than ``cap`` candidates keeps the ``cap``
+    most similar.
+    """
+    if len(sets) < 2:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    sigs = signatures(sets, num_perm, seed)
+    groups: dict[bytes, list[str]] = defaultdict(list)
+    for acct in sorted(sigs):
+        groups[sigs[acct].tobytes()].append(acct)
+    rows: list[tuple[str, str, float, dict]] = []
+    reps: list[str] = []
+    for members in groups.values():
+        reps.append(members[0])
+        if len(members) > cap:
+            continue
+        ev = {"jaccard": 1.0, "identical_group": len(members),
+              "shingles": int(len(sets[members[0]]))}
+        rows += [(a, b, 1.0, ev) for i, a in enumerate(members) for b in members[i + 1:]]
+    rows += _lsh_pairs(reps, sigs, groups, threshold, num_perm, cap, sets)
+    df = pd.DataFrame(rows, columns=["src", "dst", "weight", "evidence"])
+    if df.empty:
+        return pd.DataFrame(columns=PAIR_COLUMNS)
+    swap = df["src"] > df["dst"]
+    df.loc[swap, ["src", "dst"]] = df.loc[swap, ["dst", "src"]].to_numpy()
+    df = df.sort_values("weight", ascending=False).drop_duplicates(["src", "dst"])
+    df["edge_type"] = "template"
+    df["evidence"] = [orjson.dumps(e).decode() for e in df["evidence"]]
+    return df[PAIR_COLUMNS].reset_index(drop=True)
+
+
+def _lsh_pairs(reps: list[str], sigs: dict[str, np.ndarray], groups: dict[bytes, list[str]],
+               threshold: float, num_perm: int, cap: int,
+               sets: dict[str, np.ndarray]) -> list[tuple[str, str, float, dict]]:
+    """Candidate pairs among group representatives, expanded back to every group member."""
+    if len(reps) < 2:
+        return []
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    mh = {a: _lean(sigs[a]) for a in reps}
+    with lsh.insertion_session() as session:
+        for acct in reps:
+            session.insert(acct, mh[acct], check_duplication=False)
+    index = {a: i for i, a in enumerate(reps)}
+    matrix = np.vstack([sigs[a] for a in reps])
+    members = {a: groups[sigs[a].tobytes()] for a in reps}
+    out: list[tuple[str, str, float, dict]] = []
+    for acct in reps:
+        cands = [c for c in lsh.query(mh[acct]) if c > acct]
+        if not cands:
+            continue
+        idx = np.fromiter((index[c] for c in cands), dtype=np.int64, count=len(cands))
+        jac = (matrix[idx] == matrix[index[acct]]).mean(axis=1)
+        order = np.argsort(-jac, kind="stable")[:cap]
+        for j in order:
+            if jac[j] < threshold:
+                break
+            other = cands[j]
+            ev = {"jaccard": round(float(jac[j]), 3), "shingles": int(len(sets[acct])),
+                  "other_shingles": int(len(sets[other]))}
+            for a in members[acct][: cap]:
+                out += [(a, b, float(jac[j]), ev) for b in members[other][: cap]]
+    return out
