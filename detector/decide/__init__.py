@@ -6,7 +6,7 @@ __all__ = ["DECISIONS", "PolicyConfig", "apply_policy", "score"]
 
 
 def score(settings, dates: list[str]) -> dict[str, int]:
-    """Score ``dates`` and write their verdicts (see ``detector.decide.score``)."""
-    from detector.decide.score import score as _score
+    """Score ``dates`` and write their verdicts (see ``detector.decide.scoring``)."""
+    from detector.decide.scoring import score as _score
 
     return _score(settings, dates)

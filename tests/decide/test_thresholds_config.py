@@ -1,4 +1,4 @@
-from detector.decide.score import MODEL_BLOCK_FLOOR, policy_config
+from detector.decide.scoring import MODEL_BLOCK_FLOOR, policy_config
 from detector.settings import load_settings
 
 
@@ -16,3 +16,10 @@ def test_explicit_settings_override_the_card(tmp_path, monkeypatch):
     monkeypatch.setenv("DETECTOR_REVIEW_THRESHOLD", "0.1")
     cfg = policy_config(load_settings(tmp_path), {"thresholds": {"review": 0.3, "block": 0.95}})
     assert (cfg.review_threshold, cfg.block_threshold) == (0.1, 0.5)
+
+
+def test_stage_entry_point_is_not_shadowed_by_a_submodule():
+    import detector.decide as decide
+    import detector.decide.scoring  # noqa: F401  (importing the module must not rebind decide.score)
+
+    assert callable(decide.score) and not isinstance(decide.score, type(decide))

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from detector import explore
-from detector.decide.score import VERDICT_SCHEMA
+from detector.decide.scoring import VERDICT_SCHEMA
 from detector.features.percentiles import percentile_table
 from detector.lake.schema import REQUEST_SCHEMA
 from detector.rules import load_ruleset
