@@ -15,19 +15,10 @@ from detector.decide.policy import PolicyConfig, apply_policy
 from detector.features.assemble import account_features
 from detector.lake.db import connect
 from detector.lake.io import write_parquet_atomic
+from detector.lake.schema import VERDICT_SCHEMA
 from detector.model.registry import load_active_model
 from detector.rules import load_ruleset
 from detector.settings import Settings
-
-VERDICT_SCHEMA = pa.schema([
-    ("account_id", pa.string()), ("date", pa.date32()), ("score", pa.float64()),
-    ("decision", pa.string()), ("reasons", pa.string()), ("cluster_id", pa.string()),
-    ("model_score", pa.float64()), ("anomaly_score", pa.float64()),
-    ("rule_hits", pa.list_(pa.string())), ("shadow_hits", pa.list_(pa.string())),
-    ("explanation_json", pa.string()), ("model_version", pa.string()),
-    ("ruleset_hash", pa.string()), ("feature_run_id", pa.string()), ("run_id", pa.string()),
-    ("created_at", pa.timestamp("us", tz="UTC")),
-])
 
 
 def _allowlist(settings: Settings) -> tuple[set[str], set[str]]:

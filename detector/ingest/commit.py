@@ -28,6 +28,7 @@ import orjson
 
 from detector.errors import InputError
 from detector.ingest.manifest import ingest_state_dir
+from detector.lake.io import fsync_dir
 from detector.settings import Settings
 
 
@@ -80,17 +81,6 @@ def enter_worker(settings_lock: Path) -> None:
 
 def staging_dir(settings: Settings) -> Path:
     return ingest_state_dir(settings) / "staging"
-
-
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def encode_parts(settings: Settings, parts: list[tuple[Path, Path]]) -> str:

@@ -11,19 +11,8 @@ import pyarrow as pa
 
 from detector.cases import ROLES, CaseStore
 from detector.lake.io import write_parquet_atomic
-from detector.lake.schema import REQUEST_SCHEMA
+from detector.lake.schema import REQUEST_SCHEMA, VERDICT_SCHEMA
 from detector.settings import Settings, load_settings
-
-#: docs/internals.md "Verdict row"
-VERDICT_SCHEMA = pa.schema([
-    ("account_id", pa.string()), ("date", pa.date32()), ("score", pa.float64()),
-    ("decision", pa.string()), ("reasons", pa.string()), ("cluster_id", pa.string()),
-    ("model_score", pa.float64()), ("anomaly_score", pa.float64()),
-    ("rule_hits", pa.list_(pa.string())), ("shadow_hits", pa.list_(pa.string())),
-    ("explanation_json", pa.string()), ("model_version", pa.string()),
-    ("ruleset_hash", pa.string()), ("feature_run_id", pa.string()), ("run_id", pa.string()),
-    ("created_at", pa.timestamp("us", tz="UTC")),
-])
 
 DAYS = ["2026-11-25", "2026-11-26", "2026-11-27"]
 PII_PROMPT = ("Contact me at jane.doe@example.com or +1 (555) 123-4567, card 4111 1111 1111 1111,"

@@ -12,9 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from detector import explore
-from detector.decide.scoring import VERDICT_SCHEMA
 from detector.features.percentiles import percentile_table
-from detector.lake.schema import REQUEST_SCHEMA
+from detector.lake.schema import REQUEST_SCHEMA, VERDICT_SCHEMA
 from detector.rules import load_ruleset
 from detector.rules.labels import truth_labels
 from detector.settings import load_settings

@@ -22,7 +22,7 @@ def list_entries(svc: Svc, _: Viewer,
     return svc.store.allowlist(active_only=active)
 
 
-@router.post("", response_model=AllowEntry, status_code=201,
+@router.post("", response_model=AllowEntry, status_code=201, responses={400: {"model": ErrorBody}},
              summary="Exempt one account or one organisation (exactly one), optionally until a time")
 def add_entry(body: AllowIn, svc: Svc, who: Analyst) -> dict:
     row = svc.store.allowlist_add(body.account_id, body.org_id, body.until, body.reason, who.name)
@@ -30,7 +30,8 @@ def add_entry(body: AllowIn, svc: Svc, who: Analyst) -> dict:
     return row
 
 
-@router.delete("/{entry_id}", response_model=AllowEntry, summary="Revoke an entry now")
+@router.delete("/{entry_id}", response_model=AllowEntry, summary="Revoke an entry now",
+               responses={404: {"model": ErrorBody}})
 def revoke_entry(entry_id: Annotated[int, Path(ge=1, le=2**62)], svc: Svc, who: Analyst) -> dict:
     try:
         row = svc.store.allowlist_revoke(entry_id, who.name)

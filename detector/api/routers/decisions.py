@@ -21,6 +21,7 @@ def record(svc, account_id: str, body: DecisionIn, analyst: str) -> dict:
 
 
 @router.post("/{account_id}/decisions", response_model=DecisionOut, status_code=201,
+             responses={400: {"model": ErrorBody}},
              summary="Record a decision: confirm-block, clear, escalate or needs-more-data")
 def post_decision(account_id: AccountId, body: DecisionIn, svc: Svc, who: Analyst,
                   request: Request) -> dict:

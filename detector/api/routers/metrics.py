@@ -7,7 +7,11 @@ from fastapi.responses import PlainTextResponse
 
 from detector.api.deps import Svc, Viewer
 
-router = APIRouter(tags=["metrics"])
+#: Errors are JSON even though the route's own body is text (FastAPI would document them as text).
+_JSON_ERROR = {"content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+router = APIRouter(tags=["metrics"], responses={401: {"description": "Unauthorized", **_JSON_ERROR},
+                                                403: {"description": "Forbidden", **_JSON_ERROR}})
 
 
 @router.get("/metrics", response_class=PlainTextResponse,

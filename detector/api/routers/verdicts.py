@@ -9,7 +9,8 @@ from detector.api.deps import AccountId, Hook, Svc
 from detector.api.models import ErrorBody, Verdict
 
 router = APIRouter(prefix="/v1/verdicts", tags=["verdicts"],
-                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+                   responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+                              422: {"model": ErrorBody}})
 
 
 class LookupIn(BaseModel):
@@ -28,7 +29,7 @@ async def get_verdict(account_id: AccountId, svc: Svc, _: Hook) -> dict:
     return svc.verdict(account_id)
 
 
-@router.post("/lookup", response_model=LookupOut,
+@router.post("/lookup", response_model=LookupOut, responses={400: {"model": ErrorBody}},
              summary="Current verdicts of up to 1000 accounts in one call")
 async def lookup(body: LookupIn, svc: Svc, _: Hook) -> dict:
     return {"verdicts": [svc.verdict(a) for a in body.account_ids]}
