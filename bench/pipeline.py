@@ -66,7 +66,7 @@ def main() -> None:
         measure("report", [DETECTOR, "--home", str(home), "report", "--out", str(work / "r.html")], results)
         requests = int(subprocess.run(
             [PY, "-c", "import sys; from detector.settings import load_settings; from detector.lake.db import connect;"
-             "print(connect(load_settings(sys.argv[1])).sql('select count(*) from requests').fetchone()[0])",
+             "print(connect(load_settings(sys.argv[1])).execute('select count(*) from requests').fetchone()[0])",
              str(home)], capture_output=True, text=True, check=True).stdout.strip())
         pipeline = [r for r in results if r["stage"] != "simulate"]
         out = {
