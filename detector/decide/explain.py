@@ -23,27 +23,40 @@ def percentile_ranks(frame: pd.DataFrame, features: list[str]) -> dict[str, np.n
 
 def explain_rows(model: DistillationClassifier, frame: pd.DataFrame, rows: np.ndarray,
                  top: int = 3) -> dict[int, list[dict]]:
-    """Top contributing features for the selected row positions, with value and percentile."""
+    """Top contributing features for the selected row positions, with value and percentile.
+
+    Occlusion finds nothing when the score is saturated (several features each suffice on their
+    own); then the model's features where the account is most extreme among that day's accounts
+    (at or above the 95th percentile) stand in, with ``contribution`` null.
+    """
     if len(rows) == 0:
         return {}
-    subset = frame.iloc[rows]
-    contributions = model.explain(subset, top=top)
-    names = sorted({name for row in contributions for name, _ in row})
-    pct = percentile_ranks(frame, names)
+    contributions = model.explain(frame.iloc[rows], top=top)
+    pct = percentile_ranks(frame, list(model.feature_names_in_))
     out: dict[int, list[dict]] = {}
     for pos, row in zip(rows, contributions, strict=True):
-        items = []
-        for name, drop in row:
-            value = frame[name].iloc[pos] if name in frame.columns else None
-            p = pct.get(name)
-            items.append({
-                "feature": name,
-                "value": _plain(value),
-                "percentile": None if p is None or math.isnan(p[pos]) else round(float(p[pos]), 2),
-                "contribution": round(drop, 4),
-            })
-        out[int(pos)] = items
+        picked = [(name, round(drop, 4)) for name, drop in row]
+        if not picked:
+            picked = [(name, None) for name in _most_extreme(pct, pos, top)]
+        out[int(pos)] = [_item(frame, pct, pos, name, c) for name, c in picked]
     return out
+
+
+def _most_extreme(pct: dict[str, np.ndarray], pos: int, top: int) -> list[str]:
+    ranked = sorted(((p[pos], name) for name, p in pct.items() if not math.isnan(p[pos])
+                     and p[pos] >= 95.0), reverse=True)
+    return [name for _, name in ranked[:top]]
+
+
+def _item(frame: pd.DataFrame, pct: dict[str, np.ndarray], pos: int, name: str,
+          contribution: float | None) -> dict:
+    p = pct.get(name)
+    return {
+        "feature": name,
+        "value": _plain(frame[name].iloc[pos] if name in frame.columns else None),
+        "percentile": None if p is None or math.isnan(p[pos]) else round(float(p[pos]), 2),
+        "contribution": contribution,
+    }
 
 
 def _plain(value: object) -> object:
