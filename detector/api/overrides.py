@@ -13,12 +13,12 @@ Between an allow-list entry and a decision, the one created last wins.
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from detector.api.reloader import Reloader
 from detector.cases import CaseStore
 from detector.cases.store import now_iso
 
@@ -88,21 +88,19 @@ def apply_overrides(account_id: str, verdict: dict[str, Any] | None, ov: Overrid
     return out
 
 
-class OverridesHolder:
+class OverridesHolder(Reloader):
     """Current :class:`Overrides`; reloaded when the store's change counter moves (checked at
     most every ``check_every_s`` seconds by a daemon thread, or at once via :meth:`refresh`)."""
 
+    thread_name = "overrides"
+
     def __init__(self, store: CaseStore, check_every_s: float = 2.0,
                  org_members: Callable[[set[str]], dict[str, str]] | None = None) -> None:
+        super().__init__(check_every_s)
         self.store = store
         self.org_members = org_members
-        self.check_every_s = check_every_s
         self.current = Overrides()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self.last_check = 0.0
-        self.listeners: list = []  # called after each reload (e.g. the key ring)
 
     def refresh(self, force: bool = False) -> bool:
         """Reload when the store changed; True when a new snapshot was swapped in."""
@@ -111,23 +109,9 @@ class OverridesHolder:
             if not force and self.store.version() == self.current.version:
                 return False
             self.current = Overrides.load(self.store, self.org_members)
-        for listener in self.listeners:
-            listener()
+        self._notify()
         return True
 
-    def start(self) -> None:
-        self.refresh(force=True)
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._watch, name="overrides", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.check_every_s):
-            with contextlib.suppress(Exception):  # database busy: try again next tick
-                self.refresh()
+    def _tick(self) -> None:
+        with contextlib.suppress(Exception):  # database busy: try again next tick
+            self.refresh()

@@ -11,7 +11,6 @@ it in atomically, so requests never wait on a reload.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
+
+from detector.api.reloader import Reloader
 
 log = logging.getLogger(__name__)
 
@@ -174,22 +175,20 @@ def _decision_codes(col: pa.ChunkedArray) -> np.ndarray:
     return lut[enc.indices.to_numpy(zero_copy_only=False)]
 
 
-class VerdictIndexHolder:
+class VerdictIndexHolder(Reloader):
     """Holds the current :class:`VerdictIndex`; a daemon thread reloads it when the verdict
     files change (checked every ``check_every_s`` seconds)."""
 
+    thread_name = "verdict-index"
+
     def __init__(self, verdicts_dir: Path, check_every_s: float = 2.0, max_days: int = 30) -> None:
+        super().__init__(check_every_s)
         self.verdicts_dir = Path(verdicts_dir)
-        self.check_every_s = check_every_s
         self.max_days = max_days
         self.index = VerdictIndex.empty()
         self.reloads = 0
         self.errors = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._failed: tuple | None = None
-        self.listeners: list = []  # called after each successful reload
 
     def refresh(self, force: bool = False) -> bool:
         """Reload now if the files changed (or ``force``); True when a new index was swapped in."""
@@ -206,23 +205,5 @@ class VerdictIndexHolder:
                 return False
             self.index = new
             self.reloads += 1
-        for listener in self.listeners:
-            listener()
+        self._notify()
         return True
-
-    def start(self) -> None:
-        """Load once now, then watch in the background."""
-        self.refresh(force=True)
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._watch, name="verdict-index", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.check_every_s):
-            self.refresh()

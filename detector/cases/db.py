@@ -67,14 +67,8 @@ class Database:
         """A write transaction: ``BEGIN IMMEDIATE`` (takes the write lock up front), commit on
         success, roll back on any exception. Yields the raw connection so helpers that take a
         DB-API connection (the hooks outbox) can write inside the same transaction."""
-        conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(self.connection()) as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     # --- queries -------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -98,3 +92,15 @@ class Database:
     def executescript(self, sql: str) -> None:
         """Run DDL (schema creation); idempotent statements only."""
         self.connection().executescript(sql)
+
+
+@contextmanager
+def immediate_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any exception) on an autocommit connection."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

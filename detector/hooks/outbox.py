@@ -19,11 +19,10 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from detector.cases.db import immediate_transaction as transaction  # noqa: F401 (re-exported)
 from detector.settings import HookEndpoint, Settings
 
 EVENT_TYPES = ("account.flagged", "account.blocked", "account.cleared", "cluster.detected")
@@ -101,18 +100,6 @@ def open_db(settings: Settings) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout = 30000")
     ensure_schema(conn)
     return conn
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error) on an autocommit connection."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def event_id_for(idempotency_key: str) -> str:
