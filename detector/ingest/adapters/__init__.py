@@ -3,4 +3,4 @@
 Importing this package registers every adapter with ``detector.ingest.formats``.
 """
 
-from detector.ingest.adapters import litellm, mapped, otel  # noqa: F401,E402
+from detector.ingest.adapters import litellm, mapped, openai_batch, otel  # noqa: F401,E402
