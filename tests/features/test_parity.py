@@ -1,6 +1,7 @@
 """The same feature definitions on DuckDB and on Spark give the same tables.
 
-Runs when pyspark and a Java runtime are available (the ``spark`` extra); skipped otherwise.
+Runs when pyspark and a Java runtime are available (the ``spark`` extra); skipped otherwise,
+except under CI (``CI=true``), where ``.ci/run`` installs Java and a missing runtime is a failure.
 Counts must match exactly; floats within 1e-9 relative (sums of doubles are added in a
 different order by each engine). No approximate aggregate is used in the definitions.
 """
@@ -8,6 +9,7 @@ different order by each engine). No approximate aggregate is used in the definit
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 
 import numpy as np
@@ -20,10 +22,12 @@ from detector.features.store import table_path
 from detector.features.synth import requests_table
 from detector.settings import load_settings
 
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None, reason="no Java runtime"),
+    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
 ]
 
 DAYS = ["2026-06-01", "2026-06-02"]
