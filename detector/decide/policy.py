@@ -1,7 +1,9 @@
 """Decision policy: ordered outcomes allow < review < block; the strongest source wins.
 
 Sources, per account-day:
-- the model: score >= block threshold -> block, >= review threshold -> review;
+- the model: score >= block threshold -> block, >= review threshold -> review; a model-only
+  block needs ``model_block_min_requests`` requests that day (fewer: review at most), because
+  shares and ratios over a handful of requests are too noisy to cut a customer off on;
 - rules: each acting rule (status test/stable) imposes its action and lifts the score to at least
   its score contribution; experimental rules are recorded as shadow hits and never act;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
@@ -28,12 +30,16 @@ class PolicyConfig:
     cluster_review_share: float = 0.5
     cluster_block_min_size: int = 5
     cluster_block_share: float = 0.8
+    model_block_min_requests: int = 0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
             raise ValueError(
                 "thresholds: expected 0 <= review_threshold <= block_threshold <= 1, got "
                 f"review={self.review_threshold!r}, block={self.block_threshold!r}")
+        if self.model_block_min_requests < 0:
+            raise ValueError("model_block_min_requests: expected a count >= 0, got "
+                             f"{self.model_block_min_requests!r}")
 
 
 def _rule_table(hits: pd.DataFrame) -> pd.DataFrame:
@@ -93,8 +99,7 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     out["rule_score"] = out["rule_score"].fillna(0.0).astype(float)
     for col in ("rule_hits", "shadow_hits"):
         out[col] = out[col].apply(lambda v: v if isinstance(v, list) else [])
-    model_rank = np.where(out["model_score"] >= cfg.block_threshold, 2,
-                          np.where(out["model_score"] >= cfg.review_threshold, 1, 0))
+    model_rank = _model_rank(frame, out["model_score"].to_numpy(), cfg)
     out["model_rank"] = model_rank
     out["pre_rank"] = np.maximum(model_rank, out["rule_rank"].to_numpy())
     out["cluster_rank"] = _escalate_clusters(out, cfg).to_numpy()
@@ -112,6 +117,15 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
                                allowed, strict=True)
     ]
     return out.drop(columns=["rule_rank", "rule_score", "pre_rank"])
+
+
+def _model_rank(frame: pd.DataFrame, score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
+    """Rank the model alone imposes: thresholds, then blocks on thin evidence capped at review."""
+    rank = np.where(score >= cfg.block_threshold, 2, np.where(score >= cfg.review_threshold, 1, 0))
+    if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
+        volume = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy()
+        rank = np.where((rank == 2) & (volume < cfg.model_block_min_requests), 1, rank)
+    return rank
 
 
 def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool) -> list[str]:

@@ -73,3 +73,19 @@ def test_allowlist_overrides_everything_by_account_or_org():
 def test_policy_config_validates_thresholds():
     with pytest.raises(ValueError, match="review_threshold <= block_threshold"):
         PolicyConfig(review_threshold=0.9, block_threshold=0.5)
+
+
+def test_model_only_block_on_thin_evidence_is_capped_at_review():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50)
+    f = frame(["thin", "thick", "ruled"])
+    f["vol_requests"] = [12, 50, 12]
+    h = hits([["ruled", D, "u1", "harvest_x", "t", "block", "high", "stable", 0.97, False]])
+    out = apply_policy(f, np.array([0.99, 0.99, 0.99]), h, cfg)
+    # 12 requests: the model alone reviews; 50 requests: it blocks; a blocking rule still blocks.
+    assert list(out["decision"]) == ["review", "block", "block"]
+    assert out.loc[0, "score"] == pytest.approx(0.99)
+
+
+def test_model_block_min_requests_is_validated():
+    with pytest.raises(ValueError, match="model_block_min_requests"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=-1)

@@ -1,14 +1,20 @@
-from detector.decide.scoring import MODEL_BLOCK_FLOOR, policy_config
+from detector.decide.scoring import (
+    MODEL_BLOCK_FLOOR,
+    MODEL_BLOCK_MIN_REQUESTS,
+    MODEL_REVIEW_FLOOR,
+    policy_config,
+)
 from detector.settings import load_settings
 
 
-def test_card_thresholds_are_used_and_block_is_floored(tmp_path):
+def test_card_thresholds_are_used_and_floored(tmp_path):
     settings = load_settings(tmp_path)
     cfg = policy_config(settings, {"thresholds": {"review": 0.2, "block": 0.4}})
-    assert cfg.review_threshold == 0.2
+    assert cfg.review_threshold == MODEL_REVIEW_FLOOR == 0.5
     assert cfg.block_threshold == MODEL_BLOCK_FLOOR
-    cfg = policy_config(settings, {"thresholds": {"review": 0.3, "block": 0.95}})
-    assert cfg.block_threshold == 0.95
+    assert cfg.model_block_min_requests == MODEL_BLOCK_MIN_REQUESTS
+    cfg = policy_config(settings, {"thresholds": {"review": 0.6, "block": 0.95}})
+    assert (cfg.review_threshold, cfg.block_threshold) == (0.6, 0.95)
 
 
 def test_explicit_settings_override_the_card(tmp_path, monkeypatch):
