@@ -7,10 +7,16 @@ files, side by side in one run:
 * ours: ``detector.ingest.ingest_paths`` into a fresh home (parse, validate, normalise,
   dedupe, quarantine, crash-safe commit).
 
-Peak RSS of each step is measured in a child process (``resource.getrusage`` of children).
-Results go to ``bench/results/ingest.json``.
+Peak RSS of each step is the summed RSS of the child process and its workers, sampled every
+50 ms. Results go to ``bench/results/ingest.json``.
 
     .venv/bin/python bench/ingest.py --records 1000000 --files 4
+
+Memory mode: ``--single-file-gb 5`` writes ONE file of about that size (streamed, same record
+generator), ingests it with the default settings, records peak RSS of the whole process tree
+and records/s to ``bench/results/ingest_5gb.json``, then deletes the file and the home.
+
+    .venv/bin/python bench/ingest.py --single-file-gb 5
 """
 
 from __future__ import annotations
@@ -142,14 +148,64 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+#: Bytes per generated record on average (1M records -> 1.013 GB), to size a file in GB.
+_BYTES_PER_RECORD = 1013
+
+
+def single_file(args: argparse.Namespace) -> None:
+    """Memory mode: one large file, our ingest only, peak RSS of the process tree."""
+    records = int(args.single_file_gb * 1e9 / _BYTES_PER_RECORD)
+    shutil.rmtree(args.work, ignore_errors=True)
+    t0 = time.perf_counter()
+    (path,) = generate(args.work / "logs", records, 1)
+    gen_s = time.perf_counter() - t0
+    in_bytes = path.stat().st_size
+    print(f"generated {records} records, one file of {in_bytes / 1e9:.2f} GB in {gen_s:.0f} s")
+    try:
+        ours_s, ours_rss, out = _peak_tree_rss(_OURS.format(
+            home=str(args.work / "home"), threads=args.threads, files=[str(path)]))
+    finally:
+        path.unlink(missing_ok=True)
+    res = json.loads(out.strip().splitlines()[-1])
+    limit = 2 * 2**30
+    print(f"ours: {ours_s:.1f} s, {records / ours_s:.0f} records/s, peak RSS of the process "
+          f"tree {ours_rss / 2**20:.0f} MiB (limit {limit / 2**20:.0f} MiB)")
+    result = {
+        "records": records, "files": 1, "input_bytes": in_bytes, "threads": args.threads,
+        "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "python": platform.python_version(),
+        "ours_seconds": round(ours_s, 1), "ours_records_per_s": round(records / ours_s),
+        "ours_mb_per_s": round(in_bytes / 1e6 / ours_s, 1),
+        "ours_peak_rss_mib": round(ours_rss / 2**20), "peak_rss_limit_mib": limit // 2**20,
+        "peak_rss_under_limit": ours_rss < limit,
+        "accepted": res["accepted"], "duplicates": res["duplicates"],
+        "quarantined": res["quarantined"],
+        "command": f"python bench/ingest.py --single-file-gb {args.single_file_gb:g}",
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out_path = args.out if args.out_given else args.out.with_name("ingest_5gb.json")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    shutil.rmtree(args.work, ignore_errors=True)
+    print(f"-> {out_path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "ingest")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--single-file-gb", type=float, default=None,
+                    help="memory mode: ingest one generated file of about this many GB")
     args = ap.parse_args()
+    args.out_given = args.out is not None
+    if args.out is None:
+        args.out = ROOT / "bench" / "results" / "ingest.json"
+    if args.single_file_gb is not None:
+        single_file(args)
+        return
 
     shutil.rmtree(args.work, ignore_errors=True)
     t0 = time.perf_counter()

@@ -1,4 +1,5 @@
-"""``detector ingest PATH… [--format auto] [--json]``: request logs into the lake."""
+"""``detector ingest PATH… [--format auto] [--json] [--workers N] [--account-id ID]``: request
+logs into the lake."""
 
 from __future__ import annotations
 
@@ -23,13 +24,16 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int, typer.Option(
             "--workers", min=0, help="Parallel processes across files (0: settings.threads or all cores).",
         )] = 0,
+        account_id: Annotated[str | None, typer.Option(
+            "--account-id", help="Account of files that carry none (OpenAI Batch input/output files).",
+        )] = None,
     ) -> None:
         """Ingest request logs; bad lines are quarantined and counted, never fatal."""
         from detector.ingest import ingest_paths
 
         settings = settings_from(ctx)
         result = ingest_paths(settings, list(paths), fmt=fmt, progress=True,
-                              workers=workers or None)
+                              workers=workers or None, account_id=account_id)
         if as_json:
             sys.stdout.write(result.to_json() + "\n")
             return

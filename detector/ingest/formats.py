@@ -44,14 +44,25 @@ class Format:
     priority: int = 100
     records_for: Callable[[Path], RecordReader] | None = None
 
-    def reader(self, path: Path) -> RecordReader:
-        """The record reader for ``path`` (per-file when the format needs the file's config)."""
-        return self.records_for(path) if self.records_for is not None else self.records
+    def reader(self, path: Path, account_id: str | None = None) -> RecordReader:
+        """The record reader for ``path`` (per-file when the format needs the file's config).
+
+        ``account_id``: the caller's account for formats whose files carry none (passed to
+        ``records_for``; only ``openai-batch`` takes one, see ``ACCOUNT_FORMATS``).
+        """
+        if self.records_for is None:
+            return self.records
+        if account_id is None:
+            return self.records_for(path)
+        return self.records_for(path, account_id=account_id)  # type: ignore[call-arg]
 
 
 def _line_source(path: Path, offset: int, line: int) -> LineReader:
     return LineReader(path, offset, line)
 
+
+#: Formats whose files carry no account, so that ``ingest --account-id`` applies to them.
+ACCOUNT_FORMATS = frozenset({"openai-batch"})
 
 NATIVE = Format("native", native_records, _line_source, lambda p, h: True, priority=1000)
 _FORMATS: dict[str, Format] = {"native": NATIVE}

@@ -47,10 +47,24 @@ class ParsedBatch:
     bad_lines: list[int] = field(default_factory=list)
     bad_raw: list[bytes] = field(default_factory=list)
     bad_reasons: list[str] = field(default_factory=list)
+    #: Set by :func:`detector.ingest.tables.with_table` (parsing in another process): every row
+    #: as an Arrow table (ROW_FIELDS columns plus ``source_line``, in line order); ``rows`` and
+    #: ``row_lines`` are then empty. Cheaper to send between processes than row tuples.
+    table: object = None
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.rows) + (self.table.num_rows if self.table is not None else 0)
 
     @property
     def read(self) -> int:
-        return len(self.rows) + len(self.bad_raw)
+        return self.n_rows + len(self.bad_raw)
+
+    def request_ids(self) -> list[str]:
+        """The request id of every row, in row order."""
+        if self.table is not None:
+            return self.table.column("request_id").to_pylist()
+        return [row[0] for row in self.rows]
 
     def add_bad(self, line_no: int, raw: bytes, reason: str) -> None:
         self.bad_lines.append(line_no)

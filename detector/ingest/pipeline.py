@@ -25,9 +25,10 @@ from pathlib import Path
 
 import orjson
 
+from detector.errors import InputError
 from detector.ingest import manifest as mf
 from detector.ingest.commit import home_lock, recover, workers_lock_path
-from detector.ingest.formats import detect, get_format
+from detector.ingest.formats import ACCOUNT_FORMATS, detect, get_format
 from detector.ingest.normalize import Limits
 from detector.ingest.result import IngestResult
 from detector.ingest.retention import apply_retention
@@ -67,6 +68,19 @@ def _inputs(paths: list[str | Path], fmt: str) -> list[_Input]:
     return out
 
 
+def _check_account(account_id: str | None, inputs: list[_Input]) -> str | None:
+    """The caller's account id, validated; InputError when no input can use it."""
+    if account_id is None:
+        return None
+    if not account_id.strip() or len(account_id) > 1024:
+        raise InputError(f"--account-id: expected a non-empty id of at most 1024 characters, "
+                         f"got {account_id[:40]!r}")
+    if inputs and not any(i.fmt in ACCOUNT_FORMATS for i in inputs):
+        raise InputError(f"--account-id: applies to files that carry no account "
+                         f"({', '.join(sorted(ACCOUNT_FORMATS))}); none of the inputs is one")
+    return account_id
+
+
 def _with_hashes(con: sqlite3.Connection, inputs: list[_Input], workers: int) -> list[_Input]:
     cached = {}
     for inp in inputs:
@@ -86,10 +100,13 @@ def _with_hashes(con: sqlite3.Connection, inputs: list[_Input], workers: int) ->
     return [replace(i, sha256=cached.get(i.key) or fresh[i.key]) for i in inputs]
 
 
-def _job(con: sqlite3.Connection, inputs: list[_Input], fmt: str) -> tuple[str, str, bool]:
-    """(job_id, quarantine day, resumed) for this input list."""
-    key = hashlib.sha256(orjson.dumps(
-        [fmt, [(i.key, i.size, i.mtime_ns) for i in inputs]])).hexdigest()
+def _job(con: sqlite3.Connection, inputs: list[_Input], fmt: str,
+         account_id: str | None = None) -> tuple[str, str, bool]:
+    """(job_id, quarantine day, resumed) for this input list (and caller's account)."""
+    key_doc: list = [fmt, [(i.key, i.size, i.mtime_ns) for i in inputs]]
+    if account_id is not None:
+        key_doc.append(account_id)
+    key = hashlib.sha256(orjson.dumps(key_doc)).hexdigest()
     row = con.execute("SELECT job_id, started_at FROM jobs WHERE job_key = ? AND status = "
                       "'running' ORDER BY started_at DESC LIMIT 1", (key,)).fetchone()
     if row:
@@ -112,12 +129,26 @@ def _file_status(con: sqlite3.Connection, sha: str) -> str | None:
 
 def _run_tasks(settings: Settings, tasks: list[FileTask], workers: int,
                advance: Callable[[int], None]) -> None:
-    """Process tasks inline (one worker) or in a spawn pool; outcomes land in the manifest."""
-    if workers <= 1 or len(tasks) <= 1:
+    """Process tasks inline (one worker) or in a spawn pool; outcomes land in the manifest.
+
+    With fewer files than workers, files are read one after the other here and their chunks
+    parsed in a pool of ``workers`` processes (commits stay here, in file order; not in
+    prompt-sampling mode, whose sample is drawn from row tuples at commit time); otherwise
+    each pool worker ingests whole files.
+    """
+    chunk_pool = len(tasks) < workers and settings.keep_prompt_text
+    if workers <= 1 or not tasks or (len(tasks) == 1 and not chunk_pool):
         for task in tasks:
             process_file(settings, task, advance)
         return
     ctx = get_context("spawn")
+    if chunk_pool:
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
+                                 initargs=(None, str(workers_lock_path(settings)))) as ex:
+            for task in tasks:
+                task = replace(task, chunk_bytes=min(task.chunk_bytes, POOL_CHUNK_BYTES))
+                process_file(settings, task, advance, pool=ex, pool_size=workers)
+        return
     q = ctx.Queue()
     with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx,
                              initializer=init_worker,
@@ -147,6 +178,12 @@ def _progress_bar(enabled: bool, total: int) -> tuple[object | None, Callable[[i
     return bar, lambda n: bar.update(task, advance=n)
 
 
+#: Input bytes per chunk when one file's chunks are parsed in a pool: about ``workers + 1``
+#: chunks are in flight (and each parsed chunk exists as rows, an Arrow table and its
+#: pickled copy in a worker), so chunks are smaller than in the sequential read to keep the
+#: peak RSS of the process tree well under 2 GiB (bench/results/ingest_5gb.json).
+POOL_CHUNK_BYTES = 24 << 20
+
 #: Below this many input bytes a pool costs more (process start-up) than it saves.
 PARALLEL_MIN_BYTES = 64 << 20
 
@@ -160,16 +197,20 @@ def default_workers(settings: Settings, total_bytes: int) -> int:
 
 def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
                  progress: bool = True, workers: int | None = None,
-                 limits: Limits | None = None, chunk_lines: int = 50_000) -> IngestResult:
+                 limits: Limits | None = None, chunk_lines: int = 50_000,
+                 account_id: str | None = None) -> IngestResult:
     """Ingest files/folders/globs into the lake; see the module docstring.
 
-    ``workers``: processes across files (default: all cores when the input is large);
-    ``chunk_lines``: lines per committed chunk (the unit of crash recovery and of memory).
+    ``workers``: processes (default: all cores when the input is large): whole files each, or,
+    with fewer files than workers, chunks of one file at a time; ``chunk_lines``: lines per
+    committed chunk (the unit of crash recovery and of memory); ``account_id``: the account of
+    files whose format carries none (OpenAI Batch files; InputError when no input is one).
     Raises InputError (CLI exit 2) for a missing path, an unreadable file or an unknown format;
     bad records inside files are quarantined and counted, never raised.
     """
     t0 = time.perf_counter()
     inputs = _inputs(paths, fmt)
+    account_id = _check_account(account_id, inputs)
     n_workers = workers or default_workers(settings, sum(i.size for i in inputs))
     limits = limits or Limits(redact_bodies=not settings.keep_prompt_text)
     for d in (settings.requests_dir, settings.quarantine_dir, mf.ingest_state_dir(settings)):
@@ -179,7 +220,7 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
         try:
             recover(settings, con)
             inputs = _with_hashes(con, inputs, n_workers)
-            job_id, qday, resumed = _job(con, inputs, fmt)
+            job_id, qday, resumed = _job(con, inputs, fmt, account_id)
             done = _done_paths(con, job_id)
             tasks, first_of = [], {}
             for inp in inputs:
@@ -187,8 +228,9 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
                     continue
                 first_of[inp.sha256] = inp.key
                 if _file_status(con, inp.sha256) != "done":
+                    acct = account_id if inp.fmt in ACCOUNT_FORMATS else None
                     tasks.append(FileTask(inp.key, inp.sha256, inp.size, inp.fmt, job_id, qday,
-                                          limits, chunk_lines))
+                                          limits, chunk_lines, account_id=acct))
             bar, advance = _progress_bar(progress, sum(t.size for t in tasks))
             try:
                 _run_tasks(settings, tasks, n_workers, advance)

@@ -114,13 +114,19 @@ class _Decompressed(io.RawIOBase):
                     raise EOFError("compressed stream ended before its end marker")
                 return
             while data:
+                if self.dec.eof:  # type: ignore[attr-defined]  # next member or frame
+                    self.dec = self._new()
                 self.buf += self.dec.decompress(data)  # type: ignore[attr-defined]
                 if not self.dec.eof:  # type: ignore[attr-defined]
                     break
                 data = self.dec.unused_data  # type: ignore[attr-defined]
-                self.dec = self._new()
                 if not data.strip(b"\0"):
-                    data = b""
+                    data = b""  # the finished decoder stays: its eof marks a complete stream
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
 
     def read(self, n: int = -1) -> bytes:
         if not self.buf:

@@ -10,12 +10,15 @@ chunk and ends with exactly the counts of an uninterrupted read.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 
 from detector.ingest import manifest as mf
 from detector.ingest.commit import (
@@ -27,9 +30,16 @@ from detector.ingest.commit import (
 )
 from detector.ingest.formats import get_format
 from detector.ingest.normalize import Limits
-from detector.ingest.parse import ParsedBatch, parse_batch
+from detector.ingest.parse import ParsedBatch, RecordReader, parse_batch
 from detector.ingest.privacy import apply_sample
-from detector.ingest.tables import quarantine_table, rows_by_date, rows_to_table
+from detector.ingest.sources import LineBatch
+from detector.ingest.tables import (
+    quarantine_table,
+    rows_by_date,
+    rows_to_table,
+    table_by_date,
+    with_table,
+)
 from detector.lake.io import write_parquet_atomic
 from detector.settings import Settings
 
@@ -49,6 +59,7 @@ class FileTask:
     limits: Limits = field(default_factory=Limits)
     chunk_lines: int = 50_000
     chunk_bytes: int = 48 << 20
+    account_id: str | None = None  # the caller's account for formats that carry none
 
 
 @dataclass
@@ -95,11 +106,11 @@ def _open_file(con: sqlite3.Connection, task: FileTask) -> _FileState:
     return _FileState(*row)
 
 
-def _dedupe_local(rows: list[tuple]) -> tuple[list[int], list[tuple[int, int]]]:
-    """Indexes of first occurrences of each request id in ``rows``, and all their hashes."""
+def _dedupe_local(ids: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
+    """Indexes of first occurrences of each request id in ``ids``, and all their hashes."""
     seen: set[tuple[int, int]] = set()
     keep: list[int] = []
-    hashes = mf.id_hashes([row[0] for row in rows])
+    hashes = mf.id_hashes(ids)
     for i, h in enumerate(hashes):
         if h not in seen:
             seen.add(h)
@@ -131,6 +142,14 @@ class ChunkWriter:
         name = f"part-{task.job_id}-{tag}.parquet"
         parts: list[tuple[Path, Path]] = []
         per_date: dict[str, int] = {}
+        if parsed.table is not None:
+            rows = parsed.table.take(pa.array(keep, pa.int64()))
+            for day, table in table_by_date(rows, task.path, task.job_id):
+                staged = base / "requests" / f"date={day}" / name
+                write_parquet_atomic(staged, table)
+                parts.append((staged, s.requests_dir / f"date={day}" / name))
+                per_date[day] = table.num_rows
+            return self._stage_bad(parsed, base, name, parts), per_date
         rows = [parsed.rows[i] for i in keep]
         lines = [parsed.row_lines[i] for i in keep]
         if self.sample:
@@ -142,12 +161,17 @@ class ChunkWriter:
             write_parquet_atomic(staged, table)
             parts.append((staged, s.requests_dir / f"date={day}" / name))
             per_date[day] = len(idx)
+        return self._stage_bad(parsed, base, name, parts), per_date
+
+    def _stage_bad(self, parsed: ParsedBatch, base: Path, name: str,
+                   parts: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
+        s, task = self.settings, self.task
         if parsed.bad_raw:
             table = quarantine_table(parsed, task.path, task.job_id)
             staged = base / "quarantine" / f"date={task.quarantine_day}" / name
             write_parquet_atomic(staged, table)
             parts.append((staged, s.quarantine_dir / f"date={task.quarantine_day}" / name))
-        return parts, per_date
+        return parts
 
     @staticmethod
     def _discard(parts: list[tuple[Path, Path]]) -> None:
@@ -162,7 +186,7 @@ class ChunkWriter:
     def commit(self, parsed: ParsedBatch, end_offset: int, end_line: int) -> None:
         """Commit one parsed chunk (ids, counts, resume point, parts), then publish it."""
         con = self.con
-        keep, hashes = _dedupe_local(parsed.rows)
+        keep, hashes = _dedupe_local(parsed.request_ids())
         attempts = 0
         while True:
             known = _known(con, [hashes[i] for i in keep])
@@ -251,9 +275,14 @@ def insert_job_file(con: sqlite3.Connection, job_id: str, o: FileOutcome) -> Non
          orjson.dumps(o.warnings).decode()))
 
 
-def process_file(settings: Settings, task: FileTask, progress: Progress | None = None
-                 ) -> FileOutcome:
-    """Ingest ``task.path`` from its last committed chunk to the end; see module docstring."""
+def process_file(settings: Settings, task: FileTask, progress: Progress | None = None,
+                 pool: Executor | None = None, pool_size: int = 1) -> FileOutcome:
+    """Ingest ``task.path`` from its last committed chunk to the end; see module docstring.
+
+    With ``pool`` (a process pool of ``pool_size`` workers, see :func:`parse_chunk`), chunks
+    are parsed in the pool, a few ahead, and committed here in file order; without it (and in
+    prompt-sampling mode, whose sample is drawn at commit time from row tuples) here.
+    """
     con = mf.connect(settings)
     try:
         state = _open_file(con, task)
@@ -262,17 +291,62 @@ def process_file(settings: Settings, task: FileTask, progress: Progress | None =
         fmt = get_format(task.fmt)
         writer = ChunkWriter(settings, con, task, state)
         source = fmt.source(Path(task.path), state.end_offset, state.end_line)
-        reader = fmt.reader(Path(task.path))
+        batches = source.batches(task.chunk_lines, task.chunk_bytes)
+        if pool is not None and not writer.sample:
+            parsed_batches = _parsed_in_pool(pool, pool_size + 1, task, batches)
+        else:
+            reader = fmt.reader(Path(task.path), task.account_id)
+            parsed_batches = ((_end(b), parse_batch(b, task.limits, reader)) for b in batches)
         done_bytes = 0
-        for batch in source.batches(task.chunk_lines, task.chunk_bytes):
-            parsed = parse_batch(batch, task.limits, reader)
-            writer.commit(parsed, batch.end_offset, batch.line_no(len(batch.lines) - 1))
+        for (end_offset, end_line), parsed in parsed_batches:
+            writer.commit(parsed, end_offset, end_line)
             if progress is not None:
                 progress(source.bytes_read - done_bytes)
                 done_bytes = source.bytes_read
         return finish_file(con, task, list(source.warnings))
     finally:
         con.close()
+
+
+def _end(batch: LineBatch) -> tuple[int, int]:
+    """Resume point after ``batch``: (decompressed byte offset, number of its last line)."""
+    return batch.end_offset, batch.line_no(len(batch.lines) - 1)
+
+
+def _parsed_in_pool(pool: Executor, ahead: int, task: FileTask, batches: Iterator[LineBatch]
+                    ) -> Iterator[tuple[tuple[int, int], ParsedBatch]]:
+    """(resume point, parsed batch) in file order, up to ``ahead`` batches parsing in ``pool``.
+
+    Memory: at most ``ahead`` batches are submitted and not yet taken back (the executor holds
+    their lines until their result arrives), plus the parsed result being committed.
+    """
+    pending: deque[tuple[tuple[int, int], Future]] = deque()
+    for batch in batches:
+        fut = pool.submit(parse_chunk, task.fmt, task.path, task.limits, batch,
+                          task.account_id)
+        pending.append((_end(batch), fut))
+        del batch
+        if len(pending) >= ahead:
+            end, fut = pending.popleft()
+            yield end, fut.result()
+    while pending:
+        end, fut = pending.popleft()
+        yield end, fut.result()
+
+
+_READERS: dict[tuple[str, str, str | None], RecordReader] = {}
+
+
+def parse_chunk(fmt: str, path: str, limits: Limits, batch: LineBatch,
+                account_id: str | None = None) -> ParsedBatch:
+    """Pool entry point: parse one batch of ``path``; rows come back as an Arrow table."""
+    key = (fmt, path, account_id)
+    reader = _READERS.get(key)
+    if reader is None:
+        if len(_READERS) > 64:
+            _READERS.clear()
+        reader = _READERS[key] = get_format(fmt).reader(Path(path), account_id)
+    return with_table(parse_batch(batch, limits, reader))
 
 
 _QUEUE = None

@@ -121,3 +121,46 @@ def test_map_pair_invents_nothing():
                    "response": {"status": 200, "choices": []},
                    "metadata": {"custom_id": "c", "batch_request_id": "batch_req_1",
                                 "method": "POST"}}
+
+
+def test_account_id_option_fills_the_account_batch_files_lack(home, tmp_path):
+    d = copy(tmp_path, {INPUT: "run7_input.jsonl", OUTPUT: "run7_output.jsonl"})
+    res = ingest_paths(home, [d / "run7_output.jsonl"], progress=False, workers=1,
+                       account_id="acct_cli")
+    assert (res.accepted, res.quarantined) == (2, 1)  # the third has no output line
+    assert {r["account_id"] for r in rows(home)} == {"acct_cli"}
+
+
+def test_account_id_option_wins_over_sidecar_and_file_name(home, tmp_path):
+    d = copy(tmp_path, {INPUT: INPUT, OUTPUT: OUTPUT})
+    (d / "batch.toml").write_text('account_id = "acct_9"\n')
+    res = ingest_paths(home, [d / OUTPUT], fmt="openai-batch", progress=False, workers=1,
+                       account_id="acct_cli")
+    assert res.accepted == 2 and {r["account_id"] for r in rows(home)} == {"acct_cli"}
+
+
+def test_account_id_option_for_files_that_carry_accounts_is_an_input_error(home, tmp_path):
+    native = tmp_path / "a.jsonl"
+    native.write_bytes(orjson.dumps({"request_id": "r", "account_id": "a"}) + b"\n")
+    with pytest.raises(InputError, match="--account-id"):
+        ingest_paths(home, [native], progress=False, workers=1, account_id="acct_cli")
+    d = copy(tmp_path, {OUTPUT: OUTPUT})
+    with pytest.raises(InputError, match="--account-id"):
+        ingest_paths(home, [d / OUTPUT], progress=False, workers=1, account_id="  ")
+
+
+def test_cli_account_id_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from detector.cli.main import app
+
+    d = copy(tmp_path, {INPUT: "run7_input.jsonl", OUTPUT: "run7_output.jsonl"})
+    res = CliRunner().invoke(app, ["--home", str(tmp_path / "h"), "ingest",
+                                   str(d / "run7_output.jsonl"), "--account-id", "acct_cli",
+                                   "--json"])
+    assert res.exit_code == 0, res.stderr
+    out = orjson.loads(res.stdout)
+    assert (out["accepted"], out["quarantined"]) == (2, 1)
+    res = CliRunner().invoke(app, ["--home", str(tmp_path / "h"), "ingest", str(FIX),
+                                   "--format", "native", "--account-id", "x"])
+    assert res.exit_code == 2 and "--account-id" in res.stderr

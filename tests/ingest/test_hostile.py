@@ -148,6 +148,26 @@ def test_gzip_that_ends_early(home, tmp_path):
     assert ids == {f"req_{i}" for i in range(res.accepted)}
 
 
+@pytest.mark.parametrize("kind", ["gzip", "gzip-members", "gzip-padded", "zstd-frames"])
+def test_complete_compressed_streams_give_no_warning(tmp_path, kind):
+    import zstandard
+
+    from detector.ingest.sources import LineReader
+
+    parts = [b"".join(orjson.dumps(record(i)) + b"\n" for i in range(k, k + 300))
+             for k in (0, 300)]
+    blob = {"gzip": gzip.compress(parts[0] + parts[1]),
+            "gzip-members": gzip.compress(parts[0]) + gzip.compress(parts[1]),
+            "gzip-padded": gzip.compress(parts[0] + parts[1]) + b"\0" * 512,
+            "zstd-frames": b"".join(zstandard.ZstdCompressor().compress(p) for p in parts),
+            }[kind]
+    path = tmp_path / "f.jsonl.gz"
+    path.write_bytes(blob)
+    reader = LineReader(path)
+    assert sum(len(b.lines) for b in reader.batches(max_lines=64)) == 600
+    assert reader.warnings == []
+
+
 def test_line_too_long_is_cut_and_quarantined(home, tmp_path):
     from detector.ingest.sources import LineReader
 

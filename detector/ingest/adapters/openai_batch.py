@@ -10,9 +10,9 @@ Pairing: the partner file is named in a sidecar, else found by name (``X_output.
 file) or ``batch.toml`` in the folder, with ``account_id = "..."`` and optionally
 ``input = "name"`` / ``output = "name"`` (paths relative to the folder).
 
-Batch files carry no account. ``account_id`` = the sidecar's ``account_id``, else the batch id
-``batch_<id>`` found in the output (else input) file name; with neither the record is
-quarantined (``missing_field: account_id``). Mapping onto the native record:
+Batch files carry no account. ``account_id`` = ``detector ingest --account-id`` when given, else
+the sidecar's ``account_id``, else the batch id ``batch_<id>`` found in the output (else input)
+file name; with none of these the record is quarantined (``missing_field: account_id``). Mapping onto the native record:
 
 | native | batch |
 |---|---|
@@ -177,11 +177,15 @@ def map_pair(inp: dict | None, out: dict | None, account: str | None, file_name:
     })
 
 
-def records_for(path: Path):
-    """Record reader for one batch file, pairing each line with its partner file's line."""
+def records_for(path: Path, account_id: str | None = None):
+    """Record reader for one batch file, pairing each line with its partner file's line.
+
+    ``account_id`` (``detector ingest --account-id``) takes precedence over the sidecar and
+    the file name.
+    """
     inp_path, out_path, cfg = pair_of(Path(path))
     partner = partner_lines(inp_path if out_path == Path(path) else out_path)
-    account = account_of(inp_path, out_path, cfg)
+    account = account_id or account_of(inp_path, out_path, cfg)
     file_name = (out_path or Path(path)).name
 
     def read(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]:

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
+import ijson
 import orjson
 import pyarrow.parquet as pq
+import zstandard
 
 from detector.ingest.sources import LineBatch, LineReader, open_stream
 
@@ -95,7 +101,14 @@ class ParquetSource(_RecordSource):
 
 class JsonDocumentSource(_RecordSource):
     """A file holding one JSON document: a top-level array yields its elements, an object
-    yields itself; JSON Lines files are read line by line instead."""
+    yields itself; JSON Lines files are read line by line instead.
+
+    Arrays are streamed (``ijson``, C backend): a first pass checks that every element reads,
+    a second yields them, one element in memory at a time, so memory does not grow with the
+    file. A document that is not valid JSON is read line by line instead (each bad line
+    quarantined), as before. A top-level object is one record and is read whole (memory ~ its
+    size).
+    """
 
     def records(self) -> Iterator[tuple[int, bytes]]:
         with open_stream(self.path) as fh:
@@ -104,15 +117,81 @@ class JsonDocumentSource(_RecordSource):
             if first not in (b"[", b"{") or _looks_like_jsonl(head):
                 yield from _lines(self.path, self.warnings)
                 return
-            data = head + fh.read()
+            if first == b"{":
+                data = head + fh.read()
+        if first == b"[":
+            yield from self._array() if self._valid() else _lines(self.path, self.warnings)
+            return
         try:
             doc = orjson.loads(data.lstrip(b"\xef\xbb\xbf"))
         except orjson.JSONDecodeError:
             yield from _lines(self.path, self.warnings)
             return
-        items = doc if isinstance(doc, list) else [doc]
-        for i, item in enumerate(items, 1):
-            yield i, _json(item)
+        yield 1, _json(doc)
+
+    def _valid(self) -> bool:
+        """Whether the second pass will read every element (one element built at a time)."""
+        try:
+            with open_stream(self.path) as fh:
+                for _ in ijson.items(_skip_bom(fh), "item", use_float=True):
+                    pass
+        except _READ_ERRORS:
+            return False
+        return True
+
+    def _array(self) -> Iterator[tuple[int, bytes]]:
+        n = 0
+        try:
+            with open_stream(self.path) as fh:
+                for item in ijson.items(_skip_bom(fh), "item", use_float=True):
+                    n += 1
+                    yield n, _element_json(item)
+        except _READ_ERRORS as exc:  # the file changed between the two passes
+            self.warnings.append(f"json_document_error: after element {n}: {str(exc)[:200]}")
+
+
+_READ_ERRORS = (ijson.JSONError, ijson.IncompleteJSONError, ValueError, UnicodeError,
+                EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
+def _skip_bom(fh: BinaryIO) -> BinaryIO:
+    stream = fh if hasattr(fh, "peek") else io.BufferedReader(fh)  # type: ignore[arg-type]
+    if stream.peek(3)[:3] == b"\xef\xbb\xbf":  # type: ignore[attr-defined]
+        stream.read(3)
+    return stream
+
+
+def _element_json(item: object) -> bytes:
+    """JSON of one array element as ``orjson.loads`` of the whole document would give it.
+
+    Values orjson would reject (integers beyond 64 bits, non-finite numbers) keep the
+    standard library's spelling, so the record reader quarantines the element as invalid
+    JSON instead of storing a changed value.
+    """
+    try:
+        out = _json(item)
+    except (orjson.JSONEncodeError, TypeError):
+        return _stdlib_json(item)
+    if b"null" in out and _has_nonfinite(item):  # orjson writes inf and nan as null
+        return _stdlib_json(item)
+    return out
+
+
+def _stdlib_json(item: object) -> bytes:
+    return json.dumps(item, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+
+
+def _has_nonfinite(obj: object) -> bool:
+    stack = [obj]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return True
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def _looks_like_jsonl(head: bytes) -> bool:
