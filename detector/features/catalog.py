@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -365,8 +366,14 @@ def is_known_column(name: str) -> bool:
     return name in known_columns() or name in EXTERNAL_COLUMNS or name.startswith(EXTERNAL_PREFIXES)
 
 
+#: Line that ends the generated part of ``docs/features.md``; text after it is kept as is.
+GENERATED_END = ("<!-- End of the generated catalog. The text below is written by hand and kept "
+                 "when the catalog is regenerated. -->")
+
+
 def render_markdown() -> str:
-    """The text of ``docs/features.md``, generated from :data:`FEATURES`."""
+    """The generated part of ``docs/features.md`` (from :data:`FEATURES`), ending with
+    :data:`GENERATED_END`."""
     lines = [
         "# Feature catalog",
         "",
@@ -396,15 +403,24 @@ def render_markdown() -> str:
                 cells = [f"`{f.name}`", f.unit, grain, f.source, f.meaning, f.why, f"`{f.formula}`"]
                 lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines) + GENERATED_END + "\n"
+
+
+def write_doc(path: Path) -> None:
+    """Regenerate the catalog part of ``path``, keeping the hand-written text after it."""
+    from detector.lake.io import write_text_atomic
+
+    tail = ""
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        if GENERATED_END in text:
+            tail = text.split(GENERATED_END, 1)[1].lstrip("\n")
+    write_text_atomic(path, render_markdown() + ("\n" + tail if tail else ""))
 
 
 if __name__ == "__main__":
     import sys
-    from pathlib import Path
-
-    from detector.lake.io import write_text_atomic
 
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parents[2] / "docs" / "features.md"
-    write_text_atomic(out, render_markdown())
+    write_doc(out)
     print(f"wrote {out}")

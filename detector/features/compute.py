@@ -41,8 +41,8 @@ def _all_request_files(settings: Settings) -> list[Path]:
     return sorted(p for p in root.glob("date=*/*.parquet") if not p.name.startswith("."))
 
 
-def _first_seen(eng: engine.Engine, files: list[Path]) -> pa.Table:
-    """(model, first_ts) over the whole lake."""
+def first_seen(eng: engine.Engine, files: list[Path]) -> pa.Table:
+    """(model, first_ts) over the request ``files`` (the whole lake in :func:`compute`)."""
     eng.bind_parquet("dg_lake", files)
     fs = eng.run("first_seen", lambda: partials.first_seen_models(eng.table("dg_lake")))
     return pa.table({"model": fs.column("model").cast(pa.string()),
@@ -71,13 +71,9 @@ def compute_day_tables(eng: engine.Engine, files: list[Path], day: str) -> tuple
     """
     eng.bind_parquet("dg_day", files)
     p = eng.run("partials", lambda: partials.partials(eng.table("dg_day"), eng.table("dg_first_seen")))
-    p = p.to_pandas()
-    p["date"] = date.fromisoformat(day)
     s = eng.run("sample", lambda: sample.sample_expr(eng.table("dg_day")))
-    s = sample.sample_features(s).to_pandas()
-    p = p.sort_values("account_id", kind="stable").reset_index(drop=True)
-    daily = derive.daily_table(p, s)
-    return pa.Table.from_pandas(p, preserve_index=False), daily
+    s = eng.timed("sample_features", lambda: sample.sample_features(s))
+    return eng.timed("derive", lambda: derive.day_tables(p, s, date.fromisoformat(day)))
 
 
 def weekly_table(settings: Settings, day: str) -> pa.Table | None:
@@ -96,11 +92,13 @@ def weekly_table(settings: Settings, day: str) -> pa.Table | None:
 
 
 def compute(settings: Settings, dates: list[str], force: bool = False,
-            progress: Progress | None = None, engine_name: str | None = None) -> list[str]:
+            progress: Progress | None = None, engine_name: str | None = None,
+            timings: dict[str, float] | None = None) -> list[str]:
     """Compute features for ``dates`` (YYYY-MM-DD); returns the days actually recomputed.
 
     Writes ``features/{partials,daily}/date=D`` for changed days, then ``weekly`` and
     ``percentiles`` for every requested day and every window that includes a changed day.
+    ``timings``, when given, receives wall seconds per phase (summed over days).
     """
     say = progress or (lambda _msg: None)
     days = sorted(set(dates))
@@ -109,7 +107,7 @@ def compute(settings: Settings, dates: list[str], force: bool = False,
     all_files = _all_request_files(settings)
     eng = engine.connect(settings, engine_name)
     try:
-        fs = _first_seen(eng, all_files)
+        fs = eng.timed("first_seen", lambda: first_seen(eng, all_files))
         eng.bind_arrow("dg_first_seen", fs)
         version = definitions_version()
         changed: list[str] = []
@@ -120,13 +118,17 @@ def compute(settings: Settings, dates: list[str], force: bool = False,
                 continue
             say(f"features {d}: daily")
             p_tab, daily = compute_day_tables(eng, store.request_files(settings, d), d)
-            store.write_table(settings, "partials", d, p_tab)
-            store.write_table(settings, "daily", d, daily)
+            with eng.phase("store"):
+                store.write_table(settings, "partials", d, p_tab)
+                store.write_table(settings, "daily", d, daily)
             store.write_state(settings, d, {**state, "daily": fp, "engine": eng.name})
             changed.append(d)
     finally:
         eng.close()
-    _windows_and_percentiles(settings, days, changed, say)
+    with eng.phase("windows_percentiles"):
+        _windows_and_percentiles(settings, days, changed, say)
+    if timings is not None:
+        timings.update(eng.timings)
     return changed
 
 

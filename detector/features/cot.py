@@ -6,15 +6,19 @@ Grain: one probability per prompt. Rebuild the artefact with ``python -m detecto
 
 from __future__ import annotations
 
+import itertools
 import random
+import re
 from functools import cache
 from pathlib import Path
 
 import joblib
 import numpy as np
+import pyarrow as pa
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
+from sklearn.utils import murmurhash3_32
 
 from detector.lake.io import atomic_path
 
@@ -102,11 +106,84 @@ def load(path: Path = ARTEFACT) -> Pipeline:
     return build()
 
 
-def scores(texts: list[str]) -> np.ndarray:
-    """Probability that each prompt elicits a chain of thought (0-1)."""
+def scores(texts: list[str | None]) -> np.ndarray:
+    """Probability that each prompt elicits a chain of thought (0-1).
+
+    Same values as ``load().predict_proba`` (to float rounding), computed in bulk: each distinct
+    text is tokenised once, each distinct unigram / bigram is hashed once (see :func:`_fast`).
+    """
     if not texts:
         return np.zeros(0)
-    return load().predict_proba([t or "" for t in texts])[:, 1]
+    pipe = load()
+    texts = [t or "" for t in texts]
+    if not _fast_ok(pipe):
+        return pipe.predict_proba(texts)[:, 1]
+    index: dict[str, int] = {}
+    inv = np.fromiter((index.setdefault(t, len(index)) for t in texts), dtype=np.int64, count=len(texts))
+    return _fast(pipe, list(index))[inv]
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_FAST_PARAMS = {"analyzer": "word", "lowercase": True, "preprocessor": None, "tokenizer": None,
+                "strip_accents": None, "stop_words": None, "token_pattern": r"(?u)\b\w\w+\b",
+                "ngram_range": (1, 2), "binary": False, "norm": "l2", "alternate_sign": False}
+
+
+def _fast_ok(pipe: Pipeline) -> bool:
+    """True when the pipeline is the hashing-vectoriser + logistic-regression shape _fast handles."""
+    vec, clf = pipe.named_steps.get("vec"), pipe.named_steps.get("clf")
+    if not isinstance(vec, HashingVectorizer) or not isinstance(clf, LogisticRegression):
+        return False
+    params = vec.get_params()
+    return all(params.get(k) == v for k, v in _FAST_PARAMS.items()) and clf.coef_.shape[0] == 1
+
+
+_HASHES: dict[str, int] = {}
+_HASH_CACHE_MAX = 2_000_000
+
+
+def _murmur(feature: str) -> int:
+    h = _HASHES.get(feature)
+    if h is None:
+        if len(_HASHES) >= _HASH_CACHE_MAX:
+            _HASHES.clear()
+        h = _HASHES[feature] = murmurhash3_32(feature, 0)
+    return h
+
+
+def _hash_columns(features: list[str], n_features: int) -> np.ndarray:
+    """sklearn FeatureHasher column of each feature string (murmurhash3 32-bit, seed 0); hashes
+    are cached across calls (bounded), as the same words and bigrams recur across chunks/days."""
+    h = np.fromiter((_murmur(f) for f in features), dtype=np.int64, count=len(features))
+    return np.where(h == -(2**31), (2**31 - 1 - (n_features - 1)) % n_features, np.abs(h) % n_features)
+
+
+def _fast(pipe: Pipeline, texts: list[str]) -> np.ndarray:
+    """P(CoT) of distinct ``texts``: unigram + bigram counts hashed, l2-normalised, logistic."""
+    vec, clf = pipe.named_steps["vec"], pipe.named_steps["clf"]
+    n_features = vec.n_features
+    tokens = [_TOKEN.findall(t.lower()) for t in texts]
+    lens = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    if not lens.sum():
+        return np.full(len(texts), 1.0 / (1.0 + np.exp(-clf.intercept_[0])))
+    vocab = pa.array(list(itertools.chain.from_iterable(tokens)), pa.string()).dictionary_encode()
+    ids = vocab.indices.to_numpy().astype(np.int64)
+    words = vocab.dictionary.to_pylist()
+    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
+    cols = _hash_columns(words, n_features)[ids]
+    nxt = np.flatnonzero(rows[1:] == rows[:-1]) if len(rows) else np.zeros(0, dtype=np.int64)
+    pair = ids[nxt] * len(words) + ids[nxt + 1]
+    upair, pinv = np.unique(pair, return_inverse=True)
+    bigrams = [words[a] + " " + words[b] for a, b in zip(upair // len(words), upair % len(words), strict=True)]
+    rows = np.concatenate([rows, rows[nxt]])
+    cols = np.concatenate([cols, _hash_columns(bigrams, n_features)[pinv]])
+    cell, counts = np.unique(rows * n_features + cols, return_counts=True)
+    r, c = cell // n_features, cell % n_features
+    coef = clf.coef_[0]
+    dot = np.bincount(r, weights=counts * coef[c], minlength=len(texts))
+    norm = np.sqrt(np.bincount(r, weights=counts.astype(float) ** 2, minlength=len(texts)))
+    z = np.where(norm > 0, dot / np.where(norm > 0, norm, 1.0), 0.0) + clf.intercept_[0]
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 if __name__ == "__main__":

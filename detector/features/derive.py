@@ -60,6 +60,14 @@ def daily_table(partials: pd.DataFrame, sample: pd.DataFrame) -> pa.Table:
     return to_arrow(df.sort_values("account_id", kind="stable"), daily_columns())
 
 
+def day_tables(partials: pa.Table, sample: pa.Table, day: dt.date) -> tuple[pa.Table, pa.Table]:
+    """(stored partials, ``features/daily``) of one day from the engine's partials and the
+    sample features (Arrow in, Arrow out; one row per account, sorted by account_id)."""
+    p = partials.sort_by("account_id")
+    p = p.append_column("date", pa.array(np.full(p.num_rows, day, dtype="datetime64[D]"), pa.date32()))
+    return p, daily_table(p.to_pandas(), sample.to_pandas())
+
+
 def combine_window(frames: list[pd.DataFrame], day: str) -> pd.DataFrame:
     """Partials of several days combined per account following WINDOW_AGG (daily-only dropped)."""
     both = pd.concat(frames, ignore_index=True)

@@ -9,7 +9,10 @@ small day costs milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +26,37 @@ from detector.settings import Settings
 
 _COMPILED: dict[tuple[str, str], str] = {}
 
+#: DuckDB buffer memory cap for the feature queries; above it DuckDB spills to SPILL_DIR, which
+#: keeps the stage's peak RSS bounded (issue goal: under 6 GiB at 10M requests a day).
+DUCKDB_MEMORY_LIMIT = "4GB"
+SPILL_DIR = Path(tempfile.gettempdir()) / "distill-guard-duckdb"
+
 
 class Engine:
-    """A thin wrapper: bind Parquet files or Arrow tables to view names, run expressions."""
+    """A thin wrapper: bind Parquet files or Arrow tables to view names, run expressions.
+
+    ``timings`` accumulates wall seconds per phase (``compile:<key>``, ``execute:<key>`` and
+    whatever callers add with :meth:`timed`), for profiling and the benchmark.
+    """
 
     def __init__(self, name: str, backend: Any):
         self.name = name
         self.backend = backend
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Add the wall seconds of the ``with`` block to ``timings[name]``."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t0
+
+    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        """``fn()``, adding its wall seconds to ``timings[name]``."""
+        with self.phase(name):
+            return fn()
 
     def bind_parquet(self, view: str, files: list[Path]) -> None:
         """View ``view`` = the requests stored in ``files`` (Parquet with REQUEST_SCHEMA)."""
@@ -58,11 +85,11 @@ class Engine:
         """Execute the expression ``build()`` (compiled once per engine kind and ``key``)."""
         sql = _COMPILED.get((self.name, key))
         if sql is None:
-            sql = str(self.backend.compile(build()))
+            sql = self.timed(f"compile:{key}", lambda: str(self.backend.compile(build())))
             _COMPILED[(self.name, key)] = sql
         if self.name == "spark":
-            return self.backend._session.sql(sql).toArrow()
-        return self.backend.con.sql(sql).to_arrow_table()
+            return self.timed(f"execute:{key}", lambda: self.backend._session.sql(sql).toArrow())
+        return self.timed(f"execute:{key}", lambda: self.backend.con.sql(sql).to_arrow_table())
 
     def to_arrow(self, expr: ir.Table) -> pa.Table:
         return self.backend.to_pyarrow(expr)
@@ -85,6 +112,8 @@ def connect(settings: Settings, name: str | None = None) -> Engine:
 def _duckdb(settings: Settings) -> Any:
     con = ibis.duckdb.connect()
     con.raw_sql("SET TimeZone = 'UTC'")
+    con.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.raw_sql(f"SET temp_directory = '{str(SPILL_DIR).replace(chr(39), chr(39) * 2)}'")
     if settings.threads:
         con.raw_sql(f"SET threads = {int(settings.threads)}")
     return con

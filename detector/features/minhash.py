@@ -7,16 +7,16 @@ outputs are one value per prompt (near-dup flag) or per group (entropies).
 
 from __future__ import annotations
 
-import re
-import zlib
-
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 MAX_BYTES = 512
 SHINGLE = 4
 BINS = 32
 BAND_ROWS = 4
-_WORD = re.compile(r"[0-9a-z]+")
+#: Python's str.split() whitespace set (RE2 syntax), so normalisation matches " ".join(t.split())
+_SPACE = r"[\t\n\x{0b}\x{0c}\r\x{1c}-\x{1f} \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]+"
 
 
 def _fmix32(x: np.ndarray) -> np.ndarray:
@@ -30,38 +30,48 @@ def _fmix32(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _normalise(text: str | None) -> bytes:
-    return " ".join((text or "").lower().split()).encode("utf-8", "replace")[:MAX_BYTES]
+def normalised_bytes(texts: list[str | None] | pa.Array) -> pa.Array:
+    """Texts lower-cased, whitespace runs collapsed to one space and trimmed, as UTF-8 binary cut
+    to MAX_BYTES bytes (null -> empty). Vectorised in Arrow; whitespace is Python's str.split set."""
+    arr = pa.array(texts, pa.string()) if not isinstance(texts, pa.Array) else texts.cast(pa.string())
+    t = pc.utf8_lower(pc.fill_null(arr, ""))
+    t = pc.utf8_trim(pc.replace_substring_regex(t, _SPACE, " "), " ")
+    return pc.binary_slice(t.cast(pa.binary()), 0, MAX_BYTES)
 
 
-def shingle_matrix(texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    """(hashes, valid): (rows, MAX_BYTES-3) uint32 4-gram hashes and a mask of real shingles.
+def shingles(texts: list[str | None] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(row, hash): one entry per byte 4-gram of each normalised text (see normalised_bytes).
 
-    Texts are lower-cased, whitespace-collapsed, cut to MAX_BYTES bytes of UTF-8. A text shorter
-    than 4 bytes yields a single shingle of its padded bytes (so it still has a signature).
+    ``hash`` is a bijective 32-bit mix of the 4 bytes (so equal hashes mean equal 4-grams). A
+    text shorter than 4 bytes yields a single shingle of its bytes zero-padded (so it still has
+    a signature). Rows are in order; grain: one entry per shingle.
     """
-    rows = len(texts)
-    buf = np.zeros((rows, MAX_BYTES), dtype=np.uint8)
-    lens = np.zeros(rows, dtype=np.int64)
-    for i, t in enumerate(texts):
-        b = _normalise(t)
-        buf[i, : len(b)] = np.frombuffer(b, dtype=np.uint8)
-        lens[i] = len(b)
-    width = MAX_BYTES - SHINGLE + 1
-    b32 = buf.astype(np.uint32)
-    codes = b32[:, :width] | (b32[:, 1:width + 1] << 8) | (b32[:, 2:width + 2] << 16) | (b32[:, 3:width + 3] << 24)
-    valid = np.arange(width)[None, :] < np.maximum(lens - SHINGLE + 1, 1)[:, None]
-    return _fmix32(codes), valid
+    b = normalised_bytes(texts)
+    n = len(b)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
+    offsets = np.frombuffer(b.buffers()[1], dtype=np.int32, count=n + 1, offset=b.offset * 4).astype(np.int64)
+    lens = np.diff(offsets)
+    data = np.frombuffer(b.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if lens.sum() else np.zeros(0, np.uint8)
+    # copy into a buffer with SHINGLE zero bytes after each text: no 4-gram crosses two texts
+    start = offsets[:-1] - offsets[0] + np.arange(n) * SHINGLE
+    buf = np.zeros(int(lens.sum()) + SHINGLE * n, dtype=np.uint32)
+    buf[np.repeat(start - (offsets[:-1] - offsets[0]), lens) + np.arange(len(data))] = data
+    counts = np.maximum(lens - SHINGLE + 1, 1)
+    rows = np.repeat(np.arange(n, dtype=np.int64), counts)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(start - first, counts)
+    codes = buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16) | (buf[pos + 3] << 24)
+    return rows, _fmix32(codes)
 
 
-def signatures(hashes: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """One-permutation MinHash with densification: (rows, BINS) int64 signature per text."""
-    rows, width = hashes.shape
+def signatures(rows: np.ndarray, hashes: np.ndarray, n_rows: int) -> np.ndarray:
+    """One-permutation MinHash with densification: (n_rows, BINS) int64 signature per text,
+    from the (row, hash) shingles of :func:`shingles` (values < 2**32)."""
     bins = (hashes >> np.uint32(32 - 5)).astype(np.int64)  # top 5 bits: 32 bins
     vals = (hashes & np.uint32((1 << 27) - 1)).astype(np.int64)
-    sig = np.full((rows, BINS), np.iinfo(np.int64).max, dtype=np.int64)
-    r_idx = np.broadcast_to(np.arange(rows)[:, None], (rows, width))
-    np.minimum.at(sig, (r_idx[valid], bins[valid]), vals[valid])
+    sig = np.full((n_rows, BINS), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(sig, (rows, bins), vals)
     empty = sig == np.iinfo(np.int64).max
     # rotation densification (Shrivastava 2017): an empty bin borrows the nearest non-empty bin
     # to its right, offset by the distance, so short texts still get comparable signatures
@@ -83,20 +93,29 @@ def near_dup_flags(groups: np.ndarray, sig: np.ndarray) -> np.ndarray:
         return flags
     for b in range(BINS // BAND_ROWS):
         band = sig[:, b * BAND_ROWS:(b + 1) * BAND_ROWS]
-        key = np.column_stack([groups, band])
-        _, inv, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        flags |= counts[inv.ravel()] > 1
+        order = np.lexsort([band[:, k] for k in range(BAND_ROWS - 1, -1, -1)] + [groups])
+        key = np.column_stack([groups, band])[order]
+        same = (key[1:] == key[:-1]).all(axis=1)
+        dup = np.zeros(len(groups), dtype=bool)
+        dup[:-1] |= same
+        dup[1:] |= same
+        flags[order] |= dup
     return flags
 
 
 def group_entropy(groups: np.ndarray, tokens: np.ndarray, n_groups: int) -> np.ndarray:
-    """Shannon entropy (bits) of the token distribution within each group (nan for no tokens)."""
+    """Shannon entropy (bits) of the token distribution within each group (nan for no tokens).
+
+    ``tokens`` are non-negative ids below 2**32 (4-gram hashes, word ids); grain: one per group.
+    """
     out = np.full(n_groups, np.nan)
     if len(tokens) == 0:
         return out
-    key = np.column_stack([groups.astype(np.int64), tokens.astype(np.int64)])
-    uniq, counts = np.unique(key, axis=0, return_counts=True)
-    g = uniq[:, 0]
+    key = (groups.astype(np.int64) << 32) | tokens.astype(np.int64)
+    key.sort()
+    edge = np.flatnonzero(key[1:] != key[:-1]) + 1
+    counts = np.diff(np.concatenate([[0], edge, [len(key)]])).astype(np.float64)
+    g = key[np.concatenate([[0], edge])] >> 32
     tot = np.bincount(g, weights=counts, minlength=n_groups)
     p = counts / tot[g]
     ent = np.bincount(g, weights=-p * np.log2(p), minlength=n_groups)
@@ -105,22 +124,18 @@ def group_entropy(groups: np.ndarray, tokens: np.ndarray, n_groups: int) -> np.n
     return out
 
 
-def word_tokens(texts: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    """(row index, 32-bit word hash) for every lower-cased alphanumeric word of each text."""
-    rows: list[np.ndarray] = []
-    hashes: list[np.ndarray] = []
-    for i, t in enumerate(texts):
-        words = _WORD.findall((t or "").lower()[: MAX_BYTES * 2])
-        if not words:
-            continue
-        h = np.array([_word_hash(w) for w in words], dtype=np.uint32)
-        hashes.append(h)
-        rows.append(np.full(len(h), i, dtype=np.int64))
-    if not rows:
+def word_tokens(texts: list[str | None] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(row index, word id) for every lower-cased ASCII-alphanumeric word of each text (first
+    2 * MAX_BYTES characters). Word ids are exact within one call (dictionary codes), which is
+    all the entropies need."""
+    arr = pa.array(texts, pa.string()) if not isinstance(texts, pa.Array) else texts.cast(pa.string())
+    low = pc.utf8_slice_codeunits(pc.utf8_lower(pc.fill_null(arr, "")), 0, MAX_BYTES * 2)
+    parts = pc.split_pattern_regex(low, "[^0-9a-z]+")
+    rows = pc.list_parent_indices(parts).to_numpy()
+    words = pc.list_flatten(parts)
+    keep = pc.greater(pc.binary_length(words), 0)
+    rows, words = rows[keep.to_numpy(zero_copy_only=False)], words.filter(keep)
+    if len(words) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
-    return np.concatenate(rows), np.concatenate(hashes)
-
-
-def _word_hash(word: str) -> int:
-    """Stable 32-bit CRC of the word's UTF-8 bytes (Python's hash() is salted per process)."""
-    return zlib.crc32(word.encode("utf-8"))
+    ids = words.dictionary_encode().indices.to_numpy().astype(np.uint32)
+    return rows.astype(np.int64), ids

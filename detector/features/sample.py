@@ -11,11 +11,12 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from detector.features import cot, minhash
 
 SAMPLE_K = 32
-CHUNK_GROUPS = 500
+CHUNK_GROUPS = 1000
 SAMPLE_COLUMNS = ["div_near_dup_rate", "div_char_ngram_entropy", "div_word_ngram_entropy",
                   "hv_cot_classifier_share"]
 
@@ -29,18 +30,17 @@ def sample_expr(req: ir.Table, k: int = SAMPLE_K) -> ir.Table:
     return d.filter(d.rk < k).select("account_id", "prompt_hash", "prompt_text")
 
 
-def _chunk(texts: list[str | None], groups: np.ndarray) -> np.ndarray:
+def _chunk(texts: pa.Array, groups: np.ndarray) -> np.ndarray:
     """(4, groups) near-dup rate, char entropy, word entropy, CoT share for groups 0..max."""
     n_groups = int(groups.max()) + 1
     sizes = np.bincount(groups, minlength=n_groups).astype(float)
-    hashes, valid = minhash.shingle_matrix(texts)
-    flags = minhash.near_dup_flags(groups, minhash.signatures(hashes, valid))
+    rows, hashes = minhash.shingles(texts)
+    flags = minhash.near_dup_flags(groups, minhash.signatures(rows, hashes, len(texts)))
     near = np.bincount(groups, weights=flags, minlength=n_groups) / sizes
-    rows = np.broadcast_to(np.arange(len(texts))[:, None], hashes.shape)[valid]
-    char_ent = minhash.group_entropy(groups[rows], hashes[valid], n_groups)
-    w_rows, w_hash = minhash.word_tokens(texts)
-    word_ent = minhash.group_entropy(groups[w_rows], w_hash, n_groups)
-    cot_flags = cot.scores(texts) >= cot.THRESHOLD
+    char_ent = minhash.group_entropy(groups[rows], hashes, n_groups)
+    w_rows, w_ids = minhash.word_tokens(texts)
+    word_ent = minhash.group_entropy(groups[w_rows], w_ids, n_groups)
+    cot_flags = cot.scores(texts.to_pylist()) >= cot.THRESHOLD
     cot_share = np.bincount(groups, weights=cot_flags, minlength=n_groups) / sizes
     return np.vstack([near, char_ent, word_ent, cot_share])
 
@@ -51,18 +51,26 @@ def sample_features(sample: pa.Table) -> pa.Table:
         return pa.table({"account_id": pa.array([], pa.string()),
                          **{c: pa.array([], pa.float64()) for c in SAMPLE_COLUMNS}})
     sample = sample.sort_by([("account_id", "ascending"), ("prompt_hash", "ascending")])
-    accounts = sample.column("account_id").to_numpy(zero_copy_only=False)
-    texts = sample.column("prompt_text").to_pylist()
-    uniq, groups = np.unique(accounts, return_inverse=True)
+    uniq, groups = _group_ids(sample.column("account_id"))
+    texts = sample.column("prompt_text").combine_chunks()
     cols = np.full((4, len(uniq)), np.nan)
     bounds = np.searchsorted(groups, np.arange(0, len(uniq) + CHUNK_GROUPS, CHUNK_GROUPS))
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=False):
         if hi > lo:
             g0 = groups[lo]
-            cols[:, g0:groups[hi - 1] + 1] = _chunk(texts[lo:hi], groups[lo:hi] - g0)
+            cols[:, g0:groups[hi - 1] + 1] = _chunk(texts.slice(lo, hi - lo), groups[lo:hi] - g0)
     near, char_ent, word_ent, cot_share = cols
     return pa.table({
-        "account_id": pa.array(uniq.astype(object), pa.string()),
-        "div_near_dup_rate": near, "div_char_ngram_entropy": char_ent,
+        "account_id": uniq, "div_near_dup_rate": near, "div_char_ngram_entropy": char_ent,
         "div_word_ngram_entropy": word_ent, "hv_cot_classifier_share": cot_share,
     })
+
+
+def _group_ids(accounts: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """(distinct accounts in order, group id per row) of a column sorted by account."""
+    a = accounts.combine_chunks().cast(pa.string())
+    if len(a) == 0:
+        return a, np.zeros(0, dtype=np.int64)
+    change = np.concatenate([[True], pc.not_equal(a.slice(1), a.slice(0, len(a) - 1))
+                             .fill_null(True).to_numpy(zero_copy_only=False)])
+    return a.filter(pa.array(change)), np.cumsum(change) - 1

@@ -10,8 +10,18 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "features.md"
 
 
 def test_doc_matches_code():
-    assert DOC.read_text(encoding="utf-8") == catalog.render_markdown(), (
+    assert DOC.read_text(encoding="utf-8").startswith(catalog.render_markdown()), (
         "docs/features.md is stale: run `python -m detector.features.catalog`")
+
+
+def test_write_doc_keeps_hand_written_tail(tmp_path):
+    doc = tmp_path / "features.md"
+    doc.write_text("# old catalog\n" + catalog.GENERATED_END + "\n\n## Speed\nhand text\n", encoding="utf-8")
+    catalog.write_doc(doc)
+    assert doc.read_text(encoding="utf-8") == catalog.render_markdown() + "\n## Speed\nhand text\n"
+    fresh = tmp_path / "new.md"
+    catalog.write_doc(fresh)
+    assert fresh.read_text(encoding="utf-8") == catalog.render_markdown()
 
 
 def test_every_feature_documented_and_prefixed():

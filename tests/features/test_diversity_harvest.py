@@ -85,3 +85,21 @@ def test_cot_lexicon_and_classifier(rows):
     # sample = the 4 distinct prompts; the classifier flags the two elicitation prompts
     assert h["hv_cot_classifier_share"] == pytest.approx(2 / 4)
     assert rows["d"]["hv_cot_lexicon_share"] == 0.0
+
+
+def test_repeated_texts_are_weighted_by_their_requests(settings):
+    # regexes run once per distinct text: repeats must still count once per request.
+    # c: the same CoT prompt 3 times, a plain one, a null prompt (template ""); user agents:
+    # python-requests x2 (scripting), a browser, 2 null
+    cot = "Please think step by step about 12 apples"
+    rows = [req("c", ts(DAY, 5, i), prompt=cot, user_agent="python-requests/2.31") for i in range(2)]
+    rows += [req("c", ts(DAY, 5, 2), prompt=cot, user_agent="Mozilla/5.0"),
+             req("c", ts(DAY, 5, 3), prompt="hello there"),
+             req("c", ts(DAY, 5, 4), prompt_text=None, prompt_hash=None)]
+    write_day(settings, DAY, rows)
+    c = run_day(settings, DAY)["c"]
+    assert c["hv_cot_lexicon_share"] == pytest.approx(3 / 5)
+    assert c["div_template_reuse"] == pytest.approx(1 - 3 / 5)
+    assert c["div_top_template_share"] == pytest.approx(3 / 5)
+    assert c["inf_script_ua_share"] == pytest.approx(2 / 5)
+    assert c["inf_distinct_user_agents"] == 2

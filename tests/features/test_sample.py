@@ -29,8 +29,8 @@ def test_near_dup_rate():
 def test_minhash_estimates_jaccard():
     a = "the quick brown fox jumps over the lazy dog near the river bank today"
     b = "the quick brown fox jumps over the lazy cat near the river bank today"
-    h, v = minhash.shingle_matrix([a, b])
-    sig = minhash.signatures(h, v)
+    rows, hashes = minhash.shingles([a, b])
+    sig = minhash.signatures(rows, hashes, 2)
 
     def shingles(t):
         return {t[i:i + 4] for i in range(len(t) - 3)}
@@ -54,6 +54,34 @@ def test_group_entropy_counts():
     ent = minhash.group_entropy(groups, tokens, 3)
     assert ent[0] == pytest.approx(-(0.5 * math.log2(0.5) + 2 * 0.25 * math.log2(0.25)))
     assert ent[1] == 0.0 and math.isnan(ent[2])
+
+
+def test_shingles_hand_computed():
+    # "Ab  c" -> normalised b"ab c": one 4-gram; "xy" -> one zero-padded shingle; None -> b""
+    rows, hashes = minhash.shingles(["Ab  c", "xy", None, "abcde"])
+    assert rows.tolist() == [0, 1, 2, 3, 3]
+    codes = [int.from_bytes(b, "little") for b in (b"ab c", b"xy\0\0", b"\0\0\0\0", b"abcd", b"bcde")]
+    assert hashes.tolist() == minhash._fmix32(np.array(codes, dtype=np.uint32)).tolist()
+    assert minhash.normalised_bytes(["  A\u00a0b\tC  ", "x" * 600]).to_pylist() == [b"a b c", b"x" * 512]
+
+
+def test_word_tokens_ids_are_exact():
+    rows, ids = minhash.word_tokens(["The cat, the CAT!", None, "dog-cat"])
+    assert rows.tolist() == [0, 0, 0, 0, 2, 2]
+    assert ids[0] == ids[2] and ids[1] == ids[3] == ids[5] and ids[0] != ids[1] and ids[4] not in ids[:4]
+
+
+def test_near_dup_flags_within_group_only():
+    sig = np.array([[1] * 32, [1] * 32, [2] * 32, [1] * 32])
+    assert minhash.near_dup_flags(np.array([0, 0, 0, 1]), sig).tolist() == [True, True, False, False]
+
+
+def test_cot_fast_scores_equal_sklearn():
+    texts = ["Think step by step, then answer: is 91 prime?", "", "naïve café ünïcode ß", "x y",
+             "What is the capital of France? What is the capital of France?"]
+    ref = cot.load().predict_proba([t or "" for t in texts])[:, 1]
+    np.testing.assert_allclose(cot.scores(texts + [None]), list(ref) + [ref[1]], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cot.scores(["", None, "!"]), [ref[1]] * 3, rtol=1e-12)  # no tokens at all
 
 
 def test_cot_classifier_separates_generated_examples():

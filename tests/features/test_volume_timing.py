@@ -85,3 +85,18 @@ def test_round_robin_evenness(rows):
     exp = -(0.6 * math.log2(0.6) + 0.4 * math.log2(0.4))
     assert rows["a"]["tim_round_robin_evenness"] == pytest.approx(exp)
     assert rows["b"]["tim_round_robin_evenness"] is None
+
+
+def test_tied_times_and_sub_millisecond_truncation(settings):
+    # two requests at the same instant, then 5 s later, then 5 s + 0.9 ms later: time within
+    # the day is truncated to the millisecond, so gaps are [0, 5, 5] whatever the order of the
+    # tied pair; the pair (0, 5) has a gap under 1 s (not a pair), (5, 5) is periodic
+    import datetime as dt
+
+    third = ts(DAY, 10, 0, 10) + dt.timedelta(microseconds=900)
+    write_day(settings, DAY, [req("t", ts(DAY, 10)), req("t", ts(DAY, 10)), req("t", ts(DAY, 10, 0, 5)),
+                              req("t", third)])
+    row = run_day(settings, DAY)["t"]
+    assert row["tim_interarrival_cv"] == pytest.approx(math.sqrt(2) / 2, rel=1e-12)
+    assert row["tim_periodicity"] == 1.0
+    assert row["vol_peak_rpm"] == 4 and row["vol_active_hours"] == 1
