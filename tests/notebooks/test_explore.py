@@ -20,7 +20,7 @@ from detector.settings import load_settings
 
 DAY = "2026-11-24"
 RULE = "infra_new_account_high_volume"  # inf_account_age_days < 14 AND vol_output_tokens >= 100000
-#                                         AND hv_output_input_ratio >= 10
+#     AND hv_output_input_ratio >= 10 AND (hv_cot_lexicon_share >= 0.3 OR 3 other content signals)
 
 
 def _write(path, table: pa.Table) -> None:
@@ -55,6 +55,10 @@ def home(tmp_path):
         "vol_output_tokens": [200000.0, 150000.0, 60000.0, 300000.0, 10.0],
         "inf_account_age_days": [2.0, 1.0, 3.0, 400.0, 5.0],
         "hv_output_input_ratio": [20.0, 20.0, 12.0, 30.0, 1.0],
+        "hv_cot_lexicon_share": [0.5, 0.5, 0.5, 0.5, 0.0],
+        "cov_codebook_coverage": [0.5, 0.5, 0.5, 0.5, 0.5],
+        "hv_logprobs_share": [0.0] * 5,
+        "hv_length_finish_share": [0.0] * 5,
     })
     _write(settings.features_dir / "daily" / f"date={DAY}" / "part-0.parquet", daily)
     _write(settings.features_dir / "percentiles" / f"date={DAY}" / "part-0.parquet",
@@ -124,7 +128,11 @@ def test_account_rule_hits_names_the_values_that_fired(home):
     assert hits["rule_name"].tolist() == [RULE]
     assert hits.iloc[0]["values"] == {"hv_output_input_ratio": 20.0,
                                       "inf_account_age_days": 2.0,
-                                      "vol_output_tokens": 200000.0}
+                                      "vol_output_tokens": 200000.0,
+                                      "hv_cot_lexicon_share": 0.5,
+                                      "cov_codebook_coverage": 0.5,
+                                      "hv_logprobs_share": 0.0,
+                                      "hv_length_finish_share": 0.0}
     assert explore.account_rule_hits(home, "acct_d", DAY, ruleset=rs).empty  # 400 days old
 
 
