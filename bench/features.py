@@ -73,6 +73,7 @@ def hand_sql() -> str:
 WITH r AS MATERIALIZED (
   SELECT q.account_id, q.request_id, q.model, q.api_key_id, q.client_ip, q.ip_prefix, q.user_agent,
     q.payment_fingerprint, q.account_created_at, q.prompt_hash, q.system_hash, q.prompt_text,
+    q.end_user_hash,
     q.max_tokens, q.temperature, q.finish_reason,
     hour(q.ts) AS hour, hour(q.ts) * 60 + minute(q.ts) AS minute,
     (epoch_us(q.ts) - epoch_us(date_trunc('day', q.ts))) // 1000 AS t_ms,
@@ -109,6 +110,7 @@ main AS (
     count(system_hash) AS system_n, count(DISTINCT system_hash) AS system_distinct,
     count(DISTINCT client_ip) AS ip_distinct, count(DISTINCT ip_prefix) AS prefix_distinct,
     count(DISTINCT user_agent) AS ua_distinct, count(DISTINCT api_key_id) AS key_distinct,
+    count(DISTINCT end_user_hash) AS end_user_distinct,
     count(*) FILTER (WHERE script_ua) AS script_ua_n, count(*) FILTER (WHERE new_model) AS new_model_n,
     min(account_created_at) AS created_min
   FROM g GROUP BY account_id),
@@ -201,6 +203,7 @@ def pandas_partials(df: pd.DataFrame, first_seen: pd.DataFrame) -> pd.DataFrame:
         system_n=("system_hash", "count"), system_distinct=("system_hash", "nunique"),
         ip_distinct=("client_ip", "nunique"), prefix_distinct=("ip_prefix", "nunique"),
         ua_distinct=("user_agent", "nunique"), key_distinct=("api_key_id", "nunique"),
+        end_user_distinct=("end_user_hash", "nunique"),
         script_ua_n=("script_ua", "sum"), new_model_n=("new_model", "sum"),
         created_min=("account_created_at", "min"),
     )

@@ -3,7 +3,9 @@
 Sources, per account-day:
 - the model: score >= block threshold -> block, >= review threshold -> review; a model-only
   block needs ``model_block_min_requests`` requests that day (fewer: review at most), because
-  shares and ratios over a handful of requests are too noisy to cut a customer off on;
+  shares and ratios over a handful of requests are too noisy to cut a customer off on, and is
+  capped at review for a relay passing ``model_block_max_end_users`` or more distinct end-user
+  ids (a platform serving identified users is a business to talk to, not to cut off on a score);
 - rules: each acting rule (status test/stable) imposes its action and lifts the score to at least
   its score contribution; experimental rules are recorded as shadow hits and never act;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
@@ -31,6 +33,7 @@ class PolicyConfig:
     cluster_block_min_size: int = 5
     cluster_block_share: float = 0.8
     model_block_min_requests: int = 0
+    model_block_max_end_users: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
@@ -125,6 +128,9 @@ def _model_rank(frame: pd.DataFrame, score: np.ndarray, cfg: PolicyConfig) -> np
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
         volume = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy()
         rank = np.where((rank == 2) & (volume < cfg.model_block_min_requests), 1, rank)
+    if cfg.model_block_max_end_users is not None and "inf_distinct_end_users" in frame.columns:
+        users = pd.to_numeric(frame["inf_distinct_end_users"], errors="coerce").fillna(0).to_numpy()
+        rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
     return rank
 
 

@@ -60,6 +60,11 @@ MODEL_REVIEW_FLOOR = 0.5
 #: A model-only block needs this many requests on the day; below it the model can only review.
 MODEL_BLOCK_MIN_REQUESTS = 50
 
+#: A model-only block is capped at review when the account passes this many distinct end-user
+#: ids in a day (a relay or platform; see ``inf_distinct_end_users``). Evasion cost: a harvester
+#: inventing end-user ids avoids model-only blocks, not reviews, rules or cluster escalation.
+MODEL_BLOCK_MAX_END_USERS = 20
+
 
 def policy_config(settings: Settings, card: dict) -> PolicyConfig:
     """Thresholds: explicit settings win; else the card's FPR-chosen ones, floored."""
@@ -69,7 +74,8 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
     block = (settings.block_threshold if settings.block_threshold is not None
              else max(float(thr.get("block", 0.9)), MODEL_BLOCK_FLOOR))
     return PolicyConfig(review_threshold=min(review, block), block_threshold=block,
-                        model_block_min_requests=MODEL_BLOCK_MIN_REQUESTS)
+                        model_block_min_requests=MODEL_BLOCK_MIN_REQUESTS,
+                        model_block_max_end_users=MODEL_BLOCK_MAX_END_USERS)
 
 
 def score_frame(settings: Settings, con, view: str) -> pd.DataFrame:

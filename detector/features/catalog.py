@@ -320,6 +320,13 @@ FEATURES: list[Feature] = [
             "count(user_agent matches lexicon) / count(*)", _share("script_ua_n"), window=True),
     Feature("inf_distinct_api_keys", "keys", "Distinct API keys used that day.",
             "Key rotation spreads rate limits.", "count(distinct api_key_id)", _col("key_distinct")),
+    Feature("inf_distinct_end_users", "end users", "Distinct end-user ids the account passed for "
+            "its own users that day (request.user or safety_identifier, hashed at ingest); 0 "
+            "when it passes none.",
+            "Separates relays and platforms (many identified end users behind one account, a "
+            "business to review with, not to cut off on a model score) from a single operator; "
+            "a harvester rarely bothers to invent end users.",
+            "count(distinct end_user_hash)", _col("end_user_distinct")),
     Feature("inf_account_age_days", "days", "Days from account_created_at to the end (24:00 UTC) "
             "of the day; null if unknown.",
             "Sock-puppet accounts are created shortly before heavy use.",
@@ -343,6 +350,7 @@ INT_FEATURES = frozenset({
     "vol_requests", "vol_input_tokens", "vol_output_tokens", "vol_active_hours", "vol_peak_rpm",
     "vol_distinct_models", "hv_temperature_distinct", "inf_distinct_ips", "inf_distinct_prefixes",
     "inf_distinct_user_agents", "inf_distinct_api_keys", "inf_payment_shared_accounts",
+    "inf_distinct_end_users",
 })
 
 

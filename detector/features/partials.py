@@ -44,7 +44,7 @@ WINDOW_AGG: dict[str, str] = {
     "n_distinct_prompt": "none", "top_model_n": "none", "n_models": "none", "n_templates": "none",
     "top_template_n": "none", "temp_distinct": "none", "temp_min": "none", "temp_max": "none",
     "system_distinct": "none", "ip_distinct": "none", "prefix_distinct": "none",
-    "ua_distinct": "none", "key_distinct": "none", "key_evenness": "none",
+    "ua_distinct": "none", "key_distinct": "none", "key_evenness": "none", "end_user_distinct": "none",
     "payment_shared_accounts": "none",
 }
 
@@ -78,6 +78,9 @@ def _requests(req: ir.Table, first_seen: ir.Table) -> ir.Table:
         system_hash=r.system_hash,
         client_ip=r.client_ip,
         ip_prefix=r.ip_prefix,
+        # lakes written before the column existed have none: every request counts as "no id"
+        end_user_hash=(r.end_user_hash if "end_user_hash" in req.columns
+                       else ibis.null().cast("string")),
         account_created_at=r.account_created_at,
         in_tok=r.prompt_tokens.fill_null(0),
         out_tok=r.completion_tokens.fill_null(0),
@@ -131,6 +134,7 @@ def _main(req: ir.Table, first_seen: ir.Table) -> ir.Table:
         "system_distinct": g.system_hash.nunique(),
         "ip_distinct": g.client_ip.nunique(),
         "prefix_distinct": g.ip_prefix.nunique(),
+        "end_user_distinct": g.end_user_hash.nunique(),
         "new_model_n": _count_if(g, g.new_model),
         "created_min": g.account_created_at.min(),
     }
@@ -233,7 +237,7 @@ COLUMNS = ["account_id", "n", "n_distinct_prompt", "in_tok", "out_tok", "reasoni
            "top_logprobs_sum", "n_gt1", "n_sum", "max_tokens_n", "max_tokens_sum", "max_tokens_high_n",
            "finish_n", "length_n", "temp_distinct", "temp_min", "temp_max", "high_effort_n", "cot_lex_n",
            "multiturn_n", "system_n", "system_distinct", "ip_distinct", "prefix_distinct", "ua_distinct",
-           "key_distinct", "script_ua_n", "new_model_n", "created_min", "top_model_n", "peak_rpm",
+           "key_distinct", "end_user_distinct", "script_ua_n", "new_model_n", "created_min", "top_model_n", "peak_rpm",
            "n_templates", "top_template_n", "key_evenness", "shared_prefix_n", "payment_shared_accounts"]
 
 

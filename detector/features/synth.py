@@ -70,6 +70,8 @@ def requests_table(day: str, n_rows: int, n_accounts: int, seed: int = 0,
         "ip_prefix": _cat("10.0.", prefix, ".0/24"),
         "user_agent": _pick(_UA, acct % len(_UA)),
         "payment_fingerprint": _cat("pm_", _text(acct // 3)),
+        "end_user_hash": pc.if_else(pa.array(acct % 5 == 0), _cat("eu", _text(num % 7)),
+                                    pa.scalar(None, pa.string())),
         "account_created_at": pa.array(np.full(n_rows, np.datetime64(start.replace(tzinfo=None), "us"))
                                        - (acct.astype("int64") * 3_600_000_000).astype("timedelta64[us]"),
                                        pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC")),

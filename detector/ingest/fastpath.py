@@ -38,6 +38,7 @@ from detector.ingest.normalize import (
     as_float,
     as_int,
     content_text,
+    end_user_hash,
     read_turns,
     response_fields,
     text_hash,
@@ -191,6 +192,7 @@ def _params(req: dict) -> tuple:
         max_tokens, _float(g("temperature")), _float(g("top_p")), 1 if n is None else n,
         logprobs, top_lp, _bool(g("stream")), _int(g("seed")), effort,
         bool(g("tools") or g("functions")), rf if isinstance(rf, str) else None,
+        end_user_hash(req),
     )
 
 

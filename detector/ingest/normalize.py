@@ -216,7 +216,7 @@ def as_str(v: object) -> str | None:
 
 def request_params(req: dict) -> tuple:
     """(max_tokens, temperature, top_p, n, logprobs, top_logprobs, stream, seed,
-    reasoning_effort, has_tools, response_format) from a request body."""
+    reasoning_effort, has_tools, response_format, end_user_hash) from a request body."""
     max_tokens = None
     for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
         max_tokens = as_int(req.get(key))
@@ -247,8 +247,17 @@ def request_params(req: dict) -> tuple:
         max_tokens, as_float(req.get("temperature")), as_float(req.get("top_p")),
         1 if n is None else n, logprobs, top_lp, as_bool(req.get("stream")) or False,
         as_int(req.get("seed")), effort, bool(req.get("tools") or req.get("functions")),
-        rf if isinstance(rf, str) else None,
+        rf if isinstance(rf, str) else None, end_user_hash(req),
     )
+
+
+def end_user_hash(req: dict) -> str | None:
+    """Hash of the caller's end-user id (``user``, else ``safety_identifier``), or None."""
+    for key in ("user", "safety_identifier"):
+        v = req.get(key)
+        if isinstance(v, str) and v:
+            return text_hash(v)
+    return None
 
 
 # --- response and usage --------------------------------------------------------------------

@@ -41,6 +41,9 @@ COLUMNS: list[tuple[str, pa.DataType, str]] = [
     ("reasoning_effort", pa.string(), "reasoning_effort or reasoning.effort (low/medium/high...)."),
     ("has_tools", pa.bool_(), "Request declared tools/functions."),
     ("response_format", pa.string(), "response_format.type (text, json_object, json_schema)."),
+    ("end_user_hash", pa.string(), "Hash of the end-user id the caller passed for its own user "
+     "(request.user, else request.safety_identifier); null when none. Relays and platforms pass "
+     "one per end user."),
     ("status", pa.int32(), "HTTP status of the response."),
     ("finish_reason", pa.string(), "stop, length, tool_calls, content_filter..."),
     ("output_chars", pa.int64(), "Length of response.output_text when retained."),

@@ -279,9 +279,22 @@ def end_user_pool(r: random.Random, n: int) -> list[tuple[str, str, str]]:
             for _ in range(n)]
 
 
-def relay_request(ctx: Context, r: random.Random, users: list, cum: list[float]) -> tuple[dict, str, str]:
-    """One legitimate end-user request relayed by a reseller (prompt, IP, UA of that user)."""
+def relay_gateway(r: random.Random) -> tuple[list[str], str] | None:
+    """How a relay reaches the provider: most call from their own few servers with one SDK
+    user agent (the provider sees the gateway, not the end user): (server IPs, UA); the rest
+    forward each end user's address and client (None)."""
+    if r.random() < 0.4:
+        return None
+    return [infra.cloud_ip(r) for _ in range(r.randint(1, 6))], r.choice(infra.SDK_UAS)
+
+
+def relay_request(ctx: Context, r: random.Random, users: list, cum: list[float],
+                  gateway: tuple[list[str], str] | None = None) -> tuple[dict, str, str]:
+    """One legitimate end-user request relayed by a reseller: (body, IP, UA), the IP and UA
+    those of the end user, or of the relay's servers when it has a ``gateway``."""
     uid, ip, ua = users[min(len(users) - 1, int(np.searchsorted(cum, r.random())))]
+    if gateway is not None:
+        ip, ua = r.choice(gateway[0]), gateway[1]
     x = r.random()
     text = ctx.prompts.chat(r) if x < 0.65 else P.developer(r) if x < 0.85 else P.casual(r)
     msgs = [{"role": "user", "content": text}]
@@ -303,17 +316,19 @@ def zipf_cum(n: int, g: np.random.Generator) -> list[float]:
 
 
 def reseller(ctx: Context, u: Unit) -> list[Account]:
-    """An API reseller relaying many end users: diverse prompts, many IPs, around the clock."""
+    """An API reseller relaying many end users: diverse prompts around the clock, from its own
+    servers or forwarding its users' addresses."""
     r, g = u.r, u.g
     p = ctx.params("reseller", r)
     acct = ctx.new_account(r, "reseller", age_days=p["age_days"], n_keys=r.randint(2, 6))
     users = end_user_pool(r, int(p["end_users"]))
     cum = zipf_cum(len(users), g)
+    gateway = relay_gateway(r)
     weights = utc_weights(SERVICE, acct.tz_offset_h)
     for d in range(ctx.days):
         n = int(g.poisson(p["requests_per_day"]))
         for t in in_hours(g, ctx.day_start(d), n, weights).tolist():
-            body, ip, ua = relay_request(ctx, r, users, cum)
+            body, ip, ua = relay_request(ctx, r, users, cum, gateway)
             model = ctx.model_at(r, t, ctx.base_model(r), 0.1)
             ctx.add(acct, r, t, body, model=model, ip=ip, ua=ua, key=r.choice(acct.keys),
                     completion_median=p["completion_median"])

@@ -13,7 +13,13 @@ import numpy as np
 
 from detector.simulate import infra
 from detector.simulate import prompts as P
-from detector.simulate.benign import _user_msgs, end_user_pool, relay_request, zipf_cum
+from detector.simulate.benign import (
+    _user_msgs,
+    end_user_pool,
+    relay_gateway,
+    relay_request,
+    zipf_cum,
+)
 from detector.simulate.context import Account, Context, Unit
 from detector.simulate.timing import (
     DAY_S,
@@ -253,13 +259,14 @@ def proxy_mixer(ctx: Context, u: Unit) -> list[Account]:
     users = end_user_pool(r, int(p["end_users"]))
     cum = zipf_cum(len(users), g)
     exits = [infra.residential_ip(r) for _ in range(r.randint(20, 200))]
+    gateway = relay_gateway(r)
     walk = TopicWalk(ctx, r)
     weights = utc_weights(SERVICE, acct.tz_offset_h)
     for d in range(ctx.days):
         n = int(g.poisson(p["requests_per_day"]))
         n_dist = int(g.binomial(n, p["distill_share"]))
         for t in in_hours(g, ctx.day_start(d), n - n_dist, weights).tolist():
-            body, ip, ua = relay_request(ctx, r, users, cum)
+            body, ip, ua = relay_request(ctx, r, users, cum, gateway)
             ctx.add(acct, r, t, body, model=ctx.model_at(r, t, ctx.base_model(r), 0.1), ip=ip,
                     ua=ua, key=r.choice(acct.keys), completion_median=p["completion_median"],
                     distilled=False)

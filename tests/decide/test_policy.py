@@ -89,3 +89,13 @@ def test_model_only_block_on_thin_evidence_is_capped_at_review():
 def test_model_block_min_requests_is_validated():
     with pytest.raises(ValueError, match="model_block_min_requests"):
         PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=-1)
+
+
+def test_model_only_block_of_a_relay_with_many_end_users_is_capped_at_review():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_max_end_users=20)
+    f = frame(["relay", "operator", "ruled_relay"])
+    f["vol_requests"] = [5000, 5000, 5000]
+    f["inf_distinct_end_users"] = [20, 19, 400]
+    h = hits([["ruled_relay", D, "u1", "harvest_x", "t", "block", "high", "stable", 0.97, False]])
+    out = apply_policy(f, np.array([0.95, 0.95, 0.95]), h, cfg)
+    assert list(out["decision"]) == ["review", "block", "block"]

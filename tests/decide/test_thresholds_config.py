@@ -1,5 +1,6 @@
 from detector.decide.scoring import (
     MODEL_BLOCK_FLOOR,
+    MODEL_BLOCK_MAX_END_USERS,
     MODEL_BLOCK_MIN_REQUESTS,
     MODEL_REVIEW_FLOOR,
     policy_config,
@@ -13,6 +14,7 @@ def test_card_thresholds_are_used_and_floored(tmp_path):
     assert cfg.review_threshold == MODEL_REVIEW_FLOOR == 0.5
     assert cfg.block_threshold == MODEL_BLOCK_FLOOR
     assert cfg.model_block_min_requests == MODEL_BLOCK_MIN_REQUESTS
+    assert cfg.model_block_max_end_users == MODEL_BLOCK_MAX_END_USERS
     cfg = policy_config(settings, {"thresholds": {"review": 0.6, "block": 0.95}})
     assert (cfg.review_threshold, cfg.block_threshold) == (0.6, 0.95)
 

@@ -23,13 +23,13 @@ def rows(module_settings):
     # day 2: new-m first appears at 06:00 on day 2
     x = [req("x", ts(DAY2, 6), model="new-m", client_ip="10.0.0.1", ip_prefix="10.0.0.0/24",
              user_agent="python-requests/2.31", payment_fingerprint="pm1", api_key_id="k1",
-             account_created_at=ts(DAY1, 12)),
+             account_created_at=ts(DAY1, 12), end_user_hash="eu1"),
          req("x", ts(DAY2, 7), model="new-m", client_ip="10.0.0.9", ip_prefix="10.0.0.0/24",
              user_agent="Mozilla/5.0", payment_fingerprint="pm1", api_key_id="k2",
-             account_created_at=ts(DAY1, 12)),
+             account_created_at=ts(DAY1, 12), end_user_hash="eu2"),
          req("x", ts(DAY2, 8), model="old-m", client_ip="192.0.2.7", ip_prefix="192.0.2.0/24",
              user_agent="curl/8.0", payment_fingerprint="pm1", api_key_id="k2",
-             account_created_at=ts(DAY1, 12)),
+             account_created_at=ts(DAY1, 12), end_user_hash="eu1"),
          req("x", ts(DAY2, 9), model="old-m", client_ip="192.0.2.7", ip_prefix="192.0.2.0/24",
              user_agent="curl/8.0", payment_fingerprint="pm1", account_created_at=ts(DAY1, 12))]
     others = [req("y", ts(DAY2, 1), client_ip="10.0.0.2", ip_prefix="10.0.0.0/24", payment_fingerprint="pm1"),
@@ -47,6 +47,11 @@ def test_ips_prefixes_agents_keys(rows):
     assert x["inf_distinct_user_agents"] == 3
     assert x["inf_distinct_api_keys"] == 2
     assert x["inf_script_ua_share"] == pytest.approx(3 / 4)  # python-requests, curl x2
+
+
+def test_distinct_end_users(rows):
+    assert rows["x"]["inf_distinct_end_users"] == 2  # eu1, eu2, eu1 and one request without
+    assert rows["y"]["inf_distinct_end_users"] == 0  # passes no end-user id
 
 
 def test_shared_prefix(rows):

@@ -133,3 +133,19 @@ def test_redacted_bodies_keep_no_text():
     assert "17 * 23" not in row["request_json"]
     assert "[redacted 49 chars]" in row["request_json"]
     assert row["prompt_hash"] == prompt_hash("Explain step by step how you would solve: 17 * 23")
+
+
+def test_end_user_id_is_stored_as_a_hash_from_user_or_safety_identifier():
+    from detector.ingest.fastpath import fast_row
+
+    rec = record(7)
+    assert row_of(rec)["end_user_hash"] is None
+    rec["request"]["user"] = "end-user-42"
+    expected = hashlib.blake2b(b"end-user-42", digest_size=8).hexdigest()
+    assert row_of(rec)["end_user_hash"] == expected
+    assert dict(zip(NAMES, fast_row(rec, Limits()), strict=True))["end_user_hash"] == expected
+    del rec["request"]["user"]
+    rec["request"]["safety_identifier"] = "end-user-42"
+    assert row_of(rec)["end_user_hash"] == expected
+    rec["request"]["safety_identifier"] = 42  # not a string: no id, not an error
+    assert row_of(rec)["end_user_hash"] is None
