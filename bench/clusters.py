@@ -3,6 +3,9 @@
   .venv/bin/python bench/clusters.py scale [--accounts 100000] [--requests 10000000]
       Synthetic one-day lake written straight to Parquet (no ingest), then
       ``detector.clusters.compute`` on it; wall time per step. Target: < 300 s on 2 cores.
+  .venv/bin/python bench/clusters.py scale7 [--accounts 100000] [--requests 2000000 5000000] [--days 7]
+      The same synthetic day copied to 7 daily partitions; the last day clustered with its
+      1-day and 7-day windows (no embedding cache: the sweep search reads openings, then stops).
   .venv/bin/python bench/clusters.py quality [--scenario train] [--accounts 3000] [--days 3]
       ``detector simulate`` traffic -> ingest -> clusters; member recall and purity against
       truth.json, plus the hard negatives (campus NAT groups, resellers).
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,6 +183,56 @@ def scale(args: argparse.Namespace) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def replicate_days(home: Path, days: int) -> list[str]:
+    """Copy the synthetic day ``DAY`` to the ``days - 1`` days before it (timestamps shifted):
+    the same accounts and groups every day, so a 7-day window holds 7x the rows."""
+    from datetime import date, timedelta
+
+    src = home / "lake" / "requests" / f"date={DAY}"
+    out = [DAY]
+    for k in range(1, days):
+        day = (date.fromisoformat(DAY) - timedelta(days=k)).isoformat()
+        folder = src.parent / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        shift = pa.scalar(k * 86400 * 1_000_000, pa.int64())
+        for part in sorted(src.glob("part-*.parquet")):
+            t = pq.read_table(part)
+            ts = pa.compute.subtract(t.column("ts").cast(pa.int64()), shift)
+            t = t.set_column(t.schema.get_field_index("ts"), "ts",
+                             ts.cast(pa.timestamp("us", tz="UTC")))
+            pq.write_table(t, folder / part.name, compression="zstd")
+        out.append(day)
+    return sorted(out)
+
+
+def scale7(args: argparse.Namespace) -> dict:
+    """One run of ``scale7_one`` per ``--requests`` value, side by side in one process."""
+    return {"mode": "scale7", "runs": [scale7_one(args.accounts, n, args.days)
+                                       for n in args.requests]}
+
+
+def scale7_one(accounts: int, requests: int, n_days: int) -> dict:
+    """Seven daily partitions; the last day clustered (1-day and full 7-day windows)."""
+    work = Path(tempfile.mkdtemp(prefix="clu_bench7_"))
+    try:
+        t = time.perf_counter()
+        info = synth_day(work, accounts, requests)
+        days = replicate_days(work, n_days)
+        gen_s = time.perf_counter() - t
+        settings = load_settings(work, threads=2)
+        t = time.perf_counter()
+        compute(settings, [DAY])  # the last day: its 7-day window reads all seven partitions
+        wall = round(time.perf_counter() - t, 1)
+        summary = json.loads((work / "clusters" / f"date={DAY}" / "summary.json").read_text())
+        info.pop("truth")
+        print(f"scale7 {requests}/day: {wall} s", file=sys.stderr)
+        return {**info, "days": len(days),
+                "requests_in_window": info["requests"] * len(days),
+                "generate_s": round(gen_s, 1), "compute_s": wall, "summary": summary}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _evaluate(settings, truth: dict, dates: list[str]) -> dict:
     """Member recall per archetype, cluster purity, hard negatives, per day then pooled."""
     acc = truth["accounts"]
@@ -227,6 +281,7 @@ def _evaluate(settings, truth: dict, dates: list[str]) -> dict:
 
 
 def quality(args: argparse.Namespace) -> dict:
+    from detector.clusters import ClusterParams
     from detector.ingest import ingest_paths
     from detector.lake.db import lake_dates
     from detector.simulate import load_scenario, simulate
@@ -248,14 +303,26 @@ def quality(args: argparse.Namespace) -> dict:
         for old in ("clusters", "features/cluster"):
             shutil.rmtree(work / "home" / old, ignore_errors=True)
         dates = lake_dates(settings)
+        embed_s = None
+        if args.embed and not (work / "home" / "embeddings" / "cache").exists():
+            import detector.embeddings as embeddings  # the coverage stage runs before clusters
+
+            t = time.perf_counter()
+            embeddings.compute(load_settings(work / "home", threads=2,
+                                             embedding_backend="static"), dates)
+            embed_s = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
-        compute(settings, dates)
+        compute(settings, dates, ClusterParams(sweep_enabled=args.sweep))
         wall = time.perf_counter() - t
         truth = json.loads((out / "truth.json").read_text())
         n_requests = n_requests or sum(v["requests"] for v in truth["accounts"].values())
-        return {"mode": "quality", "scenario": args.scenario, "accounts": args.accounts,
+        return {"mode": "quality", "scenario": args.scenario, "sweep": args.sweep,
+                "accounts": args.accounts,
                 "days": args.days, "seed": args.seed, "requests": n_requests,
-                "compute_s": round(wall, 1), **_evaluate(settings, truth, dates)}
+                "compute_s": round(wall, 1), "embed_s": embed_s,
+                "sweep_days": [json.loads((work / "home" / "clusters" / f"date={d}" / "summary.json")
+                                     .read_text()).get("sweep") for d in dates],
+                **_evaluate(settings, truth, dates)}
     finally:
         if not args.keep and not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
@@ -269,22 +336,32 @@ def main() -> None:
     s = sub.add_parser("scale")
     s.add_argument("--accounts", type=int, default=100_000)
     s.add_argument("--requests", type=int, default=10_000_000)
+    s7 = sub.add_parser("scale7")
+    s7.add_argument("--accounts", type=int, default=100_000)
+    s7.add_argument("--requests", type=int, nargs="+", default=[2_000_000, 5_000_000],
+                    help="Requests per day; one run per value.")
+    s7.add_argument("--days", type=int, default=7)
     q = sub.add_parser("quality")
     q.add_argument("--scenario", default=None)
     q.add_argument("--accounts", type=int, default=None, help="Default: the scenario's.")
     q.add_argument("--days", type=int, default=None, help="Default: the scenario's.")
     q.add_argument("--seed", type=int, default=None, help="Default: the scenario's.")
     q.add_argument("--keep", action="store_true", help="Keep the temporary folder.")
+    q.add_argument("--sweep", action="store_true",
+                   help="Switch the experimental set-level sweep search on (off by default).")
+    q.add_argument("--no-embed", dest="embed", action="store_false",
+                   help="Skip the embedding coverage stage (the sweep search then cannot run).")
     q.add_argument("--workdir", default=None,
                    help="Work folder, kept; a second run reuses its simulated, ingested lake.")
     ap.add_argument("--out", default=None, help="Result file name under bench/results/.")
     args = ap.parse_args()
-    result = scale(args) if args.mode == "scale" else quality(args)
+    result = {"scale": scale, "scale7": scale7, "quality": quality}[args.mode](args)
     result.update({"machine": platform.machine(), "python": platform.python_version(),
                    "measured_at": datetime.now(UTC).isoformat(timespec="seconds")})
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = args.out or (f"clusters_{args.mode}.json" if args.mode == "scale"
-                        else f"clusters_quality_{args.scenario or 'default'}.json")
+    name = args.out or {"scale": "clusters_scale.json",
+                        "scale7": "clusters_scale_7d.json",
+                        }.get(args.mode, f"clusters_quality_{getattr(args, 'scenario', None) or 'default'}.json")
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

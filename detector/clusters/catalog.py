@@ -39,7 +39,7 @@ COLUMNS: list[dict[str, str]] = [
      "why": "Harvesters rarely repeat a prompt across the group: the union covers ground."},
     {"name": "clu_prompt_overlap", "unit": "fraction", "meaning": "1 - distinct union prompts / sum of members' distinct prompts.",
      "why": "Near 0 when members split a topic list between them (coordinated coverage)."},
-    {"name": "clu_centroid_spread", "unit": "cosine distance", "meaning": "Mean cosine distance between members' embedding centroids (null without embeddings).",
+    {"name": "clu_centroid_spread", "unit": "cosine distance", "meaning": "Mean cosine distance between members' embedding centroids, centred on the day's mean centroid (null without embeddings).",
      "why": "Members covering disjoint topics on purpose sit far apart."},
     {"name": "clu_density", "unit": "fraction", "meaning": "Linked member pairs / all member pairs.",
      "why": "Tight groups are linked all round, chance groups by a chain."},

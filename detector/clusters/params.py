@@ -18,6 +18,7 @@ FAMILIES: dict[str, str] = {
     "embedding": "content",
     "timing": "timing",
     "creation": "lifecycle",
+    "coverage": "coverage",
 }
 
 EDGE_TYPES: tuple[str, ...] = tuple(FAMILIES)
@@ -63,6 +64,30 @@ class ClusterParams:
         profile shared by more than 5; keeps the work bounded (a key costs m^2/2 pairs).
     store_min_score: typed edges of pairs scoring below this are not stored.
     seed: random seed (Louvain, MinHash) so runs are reproducible.
+    sweep_enabled: run the set-level search for low-and-slow groups (``sweeps.py``);
+        experimental, off by default (on `train` it added more benign account-days than
+        low-and-slow ones, see docs/clusters.md).
+    sweep_min_topics / sweep_max_openings: an account is a candidate with this many distinct
+        opening prompts (first user turns) in the window (busier accounts are for the
+        per-account detectors); at most ``sweep_sample`` of them are used per account.
+    sweep_min_cached: share of the openings the embedding cache must hold for the search
+        to run (it needs the coverage stage's vectors).
+    sweep_remove_pcs: top principal directions of the opening-prompt vectors projected out
+        (shared phrasing) before topic cells are formed.
+    sweep_tau: cosine (after the removal) at which two openings are on one topic.
+    sweep_block: about this many openings per k-means block; openings are compared only
+        inside a block.
+    sweep_region: about this many openings per topic region (coarser k-means cells) whose
+        base match rate gives the expected overlap of two accounts.
+    sweep_overlap_ratio: share of the chance overlap that members of one group are assumed
+        to keep (topic matching is noisy): the pair evidence is the log-likelihood ratio of
+        Poisson(ratio * expected) against Poisson(expected).
+    sweep_max_scale: largest per-account correction of the expected overlap (an account
+        meeting more partners than its regions' base rate predicts).
+    sweep_min_group: smallest group reported.
+    sweep_min_group_surprise: -ln P(Poisson(expected inside) <= matches inside) a group needs.
+    sweep_null_draws / sweep_max_null_share: random same-size sets drawn from the group's
+        neighbourhood; a group is kept when at most this share of them is as surprising.
     """
 
     windows: tuple[int, ...] = (1, 7)
@@ -96,6 +121,21 @@ class ClusterParams:
     min_edge_weight: float = 0.15
     store_min_score: float = 0.3
     seed: int = 0
+    sweep_enabled: bool = False
+    sweep_min_topics: int = 8
+    sweep_max_openings: int = 400
+    sweep_sample: int = 64
+    sweep_min_cached: float = 0.9
+    sweep_tau: float = 0.7
+    sweep_block: int = 64
+    sweep_region: int = 128
+    sweep_remove_pcs: int = 20
+    sweep_overlap_ratio: float = 0.25
+    sweep_max_scale: float = 4.0
+    sweep_min_group: int = 3
+    sweep_min_group_surprise: float = 25.0
+    sweep_null_draws: int = 200
+    sweep_max_null_share: float = 0.01
 
     def __post_init__(self) -> None:
         if self.max_key_accounts < 2:

@@ -19,13 +19,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from detector.clusters import store
+from detector.clusters import store, sweeps
 from detector.clusters.catalog import COLUMNS
 from detector.clusters.features import cluster_table, volume_table
 from detector.clusters.graph import build_graph, communities
 from detector.clusters.ids import assign_ids
 from detector.clusters.params import FAMILIES, ClusterParams
-from detector.clusters.scoring import best_edges, score_pairs
+from detector.clusters.scoring import add_set_links, best_edges, score_pairs
 from detector.clusters.window import WindowContext, window_edges
 from detector.errors import InputError
 from detector.lake.db import connect, lake_dates
@@ -62,14 +62,24 @@ def _nodes(con: duckdb.DuckDBPyConnection, day: str) -> pd.DataFrame:
 
 
 def load_centroids(settings: Settings, day: str) -> dict[str, np.ndarray]:
-    """Embedding centroid per account for ``day``; empty when the embeddings stage wrote none."""
+    """Embedding centroid per account for ``day``, centred on the day's mean centroid and
+    rescaled to unit length; empty when the embeddings stage wrote none.
+
+    Raw centroids of accounts with many varied prompts all drift towards the population mean
+    (cosine 0.9 between unrelated people is common), so only the part of a centroid that
+    departs from the population says what an account is about."""
     path = store.centroid_path(settings, day)
     if not path.exists():
         return {}
     table = pq.read_table(path, columns=["account_id", "centroid"])
-    return {a: np.asarray(c, dtype=np.float32)
-            for a, c in zip(table.column("account_id").to_pylist(),
-                            table.column("centroid").to_pylist(), strict=True) if c}
+    pairs = [(a, c) for a, c in zip(table.column("account_id").to_pylist(),
+                                     table.column("centroid").to_pylist(), strict=True) if c]
+    if not pairs:
+        return {}
+    x = np.asarray([c for _, c in pairs], dtype=np.float32)
+    x -= x.mean(axis=0) if len(x) > 1 else 0.0
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return {a: x[k] for k, (a, _) in enumerate(pairs)}
 
 
 def _windows(day: str, params: ClusterParams, available: set[str]) -> list[int]:
@@ -116,6 +126,17 @@ def compute_day(settings: Settings, day: str, params: ClusterParams,
     pairs = score_pairs(best, params)
     groups = communities(build_graph(pairs), params)
     timings["graph_s"] = round(time.perf_counter() - t, 2)
+    sweep = None
+    if params.sweep_enabled:  # set-level search over the longest window (still open)
+        t = time.perf_counter()
+        sweep = sweeps.search(con, params, {a for g in groups for a in g},
+                              settings.home / "embeddings" / "cache")
+        if sweep.groups:
+            cov = sweep.edges.assign(window=f"{max(contexts)}d")
+            best = pd.concat([best, cov], ignore_index=True)
+            pairs = add_set_links(pairs, sweep.edges, params)
+            groups = sorted(groups + sweep.groups, key=lambda m: (-len(m), m[0]))
+        timings["sweep_s"] = round(time.perf_counter() - t, 2)
     prev_day, prev_members = _previous(settings, day, params)
     ids = assign_ids(groups, prev_members, params.carry_min_jaccard)
     ids["members"] = groups
@@ -134,6 +155,8 @@ def compute_day(settings: Settings, day: str, params: ClusterParams,
                "linked_pairs": int(pairs["linked"].sum()) if len(pairs) else 0,
                "clusters": len(groups), "clustered_accounts": int(sum(map(len, groups))),
                "windows": sorted(contexts), "seconds": timings,
+               "sweep": ({"vectors": sweep.vector_source, "seconds": sweep.seconds,
+                          **sweep.counts} if sweep is not None else None),
                "window_steps": {f"{w}d": {"seconds": c.seconds, **c.counts}
                                 for w, c in contexts.items()}}
     write_bytes_atomic(store.day_dir(settings, day) / "summary.json",

@@ -39,3 +39,24 @@ def score_pairs(edges: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:
                     & (wide["score"] >= params.link_min_score))
     wide["linked"] = (wide["payment"] >= 1.0) | corroborated
     return wide.reset_index()[cols]
+
+
+def add_set_links(pairs: pd.DataFrame, edges: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:
+    """Pairs with set-level ``coverage`` edges (members of one sweep group) marked linked.
+
+    The group, not the pair, carries the evidence (see ``sweeps.py``), so these pairs link
+    without a second family; an existing pair row gains the coverage weight in its score.
+    """
+    if edges.empty:
+        return pairs
+    cov = edges[["src", "dst", "weight"]].rename(columns={"weight": "coverage"})
+    cols = ["src", "dst", *FAMILY_NAMES, "score", "n_families", "linked"]
+    base = pairs.drop(columns=["coverage"]) if "coverage" in pairs else pairs
+    out = base.merge(cov, on=["src", "dst"], how="outer")
+    for f in FAMILY_NAMES:
+        out[f] = out[f].astype("float64").fillna(0.0) if f in out else 0.0
+    new = out["coverage"] > 0
+    out["score"] = out[list(FAMILY_NAMES)].sum(axis=1)
+    out["n_families"] = (out[list(FAMILY_NAMES)] >= params.family_min_weight).sum(axis=1)
+    out["linked"] = out["linked"].astype("boolean").fillna(False).astype(bool) | new
+    return out[cols].reset_index(drop=True)

@@ -1,0 +1,133 @@
+"""Independent ("foreign") traffic generator for testing how distill-guard generalises.
+
+Written from the public input contract (``/work/shared/spec/request-log.md``) and a published
+threat description only, without reading the project's own simulator, features, rules or model.
+
+Run: ``.venv/bin/python bench/foreign/generate.py --accounts 2500 --days 3 --seed 7 --out DIR``
+
+Writes ``DIR/logs/YYYY-MM-DD.jsonl.gz`` (one file per UTC day, records roughly in time order,
+plus ``DIR/logs/redelivery.jsonl`` with a few re-delivered duplicates) and ``DIR/truth.csv``
+(account_id,label,archetype,group) which is kept outside the log folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import random
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benign as B  # noqa: E402
+import distill as D  # noqa: E402
+from context import Ctx  # noqa: E402
+from prompts import load_corpora  # noqa: E402
+
+# archetype: (share of accounts, create, emit). Shares are of the total account count.
+MIX = {
+    "consumer_chat": (0.345, B.create_consumer, B.emit_consumer),
+    "developer_testing": (0.13, B.create_developer, B.emit_developer),
+    "multilingual": (0.08, B.create_multilingual, B.emit_multilingual),
+    "new_legit": (0.06, B.create_new_legit, B.emit_new_legit),
+    "campus_nat": (0.08, B.create_campus, B.emit_campus),
+    "corporate_team": (0.035, B.create_corporate, B.emit_corporate),
+    "support_bot": (0.014, B.create_support_bot, B.emit_support_bot),
+    "extraction_pipeline": (0.01, B.create_extraction, B.emit_extraction),
+    "classifier_logprobs": (0.01, B.create_classifier, B.emit_classifier),
+    "eval_runner": (0.01, B.create_eval_runner, B.emit_eval_runner),
+    "reseller_platform": (0.004, B.create_reseller, B.emit_reseller),
+    "night_batch": (0.01, B.create_night_batch, B.emit_night_batch),
+    "coding_agent": (0.05, B.create_coding_agent, B.emit_coding_agent),
+    # distilling
+    "bulk_harvester": (0.005, D.create_bulk, D.emit_bulk),
+    "hydra_fleet": (0.08, D.create_hydra, D.emit_hydra),
+    "logprob_sampler": (0.006, D.create_logprob, D.emit_logprob),
+    "proxy_mixer": (0.004, D.create_proxy_mixer, D.emit_proxy_mixer),
+    "slow_sweeper": (0.018, D.create_slow, D.emit_slow),
+    "responses_miner": (0.008, D.create_responses_miner, D.emit_responses_miner),
+}
+DEFAULT_START = "2026-10-08"  # a Thursday: two weekdays and a Saturday for 3 days
+
+
+def counts(n: int) -> dict[str, int]:
+    """Accounts per archetype: at least 2 of each, the rest to consumer_chat."""
+    total = sum(s for s, _, _ in MIX.values())
+    c = {k: max(2, round(n * s / total)) for k, (s, _, _) in MIX.items()}
+    c["consumer_chat"] += n - sum(c.values())
+    return c
+
+
+def generate(n_accounts: int, days: int, seed: int, out: Path, start: str = DEFAULT_START,
+             data: Path | None = None) -> dict:
+    """Generate the logs and truth; returns a summary dict (counts per archetype and label)."""
+    rng = random.Random(seed)
+    t0 = datetime.fromisoformat(start).replace(tzinfo=UTC).timestamp()
+    corpora = load_corpora(data) if data else load_corpora()
+    ctx = Ctx(start=t0, days=days, rng=random.Random(rng.getrandbits(64)), corpora=corpora)
+    accounts = []
+    for name, k in counts(n_accounts).items():
+        _, create, emit = MIX[name]
+        for a in create(ctx, random.Random(rng.getrandbits(64)), k):
+            accounts.append((a, emit))
+    rng.shuffle(accounts)
+    by_day: list[list[tuple[float, str]]] = [[] for _ in range(days)]
+    per_arch: Counter = Counter()
+    for acct, emit in accounts:
+        arng = random.Random(rng.getrandbits(64))
+        for d in range(-1, days + 1):  # neighbouring local days spill into the window
+            day0 = t0 + d * 86400.0
+            for ts, rec in emit(ctx, acct, arng, day0):
+                if t0 <= ts < ctx.end and ts >= acct.created_at:
+                    by_day[int((ts - t0) // 86400)].append((ts, json.dumps(rec, ensure_ascii=False)))
+                    per_arch[acct.archetype] += 1
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    redeliver = []
+    for d, rows in enumerate(by_day):
+        rows.sort(key=lambda r: r[0] + rng.uniform(0, 2.0))  # arrival jitter: not strictly ordered
+        day = datetime.fromtimestamp(t0 + d * 86400, UTC).strftime("%Y-%m-%d")
+        with gzip.open(logs / f"{day}.jsonl.gz", "wt", encoding="utf-8", compresslevel=4) as fh:
+            for _, line in rows:
+                fh.write(line + "\n")
+        redeliver += [line for _, line in rng.sample(rows, min(len(rows), max(1, len(rows) // 500)))]
+    (logs / "redelivery.jsonl").write_text("\n".join(redeliver) + "\n", encoding="utf-8")
+    with open(out / "truth.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["account_id", "label", "archetype", "group"])
+        for acct, _ in sorted(accounts, key=lambda x: x[0].account_id):
+            w.writerow([acct.account_id, acct.label, acct.archetype, acct.group])
+    labels = Counter(a.label for a, _ in accounts)
+    return {"accounts": len(accounts), "labels": dict(labels), "requests": sum(per_arch.values()),
+            "redelivered": len(redeliver), "accounts_per_archetype": dict(Counter(a.archetype for a, _ in accounts)),
+            "requests_per_archetype": dict(per_arch), "corpora_found": ctx.corpora.available}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--accounts", type=int, default=2500)
+    ap.add_argument("--days", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--start", default=DEFAULT_START, help="first UTC day, YYYY-MM-DD")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--data", type=Path, default=None,
+                    help="prompt corpora folder (default /work/shared/data; missing = own banks only)")
+    a = ap.parse_args(argv)
+    if a.accounts < 60 or a.days < 1:
+        ap.error(f"--accounts must be >= 60 and --days >= 1, got {a.accounts} and {a.days}")
+    t = time.time()
+    summary = generate(a.accounts, a.days, a.seed, a.out, a.start, a.data)
+    summary["wall_s"] = round(time.time() - t, 1)
+    (a.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

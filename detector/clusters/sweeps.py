@@ -1,0 +1,414 @@
+"""Set-level search for *low-and-slow* groups: accounts that split one topic sweep between them.
+
+Experimental and off by default (``ClusterParams.sweep_enabled``): on training traffic it
+added more benign account-days to clusters than low-and-slow ones (docs/clusters.md).
+
+Such a group shares nothing pairwise (own addresses, own apps, human timing, real-looking
+questions); what gives it away is the *set*: each member walks its own slice of a topic space,
+so members' topics are mutually disjoint far beyond chance, while each of them meets other
+accounts sweeping the same space at the usual rate.
+
+Grain: accounts active on the clustered day, their *opening* prompts (first user turn of a
+conversation) over the longest look-back window. Steps:
+
+1. **Candidates** (``openings``): ``sweep_min_topics`` to ``sweep_max_openings`` distinct
+   openings in the window, at most ``sweep_sample`` used, not already in a pairwise cluster.
+2. **Topic vectors** (``prompt_vectors``): the coverage stage's embedding cache, top
+   ``sweep_remove_pcs`` principal directions (shared phrasing) projected out.
+3. **Topic matches and their expectation** (``topic_matches``): openings on one topic
+   (cosine >= ``sweep_tau``) counted per account pair, compared only inside k-means blocks;
+   the expected count from each coarser region's base match rate.
+4. **Pair evidence** (``pair_surprise``, ``pair_llr``): expectation degree-corrected per
+   account; LLR of "split one sweep" against "independent", between accounts of one request
+   profile (dominant model and max_tokens).
+5. **Groups** (``_groups``): Louvain communities of the positive-LLR graph, trimmed, kept
+   when the group's Poisson surprise and a random-set null from its neighbourhood pass.
+
+Every kept pair becomes a ``coverage`` edge whose evidence says why.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import networkx as nx
+import numpy as np
+import orjson
+import pandas as pd
+import scipy.sparse as sp
+from scipy.stats import poisson
+
+from detector.clusters.keys import PAIR_COLUMNS
+from detector.clusters.params import ClusterParams
+
+
+@dataclass
+class SweepResult:
+    """Groups found by the sweep search, their coverage edges and what it cost."""
+
+    groups: list[list[str]] = field(default_factory=list)
+    edges: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PAIR_COLUMNS))
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    vector_source: str = "none"
+
+
+def openings(con: duckdb.DuckDBPyConnection, p: ClusterParams,
+             exclude: set[str]) -> pd.DataFrame:
+    """Distinct opening prompts of candidate accounts in the open window (view ``win_text``).
+
+    One row per (account_id, prompt_hash), text cut to ``template_max_chars``, with the
+    account's request profile. Candidates: ``sweep_min_topics`` to ``sweep_max_openings``
+    distinct openings, not in ``exclude``; at most ``sweep_sample`` openings kept per
+    account (smallest md5 of the hash first: deterministic, independent of other accounts).
+    """
+    con.register("_swx", pd.DataFrame({"account_id": pd.Series(sorted(exclude), dtype=object)}))
+    df = con.execute(f"""
+        WITH o AS (
+            SELECT account_id, prompt_hash,
+                   any_value(left(prompt_text, {int(p.template_max_chars)})) AS text
+            FROM win_text
+            WHERE coalesce(n_user_turns, 1) <= 1 AND prompt_hash IS NOT NULL
+              AND length(trim(prompt_text)) > 0
+              AND account_id NOT IN (SELECT CAST(account_id AS VARCHAR) FROM _swx)
+            GROUP BY ALL),
+        r AS (SELECT *, count(*) OVER (PARTITION BY account_id) AS n_open,
+                     row_number() OVER (PARTITION BY account_id ORDER BY md5(prompt_hash)) AS k
+              FROM o),
+        c AS (SELECT * FROM r WHERE n_open BETWEEN {int(p.sweep_min_topics)}
+                                    AND {int(p.sweep_max_openings)}
+                                AND k <= {int(p.sweep_sample)}),
+        prof AS (
+            SELECT account_id, mode(coalesce(model, '?')) AS model,
+                   mode(coalesce(CAST(max_tokens AS VARCHAR), 'none')) AS max_tokens
+            FROM win_text WHERE account_id IN (SELECT DISTINCT account_id FROM c)
+            GROUP BY account_id)
+        SELECT c.account_id, c.prompt_hash, c.text, prof.model, prof.max_tokens
+        FROM c JOIN prof USING (account_id) ORDER BY c.account_id, c.prompt_hash""").df()
+    con.unregister("_swx")
+    return df
+
+
+def _cached_vectors(cache_root: Path, hashes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(found mask, vectors) from the model folder of the embedding cache holding most of
+    ``hashes``; None when there is no cache."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from detector.embeddings.cache import vectors_from_arrow
+
+    if not cache_root.exists():
+        return None
+    best = None
+    wanted = pa.array(hashes, type=pa.string())
+    for folder in sorted(cache_root.glob("model=*")):
+        parts = sorted(str(x) for x in folder.glob("part-*.parquet"))
+        if not parts:
+            continue
+        table = ds.dataset(parts, format="parquet").to_table(
+            columns=["prompt_hash", "vector"], filter=pc.field("prompt_hash").isin(wanted))
+        if table.num_rows == 0 or (best is not None and table.num_rows <= best.num_rows):
+            continue
+        best = table
+    if best is None:
+        return None
+    dim = len(best.column("vector")[0].as_py())
+    pos = pc.index_in(best.column("prompt_hash"), value_set=wanted).to_numpy(zero_copy_only=False)
+    vecs = vectors_from_arrow(best.column("vector"), dim)
+    pos, first = np.unique(pos.astype(np.int64), return_index=True)
+    found = np.zeros(len(hashes), dtype=bool)
+    out = np.zeros((len(hashes), dim), dtype=np.float32)
+    out[pos], found[pos] = vecs[first], True
+    return found, out
+
+
+def prompt_vectors(hashes: list[str], cache_root: Path,
+                   p: ClusterParams) -> tuple[np.ndarray, np.ndarray] | None:
+    """(found mask, topic vectors) of the unique opening prompts from the embedding cache of
+    the coverage stage, shared phrasing removed; None when the cache holds under
+    ``sweep_min_cached`` of them (the search then does not run: words alone do not separate
+    topics from phrasing well enough)."""
+    got = _cached_vectors(cache_root, hashes) if hashes else None
+    if got is None or got[0].mean() < p.sweep_min_cached:
+        return None
+    found, vecs = got
+    out = np.zeros_like(vecs)
+    out[found] = remove_top_components(vecs[found], p.sweep_remove_pcs, p.seed)
+    return found, out
+
+
+def remove_top_components(x: np.ndarray, k: int, seed: int, sample: int = 20000) -> np.ndarray:
+    """Centre, project out the top ``k`` principal directions (fitted on a sample), L2 rows."""
+    x = np.asarray(x, dtype=np.float32)
+    mean = x.mean(axis=0)
+    xc = x - mean
+    if k > 0 and len(x) > k + 1:
+        idx = np.random.default_rng(seed).choice(len(x), min(sample, len(x)), replace=False)
+        _, _, vt = np.linalg.svd(xc[idx], full_matrices=False)
+        top = vt[:k]
+        xc = xc - (xc @ top.T) @ top
+    norms = np.linalg.norm(xc, axis=1, keepdims=True)
+    return xc / np.maximum(norms, 1e-12)
+
+
+def _lloyd(x: np.ndarray, k: int, g: np.random.Generator, iters: int) -> np.ndarray:
+    """Spherical k-means (Lloyd, random init) of unit rows into k cells; cell per row."""
+    n = len(x)
+    if k <= 1 or n <= k:
+        return np.zeros(n, dtype=np.int64) if k <= 1 else np.arange(n)
+    centres = x[g.choice(n, k, replace=False)].copy()
+    label = np.zeros(n, dtype=np.int64)
+    for _ in range(iters):
+        for s in range(0, n, 8192):
+            label[s:s + 8192] = (x[s:s + 8192] @ centres.T).argmax(axis=1)
+        onehot = sp.csr_matrix((np.ones(n, dtype=np.float32), (label, np.arange(n))),
+                               shape=(k, n))
+        sums = np.asarray(onehot @ x)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        centres = np.where(norms > 0, sums / np.maximum(norms, 1e-12), centres)
+    return label
+
+
+def kmeans_blocks(x: np.ndarray, per_block: int, seed: int, iters: int = 8) -> np.ndarray:
+    """Blocks of about ``per_block`` unit rows (their block ids). Two-level spherical k-means
+    when many blocks are wanted: sqrt(k) coarse cells, each split by its own size, so the
+    cost is about n * 2 sqrt(n / per_block) dot products instead of n^2 / per_block."""
+    n = len(x)
+    k = max(1, n // max(per_block, 1))
+    g = np.random.default_rng(seed)
+    if k <= 256:
+        return _lloyd(x, k, g, iters)
+    coarse = _lloyd(x, int(np.sqrt(k)), g, iters)
+    label = np.zeros(n, dtype=np.int64)
+    offset = 0
+    for c in np.unique(coarse):
+        idx = np.flatnonzero(coarse == c)
+        sub = _lloyd(x[idx], max(1, len(idx) // per_block), g, iters)
+        label[idx] = sub + offset
+        offset += int(sub.max()) + 1
+    return label
+
+
+def topic_matches(x: np.ndarray, owner: np.ndarray, n_acc: int,
+                  p: ClusterParams) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(matches, expected): account x account counts of opening-prompt pairs on one topic
+    (cosine >= ``sweep_tau``), and the count expected if the two accounts' prompts matched
+    at the base rate of the topic *region* they fall in.
+
+    Prompts are compared only inside k-means blocks of about ``sweep_block`` prompts (work
+    grows with n * sweep_block, not n^2). Regions are coarser k-means cells (about
+    ``sweep_region`` prompts); a region's base rate is the matched share of its prompt pairs
+    from different accounts, so the expectation adapts to how densely each part of the
+    topic space is swept. Both matrices symmetric with a zero diagonal."""
+    block = kmeans_blocks(x, p.sweep_block, p.seed)
+    region = kmeans_blocks(x, p.sweep_region, p.seed + 1)
+    n_reg = int(region.max()) + 1
+    order = np.argsort(block, kind="stable")
+    bounds = np.flatnonzero(np.diff(block[order])) + 1
+    rows, cols = [], []
+    hits = np.zeros(n_reg)
+    for idx in np.split(order, bounds):
+        if len(idx) < 2:
+            continue
+        i, j = np.nonzero(np.triu(x[idx] @ x[idx].T >= p.sweep_tau, k=1))
+        a, b = owner[idx[i]], owner[idx[j]]
+        ok = a != b
+        rows.append(a[ok])
+        cols.append(b[ok])
+        ri, rj = region[idx[i[ok]]], region[idx[j[ok]]]
+        hits += np.bincount(ri[ri == rj], minlength=n_reg)
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    m = sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(n_acc, n_acc))
+    per = sp.csr_matrix((np.ones(len(owner)), (owner, region)), shape=(n_acc, n_reg))
+    size = np.asarray(per.sum(axis=0)).ravel()
+    own = np.asarray(per.multiply(per).sum(axis=0)).ravel()
+    rate = hits / np.maximum((size ** 2 - own) / 2.0, 1.0)
+    exp = (per @ sp.diags(rate) @ per.T).tolil()
+    exp.setdiag(0)
+    return (m + m.T).tocsr(), exp.tocsr()
+
+
+def pair_surprise(o: sp.csr_matrix, expected: sp.csr_matrix,
+                  max_scale: float = 4.0) -> pd.DataFrame:
+    """Per account pair sharing a region: topic matches ``overlap``, ``expected`` matches
+    and surprise = -ln P(Poisson(expected) <= overlap). Rows i < j.
+
+    The region expectation is degree-corrected per account: an account that shares topics
+    with fewer other accounts than its regions' base rates predict (a person asking their own
+    questions, or one whose matches are lumped on a few popular prompts) gets its
+    expectations scaled by observed / expected *partners* (at most ``max_scale``), so only
+    accounts that do meet the population at (or above) the base rate, yet not each other,
+    look disjoint."""
+    e = sp.triu(expected, k=1).tocoo()
+    i, j, lam = e.row, e.col, e.data
+    ov = np.asarray(o[i, j]).ravel() if len(i) else np.zeros(0)
+    n = o.shape[0]
+    hit, p_hit = (ov > 0).astype(np.float64), 1.0 - np.exp(-lam)
+    obs = np.bincount(i, hit, n) + np.bincount(j, hit, n)
+    pred = np.bincount(i, p_hit, n) + np.bincount(j, p_hit, n)
+    cal = np.clip(obs / np.maximum(pred, 1e-12), 0.0, max_scale)
+    lam = lam * np.sqrt(cal[i] * cal[j])
+    surprise = -poisson.logcdf(ov, np.maximum(lam, 1e-12))
+    return pd.DataFrame({"i": i, "j": j, "overlap": ov, "expected": lam, "surprise": surprise})
+
+
+def pair_llr(overlap: np.ndarray, expected: np.ndarray, ratio: float) -> np.ndarray:
+    """Log-likelihood ratio (nats) of "split one sweep" (matches ~ Poisson(ratio * expected))
+    against "independent" (Poisson(expected)): expected (1 - ratio) + overlap ln(ratio)."""
+    return expected * (1.0 - ratio) + overlap * np.log(ratio)
+
+
+def _pair_matrix(pairs: pd.DataFrame, column: str, n: int) -> sp.csr_matrix:
+    """Symmetric n x n matrix of one pair column."""
+    m = sp.csr_matrix((pairs[column].to_numpy(dtype=np.float64),
+                       (pairs["i"].to_numpy(), pairs["j"].to_numpy())), shape=(n, n))
+    return (m + m.T).tocsr()
+
+
+def _llr_matrix(pairs: pd.DataFrame, n: int) -> sp.csr_matrix:
+    return _pair_matrix(pairs, "llr", n)
+
+
+def _trim(llr: sp.csr_matrix, members: list[int]) -> list[int]:
+    """Drop, one at a time, the member whose summed LLR with the others is most negative,
+    until every member adds evidence (summed LLR > 0)."""
+    ms = list(members)
+    while len(ms) > 1:
+        load = np.asarray(llr[ms][:, ms].sum(axis=1)).ravel()
+        if load.min() > 0:
+            break
+        del ms[int(np.argmin(load))]
+    return ms
+
+
+def group_test(o: sp.csr_matrix, expected: sp.csr_matrix, members: list[int]) -> tuple[int, float, float]:
+    """(matches inside, expected inside, surprise nats) of a set of accounts."""
+    ms = np.asarray(members)
+    obs = int(o[ms][:, ms].sum() // 2)
+    lam = float(expected[ms][:, ms].sum() / 2.0)
+    return obs, lam, float(-poisson.logcdf(obs, max(lam, 1e-12)))
+
+
+def null_share(o: sp.csr_matrix, expected: sp.csr_matrix, members: list[int], pool: np.ndarray,
+               surprise: float, draws: int, seed: int) -> float:
+    """Share of random same-size sets from ``pool`` at least as surprising as the group.
+
+    The pool is the group's neighbourhood (accounts linked to it by positive evidence, or
+    all candidates with its request profile when that is small): if random sets of it
+    look as disjoint, the expectation, not a coordination, is off."""
+    k = len(members)
+    if len(pool) < 2 * k:
+        return 1.0
+    g = np.random.default_rng(seed)
+    hits = sum(group_test(o, expected, list(g.choice(pool, k, replace=False)))[2] >= surprise
+               for _ in range(draws))
+    return hits / draws
+
+
+def search(con: duckdb.DuckDBPyConnection, p: ClusterParams, exclude: set[str],
+           cache_root: Path) -> SweepResult:
+    """Low-and-slow groups among accounts of the open window (see the module docstring)."""
+    res = SweepResult()
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        res.seconds[name] = round(now - t, 2)
+        t = now
+
+    df = openings(con, p, exclude)
+    lap("openings")
+    uniq = df.drop_duplicates("prompt_hash").reset_index(drop=True)
+    got = prompt_vectors(uniq["prompt_hash"].tolist(), cache_root, p)
+    lap("vectors")
+    if got is None:
+        res.counts = {"candidates": int(df["account_id"].nunique()), "skipped_no_vectors": 1}
+        return res
+    res.vector_source = "embedding_cache"
+    found, x = got
+    pos = dict(zip(uniq["prompt_hash"][found], range(int(found.sum())), strict=True))
+    x = x[found]
+    df = df[df["prompt_hash"].isin(pos)]
+    accounts = np.array(sorted(df["account_id"].unique()), dtype=object)
+    idx = {a: k for k, a in enumerate(accounts)}
+    # one row per (account, prompt): a prompt two accounts both sent counts for both
+    rows = df["prompt_hash"].map(pos).to_numpy()
+    owner = df["account_id"].map(idx).to_numpy()
+    o, expected = topic_matches(x[rows], owner, len(accounts), p)
+    lap("matches")
+    pairs = pair_surprise(o, expected, p.sweep_max_scale)
+    pairs["llr"] = pair_llr(pairs["overlap"].to_numpy(), pairs["expected"].to_numpy(),
+                            p.sweep_overlap_ratio)
+    lap("pairs")
+    prof = df.drop_duplicates("account_id").set_index("account_id")
+    profile = (prof["model"] + "|" + prof["max_tokens"]).reindex(accounts).to_numpy()
+    groups, edges = _groups(o, expected, pairs, profile, accounts, p)
+    lap("groups")
+    res.groups, res.edges = groups, edges
+    res.counts = {"candidates": int(len(accounts)), "opening_prompts": int(len(df)),
+                  "topic_matches": int(o.sum() / 2), "pairs_sharing_a_block": int(len(pairs)),
+                  "coverage_edges": int(len(edges)), "groups": len(groups),
+}
+    return res
+
+
+def _groups(o: sp.csr_matrix, expected: sp.csr_matrix, pairs: pd.DataFrame,
+            profile: np.ndarray, accounts: np.ndarray,
+            p: ClusterParams) -> tuple[list[list[str]], pd.DataFrame]:
+    """Louvain communities of the positive-evidence graph (pairs with LLR > 0 sharing the
+    request profile), trimmed, kept when the group test and its null pass; their edges."""
+    same = profile[pairs["i"].to_numpy()] == profile[pairs["j"].to_numpy()]
+    pairs = pairs[same]
+    llr = _llr_matrix(pairs, len(accounts))
+    expected = _pair_matrix(pairs, "expected", len(accounts))  # degree-corrected
+    pos = pairs[pairs["llr"] > 0]
+    if pos.empty:
+        return [], pd.DataFrame(columns=PAIR_COLUMNS)
+    g = nx.Graph()
+    g.add_weighted_edges_from(zip(pos["i"].tolist(), pos["j"].tolist(),
+                                  pos["llr"].astype(float).tolist(), strict=True))
+    stat = {(int(r.i), int(r.j)): r for r in pairs.itertuples(index=False)}
+    groups, rows = [], []
+    for cc in nx.connected_components(g):
+        if len(cc) < p.sweep_min_group:
+            continue
+        pool = np.asarray(sorted(cc))
+        if len(pool) < 4 * p.sweep_min_group:  # a small neighbourhood: same-profile candidates
+            pool = np.flatnonzero(profile == profile[pool[0]])
+        parts = nx.community.louvain_communities(g.subgraph(cc), weight="weight", seed=p.seed)
+        for part in parts:
+            ms = _trim(llr, sorted(part))
+            if len(ms) < p.sweep_min_group:
+                continue
+            obs, lam, surprise = group_test(o, expected, ms)
+            if surprise < p.sweep_min_group_surprise:
+                continue
+            share = null_share(o, expected, ms, pool, surprise, p.sweep_null_draws, p.seed)
+            if share > p.sweep_max_null_share:
+                continue
+            groups.append(sorted(str(accounts[a]) for a in ms))
+            info = {"group_size": len(ms), "group_topic_matches": obs,
+                    "group_expected_matches": round(lam, 1),
+                    "group_surprise_nats": round(surprise, 1),
+                    "random_sets_as_disjoint": round(share, 3)}
+            inside = [(a, b) for k, a in enumerate(ms) for b in ms[k + 1:]]
+            rows += [_edge(accounts, stat[ab], profile, info) for ab in inside
+                     if ab in stat and stat[ab].llr > 0]
+    edges = pd.DataFrame(rows, columns=PAIR_COLUMNS) if rows else pd.DataFrame(
+        columns=PAIR_COLUMNS)
+    return sorted(groups, key=lambda m: (-len(m), m[0])), edges
+
+
+def _edge(accounts: np.ndarray, r, profile: np.ndarray, info: dict) -> tuple:
+    """A ``coverage`` edge: weight 1 - exp(-LLR), evidence of the pair and of its group."""
+    a, b = str(accounts[r.i]), str(accounts[r.j])
+    evidence = {"shared_topics": int(r.overlap), "expected_shared": round(float(r.expected), 2),
+                "pair_llr_nats": round(float(r.llr), 2), "profile": str(profile[r.i]), **info}
+    weight = float(1.0 - np.exp(-float(r.llr)))
+    return (min(a, b), max(a, b), "coverage", weight, orjson.dumps(evidence).decode())
