@@ -2,7 +2,8 @@
 
 Sources, per account-day:
 - the model: score >= block threshold -> block, >= review threshold -> review; a model-only
-  block needs ``model_block_min_requests`` requests that day (fewer: review at most), because
+  block needs ``model_block_min_requests`` requests that day, the account's own or its
+  cluster's (fewer: review at most), because
   shares and ratios over a handful of requests are too noisy to cut a customer off on, and is
   capped at review for a relay passing ``model_block_max_end_users`` or more distinct end-user
   ids (a platform serving identified users is a business to talk to, not to cut off on a score);
@@ -126,12 +127,24 @@ def _model_rank(frame: pd.DataFrame, score: np.ndarray, cfg: PolicyConfig) -> np
     """Rank the model alone imposes: thresholds, then blocks on thin evidence capped at review."""
     rank = np.where(score >= cfg.block_threshold, 2, np.where(score >= cfg.review_threshold, 1, 0))
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
-        volume = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy()
+        volume = _evidence_requests(frame)
         rank = np.where((rank == 2) & (volume < cfg.model_block_min_requests), 1, rank)
     if cfg.model_block_max_end_users is not None and "inf_distinct_end_users" in frame.columns:
         users = pd.to_numeric(frame["inf_distinct_end_users"], errors="coerce").fillna(0).to_numpy()
         rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
     return rank
+
+
+def _evidence_requests(frame: pd.DataFrame) -> np.ndarray:
+    """Requests behind each row's model score: the account's own that day, or its cluster's
+    when it is in one (a fleet of small accounts pools its evidence, as it pools its traffic)."""
+    own = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0)
+    if "cluster_id" not in frame.columns:
+        return own.to_numpy()
+    cluster = frame["cluster_id"].astype(object).where(frame["cluster_id"].notna(), None)
+    keyed = pd.DataFrame({"c": cluster, "d": frame["date"], "v": own})
+    pooled = keyed.groupby(["c", "d"], dropna=True)["v"].transform("sum")
+    return np.maximum(own.to_numpy(), pooled.fillna(0).to_numpy())
 
 
 def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool) -> list[str]:

@@ -99,3 +99,12 @@ def test_model_only_block_of_a_relay_with_many_end_users_is_capped_at_review():
     h = hits([["ruled_relay", D, "u1", "harvest_x", "t", "block", "high", "stable", 0.97, False]])
     out = apply_policy(f, np.array([0.95, 0.95, 0.95]), h, cfg)
     assert list(out["decision"]) == ["review", "block", "block"]
+
+
+def test_a_cluster_pools_its_members_evidence_for_a_model_block():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50)
+    f = frame(["h1", "h2", "h3", "lone"], clusters=["c1", "c1", "c1", None])
+    f["vol_requests"] = [20, 20, 20, 20]
+    out = apply_policy(f, np.array([0.99, 0.99, 0.99, 0.99]), hits([]), cfg)
+    # the cluster's 60 requests back each member's block; the lone 20-request account is reviewed
+    assert list(out["decision"]) == ["block", "block", "block", "review"]
