@@ -61,3 +61,18 @@ def test_train_model_chooses_thresholds_on_validation_accounts(labelled):
     assert card["training_data"]["train_rows"] + card["training_data"]["validation_rows"] == len(labelled)
     assert len(card["training_data"]["sha256"]) == 64
     assert "is_distiller" not in card["features"]
+
+
+def test_explanations_skip_features_no_tree_splits_on_without_changing_them(labelled, monkeypatch):
+    from detector.model import estimator
+
+    frame = labelled.assign(constant=1.0)  # a constant column can never be split on
+    model = DistillationClassifier(max_iter=60).fit(frame, frame["is_distiller"])
+    used = estimator.split_features(model.model_)
+    names = list(model.feature_names_in_)
+    assert used is not None and names.index("constant") not in used
+    assert names.index("hv_logprobs_share") in used
+    rows = frame.iloc[:40]
+    pruned = model.explain(rows, top=3)
+    monkeypatch.setattr(estimator, "split_features", lambda m: None)  # occlude every feature
+    assert model.explain(rows, top=3) == pruned
