@@ -104,6 +104,7 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     for col in ("rule_hits", "shadow_hits"):
         out[col] = out[col].apply(lambda v: v if isinstance(v, list) else [])
     model_rank = _model_rank(frame, out["model_score"].to_numpy(), cfg)
+    capped = (_threshold_rank(out["model_score"].to_numpy(), cfg) == 2) & (model_rank < 2)
     out["model_rank"] = model_rank
     out["pre_rank"] = np.maximum(model_rank, out["rule_rank"].to_numpy())
     out["cluster_rank"] = _escalate_clusters(out, cfg).to_numpy()
@@ -116,16 +117,17 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     out["decision"] = [DECISIONS[r] for r in final]
     out["allowlisted"] = allowed
     out["sources"] = [
-        _sources(m, rh, c, a)
-        for m, rh, c, a in zip(out["model_rank"], out["rule_hits"], out["cluster_rank"] > out["pre_rank"],
-                               allowed, strict=True)
+        _sources(m, rh, c, a, cap)
+        for m, rh, c, a, cap in zip(out["model_rank"], out["rule_hits"],
+                                    out["cluster_rank"] > out["pre_rank"], allowed, capped, strict=True)
     ]
     return out.drop(columns=["rule_rank", "rule_score", "pre_rank"])
 
 
 def _model_rank(frame: pd.DataFrame, score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
-    """Rank the model alone imposes: thresholds, then blocks on thin evidence capped at review."""
-    rank = np.where(score >= cfg.block_threshold, 2, np.where(score >= cfg.review_threshold, 1, 0))
+    """Rank the model alone imposes: thresholds, then blocks on thin evidence or of relays
+    capped at review (:func:`_capped` tells which rows were)."""
+    rank = _threshold_rank(score, cfg)
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
         volume = _evidence_requests(frame)
         rank = np.where((rank == 2) & (volume < cfg.model_block_min_requests), 1, rank)
@@ -133,6 +135,10 @@ def _model_rank(frame: pd.DataFrame, score: np.ndarray, cfg: PolicyConfig) -> np
         users = pd.to_numeric(frame["inf_distinct_end_users"], errors="coerce").fillna(0).to_numpy()
         rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
     return rank
+
+
+def _threshold_rank(score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
+    return np.where(score >= cfg.block_threshold, 2, np.where(score >= cfg.review_threshold, 1, 0))
 
 
 def _evidence_requests(frame: pd.DataFrame) -> np.ndarray:
@@ -147,12 +153,15 @@ def _evidence_requests(frame: pd.DataFrame) -> np.ndarray:
     return np.maximum(own.to_numpy(), pooled.fillna(0).to_numpy())
 
 
-def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool) -> list[str]:
+def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool,
+             capped: bool = False) -> list[str]:
     if allowed:
         return ["allowlisted"]
     src = list(rule_hits)
     if model_rank > 0:
         src.append("model")
+    if capped:
+        src.append("model_block_capped")  # the model alone would have blocked: analyst decides
     if by_cluster:
         src.append("cluster_escalation")
     return src

@@ -83,6 +83,8 @@ def test_model_only_block_on_thin_evidence_is_capped_at_review():
     out = apply_policy(f, np.array([0.99, 0.99, 0.99]), h, cfg)
     # 12 requests: the model alone reviews; 50 requests: it blocks; a blocking rule still blocks.
     assert list(out["decision"]) == ["review", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]  # the analyst sees why
+    assert out.loc[1, "sources"] == ["model"]
     assert out.loc[0, "score"] == pytest.approx(0.99)
 
 
