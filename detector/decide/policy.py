@@ -103,8 +103,9 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     out["rule_score"] = out["rule_score"].fillna(0.0).astype(float)
     for col in ("rule_hits", "shadow_hits"):
         out[col] = out[col].apply(lambda v: v if isinstance(v, list) else [])
-    model_rank = _model_rank(frame, out["model_score"].to_numpy(), cfg)
-    capped = (_threshold_rank(out["model_score"].to_numpy(), cfg) == 2) & (model_rank < 2)
+    by_threshold = _threshold_rank(out["model_score"].to_numpy(), cfg)
+    model_rank = _model_rank(frame, by_threshold, cfg)
+    capped = (by_threshold == 2) & (model_rank < 2)
     out["model_rank"] = model_rank
     out["pre_rank"] = np.maximum(model_rank, out["rule_rank"].to_numpy())
     out["cluster_rank"] = _escalate_clusters(out, cfg).to_numpy()
@@ -124,10 +125,9 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     return out.drop(columns=["rule_rank", "rule_score", "pre_rank"])
 
 
-def _model_rank(frame: pd.DataFrame, score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
-    """Rank the model alone imposes: thresholds, then blocks on thin evidence or of relays
-    capped at review (:func:`_capped` tells which rows were)."""
-    rank = _threshold_rank(score, cfg)
+def _model_rank(frame: pd.DataFrame, rank: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
+    """Rank the model alone imposes: its threshold ``rank``, with blocks on thin evidence or of
+    relays capped at review."""
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
         volume = _evidence_requests(frame)
         rank = np.where((rank == 2) & (volume < cfg.model_block_min_requests), 1, rank)

@@ -1,4 +1,4 @@
-"""Helpers for ingest tests: a native-record builder and a JSONL writer."""
+"""Helpers for ingest tests: a native-record builder, a JSONL writer and a lake reader."""
 
 from __future__ import annotations
 
@@ -35,3 +35,15 @@ def write_jsonl(path: Path, records: list[dict | bytes]) -> Path:
         for r in records:
             fh.write((r if isinstance(r, bytes) else orjson.dumps(r)) + b"\n")
     return path
+
+
+def lake_contents(home) -> tuple[list, list]:
+    """(stored rows without ingest_id, quarantined rows) of ``home``, both in source-line order."""
+    from detector.lake.db import connect
+
+    con = connect(home)
+    rows = con.execute("SELECT * EXCLUDE (ingest_id) FROM requests ORDER BY source_line"
+                       ).fetchall()
+    bad = con.execute("SELECT source_file, source_line, reason, raw FROM quarantine "
+                      "ORDER BY source_line").fetchall()
+    return rows, bad

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_helpers import BASE, record, write_jsonl
+from ingest_helpers import BASE, lake_contents, record, write_jsonl
 
 from detector.ingest import ingest_paths
 from detector.ingest import parse as parse_mod
@@ -26,7 +26,6 @@ from detector.ingest.normalize import BadRecord, Limits, normalize, prompt_hash
 from detector.ingest.parse import parse_batch
 from detector.ingest.sources import LineBatch
 from detector.ingest.tables import ROW_FIELDS
-from detector.lake.db import connect
 
 LIMITS = Limits()
 NAMES = [f.name for f in ROW_FIELDS]
@@ -275,15 +274,6 @@ def test_parse_batch_is_identical_with_and_without_fast_path(monkeypatch, unterm
     assert fast.read == len(lines) and len(slow.rows) > len(COMMON)
 
 
-def _lake(home) -> tuple[list, list]:
-    con = connect(home)
-    rows = con.execute("SELECT * EXCLUDE (ingest_id) FROM requests ORDER BY source_line"
-                       ).fetchall()
-    bad = con.execute("SELECT source_file, source_line, reason, raw FROM quarantine "
-                      "ORDER BY source_line").fetchall()
-    return rows, bad
-
-
 def test_ingest_end_to_end_is_identical_with_and_without_fast_path(tmp_path, monkeypatch):
     from detector.settings import load_settings
 
@@ -297,8 +287,8 @@ def test_ingest_end_to_end_is_identical_with_and_without_fast_path(tmp_path, mon
     counts = (fast.read, fast.accepted, fast.duplicates, fast.quarantined)
     assert counts == (slow.read, slow.accepted, slow.duplicates, slow.quarantined)
     assert fast.read == len(lines) and fast.duplicates >= 1 and fast.quarantined >= 10
-    fast_rows, fast_bad = _lake(fast_home)
-    slow_rows, slow_bad = _lake(slow_home)
+    fast_rows, fast_bad = lake_contents(fast_home)
+    slow_rows, slow_bad = lake_contents(slow_home)
     assert fast_rows == slow_rows and fast_bad == slow_bad
     assert len(fast_rows) == fast.accepted
 

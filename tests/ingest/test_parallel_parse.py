@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ingest_helpers import record, write_jsonl
+from ingest_helpers import lake_contents, record, write_jsonl
 
 from detector.ingest import ingest_paths, pipeline
 from detector.ingest.normalize import Limits
@@ -26,7 +26,6 @@ from detector.ingest.parse import parse_batch
 from detector.ingest.sources import LineReader
 from detector.ingest.tables import ROW_FIELDS, with_table
 from detector.ingest.worker import FileTask, _parsed_in_pool
-from detector.lake.db import connect
 from detector.settings import load_settings
 
 CHUNK = 97
@@ -59,15 +58,6 @@ def make_file(path: Path) -> list[str]:
     return [str(path)]
 
 
-def lake(home) -> tuple[list, list]:
-    con = connect(home)
-    rows = con.execute("SELECT * EXCLUDE (ingest_id) FROM requests ORDER BY source_line"
-                       ).fetchall()
-    bad = con.execute("SELECT source_file, source_line, reason, raw FROM quarantine "
-                      "ORDER BY source_line").fetchall()
-    return rows, bad
-
-
 def counts(res) -> tuple:
     return (res.read, res.accepted, res.duplicates, res.quarantined, res.dates)
 
@@ -80,7 +70,7 @@ def reference(tmp_path_factory):
     t0 = time.perf_counter()
     res = ingest_paths(home, files, progress=False, workers=1, chunk_lines=CHUNK)
     seconds = time.perf_counter() - t0
-    return files, res, lake(home), seconds
+    return files, res, lake_contents(home), seconds
 
 
 def test_pool_read_equals_sequential_read(tmp_path, reference):
@@ -89,7 +79,7 @@ def test_pool_read_equals_sequential_read(tmp_path, reference):
     res = ingest_paths(home, files, progress=False, workers=2, chunk_lines=CHUNK)
     assert counts(res) == counts(ref_res)
     assert res.read == 2400 and res.duplicates > 0 and res.quarantined > 20
-    assert lake(home) == ref_lake
+    assert lake_contents(home) == ref_lake
     again = ingest_paths(home, files, progress=False, workers=2, chunk_lines=CHUNK)
     assert (again.accepted, again.duplicates) == (0, ref_res.accepted + ref_res.duplicates)
 
@@ -174,7 +164,7 @@ def kill_and_rerun(tmp_path: Path, reference, seed: int) -> None:
         assert (res.read, res.accepted) == (2400, 0)
     else:
         assert counts(res) == counts(ref_res)
-    assert lake(load_settings(home)) == ref_lake
+    assert lake_contents(load_settings(home)) == ref_lake
 
 
 def test_sigkill_of_pool_parent_then_rerun(tmp_path, reference):
@@ -217,4 +207,4 @@ def test_every_hostile_line_gives_the_same_lake_in_pool_mode(tmp_path):
                        chunk_lines=7)
     assert counts(par) == counts(seq) and par.read == len(lines)
     assert par.quarantined > 30 and par.duplicates > 0
-    assert lake(load_settings(tmp_path / "par")) == lake(load_settings(tmp_path / "seq"))
+    assert lake_contents(load_settings(tmp_path / "par")) == lake_contents(load_settings(tmp_path / "seq"))
