@@ -17,6 +17,14 @@ generator), ingests it with the default settings, records peak RSS of the whole 
 and records/s to ``bench/results/ingest_5gb.json``, then deletes the file and the home.
 
     .venv/bin/python bench/ingest.py --single-file-gb 5
+
+Cost mode: ``--costs 100000`` measures, in one process on one generated file, the CPU time per
+record (``time.process_time``, best and median of alternating rounds) of every ingest stage, of
+the reference, and of the alternatives tried for the speed goal (a ``msgspec`` typed decoder when
+that package is installed, Parquet codecs, a sorted-array id probe), to
+``bench/results/ingest_costs.json``:
+
+    .venv/bin/python bench/ingest.py --costs 100000
 """
 
 from __future__ import annotations
@@ -190,6 +198,349 @@ def single_file(args: argparse.Namespace) -> None:
     print(f"-> {out_path}")
 
 
+def _cpu_us(fn, n: int, rounds: int = 3) -> dict:
+    """CPU µs per record of ``fn()`` over ``n`` records: best and median of ``rounds``."""
+    import statistics
+
+    times = []
+    for _ in range(rounds):
+        t0 = time.process_time()
+        fn()
+        times.append((time.process_time() - t0) / n * 1e6)
+    return {"best": round(min(times), 2), "median": round(statistics.median(times), 2)}
+
+
+def _alternate(cases: dict, n: int, rounds: int = 3) -> dict:
+    """Like _cpu_us for several cases, run alternately (case A, B, ..., A, B, ...)."""
+    import statistics
+
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            t0 = time.process_time()
+            fn()
+            times[name].append((time.process_time() - t0) / n * 1e6)
+    return {k: {"best": round(min(v), 2), "median": round(statistics.median(v), 2)}
+            for k, v in times.items()}
+
+
+def _msgspec_row_fn():
+    """A typed msgspec decoder building ``fast_row``'s row for the bench's record shape.
+
+    Prototype for the measurement only: fields beyond the bench's shape are not declared
+    (``forbid_unknown_fields``: such records are declined), ``request_json`` is the raw body
+    when re-encoding the decoded struct gives the same bytes (so it depends on the key order).
+    None when msgspec is not installed.
+    """
+    try:
+        import msgspec
+    except ImportError:
+        return None
+    from detector.ingest.fastpath import _timestamp_us, cached_ip_prefix, fast_prompt_hash
+    from detector.ingest.normalize import _cached_ts, text_hash
+
+    # defstruct, not class statements: this module's annotations are strings (PEP 563)
+    opts = {"forbid_unknown_fields": True, "omit_defaults": True}
+    num, opt_int, opt_str = int | float | None, int | None, str | None
+    msg = msgspec.defstruct("Msg", [("role", str), ("content", str)], **opts)
+    req_t = msgspec.defstruct("Req", [
+        ("messages", list[msg]), ("temperature", num, None), ("top_p", num, None),
+        ("max_tokens", opt_int, None), ("logprobs", bool | None, None),
+        ("top_logprobs", opt_int, None), ("stream", bool | None, None),
+        ("seed", opt_int, None), ("n", opt_int, None)], **opts)
+    resp_t = msgspec.defstruct("Resp", [("status", opt_int, None),
+                                        ("finish_reason", opt_str, None)], **opts)
+    usage_t = msgspec.defstruct("Usage", [("prompt_tokens", opt_int, None),
+                                          ("completion_tokens", opt_int, None)], **opts)
+    rec_t = msgspec.defstruct("Rec", [
+        ("request_id", str), ("timestamp", int | str), ("account_id", str),
+        ("request", msgspec.Raw), *((k, opt_str, None) for k in (
+            "org_id", "api_key_id", "endpoint", "model", "client_ip", "user_agent",
+            "payment_fingerprint")),
+        ("account_created_at", str | int | None, None), ("response", msgspec.Raw, None),
+        ("usage", usage_t | None, None), ("latency_ms", num, None)],
+        forbid_unknown_fields=True)
+
+    dec, req_dec = msgspec.json.Decoder(rec_t).decode, msgspec.json.Decoder(req_t).decode
+    resp_dec, enc = msgspec.json.Decoder(resp_t).decode, msgspec.json.Encoder().encode
+    error = msgspec.DecodeError
+
+    def row(line: bytes, limits, by_order: bool = True) -> tuple | None:
+        try:
+            r = dec(line)
+            raw_req = bytes(r.request)
+            req = req_dec(raw_req)
+            raw_resp = None if r.response is None else bytes(r.response)
+            resp = None if raw_resp is None else resp_dec(raw_resp)
+        except error:
+            return None
+        if by_order:
+            if enc(req) != raw_req or (resp is not None and enc(resp) != raw_resp):
+                return None
+            req_json, resp_json = raw_req.decode(), raw_resp and raw_resp.decode()
+        else:  # key-order independent: the body as orjson writes it
+            req_json = orjson.dumps(orjson.loads(raw_req)).decode()
+            resp_json = raw_resp and orjson.dumps(orjson.loads(raw_resp)).decode()
+        rid, acct = r.request_id, r.account_id
+        if len(rid) > 1024 or len(acct) > 1024 or not rid.strip() or not acct.strip():
+            return None
+        us = _timestamp_us(r.timestamp)
+        if us is None or not limits.min_ts_us <= us <= limits.max_ts_us:
+            return None
+        created = r.account_created_at
+        if created is not None:
+            created, more = _cached_ts(created)
+            if more:
+                return None
+        msgs, user, system = req.messages, [], []
+        for m in msgs:
+            if m.role == "user":
+                user.append(m.content)
+            elif m.role == "system" or m.role == "developer":
+                system.append(m.content)
+            elif not m.role:
+                return None
+        if not msgs:
+            return None
+        prompt, sys_text = "\n".join(user), "\n".join(system) if system else None
+        u, lat, ip, temp = r.usage, r.latency_ms, r.client_ip, req.temperature
+        return (rid, us, acct, r.org_id, r.api_key_id, r.endpoint, r.model, ip,
+                cached_ip_prefix(ip) if ip else None, r.user_agent, r.payment_fingerprint,
+                created, len(msgs), len(user), sys_text,
+                None if sys_text is None else text_hash(sys_text),
+                prompt, fast_prompt_hash(prompt), len(prompt), req.max_tokens,
+                None if temp is None else float(temp), req.top_p,
+                1 if req.n is None else req.n, bool(req.logprobs), req.top_logprobs,
+                bool(req.stream), req.seed, None, False, None, None,
+                resp and resp.status, resp and resp.finish_reason, None,
+                u and u.prompt_tokens, u and u.completion_tokens, None,
+                None if lat is None else float(lat), req_json, resp_json, None)
+    return row
+
+
+def _stage_costs(path: Path, work: Path) -> dict:
+    """CPU µs per record of each stage of one file's ingest, chunk by chunk (one process)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    from detector.ingest import manifest as mf
+    from detector.ingest.normalize import Limits
+    from detector.ingest.parse import parse_batch
+    from detector.ingest.sources import LineReader
+    from detector.ingest.tables import rows_to_table
+    from detector.ingest.worker import _dedupe_local
+    from detector.settings import load_settings
+
+    shutil.rmtree(work, ignore_errors=True)
+    con = mf.connect(load_settings(work, threads=1))
+    rows_to_table([], [], "f", "j")  # pyarrow's one-time conversion warm-up, not per record
+    spent: dict[str, float] = {}
+    n, limits = 0, Limits()
+    t = time.process_time()
+
+    def tick(stage: str) -> None:
+        nonlocal t
+        now = time.process_time()
+        spent[stage] = spent.get(stage, 0.0) + now - t
+        t = now
+
+    for batch in LineReader(path).batches(50_000, 48 << 20):
+        tick("read_lines")
+        parsed = parse_batch(batch, limits)
+        n += len(batch.lines)
+        tick("parse_orjson_fast_row")
+        keep, hashes = _dedupe_local(parsed.request_ids())
+        tick("id_hashes_local_dedupe")
+        con.execute("BEGIN")
+        known = mf.known_ids(con, [hashes[i] for i in keep])
+        con.execute("COMMIT")
+        tick("sqlite_probe")
+        con.execute("BEGIN IMMEDIATE")
+        mf.add_ids(con, [hashes[i] for i in keep if hashes[i] not in known])
+        con.execute("COMMIT")
+        tick("sqlite_insert_commit")
+        table = rows_to_table([parsed.rows[i] for i in keep],
+                              [parsed.row_lines[i] for i in keep], str(path), "job")
+        tick("arrow_table_from_rows")
+        pq.write_table(table, io.BytesIO(), compression="zstd")
+        tick("parquet_zstd")
+    con.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return {k: round(v / n * 1e6, 2) for k, v in spent.items()}
+
+
+def _probe_costs(work: Path, existing: int = 1_000_000, chunk: int = 50_000) -> dict:
+    """Id probe of one chunk against ``existing`` stored ids: SQLite vs a sorted int64 array."""
+    import numpy as np
+
+    from detector.ingest import manifest as mf
+    from detector.settings import load_settings
+
+    shutil.rmtree(work, ignore_errors=True)
+    con = mf.connect(load_settings(work, threads=1))
+    old = mf.id_hashes(f"old_{i}" for i in range(existing))
+    con.execute("BEGIN IMMEDIATE")
+    mf.add_ids(con, old)
+    con.execute("COMMIT")
+    probe = mf.id_hashes(f"new_{i}" for i in range(chunk // 2)) + old[: chunk // 2]
+    keys = np.sort(np.array([h for h, _ in old], np.int64))
+
+    def sqlite_probe() -> None:
+        con.execute("BEGIN")
+        mf.known_ids(con, probe)
+        con.execute("COMMIT")
+
+    def array_probe() -> None:
+        q = np.array([h for h, _ in probe], np.int64)
+        pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
+        _ = keys[pos] == q  # candidates; the second half is checked against SQLite in a real use
+
+    out = _alternate({"sqlite_known_ids": sqlite_probe, "sorted_int64_array": array_probe},
+                     chunk)
+    con.close()
+    shutil.rmtree(work, ignore_errors=True)
+    return {"existing_ids": existing, "chunk": chunk, **out}
+
+
+def _parquet_costs(path: Path, limit: int = 50_000) -> dict:
+    """CPU µs and bytes per record of writing one chunk's Arrow table to Parquet."""
+    import io
+
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from detector.ingest.fastpath import fast_row
+    from detector.ingest.normalize import Limits
+    from detector.ingest.tables import rows_to_table
+
+    with open(path, "rb") as fh:
+        lines = fh.read().splitlines()[:limit]
+    limit, limits = len(lines), Limits()
+    table = rows_to_table([fast_row(orjson.loads(x), limits) for x in lines],
+                          list(range(1, limit + 1)), str(path), "job")
+    out = {}
+    for codec in ("zstd", "snappy", "none"):
+        buf = io.BytesIO()
+        cost = _cpu_us(lambda b=buf, c=codec: (b.seek(0), b.truncate(),
+                                               pq.write_table(table, b, compression=c)), limit)
+        out[f"pyarrow_{codec}"] = {**cost, "bytes_per_record": round(buf.tell() / limit, 1)}
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    target = path.with_suffix(".duck.parquet")
+    con.register("t", table)
+    cost = _cpu_us(lambda: con.execute(
+        f"COPY t TO '{target}' (FORMAT parquet, COMPRESSION zstd)"), limit)
+    out["duckdb_copy_zstd_same_table"] = {
+        **cost, "bytes_per_record": round(target.stat().st_size / limit, 1)}
+    target.unlink()
+    return out
+
+
+def _reference_cost(path: Path) -> dict:
+    """CPU µs per record of the reference (DuckDB read_json + COPY, 1 thread), in-process."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET threads = 1")
+    out = path.with_suffix(".ref.parquet")
+    n = con.execute(f"SELECT count(*) FROM read_json(['{path}'], "
+                    "format='newline_delimited')").fetchone()[0]
+    cost = _cpu_us(lambda: con.execute(
+        f"COPY (SELECT * FROM read_json(['{path}'], format='newline_delimited')) "
+        f"TO '{out}' (FORMAT parquet, COMPRESSION zstd)"), n)
+    out.unlink()
+    return cost
+
+
+def _whole_job_cost(path: Path, home: Path, n: int) -> dict:
+    """CPU µs per record of ``ingest_paths`` of one file, in this process, one worker."""
+    from detector.ingest import ingest_paths
+    from detector.settings import load_settings
+
+    times = []
+    for _ in range(2):
+        shutil.rmtree(home, ignore_errors=True)
+        t0 = time.process_time()
+        ingest_paths(load_settings(home, threads=1), [str(path)], progress=False, workers=1)
+        times.append((time.process_time() - t0) / n * 1e6)
+    shutil.rmtree(home, ignore_errors=True)
+    return {"best": round(min(times), 2), "runs": [round(x, 2) for x in times]}
+
+
+def _projection(r: dict) -> dict:
+    """Whole-job CPU per record with every measured saving applied, and the ratio it implies.
+
+    Savings (best figures): the msgspec row instead of orjson + fast_row, snappy instead of
+    zstd, the sorted-array id probe instead of SQLite's (probe against 1M stored ids). The
+    ratio assumes both sides get the same cores: reference CPU / our CPU per record.
+    """
+    parse, pq_, probe = r["parse_cpu_us"], r["parquet_cpu_us"], r["id_probe_cpu_us"]
+    savings = {
+        "parquet_snappy": pq_["pyarrow_zstd"]["best"] - pq_["pyarrow_snappy"]["best"],
+        "sorted_array_probe": (probe["sqlite_known_ids"]["best"]
+                               - probe["sorted_int64_array"]["best"]),
+    }
+    if "msgspec_typed_row_key_order" in parse:
+        savings["msgspec_row"] = (parse["orjson_loads_fast_row"]["best"]
+                                  - parse["msgspec_typed_row_key_order"]["best"])
+    ref, ours = r["reference_cpu_us"]["best"], r["whole_job_cpu_us"]["best"]
+    best_case = ours - sum(savings.values())
+    return {"savings_us": {k: round(v, 2) for k, v in savings.items()},
+            "ratio_now": round(ref / ours, 3), "best_case_cpu_us": round(best_case, 2),
+            "ratio_best_case": round(ref / best_case, 3),
+            "cpu_us_needed_for_0.5x": round(2 * ref, 2)}
+
+
+def costs(args: argparse.Namespace) -> None:
+    """Cost mode: CPU per record of each stage and of the alternatives (see module doc)."""
+    import gc
+
+    from detector.ingest.fastpath import fast_row
+    from detector.ingest.normalize import Limits
+
+    work = args.work / "costs"
+    shutil.rmtree(work, ignore_errors=True)
+    (path,) = generate(work / "logs", args.costs, 1)
+    with open(path, "rb") as fh:
+        lines = fh.read().splitlines()
+    n, limits = len(lines), Limits()
+    ms_row = _msgspec_row_fn()
+    result: dict = {"records": n, "cpu_count": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "load_average_at_start": list(os.getloadavg())}
+    result["reference_cpu_us"] = _reference_cost(path)
+    gc.disable()  # as parse_batch does
+    try:
+        cases = {"orjson_loads_fast_row": lambda: [fast_row(orjson.loads(x), limits)
+                                                   for x in lines],
+                 "orjson_loads_only": lambda: [orjson.loads(x) for x in lines]}
+        if ms_row is not None:
+            cases["msgspec_typed_row_key_order"] = lambda: [ms_row(x, limits) for x in lines]
+            cases["msgspec_typed_row_any_order"] = lambda: [ms_row(x, limits, False)
+                                                            for x in lines]
+            same = sum(ms_row(x, limits) == fast_row(orjson.loads(x), limits) for x in lines)
+            result["msgspec_rows_equal_fast_row"] = f"{same}/{n}"
+        result["parse_cpu_us"] = _alternate(cases, n)
+    finally:
+        gc.enable()
+    result["stage_cpu_us"] = _stage_costs(path, work / "home")
+    result["stage_cpu_us_total"] = round(sum(result["stage_cpu_us"].values()), 2)
+    result["whole_job_cpu_us"] = _whole_job_cost(path, work / "home", n)
+    result["parquet_cpu_us"] = _parquet_costs(path)
+    result["id_probe_cpu_us"] = _probe_costs(work / "probe")
+    result["projection"] = _projection(result)
+    result["load_average_at_end"] = list(os.getloadavg())
+    result["command"] = f"python bench/ingest.py --costs {args.costs}"
+    result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    shutil.rmtree(work, ignore_errors=True)
+    out_path = args.out if args.out_given else args.out.with_name("ingest_costs.json")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"-> {out_path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
@@ -199,12 +550,17 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--single-file-gb", type=float, default=None,
                     help="memory mode: ingest one generated file of about this many GB")
+    ap.add_argument("--costs", type=int, default=None, metavar="RECORDS",
+                    help="cost mode: CPU per record of each stage and of the alternatives")
     args = ap.parse_args()
     args.out_given = args.out is not None
     if args.out is None:
         args.out = ROOT / "bench" / "results" / "ingest.json"
     if args.single_file_gb is not None:
         single_file(args)
+        return
+    if args.costs is not None:
+        costs(args)
         return
 
     shutil.rmtree(args.work, ignore_errors=True)
