@@ -41,18 +41,23 @@ def _chat_style(r: random.Random) -> dict:
         "stream": r.random() < 0.6,
         "max_tokens": r.choice((None, None, None, 1024, 2048, 4096)),
         "temperature": r.choice((None, None, 0.7, 1.0, 0.5)),
+        # playground-style clients: the person moves the temperature slider now and then
+        "temperatures": r.sample((0.2, 0.5, 0.7, 0.9, 1.0, 1.2), r.randint(2, 4))
+        if r.random() < 0.1 else None,
         "system": r.choice(_PERSONAS) if r.random() < 0.3 else None,
         "ua": r.choice(infra.APP_UAS) if r.random() < 0.6 else r.choice(infra.SDK_UAS),
     }
 
 
-def _chat_body(style: dict, messages: list[dict]) -> dict:
+def _chat_body(style: dict, messages: list[dict], r: random.Random) -> dict:
     body: dict = {"messages": messages}
     if style["system"]:
         body["messages"] = [{"role": "system", "content": style["system"]}, *messages]
     if style["max_tokens"]:
         body["max_tokens"] = style["max_tokens"]
-    if style["temperature"] is not None:
+    if style["temperatures"]:
+        body["temperature"] = r.choice(style["temperatures"])
+    elif style["temperature"] is not None:
         body["temperature"] = style["temperature"]
     if style["stream"]:
         body["stream"] = True
@@ -82,7 +87,7 @@ def _person_days(ctx: Context, u: Unit, acct: Account, p: dict, ips: list[str],
                 text = P.follow_up(r)
             msgs = _user_msgs(history, text, r)
             ip = ips[0] if len(ips) == 1 or r.random() < 0.75 else r.choice(ips[1:])
-            ctx.add(acct, r, t, _chat_body(style, msgs), model=model, ip=ip, ua=style["ua"],
+            ctx.add(acct, r, t, _chat_body(style, msgs, r), model=model, ip=ip, ua=style["ua"],
                     completion_median=p["completion_median"])
 
 
@@ -132,7 +137,7 @@ def newcomer(ctx: Context, u: Unit) -> list[Account]:
                 model = ctx.model_at(r, t, r.choice(ctx.models), 0.15)
             text = P.developer(r) if r.random() < 0.3 else (
                 ctx.prompts.chat(r) if not history else P.follow_up(r))
-            ctx.add(acct, r, t, _chat_body(style, _user_msgs(history, text, r)), model=model,
+            ctx.add(acct, r, t, _chat_body(style, _user_msgs(history, text, r), r), model=model,
                     ip=ip, ua=style["ua"], completion_median=p["completion_median"])
     return [acct]
 
@@ -241,8 +246,11 @@ def classifier_app(ctx: Context, u: Unit) -> list[Account]:
 
 
 def eval_runner(ctx: Context, u: Unit) -> list[Account]:
-    """A benchmark run: one-day burst over a broad question set, temperature 0 and a seed,
-    some questions with "think step by step", often the same set on several models."""
+    """A benchmark run: a burst over a broad question set, often the same set on several
+    models, in one of the ways real harnesses run: greedy (temperature 0 and a seed, some
+    questions with "think step by step"), pass@k (n samples per question at a sampling
+    temperature, sometimes at two or three temperatures) or multiple-choice scoring from the
+    answer token's logprobs; reasoning models at high effort."""
     r, g = u.r, u.g
     p = ctx.params("eval_runner", r)
     acct = ctx.new_account(r, "eval_runner", age_days=p["age_days"])
@@ -250,20 +258,26 @@ def eval_runner(ctx: Context, u: Unit) -> list[Account]:
     bday = r.randrange(ctx.days)
     n_models = max(1, int(round(p["models_compared"])))
     models = r.sample(ctx.models, min(n_models, len(ctx.models)))
+    mode = r.choices(("greedy", "pass_at_k", "mc_logprobs"), weights=(0.5, 0.3, 0.2))[0]
     n_q = max(1, int(p["burst_requests"] / len(models)))
     questions = [ctx.prompts.bench(r) for _ in range(n_q)]
     cot = [r.random() < p["cot_share"] for _ in range(n_q)]
     seed, max_tokens = r.choice((0, 42, 1234, 2024)), r.choice((1024, 2048, 4096))
+    temps = r.sample((0.6, 0.7, 0.8, 1.0), r.choice((1, 1, 2, 3)))
+    k, effort = r.choice((4, 5, 8, 10)), r.random() < 0.3
     local9 = (9 - acct.tz_offset_h) % 24
     start = ctx.day_start(bday) + (local9 + r.uniform(0, 8)) * 3600.0
     jobs = [(m, i) for m in models for i in range(n_q)]
     times = burst(g, start, p["burst_hours"] * 3600.0, len(jobs))
     for t, (m, i) in zip(times.tolist(), jobs, strict=True):
         text = "Let's think step by step.\n\n" + questions[i] if cot[i] else questions[i]
-        body = {"messages": [{"role": "user", "content": text}], "temperature": 0, "seed": seed,
-                "max_tokens": max_tokens}
+        body = _eval_body(mode, text, seed, max_tokens, temps[i % len(temps)], k)
+        if effort and mode != "mc_logprobs":
+            body["reasoning_effort"] = "high"
+        median = p["completion_median"] * (2.0 if cot[i] else 1.0)
         ctx.add(acct, r, t, body, model=m, ip=ip, ua=ua,
-                completion_median=p["completion_median"] * (2.0 if cot[i] else 1.0))
+                completion_median=3.0 if mode == "mc_logprobs" else median,
+                reasoning_median=600.0 if "reasoning_effort" in body else 0.0)
     weights = utc_weights(BUSINESS, acct.tz_offset_h)
     for d in range(ctx.days):
         for t in in_hours(g, ctx.day_start(d), int(g.poisson(p["background_per_day"])), weights).tolist():
@@ -273,10 +287,36 @@ def eval_runner(ctx: Context, u: Unit) -> list[Account]:
     return [acct]
 
 
+def _eval_body(mode: str, text: str, seed: int, max_tokens: int, temperature: float,
+               k: int) -> dict:
+    """The request body of one benchmark question under a harness ``mode``."""
+    body: dict = {"messages": [{"role": "user", "content": text}]}
+    if mode == "pass_at_k":
+        return body | {"temperature": temperature, "n": k, "max_tokens": max_tokens}
+    if mode == "mc_logprobs":
+        return body | {"temperature": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 5}
+    return body | {"temperature": 0, "seed": seed, "max_tokens": max_tokens}
+
+
 def end_user_pool(r: random.Random, n: int) -> list[tuple[str, str, str]]:
     """End users of a relay: (user id, residential IP, client user agent)."""
     return [(f"eu_{r.getrandbits(32):08x}", infra.residential_ip(r), r.choice(infra.APP_UAS))
             for _ in range(n)]
+
+
+#: UTC offsets of a worldwide audience (the Americas, Europe, Africa, Asia, Oceania).
+WORLD_OFFSETS = (-8.0, -6.0, -5.0, -3.0, 0.0, 1.0, 2.0, 3.0, 5.5, 7.0, 8.0, 9.0, 10.0)
+
+
+def relay_weights(r: random.Random, tz_offset_h: float) -> np.ndarray:
+    """Hourly UTC weights of a relay's traffic: half the relays serve one region (the
+    service profile in their own timezone), the others a worldwide audience whose
+    traffic never sleeps (a mixture of personal profiles over many timezones)."""
+    if r.random() < 0.5:
+        return utc_weights(SERVICE, tz_offset_h)
+    offsets = r.sample(WORLD_OFFSETS, r.randint(4, len(WORLD_OFFSETS)))
+    w = sum(utc_weights(PERSONAL, o) * r.uniform(0.3, 1.0) for o in offsets)
+    return w / w.sum()
 
 
 def relay_gateway(r: random.Random) -> tuple[list[str], str] | None:
@@ -297,6 +337,8 @@ def relay_request(ctx: Context, r: random.Random, users: list, cum: list[float],
         ip, ua = r.choice(gateway[0]), gateway[1]
     x = r.random()
     text = ctx.prompts.chat(r) if x < 0.65 else P.developer(r) if x < 0.85 else P.casual(r)
+    if r.random() < 0.04:
+        text = P.with_step_ask(r, text)
     msgs = [{"role": "user", "content": text}]
     if r.random() < 0.3:
         msgs = _user_msgs([{"role": "user", "content": P.casual(r)}], P.follow_up(r), r)
@@ -324,7 +366,7 @@ def reseller(ctx: Context, u: Unit) -> list[Account]:
     users = end_user_pool(r, int(p["end_users"]))
     cum = zipf_cum(len(users), g)
     gateway = relay_gateway(r)
-    weights = utc_weights(SERVICE, acct.tz_offset_h)
+    weights = relay_weights(r, acct.tz_offset_h)
     for d in range(ctx.days):
         n = int(g.poisson(p["requests_per_day"]))
         for t in in_hours(g, ctx.day_start(d), n, weights).tolist():

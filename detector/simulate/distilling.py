@@ -18,13 +18,13 @@ from detector.simulate.benign import (
     end_user_pool,
     relay_gateway,
     relay_request,
+    relay_weights,
     zipf_cum,
 )
 from detector.simulate.context import Account, Context, Unit
 from detector.simulate.timing import (
     DAY_S,
     PERSONAL,
-    SERVICE,
     flat,
     in_hours,
     round_robin,
@@ -261,7 +261,7 @@ def proxy_mixer(ctx: Context, u: Unit) -> list[Account]:
     exits = [infra.residential_ip(r) for _ in range(r.randint(20, 200))]
     gateway = relay_gateway(r)
     walk = TopicWalk(ctx, r)
-    weights = utc_weights(SERVICE, acct.tz_offset_h)
+    weights = relay_weights(r, acct.tz_offset_h)
     for d in range(ctx.days):
         n = int(g.poisson(p["requests_per_day"]))
         n_dist = int(g.binomial(n, p["distill_share"]))

@@ -124,6 +124,24 @@ def follow_up(r: random.Random) -> str:
     return _fill(r.choice(V.FOLLOW_UPS), r)
 
 
+#: How ordinary people ask for an explanation of the steps (homework, recipes, setup guides):
+#: real chat traffic contains these at a low rate, so a reasoning-elicitation phrase alone
+#: does not make a distiller.
+HUMAN_STEP_ASKS = (
+    "Can you explain it step by step?",
+    "Please go step by step, I'm a beginner.",
+    "Show your work please, I want to check mine.",
+    "Walk me through it step-by-step.",
+    "Let's think about this together.",
+    "Can you explain your reasoning?",
+)
+
+
+def with_step_ask(r: random.Random, text: str) -> str:
+    """``text`` with a person's request to see the steps appended."""
+    return f"{text} {r.choice(HUMAN_STEP_ASKS)}"
+
+
 def developer(r: random.Random) -> str:
     """A developer testing or debugging through the API."""
     return _fill(r.choice(_DEV), r)

@@ -39,11 +39,11 @@ DEFAULT_MIX: dict[str, float] = {
 
 DEFAULT_PARAMS: dict[str, dict[str, object]] = {
     "casual": {"requests_per_day": [2, 40], "active_day_share": [0.4, 1.0],
-               "turns_mean": [1.5, 6.0], "age_days": [20, 1200], "completion_median": [150, 450]},
+               "turns_mean": [1.5, 6.0], "age_days": [20, 1200], "completion_median": [150, 650]},
     "campus": {"cluster_size": [8, 40], "requests_per_day": [2, 30], "active_day_share": [0.5, 1.0],
-               "turns_mean": [1.5, 5.0], "age_days": [5, 700], "completion_median": [150, 450]},
+               "turns_mean": [1.5, 5.0], "age_days": [5, 700], "completion_median": [150, 650]},
     "newcomer": {"requests_per_day": [5, 80], "turns_mean": [1.0, 4.0], "age_days": [-3, 2],
-                 "completion_median": [150, 500]},
+                 "completion_median": [150, 650]},
     "developer": {"requests_per_day": [5, 150], "sessions_per_day": [1, 5],
                   "repeat_share": [0.1, 0.6], "active_day_share": [0.5, 1.0],
                   "age_days": [30, 1500], "completion_median": [80, 400]},
@@ -55,7 +55,7 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
                     "models_compared": [1, 3], "background_per_day": [0, 8],
                     "age_days": [30, 1200], "completion_median": [150, 600]},
     "reseller": {"requests_per_day": [500, 4000], "end_users": [50, 2000], "age_days": [90, 1500],
-                 "completion_median": [150, 500]},
+                 "completion_median": [150, 650]},
     "bulk_harvester": {"requests_per_day": [500, 3500], "max_tokens": [4096, 16384],
                        "age_days": [3, 120], "completion_median": [900, 2200],
                        "regular_share": [0.3, 1.0], "error_share": [0.01, 0.06]},
@@ -73,7 +73,7 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
                        "lag_hours": [0.5, 20.0], "age_days": [10, 400], "completion_median": [800, 2000]},
     "proxy_mixer": {"requests_per_day": [500, 4000], "end_users": [30, 600],
                     "distill_share": [0.05, 0.4], "age_days": [60, 900],
-                    "completion_median": [150, 500], "distill_completion_median": [900, 2000]},
+                    "completion_median": [150, 650], "distill_completion_median": [900, 2000]},
 }
 
 DEFAULT_MODELS = {"frontier-large": 0.45, "frontier-mini": 0.4, "frontier-reasoner": 0.15}

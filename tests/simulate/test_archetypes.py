@@ -104,11 +104,21 @@ def test_classifier_app_logprobs_one_token(by_arch):
             assert r["usage"]["completion_tokens"] == 1
 
 
-def test_eval_runner_one_day_burst_temperature_zero_seed(by_arch):
+def test_eval_runner_one_day_burst_in_one_harness_mode(by_arch):
+    modes = set()
     for recs in by_arch["eval_runner"].values():
         times = np.array(sorted(_ts(r) for r in recs))
         assert times[-1] - times[0] <= 4 * 3600 + 1  # background disabled in the small scenario
-        assert all(r["request"]["temperature"] == 0 and "seed" in r["request"] for r in recs)
+        qs = [r["request"] for r in recs]
+        if all(q["temperature"] == 0 and "seed" in q for q in qs):
+            modes.add("greedy")
+        elif all(q.get("n") in (4, 5, 8, 10) and q["temperature"] in (0.6, 0.7, 0.8, 1.0) for q in qs):
+            assert len({q["n"] for q in qs}) == 1  # one k per run
+            modes.add("pass_at_k")
+        else:
+            assert all(q["logprobs"] is True and q["max_tokens"] == 1 for q in qs)
+            modes.add("mc_logprobs")
+    assert modes  # every run is one of the three harness modes
     cot = [("step by step" in _users_text(r)) for r in _all(by_arch, "eval_runner")]
     assert 0 < np.mean(cot) < 1
 
