@@ -54,7 +54,7 @@ IMPLS = ("partials_ours", "partials_sql", "partials_pandas", "daily_ours", "dail
 compute_mod = importlib.import_module("detector.features.compute")
 #: Request columns the features use (pandas reads only these, as the engines do).
 PANDAS_COLUMNS = ["request_id", "ts", "account_id", "api_key_id", "model", "client_ip", "ip_prefix",
-                  "user_agent", "payment_fingerprint", "account_created_at", "n_user_turns", "system_hash",
+                  "user_agent", "payment_fingerprint", "end_user_hash", "account_created_at", "n_user_turns", "system_hash",
                   "prompt_text", "prompt_hash", "max_tokens", "temperature", "n", "logprobs", "top_logprobs",
                   "reasoning_effort", "finish_reason", "prompt_tokens", "completion_tokens", "reasoning_tokens"]
 
@@ -356,6 +356,7 @@ def _spawn(impl: str, home: Path, result: Path) -> dict:
                 "wall_with_startup_s": round(time.perf_counter() - t0, 2)}
     info = json.loads(out.strip().splitlines()[-1])
     info.update(wall_with_startup_s=round(time.perf_counter() - t0, 2),
+                cpu_with_startup_s=round(usage.ru_utime + usage.ru_stime, 2),
                 peak_rss_gib=round(usage.ru_maxrss / 2**20, 2))
     print(impl, json.dumps(info), file=sys.stderr, flush=True)
     return info
@@ -406,8 +407,10 @@ def main() -> None:
         gen_s, table = _timed(lambda: requests_table(DAY, args.rows, args.accounts, seed=1))
         pq.write_table(table, path, compression="zstd")
         del table
+        load_before = os.getloadavg()
         rounds = [{impl: _spawn(impl, home, Path(tmp) / f"{impl}.parquet") for impl in IMPLS if impl not in args.skip}
                   for _ in range(max(1, args.repeat))]
+        load_after = os.getloadavg()
         runs = _fastest(rounds)
         res = {impl: pq.read_table(Path(tmp) / f"{impl}.parquet") for impl in runs if "failed" not in runs[impl]}
         checked = {}
@@ -417,6 +420,8 @@ def main() -> None:
                 checked[f"{other} == {ref}"] = f"{compare(res[ref], res[other], other)} columns equal"
         accounts = next(iter(res.values())).num_rows if res else 0
     result = _summary(args, gen_s, accounts, runs, checked)
+    result["load_average_1_5_15_min"] = {"before_runs": [round(x, 2) for x in load_before],
+                                         "after_runs": [round(x, 2) for x in load_after]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=1))
@@ -443,7 +448,9 @@ def _summary(args: argparse.Namespace, gen_s: float, accounts: int, runs: dict, 
         "cores": os.cpu_count(),
         "note": ("each implementation in its own child process on the same Parquet file; seconds exclude "
                  "interpreter start and imports; pandas seconds include reading the Parquet file (ours "
-                 "scan it inside the query); shared 2-core machine"),
+                 "scan it inside the query); cpu_with_startup_s is the child's user + system CPU time "
+                 "(all threads, with interpreter start and imports); shared 2-core machine: see "
+                 "load_average_1_5_15_min"),
     }
 
 

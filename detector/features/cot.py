@@ -15,6 +15,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -158,18 +159,39 @@ def _hash_columns(features: list[str], n_features: int) -> np.ndarray:
     return np.where(h == -(2**31), (2**31 - 1 - (n_features - 1)) % n_features, np.abs(h) % n_features)
 
 
+def _tokenise(texts: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(row, token) for every token of each text, in text order: what the vectoriser's
+    ``(?u)\\b\\w\\w+\\b`` finds in ``text.lower()``. Pure-ASCII texts are split in Arrow (where
+    ``\\w`` is ``[0-9a-z_]`` after lower-casing, same as Python's); the others go through ``re``."""
+    texts = pc.fill_null(texts, "")
+    is_ascii = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
+    ascii_rows = np.flatnonzero(is_ascii)
+    parts = pc.split_pattern_regex(pc.utf8_lower(texts.filter(pa.array(is_ascii))), "[^0-9a-z_]+")
+    tokens = pc.list_flatten(parts)
+    rows = ascii_rows[pc.list_parent_indices(parts).to_numpy()]
+    keep = pc.greater_equal(pc.utf8_length(tokens), 2)
+    rows, tokens = rows[keep.to_numpy(zero_copy_only=False)], tokens.filter(keep)
+    other = np.flatnonzero(~is_ascii)
+    if len(other):
+        found = [_TOKEN.findall(t.lower()) for t in texts.take(pa.array(other)).to_pylist()]
+        lens = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        rows = np.concatenate([rows, np.repeat(other, lens)])
+        tokens = pa.concat_arrays([tokens, pa.array(list(itertools.chain.from_iterable(found)), pa.string())])
+        order = np.argsort(rows, kind="stable")
+        rows, tokens = rows[order], tokens.take(pa.array(order))
+    return rows.astype(np.int64), tokens
+
+
 def _fast(pipe: Pipeline, texts: list[str]) -> np.ndarray:
     """P(CoT) of distinct ``texts``: unigram + bigram counts hashed, l2-normalised, logistic."""
     vec, clf = pipe.named_steps["vec"], pipe.named_steps["clf"]
     n_features = vec.n_features
-    tokens = [_TOKEN.findall(t.lower()) for t in texts]
-    lens = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-    if not lens.sum():
+    rows, tokens = _tokenise(pa.array(texts, pa.string()))
+    if not len(tokens):
         return np.full(len(texts), 1.0 / (1.0 + np.exp(-clf.intercept_[0])))
-    vocab = pa.array(list(itertools.chain.from_iterable(tokens)), pa.string()).dictionary_encode()
+    vocab = tokens.dictionary_encode()
     ids = vocab.indices.to_numpy().astype(np.int64)
     words = vocab.dictionary.to_pylist()
-    rows = np.repeat(np.arange(len(texts), dtype=np.int64), lens)
     cols = _hash_columns(words, n_features)[ids]
     nxt = np.flatnonzero(rows[1:] == rows[:-1]) if len(rows) else np.zeros(0, dtype=np.int64)
     pair = ids[nxt] * len(words) + ids[nxt + 1]

@@ -24,7 +24,7 @@ from detector.errors import ConfigError
 from detector.lake.schema import REQUEST_SCHEMA
 from detector.settings import Settings
 
-_COMPILED: dict[tuple[str, str], str] = {}
+_COMPILED: dict[tuple, str] = {}
 
 #: DuckDB buffer memory cap for the feature queries; above it DuckDB spills to SPILL_DIR, which
 #: keeps the stage's peak RSS bounded (issue goal: under 6 GiB at 10M requests a day).
@@ -43,6 +43,7 @@ class Engine:
         self.name = name
         self.backend = backend
         self.timings: dict[str, float] = {}
+        self._columns: dict[str, tuple[str, ...]] = {}
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -69,6 +70,7 @@ class Engine:
             quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
             self.backend.raw_sql(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM "
                                  f"read_parquet([{quoted}], union_by_name = true)")
+        self._columns[view] = tuple(self._view_columns(view))
 
     def bind_arrow(self, view: str, table: pa.Table) -> None:
         if self.name == "spark":
@@ -77,16 +79,24 @@ class Engine:
                 .createOrReplaceTempView(view)
         else:
             self.backend.con.register(view, table)
+        self._columns[view] = tuple(table.column_names)
+
+    def _view_columns(self, view: str) -> list[str]:
+        if self.name == "spark":
+            return list(self.backend._session.table(view).columns)
+        return list(self.backend.con.table(view).columns)
 
     def table(self, view: str) -> ir.Table:
         return self.backend.table(view)
 
     def run(self, key: str, build: Callable[[], ir.Table]) -> pa.Table:
-        """Execute the expression ``build()`` (compiled once per engine kind and ``key``)."""
-        sql = _COMPILED.get((self.name, key))
+        """Execute the expression ``build()`` (compiled once per engine kind, ``key`` and set of
+        bound views' columns: a lake written before a column existed compiles differently)."""
+        cache_key = (self.name, key, tuple(sorted(self._columns.items())))
+        sql = _COMPILED.get(cache_key)
         if sql is None:
             sql = self.timed(f"compile:{key}", lambda: str(self.backend.compile(build())))
-            _COMPILED[(self.name, key)] = sql
+            _COMPILED[cache_key] = sql
         if self.name == "spark":
             return self.timed(f"execute:{key}", lambda: self.backend._session.sql(sql).toArrow())
         return self.timed(f"execute:{key}", lambda: self.backend.con.sql(sql).to_arrow_table())

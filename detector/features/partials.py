@@ -4,20 +4,27 @@ Grain of the result: one row per account_id active in the day's requests. Column
 sums, maxima and minima (see :data:`WINDOW_AGG`) from which :mod:`detector.features.catalog`
 derives every non-sampled feature, for one day or for a 7-day window of summed partials.
 
-Portability rules followed here: time within the day is built from integer hour / minute /
-second / millisecond extractions (no timestamp subtraction, no epoch casts, which round or
-truncate differently per engine); no hash(), no mode, no kurtosis; regexes use only syntax
-shared by RE2 (DuckDB) and java.util.regex (Spark).
+Portability rules followed here: time within the day is integer arithmetic on the exact epoch
+microseconds (:func:`unix_micros`; no timestamp subtraction, no field extraction through a
+time-zone calendar, no floating epoch, which round or truncate differently per engine); no
+hash(), no mode, no kurtosis; regexes use only syntax shared by RE2 (DuckDB) and
+java.util.regex (Spark).
 
-Shape, for speed: one plain aggregate over the requests (no sort) plus side aggregates that
-each read only the columns they need (gaps: a 2-column window; hours and peak rate: per
-account-minute counts; templates and the CoT lexicon: once per distinct prompt text of the day;
-scripting user agents: once per distinct (account, user agent)), joined on account_id.
+Shape, for speed (measured on DuckDB, see docs/features.md "Speed"): one plain aggregate over
+the requests (no sort, no DISTINCT: distinct aggregates made DuckDB fan every row out to one
+consumer per distinct column) plus side aggregates that each read only the columns they need,
+joined on account_id: timing (one window over (account number, time), then per
+account-minute sums giving gaps, periodic pairs, hours and peak rate), per-(account, value)
+counts (models, user agents, keys, /24 prefixes with the shared-prefix count, payment
+fingerprints, and one per distinct-count column), templates and the CoT lexicon once per
+distinct prompt text of the day. Per-model constants (the 48 h new-model window's end) are
+computed on the small first-seen table, not per request.
 """
 
 from __future__ import annotations
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from detector.features.catalog import HOURS
@@ -30,6 +37,8 @@ HIGH_EFFORT = ("high", "xhigh", "max", "maximum")
 PERIODIC_TOLERANCE = 0.1
 PERIODIC_MIN_GAP_S = 1.0
 NEW_MODEL_HOURS = 48
+US_PER_DAY = 86_400_000_000
+US_PER_MINUTE = 60_000_000
 
 #: How each partial column combines across the days of a window (``none``: daily only).
 WINDOW_AGG: dict[str, str] = {
@@ -57,30 +66,32 @@ def template(text: ir.StringValue) -> ir.StringValue:
     return t.lower().re_replace("[ \t\r\n]+", " ").strip()
 
 
-def _day_ms(ts: ir.TimestampValue) -> ir.IntegerValue:
-    """Milliseconds since 00:00 UTC of the row's day (the lake partitions by UTC date).
+@ibis.udf.scalar.builtin
+def unix_micros(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empty-body]
+    """Microseconds since 1970-01-01 UTC, exact (Spark ``UNIX_MICROS``; DuckDB ``EPOCH_US``)."""
 
-    The value is cast to a zone-less timestamp once (sessions run in UTC) so the four field
-    extractions do not each go through a time-zone calendar.
+
+def _day_ms_as_us(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Time within the row's UTC day (the lake partitions by UTC date), truncated to the
+    millisecond, in microseconds: a multiple of 1000 below 86_400_000_000.
+
+    Integer arithmetic on the exact epoch microseconds: no time-zone calendar, no rounding,
+    same value on every engine (both take the sign of the dividend in ``%``; times are after 1970).
     """
-    ts = ts.cast("timestamp")
-    secs = (ts.hour().cast("int64") * 60 + ts.minute().cast("int64")) * 60 + ts.second().cast("int64")
-    return secs * 1000 + ts.millisecond().cast("int64")
+    us = unix_micros(ts) % US_PER_DAY
+    return us - us % 1000
 
 
 def _requests(req: ir.Table, first_seen: ir.Table) -> ir.Table:
     """Per-request numeric and flag columns of the main aggregate (grain: one row per request)."""
-    fs = first_seen.select(fs_model=first_seen.model, fs_ts=first_seen.first_ts)
+    # the 48 h window's end is added once per model (interval arithmetic on a zoned timestamp
+    # goes through a calendar: costly per request)
+    fs = first_seen.select(fs_model=first_seen.model,
+                           fs_until=first_seen.first_ts + ibis.interval(hours=NEW_MODEL_HOURS))
     r = req.left_join(fs, req.model == fs.fs_model)
     return r.select(
         account_id=r.account_id,
-        prompt_hash=r.prompt_hash,
         system_hash=r.system_hash,
-        client_ip=r.client_ip,
-        ip_prefix=r.ip_prefix,
-        # lakes written before the column existed have none: every request counts as "no id"
-        end_user_hash=(r.end_user_hash if "end_user_hash" in req.columns
-                       else ibis.null().cast("string")),
         account_created_at=r.account_created_at,
         in_tok=r.prompt_tokens.fill_null(0),
         out_tok=r.completion_tokens.fill_null(0),
@@ -93,7 +104,7 @@ def _requests(req: ir.Table, first_seen: ir.Table) -> ir.Table:
         finish_reason=r.finish_reason,
         high_effort=r.reasoning_effort.lower().isin(HIGH_EFFORT).fill_null(False),
         multiturn=r.n_user_turns.fill_null(1) > 1,
-        new_model=(r.ts < r.fs_ts + ibis.interval(hours=NEW_MODEL_HOURS)).fill_null(False),
+        new_model=(r.ts < r.fs_until).fill_null(False),
     )
 
 
@@ -108,11 +119,10 @@ def _sum_if(cond: ir.BooleanValue, value: ir.IntegerValue) -> ir.IntegerScalar:
 
 
 def _main(req: ir.Table, first_seen: ir.Table) -> ir.Table:
-    """Counts, sums, extremes and distinct counts straight over the requests (no sort)."""
+    """Counts, sums and extremes straight over the requests (no sort, no distinct counts)."""
     g = _requests(req, first_seen)
     aggs = {
         "n": g.count(),
-        "n_distinct_prompt": g.prompt_hash.nunique(),
         "in_tok": g.in_tok.sum(),
         "out_tok": g.out_tok.sum(),
         "reasoning_tok": g.reasoning_tok.sum(),
@@ -125,50 +135,46 @@ def _main(req: ir.Table, first_seen: ir.Table) -> ir.Table:
         "max_tokens_high_n": _count_if(g, (g.max_tokens >= HIGH_MAX_TOKENS).fill_null(False)),
         "finish_n": g.finish_reason.count(),
         "length_n": _count_if(g, (g.finish_reason == "length").fill_null(False)),
-        "temp_distinct": g.temperature.nunique(),
         "temp_min": g.temperature.min(),
         "temp_max": g.temperature.max(),
         "high_effort_n": _count_if(g, g.high_effort),
         "multiturn_n": _count_if(g, g.multiturn),
         "system_n": g.system_hash.count(),
-        "system_distinct": g.system_hash.nunique(),
-        "ip_distinct": g.client_ip.nunique(),
-        "prefix_distinct": g.ip_prefix.nunique(),
-        "end_user_distinct": g.end_user_hash.nunique(),
         "new_model_n": _count_if(g, g.new_model),
         "created_min": g.account_created_at.min(),
     }
     return g.group_by("account_id").aggregate(**aggs)
 
 
-def _gaps(req: ir.Table) -> ir.Table:
-    """Inter-arrival gap statistics (seconds) and periodic gap pairs per account.
+def _timing(req: ir.Table) -> ir.Table:
+    """Inter-arrival gaps (seconds), periodic gap pairs, the hour-of-day histogram, active hours
+    and the peak per-minute rate per account, from one sort of (account number, time).
 
-    Sorts only the two columns it needs; both lags come from one window (one sort). Requests
-    with equal times need no tie-breaker: whatever their order, the sequence of times (hence
-    of gaps and gap pairs) is the same.
+    The account number is the rank of account_id (integer partition keys sort and hash faster
+    than strings). Both lags come from one window; gap statistics are summed per
+    (account, minute), which also gives the per-minute counts. Requests with equal times need
+    no tie-breaker: whatever their order, the sequence of times (hence of gaps and gap pairs)
+    is the same.
     """
-    e = req.select(account_id=req.account_id, t_ms=_day_ms(req.ts))
-    w = ibis.window(group_by=e.account_id, order_by=e.t_ms)
-    lag1, lag2 = e.t_ms.lag().over(w), e.t_ms.lag(2).over(w)
-    g = e.mutate(gap=(e.t_ms - lag1).cast("float64") / 1000.0,
-                 prev_gap=(lag1 - lag2).cast("float64") / 1000.0)
+    acc = req.select("account_id").distinct()
+    acc = acc.mutate(k=ibis.row_number().over(order_by=acc.account_id))
+    e = req.select(account_id=req.account_id, t=_day_ms_as_us(req.ts)).join(acc, "account_id")
+    w = ibis.window(group_by=e.k, order_by=e.t)
+    lag1, lag2 = e.t.lag().over(w), e.t.lag(2).over(w)
+    g = e.select(k=e.k, minute=e.t // US_PER_MINUTE, gap=(e.t - lag1).cast("float64") / 1e6,
+                 prev_gap=(lag1 - lag2).cast("float64") / 1e6)
     big = ibis.greatest(g.gap, g.prev_gap)
     pair = g.prev_gap.notnull() & (g.gap >= PERIODIC_MIN_GAP_S) & (g.prev_gap >= PERIODIC_MIN_GAP_S)
     periodic = pair & ((g.gap - g.prev_gap).abs() <= PERIODIC_TOLERANCE * big)
-    return g.group_by("account_id").aggregate(
-        gap_n=g.gap.count(), gap_sum=g.gap.sum(), gap_sq=(g.gap * g.gap).sum(),
+    m = g.group_by(["k", "minute"]).aggregate(
+        c=g.count(), gap_n=g.gap.count(), gap_sum=g.gap.sum(), gap_sq=(g.gap * g.gap).sum(),
         pair_n=_count_if(g, pair), periodic_n=_count_if(g, periodic))
-
-
-def _minutes(req: ir.Table) -> ir.Table:
-    """Per-account hour-of-day histogram, active hours and peak per-minute rate."""
-    e = req.select(account_id=req.account_id, hour=req.ts.hour().cast("int32"),
-                   minute=req.ts.minute().cast("int32"))
-    c = e.group_by(["account_id", "hour", "minute"]).aggregate(c=e.count())
-    return c.group_by("account_id").aggregate(
-        active_hours=c.hour.nunique(), peak_rpm=c.c.max(),
-        **{h: _sum_if(c.hour == i, c.c) for i, h in enumerate(HOURS)})
+    m = m.mutate(hour=(m.minute // 60).cast("int32"))
+    stats = m.group_by("k").aggregate(
+        gap_n=m.gap_n.sum(), gap_sum=m.gap_sum.sum(), gap_sq=m.gap_sq.sum(), pair_n=m.pair_n.sum(),
+        periodic_n=m.periodic_n.sum(), active_hours=m.hour.nunique(), peak_rpm=m.c.max(),
+        **{h: _sum_if(m.hour == i, m.c) for i, h in enumerate(HOURS)})
+    return stats.join(acc, "k").drop("k")
 
 
 def _models(req: ir.Table) -> ir.Table:
@@ -213,13 +219,22 @@ def _keys(req: ir.Table) -> ir.Table:
     return agg.select("account_id", key_distinct=agg.keys, key_evenness=even.cast("float64"))
 
 
-def _shared_prefix(req: ir.Table) -> ir.Table:
-    """Requests from prefixes that at least SHARED_PREFIX_ACCOUNTS accounts used that day."""
-    per = req.filter(req.ip_prefix.notnull()).select("account_id", "ip_prefix")
-    crowd = per.group_by("ip_prefix").aggregate(accts=per.account_id.nunique())
-    crowd = crowd.filter(crowd.accts >= SHARED_PREFIX_ACCOUNTS).select(sp=crowd.ip_prefix)
-    j = per.join(crowd, per.ip_prefix == crowd.sp)
-    return j.group_by("account_id").aggregate(shared_prefix_n=j.count())
+def _distinct(req: ir.Table, column: str, name: str) -> ir.Table:
+    """Distinct non-null values of ``column`` per account, from the (account, value) pairs."""
+    pairs = req.group_by(["account_id", column]).aggregate()
+    return pairs.group_by("account_id").aggregate(**{name: pairs[column].count()})
+
+
+def _prefixes(req: ir.Table) -> ir.Table:
+    """Distinct /24 prefixes and requests from prefixes that at least SHARED_PREFIX_ACCOUNTS
+    accounts used that day, both from one (account, prefix) count."""
+    per = req.group_by(["account_id", "ip_prefix"]).aggregate(c=req.count())
+    used = per.filter(per.ip_prefix.notnull())
+    crowd = used.group_by("ip_prefix").aggregate(accts=used.count())
+    crowd = crowd.filter(crowd.accts >= SHARED_PREFIX_ACCOUNTS).select(sp=crowd.ip_prefix, shared=True)
+    j = per.left_join(crowd, per.ip_prefix == crowd.sp)
+    return j.group_by("account_id").aggregate(prefix_distinct=j.ip_prefix.count(),
+                                              shared_prefix_n=_sum_if(j.shared.fill_null(False), j.c))
 
 
 def _payment(req: ir.Table) -> ir.Table:
@@ -248,11 +263,19 @@ def partials(req: ir.Table, first_seen: ir.Table) -> ir.Table:
     and regexes run once per distinct text rather than once per request.
     """
     out = _main(req, first_seen)
-    for side in (_gaps(req), _minutes(req), _models(req), _prompts(req), _agents(req), _keys(req),
-                 _shared_prefix(req), _payment(req)):
+    sides = [_timing(req), _models(req), _prompts(req), _agents(req), _keys(req),
+             _prefixes(req), _payment(req)]
+    distinct = {"n_distinct_prompt": "prompt_hash", "temp_distinct": "temperature",
+                "system_distinct": "system_hash", "ip_distinct": "client_ip", "end_user_distinct": "end_user_hash"}
+    for name, column in distinct.items():
+        if column in req.columns:  # lakes written before end_user_hash existed have none
+            sides.append(_distinct(req, column, name))
+    for side in sides:
         out = out.left_join(side, "account_id").drop("account_id_right")
-    fill = {"shared_prefix_n": 0, "payment_shared_accounts": 0, "key_distinct": 0}
-    out = out.mutate(**{k: out[k].fill_null(v) for k, v in fill.items()})
+    fill = {"shared_prefix_n": 0, "payment_shared_accounts": 0, "key_distinct": 0,
+            **{name: 0 for name in distinct}}
+    out = out.mutate(**{k: (out[k].fill_null(v) if k in out.columns else ibis.literal(v, "int64"))
+                        for k, v in fill.items()})
     return out.select(*COLUMNS)
 
 

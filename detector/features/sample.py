@@ -17,6 +17,7 @@ from detector.features import cot, minhash
 
 SAMPLE_K = 32
 CHUNK_GROUPS = 1000
+CHUNK_TEXTS = 20_000
 SAMPLE_COLUMNS = ["div_near_dup_rate", "div_char_ngram_entropy", "div_word_ngram_entropy",
                   "hv_cot_classifier_share"]
 
@@ -30,35 +31,70 @@ def sample_expr(req: ir.Table, k: int = SAMPLE_K) -> ir.Table:
     return d.filter(d.rk < k).select("account_id", "prompt_hash", "prompt_text")
 
 
-def _chunk(texts: pa.Array, groups: np.ndarray) -> np.ndarray:
-    """(4, groups) near-dup rate, char entropy, word entropy, CoT share for groups 0..max."""
+def _expand(rows_u: np.ndarray, values_u: np.ndarray, inv: np.ndarray, n_u: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, value) entries of each row from those of its distinct text: ``rows_u`` (sorted) and
+    ``values_u`` hold the entries of the distinct texts 0..n_u-1, row i has text ``inv[i]``."""
+    counts_u = np.bincount(rows_u, minlength=n_u)
+    start_u = np.cumsum(counts_u) - counts_u
+    cnt = counts_u[inv]
+    rows = np.repeat(np.arange(len(inv), dtype=np.int64), cnt)
+    first = np.cumsum(cnt) - cnt
+    pos = np.arange(int(cnt.sum()), dtype=np.int64) + np.repeat(start_u[inv] - first, cnt)
+    return rows, values_u[pos]
+
+
+def _chunk(distinct: pa.Array, text_ids: np.ndarray, groups: np.ndarray, cot_flags: np.ndarray) -> np.ndarray:
+    """(4, groups) near-dup rate, char entropy, word entropy, CoT share for groups 0..max.
+
+    Rows are (group, text id into ``distinct``); shingles and words are computed once per
+    distinct text of the chunk and expanded to its rows.
+    """
     n_groups = int(groups.max()) + 1
     sizes = np.bincount(groups, minlength=n_groups).astype(float)
-    rows, hashes = minhash.shingles(texts)
-    flags = minhash.near_dup_flags(groups, minhash.signatures(rows, hashes, len(texts)))
+    local, inv = np.unique(text_ids, return_inverse=True)
+    texts = distinct.take(pa.array(local))
+    rows_u, hashes_u = minhash.shingles(texts)
+    sig = minhash.signatures(rows_u, hashes_u, len(texts))[inv]
+    flags = minhash.near_dup_flags(groups, sig)
     near = np.bincount(groups, weights=flags, minlength=n_groups) / sizes
+    rows, hashes = _expand(rows_u, hashes_u, inv, len(texts))
     char_ent = minhash.group_entropy(groups[rows], hashes, n_groups)
-    w_rows, w_ids = minhash.word_tokens(texts)
+    w_rows, w_ids = _expand(*minhash.word_tokens(texts), inv, len(texts))
     word_ent = minhash.group_entropy(groups[w_rows], w_ids, n_groups)
-    cot_flags = cot.scores(texts.to_pylist()) >= cot.THRESHOLD
-    cot_share = np.bincount(groups, weights=cot_flags, minlength=n_groups) / sizes
+    cot_share = np.bincount(groups, weights=cot_flags[text_ids], minlength=n_groups) / sizes
     return np.vstack([near, char_ent, word_ent, cot_share])
 
 
+def _cot_flags(distinct: pa.Array) -> np.ndarray:
+    """CoT classifier decision per distinct text (in blocks of CHUNK_TEXTS, bounding memory)."""
+    out = np.zeros(len(distinct), dtype=bool)
+    for lo in range(0, len(distinct), CHUNK_TEXTS):
+        block = distinct.slice(lo, CHUNK_TEXTS)
+        out[lo:lo + len(block)] = cot.scores(block.to_pylist()) >= cot.THRESHOLD
+    return out
+
+
 def sample_features(sample: pa.Table) -> pa.Table:
-    """The SAMPLE_COLUMNS per account from a sample table (account_id, prompt_hash, prompt_text)."""
+    """The SAMPLE_COLUMNS per account from a sample table (account_id, prompt_hash, prompt_text).
+
+    Each distinct prompt text of the day is classified once (the same prompts recur across
+    accounts); sketches are computed once per distinct text of each chunk of CHUNK_GROUPS accounts.
+    """
     if sample.num_rows == 0:
         return pa.table({"account_id": pa.array([], pa.string()),
                          **{c: pa.array([], pa.float64()) for c in SAMPLE_COLUMNS}})
     sample = sample.sort_by([("account_id", "ascending"), ("prompt_hash", "ascending")])
     uniq, groups = _group_ids(sample.column("account_id"))
-    texts = sample.column("prompt_text").combine_chunks()
+    texts = pc.fill_null(sample.column("prompt_text").combine_chunks().cast(pa.string()), "")
+    enc = texts.dictionary_encode()
+    distinct, text_ids = enc.dictionary, enc.indices.to_numpy().astype(np.int64)
+    cot_flags = _cot_flags(distinct)
     cols = np.full((4, len(uniq)), np.nan)
     bounds = np.searchsorted(groups, np.arange(0, len(uniq) + CHUNK_GROUPS, CHUNK_GROUPS))
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=False):
         if hi > lo:
             g0 = groups[lo]
-            cols[:, g0:groups[hi - 1] + 1] = _chunk(texts.slice(lo, hi - lo), groups[lo:hi] - g0)
+            cols[:, g0:groups[hi - 1] + 1] = _chunk(distinct, text_ids[lo:hi], groups[lo:hi] - g0, cot_flags)
     near, char_ent, word_ent, cot_share = cols
     return pa.table({
         "account_id": uniq, "div_near_dup_rate": near, "div_char_ngram_entropy": char_ent,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 from feat_data import req, ts, write_day
 from feat_run import run_day
+
+from detector.lake.io import write_parquet_atomic
+from detector.lake.schema import REQUEST_SCHEMA
 
 DAY1 = "2026-03-04"
 DAY2 = "2026-03-05"
@@ -81,3 +85,13 @@ def test_new_model_share_expires(module_settings):
     x = run_day(s, day3)["x"]
     # old-m first seen 2026-03-04 00:00: 48 h later = 03-06 00:00 -> not new; new-m (03-05 06:00) new
     assert x["rel_new_model_share"] == pytest.approx(1 / 2)
+
+
+def test_lake_written_before_end_user_ids(settings):
+    # an older lake file without the end_user_hash column: no end users, the rest unchanged
+    rows = [req("o", ts(DAY1, 3), client_ip="10.0.0.1"), req("o", ts(DAY1, 4), client_ip="10.0.0.2")]
+    table = pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA).drop_columns(["end_user_hash"])
+    write_parquet_atomic(settings.requests_dir / f"date={DAY1}" / "part-0.parquet", table)
+    row = run_day(settings, DAY1)["o"]
+    assert row["inf_distinct_end_users"] == 0
+    assert row["inf_distinct_ips"] == 2 and row["vol_requests"] == 2

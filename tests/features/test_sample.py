@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from detector.features import cot, minhash
-from detector.features.sample import sample_features
+from detector.features.sample import _expand, sample_features
 
 
 def _table(rows):
@@ -95,3 +96,34 @@ def test_cot_classifier_separates_generated_examples():
 def test_empty_sample():
     out = sample_features(_table([]))
     assert out.num_rows == 0 and "div_near_dup_rate" in out.column_names
+
+
+def test_tokenise_matches_the_vectoriser_pattern():
+    # ASCII texts are split by Arrow, the others by re: same tokens, in text order
+    texts = ["Think STEP-by-step: a_b 91 x", "", None, "Ünïcode Straße and ascii", "it's 3.14 ok", "é"]
+    rows, tokens = cot._tokenise(pa.array(texts, pa.string()))
+    expected = [(i, w) for i, t in enumerate(texts) for w in re.findall(r"(?u)\b\w\w+\b", (t or "").lower())]
+    assert list(zip(rows.tolist(), tokens.to_pylist(), strict=True)) == expected
+    assert expected[:4] == [(0, "think"), (0, "step"), (0, "by"), (0, "step")]
+
+
+def test_expand_repeats_the_entries_of_each_rows_text():
+    # distinct texts: 0 -> entries 10, 11; 1 -> none; 2 -> 12. Rows have texts 2, 0, 0, 1.
+    rows, values = _expand(np.array([0, 0, 2]), np.array([10, 11, 12]), np.array([2, 0, 0, 1]), 3)
+    assert rows.tolist() == [0, 1, 1, 2, 2]
+    assert values.tolist() == [12, 10, 11, 10, 11]
+
+
+def test_texts_shared_across_accounts_give_each_accounts_own_values():
+    # sketches and the classifier run once per distinct text; an account's values must not
+    # depend on which other accounts share its prompts
+    texts = ["Please translate sentence 1 into French", "Please translate sentence 2 into French",
+             "Think step by step: is 91 prime?", "Best pasta recipe for two", "Who painted the Mona Lisa"]
+    a, b = [("a", t) for t in texts], [("b", t) for t in texts[:3]] + [("b", "Explain quicksort")]
+    both = sample_features(_table(a + b)).to_pandas().set_index("account_id")
+    for rows, acct in ((a, "a"), (b, "b")):
+        alone = sample_features(_table(rows)).to_pandas().set_index("account_id")
+        pd_row, ref = both.loc[acct], alone.loc[acct]
+        for col in ref.index:
+            assert pd_row[col] == pytest.approx(ref[col], rel=1e-12), col
+    assert both.loc["a", "hv_cot_classifier_share"] == pytest.approx(1 / 5)
