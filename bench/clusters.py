@@ -3,9 +3,13 @@
   .venv/bin/python bench/clusters.py scale [--accounts 100000] [--requests 10000000]
       Synthetic one-day lake written straight to Parquet (no ingest), then
       ``detector.clusters.compute`` on it; wall time per step. Target: < 300 s on 2 cores.
-  .venv/bin/python bench/clusters.py scale7 [--accounts 100000] [--requests 2000000 5000000] [--days 7]
+  .venv/bin/python bench/clusters.py scale7 [--accounts 100000] [--requests 10000000] [--days 7]
+                                           [--no-cache] [--history cached|cold] [--workdir W]
       The same synthetic day copied to 7 daily partitions; the last day clustered with its
-      1-day and 7-day windows (no embedding cache: the sweep search reads openings, then stops).
+      1-day and 7-day windows, in a child process (peak RSS recorded). By default the earlier
+      days' window caches exist first (the daily production case); --no-cache is the old path;
+      --compare runs both on one lake and checks edges and members are equal
+      (clusters_scale_7d_compare.json).
   .venv/bin/python bench/clusters.py quality [--scenario train] [--accounts 3000] [--days 3]
       ``detector simulate`` traffic -> ingest -> clusters; member recall and purity against
       truth.json, plus the hard negatives (campus NAT groups, resellers).
@@ -17,7 +21,9 @@ import argparse
 import hashlib
 import json
 import platform
+import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -206,31 +212,117 @@ def replicate_days(home: Path, days: int) -> list[str]:
 
 
 def scale7(args: argparse.Namespace) -> dict:
-    """One run of ``scale7_one`` per ``--requests`` value, side by side in one process."""
-    return {"mode": "scale7", "runs": [scale7_one(args.accounts, n, args.days)
-                                       for n in args.requests]}
+    """One run of ``scale7_one`` per ``--requests`` value, side by side in one process.
+
+    With ``--compare`` each size runs twice on one lake, raw windows then cached windows
+    (earlier days' caches built first), and the two runs' edges and members are compared."""
+    if not args.compare:
+        return {"mode": "scale7", "window_cache": args.cache, "history": args.history,
+                "runs": [scale7_one(args.accounts, n, args.days, args.cache, args.history,
+                                    args.workdir) for n in args.requests]}
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="clu_bench7c_"))
+    runs = []
+    try:
+        for n in args.requests:
+            pair = {}
+            tables = {}
+            for cache in (False, True):
+                pair["cached" if cache else "raw"] = scale7_one(
+                    args.accounts, n, args.days, cache, "cached", str(workdir))
+                settings = load_settings(workdir / f"{args.accounts}_{n}_{args.days}")
+                tables[cache] = {t: read(settings, DAY, t) for t in ("edges", "members")}
+            pair["same_output"] = _same_tables(tables[False], tables[True])
+            pair["speedup"] = round(pair["raw"]["compute_s"] / pair["cached"]["compute_s"], 2)
+            runs.append(pair)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return {"mode": "scale7_compare", "runs": runs}
 
 
-def scale7_one(accounts: int, requests: int, n_days: int) -> dict:
-    """Seven daily partitions; the last day clustered (1-day and full 7-day windows)."""
-    work = Path(tempfile.mkdtemp(prefix="clu_bench7_"))
+def _same_tables(a: dict, b: dict) -> dict:
+    """Per table: equal rows after sorting (floats to 1e-12)?"""
+    out = {}
+    for name in a:
+        x, y = (t.sort_values(list(t.columns[:3])).reset_index(drop=True) for t in (a[name], b[name]))
+        same = len(x) == len(y) and list(x.columns) == list(y.columns)
+        for col in x.columns if same else []:
+            if x[col].dtype.kind == "f":
+                same &= bool(np.allclose(x[col], y[col], rtol=0, atol=1e-12, equal_nan=True))
+            else:
+                same &= x[col].astype(str).tolist() == y[col].astype(str).tolist()
+        out[name] = {"rows": int(len(x)), "equal": bool(same)}
+    return out
+
+
+def scale7_one(accounts: int, requests: int, n_days: int, cache: bool = True,
+               history: str = "cached", workdir: str | None = None) -> dict:
+    """Seven daily partitions; the last day clustered (1-day and full 7-day windows).
+
+    ``history='cached'``: the earlier days' window caches are built first (what the earlier
+    daily runs leave behind; timed apart as ``history_cache_s``), so ``compute_s`` is the
+    daily run with a week of history. ``'cold'``: the run builds all seven itself. The
+    clustering runs in a child process so ``peak_rss_gib`` is its own high-water mark
+    (history build included).
+    With ``workdir`` the generated lake is kept there and reused by the next run.
+    """
+    work = Path(workdir) / f"{accounts}_{requests}_{n_days}" if workdir else Path(
+        tempfile.mkdtemp(prefix="clu_bench7_"))
     try:
         t = time.perf_counter()
-        info = synth_day(work, accounts, requests)
-        days = replicate_days(work, n_days)
+        info_path = work / "info.json"
+        reused = info_path.exists()
+        if reused:
+            info = json.loads(info_path.read_text())
+            days = sorted(d.name.split("=", 1)[1]
+                          for d in (work / "lake" / "requests").glob("date=*"))
+        else:
+            info = synth_day(work, accounts, requests)
+            info.pop("truth")
+            days = replicate_days(work, n_days)
+            info_path.write_text(json.dumps(info))
         gen_s = time.perf_counter() - t
-        settings = load_settings(work, threads=2)
-        t = time.perf_counter()
-        compute(settings, [DAY])  # the last day: its 7-day window reads all seven partitions
-        wall = round(time.perf_counter() - t, 1)
+        for old in [*(work / "clusters").glob("date=*"), work / "features" / "cluster",
+                    work / "clusters" / "cache" / f"date={DAY}"]:
+            shutil.rmtree(old, ignore_errors=True)  # the earlier days' caches stay (reused)
+        if history == "cold" or not cache:
+            shutil.rmtree(work / "clusters", ignore_errors=True)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "child", str(work),
+               "--history", history] + ([] if cache else ["--no-cache"])
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        child = json.loads(proc.stdout.strip().splitlines()[-1])
         summary = json.loads((work / "clusters" / f"date={DAY}" / "summary.json").read_text())
-        info.pop("truth")
-        print(f"scale7 {requests}/day: {wall} s", file=sys.stderr)
+        print(f"scale7 {requests}/day: {child['compute_s']} s", file=sys.stderr)
         return {**info, "days": len(days),
                 "requests_in_window": info["requests"] * len(days),
-                "generate_s": round(gen_s, 1), "compute_s": wall, "summary": summary}
+                "generate_s": round(gen_s, 1), "lake_reused": reused, **child,
+                "summary": summary}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def child(args: argparse.Namespace) -> dict:
+    """Inside the child process: build the history caches (when asked), then cluster DAY."""
+    from detector.clusters import ClusterParams
+    from detector.clusters.daycache import ensure_days
+    from detector.lake.db import connect, lake_dates
+
+    settings = load_settings(Path(args.home), threads=2)
+    params = ClusterParams(window_cache=args.cache)
+    out: dict = {"history_cache_s": None}
+    if args.cache and args.history == "cached":
+        t = time.perf_counter()
+        con = connect(settings)
+        built = ensure_days(con, settings, [d for d in lake_dates(settings) if d < DAY], params)
+        con.close()
+        out["history_cache_s"] = round(time.perf_counter() - t, 1)
+        out["history_cache_s_per_day"] = built
+    t = time.perf_counter()
+    compute(settings, [DAY], params)  # the last day: its 7-day window spans all partitions
+    out["compute_s"] = round(time.perf_counter() - t, 1)
+    out["peak_rss_gib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
+    return out
 
 
 def _evaluate(settings, truth: dict, dates: list[str]) -> dict:
@@ -312,11 +404,13 @@ def quality(args: argparse.Namespace) -> dict:
                                              embedding_backend="static"), dates)
             embed_s = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
-        compute(settings, dates, ClusterParams(sweep_enabled=args.sweep))
+        compute(settings, dates, ClusterParams(sweep_enabled=args.sweep,
+                                               window_cache=args.window_cache))
         wall = time.perf_counter() - t
         truth = json.loads((out / "truth.json").read_text())
         n_requests = n_requests or sum(v["requests"] for v in truth["accounts"].values())
         return {"mode": "quality", "scenario": args.scenario, "sweep": args.sweep,
+                "window_cache": args.window_cache,
                 "accounts": args.accounts,
                 "days": args.days, "seed": args.seed, "requests": n_requests,
                 "compute_s": round(wall, 1), "embed_s": embed_s,
@@ -338,9 +432,21 @@ def main() -> None:
     s.add_argument("--requests", type=int, default=10_000_000)
     s7 = sub.add_parser("scale7")
     s7.add_argument("--accounts", type=int, default=100_000)
-    s7.add_argument("--requests", type=int, nargs="+", default=[2_000_000, 5_000_000],
+    s7.add_argument("--requests", type=int, nargs="+", default=[10_000_000],
                     help="Requests per day; one run per value.")
     s7.add_argument("--days", type=int, default=7)
+    s7.add_argument("--no-cache", dest="cache", action="store_false",
+                    help="Read and shingle every window from raw requests (the old path).")
+    s7.add_argument("--history", choices=["cached", "cold"], default="cached",
+                    help="cached: earlier days' window caches built before the timed run.")
+    s7.add_argument("--compare", action="store_true",
+                    help="Raw then cached windows on one lake; outputs compared.")
+    s7.add_argument("--workdir", default=None,
+                    help="Keep the generated lake here; a later run with the same sizes reuses it.")
+    ch = sub.add_parser("child", help="(internal) the timed clustering of scale7")
+    ch.add_argument("home")
+    ch.add_argument("--no-cache", dest="cache", action="store_false")
+    ch.add_argument("--history", choices=["cached", "cold"], default="cached")
     q = sub.add_parser("quality")
     q.add_argument("--scenario", default=None)
     q.add_argument("--accounts", type=int, default=None, help="Default: the scenario's.")
@@ -351,16 +457,22 @@ def main() -> None:
                    help="Switch the experimental set-level sweep search on (off by default).")
     q.add_argument("--no-embed", dest="embed", action="store_false",
                    help="Skip the embedding coverage stage (the sweep search then cannot run).")
+    q.add_argument("--no-window-cache", dest="window_cache", action="store_false",
+                   help="Read every window from raw requests (the path before the cache).")
     q.add_argument("--workdir", default=None,
                    help="Work folder, kept; a second run reuses its simulated, ingested lake.")
     ap.add_argument("--out", default=None, help="Result file name under bench/results/.")
     args = ap.parse_args()
+    if args.mode == "child":
+        print(json.dumps(child(args)))
+        return
     result = {"scale": scale, "scale7": scale7, "quality": quality}[args.mode](args)
     result.update({"machine": platform.machine(), "python": platform.python_version(),
                    "measured_at": datetime.now(UTC).isoformat(timespec="seconds")})
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = args.out or {"scale": "clusters_scale.json",
-                        "scale7": "clusters_scale_7d.json",
+                        "scale7": "clusters_scale_7d_compare.json" if getattr(
+                            args, "compare", False) else "clusters_scale_7d.json",
                         }.get(args.mode, f"clusters_quality_{getattr(args, 'scenario', None) or 'default'}.json")
     (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -31,7 +31,7 @@ def communities(g: nx.Graph, params: ClusterParams) -> list[list[str]]:
     for comp in nx.connected_components(g):
         if len(comp) < params.min_cluster_size:
             continue
-        sub = g.subgraph(comp)
+        sub = _ordered_subgraph(g, comp)
         n = len(comp)
         density = sub.number_of_edges() / (n * (n - 1) / 2)
         if n < params.louvain_min_size or density >= params.louvain_max_density:
@@ -42,6 +42,19 @@ def communities(g: nx.Graph, params: ClusterParams) -> list[list[str]]:
         parts = merge_dense(sub, [set(p) for p in parts], params.merge_min_density)
         groups += [sorted(p) for p in parts if len(p) >= params.min_cluster_size]
     return sorted(groups, key=lambda m: (-len(m), m[0]))
+
+
+def _ordered_subgraph(g: nx.Graph, nodes: set[str]) -> nx.Graph:
+    """Copy of ``g`` restricted to ``nodes``, nodes and edges inserted in sorted order.
+
+    Louvain visits nodes in the graph's order (shuffled by its seed); a subgraph view
+    iterates the component's *set*, whose order changes with Python's per-process string
+    hashing, so the same input gave different communities from one process to the next."""
+    sub = nx.Graph()
+    sub.add_nodes_from(sorted(nodes))
+    sub.add_weighted_edges_from(sorted(
+        (min(a, b), max(a, b), w) for a, b, w in g.subgraph(nodes).edges(data="weight")))
+    return sub
 
 
 def merge_dense(g: nx.Graph, parts: list[set[str]], min_density: float) -> list[set[str]]:

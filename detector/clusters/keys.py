@@ -110,11 +110,21 @@ def address_sql(column: str, slot_s: int, factor: float) -> str:
             f"WHERE {column} IS NOT NULL AND {column} <> ''")
 
 
-def fingerprint_sql(min_share: float, generic_factor: float) -> str:
-    """Key rows: the client profiles carrying at least ``min_share`` of an account's requests.
+def cached_address_sql(table: str, factor: float) -> str:
+    """Key rows of ``address_sql`` from a table of distinct (account_id, key, slot) rows."""
+    return f"SELECT key, slot, account_id, {float(factor)} AS factor FROM {table}"
+
+
+def cached_payment_sql(table: str) -> str:
+    """Key rows of ``payment_sql`` from a table of distinct (account_id, key) rows."""
+    return f"SELECT key, 0 AS slot, account_id, 1.0 AS factor FROM {table}"
+
+
+def profile_sql(source: str) -> str:
+    """Rows (account_id, key, generic, c): requests per client profile and account.
 
     A profile is user agent + max_tokens + temperature + logprobs pattern + system prompt
-    hash. Profiles of stock-library user agents weigh ``generic_factor``.
+    hash; ``generic`` marks stock-library user agents. Counts of several sources (days) add.
     """
     profile = ("concat_ws(' | ', 'ua=' || coalesce(user_agent, ''), "
                "'max_tokens=' || coalesce(CAST(max_tokens AS VARCHAR), ''), "
@@ -122,15 +132,32 @@ def fingerprint_sql(min_share: float, generic_factor: float) -> str:
                "'logprobs=' || coalesce(CAST(logprobs AS VARCHAR), '') || '/' "
                "|| coalesce(CAST(top_logprobs AS VARCHAR), ''), "
                "'system=' || coalesce(system_hash, ''))")
-    generic = (f"CASE WHEN coalesce(user_agent, '') = '' OR regexp_matches("
-               f"lower(user_agent), '{GENERIC_UA_RE}') THEN {float(generic_factor)} ELSE 1.0 END")
+    generic = (f"(coalesce(user_agent, '') = '' OR regexp_matches("
+               f"lower(user_agent), '{GENERIC_UA_RE}'))")
     return f"""
     WITH g AS (SELECT account_id, user_agent, max_tokens, round(temperature, 2) AS temperature,
                       logprobs, top_logprobs, system_hash, count(*) AS c
-               FROM win GROUP BY ALL),
-    p AS (SELECT account_id, {profile} AS key, {generic} AS factor, c FROM g),
-    a AS (SELECT account_id, key, any_value(factor) AS factor, sum(c) AS c
-          FROM p GROUP BY account_id, key)
+               FROM {source} GROUP BY ALL),
+    p AS (SELECT account_id, {profile} AS key, {generic} AS generic, c FROM g)
+    SELECT account_id, key, any_value(generic) AS generic, CAST(sum(c) AS BIGINT) AS c
+    FROM p GROUP BY account_id, key
+    """
+
+
+def fingerprint_sql(min_share: float, generic_factor: float, profiles: str | None = None) -> str:
+    """Key rows: the client profiles carrying at least ``min_share`` of an account's requests.
+
+    ``profiles``: a relation of ``profile_sql`` rows (default: ``profile_sql('win')``); rows
+    of one account and profile are summed first (several days). Profiles of stock-library
+    user agents weigh ``generic_factor``.
+    """
+    profiles = profiles or f"({profile_sql('win')})"
+    return f"""
+    WITH a AS (SELECT account_id, key,
+                      CASE WHEN any_value(generic) THEN {float(generic_factor)} ELSE 1.0 END
+                          AS factor,
+                      CAST(sum(c) AS BIGINT) AS c
+               FROM {profiles} GROUP BY account_id, key)
     SELECT key, 0 AS slot, account_id, factor
     FROM (SELECT *, sum(c) OVER (PARTITION BY account_id) AS tot FROM a)
     WHERE c >= {float(min_share)} * tot

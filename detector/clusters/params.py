@@ -64,6 +64,9 @@ class ClusterParams:
         profile shared by more than 5; keeps the work bounded (a key costs m^2/2 pairs).
     store_min_score: typed edges of pairs scoring below this are not stored.
     seed: random seed (Louvain, MinHash) so runs are reproducible.
+    window_cache: merge each window from per-day cached ingredients (``daycache``: keys,
+        prompt samples with shingles, minute counts under ``clusters/cache/``) instead of
+        re-reading and re-shingling the window's raw requests; same edges, each day read once.
     sweep_enabled: run the set-level search for low-and-slow groups (``sweeps.py``);
         experimental, off by default (on `train` it added more benign account-days than
         low-and-slow ones, see docs/clusters.md).
@@ -121,6 +124,7 @@ class ClusterParams:
     min_edge_weight: float = 0.15
     store_min_score: float = 0.3
     seed: int = 0
+    window_cache: bool = True
     sweep_enabled: bool = False
     sweep_min_topics: int = 8
     sweep_max_openings: int = 400

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from detector.clusters import store, sweeps
+from detector.clusters import daycache, store, sweeps
 from detector.clusters.catalog import COLUMNS
 from detector.clusters.features import cluster_table, volume_table
 from detector.clusters.graph import build_graph, communities
@@ -48,6 +48,10 @@ def compute(settings: Settings, dates: list[str], params: ClusterParams | None =
             raise InputError(f"clusters: no requests in the lake for {day} "
                              f"({settings.requests_dir})")
         compute_day(settings, day, params, available)
+    latest = max(available) if available else None
+    if params.window_cache and latest in dates:  # caches no window of the latest day reads
+        keep = date.fromisoformat(latest) - timedelta(days=max(params.windows) - 1)
+        daycache.prune(settings, keep.isoformat())
 
 
 def _nodes(con: duckdb.DuckDBPyConnection, day: str) -> pd.DataFrame:
@@ -116,7 +120,7 @@ def compute_day(settings: Settings, day: str, params: ClusterParams,
     edges_parts, contexts = [], {}
     for w in _windows(day, params, available or {day}):
         t = time.perf_counter()
-        e, ctx = window_edges(con, params, day, w, centroids)
+        e, ctx = window_edges(con, params, day, w, centroids, settings)
         edges_parts.append(e)
         contexts[w] = ctx
         timings[f"window_{w}d_s"] = round(time.perf_counter() - t, 2)

@@ -27,6 +27,42 @@ from detector.clusters.keys import PAIR_COLUMNS
 _PRIME = (1 << 31) - 1
 
 
+#: 32-bit hash of the word 3-gram starting at token ``i`` of list ``tok`` (DuckDB SQL).
+SHINGLE_SQL = ("CAST(hash(tok[i] || ' ' || tok[i + 1] || ' ' || tok[i + 2]) % 4294967296 "
+               "AS BIGINT)")
+
+
+def _sampled_sql(source: str, sample: int, max_chars: int) -> str:
+    """SQL: the ``sample`` distinct prompts of smallest hash(prompt_hash) per account, with
+    the first ``max_chars`` characters of their text (column ``t``).
+
+    Picked on (account, prompt hash) pairs first; only the picked prompts' texts are held in
+    memory (a group-by carrying every distinct text of a busy day needs gigabytes).
+    """
+    return f"""
+            WITH k AS (SELECT account_id,
+                              unnest(min_by(prompt_hash, hash(prompt_hash), {int(sample)}))
+                                  AS prompt_hash
+                       FROM (SELECT DISTINCT account_id, prompt_hash FROM {source}
+                             WHERE prompt_text IS NOT NULL AND prompt_hash IS NOT NULL)
+                       GROUP BY account_id)
+            SELECT account_id, prompt_hash, any_value(left(prompt_text, {int(max_chars)})) AS t
+            FROM {source} SEMI JOIN k USING (account_id, prompt_hash)
+            WHERE prompt_text IS NOT NULL
+            GROUP BY account_id, prompt_hash"""
+
+
+def _tokens_sql(max_tokens: int) -> str:
+    """SQL expression: the first ``max_tokens`` lower-cased, space-split words of ``t``."""
+    return (f"list_filter(string_split(lower(t), ' '), lambda x: x <> '')[1:{int(max_tokens)}]")
+
+
+_SCAFFOLD_TAIL = """sc AS (SELECT account_id, sh FROM sh GROUP BY account_id, sh HAVING count(*) >= 2),
+        df AS (SELECT sh FROM sc GROUP BY sh
+               HAVING count(*) <= {max_accounts})
+        SELECT account_id, sh FROM sc SEMI JOIN df USING (sh) ORDER BY account_id, sh"""
+
+
 def scaffold_rows(con: duckdb.DuckDBPyConnection, source: str, sample: int, max_chars: int,
                   max_accounts: int, max_tokens: int = 48) -> pd.DataFrame:
     """Rows (account_id, sh) of every account's scaffold, from the requests in ``source``.
@@ -38,25 +74,47 @@ def scaffold_rows(con: duckdb.DuckDBPyConnection, source: str, sample: int, max_
     hash of the shingle text.
     """
     return con.execute(f"""
-        WITH p AS (
-            SELECT account_id, prompt_hash, any_value(left(prompt_text, {int(max_chars)})) AS t
-            FROM {source} WHERE prompt_text IS NOT NULL AND prompt_hash IS NOT NULL
-            GROUP BY account_id, prompt_hash
-            QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY hash(prompt_hash))
-                    <= {int(sample)}),
-        tok AS (SELECT account_id, prompt_hash,
-                       list_filter(string_split(lower(t), ' '), lambda x: x <> '')[1:{int(max_tokens)}]
-                           AS tok
-                FROM p),
-        sh AS (SELECT DISTINCT account_id, prompt_hash,
-                      CAST(hash(tok[i] || ' ' || tok[i + 1] || ' ' || tok[i + 2]) % 4294967296
-                           AS BIGINT) AS sh
+        WITH p AS ({_sampled_sql(source, sample, max_chars)}),
+        tok AS (SELECT account_id, prompt_hash, {_tokens_sql(max_tokens)} AS tok FROM p),
+        sh AS (SELECT DISTINCT account_id, prompt_hash, {SHINGLE_SQL} AS sh
                FROM (SELECT account_id, prompt_hash, tok,
                             unnest(range(1, len(tok) - 1)) AS i FROM tok)),
-        sc AS (SELECT account_id, sh FROM sh GROUP BY account_id, sh HAVING count(*) >= 2),
-        df AS (SELECT sh FROM sc GROUP BY sh
-               HAVING count(*) <= {int(max_accounts)})
-        SELECT account_id, sh FROM sc SEMI JOIN df USING (sh) ORDER BY account_id, sh
+        {_SCAFFOLD_TAIL.format(max_accounts=int(max_accounts))}
+    """).df()
+
+
+def sample_sql(source: str, sample: int, max_chars: int, max_tokens: int = 48) -> str:
+    """SQL: per account, its ``sample`` prompts of smallest hash(prompt_hash) (as in
+    ``scaffold_rows``), one row each: account_id, prompt_hash, ``rk`` = hash(prompt_hash)
+    (the sampling order) and ``shingles`` = sorted distinct shingle hashes as UINTEGER (empty
+    for prompts under three words, which still take a sample slot).
+
+    The sample of a union of days is the ``sample`` smallest ``rk`` of the days' samples,
+    which is what makes a window of cached days exact (``scaffold_rows_from_samples``).
+    """
+    shingle = SHINGLE_SQL.replace("AS BIGINT", "AS UINTEGER")
+    return f"""
+        SELECT account_id, prompt_hash, hash(prompt_hash) AS rk,
+               list_sort(list_distinct(list_transform(range(1, len(tok) - 1),
+                                                      lambda i: {shingle}))) AS shingles
+        FROM (SELECT account_id, prompt_hash, {_tokens_sql(max_tokens)} AS tok
+              FROM ({_sampled_sql(source, sample, max_chars)}))"""
+
+
+def scaffold_rows_from_samples(con: duckdb.DuckDBPyConnection, source: str, sample: int,
+                               max_accounts: int) -> pd.DataFrame:
+    """``scaffold_rows`` over a window, from per-day samples (rows of ``sample_sql``) in
+    ``source``: the ``sample`` smallest-``rk`` distinct prompts per account across the days,
+    then the same scaffold and popularity rules. Same rows as ``scaffold_rows`` on the raw
+    requests of those days."""
+    return con.execute(f"""
+        WITH p AS (SELECT account_id, prompt_hash, any_value(rk) AS rk,
+                          any_value(shingles) AS shingles
+                   FROM {source} GROUP BY account_id, prompt_hash
+                   QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY any_value(rk))
+                           <= {int(sample)}),
+        sh AS (SELECT account_id, prompt_hash, CAST(unnest(shingles) AS BIGINT) AS sh FROM p),
+        {_SCAFFOLD_TAIL.format(max_accounts=int(max_accounts))}
     """).df()
 
 

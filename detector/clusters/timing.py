@@ -56,8 +56,15 @@ class MinuteMatrix:
         return self._hour_cache
 
     @staticmethod
-    def _rowdot(m: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.asarray(m[a].multiply(m[b]).sum(axis=1)).ravel()
+    def _rowdot(m: sp.csr_matrix, a: np.ndarray, b: np.ndarray,
+                chunk: int = 8192) -> np.ndarray:
+        """Dot product of rows a[k] and b[k], for each k; ``chunk`` pairs at a time (the
+        gathered rows of busy accounts over a week would otherwise need gigabytes)."""
+        if len(a) == 0:
+            return np.zeros(0)
+        return np.concatenate([
+            np.asarray(m[a[k:k + chunk]].multiply(m[b[k:k + chunk]]).sum(axis=1)).ravel()
+            for k in range(0, len(a), chunk)])
 
     def correlation(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Within-hour correlation of per-minute counts of rows ``a`` and ``b``.

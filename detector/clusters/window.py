@@ -1,8 +1,10 @@
 """Typed edges of one look-back window: blocking keys in DuckDB, templates, timing, centroids.
 
-``window_edges`` expects two DuckDB objects on the connection: table ``nodes`` (the accounts
-active on the clustered day, with ``created_at``) and view ``win`` (their requests inside the
-window). Grain of the result: one row per (src, dst, edge_type), src < dst.
+``window_edges`` expects table ``nodes`` on the connection (the accounts active on the
+clustered day, with ``created_at``) and view ``requests`` (the lake). It merges the window
+from per-day cached ingredients (``daycache``, the default) or, with
+``ClusterParams(window_cache=False)``, reads the window's raw requests into table ``win``;
+both give the same edges. Grain of the result: one row per (src, dst, edge_type), src < dst.
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.clusters import keys
+from detector.clusters import daycache, keys
 from detector.clusters.params import ClusterParams
-from detector.clusters.templates import scaffold_rows, scaffold_sets, template_pairs
+from detector.clusters.templates import (
+    scaffold_rows,
+    scaffold_rows_from_samples,
+    scaffold_sets,
+    template_pairs,
+)
 from detector.clusters.timing import MinuteMatrix, lockstep_stats, timing_pairs
+from detector.settings import Settings
 
 
 @dataclass
@@ -38,33 +46,45 @@ WIN_COLUMNS = ("account_id", "ts", "client_ip", "ip_prefix", "user_agent", "paym
                "max_tokens", "temperature", "logprobs", "top_logprobs", "system_hash")
 
 
-def open_window(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
-    """(Re)create view ``win_text`` (requests of ``nodes`` accounts in [day - days + 1, day])
-    and table ``win`` (the same rows, only ``WIN_COLUMNS``), read from Parquet once."""
+def _open_text(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
+    """(Re)create view ``win_text``: requests of ``nodes`` accounts in [day - days + 1, day]."""
     end = date.fromisoformat(day)
     start = end - timedelta(days=days - 1)
     con.execute(
         "CREATE OR REPLACE TEMP VIEW win_text AS SELECT * FROM requests "
         f"WHERE CAST(date AS DATE) BETWEEN DATE '{start.isoformat()}' AND DATE '{end.isoformat()}' "
         "AND account_id IN (SELECT account_id FROM nodes)")
+
+
+def open_window(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
+    """(Re)create view ``win_text`` (requests of ``nodes`` accounts in [day - days + 1, day])
+    and table ``win`` (the same rows, only ``WIN_COLUMNS``), read from Parquet once."""
+    _open_text(con, day, days)
     con.execute(f"CREATE OR REPLACE TEMP TABLE win AS SELECT {', '.join(WIN_COLUMNS)} "
                 "FROM win_text")
 
 
-def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams) -> list[pd.DataFrame]:
-    """Payment, address, prefix and client-fingerprint edges of the open window."""
+def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
+              cached: bool = False) -> list[pd.DataFrame]:
+    """Payment, address, prefix and client-fingerprint edges of the open window (from the
+    raw table ``win``, or with ``cached`` from the ``win_*`` tables of ``daycache``)."""
     cap, floor = p.max_key_accounts, p.min_edge_weight
+    if cached:
+        pay = keys.cached_payment_sql("win_payment")
+        ip = keys.cached_address_sql("win_ip", 1.0)
+        prefix = keys.cached_address_sql("win_prefix", p.prefix_factor)
+        fp = keys.fingerprint_sql(p.fingerprint_min_share, p.generic_ua_factor, "win_profile")
+    else:
+        pay = keys.payment_sql()
+        ip = keys.address_sql("client_ip", p.ip_slot_s, 1.0)
+        prefix = keys.address_sql("ip_prefix", p.ip_slot_s, p.prefix_factor)
+        fp = keys.fingerprint_sql(p.fingerprint_min_share, p.generic_ua_factor)
     return [
-        keys.key_pairs(con, "payment", keys.payment_sql(), cap, weigh="one"),
-        keys.star_pairs(con, "payment", keys.payment_sql(), cap),
-        keys.key_pairs(con, "ip", keys.address_sql("client_ip", p.ip_slot_s, 1.0), cap,
-                       normalize=True, min_weight=floor),
-        keys.key_pairs(con, "prefix", keys.address_sql("ip_prefix", p.ip_slot_s,
-                                                       p.prefix_factor), cap, normalize=True,
-                       min_weight=floor),
-        keys.key_pairs(con, "fingerprint",
-                       keys.fingerprint_sql(p.fingerprint_min_share, p.generic_ua_factor), cap,
-                       min_weight=floor),
+        keys.key_pairs(con, "payment", pay, cap, weigh="one"),
+        keys.star_pairs(con, "payment", pay, cap),
+        keys.key_pairs(con, "ip", ip, cap, normalize=True, min_weight=floor),
+        keys.key_pairs(con, "prefix", prefix, cap, normalize=True, min_weight=floor),
+        keys.key_pairs(con, "fingerprint", fp, cap, min_weight=floor),
     ]
 
 
@@ -76,17 +96,24 @@ def creation_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams) -> pd.DataF
     df = pd.concat(parts, ignore_index=True)
     if df.empty:
         return df
-    return (df.sort_values("weight", ascending=False).drop_duplicates(["src", "dst"])
-            .reset_index(drop=True))
+    # ties (both buckets equally strong) keep the unshifted bucket: the same row every run
+    return (df.sort_values(["weight", "evidence"], ascending=[False, True], kind="stable")
+            .drop_duplicates(["src", "dst"]).reset_index(drop=True))
 
 
 def minute_matrix(con: duckdb.DuckDBPyConnection, accounts: list[str], day: str,
-                  days: int) -> MinuteMatrix:
-    """Per-minute counts of ``accounts`` over the open window."""
+                  days: int, cached: bool = False) -> MinuteMatrix:
+    """Per-minute counts of ``accounts`` over the open window (raw ``win`` or, with
+    ``cached``, the per-day counts of view ``win_minutes``, summed)."""
     con.register("_timed", pd.DataFrame({"account_id": pd.Series(accounts, dtype=object)}))
-    counts = con.execute(
-        "SELECT account_id, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute, count(*) AS c FROM win "
-        "WHERE account_id IN (SELECT CAST(account_id AS VARCHAR) FROM _timed) GROUP BY ALL").df()
+    if cached:
+        sql = ("SELECT account_id, minute, CAST(sum(c) AS BIGINT) AS c FROM win_minutes "
+               "WHERE account_id IN (SELECT CAST(account_id AS VARCHAR) FROM _timed) GROUP BY ALL")
+    else:
+        sql = ("SELECT account_id, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute, count(*) AS c "
+               "FROM win WHERE account_id IN (SELECT CAST(account_id AS VARCHAR) FROM _timed) "
+               "GROUP BY ALL")
+    counts = con.execute(sql).df()
     con.unregister("_timed")
     end = date.fromisoformat(day) + timedelta(days=1)
     start_minute = int((pd.Timestamp(end, tz="UTC").timestamp()) // 60) - days * 1440
@@ -138,17 +165,37 @@ class _Clock:
 
 
 def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, days: int,
-                 centroids: dict[str, np.ndarray]) -> tuple[pd.DataFrame, WindowContext]:
-    """Every typed edge of the window ending on ``day`` and lasting ``days`` days."""
+                 centroids: dict[str, np.ndarray],
+                 settings: Settings | None = None) -> tuple[pd.DataFrame, WindowContext]:
+    """Every typed edge of the window ending on ``day`` and lasting ``days`` days.
+
+    With ``settings`` and ``p.window_cache`` the window is merged from per-day cached
+    ingredients (``daycache``; missing or stale days are built first); otherwise its raw
+    requests are read and shingled. Both give the same edges. View ``win_text`` (the raw
+    requests of the window) is left open either way (the sweep search reads it).
+    """
     ctx = WindowContext(days=days)
     clock = _Clock(ctx.seconds)
-    open_window(con, day, days)
-    clock.lap("read")
-    parts = key_edges(con, p)
+    cached = settings is not None and p.window_cache
+    if cached:
+        _open_text(con, day, days)
+        built = daycache.open_window(con, settings, day, days, p)
+        ctx.counts["cache_days_built"] = len(built)
+        ctx.seconds["cache_build"] = round(sum(built.values()), 2)
+        clock.lap("read")
+        ctx.seconds["read"] = round(ctx.seconds["read"] - ctx.seconds["cache_build"], 2)
+    else:
+        open_window(con, day, days)
+        clock.lap("read")
+    parts = key_edges(con, p, cached)
     clock.lap("keys")
-    ctx.scaffolds = scaffold_sets(scaffold_rows(con, "win_text", p.template_sample,
-                                                p.template_max_chars,
-                                                p.max_key_accounts))
+    if cached:
+        rows = scaffold_rows_from_samples(con, "win_scaffold", p.template_sample,
+                                          p.max_key_accounts)
+    else:
+        rows = scaffold_rows(con, "win_text", p.template_sample, p.template_max_chars,
+                             p.max_key_accounts)
+    ctx.scaffolds = scaffold_sets(rows)
     clock.lap("shingles")
     parts.append(template_pairs(ctx.scaffolds, p.template_threshold, p.template_num_perm,
                                 p.seed, p.max_key_accounts))
@@ -161,7 +208,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
         columns=keys.PAIR_COLUMNS)
     cands = verify_candidates(edges, p.family_min_weight)
     accounts = sorted(set(cands["src"]) | set(cands["dst"]))
-    ctx.minutes = minute_matrix(con, accounts, day, days)
+    ctx.minutes = minute_matrix(con, accounts, day, days, cached)
     clock.lap("minutes")
     lock = lockstep_stats(ctx.minutes, cands, p.lockstep_min_events, p.lockstep_max_events,
                           p.lockstep_max_lead)
@@ -173,5 +220,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     if extra:
         edges = pd.concat([edges, *extra], ignore_index=True)
     edges["window"] = f"{days}d"
-    ctx.counts = {"typed_edges": int(len(edges)), "verified_pairs": int(len(cands))}
+    if cached:
+        daycache.close_window(con)
+    ctx.counts.update({"typed_edges": int(len(edges)), "verified_pairs": int(len(cands))})
     return edges, ctx

@@ -103,3 +103,15 @@ def test_a_new_cluster_never_reuses_an_id_held_the_day_before():
     # {a,c,d,e} vs {a,c}: 2/4 keeps the id; {a,b} vs {a,c}: 1/3; its derived id is taken
     assert ids["cluster_id"].iloc[0] == old
     assert ids["cluster_id"].iloc[1] != old and ids["cluster_id"].is_unique
+
+
+def test_louvain_input_order_does_not_depend_on_set_order():
+    from detector.clusters.graph import _ordered_subgraph
+
+    g = nx.Graph()
+    g.add_weighted_edges_from([("d", "a", 1.5), ("c", "b", 2.0), ("a", "c", 1.0), ("x", "y", 3.0)])
+    for nodes in ({"d", "c", "b", "a"}, {"a", "b", "c", "d"}):
+        sub = _ordered_subgraph(g, nodes)
+        assert list(sub.nodes) == ["a", "b", "c", "d"]
+        assert list(sub.edges(data="weight")) == [("a", "c", 1.0), ("a", "d", 1.5),
+                                                  ("b", "c", 2.0)]
