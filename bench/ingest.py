@@ -103,7 +103,8 @@ _OURS = """
 import sys
 from detector.settings import load_settings
 from detector.ingest import ingest_paths
-r = ingest_paths(load_settings({home!r}, threads={threads}), {files}, progress=False)
+r = ingest_paths(load_settings({home!r}, threads={threads}), {files}, progress=False,
+                 workers={workers})
 print(r.to_json())
 """
 
@@ -546,6 +547,8 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="our ingest's worker processes (default: ingest's own choice)")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "ingest")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--single-file-gb", type=float, default=None,
@@ -574,13 +577,14 @@ def main() -> None:
         threads=args.threads, files=files, out=args.work / "reference.parquet"))
     print(f"reference (duckdb read_json -> parquet): {ref_s:.2f} s, peak RSS {ref_rss / 2**20:.0f} MiB")
     ours_s, ours_rss, out = _peak_tree_rss(_OURS.format(
-        home=str(args.work / "home"), threads=args.threads, files=files))
+        home=str(args.work / "home"), threads=args.threads, files=files, workers=args.workers))
     res = json.loads(out.strip().splitlines()[-1])
     print(f"ours (detector ingest): {ours_s:.2f} s, peak RSS {ours_rss / 2**20:.0f} MiB, "
           f"accepted {res['accepted']} duplicates {res['duplicates']}")
     result = {
         "records": args.records, "files": args.files, "input_bytes": in_bytes,
-        "threads": args.threads, "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "threads": args.threads, "workers": args.workers, "cpu_count": os.cpu_count(),
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()], "machine": platform.machine(),
         "python": platform.python_version(),
         "reference_seconds": round(ref_s, 3), "reference_peak_rss_mib": round(ref_rss / 2**20),
         "ours_seconds": round(ours_s, 3), "ours_peak_rss_mib": round(ours_rss / 2**20),
@@ -588,7 +592,8 @@ def main() -> None:
         "ratio_speed_vs_reference": round(ref_s / ours_s, 3),
         "accepted": res["accepted"], "duplicates": res["duplicates"],
         "quarantined": res["quarantined"],
-        "command": f"python bench/ingest.py --records {args.records} --files {args.files}",
+        "command": f"python bench/ingest.py --records {args.records} --files {args.files}"
+                   + (f" --workers {args.workers}" if args.workers is not None else ""),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
