@@ -110,8 +110,7 @@ def is_current(settings: Settings, day: str, key: str) -> bool:
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> None:
     """Write the result of ``sql`` to ``target`` (Parquet, zstd), atomically."""
     with atomic_path(target) as tmp:
-        path = str(tmp).replace("'", "''")
-        con.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({sql}) TO '{_q(tmp)}' (FORMAT parquet, COMPRESSION zstd)")
 
 
 def _day_sql(day: str, params: ClusterParams) -> dict[str, str]:
