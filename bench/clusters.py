@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from detector.clusters import compute, list_clusters  # noqa: E402
 from detector.clusters.store import read  # noqa: E402
+from detector.evaluate.clusters import cluster_recovery  # noqa: E402
 from detector.lake.schema import REQUEST_SCHEMA  # noqa: E402
 from detector.settings import load_settings  # noqa: E402
 
@@ -325,53 +326,6 @@ def child(args: argparse.Namespace) -> dict:
     return out
 
 
-def _evaluate(settings, truth: dict, dates: list[str]) -> dict:
-    """Member recall per archetype, cluster purity, hard negatives, per day then pooled."""
-    acc = truth["accounts"]
-    label = {a: (v["cluster"] or f"solo:{a}") for a, v in acc.items()}
-    per_arch: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    pure = total = nat_merged = nat_in = res_in = benign_in = 0
-    n_clusters = 0
-    for day in dates:
-        members = read(settings, day, "members")
-        if members is None:
-            continue
-        active = {a for a, v in acc.items() if day in v["active_dates"]}
-        by_cluster = members.groupby("cluster_id")["account_id"].apply(list)
-        n_clusters += len(by_cluster)
-        for ms in by_cluster:
-            labels = Counter(label.get(m, f"solo:{m}") for m in ms)
-            pure += labels.most_common(1)[0][1]
-            total += len(ms)
-            groups = Counter(acc[m]["shared_ip_group"] for m in ms
-                             if m in acc and acc[m]["shared_ip_group"])
-            nat_merged += sum(1 for c in groups.values() if c >= 2)
-        kin = {}
-        for ms in by_cluster:
-            labs = Counter(label.get(m) for m in ms)
-            for m in ms:
-                kin[m] = labs[label.get(m)] >= 2
-        for a in active:
-            v = acc[a]
-            if v["cluster"]:
-                per_arch[v["archetype"]][1] += 1
-                per_arch[v["archetype"]][0] += int(kin.get(a, False))
-            elif a in kin:
-                benign_in += int(not v["is_distiller"])
-                nat_in += int(bool(v["shared_ip_group"]))
-                res_in += int(v["archetype"] == "reseller")
-    return {
-        "member_recall": {k: round(v[0] / v[1], 3) for k, v in per_arch.items() if v[1]},
-        "member_counts": {k: v for k, v in per_arch.items()},
-        "purity": round(pure / total, 3) if total else None,
-        "clusters": n_clusters, "clustered_account_days": total,
-        "benign_account_days_in_clusters": benign_in,
-        "nat_account_days_in_clusters": nat_in,
-        "nat_groups_merged": nat_merged,
-        "reseller_account_days_in_clusters": res_in,
-    }
-
-
 def quality(args: argparse.Namespace) -> dict:
     from detector.clusters import ClusterParams
     from detector.ingest import ingest_paths
@@ -416,7 +370,7 @@ def quality(args: argparse.Namespace) -> dict:
                 "compute_s": round(wall, 1), "embed_s": embed_s,
                 "sweep_days": [json.loads((work / "home" / "clusters" / f"date={d}" / "summary.json")
                                      .read_text()).get("sweep") for d in dates],
-                **_evaluate(settings, truth, dates)}
+                **cluster_recovery(settings, truth, dates, campaigns=False)}
     finally:
         if not args.keep and not args.workdir:
             shutil.rmtree(work, ignore_errors=True)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from detector.evaluate import evaluate
+from detector.evaluate.clusters import cluster_recovery
 from detector.ingest import ingest_paths
 from detector.lake.db import lake_dates
 from detector.model.dataset import read_truth
@@ -41,6 +42,10 @@ def run_one(name: str, accounts: int | None, days: int | None, work: Path) -> di
     ingest_paths(settings, [logs], progress=False)
     timing = run_pipeline(settings, lake_dates(settings)).seconds
     metrics = evaluate(read_truth(logs / "truth.json"), load_verdicts(settings))
+    truth = json.loads((logs / "truth.json").read_text())
+    dates = lake_dates(settings)
+    metrics["clusters"] = {"linked": cluster_recovery(settings, truth, dates, campaigns=False),
+                           "with_campaigns": cluster_recovery(settings, truth, dates)}
     metrics["scenario"] = str(scenario.relative_to(REPO))
     metrics["seed"] = seed
     metrics["pipeline_seconds"] = timing
@@ -67,6 +72,11 @@ def main() -> None:
                   f"benign FPR flag {m['benign_fpr']['flag']:.4f} block {m['benign_fpr']['block']:.4f}; "
                   f"AP {m['average_precision']:.4f}; "
                   f"distilled tokens flagged {m['distilled_token_share']['flag']:.4f}")
+            for kind, c in m["clusters"].items():
+                print(f"  clusters ({kind}): member recall {c['member_recall']}, purity "
+                      f"{c['purity']}, benign account-days in clusters "
+                      f"{c['benign_account_days_in_clusters']}, NAT groups merged "
+                      f"{c['nat_groups_merged']}, reseller {c['reseller_account_days_in_clusters']}")
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The batch pipeline for a set of days: features -> embeddings -> clusters -> decide.
+"""The batch pipeline for a set of days: features -> embeddings -> clusters -> decide -> campaigns.
 
 This is the public Python API behind ``detector run`` (and ``detector daily``); notebooks call it
 too. Each stage reads only what the stages before it wrote.
@@ -22,6 +22,7 @@ class PipelineResult:
 
 def _stages(settings: Settings) -> list[tuple[str, Callable[[Settings, list[str]], object]]]:
     from detector import clusters, decide, features
+    from detector.clusters import campaigns
 
     stages: list[tuple[str, Callable[[Settings, list[str]], object]]] = [("features", features.compute)]
     if settings.embedding_backend != "off":
@@ -30,13 +31,14 @@ def _stages(settings: Settings) -> list[tuple[str, Callable[[Settings, list[str]
         stages.append(("embeddings", embeddings.compute))
     stages.append(("clusters", clusters.compute))
     stages.append(("decide", decide.score))
+    stages.append(("campaigns", campaigns.compute))  # shown with verdicts, never fed back
     return stages
 
 
 def feature_stages(settings: Settings, dates: list[str]) -> dict[str, float]:
     """Every stage that produces account features (no scoring): used to build training data."""
     seconds = {}
-    for name, fn in _stages(settings)[:-1]:
+    for name, fn in _stages(settings)[:-2]:
         t0 = time.perf_counter()
         fn(settings, dates)
         seconds[name] = round(time.perf_counter() - t0, 2)

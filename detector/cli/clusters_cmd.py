@@ -14,7 +14,7 @@ from detector.cli.common import fail, handle_errors, settings_from
 out = Console()
 err = Console(stderr=True)
 
-_LIST_COLUMNS = ("cluster_id", "size", "first_seen", "clu_total_requests", "clu_shared_payment",
+_LIST_COLUMNS = ("cluster_id", "kind", "size", "first_seen", "clu_total_requests", "clu_shared_payment",
                  "clu_template_overlap", "clu_timing_sync", "clu_new_account_share")
 
 
@@ -37,7 +37,7 @@ def _print_list(rows: list[dict[str, Any]]) -> None:
 
 def _print_cluster(c: dict[str, Any]) -> None:
     out.print(f"[bold]{c['cluster_id']}[/bold] on {c['date']} (seen {', '.join(c['days'])}): "
-              f"{c['size']} accounts, first seen {c['first_seen']}")
+              f"{c.get('kind', 'linked')}, {c['size']} accounts, first seen {c['first_seen']}")
     feats = {k: v for k, v in c.items() if k.startswith("clu_")}
     out.print("  " + "  ".join(f"{k}={_fmt(v)}" for k, v in feats.items()))
     members = Table(title="members")
@@ -112,7 +112,9 @@ def register(app: typer.Typer) -> None:
         date: Annotated[list[str] | None, typer.Option("--date", help="Day to cluster; repeatable.")] = None,
         all_days: Annotated[bool, typer.Option("--all", help="Every ingested day.")] = False,
     ) -> None:
-        """Cluster accounts for the given days (also done by `detector run`)."""
+        """Cluster accounts for the given days (also done by `detector run`); the campaign pass
+        runs again on the verdicts already written (none before the first `detector run`)."""
+        from detector.clusters.campaigns import campaign_day
         from detector.clusters.params import ClusterParams
         from detector.clusters.pipeline import compute_day
         from detector.lake.db import lake_dates
@@ -132,3 +134,7 @@ def register(app: typer.Typer) -> None:
                 s = compute_day(settings, day, params, set(known))
             err.print(f"{day}: {s['clusters']} clusters, {s['clustered_accounts']} of "
                       f"{s['accounts']} accounts, {s['seconds']['total_s']} s")
+            if params.campaign_enabled:
+                c = campaign_day(settings, day, params)
+                err.print(f"{day}: {c['campaigns']} campaigns among {c['suspects']} flagged "
+                          "accounts")

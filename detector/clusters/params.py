@@ -70,6 +70,11 @@ class ClusterParams:
     sweep_enabled: run the set-level search for low-and-slow groups (``sweeps.py``);
         experimental, off by default (on `train` it added more benign account-days than
         low-and-slow ones, see docs/clusters.md).
+    campaign_enabled: after ``decide``, run the same search among accounts flagged in the
+        look-back window (``campaigns.py``): campaigns are shown, never fed back into scores.
+    campaign_partition / campaign_min_group_surprise: the campaign pass's ``sweep_partition``
+        and ``sweep_min_group_surprise`` (its candidates are ~1-2% of accounts, so fewer
+        chance groups are tested; 15 nats and "signed" were chosen on the `train` scenario).
     sweep_min_topics / sweep_max_openings: an account is a candidate with this many distinct
         opening prompts (first user turns) in the window (busier accounts are for the
         per-account detectors); at most ``sweep_sample`` of them are used per account.
@@ -88,6 +93,9 @@ class ClusterParams:
     sweep_max_scale: largest per-account correction of the expected overlap (an account
         meeting more partners than its regions' base rate predicts).
     sweep_min_group: smallest group reported.
+    sweep_partition: how candidate groups are cut from the evidence graph: "louvain" (communities
+        of the positive-LLR graph) or "signed" (greedy merging by summed LLR, evidence against
+        a pair included; components above ``sweeps.SIGNED_MAX_NODES`` fall back to Louvain).
     sweep_min_group_surprise: -ln P(Poisson(expected inside) <= matches inside) a group needs.
     sweep_null_draws / sweep_max_null_share: random same-size sets drawn from the group's
         neighbourhood; a group is kept when at most this share of them is as surprising.
@@ -126,6 +134,9 @@ class ClusterParams:
     seed: int = 0
     window_cache: bool = True
     sweep_enabled: bool = False
+    campaign_enabled: bool = True
+    campaign_partition: str = "signed"
+    campaign_min_group_surprise: float = 15.0
     sweep_min_topics: int = 8
     sweep_max_openings: int = 400
     sweep_sample: int = 64
@@ -137,6 +148,7 @@ class ClusterParams:
     sweep_overlap_ratio: float = 0.25
     sweep_max_scale: float = 4.0
     sweep_min_group: int = 3
+    sweep_partition: str = "louvain"
     sweep_min_group_surprise: float = 25.0
     sweep_null_draws: int = 200
     sweep_max_null_share: float = 0.01
@@ -152,6 +164,10 @@ class ClusterParams:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 raise ValueError(f"{name}: expected a number in (0, 1], got {value!r}")
+        for name in ("sweep_partition", "campaign_partition"):
+            if getattr(self, name) not in ("louvain", "signed"):
+                raise ValueError(f"{name}: expected 'louvain' or 'signed', "
+                                 f"got {getattr(self, name)!r}")
         if self.min_cluster_size < 2:
             raise ValueError(
                 f"min_cluster_size: expected an integer >= 2, got {self.min_cluster_size!r}")

@@ -16,7 +16,6 @@ import duckdb
 import numpy as np
 import orjson
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detector.clusters import daycache, store, sweeps
@@ -256,23 +255,16 @@ def account_features(day: str, nodes: pd.DataFrame, members: pd.DataFrame,
     return out
 
 
-def _arrow(df: pd.DataFrame) -> pa.Table:
-    """Arrow table with plain ``string`` columns (pandas may hand over ``large_string``)."""
-    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
-    schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_large_string(f.type)
-                        else f for f in table.schema])
-    return table.cast(schema)
-
-
 def _write(settings: Settings, day: str, edges: pd.DataFrame, members: pd.DataFrame,
            table: pd.DataFrame, ids: pd.DataFrame, nodes: pd.DataFrame) -> None:
     d = store.day_dir(settings, day)
+    store.drop_campaigns(settings, day)  # they were found among this clustering's leftovers
     members = members.assign(date=pd.Timestamp(day).date())
-    write_parquet_atomic(d / "edges.parquet", _arrow(edges.assign(date=pd.Timestamp(day).date())))
-    write_parquet_atomic(d / "members.parquet", _arrow(members))
+    write_parquet_atomic(d / "edges.parquet", store.arrow_table(edges.assign(date=pd.Timestamp(day).date())))
+    write_parquet_atomic(d / "members.parquet", store.arrow_table(members))
     id_map = ids[["cluster_id", "derived_id", "previous_cluster_id", "previous_date", "jaccard"]]
-    write_parquet_atomic(d / "id_map.parquet", _arrow(id_map.astype(
+    write_parquet_atomic(d / "id_map.parquet", store.arrow_table(id_map.astype(
         {"previous_cluster_id": "object", "previous_date": "object", "jaccard": "float64"})))
     feats = account_features(day, nodes, members, table)
-    write_parquet_atomic(store.feature_path(settings, day), _arrow(feats))
-    write_parquet_atomic(d / "clusters.parquet", _arrow(table))
+    write_parquet_atomic(store.feature_path(settings, day), store.arrow_table(feats))
+    write_parquet_atomic(d / "clusters.parquet", store.arrow_table(table))

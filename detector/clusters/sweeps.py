@@ -274,6 +274,64 @@ def _llr_matrix(pairs: pd.DataFrame, n: int) -> sp.csr_matrix:
     return _pair_matrix(pairs, "llr", n)
 
 
+#: Largest component partitioned by the signed agglomeration (dense: n^2 floats, ~n^3 / 2 work).
+SIGNED_MAX_NODES = 4000
+
+
+def signed_communities(w: np.ndarray) -> list[list[int]]:
+    """Greedy correlation clustering of a symmetric matrix of pair LLRs (0 = no evidence).
+
+    Starts from single accounts and repeatedly merges the two sets whose summed LLR between
+    them is largest, while it is positive: each merge is the largest gain in the log-likelihood
+    of "these accounts split one sweep", so evidence *against* a pair (more shared topics
+    than chance) counts as well as evidence for it; Louvain over positive edges alone chains
+    groups that only sit next to each other. Returns index lists (of ``w``'s rows)."""
+    n = w.shape[0]
+    m = np.array(w, dtype=np.float64)
+    np.fill_diagonal(m, -np.inf)
+    alive = np.ones(n, dtype=bool)
+    sets: list[list[int]] = [[i] for i in range(n)]
+    while True:
+        k = int(np.argmax(m))
+        a, b = divmod(k, n)
+        if not m[a, b] > 0:
+            break
+        m[a, :] += m[b, :]  # b's links now count for a
+        m[:, a] += m[:, b]
+        m[a, a] = -np.inf
+        m[b, :] = -np.inf
+        m[:, b] = -np.inf
+        alive[b] = False
+        sets[a] += sets[b]
+        sets[b] = []
+    return _refine(np.asarray(w, dtype=np.float64),
+                   [sorted(s) for s, live in zip(sets, alive, strict=True) if live])
+
+
+def _refine(w: np.ndarray, sets: list[list[int]], rounds: int = 20) -> list[list[int]]:
+    """Local moves after the greedy merging: each account moves to the set (or to a set of its
+    own) with which its summed LLR is largest, until no move gains (or ``rounds`` passes)."""
+    n = w.shape[0]
+    label = np.empty(n, dtype=np.int64)
+    for k, s in enumerate(sets):
+        label[s] = k
+    w = w.copy()
+    np.fill_diagonal(w, 0.0)
+    for _ in range(rounds):
+        moved = False
+        for i in range(n):
+            gain = np.bincount(label, weights=w[i], minlength=n)  # summed LLR with each set
+            own = gain[label[i]]
+            best = int(np.argmax(gain))
+            if gain[best] > own + 1e-9 and gain[best] > 0:
+                label[i], moved = best, True
+            elif own < 0:  # better alone: an unused label
+                label[i], moved = int(np.setdiff1d(np.arange(n), label)[0]), True
+        if not moved:
+            break
+    return [np.flatnonzero(label == k).tolist() for k in np.unique(label)]
+
+
 def _trim(llr: sp.csr_matrix, members: list[int]) -> list[int]:
     """Drop, one at a time, the member whose summed LLR with the others is most negative,
     until every member adds evidence (summed LLR > 0)."""
@@ -381,7 +439,13 @@ def _groups(o: sp.csr_matrix, expected: sp.csr_matrix, pairs: pd.DataFrame,
         pool = np.asarray(sorted(cc))
         if len(pool) < 4 * p.sweep_min_group:  # a small neighbourhood: same-profile candidates
             pool = np.flatnonzero(profile == profile[pool[0]])
-        parts = nx.community.louvain_communities(g.subgraph(cc), weight="weight", seed=p.seed)
+        if p.sweep_partition == "signed" and len(cc) <= SIGNED_MAX_NODES:
+            nodes = np.asarray(sorted(cc))
+            sub = llr[nodes][:, nodes].toarray()
+            parts = [nodes[s].tolist() for s in signed_communities(sub)]
+        else:
+            parts = nx.community.louvain_communities(g.subgraph(cc), weight="weight",
+                                                     seed=p.seed)
         for part in parts:
             ms = _trim(llr, sorted(part))
             if len(ms) < p.sweep_min_group:
