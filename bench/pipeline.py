@@ -1,5 +1,5 @@
 """Whole-pipeline benchmark (``make bench``): ingest -> features -> embeddings -> clusters ->
-decide -> verdicts -> report on ~1M generated requests (about 10k accounts, 3 days).
+decide -> campaigns -> verdicts -> report on ~1M generated requests (about 10k accounts, 3 days).
 
 Each stage runs in its own child process so its wall time and peak RSS are measured separately
 (``os.wait4`` rusage). Writes ``bench/results/pipeline.json``.
@@ -60,7 +60,8 @@ def main() -> None:
         for stage, module, fn in (("features", "detector.features", "compute"),
                                   ("embeddings", "detector.embeddings", "compute"),
                                   ("clusters", "detector.clusters", "compute"),
-                                  ("decide", "detector.decide", "score")):
+                                  ("decide", "detector.decide", "score"),
+                                  ("campaigns", "detector.clusters.campaigns", "compute")):
             measure(stage, [PY, "-c", STAGE_CODE, str(home), module, fn], results)
         measure("verdicts", [DETECTOR, "--home", str(home), "verdicts", "--format", "csv"], results)
         measure("report", [DETECTOR, "--home", str(home), "report", "--out", str(work / "r.html")], results)

@@ -43,6 +43,10 @@ from scipy.stats import poisson
 
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.clusters.params import ClusterParams
+from detector.ingest.normalize import prompt_hash
+
+#: ``prompt_hash`` of every prompt that is empty once whitespace is collapsed.
+EMPTY_PROMPT_HASH = prompt_hash("")
 
 
 @dataclass
@@ -60,21 +64,19 @@ def openings(con: duckdb.DuckDBPyConnection, p: ClusterParams,
              exclude: set[str]) -> pd.DataFrame:
     """Distinct opening prompts of candidate accounts in the open window (view ``win_text``).
 
-    One row per (account_id, prompt_hash), text cut to ``template_max_chars``, with the
-    account's request profile. Candidates: ``sweep_min_topics`` to ``sweep_max_openings``
+    One row per (account_id, prompt_hash) with the account's request profile; prompts that are
+    empty once whitespace is collapsed are left out (by their hash: the text is not read). Candidates: ``sweep_min_topics`` to ``sweep_max_openings``
     distinct openings, not in ``exclude``; at most ``sweep_sample`` openings kept per
     account (smallest md5 of the hash first: deterministic, independent of other accounts).
     """
     con.register("_swx", pd.DataFrame({"account_id": pd.Series(sorted(exclude), dtype=object)}))
     df = con.execute(f"""
         WITH o AS (
-            SELECT account_id, prompt_hash,
-                   any_value(left(prompt_text, {int(p.template_max_chars)})) AS text
+            SELECT DISTINCT account_id, prompt_hash
             FROM win_text
             WHERE coalesce(n_user_turns, 1) <= 1 AND prompt_hash IS NOT NULL
-              AND length(trim(prompt_text)) > 0
-              AND account_id NOT IN (SELECT CAST(account_id AS VARCHAR) FROM _swx)
-            GROUP BY ALL),
+              AND prompt_hash <> '{EMPTY_PROMPT_HASH}'
+              AND account_id NOT IN (SELECT CAST(account_id AS VARCHAR) FROM _swx)),
         r AS (SELECT *, count(*) OVER (PARTITION BY account_id) AS n_open,
                      row_number() OVER (PARTITION BY account_id ORDER BY md5(prompt_hash)) AS k
               FROM o),
@@ -86,7 +88,7 @@ def openings(con: duckdb.DuckDBPyConnection, p: ClusterParams,
                    mode(coalesce(CAST(max_tokens AS VARCHAR), 'none')) AS max_tokens
             FROM win_text WHERE account_id IN (SELECT DISTINCT account_id FROM c)
             GROUP BY account_id)
-        SELECT c.account_id, c.prompt_hash, c.text, prof.model, prof.max_tokens
+        SELECT c.account_id, c.prompt_hash, prof.model, prof.max_tokens
         FROM c JOIN prof USING (account_id) ORDER BY c.account_id, c.prompt_hash""").df()
     con.unregister("_swx")
     return df
@@ -363,8 +365,16 @@ def null_share(o: sp.csr_matrix, expected: sp.csr_matrix, members: list[int], po
     if len(pool) < 2 * k:
         return 1.0
     g = np.random.default_rng(seed)
-    hits = sum(group_test(o, expected, list(g.choice(pool, k, replace=False)))[2] >= surprise
-               for _ in range(draws))
+    sets = np.array([g.choice(pool, k, replace=False) for _ in range(draws)])
+    if len(pool) > SIGNED_MAX_NODES:  # too big to densify: one set at a time
+        hits = sum(group_test(o, expected, list(ms))[2] >= surprise for ms in sets)
+        return hits / draws
+    pool = np.sort(pool)
+    at = np.searchsorted(pool, sets)  # (draws, k) positions in the pool
+    rows, cols = at[:, :, None], at[:, None, :]
+    obs = o[pool][:, pool].toarray()[rows, cols].sum(axis=(1, 2)) // 2
+    lam = expected[pool][:, pool].toarray()[rows, cols].sum(axis=(1, 2)) / 2.0
+    hits = int((-poisson.logcdf(obs, np.maximum(lam, 1e-12)) >= surprise).sum())
     return hits / draws
 
 
