@@ -44,7 +44,7 @@ def run_one(name: str, accounts: int | None, days: int | None, work: Path) -> di
     metrics = evaluate(read_truth(logs / "truth.json"), load_verdicts(settings))
     truth = json.loads((logs / "truth.json").read_text())
     dates = lake_dates(settings)
-    metrics["clusters"] = {"linked": cluster_recovery(settings, truth, dates, campaigns=False),
+    metrics["cluster_recovery"] = {"linked": cluster_recovery(settings, truth, dates, campaigns=False),
                            "with_campaigns": cluster_recovery(settings, truth, dates)}
     metrics["scenario"] = str(scenario.relative_to(REPO))
     metrics["seed"] = seed
@@ -72,7 +72,7 @@ def main() -> None:
                   f"benign FPR flag {m['benign_fpr']['flag']:.4f} block {m['benign_fpr']['block']:.4f}; "
                   f"AP {m['average_precision']:.4f}; "
                   f"distilled tokens flagged {m['distilled_token_share']['flag']:.4f}")
-            for kind, c in m["clusters"].items():
+            for kind, c in m["cluster_recovery"].items():
                 print(f"  clusters ({kind}): member recall {c['member_recall']}, purity "
                       f"{c['purity']}, benign account-days in clusters "
                       f"{c['benign_account_days_in_clusters']}, NAT groups merged "
