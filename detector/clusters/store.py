@@ -90,8 +90,13 @@ def drop_campaigns(settings: Settings, day: str) -> None:
 def _both(settings: Settings, day: str, linked: str, campaign: str) -> pd.DataFrame | None:
     """A linked-cluster table of ``day`` with its campaign counterpart appended."""
     a, b = read(settings, day, linked), read(settings, day, campaign)
-    if linked == "clusters" and a is not None:
-        a = a.assign(kind="linked")
+    if linked == "clusters":  # both tables get kind, size and clu_size
+        if a is not None:
+            a = a.assign(kind="linked")
+            if "size" not in a.columns and "clu_size" in a.columns:
+                a["size"] = a["clu_size"]
+        if b is not None:
+            b = b.assign(clu_size=b["size"])
     if a is None or b is None or b.empty:
         return a
     return pd.concat([a, b], ignore_index=True) if not a.empty else b

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from .conftest import auth
@@ -162,3 +163,32 @@ def test_cluster_page_renders(client, keys):
     assert page.status_code == 200
     assert "shared_payment" in page.text and "pm_ab12" in page.text
     assert 'href="/accounts/acct_review"' in page.text
+
+
+def test_campaign_shown_like_a_cluster(client, keys, settings):
+    import pandas as pd
+
+    from detector.clusters.store import write_campaigns
+
+    day = dt.date(2026, 11, 27)
+    camps = pd.DataFrame({"cluster_id": ["c_camp"], "previous_cluster_id": [None], "date": [day],
+                          "size": [2], "kind": ["campaign"], "first_seen": ["2026-11-27"],
+                          "clu_total_requests": [80], "group_surprise_nats": [31.5],
+                          "random_sets_as_disjoint": [0.0]})
+    members = pd.DataFrame({"cluster_id": ["c_camp"] * 2, "account_id": ["acct_mid", "acct_allow"],
+                            "degree": [1, 1], "strength": [0.8, 0.8], "date": [day] * 2})
+    edges = pd.DataFrame({"src": ["acct_allow"], "dst": ["acct_mid"], "edge_type": ["coverage"],
+                          "weight": [0.8], "evidence": [json.dumps({"shared_topics": 0})],
+                          "family": ["coverage"], "window": ["7d"], "pair_score": [0.8],
+                          "linked": [True], "date": [day]})
+    write_campaigns(settings, "2026-11-27", camps, members, edges)
+    body = client.get("/v1/clusters/c_camp", headers=auth(keys["viewer"])).json()
+    assert body["kind"] == "campaign" and body["size"] == 2
+    assert [m["account_id"] for m in body["members"]] == ["acct_allow", "acct_mid"]
+    assert body["edges"][0]["evidence"] == {"shared_topics": 0}
+    linked = client.get("/v1/clusters/clu_1", headers=auth(keys["viewer"])).json()
+    assert linked["kind"] == "linked"
+    client.cookies.set("dg_key", keys["viewer"])
+    page = client.get("/clusters/c_camp")
+    assert page.status_code == 200 and "coverage" in page.text and "Campaign" in page.text
+    assert 'href="/accounts/acct_mid"' in page.text
