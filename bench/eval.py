@@ -32,8 +32,10 @@ SCENARIOS = {"eval": (REPO / "data/scenarios/eval.toml", 9001, "eval.json"),
              "shift": (REPO / "data/scenarios/shift.toml", 9002, "eval_shift.json")}
 
 
-def run_one(name: str, accounts: int | None, days: int | None, work: Path) -> dict:
-    scenario, seed, out_name = SCENARIOS[name]
+def run_one(name: str, accounts: int | None, days: int | None, work: Path,
+            out_name: str | None = None) -> dict:
+    scenario, seed, default_name = SCENARIOS[name]
+    out_name = out_name or default_name
     logs, home = work / f"logs-{name}", work / f"home-{name}"
     t0 = time.perf_counter()
     simulate(logs, accounts=accounts, days=days, seed=seed, scenario=scenario)
@@ -45,9 +47,13 @@ def run_one(name: str, accounts: int | None, days: int | None, work: Path) -> di
     truth = json.loads((logs / "truth.json").read_text())
     dates = lake_dates(settings)
     metrics["cluster_recovery"] = {"linked": cluster_recovery(settings, truth, dates, campaigns=False),
-                           "with_campaigns": cluster_recovery(settings, truth, dates)}
+                           "with_campaigns": cluster_recovery(settings, truth, dates),
+                           "low_and_slow_by_day": {
+                               d: cluster_recovery(settings, truth, [d])["member_recall"]
+                               .get("low_and_slow") for d in dates}}
     metrics["scenario"] = str(scenario.relative_to(REPO))
     metrics["seed"] = seed
+    metrics["days"] = len(dates)
     metrics["pipeline_seconds"] = timing
     metrics["total_seconds"] = round(time.perf_counter() - t0, 1)
     out = REPO / "bench" / "results" / out_name
@@ -60,6 +66,9 @@ def main() -> None:
     parser.add_argument("--scenario", choices=["eval", "shift", "all"], default="all")
     parser.add_argument("--accounts", type=int, default=None)
     parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--out", default=None,
+                        help="result file name under bench/results (default: eval.json / "
+                             "eval_shift.json); for runs with other --accounts / --days")
     parser.add_argument("--work", type=Path, default=None,
                         help="keep logs and homes in this folder (default: a temporary one, removed)")
     args = parser.parse_args()
@@ -67,12 +76,13 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         for name in (["eval", "shift"] if args.scenario == "all" else [args.scenario]):
-            m = run_one(name, args.accounts, args.days, work)
+            m = run_one(name, args.accounts, args.days, work, args.out)
             print(f"{name}: recall flag {m['recall']['flag']:.4f} block {m['recall']['block']:.4f}; "
                   f"benign FPR flag {m['benign_fpr']['flag']:.4f} block {m['benign_fpr']['block']:.4f}; "
                   f"AP {m['average_precision']:.4f}; "
                   f"distilled tokens flagged {m['distilled_token_share']['flag']:.4f}")
-            for kind, c in m["cluster_recovery"].items():
+            for kind in ("linked", "with_campaigns"):
+                c = m["cluster_recovery"][kind]
                 print(f"  clusters ({kind}): member recall {c['member_recall']}, purity "
                       f"{c['purity']}, benign account-days in clusters "
                       f"{c['benign_account_days_in_clusters']}, NAT groups merged "
