@@ -38,7 +38,9 @@ def _stages(settings: Settings) -> list[tuple[str, Callable[[Settings, list[str]
 def feature_stages(settings: Settings, dates: list[str]) -> dict[str, float]:
     """Every stage that produces account features (no scoring): used to build training data."""
     seconds = {}
-    for name, fn in _stages(settings)[:-2]:
+    for name, fn in _stages(settings):
+        if name in ("decide", "campaigns"):  # scoring, and what reads the scores
+            continue
         t0 = time.perf_counter()
         fn(settings, dates)
         seconds[name] = round(time.perf_counter() - t0, 2)

@@ -41,7 +41,7 @@ from detector.clusters import store, sweeps
 from detector.clusters.features import volume_table
 from detector.clusters.ids import assign_ids
 from detector.clusters.params import ClusterParams
-from detector.clusters.window import _open_text
+from detector.clusters.window import open_text
 from detector.lake.db import connect
 from detector.lake.io import write_bytes_atomic, write_parquet_atomic
 from detector.lake.schema import VERDICT_SCHEMA
@@ -88,7 +88,7 @@ def _open_suspects(con: duckdb.DuckDBPyConnection, day: str, days: int,
                    SELECT DISTINCT account_id FROM day
                    WHERE account_id IN (SELECT CAST(account_id AS VARCHAR) FROM _sus)""")
     con.unregister("_sus")
-    _open_text(con, day, days)
+    open_text(con, day, days)
 
 
 def campaign_day(settings: Settings, day: str, params: ClusterParams) -> dict[str, Any]:

@@ -46,7 +46,7 @@ WIN_COLUMNS = ("account_id", "ts", "client_ip", "ip_prefix", "user_agent", "paym
                "max_tokens", "temperature", "logprobs", "top_logprobs", "system_hash")
 
 
-def _open_text(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
+def open_text(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
     """(Re)create view ``win_text``: requests of ``nodes`` accounts in [day - days + 1, day]."""
     end = date.fromisoformat(day)
     start = end - timedelta(days=days - 1)
@@ -59,7 +59,7 @@ def _open_text(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
 def open_window(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
     """(Re)create view ``win_text`` (requests of ``nodes`` accounts in [day - days + 1, day])
     and table ``win`` (the same rows, only ``WIN_COLUMNS``), read from Parquet once."""
-    _open_text(con, day, days)
+    open_text(con, day, days)
     con.execute(f"CREATE OR REPLACE TEMP TABLE win AS SELECT {', '.join(WIN_COLUMNS)} "
                 "FROM win_text")
 
@@ -178,7 +178,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     clock = _Clock(ctx.seconds)
     cached = settings is not None and p.window_cache
     if cached:
-        _open_text(con, day, days)
+        open_text(con, day, days)
         built = daycache.open_window(con, settings, day, days, p)
         ctx.counts["cache_days_built"] = len(built)
         ctx.seconds["cache_build"] = round(sum(built.values()), 2)
