@@ -33,9 +33,10 @@ SCENARIOS = {"eval": (REPO / "data/scenarios/eval.toml", 9001, "eval.json"),
 
 
 def run_one(name: str, accounts: int | None, days: int | None, work: Path,
-            out_name: str | None = None) -> dict:
-    scenario, seed, default_name = SCENARIOS[name]
+            out_name: str | None = None, seed: int | None = None) -> dict:
+    scenario, default_seed, default_name = SCENARIOS[name]
     out_name = out_name or default_name
+    seed = default_seed if seed is None else seed
     logs, home = work / f"logs-{name}", work / f"home-{name}"
     t0 = time.perf_counter()
     simulate(logs, accounts=accounts, days=days, seed=seed, scenario=scenario)
@@ -66,6 +67,9 @@ def main() -> None:
     parser.add_argument("--scenario", choices=["eval", "shift", "all"], default="all")
     parser.add_argument("--accounts", type=int, default=None)
     parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="simulator seed (default: the scenario's fixed evaluation seed); "
+                             "evaluation seeds are >= 1000, training ones below")
     parser.add_argument("--out", default=None,
                         help="result file name under bench/results (default: eval.json / "
                              "eval_shift.json); for runs with other --accounts / --days")
@@ -76,7 +80,9 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         for name in (["eval", "shift"] if args.scenario == "all" else [args.scenario]):
-            m = run_one(name, args.accounts, args.days, work, args.out)
+            if args.seed is not None and args.seed < 1000:
+                parser.error(f"--seed: expected an evaluation seed >= 1000, got {args.seed}")
+            m = run_one(name, args.accounts, args.days, work, args.out, args.seed)
             print(f"{name}: recall flag {m['recall']['flag']:.4f} block {m['recall']['block']:.4f}; "
                   f"benign FPR flag {m['benign_fpr']['flag']:.4f} block {m['benign_fpr']['block']:.4f}; "
                   f"AP {m['average_precision']:.4f}; "
