@@ -100,8 +100,7 @@ def campaign_day(settings: Settings, day: str, params: ClusterParams) -> dict[st
     flagged = sorted(suspects(settings, day, window) - clustered)
     summary: dict[str, Any] = {"date": day, "window_days": window, "suspects": len(flagged),
                                "campaigns": 0, "members": 0, "sweep": None}
-    groups: list[list[str]] = []
-    edges = pd.DataFrame(columns=["src", "dst", "edge_type", "weight", "evidence"])
+    res = sweeps.SweepResult()
     con = connect(settings)
     try:
         if len(flagged) >= params.sweep_min_group:
@@ -109,15 +108,14 @@ def campaign_day(settings: Settings, day: str, params: ClusterParams) -> dict[st
             p = replace(params, sweep_partition=params.campaign_partition,
                         sweep_min_group_surprise=params.campaign_min_group_surprise)
             res = sweeps.search(con, p, set(), settings.home / "embeddings" / "cache")
-            groups, edges = res.groups, res.edges
             summary["sweep"] = {"vectors": res.vector_source, "seconds": res.seconds,
                                 **res.counts}
-        tables = _tables(settings, day, params, groups, edges, linked, con)
+        tables = _tables(settings, day, params, res, linked, con)
     finally:
         con.close()
     store.write_campaigns(settings, day, *tables)
     annotate_verdicts(settings, day, tables[1], tables[0])
-    summary.update(campaigns=len(groups), members=int(sum(map(len, groups))),
+    summary.update(campaigns=len(res.groups), members=int(sum(map(len, res.groups))),
                    seconds=round(time.perf_counter() - t0, 2))
     write_bytes_atomic(store.day_dir(settings, day) / "campaigns.json",
                        orjson.dumps(summary, option=orjson.OPT_INDENT_2))
@@ -140,10 +138,11 @@ def _previous(settings: Settings, day: str, params: ClusterParams,
     return None, {}
 
 
-def _tables(settings: Settings, day: str, params: ClusterParams, groups: list[list[str]],
-            edges: pd.DataFrame, linked: pd.DataFrame | None,
+def _tables(settings: Settings, day: str, params: ClusterParams, res: sweeps.SweepResult,
+            linked: pd.DataFrame | None,
             con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(campaigns, campaign_members, campaign_edges) of the day, ids carried over."""
+    groups, infos, edges = res.groups, res.group_info, res.edges
     taken = set(linked["cluster_id"]) if linked is not None else set()
     prev_members, first = _previous(settings, day, params, taken)
     ids = assign_ids(groups, prev_members, params.carry_min_jaccard)
@@ -172,10 +171,8 @@ def _tables(settings: Settings, day: str, params: ClusterParams, groups: list[li
     if groups:
         vols = volume_table(con, members)
         camps = camps.merge(vols, on="cluster_id", how="left").drop(columns=["union_prompts"])
-        evidence = edges.groupby("src")["evidence"].first()  # group-level figures repeat
-        info = [orjson.loads(evidence[min(g)]) if min(g) in evidence else {} for g in groups]
-        camps["group_surprise_nats"] = [i.get("group_surprise_nats") for i in info]
-        camps["random_sets_as_disjoint"] = [i.get("random_sets_as_disjoint") for i in info]
+        camps["group_surprise_nats"] = [i["group_surprise_nats"] for i in infos]
+        camps["random_sets_as_disjoint"] = [i["random_sets_as_disjoint"] for i in infos]
     return camps, members, edges
 
 

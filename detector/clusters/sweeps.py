@@ -54,6 +54,8 @@ class SweepResult:
     """Groups found by the sweep search, their coverage edges and what it cost."""
 
     groups: list[list[str]] = field(default_factory=list)
+    #: per group (same order): size, topic matches inside, expected, surprise, null share
+    group_info: list[dict] = field(default_factory=list)
     edges: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PAIR_COLUMNS))
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -416,9 +418,9 @@ def search(con: duckdb.DuckDBPyConnection, p: ClusterParams, exclude: set[str],
     lap("pairs")
     prof = df.drop_duplicates("account_id").set_index("account_id")
     profile = (prof["model"] + "|" + prof["max_tokens"]).reindex(accounts).to_numpy()
-    groups, edges = _groups(o, expected, pairs, profile, accounts, p)
+    groups, infos, edges = _groups(o, expected, pairs, profile, accounts, p)
     lap("groups")
-    res.groups, res.edges = groups, edges
+    res.groups, res.group_info, res.edges = groups, infos, edges
     res.counts = {"candidates": int(len(accounts)), "opening_prompts": int(len(df)),
                   "topic_matches": int(o.sum() / 2), "pairs_sharing_a_block": int(len(pairs)),
                   "coverage_edges": int(len(edges)), "groups": len(groups),
@@ -428,21 +430,24 @@ def search(con: duckdb.DuckDBPyConnection, p: ClusterParams, exclude: set[str],
 
 def _groups(o: sp.csr_matrix, expected: sp.csr_matrix, pairs: pd.DataFrame,
             profile: np.ndarray, accounts: np.ndarray,
-            p: ClusterParams) -> tuple[list[list[str]], pd.DataFrame]:
-    """Louvain communities of the positive-evidence graph (pairs with LLR > 0 sharing the
-    request profile), trimmed, kept when the group test and its null pass; their edges."""
+            p: ClusterParams) -> tuple[list[list[str]], list[dict], pd.DataFrame]:
+    """Communities of the positive-evidence graph (pairs with LLR > 0 sharing the request
+    profile; Louvain or the signed partition), trimmed, kept when the group test and its null
+    pass: (groups, their figures, their edges)."""
     same = profile[pairs["i"].to_numpy()] == profile[pairs["j"].to_numpy()]
     pairs = pairs[same]
     llr = _llr_matrix(pairs, len(accounts))
     expected = _pair_matrix(pairs, "expected", len(accounts))  # degree-corrected
     pos = pairs[pairs["llr"] > 0]
     if pos.empty:
-        return [], pd.DataFrame(columns=PAIR_COLUMNS)
+        return [], [], pd.DataFrame(columns=PAIR_COLUMNS)
     g = nx.Graph()
     g.add_weighted_edges_from(zip(pos["i"].tolist(), pos["j"].tolist(),
                                   pos["llr"].astype(float).tolist(), strict=True))
     stat = {(int(r.i), int(r.j)): r for r in pairs.itertuples(index=False)}
-    groups, rows = [], []
+    groups: list[list[str]] = []
+    infos: list[dict] = []
+    rows: list[tuple] = []
     for cc in nx.connected_components(g):
         if len(cc) < p.sweep_min_group:
             continue
@@ -466,17 +471,19 @@ def _groups(o: sp.csr_matrix, expected: sp.csr_matrix, pairs: pd.DataFrame,
             share = null_share(o, expected, ms, pool, surprise, p.sweep_null_draws, p.seed)
             if share > p.sweep_max_null_share:
                 continue
-            groups.append(sorted(str(accounts[a]) for a in ms))
             info = {"group_size": len(ms), "group_topic_matches": obs,
                     "group_expected_matches": round(lam, 1),
                     "group_surprise_nats": round(surprise, 1),
                     "random_sets_as_disjoint": round(share, 3)}
+            groups.append(sorted(str(accounts[a]) for a in ms))
+            infos.append(info)
             inside = [(a, b) for k, a in enumerate(ms) for b in ms[k + 1:]]
             rows += [_edge(accounts, stat[ab], profile, info) for ab in inside
                      if ab in stat and stat[ab].llr > 0]
     edges = pd.DataFrame(rows, columns=PAIR_COLUMNS) if rows else pd.DataFrame(
         columns=PAIR_COLUMNS)
-    return sorted(groups, key=lambda m: (-len(m), m[0])), edges
+    order = sorted(range(len(groups)), key=lambda k: (-len(groups[k]), groups[k][0]))
+    return [groups[k] for k in order], [infos[k] for k in order], edges
 
 
 def _edge(accounts: np.ndarray, r, profile: np.ndarray, info: dict) -> tuple:

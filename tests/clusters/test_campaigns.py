@@ -75,6 +75,7 @@ def test_group_of_flagged_accounts_becomes_a_campaign(home) -> None:
     assert listed[cid]["kind"] == "campaign" and listed[cid]["size"] == 4
     assert listed[cid]["clu_total_requests"] == 160
     assert listed[cid]["summary"].startswith("campaign: 4 flagged accounts split one topic sweep")
+    assert listed[cid]["group_surprise_nats"] >= 10 and listed[cid]["random_sets_as_disjoint"] <= 0.01
     shown = show_cluster(home, cid)
     assert {m["account_id"] for m in shown["members"]} == set(group)
     assert shown["edges"] and {e["edge_type"] for e in shown["edges"]} == {"coverage"}
