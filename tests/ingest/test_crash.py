@@ -100,7 +100,10 @@ def killed_run_completed(home_dir: Path) -> bool:
     if not db.exists():
         return False
     con = sqlite3.connect(db)
-    try:
+    try:  # the kill can land after the file is created and before its tables are
+        if not con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                           "AND name = 'jobs'").fetchone()[0]:
+            return False
         return con.execute("SELECT count(*) FROM jobs WHERE status = 'done'").fetchone()[0] > 0
     finally:
         con.close()
