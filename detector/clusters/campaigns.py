@@ -145,8 +145,9 @@ def _tables(settings: Settings, day: str, params: ClusterParams, res: sweeps.Swe
     groups, infos, edges = res.groups, res.group_info, res.edges
     taken = set(linked["cluster_id"]) if linked is not None else set()
     prev_members, first = _previous(settings, day, params, taken)
+    # fresh ids cannot clash with the day's linked clusters: those are derived from other
+    # member sets (clustered accounts are never candidates) and carried ids are filtered above
     ids = assign_ids(groups, prev_members, params.carry_min_jaccard)
-    ids = ids.assign(cluster_id=[c if c not in taken else f"{c}x" for c in ids["cluster_id"]])
     rows = [(cid, a) for cid, ms in zip(ids["cluster_id"], groups, strict=True) for a in ms]
     members = pd.DataFrame(rows, columns=["cluster_id", "account_id"])
     ends = pd.concat([edges[["src", "weight"]].set_axis(["account_id", "weight"], axis=1),
