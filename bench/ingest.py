@@ -21,10 +21,15 @@ and records/s to ``bench/results/ingest_5gb.json``, then deletes the file and th
 Cost mode: ``--costs 100000`` measures, in one process on one generated file, the CPU time per
 record (``time.process_time``, best and median of alternating rounds) of every ingest stage, of
 the reference, and of the alternatives tried for the speed goal (a ``msgspec`` typed decoder when
-that package is installed, Parquet codecs, a sorted-array id probe), to
-``bench/results/ingest_costs.json``:
+that package is installed, Parquet codecs), to ``bench/results/ingest_costs.json``:
 
     .venv/bin/python bench/ingest.py --costs 100000
+
+Id-store mode: ``--id-store 5000000`` commits chunks of 50k new ids until that many are stored,
+timing per id the run store ingest uses against the SQLite table it used before (kept in this
+file as the baseline), side by side at every 500k step, to ``bench/results/ingest_ids.json``:
+
+    .venv/bin/python bench/ingest.py --id-store 5000000
 """
 
 from __future__ import annotations
@@ -325,6 +330,7 @@ def _stage_costs(path: Path, work: Path) -> dict:
 
     import pyarrow.parquet as pq
 
+    from detector.ingest import idstore
     from detector.ingest import manifest as mf
     from detector.ingest.normalize import Limits
     from detector.ingest.parse import parse_batch
@@ -334,7 +340,9 @@ def _stage_costs(path: Path, work: Path) -> dict:
     from detector.settings import load_settings
 
     shutil.rmtree(work, ignore_errors=True)
-    con = mf.connect(load_settings(work, threads=1))
+    settings = load_settings(work, threads=1)
+    con = mf.connect(settings)
+    ids = idstore.IdStore(idstore.folder_of(mf.ingest_state_dir(settings)))
     rows_to_table([], [], "f", "j")  # pyarrow's one-time conversion warm-up, not per record
     spent: dict[str, float] = {}
     n, limits = 0, Limits()
@@ -351,16 +359,17 @@ def _stage_costs(path: Path, work: Path) -> dict:
         parsed = parse_batch(batch, limits)
         n += len(batch.lines)
         tick("parse_orjson_fast_row")
-        keep, hashes = _dedupe_local(parsed.request_ids())
+        keep, keys = _dedupe_local(parsed.request_ids())
         tick("id_hashes_local_dedupe")
-        con.execute("BEGIN")
-        known = mf.known_ids(con, [hashes[i] for i in keep])
-        con.execute("COMMIT")
-        tick("sqlite_probe")
+        known, _ = ids.known(con, keys[keep])
+        keep = keep[~known]
+        tick("id_probe")
+        run = ids.write(keys[keep])
         con.execute("BEGIN IMMEDIATE")
-        mf.add_ids(con, [hashes[i] for i in keep if hashes[i] not in known])
+        idstore.list_run(con, run, len(keep), 0)
         con.execute("COMMIT")
-        tick("sqlite_insert_commit")
+        ids.compact(con)
+        tick("id_run_write_list_commit")
         table = rows_to_table([parsed.rows[i] for i in keep],
                               [parsed.row_lines[i] for i in keep], str(path), "job")
         tick("arrow_table_from_rows")
@@ -371,37 +380,107 @@ def _stage_costs(path: Path, work: Path) -> dict:
     return {k: round(v / n * 1e6, 2) for k, v in spent.items()}
 
 
-def _probe_costs(work: Path, existing: int = 1_000_000, chunk: int = 50_000) -> dict:
-    """Id probe of one chunk against ``existing`` stored ids: SQLite vs a sorted int64 array."""
+class _SqliteIdTable:
+    """The id store ingest used until session 5 (two SQLite tables keyed by the 128-bit
+    hash), kept here as the baseline of ``--id-store``."""
+
+    SCHEMA = ("CREATE TABLE IF NOT EXISTS seen (h INTEGER PRIMARY KEY, h2 INTEGER NOT NULL);"
+              "CREATE TABLE IF NOT EXISTS seen_extra (h INTEGER, h2 INTEGER, "
+              "PRIMARY KEY (h, h2)) WITHOUT ROWID;"
+              "CREATE TEMP TABLE IF NOT EXISTS probe (h INTEGER, h2 INTEGER);")
+
+    def __init__(self, con) -> None:
+        self.con = con
+        con.executescript(self.SCHEMA)
+
+    def _fill(self, pairs: list) -> None:
+        self.con.execute("DELETE FROM probe")
+        self.con.executemany("INSERT INTO probe VALUES (?, ?)", pairs)
+
+    def known(self, pairs: list) -> set:
+        self._fill(pairs)
+        return set(self.con.execute(
+            "SELECT p.h, p.h2 FROM probe p JOIN seen s ON s.h = p.h AND s.h2 = p.h2 UNION ALL "
+            "SELECT p.h, p.h2 FROM probe p JOIN seen_extra s ON s.h = p.h AND s.h2 = p.h2"
+        ).fetchall())
+
+    def add(self, pairs: list) -> None:
+        self._fill(pairs)
+        self.con.execute("INSERT OR IGNORE INTO seen_extra SELECT p.h, p.h2 FROM probe p "
+                         "JOIN seen s ON s.h = p.h")
+        self.con.execute("INSERT OR IGNORE INTO seen SELECT h, h2 FROM probe")
+
+    def commit_chunk(self, pairs: list) -> None:
+        """What a chunk commit did: probe, then probe again and insert under the lock."""
+        self.con.execute("BEGIN")
+        known = self.known(pairs)
+        self.con.execute("COMMIT")
+        new = [p for p in pairs if p not in known]
+        self.con.execute("BEGIN IMMEDIATE")
+        self.known(new)
+        self.add(new)
+        self.con.execute("COMMIT")
+
+
+def id_store_growth(work: Path, total: int, chunk: int = 50_000, step: int = 500_000) -> dict:
+    """CPU and wall µs per id of committing chunks of new ids as the store grows to ``total``:
+    the run store (probe, probe under the lock, write, list, compact) against the former
+    SQLite table (probe, probe + insert under the lock). Ids hashed beforehand, not timed."""
+    import sqlite3
+
     import numpy as np
 
+    from detector.ingest import idstore
     from detector.ingest import manifest as mf
     from detector.settings import load_settings
 
-    shutil.rmtree(work, ignore_errors=True)
-    con = mf.connect(load_settings(work, threads=1))
-    old = mf.id_hashes(f"old_{i}" for i in range(existing))
-    con.execute("BEGIN IMMEDIATE")
-    mf.add_ids(con, old)
-    con.execute("COMMIT")
-    probe = mf.id_hashes(f"new_{i}" for i in range(chunk // 2)) + old[: chunk // 2]
-    keys = np.sort(np.array([h for h, _ in old], np.int64))
+    def chunks(tag: str):
+        for k in range(step // chunk):
+            yield idstore.id_keys(f"{tag}-{k}-{i}" for i in range(chunk))
 
-    def sqlite_probe() -> None:
-        con.execute("BEGIN")
-        mf.known_ids(con, probe)
+    shutil.rmtree(work, ignore_errors=True)
+    settings = load_settings(work / "runs", threads=1)
+    con = mf.connect(settings)
+    store = idstore.IdStore(idstore.folder_of(mf.ingest_state_dir(settings)))
+    (work / "sqlite").mkdir(parents=True)
+    scon = sqlite3.connect(work / "sqlite" / "ids.sqlite", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-65536"):
+        scon.execute(f"PRAGMA {pragma}")
+    table = _SqliteIdTable(scon)
+
+    def runs_commit(keys: np.ndarray) -> None:
+        known, probed = store.known(con, keys)
+        keys = keys[~known]
+        name = store.write(keys)
+        con.execute("BEGIN IMMEDIATE")
+        store.known(con, keys, probed)
+        idstore.list_run(con, name, len(keys), 0)
         con.execute("COMMIT")
+        store.compact(con)
 
-    def array_probe() -> None:
-        q = np.array([h for h, _ in probe], np.int64)
-        pos = np.minimum(np.searchsorted(keys, q), len(keys) - 1)
-        _ = keys[pos] == q  # candidates; the second half is checked against SQLite in a real use
-
-    out = _alternate({"sqlite_known_ids": sqlite_probe, "sorted_int64_array": array_probe},
-                     chunk)
+    rows = []
+    for stored in range(step, total + 1, step):
+        row: dict = {"stored_ids_after": stored}
+        batches = list(chunks(f"s{stored}"))
+        pairs = [[tuple(map(int, k)) for k in b] for b in batches]
+        for name, fn, data in (("runs", runs_commit, batches),
+                               ("sqlite_table", table.commit_chunk, pairs)):
+            c0, w0 = time.process_time(), time.perf_counter()
+            for b in data:
+                fn(b)
+            row[name] = {"cpu_us": round((time.process_time() - c0) / step * 1e6, 2),
+                         "wall_us": round((time.perf_counter() - w0) / step * 1e6, 2)}
+        print(row, flush=True)
+        rows.append(row)
+    out = {"chunk": chunk, "fanout": idstore.FANOUT, "max_level": idstore.MAX_LEVEL,
+           "runs_listed_at_end": len(idstore.listed(con)), "per_step": rows,
+           "bytes_at_end": {
+               "runs": sum(p.stat().st_size for p in store.folder.iterdir()),
+               "sqlite_table": sum(p.stat().st_size for p in (work / "sqlite").iterdir())}}
     con.close()
+    scon.close()
     shutil.rmtree(work, ignore_errors=True)
-    return {"existing_ids": existing, "chunk": chunk, **out}
+    return out
 
 
 def _parquet_costs(path: Path, limit: int = 50_000) -> dict:
@@ -473,14 +552,12 @@ def _projection(r: dict) -> dict:
     """Whole-job CPU per record with every measured saving applied, and the ratio it implies.
 
     Savings (best figures): the msgspec row instead of orjson + fast_row, snappy instead of
-    zstd, the sorted-array id probe instead of SQLite's (probe against 1M stored ids). The
+    zstd. The
     ratio assumes both sides get the same cores: reference CPU / our CPU per record.
     """
-    parse, pq_, probe = r["parse_cpu_us"], r["parquet_cpu_us"], r["id_probe_cpu_us"]
+    parse, pq_ = r["parse_cpu_us"], r["parquet_cpu_us"]
     savings = {
         "parquet_snappy": pq_["pyarrow_zstd"]["best"] - pq_["pyarrow_snappy"]["best"],
-        "sorted_array_probe": (probe["sqlite_known_ids"]["best"]
-                               - probe["sorted_int64_array"]["best"]),
     }
     if "msgspec_typed_row_key_order" in parse:
         savings["msgspec_row"] = (parse["orjson_loads_fast_row"]["best"]
@@ -529,7 +606,6 @@ def costs(args: argparse.Namespace) -> None:
     result["stage_cpu_us_total"] = round(sum(result["stage_cpu_us"].values()), 2)
     result["whole_job_cpu_us"] = _whole_job_cost(path, work / "home", n)
     result["parquet_cpu_us"] = _parquet_costs(path)
-    result["id_probe_cpu_us"] = _probe_costs(work / "probe")
     result["projection"] = _projection(result)
     result["load_average_at_end"] = list(os.getloadavg())
     result["command"] = f"python bench/ingest.py --costs {args.costs}"
@@ -539,6 +615,20 @@ def costs(args: argparse.Namespace) -> None:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+    print(f"-> {out_path}")
+
+
+def id_store(args: argparse.Namespace) -> None:
+    """Id-store mode (see module doc)."""
+    result = {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+              "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+              **id_store_growth(args.work / "ids", args.id_store),
+              "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+              "command": f"python bench/ingest.py --id-store {args.id_store}",
+              "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    out_path = args.out if args.out_given else args.out.with_name("ingest_ids.json")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"-> {out_path}")
 
 
@@ -555,6 +645,8 @@ def main() -> None:
                     help="memory mode: ingest one generated file of about this many GB")
     ap.add_argument("--costs", type=int, default=None, metavar="RECORDS",
                     help="cost mode: CPU per record of each stage and of the alternatives")
+    ap.add_argument("--id-store", type=int, default=None, metavar="IDS",
+                    help="id-store mode: cost per id as the store grows to IDS ids")
     args = ap.parse_args()
     args.out_given = args.out is not None
     if args.out is None:
@@ -564,6 +656,9 @@ def main() -> None:
         return
     if args.costs is not None:
         costs(args)
+        return
+    if args.id_store is not None:
+        id_store(args)
         return
 
     shutil.rmtree(args.work, ignore_errors=True)

@@ -3,14 +3,15 @@
 Protocol for one chunk (a batch of one file):
 
 1. every Parquet file of the chunk is written under ``state/ingest/staging/`` (temporary name,
-   fsync, rename: ``detector.lake.io``);
-2. one SQLite transaction stores the chunk's request ids, counts, resume point and the list of
+   fsync, rename: ``detector.lake.io``), and the chunk's new request ids as an id run
+   (``detector.ingest.idstore``), not yet listed;
+2. one SQLite transaction lists the id run and stores the counts, resume point and the list of
    (staged, final) paths;
 3. the staged files are renamed into the lake (``lake/requests/date=D/``,
    ``lake/quarantine/date=D/``), the folders fsynced, and the chunk marked published.
 
-A crash before 2 leaves only staged files, which :func:`recover` deletes (the chunk is read
-again); a crash after 2 leaves a committed chunk, which :func:`recover` finishes renaming. A
+A crash before 2 leaves only staged files and an unlisted run, which :func:`recover` deletes
+(the chunk is read again); a crash after 2 leaves a committed chunk, which :func:`recover` finishes renaming. A
 reader therefore never sees a partial file, and no request is lost or stored twice.
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 import orjson
 
 from detector.errors import InputError
+from detector.ingest import idstore
 from detector.ingest.manifest import ingest_state_dir
 from detector.lake.io import fsync_dir
 from detector.settings import Settings
@@ -123,4 +125,7 @@ def recover(settings: Settings, con: sqlite3.Connection) -> int:
         if root.exists():
             for tmp in root.glob("**/.*.tmp"):
                 tmp.unlink(missing_ok=True)
+    runs = idstore.folder_of(ingest_state_dir(settings))
+    idstore.remove_unlisted(con, runs)
+    idstore.migrate_seen_tables(con, idstore.IdStore(runs))
     return len(pending)

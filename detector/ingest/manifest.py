@@ -7,8 +7,9 @@ Tables (grain in brackets):
   being read, ``done``), cumulative counts, resume point (decompressed byte offset, line).
 * ``job_files`` [one input path of one job]: the counts that path contributed to the job.
 * ``chunks`` [one committed batch of one file]: staged -> final part paths, published flag.
-* ``seen`` / ``seen_extra`` [one accepted request_id]: its 128-bit blake2b as two int64
-  (``seen`` is keyed by the first half; a 64-bit collision goes to ``seen_extra``).
+* ``id_runs`` [one run file of the id store]: the live runs of accepted request ids
+  (``detector.ingest.idstore``). ``seen`` / ``seen_extra``, where ids were kept before, stay
+  empty: an older home's ids move into one run on its next ingest.
 * ``dates`` [one UTC day]: ``changed_seq`` bumped whenever rows for the day are committed,
   ``scored_seq`` set by :func:`mark_scored`; the day is dirty while changed > scored.
 * ``samples`` [one account-day]: prompt texts kept so far when prompt text is sampled.
@@ -19,12 +20,11 @@ manifest and the lake never disagree after a crash; see ``detector.ingest.commit
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
-import struct
 from collections.abc import Iterable
 from pathlib import Path
 
+from detector.ingest import idstore
 from detector.settings import Settings
 
 _SCHEMA = """
@@ -63,8 +63,6 @@ CREATE TABLE IF NOT EXISTS samples (
 """
 
 
-_TWO_INT64 = struct.Struct("<qq").unpack
-
 
 def ingest_state_dir(settings: Settings) -> Path:
     """``<home>/state/ingest``: manifest, lock file and staging area."""
@@ -84,43 +82,8 @@ def connect(settings: Settings) -> sqlite3.Connection:
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA cache_size=-65536")
     con.executescript(_SCHEMA)
+    con.executescript(idstore.SCHEMA)
     return con
-
-
-def id_hash(request_id: str) -> tuple[int, int]:
-    """128-bit blake2b of a request id as two signed int64 (SQLite INTEGER range)."""
-    return _TWO_INT64(hashlib.blake2b(request_id.encode("utf-8", "surrogatepass"),
-                                      digest_size=16).digest())
-
-
-def id_hashes(request_ids: Iterable[str]) -> list[tuple[int, int]]:
-    """:func:`id_hash` of many ids (one call, no per-id function call overhead)."""
-    b2, unpack = hashlib.blake2b, _TWO_INT64
-    return [unpack(b2(r.encode("utf-8", "surrogatepass"), digest_size=16).digest())
-            for r in request_ids]
-
-
-def known_ids(con: sqlite3.Connection, hashes: list[tuple[int, int]]) -> set[tuple[int, int]]:
-    """The subset of ``hashes`` already stored in ``seen``/``seen_extra``."""
-    if not hashes:
-        return set()
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS probe (h INTEGER, h2 INTEGER)")
-    con.execute("DELETE FROM probe")
-    con.executemany("INSERT INTO probe VALUES (?, ?)", hashes)
-    rows = con.execute(
-        "SELECT p.h, p.h2 FROM probe p JOIN seen s ON s.h = p.h AND s.h2 = p.h2 "
-        "UNION ALL SELECT p.h, p.h2 FROM probe p JOIN seen_extra s ON s.h = p.h AND s.h2 = p.h2"
-    ).fetchall()
-    return set(rows)
-
-
-def add_ids(con: sqlite3.Connection, hashes: list[tuple[int, int]]) -> None:
-    """Store new ids (call inside the chunk transaction, after :func:`known_ids`)."""
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS probe (h INTEGER, h2 INTEGER)")
-    con.execute("DELETE FROM probe")
-    con.executemany("INSERT INTO probe VALUES (?, ?)", hashes)
-    con.execute("INSERT OR IGNORE INTO seen_extra SELECT p.h, p.h2 FROM probe p JOIN seen s ON s.h = p.h")
-    con.execute("INSERT OR IGNORE INTO seen SELECT h, h2 FROM probe")
 
 
 def next_seq(con: sqlite3.Connection) -> int:

@@ -17,9 +17,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pyarrow as pa
 
+from detector.ingest import idstore
 from detector.ingest import manifest as mf
 from detector.ingest.commit import (
     encode_parts,
@@ -106,24 +108,10 @@ def _open_file(con: sqlite3.Connection, task: FileTask) -> _FileState:
     return _FileState(*row)
 
 
-def _dedupe_local(ids: list[str]) -> tuple[list[int], list[tuple[int, int]]]:
-    """Indexes of first occurrences of each request id in ``ids``, and all their hashes."""
-    seen: set[tuple[int, int]] = set()
-    keep: list[int] = []
-    hashes = mf.id_hashes(ids)
-    for i, h in enumerate(hashes):
-        if h not in seen:
-            seen.add(h)
-            keep.append(i)
-    return keep, hashes
-
-
-def _known(con: sqlite3.Connection, hashes: list[tuple[int, int]]) -> set[tuple[int, int]]:
-    con.execute("BEGIN")
-    try:
-        return mf.known_ids(con, hashes)
-    finally:
-        con.execute("COMMIT")
+def _dedupe_local(ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first occurrence of each request id in ``ids``, and all their keys."""
+    keys = idstore.id_keys(ids)
+    return idstore.first_occurrences(keys), keys
 
 
 class ChunkWriter:
@@ -132,6 +120,7 @@ class ChunkWriter:
     def __init__(self, settings: Settings, con: sqlite3.Connection, task: FileTask,
                  state: _FileState) -> None:
         self.settings, self.con, self.task, self.state = settings, con, task, state
+        self.ids = idstore.IdStore(idstore.folder_of(mf.ingest_state_dir(settings)))
         self.sample = not settings.keep_prompt_text
         self.sample_k = max(0, settings.embedding_sample_k)
 
@@ -173,10 +162,11 @@ class ChunkWriter:
             parts.append((staged, s.quarantine_dir / f"date={task.quarantine_day}" / name))
         return parts
 
-    @staticmethod
-    def _discard(parts: list[tuple[Path, Path]]) -> None:
+    def _discard(self, parts: list[tuple[Path, Path]], run: str | None) -> None:
         for staged, _ in parts:
             staged.unlink(missing_ok=True)
+        if run is not None:
+            self.ids.discard(run)
 
     #: When another worker committed some of this chunk's ids between the probe and the
     #: transaction, the chunk is restaged outside the write lock (so the other workers are not
@@ -184,43 +174,53 @@ class ChunkWriter:
     RESTAGE_UNLOCKED = 2
 
     def commit(self, parsed: ParsedBatch, end_offset: int, end_line: int) -> None:
-        """Commit one parsed chunk (ids, counts, resume point, parts), then publish it."""
-        con = self.con
-        keep, hashes = _dedupe_local(parsed.request_ids())
+        """Commit one parsed chunk (ids, counts, resume point, parts), then publish it.
+
+        The chunk's new ids are probed and staged (Parquet parts and an unlisted id run)
+        outside the write lock; inside it, only runs listed since the probe are read again."""
+        con, ids = self.con, self.ids
+        keep, keys = _dedupe_local(parsed.request_ids())
+        probed: frozenset[str] = frozenset()
         attempts = 0
         while True:
-            known = _known(con, [hashes[i] for i in keep])
-            keep = [i for i in keep if hashes[i] not in known]
+            known, probed = ids.known(con, keys[keep], probed)
+            keep = keep[~known]
             parts: list = []
+            run = None
             if not self.sample:
-                parts, per_date = self._stage(parsed, keep)
+                parts, per_date = self._stage(parsed, keep.tolist())
+                run = ids.write(keys[keep]) if len(keep) else None
             con.execute("BEGIN IMMEDIATE")
             try:
-                late = mf.known_ids(con, [hashes[i] for i in keep])
-                retry = bool(late) and not self.sample and attempts < self.RESTAGE_UNLOCKED
+                late, probed_now = ids.known(con, keys[keep], probed)
+                retry = bool(late.any()) and not self.sample \
+                    and attempts < self.RESTAGE_UNLOCKED
                 if not retry:
-                    if late or self.sample:
-                        self._discard(parts)
-                        keep = [i for i in keep if hashes[i] not in late]
-                        parts, per_date = self._stage(parsed, keep)
-                    new_ids = [hashes[i] for i in keep]
-                    mf.add_ids(con, new_ids)
+                    if late.any() or self.sample:
+                        self._discard(parts, run)
+                        keep = keep[~late]
+                        parts, per_date = self._stage(parsed, keep.tolist())
+                        run = ids.write(keys[keep]) if len(keep) else None
+                    if run is not None:
+                        idstore.list_run(con, run, len(keep), 0)
                     rescore = mf.touch_dates(con, per_date)
                     self._record(parsed, len(keep), per_date, rescore, parts, end_offset,
                                  end_line)
                     con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
-                self._discard(parts)
+                self._discard(parts, run)
                 raise
             if not retry:
                 break
             con.execute("ROLLBACK")  # nothing written: as if this attempt never happened
-            self._discard(parts)
+            self._discard(parts, run)
+            keep, probed = keep[~late], probed_now  # the rest was probed against every run
             attempts += 1
         publish(self.settings, parts)
         mark_published(con, self.state.file_id, self.state.seq)
         self.state.seq += 1
+        ids.compact(con)
 
     def _record(self, parsed: ParsedBatch, accepted: int, per_date: dict[str, int],
                 rescore: list[str], parts: list, end_offset: int, end_line: int) -> None:

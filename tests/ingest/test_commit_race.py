@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from ingest_helpers import record, write_jsonl
 
-from detector.ingest import ingest_paths
+from detector.ingest import idstore, ingest_paths
+from detector.ingest import manifest as mf
 from detector.ingest import worker as worker_mod
 from detector.ingest.commit import staging_dir
 from detector.lake.db import connect
@@ -15,11 +17,13 @@ def test_late_duplicates_are_restaged_outside_the_lock(home, tmp_path, monkeypat
     ingest_paths(home, [first], progress=False, workers=1)
 
     # Simulate a concurrent worker: the first probe misses ids already committed (1..5).
-    real_known, probes = worker_mod._known, []
+    real_known, probes = idstore.IdStore.known, []
 
-    def stale_first_probe(con, hashes):
-        probes.append(len(hashes))
-        return set() if len(probes) == 1 else real_known(con, hashes)
+    def stale_first_probe(self, con, keys, skip=frozenset()):
+        probes.append(len(keys))
+        if len(probes) == 1:
+            return np.zeros(len(keys), bool), frozenset()
+        return real_known(self, con, keys, skip)
 
     stages = []
     real_stage = worker_mod.ChunkWriter._stage
@@ -28,14 +32,22 @@ def test_late_duplicates_are_restaged_outside_the_lock(home, tmp_path, monkeypat
         stages.append(len(keep))
         return real_stage(self, parsed, keep)
 
-    monkeypatch.setattr(worker_mod, "_known", stale_first_probe)
+    monkeypatch.setattr(idstore.IdStore, "known", stale_first_probe)
     monkeypatch.setattr(worker_mod.ChunkWriter, "_stage", counting_stage)
     second = write_jsonl(tmp_path / "b.jsonl", [record(i) for i in range(3, 9)])
     res = ingest_paths(home, [second], progress=False, workers=1)
 
     assert (res.read, res.accepted, res.duplicates, res.quarantined) == (6, 3, 3, 0)
     assert stages == [6, 3]  # staged with the late ids 3..5, then again without them
-    assert probes == [6, 6]
+    # stale probe, probe under the lock (finds 3..5), then both probes of the 3 left
+    assert probes == [6, 6, 3, 3]
     ids = sorted(r[0] for r in connect(home).execute("SELECT request_id FROM requests").fetchall())
     assert ids == sorted(f"req_{i}" for i in range(1, 9))
     assert not any(p.is_file() for p in staging_dir(home).rglob("*"))
+    # the discarded attempt left no id run behind; the two listed runs hold 5 + 3 ids
+    con = mf.connect(home)
+    runs = idstore.listed(con)
+    con.close()
+    assert sorted(n for _, n, _ in runs) == [3, 5]
+    folder = idstore.folder_of(mf.ingest_state_dir(home))
+    assert sorted(p.name for p in folder.iterdir()) == sorted(name for name, _, _ in runs)

@@ -145,10 +145,10 @@ def test_sigkill_then_rerun_ten_times_in_a_row(tmp_path, reference):
 
 CRASH_AT = {
     # after the chunk's Parquet files are staged, before its transaction commits
-    "before_commit": "import detector.ingest.manifest as m\n"
-                     "n = [0]\norig = m.add_ids\n"
+    "before_commit": "import detector.ingest.idstore as m\n"
+                     "n = [0]\norig = m.list_run\n"
                      "def boom(*a):\n    n[0] += 1\n    if n[0] == 5: os._exit(137)\n"
-                     "    return orig(*a)\nm.add_ids = boom",
+                     "    return orig(*a)\nm.list_run = boom",
     # after the commit, before the staged files are renamed into the lake
     "before_publish": "import detector.ingest.worker as w\n"
                       "n = [0]\norig = w.publish\n"
