@@ -43,6 +43,7 @@ from detector.ingest.tables import (
     with_table,
 )
 from detector.lake.io import write_parquet_atomic
+from detector.lake.schema import REQUEST_PARQUET_OPTIONS
 from detector.settings import Settings
 
 Progress = Callable[[int], None]
@@ -135,7 +136,7 @@ class ChunkWriter:
             rows = parsed.table.take(pa.array(keep, pa.int64()))
             for day, table in table_by_date(rows, task.path, task.job_id):
                 staged = base / "requests" / f"date={day}" / name
-                write_parquet_atomic(staged, table)
+                write_parquet_atomic(staged, table, **REQUEST_PARQUET_OPTIONS)
                 parts.append((staged, s.requests_dir / f"date={day}" / name))
                 per_date[day] = table.num_rows
             return self._stage_bad(parsed, base, name, parts), per_date
@@ -147,7 +148,7 @@ class ChunkWriter:
             table = rows_to_table([rows[i] for i in idx], [lines[i] for i in idx],
                                   task.path, task.job_id)
             staged = base / "requests" / f"date={day}" / name
-            write_parquet_atomic(staged, table)
+            write_parquet_atomic(staged, table, **REQUEST_PARQUET_OPTIONS)
             parts.append((staged, s.requests_dir / f"date={day}" / name))
             per_date[day] = len(idx)
         return self._stage_bad(parsed, base, name, parts), per_date

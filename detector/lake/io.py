@@ -56,6 +56,8 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
-def write_parquet_atomic(target: Path, table: pa.Table, compression: str = "zstd") -> None:
+def write_parquet_atomic(target: Path, table: pa.Table, compression: str = "zstd",
+                         **options: object) -> None:
+    """``options``: further ``pyarrow.parquet.write_table`` keywords."""
     with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression=compression)
+        pq.write_table(table, tmp, compression=compression, **options)
