@@ -12,6 +12,10 @@ Peak RSS of each step is the summed RSS of the child process and its workers, sa
 
     .venv/bin/python bench/ingest.py --records 1000000 --files 4
 
+``--baseline-tree DIR`` (both modes above and below) also times the ``detector`` package of
+another checkout (``git worktree add DIR <commit>``) on the same files, right after ours, and
+records it under ``baseline``.
+
 Memory mode: ``--single-file-gb 5`` writes ONE file of about that size (streamed, same record
 generator), ingests it with the default settings, records peak RSS of the whole process tree
 and records/s to ``bench/results/ingest_5gb.json``, then deletes the file and the home.
@@ -106,12 +110,39 @@ con.execute("COPY (SELECT * FROM read_json({files}, format='newline_delimited'))
 
 _OURS = """
 import sys
+sys.path.insert(0, {tree!r})
+import detector
+assert detector.__file__.startswith({tree!r}), detector.__file__
 from detector.settings import load_settings
 from detector.ingest import ingest_paths
 r = ingest_paths(load_settings({home!r}, threads={threads}), {files}, progress=False,
                  workers={workers})
 print(r.to_json())
 """
+
+
+def _baseline(args: argparse.Namespace, files: list[str], ref_s: float | None = None) -> dict:
+    """With ``--baseline-tree DIR`` (e.g. a ``git worktree`` of an earlier commit): the same
+    ingest by that tree's ``detector`` package, run right after ours on the same files."""
+    if not args.baseline_tree:
+        return {}
+    home = args.work / "home-baseline"
+    shutil.rmtree(home, ignore_errors=True)
+    seconds, rss, out = _peak_tree_rss(_OURS.format(
+        tree=str(Path(args.baseline_tree).resolve()), home=str(home), threads=args.threads,
+        files=files, workers=args.workers))
+    shutil.rmtree(home, ignore_errors=True)
+    res = json.loads(out.strip().splitlines()[-1])
+    print(f"baseline ({args.baseline_tree}): {seconds:.2f} s, peak RSS {rss / 2**20:.0f} MiB, "
+          f"accepted {res['accepted']} duplicates {res['duplicates']}")
+    commit = subprocess.run(["git", "-C", str(args.baseline_tree), "rev-parse", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or None
+    base = {"tree": str(args.baseline_tree), "commit": commit, "seconds": round(seconds, 3),
+            "peak_rss_mib": round(rss / 2**20), "accepted": res["accepted"],
+            "duplicates": res["duplicates"], "quarantined": res["quarantined"]}
+    if ref_s is not None:
+        base["ratio_speed_vs_reference"] = round(ref_s / seconds, 3)
+    return {"baseline": base}
 
 
 def _timed_child(code: str) -> tuple[float, int, str]:
@@ -177,7 +208,10 @@ def single_file(args: argparse.Namespace) -> None:
     print(f"generated {records} records, one file of {in_bytes / 1e9:.2f} GB in {gen_s:.0f} s")
     try:
         ours_s, ours_rss, out = _peak_tree_rss(_OURS.format(
-            home=str(args.work / "home"), threads=args.threads, files=[str(path)]))
+            tree=str(ROOT), home=str(args.work / "home"), threads=args.threads,
+            files=[str(path)], workers=args.workers))
+        shutil.rmtree(args.work / "home", ignore_errors=True)
+        base = _baseline(args, [str(path)])
     finally:
         path.unlink(missing_ok=True)
     res = json.loads(out.strip().splitlines()[-1])
@@ -194,7 +228,9 @@ def single_file(args: argparse.Namespace) -> None:
         "peak_rss_under_limit": ours_rss < limit,
         "accepted": res["accepted"], "duplicates": res["duplicates"],
         "quarantined": res["quarantined"],
-        "command": f"python bench/ingest.py --single-file-gb {args.single_file_gb:g}",
+        **base,
+        "command": f"python bench/ingest.py --single-file-gb {args.single_file_gb:g}"
+                   + (f" --baseline-tree {args.baseline_tree}" if args.baseline_tree else ""),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     out_path = args.out if args.out_given else args.out.with_name("ingest_5gb.json")
@@ -641,6 +677,9 @@ def main() -> None:
                     help="our ingest's worker processes (default: ingest's own choice)")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work" / "ingest")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--baseline-tree", default=None, metavar="DIR",
+                    help="also time the detector package of DIR (a checkout of another "
+                         "commit) on the same files, right after ours")
     ap.add_argument("--single-file-gb", type=float, default=None,
                     help="memory mode: ingest one generated file of about this many GB")
     ap.add_argument("--costs", type=int, default=None, metavar="RECORDS",
@@ -672,7 +711,8 @@ def main() -> None:
         threads=args.threads, files=files, out=args.work / "reference.parquet"))
     print(f"reference (duckdb read_json -> parquet): {ref_s:.2f} s, peak RSS {ref_rss / 2**20:.0f} MiB")
     ours_s, ours_rss, out = _peak_tree_rss(_OURS.format(
-        home=str(args.work / "home"), threads=args.threads, files=files, workers=args.workers))
+        tree=str(ROOT), home=str(args.work / "home"), threads=args.threads, files=files,
+        workers=args.workers))
     res = json.loads(out.strip().splitlines()[-1])
     print(f"ours (detector ingest): {ours_s:.2f} s, peak RSS {ours_rss / 2**20:.0f} MiB, "
           f"accepted {res['accepted']} duplicates {res['duplicates']}")
@@ -687,8 +727,10 @@ def main() -> None:
         "ratio_speed_vs_reference": round(ref_s / ours_s, 3),
         "accepted": res["accepted"], "duplicates": res["duplicates"],
         "quarantined": res["quarantined"],
+        **_baseline(args, files, ref_s),
         "command": f"python bench/ingest.py --records {args.records} --files {args.files}"
-                   + (f" --workers {args.workers}" if args.workers is not None else ""),
+                   + (f" --workers {args.workers}" if args.workers is not None else "")
+                   + (f" --baseline-tree {args.baseline_tree}" if args.baseline_tree else ""),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
