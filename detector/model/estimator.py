@@ -133,20 +133,14 @@ class DistillationClassifier(ClassifierMixin, BaseEstimator):
         if len(matrix) == 0:
             return []
         n, k = matrix.shape
-        # A feature that no tree splits on cannot move a prediction: occluding it changes
-        # nothing, so it is skipped (same output, fewer predictions).
-        split_on = split_features(self.model_)
-        active = [j for j in range(k) if (split_on is None or j in split_on)
-                  and not np.all(np.isnan(matrix[:, j]))]
-        # One batched prediction over every occluded copy (tree traversal is vectorised per
-        # call, so one large call is far cheaper than one call per feature).
-        stacked = np.repeat(matrix[np.newaxis, :, :], len(active) + 1, axis=0)
-        for i, j in enumerate(active, start=1):
-            stacked[i, :, j] = self.medians_[j]
-        proba = self.model_.predict_proba(stacked.reshape(-1, k))[:, 1].reshape(len(active) + 1, n)
+        rows, cols = occluded_pairs(matrix, self.medians_, split_thresholds(self.model_))
+        # One batched prediction over the row itself and every occluded copy that can differ
+        # (tree traversal is vectorised per call, so one large call is far cheaper than many).
+        copies = matrix[rows]
+        copies[np.arange(len(rows)), cols] = self.medians_[cols]
+        proba = self.model_.predict_proba(np.vstack([matrix, copies]))[:, 1]
         drops = np.zeros_like(matrix)
-        for i, j in enumerate(active, start=1):
-            drops[:, j] = proba[0] - proba[i]
+        drops[rows, cols] = proba[rows] - proba[n:]
         names = list(self.feature_names_in_)
         out = []
         for row in drops:
@@ -155,13 +149,47 @@ class DistillationClassifier(ClassifierMixin, BaseEstimator):
         return out
 
 
-def split_features(model: object) -> set[int] | None:
-    """Column indices any tree of a calibrated histogram-boosting model splits on; None when
-    the model is of another kind (then every feature must be treated as used)."""
+def occluded_pairs(matrix: np.ndarray, medians: np.ndarray,
+                   thresholds: dict[int, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) whose occlusion can change the prediction.
+
+    Every tree of the model compares a feature with its split thresholds (``x <= t``), so a
+    value and the median that no threshold separates take the same path in every tree: the
+    occluded copy would score exactly as the row, its drop is 0 and it is not predicted. A
+    feature no tree splits on is never occluded; a missing value always is (its direction is
+    learned per node). With ``thresholds`` None (another kind of model) every pair is.
+    """
+    n, k = matrix.shape
+    rows, cols = [], []
+    for j in range(k):
+        col = matrix[:, j]
+        missing = np.isnan(col)
+        if missing.all():
+            continue
+        if thresholds is None:
+            differs = np.ones(n, bool)
+        elif j not in thresholds:
+            continue
+        else:
+            thr = thresholds[j]
+            side = np.searchsorted(thr, np.where(missing, 0.0, col), side="left")
+            differs = missing | (side != np.searchsorted(thr, medians[j], side="left"))
+        hit = np.flatnonzero(differs)
+        rows.append(hit)
+        cols.append(np.full(len(hit), j))
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def split_thresholds(model: object) -> dict[int, np.ndarray] | None:
+    """Sorted distinct split thresholds per column over every tree of a calibrated
+    histogram-boosting model; None when the model is of another kind or splits on categories
+    (then every feature must be treated as able to move every prediction)."""
     folds = getattr(model, "calibrated_classifiers_", None)
     if not folds:
         return None
-    used: set[int] = set()
+    found: dict[int, list[np.ndarray]] = {}
     for fold in folds:
         predictors = getattr(fold.estimator, "_predictors", None)
         if predictors is None:
@@ -169,5 +197,17 @@ def split_features(model: object) -> set[int] | None:
         for iteration in predictors:
             for tree in iteration:
                 nodes = tree.nodes
-                used.update(nodes["feature_idx"][nodes["is_leaf"] == 0].tolist())
-    return used
+                inner = nodes[nodes["is_leaf"] == 0]
+                if "is_categorical" in inner.dtype.names and inner["is_categorical"].any():
+                    return None
+                for j in np.unique(inner["feature_idx"]):
+                    found.setdefault(int(j), []).append(
+                        inner["num_threshold"][inner["feature_idx"] == j])
+    return {j: np.unique(np.concatenate(parts)) for j, parts in found.items()}
+
+
+def split_features(model: object) -> set[int] | None:
+    """Column indices any tree of a calibrated histogram-boosting model splits on; None when
+    the model is of another kind (then every feature must be treated as used)."""
+    thresholds = split_thresholds(model)
+    return None if thresholds is None else set(thresholds)

@@ -74,5 +74,33 @@ def test_explanations_skip_features_no_tree_splits_on_without_changing_them(labe
     assert names.index("hv_logprobs_share") in used
     rows = frame.iloc[:40]
     pruned = model.explain(rows, top=3)
-    monkeypatch.setattr(estimator, "split_features", lambda m: None)  # occlude every feature
+    monkeypatch.setattr(estimator, "split_thresholds", lambda m: None)  # occlude every pair
+    assert model.explain(rows, top=3) == pruned
+
+
+def test_occlusion_skips_only_pairs_no_split_threshold_separates(labelled, monkeypatch):
+    from detector.model import estimator
+
+    rng = np.random.default_rng(5)
+    frame = labelled.copy()
+    holes = rng.random(len(frame)) < 0.1
+    frame.loc[holes, "div_distinct_prompt_ratio"] = np.nan  # missing values always occluded
+    model = DistillationClassifier(max_iter=60).fit(frame, frame["is_distiller"])
+    rows = frame.iloc[:200]
+    matrix = to_matrix(rows, list(model.feature_names_in_))
+    thresholds = estimator.split_thresholds(model.model_)
+    r, c = estimator.occluded_pairs(matrix, model.medians_, thresholds)
+    assert 0 < len(r) < matrix.size  # some pairs skipped, some kept
+    kept = set(zip(r.tolist(), c.tolist(), strict=True))
+    assert all((i, 1) in kept for i in np.flatnonzero(np.isnan(matrix[:, 1])))
+    # a skipped pair really scores like its row: occlude it by hand and predict
+    skipped = [(i, j) for i in range(len(matrix)) for j in range(matrix.shape[1])
+               if (i, j) not in kept][:50]
+    copies = matrix[[i for i, _ in skipped]].copy()
+    for n, (_, j) in enumerate(skipped):
+        copies[n, j] = model.medians_[j]
+    base = model.model_.predict_proba(matrix[[i for i, _ in skipped]])[:, 1]
+    assert np.array_equal(model.model_.predict_proba(copies)[:, 1], base)
+    pruned = model.explain(rows, top=3)
+    monkeypatch.setattr(estimator, "split_thresholds", lambda m: None)
     assert model.explain(rows, top=3) == pruned
