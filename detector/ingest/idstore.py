@@ -5,12 +5,13 @@ Grain: one accepted ``request_id``, as its 128-bit blake2b read as two little-en
 
 Why runs and not a SQLite table: 128-bit hashes are random keys, so every insert lands on a
 different B-tree page and each chunk's commit rewrote most of the table through the WAL; the
-cost per id grew with the ids already stored (11.5 µs per id at 0.5M stored ids, 28 µs at 5M;
+cost per id grew with the ids already stored (8.7 µs per id at 0.5M stored ids, 21.8 at 5M;
 ``bench/ingest.py --id-store``). A run is written once, sequentially, and probed with a
 vectorised binary search, whatever the number of ids stored.
 
 Layout: ``state/ingest/ids/run-<level>-<uuid>.npy``, an int64 array of shape (2, n): row 0 the
-first halves sorted, row 1 the second halves (so the pairs are in lexicographic order). The
+first halves, sorted, row 1 the second halves in the same order (pairs that share a first half,
+a 64-bit collision, are adjacent). The
 manifest table ``id_runs`` lists the live runs. Crash safety follows the partition protocol
 (``detector.ingest.commit``): a run is written, fsynced and renamed *before* the chunk
 transaction that lists it commits, so a listed run always exists, and a file that no
@@ -197,7 +198,8 @@ class IdStore:
 
 
 def _probe(run: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Mask of ``keys`` rows present in ``run`` ((2, n) int64, pairs in lexicographic order)."""
+    """Mask of ``keys`` rows present in ``run`` ((2, n) int64 sorted by row 0). ``keys``
+    sorted by their first column make the searches cheaper, not different."""
     first, second = run[0], run[1]
     n = len(first)
     if n == 0:
