@@ -16,7 +16,8 @@ import orjson
 import pytest
 from ingest_helpers import record
 
-from detector.ingest import ingest_paths
+from detector.ingest import idstore, ingest_paths
+from detector.ingest import manifest as mf
 from detector.lake.db import connect
 from detector.settings import load_settings
 
@@ -25,7 +26,8 @@ CHILD = """
 import sys, os
 sys.path.insert(0, {root!r})
 from detector.settings import load_settings
-from detector.ingest import ingest_paths
+from detector.ingest import idstore, ingest_paths
+from detector.ingest import manifest as mf
 {patch}
 print("ready", flush=True)
 r = ingest_paths(load_settings({home!r}), {files!r}, progress=False, workers={workers},
@@ -63,6 +65,11 @@ def lake_state(home) -> dict:
     bad = con.execute("SELECT source_file, source_line FROM quarantine ORDER BY 1, 2").fetchall()
     leftovers = [p for p in home.home.rglob("*") if p.name.endswith(".tmp")
                  or "staging" in p.parts and p.is_file()]
+    manifest = mf.connect(home)
+    listed = {name for name, _, _ in idstore.listed(manifest)}
+    manifest.close()
+    runs = idstore.folder_of(mf.ingest_state_dir(home))
+    leftovers += [p for p in runs.iterdir() if p.name not in listed]  # unlisted id runs
     return {"rows": len(ids), "distinct": len(set(ids)), "per_day": per_day, "bad": bad,
             "leftovers": leftovers}
 
@@ -154,6 +161,16 @@ CRASH_AT = {
                       "n = [0]\norig = w.publish\n"
                       "def boom(*a):\n    n[0] += 1\n    if n[0] == 5: os._exit(137)\n"
                       "    return orig(*a)\nw.publish = boom",
+    # id-run compaction: merged run written, killed before the swap lists it
+    "compaction_before_swap": "import detector.ingest.idstore as m\n"
+                              "orig = m.list_run\n"
+                              "def boom(con, name, n, level):\n"
+                              "    if level > 0: os._exit(137)\n"
+                              "    return orig(con, name, n, level)\nm.list_run = boom",
+    # id-run compaction: swap committed, killed before the merged inputs are deleted
+    "compaction_before_delete": "import detector.ingest.idstore as m\n"
+                                "def boom(self, name):\n    os._exit(137)\n"
+                                "m.IdStore.discard = boom",
     # after publishing, before the chunk is marked published
     "before_mark": "import detector.ingest.worker as w\n"
                    "n = [0]\norig = w.mark_published\n"
