@@ -360,6 +360,20 @@ def _msgspec_row_fn():
     return row
 
 
+def _baseline_fast_row(args: argparse.Namespace):
+    """``fast_row`` of ``--baseline-tree``'s ``detector/ingest/fastpath.py`` (its imports
+    resolve to this tree's modules), or None without that option."""
+    if not args.baseline_tree:
+        return None
+    import importlib.util
+
+    path = Path(args.baseline_tree) / "detector" / "ingest" / "fastpath.py"
+    spec = importlib.util.spec_from_file_location("baseline_fastpath", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.fast_row
+
+
 def _stage_costs(path: Path, work: Path) -> dict:
     """CPU µs per record of each stage of one file's ingest, chunk by chunk (one process)."""
     import io
@@ -629,6 +643,13 @@ def costs(args: argparse.Namespace) -> None:
         cases = {"orjson_loads_fast_row": lambda: [fast_row(orjson.loads(x), limits)
                                                    for x in lines],
                  "orjson_loads_only": lambda: [orjson.loads(x) for x in lines]}
+        base_row = _baseline_fast_row(args)
+        if base_row is not None:  # the baseline tree's fast path, same helpers otherwise
+            cases["orjson_loads_fast_row_baseline"] = lambda: [base_row(orjson.loads(x), limits)
+                                                               for x in lines]
+            same = sum(base_row(orjson.loads(x), limits) == fast_row(orjson.loads(x), limits)
+                       for x in lines)
+            result["baseline_rows_equal_fast_row"] = f"{same}/{n}"
         if ms_row is not None:
             cases["msgspec_typed_row_key_order"] = lambda: [ms_row(x, limits) for x in lines]
             cases["msgspec_typed_row_any_order"] = lambda: [ms_row(x, limits, False)
@@ -644,7 +665,8 @@ def costs(args: argparse.Namespace) -> None:
     result["parquet_cpu_us"] = _parquet_costs(path)
     result["projection"] = _projection(result)
     result["load_average_at_end"] = list(os.getloadavg())
-    result["command"] = f"python bench/ingest.py --costs {args.costs}"
+    result["command"] = f"python bench/ingest.py --costs {args.costs}" + (
+        f" --baseline-tree {args.baseline_tree}" if args.baseline_tree else "")
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     shutil.rmtree(work, ignore_errors=True)
     out_path = args.out if args.out_given else args.out.with_name("ingest_costs.json")

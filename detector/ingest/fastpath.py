@@ -61,6 +61,10 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}\Z").match
 _IP_CACHE: dict[str, str | None] = {}
 _IP_CACHE_MAX = 1 << 16
+#: Valid dotted-IPv4 "a.b.c" heads seen so far -> "a.b.c.0/24"; the valid spellings of an octet.
+_HEADS: dict[str, str] = {}
+_OCTETS = frozenset(str(i) for i in range(256))
+_MISSING = object()
 _OPTIONAL = ("org_id", "api_key_id", "endpoint", "model", "client_ip", "user_agent",
              "payment_fingerprint")
 
@@ -80,17 +84,26 @@ def fast_prompt_hash(text: str) -> str:
 
 
 def cached_ip_prefix(ip: str) -> str | None:
-    """:func:`detector.ingest.ipnet.ip_prefix` with a bounded per-process cache."""
-    try:
-        return _IP_CACHE[ip]
-    except KeyError:
-        pass
-    if _IPV4(ip) is not None:
-        return ip[:ip.rindex(".")] + ".0/24"
-    if len(_IP_CACHE) >= _IP_CACHE_MAX:
-        _IP_CACHE.clear()
-    out = _IP_CACHE[ip] = ip_prefix(ip)
-    return out
+    """:func:`detector.ingest.ipnet.ip_prefix` with bounded per-process caches.
+
+    Dotted IPv4 (the common case) is split at its last dot: the last octet is checked against
+    the 256 valid spellings, the first three (one check per /24 seen) by the same rules."""
+    head, dot, last = ip.rpartition(".")
+    if dot and last in _OCTETS:
+        prefix = _HEADS.get(head)
+        if prefix is not None:
+            return prefix
+        if _IPV4(ip) is not None:
+            if len(_HEADS) >= _IP_CACHE_MAX:
+                _HEADS.clear()
+            prefix = _HEADS[head] = head + ".0/24"
+            return prefix
+    out = _IP_CACHE.get(ip, _MISSING)
+    if out is _MISSING:
+        if len(_IP_CACHE) >= _IP_CACHE_MAX:
+            _IP_CACHE.clear()
+        out = _IP_CACHE[ip] = ip_prefix(ip)
+    return out  # type: ignore[return-value]
 
 
 def _timestamp_us(ts: object) -> int | None:
@@ -159,6 +172,18 @@ def _usage(usage: dict) -> tuple[int | None, int | None, int | None] | None:
         return None
 
 
+def _response(resp: dict) -> tuple[int | None, str | None, int | None]:
+    """:func:`detector.ingest.normalize.response_fields` with the common shape inlined: an
+    int64 ``status`` (or none), a string ``finish_reason``, no ``choices`` / ``output_text``."""
+    g = resp.get
+    status, finish = g("status"), g("finish_reason")
+    if (status.__class__ is int and 0 <= status < 1000 or status is None
+            and g("status_code") is None) and finish.__class__ is str \
+            and g("output_text") is None and g("choices") is None:
+        return status, finish, None  # type: ignore[return-value]
+    return response_fields(resp)
+
+
 def _params(req: dict) -> tuple:
     """:func:`detector.ingest.normalize.request_params`, with the common types inlined."""
     g = req.get
@@ -192,7 +217,7 @@ def _params(req: dict) -> tuple:
         max_tokens, _float(g("temperature")), _float(g("top_p")), 1 if n is None else n,
         logprobs, top_lp, _bool(g("stream")), _int(g("seed")), effort,
         bool(g("tools") or g("functions")), rf if isinstance(rf, str) else None,
-        end_user_hash(req),
+        None if g("user") is None and g("safety_identifier") is None else end_user_hash(req),
     )
 
 
@@ -261,7 +286,7 @@ def fast_row(rec: dict, limits: Limits) -> tuple | None:
     if resp is None:
         status = finish = out_chars = None
     elif resp.__class__ is dict:
-        status, finish, out_chars = response_fields(resp)
+        status, finish, out_chars = _response(resp)
     else:
         return None
     usage = g("usage")

@@ -235,6 +235,19 @@ def test_cached_ip_prefix_equals_ip_prefix(ip):
     assert cached_ip_prefix(ip) == ip_prefix(ip)  # second call: from the cache
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["10.1.2", "192.168.0", "1.2.3", "01.2.3", "1.2", "a.b.c",
+                                 "2001:db8::1", "256.1.1", "1.2.3.4"]), min_size=1, max_size=6),
+       st.lists(st.sampled_from(["0", "7", "255", "256", "04", "", " 1", "1:443", "٣", "x"]),
+                min_size=1, max_size=6))
+def test_cached_ip_prefix_after_its_head_is_cached(heads, lasts):
+    """A /24 head cached as valid must not make an invalid address look valid."""
+    for head in heads:
+        for last in lasts:
+            ip = f"{head}.{last}"
+            assert cached_ip_prefix(ip) == ip_prefix(ip), ip
+
+
 def hostile_lines() -> list[bytes]:
     """Every hostile case of the ingest tests, plus common shapes, as raw lines."""
     good = [json.dumps(record(i, **c), ensure_ascii=False).encode("utf-8", "surrogatepass")
