@@ -11,8 +11,9 @@ Protocol for one chunk (a batch of one file):
    ``lake/quarantine/date=D/``), the folders fsynced, and the chunk marked published.
 
 A crash before 2 leaves only staged files and an unlisted run, which :func:`recover` deletes
-(the chunk is read again); a crash after 2 leaves a committed chunk, which :func:`recover` finishes renaming. A
-reader therefore never sees a partial file, and no request is lost or stored twice.
+(the chunk is read again); a crash after 2 leaves a committed chunk, which :func:`recover`
+finishes renaming. A reader therefore never sees a partial file, and no request is lost or
+stored twice.
 """
 
 from __future__ import annotations

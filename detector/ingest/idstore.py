@@ -18,8 +18,8 @@ transaction that lists it commits, so a listed run always exists, and a file tha
 transaction listed is the garbage of a crash, deleted by :func:`remove_unlisted` under the
 home lock. Runs are never changed; compaction writes a merged run, swaps the listing in one
 transaction and deletes the inputs after it (:meth:`IdStore.compact`): when a level holds
-``FANOUT`` runs they become one run of the next level, so a probe reads O(log n) runs and an id
-is rewritten O(log n) times.
+``FANOUT`` runs they become one run of the next level, so up to ``MAX_LEVEL`` a probe reads
+O(log n) runs and an id is rewritten O(log n) times.
 """
 
 from __future__ import annotations
@@ -94,7 +94,17 @@ class IdStore:
     def _run(self, name: str) -> np.ndarray:
         run = self._runs.get(name)
         if run is None:
-            run = self._runs[name] = np.load(self.folder / name, mmap_mode="r")
+            path = self.folder / name
+            try:
+                run = np.load(path, mmap_mode="r")
+            except FileNotFoundError:
+                raise
+            except (OSError, ValueError) as exc:
+                raise RuntimeError(f"{path}: unreadable id run ({exc})") from None
+            if run.ndim != 2 or run.shape[0] != 2 or run.dtype != np.int64:
+                raise RuntimeError(f"{path}: id run of shape {run.shape} and type {run.dtype}; "
+                                   "expected (2, n) int64")
+            self._runs[name] = run
         return run
 
     def known(self, con: sqlite3.Connection, keys: np.ndarray,
@@ -105,23 +115,23 @@ class IdStore:
         Outside a write transaction a run may be compacted away between listing and reading;
         the listing is then read again (the merged run holds the same ids).
         """
+        # sorted keys: each binary search starts where the previous one ended
+        order = np.argsort(keys[:, 0], kind="stable")
+        ordered = keys[order]
         for _ in range(100):
             names = frozenset(name for name, _, _ in listed(con))
             for gone in self._runs.keys() - names:  # merged away: let its file go
                 del self._runs[gone]
             try:
-                # sorted keys: each binary search starts where the previous one ended
-                order = np.argsort(keys[:, 0], kind="stable")
-                ordered = keys[order]
                 found = np.zeros(len(keys), bool)
                 for name in names - skip:
                     if len(keys):
                         found |= _probe(self._run(name), ordered)
-                mask = np.empty(len(keys), bool)
-                mask[order] = found
-                return mask, names | skip
             except FileNotFoundError:
                 continue
+            mask = np.empty(len(keys), bool)
+            mask[order] = found
+            return mask, names | skip
         raise RuntimeError(f"{self.folder}: id runs keep disappearing while being read")
 
     # --- writing --------------------------------------------------------------------------

@@ -161,3 +161,11 @@ def test_reingest_after_migration_counts_old_ids_as_duplicates(home, tmp_path):
     second = write_jsonl(tmp_path / "b.jsonl", [record(i) for i in range(3, 9)])
     res = ingest_paths(home, [second], progress=False, workers=1)
     assert (res.read, res.accepted, res.duplicates) == (6, 3, 3)
+
+
+def test_a_damaged_run_is_named_in_the_error(store):
+    con, ids = store
+    name = _add(con, ids, keys_of("a"))
+    (ids.folder / name).write_bytes(b"not an array")
+    with pytest.raises(RuntimeError, match=f"{name}: unreadable id run"):
+        ids.known(con, keys_of("a"))
