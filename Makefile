@@ -12,7 +12,7 @@ DEMO_SEED ?= 7
 
 .PHONY: venv run test test-quick lint model eval bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml detector/ingest/_scan.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# CPU wheel on local disk; a bare `torch` would pull a multi-GB CUDA build.

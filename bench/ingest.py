@@ -378,12 +378,13 @@ def _stage_costs(path: Path, work: Path) -> dict:
     """CPU µs per record of each stage of one file's ingest, chunk by chunk (one process)."""
     import io
 
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from detector.ingest import idstore
     from detector.ingest import manifest as mf
     from detector.ingest.normalize import Limits
-    from detector.ingest.parse import parse_batch
+    from detector.ingest.scan import parse_to_table
     from detector.ingest.sources import LineReader
     from detector.ingest.tables import rows_to_table
     from detector.ingest.worker import _dedupe_local
@@ -406,10 +407,10 @@ def _stage_costs(path: Path, work: Path) -> dict:
 
     for batch in LineReader(path).batches(50_000, 48 << 20):
         tick("read_lines")
-        parsed = parse_batch(batch, limits)
+        parsed = parse_to_table(batch, limits)  # the scanner when built, else orjson + fast_row
         n += len(batch.lines)
-        tick("parse_orjson_fast_row")
-        keep, keys = _dedupe_local(parsed.request_ids())
+        tick("parse_to_arrow_table")
+        keep, keys = _dedupe_local(parsed)
         tick("id_hashes_local_dedupe")
         known, _ = ids.known(con, keys[keep])
         keep = keep[~known]
@@ -420,9 +421,10 @@ def _stage_costs(path: Path, work: Path) -> dict:
         con.execute("COMMIT")
         ids.compact(con)
         tick("id_run_write_list_commit")
-        table = rows_to_table([parsed.rows[i] for i in keep],
-                              [parsed.row_lines[i] for i in keep], str(path), "job")
-        tick("arrow_table_from_rows")
+        table = parsed.table
+        if len(keep) < table.num_rows:
+            table = table.take(pa.array(keep, pa.int64()))
+        tick("drop_duplicate_rows")
         pq.write_table(table, io.BytesIO(), compression="zstd")
         tick("parquet_zstd")
     con.close()
@@ -650,6 +652,9 @@ def costs(args: argparse.Namespace) -> None:
             same = sum(base_row(orjson.loads(x), limits) == fast_row(orjson.loads(x), limits)
                        for x in lines)
             result["baseline_rows_equal_fast_row"] = f"{same}/{n}"
+        from detector.ingest import scan
+        if scan.AVAILABLE:  # the compiled scanner: lines to Arrow columns (see scan.py)
+            cases["scanner_to_arrow_table"] = lambda: scan.scan_lines(lines, limits)
         if ms_row is not None:
             cases["msgspec_typed_row_key_order"] = lambda: [ms_row(x, limits) for x in lines]
             cases["msgspec_typed_row_any_order"] = lambda: [ms_row(x, limits, False)

@@ -9,7 +9,7 @@ from one line (an OTLP export line holds many spans). Every record ends up in ex
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -93,7 +93,7 @@ def safe_normalize(rec: object, limits: Limits, flags: list[str]) -> tuple | str
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """No cyclic GC while a batch is parsed: parsed JSON and row tuples hold no cycles, and
     the collector would otherwise rescan the growing batch thousands of times."""
     was_enabled = gc.isenabled()
@@ -134,18 +134,22 @@ def parse_line(raw: bytes, limits: Limits, reader: RecordReader = native_records
     return out
 
 
-def parse_batch(batch: LineBatch, limits: Limits, reader: RecordReader = native_records
-                ) -> ParsedBatch:
-    """Parse every line of ``batch``; see the module docstring for the invariant."""
-    with _gc_paused():
-        return _parse_lines(batch, limits, reader)
+def parse_batch(batch: LineBatch, limits: Limits, reader: RecordReader = native_records,
+                only: Sequence[int] | None = None) -> ParsedBatch:
+    """Parse every line of ``batch`` (or the lines at indexes ``only``, in that order); see the
+    module docstring for the invariant."""
+    with gc_paused():
+        return _parse_lines(batch, limits, reader, only)
 
 
-def _parse_lines(batch: LineBatch, limits: Limits, reader: RecordReader) -> ParsedBatch:
+def _parse_lines(batch: LineBatch, limits: Limits, reader: RecordReader,
+                 only: Sequence[int] | None) -> ParsedBatch:
     out = ParsedBatch()
     last = len(batch.lines) - 1
     fast_lines = FAST_PATH and reader is native_records
-    for i, raw in enumerate(batch.lines):
+    lines = batch.lines
+    for i in range(len(lines)) if only is None else only:
+        raw = lines[i]
         line_no = batch.line_no(i)
         if i in batch.too_long:
             out.add_bad(line_no, raw, f"line_too_long: {batch.too_long[i]} bytes (first 1 MiB kept)")

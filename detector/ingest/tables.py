@@ -36,6 +36,8 @@ def rows_to_table(rows: list[tuple], lines: list[int], source_file: str, ingest_
 
 def with_table(parsed: ParsedBatch) -> ParsedBatch:
     """``parsed`` with its row tuples moved into ``parsed.table`` (see ``ParsedBatch.table``)."""
+    if parsed.table is not None:
+        return parsed
     table = rows_to_table(parsed.rows, parsed.row_lines, "", "")
     parsed.table = table.select([f.name for f in ROW_FIELDS] + ["source_line"])
     parsed.rows, parsed.row_lines = [], []

@@ -34,13 +34,13 @@ from detector.ingest.formats import get_format
 from detector.ingest.normalize import Limits
 from detector.ingest.parse import ParsedBatch, RecordReader, parse_batch
 from detector.ingest.privacy import apply_sample
+from detector.ingest.scan import parse_to_table, request_id_keys
 from detector.ingest.sources import LineBatch
 from detector.ingest.tables import (
     quarantine_table,
     rows_by_date,
     rows_to_table,
     table_by_date,
-    with_table,
 )
 from detector.lake.io import write_parquet_atomic
 from detector.lake.schema import REQUEST_PARQUET_OPTIONS
@@ -109,9 +109,10 @@ def _open_file(con: sqlite3.Connection, task: FileTask) -> _FileState:
     return _FileState(*row)
 
 
-def _dedupe_local(ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the first occurrence of each request id in ``ids``, and all their keys."""
-    keys = idstore.id_keys(ids)
+def _dedupe_local(parsed: ParsedBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the first occurrence of each request id of ``parsed``, and all their
+    keys (:func:`detector.ingest.idstore.id_keys`)."""
+    keys = request_id_keys(parsed)
     return idstore.first_occurrences(keys), keys
 
 
@@ -133,7 +134,9 @@ class ChunkWriter:
         parts: list[tuple[Path, Path]] = []
         per_date: dict[str, int] = {}
         if parsed.table is not None:
-            rows = parsed.table.take(pa.array(keep, pa.int64()))
+            rows = parsed.table
+            if len(keep) < rows.num_rows:  # keep is ascending: all rows means no duplicates
+                rows = rows.take(pa.array(keep, pa.int64()))
             for day, table in table_by_date(rows, task.path, task.job_id):
                 staged = base / "requests" / f"date={day}" / name
                 write_parquet_atomic(staged, table, **REQUEST_PARQUET_OPTIONS)
@@ -180,7 +183,7 @@ class ChunkWriter:
         The chunk's new ids are probed and staged (Parquet parts and an unlisted id run)
         outside the write lock; inside it, only runs listed since the probe are read again."""
         con, ids = self.con, self.ids
-        keep, keys = _dedupe_local(parsed.request_ids())
+        keep, keys = _dedupe_local(parsed)
         probed: frozenset[str] = frozenset()
         attempts = 0
         while True:
@@ -297,7 +300,8 @@ def process_file(settings: Settings, task: FileTask, progress: Progress | None =
             parsed_batches = _parsed_in_pool(pool, pool_size + 1, task, batches)
         else:
             reader = fmt.reader(Path(task.path), task.account_id)
-            parsed_batches = ((_end(b), parse_batch(b, task.limits, reader)) for b in batches)
+            parse_fn = parse_batch if writer.sample else parse_to_table
+            parsed_batches = ((_end(b), parse_fn(b, task.limits, reader)) for b in batches)
         done_bytes = 0
         for (end_offset, end_line), parsed in parsed_batches:
             writer.commit(parsed, end_offset, end_line)
@@ -347,7 +351,7 @@ def parse_chunk(fmt: str, path: str, limits: Limits, batch: LineBatch,
         if len(_READERS) > 64:
             _READERS.clear()
         reader = _READERS[key] = get_format(fmt).reader(Path(path), account_id)
-    return with_table(parse_batch(batch, limits, reader))
+    return parse_to_table(batch, limits, reader)
 
 
 _QUEUE = None
