@@ -2,18 +2,24 @@
 
 Protocol for one chunk (a batch of one file):
 
-1. every Parquet file of the chunk is written under ``state/ingest/staging/`` (temporary name,
-   fsync, rename: ``detector.lake.io``), and the chunk's new request ids as an id run
-   (``detector.ingest.idstore``), not yet listed;
-2. one SQLite transaction lists the id run and stores the counts, resume point and the list of
-   (staged, final) paths;
-3. the staged files are renamed into the lake (``lake/requests/date=D/``,
+1. the chunk's new request ids (probed against the id store) are written as an id run
+   (``detector.ingest.idstore``), and one short SQLite transaction drops the ids another worker
+   committed since the probe, lists the run and marks it *reserved*: from then on every worker
+   counts these ids as known, so no other worker can store them too;
+2. every Parquet file of the chunk is written under ``state/ingest/staging/`` (temporary name,
+   fsync, rename: ``detector.lake.io``), outside any lock;
+3. one SQLite transaction settles the reservation and stores the counts, resume point and the
+   list of (staged, final) paths;
+4. the staged files are renamed into the lake (``lake/requests/date=D/``,
    ``lake/quarantine/date=D/``), the folders fsynced, and the chunk marked published.
 
-A crash before 2 leaves only staged files and an unlisted run, which :func:`recover` deletes
-(the chunk is read again); a crash after 2 leaves a committed chunk, which :func:`recover`
-finishes renaming. A reader therefore never sees a partial file, and no request is lost or
-stored twice.
+A crash before 3 leaves staged files and an unlisted or reserved run: :func:`recover` deletes
+the files and delists the run (the chunk is read again, its ids probed afresh; a copy another
+worker counted as a duplicate of a reserved id meanwhile stays counted, and the re-read chunk
+stores the request, so the totals are those of an uninterrupted run). A crash after 3 leaves a
+committed chunk, which :func:`recover` finishes renaming. A reader therefore never sees a
+partial file, and no request is lost or stored twice. With prompt sampling (privacy mode) the
+sample is drawn inside the chunk transaction, so steps 1 to 3 are one transaction there.
 """
 
 from __future__ import annotations
@@ -126,6 +132,7 @@ def recover(settings: Settings, con: sqlite3.Connection) -> int:
         if root.exists():
             for tmp in root.glob("**/.*.tmp"):
                 tmp.unlink(missing_ok=True)
+    idstore.release_all(con)
     runs = idstore.folder_of(ingest_state_dir(settings))
     idstore.remove_unlisted(con, runs)
     idstore.migrate_seen_tables(con, idstore.IdStore(runs))

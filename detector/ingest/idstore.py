@@ -37,6 +37,7 @@ from detector.lake.io import atomic_path, fsync_dir
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS id_runs (
   name TEXT PRIMARY KEY, n INTEGER NOT NULL, level INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS id_reserved (name TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 #: Runs of one level merged into one run of the next.
 FANOUT = 8
@@ -72,6 +73,35 @@ def list_run(con: sqlite3.Connection, name: str, n: int, level: int) -> None:
 
 def listed(con: sqlite3.Connection) -> list[tuple[str, int, int]]:
     return con.execute("SELECT name, n, level FROM id_runs ORDER BY level, name").fetchall()
+
+
+def reserve(con: sqlite3.Connection, name: str) -> None:
+    """Mark a run listed in this transaction as reserved: its ids count as known for every
+    worker, but the chunk that owns them is not committed yet (see ``worker.ChunkWriter``)."""
+    con.execute("INSERT INTO id_reserved (name) VALUES (?)", (name,))
+
+
+def settle(con: sqlite3.Connection, name: str) -> None:
+    """The reserving chunk is committed (call in its transaction): the run is an ordinary one."""
+    con.execute("DELETE FROM id_reserved WHERE name = ?", (name,))
+
+
+def release(con: sqlite3.Connection, name: str) -> None:
+    """Delist a reserved run whose chunk was not committed (call in a transaction)."""
+    con.execute("DELETE FROM id_runs WHERE name = ?", (name,))
+    con.execute("DELETE FROM id_reserved WHERE name = ?", (name,))
+
+
+def release_all(con: sqlite3.Connection) -> int:
+    """Delist every reserved run: their chunks never committed (a crash), so the chunks are
+    read again and their ids probed afresh. Call only under the home lock."""
+    names = [n for (n,) in con.execute("SELECT name FROM id_reserved").fetchall()]
+    if names:
+        con.execute("BEGIN IMMEDIATE")
+        for name in names:
+            release(con, name)
+        con.execute("COMMIT")
+    return len(names)
 
 
 def _level_for(n: int, base: int = 50_000) -> int:
@@ -166,11 +196,14 @@ class IdStore:
 
         The merged run replaces its inputs only if they are all still listed when the write
         lock is taken (another worker may have merged them meanwhile); else it is dropped.
+        Reserved runs are never merged: a crash must be able to delist them one by one.
         """
         merges = 0
         while True:
             by_level: dict[int, list[str]] = {}
-            for name, _, level in listed(con):
+            for name, _, level in con.execute(
+                    "SELECT name, n, level FROM id_runs WHERE name NOT IN "
+                    "(SELECT name FROM id_reserved) ORDER BY level, name").fetchall():
                 by_level.setdefault(level, []).append(name)
             full = sorted(lv for lv, names in by_level.items()
                           if len(names) >= FANOUT and lv < MAX_LEVEL)

@@ -172,59 +172,109 @@ class ChunkWriter:
         if run is not None:
             self.ids.discard(run)
 
-    #: When another worker committed some of this chunk's ids between the probe and the
-    #: transaction, the chunk is restaged outside the write lock (so the other workers are not
-    #: blocked meanwhile) up to this many times, then inside the transaction.
-    RESTAGE_UNLOCKED = 2
-
     def commit(self, parsed: ParsedBatch, end_offset: int, end_line: int) -> None:
         """Commit one parsed chunk (ids, counts, resume point, parts), then publish it.
 
-        The chunk's new ids are probed and staged (Parquet parts and an unlisted id run)
-        outside the write lock; inside it, only runs listed since the probe are read again."""
+        The chunk's new ids are probed outside the write lock and reserved in one short
+        transaction (which reads again only the runs listed since the probe); the Parquet
+        parts are then staged outside the lock, and a second transaction records the chunk.
+        Reserving before staging means a chunk is staged once, whatever the other workers
+        commit meanwhile (see ``detector.ingest.commit``)."""
         con, ids = self.con, self.ids
         keep, keys = _dedupe_local(parsed)
-        probed: frozenset[str] = frozenset()
-        attempts = 0
-        while True:
-            known, probed = ids.known(con, keys[keep], probed)
-            keep = keep[~known]
+        known, probed = ids.known(con, keys[keep])
+        keep = keep[~known]
+        if self.sample:
+            parts = self._commit_sampled(parsed, keep, keys, probed, end_offset, end_line)
+        else:
+            keep, run = self._reserve(keep, keys, probed)
             parts: list = []
-            run = None
-            if not self.sample:
-                parts, per_date = self._stage(parsed, keep.tolist())
-                run = ids.write(keys[keep]) if len(keep) else None
-            con.execute("BEGIN IMMEDIATE")
             try:
-                late, probed_now = ids.known(con, keys[keep], probed)
-                retry = bool(late.any()) and not self.sample \
-                    and attempts < self.RESTAGE_UNLOCKED
-                if not retry:
-                    if late.any() or self.sample:
-                        self._discard(parts, run)
-                        keep = keep[~late]
-                        parts, per_date = self._stage(parsed, keep.tolist())
-                        run = ids.write(keys[keep]) if len(keep) else None
+                parts, per_date = self._stage(parsed, keep.tolist())
+                con.execute("BEGIN IMMEDIATE")
+                try:
                     if run is not None:
-                        idstore.list_run(con, run, len(keep), 0)
+                        idstore.settle(con, run)
                     rescore = mf.touch_dates(con, per_date)
                     self._record(parsed, len(keep), per_date, rescore, parts, end_offset,
                                  end_line)
                     con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
             except BaseException:
-                con.execute("ROLLBACK")
-                self._discard(parts, run)
+                self._discard(parts, None)
+                self._release(run)
                 raise
-            if not retry:
-                break
-            con.execute("ROLLBACK")  # nothing written: as if this attempt never happened
-            self._discard(parts, run)
-            keep, probed = keep[~late], probed_now  # the rest was probed against every run
-            attempts += 1
         publish(self.settings, parts)
         mark_published(con, self.state.file_id, self.state.seq)
         self.state.seq += 1
         ids.compact(con)
+
+    def _reserve(self, keep: np.ndarray, keys: np.ndarray, probed: frozenset[str]
+                 ) -> tuple[np.ndarray, str | None]:
+        """(rows kept, reserved run): the ids other workers committed since the probe are
+        dropped, the others written as a run, listed and reserved in one transaction."""
+        con, ids = self.con, self.ids
+        run = ids.write(keys[keep]) if len(keep) else None
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            late, _ = ids.known(con, keys[keep], probed)
+            if late.any():
+                if run is not None:
+                    ids.discard(run)
+                keep = keep[~late]
+                run = ids.write(keys[keep]) if len(keep) else None
+            if run is not None:
+                idstore.list_run(con, run, len(keep), 0)
+                idstore.reserve(con, run)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            if run is not None:
+                ids.discard(run)
+            raise
+        return keep, run
+
+    def _release(self, run: str | None) -> None:
+        """Undo a reservation whose chunk will not be committed (an error while staging)."""
+        if run is None:
+            return
+        con = self.con
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            idstore.release(con, run)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self.ids.discard(run)
+
+    def _commit_sampled(self, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
+                        probed: frozenset[str], end_offset: int, end_line: int) -> list:
+        """Prompt-sampling mode: the sample counters advance in the chunk transaction, so the
+        late-id check, staging and recording are one transaction. Returns the parts."""
+        con, ids = self.con, self.ids
+        parts: list = []
+        run = None
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            late, _ = ids.known(con, keys[keep], probed)
+            keep = keep[~late]
+            parts, per_date = self._stage(parsed, keep.tolist())
+            run = ids.write(keys[keep]) if len(keep) else None
+            if run is not None:
+                idstore.list_run(con, run, len(keep), 0)
+            rescore = mf.touch_dates(con, per_date)
+            self._record(parsed, len(keep), per_date, rescore, parts, end_offset, end_line)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            self._discard(parts, run)
+            raise
+        return parts
 
     def _record(self, parsed: ParsedBatch, accepted: int, per_date: dict[str, int],
                 rescore: list[str], parts: list, end_offset: int, end_line: int) -> None:

@@ -151,11 +151,16 @@ def test_sigkill_then_rerun_ten_times_in_a_row(tmp_path, reference):
 
 
 CRASH_AT = {
-    # after the chunk's Parquet files are staged, before its transaction commits
+    # in the transaction that lists and reserves the chunk's id run, before it commits
     "before_commit": "import detector.ingest.idstore as m\n"
                      "n = [0]\norig = m.list_run\n"
                      "def boom(*a):\n    n[0] += 1\n    if n[0] == 5: os._exit(137)\n"
                      "    return orig(*a)\nm.list_run = boom",
+    # ids reserved and Parquet staged, killed inside the chunk transaction (not committed)
+    "reserved_before_commit": "import detector.ingest.idstore as m\n"
+                              "n = [0]\norig = m.settle\n"
+                              "def boom(*a):\n    n[0] += 1\n    if n[0] == 5: os._exit(137)\n"
+                              "    return orig(*a)\nm.settle = boom",
     # after the commit, before the staged files are renamed into the lake
     "before_publish": "import detector.ingest.worker as w\n"
                       "n = [0]\norig = w.publish\n"
