@@ -245,7 +245,11 @@ class LineReader:
             yield block
 
     def batches(self, max_lines: int = 20_000, max_bytes: int = 32 << 20) -> Iterator[LineBatch]:
-        """Yield batches of lines from the resume point to the end of the stream."""
+        """Yield batches of lines from the resume point to the end of the stream.
+
+        A batch ends after ``max_lines`` lines or once its lines hold ``max_bytes`` bytes.
+        Each block is split at its newlines in one call; the lines of a block are added in
+        runs, one by one only around a line longer than ``max_line_bytes``."""
         with open_stream(self.path) as fh:
             self._skip(fh)
             batch = LineBatch([], self.line_no + 1, self.offset)
@@ -253,37 +257,60 @@ class LineReader:
             pieces: list[bytes] = []
             plen = 0
             for block in self._blocks(fh):
-                start = 0
-                while True:
-                    nl = block.find(b"\n", start)
-                    if nl < 0:
-                        rest = block[start:]
+                lines = block.split(b"\n")
+                rest = lines.pop()  # after the block's last newline: a partial line
+                if lines:
+                    sizes = list(map(len, lines))
+                    lens = sizes.copy()
+                    if pieces:  # the first line began in an earlier block
+                        lens[0] = plen + sizes[0]
                         if plen < self.max_line_bytes:
-                            pieces.append(rest[: max(0, self.max_line_bytes + 1 - plen)])
-                        plen += len(rest)
-                        break
-                    seg = block[start:nl]
-                    start = nl + 1
-                    if pieces:
-                        line_len = plen + len(seg)
-                        if plen < self.max_line_bytes:
-                            pieces.append(seg)
-                        line = b"".join(pieces)
+                            pieces.append(lines[0])
+                        lines[0] = b"".join(pieces)
+                        sizes[0] = len(lines[0])
                         pieces, plen = [], 0
-                    else:
-                        line_len = len(seg)
-                        line = seg
-                    self._add(batch, line, line_len)
-                    size += len(line)
-                    if len(batch.lines) >= max_lines or size >= max_bytes:
-                        yield batch
-                        batch, size = LineBatch([], self.line_no + 1, self.offset), 0
+                    i = 0
+                    while i < len(lines):
+                        j, full = self._take(batch, lines, sizes, lens, i, size,
+                                             max_lines, max_bytes)
+                        size += sum(sizes[i:j])
+                        i = j
+                        if full:
+                            yield batch
+                            batch, size = LineBatch([], self.line_no + 1, self.offset), 0
+                if rest:
+                    if plen < self.max_line_bytes:
+                        pieces.append(rest[: max(0, self.max_line_bytes + 1 - plen)])
+                    plen += len(rest)
             if pieces and plen:
                 line = b"".join(pieces)
                 self._add(batch, line, plen, newline=False)
                 batch.unterminated = True
             if batch.lines:
                 yield batch
+
+    def _take(self, batch: LineBatch, lines: list[bytes], sizes: list[int], lens: list[int],
+              i: int, size: int, max_lines: int, max_bytes: int) -> tuple[int, bool]:
+        """Add ``lines[i:j]`` to ``batch``, as many as fit; (j, whether the batch is full).
+
+        ``sizes``: bytes of each line as given; ``lens``: its length in the file (differs for
+        a line cut because it ran over ``max_line_bytes``)."""
+        j = min(len(lines), i + max_lines - len(batch.lines))
+        total = size
+        for k in range(i, j):  # the line at which max_bytes is reached ends the batch
+            total += sizes[k]
+            if total >= max_bytes:
+                j = k + 1
+                break
+        if max(lens[i:j]) > self.max_line_bytes:
+            for k in range(i, j):
+                self._add(batch, lines[k], lens[k])
+        else:
+            batch.lines.extend(lines[i:j])
+            self.line_no += j - i
+            self.offset += sum(lens[i:j]) + (j - i)
+            batch.end_offset = self.offset
+        return j, len(batch.lines) >= max_lines or total >= max_bytes
 
     def _add(self, batch: LineBatch, line: bytes, line_len: int, newline: bool = True) -> None:
         if line_len > self.max_line_bytes:
