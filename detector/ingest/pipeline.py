@@ -16,8 +16,9 @@ import secrets
 import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -29,6 +30,7 @@ from detector.errors import InputError
 from detector.ingest import manifest as mf
 from detector.ingest.commit import home_lock, recover, workers_lock_path
 from detector.ingest.formats import ACCOUNT_FORMATS, detect, get_format
+from detector.ingest.memory import freed_memory_kept
 from detector.ingest.normalize import Limits
 from detector.ingest.result import IngestResult
 from detector.ingest.retention import apply_retention
@@ -138,10 +140,35 @@ def _run_tasks(settings: Settings, tasks: list[FileTask], workers: int,
     """
     chunk_pool = len(tasks) < workers and settings.keep_prompt_text
     if workers <= 1 or not tasks or (len(tasks) == 1 and not chunk_pool):
-        for task in tasks:
-            process_file(settings, task, advance)
+        with freed_memory_kept():
+            for task in tasks:
+                process_file(settings, task, advance)
         return
     ctx = get_context("spawn")
+    with _single_threaded_blas(), freed_memory_kept():  # the parent commits in chunk pools
+        _run_pool(settings, tasks, workers, advance, ctx, chunk_pool)
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Worker processes start with one BLAS thread (they never call BLAS: numpy's sort and
+    search only): an idle OpenBLAS pool spins for a while after import, CPU the workers need."""
+    keys = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+    old = {k: os.environ.get(k) for k in keys}
+    for k in keys:
+        os.environ.setdefault(k, "1")
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run_pool(settings: Settings, tasks: list[FileTask], workers: int,
+              advance: Callable[[int], None], ctx: object, chunk_pool: bool) -> None:
     if chunk_pool:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
                                  initargs=(None, str(workers_lock_path(settings)))) as ex:

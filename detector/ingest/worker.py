@@ -31,6 +31,7 @@ from detector.ingest.commit import (
     staging_dir,
 )
 from detector.ingest.formats import get_format
+from detector.ingest.memory import keep_freed_memory
 from detector.ingest.normalize import Limits
 from detector.ingest.parse import ParsedBatch, RecordReader, parse_batch
 from detector.ingest.privacy import apply_sample
@@ -136,7 +137,9 @@ class ChunkWriter:
         if parsed.table is not None:
             rows = parsed.table
             if len(keep) < rows.num_rows:  # keep is ascending: all rows means no duplicates
-                rows = rows.take(pa.array(keep, pa.int64()))
+                mask = np.zeros(rows.num_rows, bool)
+                mask[keep] = True
+                rows = rows.filter(pa.array(mask))
             for day, table in table_by_date(rows, task.path, task.job_id):
                 staged = base / "requests" / f"date={day}" / name
                 write_parquet_atomic(staged, table, **REQUEST_PARQUET_OPTIONS)
@@ -411,6 +414,7 @@ def init_worker(queue: object, workers_lock: str) -> None:
     """Pool initializer: die with the parent, hold the workers lock, keep the progress queue."""
     global _QUEUE
     enter_worker(Path(workers_lock))
+    keep_freed_memory()
     _QUEUE = queue
 
 
