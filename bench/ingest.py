@@ -8,7 +8,10 @@ files, side by side in one run:
   dedupe, quarantine, crash-safe commit).
 
 Peak RSS of each step is the summed RSS of the child process and its workers, sampled every
-50 ms. Results go to ``bench/results/ingest.json``.
+50 ms. The two run in ``--rounds`` alternating rounds (default 3: reference, ours, reference,
+ours...), so that a change of the shared machine's load hits both; the ratio reported is the
+median of the rounds' ratios, and every round is recorded. Results go to
+``bench/results/ingest.json``.
 
     .venv/bin/python bench/ingest.py --records 1000000 --files 4
 
@@ -45,6 +48,7 @@ import platform
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -699,6 +703,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--files", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating rounds of reference and ours; the ratio is the median "
+                         "of the rounds' ratios")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--workers", type=int, default=None,
                     help="our ingest's worker processes (default: ingest's own choice)")
@@ -734,35 +741,50 @@ def main() -> None:
     in_bytes = sum(os.path.getsize(f) for f in files)
     print(f"generated {args.records} records, {in_bytes / 1e6:.0f} MB in {gen_s:.1f} s")
 
-    ref_s, ref_rss, _ = _peak_tree_rss(_REFERENCE.format(
-        threads=args.threads, files=files, out=args.work / "reference.parquet"))
-    print(f"reference (duckdb read_json -> parquet): {ref_s:.2f} s, peak RSS {ref_rss / 2**20:.0f} MiB")
-    ours_s, ours_rss, out = _peak_tree_rss(_OURS.format(
-        tree=str(ROOT), home=str(args.work / "home"), threads=args.threads, files=files,
-        workers=args.workers))
-    res = json.loads(out.strip().splitlines()[-1])
-    print(f"ours (detector ingest): {ours_s:.2f} s, peak RSS {ours_rss / 2**20:.0f} MiB, "
-          f"accepted {res['accepted']} duplicates {res['duplicates']}")
+    refs, ours = [], []
+    for r in range(args.rounds):  # alternating, so that a change of load hits both sides
+        ref_s, ref_rss, _ = _peak_tree_rss(_REFERENCE.format(
+            threads=args.threads, files=files, out=args.work / "reference.parquet"))
+        shutil.rmtree(args.work / "home", ignore_errors=True)
+        ours_s, ours_rss, out = _peak_tree_rss(_OURS.format(
+            tree=str(ROOT), home=str(args.work / "home"), threads=args.threads, files=files,
+            workers=args.workers))
+        res = json.loads(out.strip().splitlines()[-1])
+        refs.append((ref_s, ref_rss))
+        ours.append((ours_s, ours_rss))
+        print(f"round {r + 1}: reference (duckdb read_json -> parquet) {ref_s:.2f} s, peak RSS "
+              f"{ref_rss / 2**20:.0f} MiB; ours {ours_s:.2f} s, peak RSS "
+              f"{ours_rss / 2**20:.0f} MiB, accepted {res['accepted']} duplicates "
+              f"{res['duplicates']}; ratio {ref_s / ours_s:.3f}")
+    ratios = [a / b for (a, _), (b, _) in zip(refs, ours, strict=True)]
+    ref_s = statistics.median(x for x, _ in refs)
+    ours_s = statistics.median(x for x, _ in ours)
+    ref_rss, ours_rss = max(x for _, x in refs), max(x for _, x in ours)
     result = {
         "records": args.records, "files": args.files, "input_bytes": in_bytes,
         "threads": args.threads, "workers": args.workers, "cpu_count": os.cpu_count(),
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()], "machine": platform.machine(),
-        "python": platform.python_version(),
+        "python": platform.python_version(), "rounds": args.rounds,
+        "reference_seconds_per_round": [round(x, 3) for x, _ in refs],
+        "ours_seconds_per_round": [round(x, 3) for x, _ in ours],
+        "ratio_per_round": [round(x, 3) for x in ratios],
         "reference_seconds": round(ref_s, 3), "reference_peak_rss_mib": round(ref_rss / 2**20),
         "ours_seconds": round(ours_s, 3), "ours_peak_rss_mib": round(ours_rss / 2**20),
         "ours_records_per_s": round(args.records / ours_s),
-        "ratio_speed_vs_reference": round(ref_s / ours_s, 3),
+        "ratio_speed_vs_reference": round(statistics.median(ratios), 3),
         "accepted": res["accepted"], "duplicates": res["duplicates"],
         "quarantined": res["quarantined"],
         **_baseline(args, files, ref_s),
         "command": f"python bench/ingest.py --records {args.records} --files {args.files}"
+                   f" --rounds {args.rounds}"
                    + (f" --workers {args.workers}" if args.workers is not None else "")
                    + (f" --baseline-tree {args.baseline_tree}" if args.baseline_tree else ""),
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"ratio (reference time / our time): {result['ratio_speed_vs_reference']}  -> {args.out}")
+    print(f"ratio (reference time / our time), median of {args.rounds} rounds: "
+          f"{result['ratio_speed_vs_reference']}  -> {args.out}")
 
 
 if __name__ == "__main__":
