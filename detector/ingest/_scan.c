@@ -221,7 +221,7 @@ typedef struct {
     size_t n, pos;
     Buf dec;   /* decoded strings of the current row */
     Buf out;   /* canonical JSON being emitted (request, then response) */
-    Buf turns; /* Span per user / system text, role in Span.len's high bit... see below */
+    Buf turns; /* Span per user (kind 1) or system (kind 2) text, kind in len's bits 62-63 */
 } Ctx;
 
 #define DECLINE (-1)
@@ -1138,7 +1138,6 @@ static int scan_record(Ctx *c, Rec *r, int64_t min_us, int64_t max_us, int64_t *
 /* Append the accepted record ``r`` to the columns. */
 static int emit_row(Ctx *c, Rec *r, Out *o, int64_t ts) {
     Col *col = o->cols;
-    int64_t iv = 0;
     double fv = 0;
     int rc, b;
     /* values first (anything that declines must do so before a column is touched) */
@@ -1329,7 +1328,6 @@ static int emit_row(Ctx *c, Rec *r, Out *o, int64_t ts) {
     if (lat->type == V_INT) { fv = (double)lat->i; b = 1; }
     else if (lat->type == V_FLOAT) { fv = lat->f; b = 1; }
     else b = 0;
-    (void)iv;
     if ((b ? col_f64(&col[C_LATENCY], fv) : col_null(&col[C_LATENCY])) ||
         col_str(&col[C_REQUEST_JSON], c->out.p + r->req_off, r->req_len) ||
         (has_resp ? col_str(&col[C_RESPONSE_JSON], c->out.p + r->resp_off, r->resp_len)
