@@ -382,6 +382,7 @@ def _stage_costs(path: Path, work: Path) -> dict:
     """CPU µs per record of each stage of one file's ingest, chunk by chunk (one process)."""
     import io
 
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -426,8 +427,10 @@ def _stage_costs(path: Path, work: Path) -> dict:
         ids.compact(con)
         tick("id_run_write_list_commit")
         table = parsed.table
-        if len(keep) < table.num_rows:
-            table = table.take(pa.array(keep, pa.int64()))
+        if len(keep) < table.num_rows:  # as ChunkWriter._stage does
+            mask = np.zeros(table.num_rows, bool)
+            mask[keep] = True
+            table = table.filter(pa.array(mask))
         tick("drop_duplicate_rows")
         pq.write_table(table, io.BytesIO(), compression="zstd")
         tick("parquet_zstd")

@@ -7,6 +7,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from ingest_helpers import record, write_jsonl
 
 from detector.ingest import idstore, ingest_paths
@@ -44,6 +46,20 @@ def test_first_occurrences_keep_input_order():
     keys = keys_of("b", "a", "b", "c", "a")
     assert idstore.first_occurrences(keys).tolist() == [0, 1, 3]
     assert idstore.first_occurrences(keys_of()).tolist() == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=40))
+def test_first_occurrences_with_shared_first_halves(pairs):
+    """Few distinct halves: many rows share a first half with different second halves (the
+    64-bit collision case) and many repeat whole."""
+    keys = np.array(pairs, np.int64).reshape(-1, 2)
+    seen, want = set(), []
+    for i, pair in enumerate(pairs):
+        if pair not in seen:
+            seen.add(pair)
+            want.append(i)
+    assert idstore.first_occurrences(keys).tolist() == want
 
 
 def test_probe_finds_stored_ids_across_runs_and_skips_runs_already_read(store):
