@@ -137,6 +137,8 @@ def request_id_keys(parsed: ParsedBatch) -> np.ndarray:
     if not AVAILABLE or parsed.table is None:
         return idstore.id_keys(parsed.request_ids())
     ids = parsed.table.column("request_id").combine_chunks()
+    if len(ids) == 0:
+        return np.zeros((0, 2), np.int64)
     _, offsets, data = ids.buffers()
     raw = _scan.id_keys(offsets, data if data is not None else b"", ids.offset, len(ids))
     return np.frombuffer(raw, dtype="<i8").reshape(-1, 2).astype(np.int64, copy=False)
