@@ -6,7 +6,7 @@
  * other shape is *declined* (not accepted): the caller parses it in Python, which decides. A
  * decline is never a verdict, so the scanner only has to be right about what it accepts;
  * anything unusual (duplicate keys, exponent numbers, integers beyond 18 digits, lone
- * surrogates, invalid UTF-8, odd types, non-string message contents, metadata or unknown
+ * surrogates, invalid UTF-8, odd types, non-string message contents, unknown
  * top-level keys, nesting beyond MAX_DEPTH...) is declined.
  *
  * request_json / response_json are re-encoded the way orjson.dumps encodes the parsed value:
@@ -752,7 +752,7 @@ typedef struct {
     Val status, status_code, finish, output_text, choices;
     Val u_prompt, u_input, u_completion, u_output, u_reasoning, u_ctd, u_otd;
     Val ctd_reasoning, otd_reasoning;
-    size_t req_off, req_len, resp_off, resp_len;
+    size_t req_off, req_len, resp_off, resp_len, meta_off, meta_len;
     int n_messages, n_user;
     Span prompt, system;
 } Rec;
@@ -1113,6 +1113,10 @@ static int scan_record(Ctx *c, Rec *r, int64_t min_us, int64_t max_us, int64_t *
             if ((rc = parse_response(c, r))) return rc;
         } else if (which == T_USAGE && ch == '{') {
             if ((rc = parse_usage(c, r))) return rc;
+        } else if (which == T_METADATA) { /* any value: metadata_json keeps it */
+            r->meta_off = c->out.n;
+            if ((rc = parse_value(c, &r->top[which], 1, 1, NULL))) return rc;
+            r->meta_len = c->out.n - r->meta_off;
         } else {
             if ((rc = parse_value(c, &r->top[which], 0, 1, NULL))) return rc;
             if (r->top[which].type == V_OBJ || r->top[which].type == V_ARR) return DECLINE;
@@ -1125,7 +1129,7 @@ static int scan_record(Ctx *c, Rec *r, int64_t min_us, int64_t max_us, int64_t *
     }
     skip_ws(c);
     if (c->pos != c->n) return DECLINE;
-    if (!seen[T_REQUEST] || !is_null(&r->top[T_METADATA])) return DECLINE;
+    if (!seen[T_REQUEST]) return DECLINE;
     if (!id_ok(c, &r->top[T_REQUEST_ID]) || !id_ok(c, &r->top[T_ACCOUNT_ID])) return DECLINE;
     if (ts_us(c, &r->top[T_TIMESTAMP], ts) || *ts < min_us || *ts > max_us) return DECLINE;
     for (int t = T_ORG_ID; t <= T_PAYMENT_FP; t++)
@@ -1133,6 +1137,22 @@ static int scan_record(Ctx *c, Rec *r, int64_t min_us, int64_t max_us, int64_t *
     const Val *lat = &r->top[T_LATENCY];
     if (!is_null(lat) && lat->type != V_INT && lat->type != V_FLOAT) return DECLINE;
     return 0;
+}
+
+/* metadata_json as normalize._metadata makes it without flags or unknown keys: the metadata
+ * object itself (null when empty), or {"metadata": value} for a value of another type. */
+static int put_metadata(Ctx *c, Rec *r, Col *col) {
+    const Val *m = &r->top[T_METADATA];
+    if (is_null(m) || (m->type == V_OBJ && !m->truthy)) return col_null(col);
+    if (m->type == V_OBJ) return col_str(col, c->out.p + r->meta_off, r->meta_len);
+    static const char head[] = "{\"metadata\":";
+    size_t k = sizeof head - 1, start = c->out.n;
+    if (buf_reserve(&c->out, k + r->meta_len + 1)) return FAIL;
+    memcpy(c->out.p + c->out.n, head, k);
+    memcpy(c->out.p + c->out.n + k, c->out.p + r->meta_off, r->meta_len);
+    c->out.p[c->out.n + k + r->meta_len] = '}';
+    c->out.n += k + r->meta_len + 1;
+    return col_str(col, c->out.p + start, c->out.n - start);
 }
 
 /* Append the accepted record ``r`` to the columns. */
@@ -1332,7 +1352,7 @@ static int emit_row(Ctx *c, Rec *r, Out *o, int64_t ts) {
         col_str(&col[C_REQUEST_JSON], c->out.p + r->req_off, r->req_len) ||
         (has_resp ? col_str(&col[C_RESPONSE_JSON], c->out.p + r->resp_off, r->resp_len)
                   : col_null(&col[C_RESPONSE_JSON])) ||
-        col_null(&col[C_METADATA_JSON]))
+        put_metadata(c, r, &col[C_METADATA_JSON]))
         return FAIL;
     o->rows++;
     return 0;

@@ -250,3 +250,13 @@ def test_escapes_in_request_and_top_level_strings(escape):
            line.replace(b"acct_0042", b"acct" + raw + b"_0042"),  # top-level id
            line.replace(b'"stop"', b'"st' + raw + b'op"'),        # response_json
            line.replace(b'"role":"user"', b'"ro' + raw + b'le":"user"')])  # a key
+
+
+METADATA = [None, {}, {"team": "x"}, {"_ingest": "user data"}, "a string", [1, "b", None], 5,
+            2.5, True, {"nested": {"k": ["é", "\u0001"], "n": None}}]
+
+
+@pytest.mark.parametrize("meta", METADATA)
+def test_metadata_of_any_type_takes_the_scanner(meta):
+    lines = encodings(record(11, metadata=meta))
+    assert check(lines) == len(lines)
