@@ -10,7 +10,7 @@ DEMO_ACCOUNTS ?= 3000
 DEMO_DAYS ?= 3
 DEMO_SEED ?= 7
 
-.PHONY: venv run test test-quick lint model eval bench clean
+.PHONY: venv run test test-quick lint model eval bench sanitize clean
 
 $(STAMP): pyproject.toml detector/ingest/_scan.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,18 @@ eval: $(STAMP)
 ## make bench: whole pipeline on ~1M generated requests.
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+
+## make sanitize: the ingest tests with the compiled scanner built under AddressSanitizer and
+## UBSan (gcc), then the normal build again.
+sanitize: $(STAMP)
+	so=$$($(BIN)/python -c "import detector.ingest._scan as m; print(m.__file__)") && \
+	inc=$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['include'])") && \
+	gcc -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -shared -fPIC -I$$inc \
+	    detector/ingest/_scan.c -o $$so && \
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
+	    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(BIN)/pytest -q -p no:cacheprovider tests/ingest; rc=$$?; \
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1; exit $$rc
 
 clean:
 	rm -rf $(HOME_DIR) $(DEMO_DIR) bench/work

@@ -46,7 +46,9 @@ def keep_freed_memory() -> bool:
 @contextmanager
 def freed_memory_kept() -> Iterator[None]:
     """The settings for the duration of the block (ingest inline in a longer-lived process);
-    afterwards freed memory is trimmed again as by default."""
+    afterwards freed memory is trimmed again as by default (allocations up to
+    :data:`MMAP_BYTES` keep coming from the heap: glibc has no way back to its adaptive
+    threshold)."""
     applied = keep_freed_memory()
     try:
         yield
