@@ -524,6 +524,41 @@ static inline int key_eq(Ctx *c, const Val *k, const char *name) {
     return k->len == n && memcmp(c->dec.p + k->off, name, n) == 0;
 }
 
+/* After a member or an element: 1 at a comma (another follows), 0 at the closing ``close``
+ * (consumed), DECLINE at anything else. */
+static int next_item(Ctx *c, char close) {
+    skip_ws(c);
+    if (c->pos >= c->n) return DECLINE;
+    if (c->s[c->pos] == ',') { c->pos++; return 1; }
+    if (c->s[c->pos] == close) { c->pos++; return 0; }
+    return DECLINE;
+}
+
+/* The key of the next object member and the colon after it: decoded into ``k``, checked against
+ * the object's keys so far (``keys``, ``*nkeys``; a duplicate declines), emitted with ``emit``
+ * (after a comma unless it is the first). Leaves pos on the member's value. */
+static int member_key(Ctx *c, Span keys[MAX_KEYS], int *nkeys, int emit, Val *k) {
+    int rc;
+    skip_ws(c);
+    if (c->pos >= c->n || c->s[c->pos] != '"') return DECLINE;
+    if ((rc = parse_string(c, k))) return rc;
+    if (*nkeys >= MAX_KEYS) return DECLINE;
+    for (int j = 0; j < *nkeys; j++)
+        if (keys[j].len == k->len && !memcmp(c->dec.p + keys[j].off, c->dec.p + k->off, k->len))
+            return DECLINE;
+    keys[(*nkeys)++] = (Span){k->off, k->len};
+    if (emit) {
+        if (*nkeys > 1 && buf_byte(&c->out, ',')) return FAIL;
+        if ((rc = emit_string(c, k->off, k->len, k->plain))) return rc;
+        if (buf_byte(&c->out, ':')) return FAIL;
+    }
+    skip_ws(c);
+    if (c->pos >= c->n || c->s[c->pos] != ':') return DECLINE;
+    c->pos++;
+    skip_ws(c);
+    return 0;
+}
+
 /* Object at pos: every member parsed (and emitted with ``emit``); duplicate keys decline. */
 static int parse_object(Ctx *c, Val *v, int emit, int depth, const Pick *pick) {
     if (depth > MAX_DEPTH) return DECLINE;
@@ -539,23 +574,8 @@ static int parse_object(Ctx *c, Val *v, int emit, int depth, const Pick *pick) {
         return emit && buf_byte(&c->out, '}') ? FAIL : 0;
     }
     for (;;) {
-        skip_ws(c);
-        if (c->pos >= c->n || c->s[c->pos] != '"') return DECLINE;
         Val k, m;
-        if ((rc = parse_string(c, &k))) return rc;
-        if (nkeys >= MAX_KEYS) return DECLINE;
-        for (int j = 0; j < nkeys; j++)
-            if (keys[j].len == k.len && !memcmp(c->dec.p + keys[j].off, c->dec.p + k.off, k.len))
-                return DECLINE;
-        keys[nkeys++] = (Span){k.off, k.len};
-        if (emit) {
-            if (nkeys > 1 && buf_byte(&c->out, ',')) return FAIL;
-            if ((rc = emit_string(c, k.off, k.len, k.plain))) return rc;
-            if (buf_byte(&c->out, ':')) return FAIL;
-        }
-        skip_ws(c);
-        if (c->pos >= c->n || c->s[c->pos] != ':') return DECLINE;
-        c->pos++;
+        if ((rc = member_key(c, keys, &nkeys, emit, &k))) return rc;
         Val *target = &m;
         const Pick *sub = NULL;
         if (pick) {
@@ -568,11 +588,10 @@ static int parse_object(Ctx *c, Val *v, int emit, int depth, const Pick *pick) {
             }
         }
         if ((rc = parse_value(c, target, emit, depth + 1, sub))) return rc;
-        skip_ws(c);
-        if (c->pos >= c->n) return DECLINE;
-        if (c->s[c->pos] == ',') { c->pos++; continue; }
-        if (c->s[c->pos] == '}') { c->pos++; break; }
-        return DECLINE;
+        if ((rc = next_item(c, '}')) <= 0) {
+            if (rc) return rc;
+            break;
+        }
     }
     v->type = V_OBJ;
     v->truthy = 1;
@@ -595,11 +614,10 @@ static int parse_array(Ctx *c, Val *v, int emit, int depth) {
             int r = parse_value(c, &m, emit, depth + 1, NULL);
             if (r) return r;
             count++;
-            skip_ws(c);
-            if (c->pos >= c->n) return DECLINE;
-            if (c->s[c->pos] == ',') { c->pos++; continue; }
-            if (c->s[c->pos] == ']') { c->pos++; break; }
-            return DECLINE;
+            if ((r = next_item(c, ']')) <= 0) {
+                if (r) return r;
+                break;
+            }
         }
     }
     v->type = V_ARR;
@@ -791,11 +809,10 @@ static int parse_messages(Ctx *c, Rec *r, int depth) {
         }
         if (kind == 1) r->n_user++;
         count++;
-        skip_ws(c);
-        if (c->pos >= c->n) return DECLINE;
-        if (c->s[c->pos] == ',') { c->pos++; continue; }
-        if (c->s[c->pos] == ']') { c->pos++; break; }
-        return DECLINE;
+        if ((rc = next_item(c, ']')) <= 0) {
+            if (rc) return rc;
+            break;
+        }
     }
     r->n_messages = count;
     return buf_byte(&c->out, ']') ? FAIL : 0;
@@ -815,21 +832,8 @@ static int parse_request(Ctx *c, Rec *r, int depth) {
         return 0;
     }
     for (;;) {
-        skip_ws(c);
-        if (c->pos >= c->n || c->s[c->pos] != '"') return DECLINE;
         Val k;
-        if ((rc = parse_string(c, &k))) return rc;
-        if (nkeys >= MAX_KEYS) return DECLINE;
-        for (int j = 0; j < nkeys; j++)
-            if (keys[j].len == k.len && !memcmp(c->dec.p + keys[j].off, c->dec.p + k.off, k.len))
-                return DECLINE;
-        keys[nkeys++] = (Span){k.off, k.len};
-        if (nkeys > 1 && buf_byte(&c->out, ',')) return FAIL;
-        if ((rc = emit_string(c, k.off, k.len, k.plain)) || buf_byte(&c->out, ':')) return rc ? rc : FAIL;
-        skip_ws(c);
-        if (c->pos >= c->n || c->s[c->pos] != ':') return DECLINE;
-        c->pos++;
-        skip_ws(c);
+        if ((rc = member_key(c, keys, &nkeys, 1, &k))) return rc;
         int which = match_key(c, &k, REQ_KEYS, N_REQ);
         Val tmp;
         if (which == R_MESSAGES && c->pos < c->n && c->s[c->pos] == '[') {
@@ -853,11 +857,10 @@ static int parse_request(Ctx *c, Rec *r, int depth) {
         } else {
             if ((rc = parse_value(c, &tmp, 1, depth + 1, NULL))) return rc;
         }
-        skip_ws(c);
-        if (c->pos >= c->n) return DECLINE;
-        if (c->s[c->pos] == ',') { c->pos++; continue; }
-        if (c->s[c->pos] == '}') { c->pos++; break; }
-        return DECLINE;
+        if ((rc = next_item(c, '}')) <= 0) {
+            if (rc) return rc;
+            break;
+        }
     }
     if (buf_byte(&c->out, '}')) return FAIL;
     r->req_len = c->out.n - r->req_off;
@@ -1121,11 +1124,10 @@ static int scan_record(Ctx *c, Rec *r, int64_t min_us, int64_t max_us, int64_t *
             if ((rc = parse_value(c, &r->top[which], 0, 1, NULL))) return rc;
             if (r->top[which].type == V_OBJ || r->top[which].type == V_ARR) return DECLINE;
         }
-        skip_ws(c);
-        if (c->pos >= c->n) return DECLINE;
-        if (c->s[c->pos] == ',') { c->pos++; continue; }
-        if (c->s[c->pos] == '}') { c->pos++; break; }
-        return DECLINE;
+        if ((rc = next_item(c, '}')) <= 0) {
+            if (rc) return rc;
+            break;
+        }
     }
     skip_ws(c);
     if (c->pos != c->n) return DECLINE;
