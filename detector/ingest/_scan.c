@@ -720,24 +720,25 @@ static int rfc3339_us(const char *s, size_t n, int64_t *out) {
 
 /* ---------------------------------------------------------------- one record */
 
-enum {
-    C_REQUEST_ID, C_TS, C_ACCOUNT_ID, C_ORG_ID, C_API_KEY_ID, C_ENDPOINT, C_MODEL, C_CLIENT_IP,
-    C_IP_PREFIX, C_USER_AGENT, C_PAYMENT_FP, C_CREATED, C_N_MESSAGES, C_N_USER, C_SYSTEM,
-    C_SYSTEM_HASH, C_PROMPT, C_PROMPT_HASH, C_PROMPT_CHARS, C_MAX_TOKENS, C_TEMPERATURE,
-    C_TOP_P, C_N, C_LOGPROBS, C_TOP_LOGPROBS, C_STREAM, C_SEED, C_EFFORT, C_HAS_TOOLS,
-    C_RESPONSE_FORMAT, C_END_USER_HASH, C_STATUS, C_FINISH, C_OUTPUT_CHARS, C_PROMPT_TOKENS,
-    C_COMPLETION_TOKENS, C_REASONING_TOKENS, C_LATENCY, C_REQUEST_JSON, C_RESPONSE_JSON,
-    C_METADATA_JSON, N_COLS
-};
+/* The row's columns in REQUEST_SCHEMA order (scan.ROW_FIELDS), each with its buffer kind. */
+#define COLUMNS(X)                                                                            \
+    X(C_REQUEST_ID, K_STR) X(C_TS, K_I64) X(C_ACCOUNT_ID, K_STR) X(C_ORG_ID, K_STR)          \
+    X(C_API_KEY_ID, K_STR) X(C_ENDPOINT, K_STR) X(C_MODEL, K_STR) X(C_CLIENT_IP, K_STR)      \
+    X(C_IP_PREFIX, K_STR) X(C_USER_AGENT, K_STR) X(C_PAYMENT_FP, K_STR) X(C_CREATED, K_I64)  \
+    X(C_N_MESSAGES, K_I32) X(C_N_USER, K_I32) X(C_SYSTEM, K_STR) X(C_SYSTEM_HASH, K_STR)     \
+    X(C_PROMPT, K_STR) X(C_PROMPT_HASH, K_STR) X(C_PROMPT_CHARS, K_I64)                     \
+    X(C_MAX_TOKENS, K_I64) X(C_TEMPERATURE, K_F64) X(C_TOP_P, K_F64) X(C_N, K_I32)           \
+    X(C_LOGPROBS, K_BOOL) X(C_TOP_LOGPROBS, K_I32) X(C_STREAM, K_BOOL) X(C_SEED, K_I64)      \
+    X(C_EFFORT, K_STR) X(C_HAS_TOOLS, K_BOOL) X(C_RESPONSE_FORMAT, K_STR)                    \
+    X(C_END_USER_HASH, K_STR) X(C_STATUS, K_I32) X(C_FINISH, K_STR) X(C_OUTPUT_CHARS, K_I64) \
+    X(C_PROMPT_TOKENS, K_I64) X(C_COMPLETION_TOKENS, K_I64) X(C_REASONING_TOKENS, K_I64)     \
+    X(C_LATENCY, K_F64) X(C_REQUEST_JSON, K_STR) X(C_RESPONSE_JSON, K_STR)                   \
+    X(C_METADATA_JSON, K_STR)
 
-static const int COL_KIND[N_COLS] = {
-    K_STR, K_I64, K_STR, K_STR, K_STR, K_STR, K_STR, K_STR,
-    K_STR, K_STR, K_STR, K_I64, K_I32, K_I32, K_STR,
-    K_STR, K_STR, K_STR, K_I64, K_I64, K_F64,
-    K_F64, K_I32, K_BOOL, K_I32, K_BOOL, K_I64, K_STR, K_BOOL,
-    K_STR, K_STR, K_I32, K_STR, K_I64, K_I64,
-    K_I64, K_I64, K_F64, K_STR, K_STR,
-    K_STR};
+#define COLUMN_NAME(name, kind) name,
+#define COLUMN_KIND(name, kind) kind,
+enum { COLUMNS(COLUMN_NAME) N_COLS };
+static const int COL_KIND[N_COLS] = {COLUMNS(COLUMN_KIND)};
 
 /* Top-level keys (detector.ingest.normalize.KNOWN_FIELDS). */
 enum {
