@@ -3,7 +3,9 @@
 A :class:`Format` has a ``source`` (a resumable batch reader over the file) and a ``records``
 function (one raw line -> native record dicts or bad reasons). ``native`` is the project's own
 JSON Lines format; adapters (``detector.ingest.adapters``) register more. ``detect`` picks a
-format from a file's first bytes for ``--format auto``.
+format for ``--format auto`` from the *structure* of a file's first records (their keys and value
+types, see :mod:`detector.ingest.sample`), never from substrings of its bytes: prompt text cannot
+steer it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Protocol
 
 from detector.errors import InputError
 from detector.ingest.parse import RecordReader, native_records
-from detector.ingest.sources import LineBatch, LineReader, read_head
+from detector.ingest.sample import Sample, sample
+from detector.ingest.sources import LineBatch, LineReader
 
 
 class Source(Protocol):
@@ -31,18 +34,21 @@ class Source(Protocol):
 class Format:
     """A named input format.
 
-    ``sniff(path, head)`` says whether a file whose first decompressed bytes are ``head`` is in
-    this format (for ``--format auto``); ``source(path, offset, line)`` opens a reader resuming
-    after ``line`` at ``offset``; ``records`` maps one raw line to records (``records_for``
-    builds it per file, e.g. from a mapping file beside it).
+    ``claims(record)`` says whether one parsed record has this format's structure, judged
+    from its top-level keys and value types only (never from text inside values);
+    ``claims_path(path)``, when set, claims a file by what lies beside it (a mapping file).
+    ``source(path, offset, line)`` opens a reader resuming after ``line`` at ``offset``;
+    ``records`` maps one raw line to records (``records_for`` builds it per file, e.g. from a
+    mapping file beside it).
     """
 
     name: str
     records: RecordReader
     source: Callable[[Path, int, int], Source]
-    sniff: Callable[[Path, bytes], bool]
+    claims: Callable[[dict], bool]
     priority: int = 100
     records_for: Callable[[Path], RecordReader] | None = None
+    claims_path: Callable[[Path], bool] | None = None
 
     def reader(self, path: Path, account_id: str | None = None) -> RecordReader:
         """The record reader for ``path`` (per-file when the format needs the file's config).
@@ -57,14 +63,26 @@ class Format:
         return self.records_for(path, account_id=account_id)  # type: ignore[call-arg]
 
 
-def _line_source(path: Path, offset: int, line: int) -> LineReader:
+def _native_source(path: Path, offset: int, line: int) -> Source:
+    """JSON Lines line by line; native records held in a JSON array document or a Parquet
+    file are read element by element (the container is judged by content)."""
+    from detector.ingest.sample import container_of  # noqa: PLC0415
+
+    if container_of(path) in ("json-array", "json-object", "parquet"):
+        from detector.ingest.adapters.rows import source_for  # noqa: PLC0415 (imports us)
+
+        return source_for(path, offset, line)
     return LineReader(path, offset, line)
+
+
+def _native_claims(record: dict) -> bool:
+    return "account_id" in record or ("request" in record and "timestamp" in record)
 
 
 #: Formats whose files carry no account, so that ``ingest --account-id`` applies to them.
 ACCOUNT_FORMATS = frozenset({"openai-batch"})
 
-NATIVE = Format("native", native_records, _line_source, lambda p, h: True, priority=1000)
+NATIVE = Format("native", native_records, _native_source, _native_claims, priority=1000)
 _FORMATS: dict[str, Format] = {"native": NATIVE}
 
 
@@ -93,14 +111,52 @@ def get_format(name: str) -> Format:
         ) from None
 
 
-def detect(path: Path) -> str:
-    """Name of the format of ``path`` judged from its first 64 KiB (``native`` if unsure)."""
+def _claimed_share(fmt: Format, records: list[dict]) -> float:
+    if not records:
+        return 0.0
+    hits = 0
+    for rec in records:
+        if _native_claims(rec):
+            continue  # native structure (account_id + request) is never another format's
+        try:
+            hits += bool(fmt.claims(rec))
+        except Exception:  # noqa: BLE001 - a claim is a structural predicate; odd values fail it
+            continue
+    return hits / len(records)
+
+
+def detect_sample(smp: Sample) -> str:
+    """The format of a sampled file (see :func:`detect`)."""
     _load_adapters()
-    head = read_head(path)
-    for fmt in sorted(_FORMATS.values(), key=lambda f: f.priority):
-        if fmt.sniff(path, head):
+    ordered = sorted(_FORMATS.values(), key=lambda f: f.priority)
+    for fmt in ordered:
+        if fmt.claims_path is not None and fmt.claims_path(smp.path):
             return fmt.name
+    records = smp.objects()
+    total = len(smp.records)
+    for fmt in ordered:
+        if fmt.name != "native" and total and _claimed_share(fmt, records) * len(records) > total / 2:
+            return fmt.name
+    if smp.container in ("csv", "tsv"):
+        cols = ", ".join(list(records[0])[:8]) if records else "none"
+        raise InputError(
+            f"{smp.path}: a {smp.container.upper()} file whose columns ({cols}) match no known "
+            f"format; describe them in a mapping file beside it (docs/own-logs.md) or give "
+            f"--format")
     return "native"
 
 
-__all__ = ["Format", "LineBatch", "detect", "format_names", "get_format", "register"]
+def detect(path: Path) -> str:
+    """Name of the format of ``path`` for ``--format auto``.
+
+    Decided once per file from its first records (:func:`detector.ingest.sample.sample`): a
+    format whose mapping file lies beside the data wins; otherwise the first format (by
+    ``priority``) whose ``claims`` holds for more than half of the sampled records; otherwise
+    ``native``, except for CSV/TSV files, which native cannot be (InputError naming the file and
+    its columns). Only keys and value types are looked at, never text inside values.
+    """
+    return detect_sample(sample(path))
+
+
+__all__ = ["Format", "LineBatch", "detect", "detect_sample", "format_names", "get_format",
+           "register"]

@@ -32,6 +32,7 @@ from detector.ingest.commit import home_lock, recover, workers_lock_path
 from detector.ingest.formats import ACCOUNT_FORMATS, detect, get_format
 from detector.ingest.memory import freed_memory_kept
 from detector.ingest.normalize import Limits
+from detector.ingest.readable import check_readable
 from detector.ingest.result import IngestResult
 from detector.ingest.retention import apply_retention
 from detector.ingest.sources import expand_paths, file_sha256, sniff_compression
@@ -232,14 +233,19 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
     with fewer files than workers, chunks of one file at a time; ``chunk_lines``: lines per
     committed chunk (the unit of crash recovery and of memory); ``account_id``: the account of
     files whose format carries none (OpenAI Batch files; InputError when no input is one).
-    Raises InputError (CLI exit 2) for a missing path, an unreadable file or an unknown format;
-    bad records inside files are quarantined and counted, never raised.
+    Raises InputError (CLI exit 2), before anything is committed, for a missing path, an
+    unreadable file, an unknown format or a file that is not in its chosen or detected format
+    (:mod:`detector.ingest.readable`); bad records inside files are quarantined and counted,
+    never raised.
     """
     t0 = time.perf_counter()
     inputs = _inputs(paths, fmt)
     account_id = _check_account(account_id, inputs)
     n_workers = workers or default_workers(settings, sum(i.size for i in inputs))
     limits = limits or Limits(redact_bodies=not settings.keep_prompt_text)
+    for inp in inputs:  # before anything is committed: a file in the wrong format stops all
+        check_readable(inp.path, inp.fmt, account_id if inp.fmt in ACCOUNT_FORMATS else None,
+                       limits)
     for d in (settings.requests_dir, settings.quarantine_dir, mf.ingest_state_dir(settings)):
         d.mkdir(parents=True, exist_ok=True)
     with home_lock(settings):

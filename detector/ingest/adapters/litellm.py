@@ -87,9 +87,14 @@ def map_record(row: dict) -> dict:
     })
 
 
-def sniff(path, head: bytes) -> bool:
-    h = head[:8192]
-    return b"startTime" in h and b"request_id" in h and (b"spend" in h or b"api_key" in h)
+#: Top-level keys of a LiteLLM row that no other format has at the top level.
+_LITELLM_KEYS = {"spend", "api_key", "call_type", "response_cost", "model_group", "cache_hit",
+                 "requester_ip_address", "completionStartTime"}
 
 
-register(Format("litellm", object_reader(map_record), source_for, sniff, priority=10))
+def claims(row: dict) -> bool:
+    """A SpendLogs row: ``startTime`` and ``request_id`` beside a LiteLLM-only column."""
+    return "startTime" in row and "request_id" in row and not _LITELLM_KEYS.isdisjoint(row)
+
+
+register(Format("litellm", object_reader(map_record), source_for, claims, priority=10))

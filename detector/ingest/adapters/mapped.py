@@ -131,9 +131,10 @@ def records_for(path: Path):
     return object_reader(lambda row: map_row(row, cols, opts))
 
 
-def sniff(path: Path, head: bytes) -> bool:
+def has_mapping(path: Path) -> bool:
+    """A mapping file lies beside ``path``: the file is mapped, whatever its records hold."""
     return mapping_path(Path(path)) is not None
 
 
-register(Format("mapped", object_reader(lambda row: row), mapped_source, sniff, priority=5,
-               records_for=records_for))
+register(Format("mapped", object_reader(lambda row: row), mapped_source, lambda row: False,
+                priority=5, records_for=records_for, claims_path=has_mapping))

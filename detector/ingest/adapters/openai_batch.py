@@ -201,9 +201,10 @@ def records_for(path: Path, account_id: str | None = None):
     return read
 
 
-def sniff(path: Path, head: bytes) -> bool:
-    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
-    return b'"custom_id"' in first and (b'"response"' in first or b'"body"' in first)
+def claims(line: dict) -> bool:
+    """A batch input line (``custom_id`` with ``body``/``url``) or output line (``custom_id``
+    with ``response``/``error``)."""
+    return isinstance(line.get("custom_id"), str) and line_kind(line) is not None
 
 
 def unpaired_records(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]:
@@ -219,5 +220,5 @@ def unpaired_records(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]
     return [(raw, map_pair(*pair, None, "unknown"))]
 
 
-register(Format("openai-batch", unpaired_records, source_for, sniff, priority=15,
+register(Format("openai-batch", unpaired_records, source_for, claims, priority=15,
                 records_for=records_for))

@@ -161,8 +161,9 @@ def read_export(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]:
     return out
 
 
-def sniff(path, head: bytes) -> bool:
-    return b'"resourceSpans"' in head[:4096]
+def claims(export: dict) -> bool:
+    """An OTLP JSON export (ExportTraceServiceRequest): a top-level ``resourceSpans`` list."""
+    return isinstance(export.get("resourceSpans"), list)
 
 
-register(Format("otel", read_export, source_for, sniff, priority=20))
+register(Format("otel", read_export, source_for, claims, priority=20))
