@@ -165,5 +165,5 @@ def cluster_page(request: Request, cluster_id: str) -> Response:
     who = page_principal(request)
     if not valid_id(cluster_id):
         raise HTTPException(422, "cluster id: expected printable text up to 256 characters")
-    data = cluster_or_404(get_service(request), cluster_id)
+    data = cluster_or_404(get_service(request), cluster_id, who.role)
     return _render(request, "cluster.html", who, c=data)
