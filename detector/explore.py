@@ -102,11 +102,11 @@ def verdict_timeline(settings: Settings, account_id: str) -> pd.DataFrame:
     """The account's verdict per evaluated day, oldest first.
 
     Columns: date (YYYY-MM-DD), score, decision, model_score, anomaly_score, rule_hits,
-    shadow_hits (lists of rule ids), reasons, cluster_id, model_version. Empty when the account
-    was never scored.
+    shadow_hits (lists of rule ids), reasons, cluster_id, model_version, risk (NULL in files
+    written before it existed). Empty when the account was never scored.
     """
     cols = ["date", "score", "decision", "model_score", "anomaly_score", "rule_hits",
-            "shadow_hits", "reasons", "cluster_id", "model_version"]
+            "shadow_hits", "reasons", "cluster_id", "model_version", "risk"]
     con = connect(settings)
     try:
         present = {r[0] for r in con.execute("DESCRIBE verdicts").fetchall()} if _has_view(

@@ -11,12 +11,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CONTRACT_COLUMNS = ["account_id", "date", "score", "decision", "reasons", "cluster_id"]
-EXTRA_COLUMNS = ["model_score", "anomaly_score", "model_version", "ruleset_hash", "run_id"]
+#: ``risk`` (``detector.decide.risk``) is NULL for verdict files written before it existed.
+EXTRA_COLUMNS = ["model_score", "anomaly_score", "model_version", "ruleset_hash", "run_id",
+                 "risk"]
 
 
 def load_verdicts(settings: Settings, date: str | None = None,
                   columns: list[str] | None = None) -> pd.DataFrame:
-    """Verdict rows (all evaluated days, or one), ordered by date then score descending."""
+    """Verdict rows (all evaluated days, or one), ordered by date then score descending
+    (equal scores: higher risk first)."""
     import pandas as pd
 
     con = connect(settings)
@@ -27,7 +30,8 @@ def load_verdicts(settings: Settings, date: str | None = None,
     select = ", ".join(c if c in names else f"NULL AS {c}" for c in cols)
     where = "WHERE date = CAST(? AS DATE)" if date else ""
     params = [date] if date else []
-    df = con.execute(f"SELECT {select} FROM verdicts {where} ORDER BY date, score DESC, account_id",
+    order = "date, score DESC, " + ("risk DESC NULLS LAST, " if "risk" in names else "")
+    df = con.execute(f"SELECT {select} FROM verdicts {where} ORDER BY {order}account_id",
                      params).df()
     if "date" in df.columns:
         df["date"] = pd.to_datetime(df["date"]).dt.strftime("%Y-%m-%d")

@@ -19,7 +19,8 @@ from detector.api.service import FEATURE_TABLES
 KEY_COLUMNS = {"account_id", "date", "cluster_id", "org_id"}
 VERDICT_COLUMNS = ("date", "score", "decision", "reasons", "cluster_id", "model_score",
                    "anomaly_score", "rule_hits", "shadow_hits", "explanation_json",
-                   "model_version", "ruleset_hash", "feature_run_id", "run_id", "created_at")
+                   "model_version", "ruleset_hash", "feature_run_id", "run_id", "created_at",
+                   "risk")  # risk: NULL in files written before it existed
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
            "BOOLEAN", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 

@@ -25,6 +25,10 @@ class Verdict(BaseModel):
     cluster_id: str | None
     date: str | None = Field(description="Day of the verdict (YYYY-MM-DD); null if none.")
     model_version: str | None
+    risk: float | None = Field(
+        default=None, description="log10(1 + score x the day's output tokens): the expected "
+        "distilled output's order of magnitude; orders verdicts whose scores tie (e.g. at 1.0). "
+        "Null when there is no verdict or it predates risk.")
     ttl: int = Field(description="Seconds the answer may be cached.")
     source: Literal["model", "analyst", "allowlist", "none"]
     model_decision: Decision = Field(description="The model's decision before human overrides.")
@@ -35,6 +39,7 @@ class QueueItem(BaseModel):
     account_id: str
     date: str
     score: float | None
+    risk: float | None = Field(default=None, description="See Verdict.risk; the default sort.")
     decision: Decision
     reasons: list[str]
     cluster_id: str | None

@@ -63,7 +63,7 @@ def apply_overrides(account_id: str, verdict: dict[str, Any] | None, ov: Overrid
     """The gateway answer: the model verdict (or none) adjusted by human overrides."""
     base = verdict or {"account_id": account_id, "decision": "allow", "score": None,
                        "reasons": [], "cluster_id": None, "org_id": None, "date": None,
-                       "model_version": None}
+                       "model_version": None, "risk": None}
     out = {**base, "reasons": list(base["reasons"]), "model_decision": base["decision"],
            "source": "model" if verdict else "none", "known": verdict is not None, "ttl": ttl}
     out.pop("org_id", None)

@@ -3,7 +3,9 @@
 Grain: one item per account (its latest verdict). An item is ``open`` until an analyst records
 a decision dated on or after the verdict's date; then its ``case_status`` is the case status.
 Filtering and sorting run on the index's numpy columns, so a 1M-account index answers in
-milliseconds.
+milliseconds. Default order: ``-risk`` (expected distilled output, ``detector.decide.risk``),
+then score, newest day, account id: hundreds of verdicts tie at score 1.000, and among them the
+one taking the most away comes first. Verdicts without a risk (older files) sort last.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from detector.api.overrides import Overrides
 from detector.api.verdict_index import DECISION_CODES, VerdictIndex
 from detector.cases.schema import STATUS_AFTER
 
-SORTS = ("-score", "score", "-date", "date", "account_id")
+SORTS = ("-risk", "risk", "-score", "score", "-date", "date", "account_id")
 STATUSES = ("open", "decided", "all")
 
 
@@ -34,7 +36,7 @@ class QueueQuery:
     cluster_id: str | None = None
     account_prefix: str | None = None
     status: str = "open"
-    sort: str = "-score"
+    sort: str = "-risk"
     limit: int = 50
     offset: int = 0
 
@@ -86,7 +88,10 @@ def _order(index: VerdictIndex, rows: np.ndarray, sort: str) -> np.ndarray:
     dates = np.array([index.dates[c] for c in range(len(index.dates))], dtype=object)
     date_rank = np.argsort(np.argsort(dates)) if len(dates) else np.zeros(0, int)
     drank = date_rank[index.date_code[rows]] if len(rows) else np.zeros(0, int)
-    if sort in ("-score", "score"):
+    if sort in ("-risk", "risk"):
+        risk = np.nan_to_num(index.risk[rows], nan=-1.0)
+        keys = (rows, -drank, -score, -risk) if sort == "-risk" else (rows, drank, score, risk)
+    elif sort in ("-score", "score"):
         keys = (rows, -drank if sort == "-score" else drank, score if sort == "score" else -score)
     else:
         keys = (rows, -score, drank if sort == "date" else -drank)

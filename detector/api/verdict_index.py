@@ -69,6 +69,7 @@ class VerdictIndex:
     rows: dict[str, int]
     account_id: pa.Array
     score: np.ndarray            # float64, NaN when missing
+    risk: np.ndarray             # float64, NaN when missing (files written before risk)
     decision: np.ndarray         # int8 codes into DECISION_CODES
     date_code: np.ndarray        # int32 codes into dates
     dates: list[str]
@@ -83,7 +84,8 @@ class VerdictIndex:
     @classmethod
     def empty(cls) -> VerdictIndex:
         s = pa.array([], pa.string())
-        return cls({}, s, np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int32), [], s, s, s, s)
+        return cls({}, s, np.zeros(0), np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int32),
+                   [], s, s, s, s)
 
     @classmethod
     def load(cls, verdicts_dir: Path, max_days: int = 30) -> VerdictIndex:
@@ -106,9 +108,10 @@ class VerdictIndex:
                 _optional(con, src, "cluster_id", "VARCHAR"),
                 _optional(con, src, "org_id", "VARCHAR"),
                 _optional(con, src, "model_version", "VARCHAR"),
+                _optional(con, src, "risk", "DOUBLE"),
             ])
             fields = ("date", "score", "decision", "reasons", "cluster_id", "org_id",
-                      "model_version")
+                      "model_version", "risk")
             packed = ", ".join(f"{f} := {f}" for f in fields)
             # hash aggregate keeping each account's newest row (a struct is never NULL, so
             # NULL columns of the newest row stay NULL instead of falling back to older rows)
@@ -131,9 +134,10 @@ class VerdictIndex:
         dec = _decision_codes(t["decision"])
         date_dict = t["date"].combine_chunks().dictionary_encode()
         score = t["score"].to_numpy(zero_copy_only=False).astype(np.float64)
+        risk = t["risk"].to_numpy(zero_copy_only=False).astype(np.float64)
         return cls(
             rows=dict(zip(ids.to_pylist(), range(t.num_rows), strict=True)),
-            account_id=ids, score=score, decision=dec,
+            account_id=ids, score=score, risk=risk, decision=dec,
             date_code=date_dict.indices.to_numpy(zero_copy_only=False).astype(np.int32),
             dates=date_dict.dictionary.to_pylist(),
             reasons=t["reasons"].combine_chunks(), cluster_id=t["cluster_id"].combine_chunks(),
@@ -152,6 +156,7 @@ class VerdictIndex:
         """Entry ``i`` as a dict (reasons split into a list)."""
         reasons = self.reasons[i].as_py()
         score = float(self.score[i])
+        risk = float(self.risk[i])
         return {
             "account_id": self.account_id[i].as_py(),
             "decision": DECISION_CODES[int(self.decision[i])],
@@ -161,6 +166,7 @@ class VerdictIndex:
             "org_id": self.org_id[i].as_py(),
             "date": self.dates[int(self.date_code[i])],
             "model_version": self.model_version[i].as_py(),
+            "risk": None if risk != risk else risk,
         }
 
     @property

@@ -203,6 +203,9 @@ def annotate_verdicts(settings: Settings, day: str, members: pd.DataFrame,
         _add_campaign(e, c, int(size[c])) for e, c in zip(v.loc[hit, "explanation_json"],
                                                           v.loc[hit, "cluster_id"], strict=True)]
     v["cluster_id"] = v["cluster_id"].astype(object).where(v["cluster_id"].notna(), None)
+    for name in VERDICT_SCHEMA.names:  # a file written before a column existed (e.g. risk)
+        if name not in v.columns:
+            v[name] = None
     write_parquet_atomic(path, pa.Table.from_pandas(v[VERDICT_SCHEMA.names],
                                                     schema=VERDICT_SCHEMA, preserve_index=False))
     return int(hit.sum())

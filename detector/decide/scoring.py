@@ -12,6 +12,7 @@ import pyarrow as pa
 
 from detector.decide.explain import explain_rows, explanation_json, reasons_text
 from detector.decide.policy import PolicyConfig, apply_policy
+from detector.decide.risk import frame_risk
 from detector.features.assemble import account_features
 from detector.lake.db import connect
 from detector.lake.io import write_parquet_atomic
@@ -99,6 +100,7 @@ def score_frame(settings: Settings, con, view: str) -> pd.DataFrame:
     out["explanation_json"] = [explanation_json(s, f, a)
                                for s, f, a in zip(out["sources"], feats, anomaly, strict=True)]
     out["anomaly_score"] = anomaly
+    out["risk"] = frame_risk(frame, out["score"].to_numpy())  # orders saturated scores
     out["model_version"] = card.get("version", "unknown")
     out["ruleset_hash"] = ruleset.hash
     return out

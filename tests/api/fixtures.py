@@ -20,7 +20,8 @@ PII_PROMPT = ("Contact me at jane.doe@example.com or +1 (555) 123-4567, card 411
 
 
 def verdict_row(account_id: str, day: str, score: float, decision: str, reasons: str = "",
-                cluster_id: str | None = None, rule_hits: list[str] | None = None) -> dict:
+                cluster_id: str | None = None, rule_hits: list[str] | None = None,
+                risk: float | None = None) -> dict:
     expl = {"sources": ["model"], "anomaly_score": 0.5, "top_features": [
         {"feature": "vol_requests", "value": 900.0, "percentile": 99.0, "contribution": 0.2}]}
     return {"account_id": account_id, "date": dt.date.fromisoformat(day), "score": score,
@@ -28,7 +29,7 @@ def verdict_row(account_id: str, day: str, score: float, decision: str, reasons:
             "model_score": score, "anomaly_score": 0.5, "rule_hits": rule_hits or [],
             "shadow_hits": ["exp_rule"] if decision == "block" else [],
             "explanation_json": json.dumps(expl), "model_version": "m-test",
-            "ruleset_hash": "abc123", "feature_run_id": "f1", "run_id": "r1",
+            "ruleset_hash": "abc123", "feature_run_id": "f1", "run_id": "r1", "risk": risk,
             "created_at": dt.datetime(2026, 11, 28, tzinfo=dt.UTC)}
 
 

@@ -17,7 +17,7 @@ def test_newest_row_wins_even_when_its_columns_are_null(tmp_path):
     assert len(idx) == 2 and idx.latest_date == "2026-01-02"
     assert idx.get("a") == {"account_id": "a", "decision": "allow", "score": 0.1, "reasons": [],
                             "cluster_id": None, "org_id": None, "date": "2026-01-02",
-                            "model_version": "m-test"}
+                            "model_version": "m-test", "risk": None}
     assert idx.get("b")["reasons"] == ["r2"] and idx.get("zzz") is None
 
 

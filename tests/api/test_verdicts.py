@@ -15,7 +15,7 @@ def test_latest_day_verdict_is_returned(client, keys):
         "account_id": "acct_block", "decision": "block", "score": 0.95,
         "reasons": ["hv_logprobs", "vol_requests"], "cluster_id": "clu_1", "date": "2026-11-27",
         "model_version": "m-test", "ttl": 3600, "source": "model", "model_decision": "block",
-        "known": True}
+        "known": True, "risk": None}
 
 
 def test_account_absent_from_latest_day_keeps_its_last_verdict(client, keys):

@@ -67,6 +67,7 @@ def home(tmp_path):
         "account_id": ["acct_a", "acct_b"], "date": [datetime(2026, 11, 24).date()] * 2,
         "score": [0.9, 0.1], "decision": ["block", "allow"], "reasons": ["r", ""],
         "cluster_id": ["c_1", None], "model_score": [0.9, 0.1], "anomaly_score": [0.5, 0.1],
+        "risk": [4.0, 0.1],
         "rule_hits": [[RULE], []], "shadow_hits": [[], []], "explanation_json": ["{}", "{}"],
         "model_version": ["v1", "v1"], "ruleset_hash": ["h", "h"], "feature_run_id": ["f", "f"],
         "run_id": ["x", "x"], "created_at": [pd.Timestamp("2026-11-25", tz="UTC")] * 2})

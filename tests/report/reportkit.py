@@ -24,7 +24,7 @@ def write_verdicts(settings: Settings, day: str, rows: list[tuple]) -> None:
     for acc, score, decision, reasons, cluster, hits, shadow in rows:
         values = {"account_id": acc, "date": d, "score": score, "decision": decision,
                   "reasons": reasons, "cluster_id": cluster, "model_score": score,
-                  "anomaly_score": 0.0, "rule_hits": hits, "shadow_hits": shadow,
+                  "anomaly_score": 0.0, "risk": None, "rule_hits": hits, "shadow_hits": shadow,
                   "explanation_json": json.dumps([]), "model_version": "m-test-1",
                   "ruleset_hash": "rs-abc", "feature_run_id": f"f-{day}",
                   "run_id": f"run-{day}", "created_at": created}

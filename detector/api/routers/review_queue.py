@@ -29,7 +29,9 @@ def get_queue(
                                          description="Account id prefix.")] = None,
     status: Annotated[Literal["open", "decided", "all"], Query(
         description="open: no analyst decision on this verdict yet.")] = "open",
-    sort: Annotated[Literal["-score", "score", "-date", "date", "account_id"], Query()] = "-score",
+    sort: Annotated[Literal["-risk", "risk", "-score", "score", "-date", "date", "account_id"],
+                    Query(description="-risk (default): expected distilled output, then "
+                          "score.")] = "-risk",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict:
