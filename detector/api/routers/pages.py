@@ -102,7 +102,8 @@ def queue_page(
     request: Request,
     decision: Annotated[str, Query(pattern="^(review|block|both|allow)$")] = "both",
     status: Annotated[str, Query(pattern="^(open|decided|all)$")] = "open",
-    sort: Annotated[str, Query(pattern="^(-score|score|-date|date|account_id)$")] = "-score",
+    sort: Annotated[str, Query(
+        pattern="^(-risk|risk|-score|score|-date|date|account_id)$")] = "-risk",
     account: Annotated[str, Query(max_length=256)] = "",
     cluster_id: Annotated[str, Query(max_length=256)] = "",
     min_score: Annotated[str, Query(max_length=20, description="0-1; empty for none")] = "",
