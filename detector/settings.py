@@ -42,6 +42,20 @@ class Settings:
     dev_mode: bool = False
     hooks: tuple[HookEndpoint, ...] = field(default_factory=tuple)
     inbox: Path | None = None
+    # --- hardening (docs/security.md) ----------------------------------------------------
+    max_body_bytes: int = 2_097_152       # request bodies over this answer 413
+    max_id_chars: int = 1024              # account ids in routes (ingest accepts 1,024)
+    max_lookup_ids: int = 1000            # ids in one POST /v1/verdicts/lookup
+    http_header_timeout_s: float = 10.0   # `serve`: a request's headers must arrive in this
+    http_body_timeout_s: float = 30.0     # each chunk of a request body must arrive in this
+    http_keep_alive_s: float = 5.0        # idle keep-alive connections close after this
+    http_max_header_bytes: int = 16_384   # request line + headers larger than this: 400
+    http_max_connections: int = 1000     # concurrent connections + tasks (503 beyond)
+    api_docs: bool = False                # serve /docs and /redoc (Swagger UI, ReDoc)
+    group_access: bool = False            # files 0660/dirs 0770 instead of 0600/0700
+    #: Default ``detector ingest --account-key`` (the billing unit of sources that carry
+    #: several: LiteLLM user/team/key/end_user, Bedrock arn/account); "" = each format's own.
+    account_key: str = ""
 
     # --- derived paths -------------------------------------------------------------------
     @property
@@ -80,7 +94,20 @@ class Settings:
     def cases_db(self) -> Path:
         return self.state_dir / "cases.sqlite"
 
+    @property
+    def umask(self) -> int:
+        """The process umask for files this home gets: owner only, or owner and group."""
+        return 0o007 if self.group_access else 0o077
+
+    def apply_file_mode(self) -> None:
+        """Make new files and folders owner-only (0600/0700; 0660/0770 with group_access)."""
+        os.umask(self.umask)
+
     def ensure_dirs(self) -> None:
+        self.apply_file_mode()
+        if not self.home.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.home.chmod(0o777 & ~self.umask)
         for p in (self.requests_dir, self.quarantine_dir, self.features_dir, self.verdicts_dir,
                   self.models_dir, self.reports_dir, self.state_dir):
             p.mkdir(parents=True, exist_ok=True)
@@ -155,4 +182,11 @@ def load_settings(home: str | Path | None = None, **overrides: object) -> Settin
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.engine not in ("duckdb", "spark"):
         raise ConfigError(f"setting 'engine': expected 'duckdb' or 'spark', got {settings.engine!r}")
+    for name in ("max_body_bytes", "max_id_chars", "max_lookup_ids", "http_max_header_bytes",
+                 "http_max_connections", "http_header_timeout_s", "http_body_timeout_s",
+                 "http_keep_alive_s"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting '{name}': expected a positive number, "
+                              f"got {getattr(settings, name)!r}")
+    settings.apply_file_mode()  # every command: what it creates in the home is owner-only
     return settings

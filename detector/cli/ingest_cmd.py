@@ -1,5 +1,5 @@
-"""``detector ingest PATH… [--format auto] [--json] [--workers N] [--account-id ID]``: request
-logs into the lake."""
+"""``detector ingest PATH… [--format auto] [--json] [--workers N] [--account-id ID]
+[--account-key KEY] [--dry-run]``: request logs into the lake."""
 
 from __future__ import annotations
 
@@ -25,21 +25,39 @@ def register(app: typer.Typer) -> None:
             "--workers", min=0, help="Parallel processes across files (0: settings.threads or all cores).",
         )] = 0,
         account_id: Annotated[str | None, typer.Option(
-            "--account-id", help="Account of files that carry none (OpenAI Batch input/output files).",
+            "--account-id", help="Account of files that carry none (OpenAI Batch input/output "
+            "files) or one account for a whole file (LiteLLM, Langfuse).",
         )] = None,
+        account_key: Annotated[str | None, typer.Option(
+            "--account-key", help="Billing unit of sources that carry several, one for the whole "
+            "command (LiteLLM: user|team|key|end_user; Bedrock: arn|account; Langfuse: "
+            "user|session; default: detector.toml account_key, else each format's own; "
+            "docs/own-logs.md).",
+        )] = None,
+        dry_run: Annotated[bool, typer.Option(
+            "--dry-run", help="Read, detect, map and count; commit nothing; report fill rates "
+            "and the rules this source leaves blind.",
+        )] = False,
     ) -> None:
         """Ingest request logs; bad lines are quarantined and counted, never fatal."""
         from detector.ingest import ingest_paths
 
         settings = settings_from(ctx)
         result = ingest_paths(settings, list(paths), fmt=fmt, progress=True,
-                              workers=workers or None, account_id=account_id)
+                              workers=workers or None, account_id=account_id,
+                              account_key=account_key, dry_run=dry_run, fill_rates=as_json)
         if as_json:
             sys.stdout.write(result.to_json() + "\n")
             return
-        typer.echo(f"read {result.read}  accepted {result.accepted}  duplicates "
+        typer.echo(f"{'dry run (nothing stored): ' if dry_run else ''}"
+                   f"read {result.read}  accepted {result.accepted}  duplicates "
                    f"{result.duplicates}  quarantined {result.quarantined}  "
                    f"({len(result.files)} files, {result.seconds:.1f} s)")
+        if result.fill_rates is not None:
+            typer.echo("fill rates: " + "  ".join(
+                f"{k} {v:.0%}" for k, v in result.fill_rates.items()))
+            for rule, fields in (result.blind or {}).get("blind_rules", {}).items():
+                typer.echo(f"blind rule: {rule} (no {', '.join(fields)})")
         if result.dates:
             typer.echo(f"days touched: {', '.join(result.dates)}")
         if result.rescore_dates:

@@ -49,18 +49,28 @@ class Format:
     priority: int = 100
     records_for: Callable[[Path], RecordReader] | None = None
     claims_path: Callable[[Path], bool] | None = None
+    #: Values ``--account-key`` may take for this format (its billing units), ``("*",)`` for
+    #: any name (e.g. an attribute name); None: the format takes no account key.
+    account_keys: tuple[str, ...] | None = None
+    #: Whether ``records_for`` wants the other input files of the command (``related=``),
+    #: e.g. a Langfuse traces file that names the users of an observations file.
+    wants_related: bool = False
 
-    def reader(self, path: Path, account_id: str | None = None) -> RecordReader:
+    def reader(self, path: Path, account_id: str | None = None,
+               options: tuple = ()) -> RecordReader:
         """The record reader for ``path`` (per-file when the format needs the file's config).
 
         ``account_id``: the caller's account for formats whose files carry none (passed to
-        ``records_for``; only ``openai-batch`` takes one, see ``ACCOUNT_FORMATS``).
+        ``records_for``, see ``ACCOUNT_FORMATS``); ``options``: more keyword arguments of
+        ``records_for`` as ``(name, value)`` pairs (``account_key``, ``related``), built per
+        input by the pipeline from what the format declares.
         """
         if self.records_for is None:
             return self.records
-        if account_id is None:
-            return self.records_for(path)
-        return self.records_for(path, account_id=account_id)  # type: ignore[call-arg]
+        kwargs = dict(options)
+        if account_id is not None:
+            kwargs["account_id"] = account_id
+        return self.records_for(path, **kwargs)
 
 
 def _native_source(path: Path, offset: int, line: int) -> Source:
@@ -80,7 +90,7 @@ def _native_claims(record: dict) -> bool:
 
 
 #: Formats whose files carry no account, so that ``ingest --account-id`` applies to them.
-ACCOUNT_FORMATS = frozenset({"openai-batch"})
+ACCOUNT_FORMATS = frozenset({"openai-batch", "litellm", "langfuse"})
 
 NATIVE = Format("native", native_records, _native_source, _native_claims, priority=1000)
 _FORMATS: dict[str, Format] = {"native": NATIVE}

@@ -84,6 +84,44 @@ def _check_account(account_id: str | None, inputs: list[_Input]) -> str | None:
     return account_id
 
 
+def _check_account_key(account_key: str | None, inputs: list[_Input], explicit: bool
+                       ) -> str | None:
+    """The ``--account-key`` (or detector.toml ``account_key``), validated per format.
+
+    InputError when a format that takes account keys does not know this one, or when the key
+    was given on the command line and no input takes one (a detector.toml default applies
+    only where it can)."""
+    if not account_key:
+        return None
+    takers = [i for i in inputs if get_format(i.fmt).account_keys is not None]
+    if explicit and inputs and not takers:
+        raise InputError(f"--account-key: none of the inputs is in a format that takes one "
+                         f"({', '.join(_key_formats())})")
+    for inp in takers:
+        keys = get_format(inp.fmt).account_keys or ()
+        if "*" not in keys and account_key not in keys:
+            raise InputError(f"--account-key: {inp.fmt} ({inp.path.name}) takes one of "
+                             f"{', '.join(keys)}; got {account_key!r}")
+    return account_key
+
+
+def _key_formats() -> list[str]:
+    from detector.ingest.formats import format_names  # noqa: PLC0415
+
+    return [n for n in format_names() if get_format(n).account_keys is not None]
+
+
+def _options(inp: _Input, inputs: list[_Input], account_key: str | None) -> tuple:
+    """Reader options of one input (``Format.reader``): its account key, the other files."""
+    form = get_format(inp.fmt)
+    opts: list[tuple] = []
+    if account_key and form.account_keys is not None:
+        opts.append(("account_key", account_key))
+    if form.wants_related:
+        opts.append(("related", tuple(i.key for i in inputs if i.key != inp.key)))
+    return tuple(opts)
+
+
 def _with_hashes(con: sqlite3.Connection, inputs: list[_Input], workers: int) -> list[_Input]:
     cached = {}
     for inp in inputs:
@@ -104,11 +142,14 @@ def _with_hashes(con: sqlite3.Connection, inputs: list[_Input], workers: int) ->
 
 
 def _job(con: sqlite3.Connection, inputs: list[_Input], fmt: str,
-         account_id: str | None = None) -> tuple[str, str, bool]:
+         account_id: str | None = None, account_key: str | None = None
+         ) -> tuple[str, str, bool]:
     """(job_id, quarantine day, resumed) for this input list (and caller's account)."""
     key_doc: list = [fmt, [(i.key, i.size, i.mtime_ns) for i in inputs]]
     if account_id is not None:
         key_doc.append(account_id)
+    if account_key is not None:
+        key_doc.append(["account_key", account_key])
     key = hashlib.sha256(orjson.dumps(key_doc)).hexdigest()
     row = con.execute("SELECT job_id, started_at FROM jobs WHERE job_key = ? AND status = "
                       "'running' ORDER BY started_at DESC LIMIT 1", (key,)).fetchone()
@@ -226,13 +267,18 @@ def default_workers(settings: Settings, total_bytes: int) -> int:
 def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
                  progress: bool = True, workers: int | None = None,
                  limits: Limits | None = None, chunk_lines: int = 50_000,
-                 account_id: str | None = None) -> IngestResult:
+                 account_id: str | None = None, account_key: str | None = None,
+                 dry_run: bool = False, fill_rates: bool = False) -> IngestResult:
     """Ingest files/folders/globs into the lake; see the module docstring.
 
     ``workers``: processes (default: all cores when the input is large): whole files each, or,
     with fewer files than workers, chunks of one file at a time; ``chunk_lines``: lines per
     committed chunk (the unit of crash recovery and of memory); ``account_id``: the account of
-    files whose format carries none (OpenAI Batch files; InputError when no input is one).
+    files whose format carries none (OpenAI Batch files; InputError when no input is one);
+    ``account_key``: the billing unit of formats that carry several (``Format.account_keys``;
+    default: ``settings.account_key``); ``dry_run``: read, detect, map and count, commit
+    nothing (:func:`detector.ingest.coverage.dry_run`); ``fill_rates``: add the per-field fill
+    rates and blind rules of the accepted records to the result (``--json``).
     Raises InputError (CLI exit 2), before anything is committed, for a missing path, an
     unreadable file, an unknown format or a file that is not in its chosen or detected format
     (:mod:`detector.ingest.readable`); bad records inside files are quarantined and counted,
@@ -241,11 +287,19 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
     t0 = time.perf_counter()
     inputs = _inputs(paths, fmt)
     account_id = _check_account(account_id, inputs)
+    account_key = _check_account_key(account_key or settings.account_key or None, inputs,
+                                     explicit=bool(account_key))
+    options = {inp.key: _options(inp, inputs, account_key) for inp in inputs}
     n_workers = workers or default_workers(settings, sum(i.size for i in inputs))
     limits = limits or Limits(redact_bodies=not settings.keep_prompt_text)
     for inp in inputs:  # before anything is committed: a file in the wrong format stops all
         check_readable(inp.path, inp.fmt, account_id if inp.fmt in ACCOUNT_FORMATS else None,
-                       limits)
+                       limits, options[inp.key])
+    if dry_run:
+        from detector.ingest.coverage import dry_run as dry  # noqa: PLC0415
+
+        return dry([(inp.key, inp.fmt, account_id if inp.fmt in ACCOUNT_FORMATS else None,
+                     options[inp.key]) for inp in inputs], limits, t0)
     for d in (settings.requests_dir, settings.quarantine_dir, mf.ingest_state_dir(settings)):
         d.mkdir(parents=True, exist_ok=True)
     with home_lock(settings):
@@ -253,7 +307,7 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
         try:
             recover(settings, con)
             inputs = _with_hashes(con, inputs, n_workers)
-            job_id, qday, resumed = _job(con, inputs, fmt, account_id)
+            job_id, qday, resumed = _job(con, inputs, fmt, account_id, account_key)
             done = _done_paths(con, job_id)
             tasks, first_of = [], {}
             for inp in inputs:
@@ -263,7 +317,8 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
                 if _file_status(con, inp.sha256) != "done":
                     acct = account_id if inp.fmt in ACCOUNT_FORMATS else None
                     tasks.append(FileTask(inp.key, inp.sha256, inp.size, inp.fmt, job_id, qday,
-                                          limits, chunk_lines, account_id=acct))
+                                          limits, chunk_lines, account_id=acct,
+                                          options=options[inp.key]))
             bar, advance = _progress_bar(progress, sum(t.size for t in tasks))
             try:
                 _run_tasks(settings, tasks, n_workers, advance)
@@ -272,6 +327,11 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
                     bar.stop()  # type: ignore[attr-defined]
             outcomes = _collect(con, job_id, inputs)
             result = IngestResult.from_outcomes(outcomes, job_id=job_id, resumed=resumed)
+            if fill_rates:
+                from detector.ingest.coverage import add_coverage  # noqa: PLC0415
+
+                add_coverage(result, sorted(settings.requests_dir.glob(
+                    f"date=*/part-{job_id}-*.parquet")))
             result.seconds = time.perf_counter() - t0
             con.execute("UPDATE jobs SET status = 'done', finished_at = ?, result_json = ? "
                         "WHERE job_id = ?",

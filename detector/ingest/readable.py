@@ -44,11 +44,11 @@ def structural_reason(reason: str) -> str | None:
 
 
 def check_readable(path: Path, fmt: str, account_id: str | None = None,
-                   limits: Limits | None = None) -> None:
+                   limits: Limits | None = None, options: tuple = ()) -> None:
     """Raise InputError when ``path`` is not in format ``fmt`` (see the module docstring)."""
     form = get_format(fmt)
     source = form.source(Path(path), 0, 0)
-    reader = form.reader(Path(path), account_id)
+    reader = form.reader(Path(path), account_id, options)
     batch = next(iter(source.batches(CHECK_RECORDS, 64 << 20)), None)
     if batch is None:
         return
@@ -63,11 +63,14 @@ def check_readable(path: Path, fmt: str, account_id: str | None = None,
     reason, k = counts.most_common(1)[0]
     if 2 * k <= n:
         return
-    line = parsed.bad_lines[reasons.index(reason)]
+    first = reasons.index(reason)
+    line = parsed.bad_lines[first]
+    detail = parsed.bad_reasons[first]
+    said = f"'{reason}'" if detail == reason else f"'{detail[:300]}'"  # e.g. an option to change
     hint = "; give --format with the file's real format" if fmt == "native" else \
         "; check --format (or the file's mapping)"
     raise InputError(f"{path}: not {fmt} input: {k} of its first {n} records fail with "
-                     f"'{reason}' (first at line {line}); nothing was ingested{hint}")
+                     f"{said} (first at line {line}); nothing was ingested{hint}")
 
 
 __all__ = ["CHECK_RECORDS", "MIN_RECORDS", "check_readable", "structural_reason"]

@@ -29,6 +29,11 @@ class IngestResult:
     resumed: bool = False
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    #: Share of accepted records carrying each signal field, and what the source leaves
+    #: blind (``detector.ingest.coverage``); set by ``--json`` and ``--dry-run``.
+    fill_rates: dict | None = None
+    blind: dict | None = None
+    dry_run: bool = False
 
     @classmethod
     def from_outcomes(cls, outcomes: list[FileOutcome], **extra: object) -> IngestResult:
@@ -53,6 +58,9 @@ class IngestResult:
             "dates": self.dates, "rescore_dates": self.rescore_dates,
             "job_id": self.job_id, "resumed": self.resumed, "seconds": round(self.seconds, 3),
             "warnings": self.warnings, "files": [o.to_dict() for o in self.files],
+            **({"fill_rates": self.fill_rates, "blind": self.blind}
+               if self.fill_rates is not None else {}),
+            **({"dry_run": True} if self.dry_run else {}),
         }
 
     def to_json(self) -> str:

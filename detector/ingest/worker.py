@@ -64,6 +64,7 @@ class FileTask:
     chunk_lines: int = 50_000
     chunk_bytes: int = 48 << 20
     account_id: str | None = None  # the caller's account for formats that carry none
+    options: tuple = ()  # more reader options, Format.reader (account_key, related files)
 
 
 @dataclass
@@ -352,7 +353,7 @@ def process_file(settings: Settings, task: FileTask, progress: Progress | None =
         if pool is not None and not writer.sample:
             parsed_batches = _parsed_in_pool(pool, pool_size + 1, task, batches)
         else:
-            reader = fmt.reader(Path(task.path), task.account_id)
+            reader = fmt.reader(Path(task.path), task.account_id, task.options)
             parse_fn = parse_batch if writer.sample else parse_to_table
             parsed_batches = ((_end(b), parse_fn(b, task.limits, reader)) for b in batches)
         done_bytes = 0
@@ -381,7 +382,7 @@ def _parsed_in_pool(pool: Executor, ahead: int, task: FileTask, batches: Iterato
     pending: deque[tuple[tuple[int, int], Future]] = deque()
     for batch in batches:
         fut = pool.submit(parse_chunk, task.fmt, task.path, task.limits, batch,
-                          task.account_id)
+                          task.account_id, task.options)
         pending.append((_end(batch), fut))
         del batch
         if len(pending) >= ahead:
@@ -392,18 +393,18 @@ def _parsed_in_pool(pool: Executor, ahead: int, task: FileTask, batches: Iterato
         yield end, fut.result()
 
 
-_READERS: dict[tuple[str, str, str | None], RecordReader] = {}
+_READERS: dict[tuple, RecordReader] = {}
 
 
 def parse_chunk(fmt: str, path: str, limits: Limits, batch: LineBatch,
-                account_id: str | None = None) -> ParsedBatch:
+                account_id: str | None = None, options: tuple = ()) -> ParsedBatch:
     """Pool entry point: parse one batch of ``path``; rows come back as an Arrow table."""
-    key = (fmt, path, account_id)
+    key = (fmt, path, account_id, options)
     reader = _READERS.get(key)
     if reader is None:
         if len(_READERS) > 64:
             _READERS.clear()
-        reader = _READERS[key] = get_format(fmt).reader(Path(path), account_id)
+        reader = _READERS[key] = get_format(fmt).reader(Path(path), account_id, options)
     return parse_to_table(batch, limits, reader)
 
 

@@ -30,8 +30,8 @@ def reasons(home) -> list[str]:
         "SELECT reason FROM quarantine ORDER BY source_line").fetchall()]
 
 
-def ingest(home, path: Path, fmt: str = "auto"):
-    res = ingest_paths(home, [path], fmt=fmt, progress=False, workers=1)
+def ingest(home, path: Path, fmt: str = "auto", **kw):
+    res = ingest_paths(home, [path], fmt=fmt, progress=False, workers=1, **kw)
     assert res.read == res.accepted + res.duplicates + res.quarantined
     return res
 
@@ -52,9 +52,17 @@ def test_native_is_the_default_guess(tmp_path):
 
 def test_litellm_json_export(home):
     res = ingest(home, FIX / "litellm_spend_logs.json")
+    # default --account-key user: the row without a user is quarantined naming the option,
+    # never billed to its key instead (one billing unit per file, issue 22)
+    assert (res.read, res.accepted, res.quarantined) == (3, 1, 2)
+    assert "--account-key user" in reasons(home)[0]
+
+
+def test_litellm_json_export_by_key(home):
+    res = ingest(home, FIX / "litellm_spend_logs.json", account_key="key")
     assert (res.read, res.accepted, res.quarantined) == (3, 2, 1)
     first, second = rows(home)
-    assert first["request_id"] == "chatcmpl-9a1b2c3d" and first["account_id"] == "acct_0042"
+    assert first["request_id"] == "chatcmpl-9a1b2c3d"
     assert (first["org_id"], first["client_ip"], first["ip_prefix"]) == (
         "team_7", "203.0.113.7", "203.0.113.0/24")
     assert first["api_key_id"].startswith("88dc28d0")
@@ -65,8 +73,9 @@ def test_litellm_json_export(home):
     assert first["status"] is None  # LiteLLM logs no HTTP status
     meta = orjson.loads(first["metadata_json"])
     assert meta["user_api_key_alias"] == "prod" and meta["litellm"]["spend"] == 0.000213
-    # no user and no team: the hashed virtual key is the billing unit
+    assert first["account_id"] == "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b"
     assert second["account_id"] == "1f2e3d" and second["client_ip"] is None
+    assert second["status"] == 500  # status: failure is a failed request
     assert reasons(home)[0].startswith("missing_field: request_id")
 
 
