@@ -19,11 +19,14 @@ folder (``--format mapped`` requires one). Example::
     keep_unmapped = true            # unmapped columns go to metadata (default true)
 
 Numeric strings are converted for usage/latency/request parameters; everything unmapped stays
-null (or in metadata).
+null (or in metadata). The targets a mapping may name are :data:`TARGETS` (plus
+``metadata.<anything>``); any other name is a usage error (exit 2, "did you mean ...?"), so a
+typo never turns into silently empty columns. The reference is ``docs/own-logs.md``.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -39,6 +42,34 @@ _INT_FIELDS = {"usage.prompt_tokens", "usage.completion_tokens", "usage.reasonin
                "request.max_tokens", "request.n", "request.top_logprobs", "request.seed",
                "response.status"}
 _FLOAT_FIELDS = {"latency_ms", "request.temperature", "request.top_p"}
+
+
+#: Target names a ``[columns]`` table may use (``metadata.<name>`` is free-form).
+TARGETS = (
+    "request_id", "timestamp", "account_id", "org_id", "api_key_id", "endpoint", "model",
+    "client_ip", "user_agent", "payment_fingerprint", "account_created_at", "latency_ms",
+    "prompt", "system", "output", "end_user",
+    "request.max_tokens", "request.max_completion_tokens", "request.max_output_tokens",
+    "request.temperature", "request.top_p", "request.n", "request.logprobs",
+    "request.top_logprobs", "request.stream", "request.seed", "request.reasoning_effort",
+    "request.user", "request.safety_identifier", "request.messages", "request.prompt",
+    "request.input", "request.instructions",
+    "response.status", "response.finish_reason", "response.output_text",
+    "usage.prompt_tokens", "usage.completion_tokens", "usage.reasoning_tokens",
+)
+_ALIASES = {"output": "response.output_text", "end_user": "request.user"}
+_OPTIONS = {"timestamp_unit", "keep_unmapped"}
+
+
+def _check_targets(path: str, cols: dict) -> None:
+    """InputError naming the first unknown target (with the closest known names)."""
+    for target in cols:
+        if target in TARGETS or (target.startswith("metadata.") and len(target) > 9):
+            continue
+        close = difflib.get_close_matches(target, TARGETS, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise InputError(f"{path}: [columns]: unknown target field {target!r}{hint} "
+                         f"(targets: docs/own-logs.md, 'The mapping file')")
 
 
 def mapping_path(data: Path) -> Path | None:
@@ -62,7 +93,18 @@ def load_mapping(path: str) -> tuple[dict, dict]:
     for need in ("request_id", "timestamp", "account_id"):
         if need not in cols:
             raise InputError(f"{path}: [columns] must map '{need}'")
+    _check_targets(path, cols)
     opts = doc.get("options", {})
+    if not isinstance(opts, dict):
+        raise InputError(f"{path}: [options] must be a table")
+    for key in opts:
+        if key not in _OPTIONS:
+            close = difflib.get_close_matches(key, sorted(_OPTIONS), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InputError(f"{path}: [options]: unknown option {key!r}{hint}")
+    for key in doc:
+        if key not in ("columns", "options"):
+            raise InputError(f"{path}: unknown table [{key}] (expected [columns], [options])")
     unit = opts.get("timestamp_unit", "ms")
     if unit not in _UNIT_TO_MS:
         raise InputError(f"{path}: timestamp_unit: expected one of {sorted(_UNIT_TO_MS)}, "
@@ -101,7 +143,7 @@ def map_row(row: dict, cols: dict, opts: dict) -> dict:
             value = as_int(value) if as_int(value) is not None else value
         elif target in _FLOAT_FIELDS:
             value = as_float(value) if as_float(value) is not None else value
-        _set(rec, target, value)
+        _set(rec, _ALIASES.get(target, target), value)
     if messages:
         messages.sort(key=lambda m: m["role"] != "system")
         rec["request"]["messages"] = messages
