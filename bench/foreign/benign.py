@@ -105,7 +105,7 @@ def emit_consumer(ctx: Ctx, acct: Account, rng: random.Random, day0: float, open
     if rng.random() > tr["active"]:
         return []
     out = []
-    for _ in range(max(1, P.poisson(rng, tr["sessions"]))):
+    for _ in range(max(1 if ctx.volume >= 1 else 0, ctx.n(rng, tr["sessions"]))):
         t = P.day_time(rng, day0, acct.tz, profile)
         turns = min(15, 1 + P.poisson(rng, 1.6))
         first = opener() if opener else T.consumer_opener(rng, ctx.corpora)
@@ -190,7 +190,7 @@ def emit_developer(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> 
     if rng.random() > tr["active"] * (0.3 if weekend else 1.0):
         return []
     out = []
-    for _ in range(max(1, P.poisson(rng, tr["bursts"]))):
+    for _ in range(max(1 if ctx.volume >= 1 else 0, ctx.n(rng, tr["bursts"]))):
         t = P.day_time(rng, day0, acct.tz, "office")
         ua, ip = rng.choice(acct.uas), rng.choice(acct.ips)
         for _ in range(rng.randint(2, 35)):
@@ -230,7 +230,7 @@ def emit_new_legit(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> 
         out = emit_consumer(ctx, acct, rng, day0)
     else:
         out = []
-        n = P.poisson(rng, acct.traits["volume"] * (1 + (day0 - ctx.start) / DAY))  # ramping up
+        n = ctx.n(rng, acct.traits["volume"] * (1 + (day0 - ctx.start) / DAY))  # ramping up
         x_pool = {"recipe": T.SLOTS["food"], "tutor": T.MULTI_Y + ["why is the sky blue?"],
                   "email": T.SLOTS["para"], "sql": ["total per customer last month", "top 5 orders",
                                                     "orders over 100 dollars this week"]}[acct.traits["app"]]
@@ -268,7 +268,8 @@ def emit_campus(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> lis
         # a class assignment: run a small benchmark script once
         t = P.day_time(rng, day0, acct.tz, "student")
         out = []
-        qs = rng.sample(ctx.corpora.gsm8k, rng.randint(30, 150))
+        qs = rng.sample(ctx.corpora.gsm8k, min(len(ctx.corpora.gsm8k),
+                                               max(1, round(rng.randint(30, 150) * ctx.volume))))
         for q in qs:
             body = {"model": MODELS["flash"], "temperature": 0,
                     "messages": [{"role": "user", "content": q + "\nLet's think step by step."}]}
@@ -329,7 +330,7 @@ def create_support_bot(ctx: Ctx, rng: random.Random, count: int) -> list[Account
 
 def emit_support_bot(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> list:
     out: list = []
-    target = P.poisson(rng, acct.traits["volume"])
+    target = ctx.n(rng, acct.traits["volume"])
     while len(out) < target:
         t = P.day_time(rng, day0, acct.tz, "business_24h")
         turns = 1 + P.poisson(rng, 1.5)
@@ -368,7 +369,7 @@ def emit_extraction(ctx: Ctx, acct: Account, rng: random.Random, day0: float) ->
     if ctx.is_weekend(day0) and rng.random() < 0.7:
         return []
     out = []
-    n = P.poisson(rng, tr["volume"])
+    n = ctx.n(rng, tr["volume"])
     hours = [h for h in range(8, 19)]
     per = max(1, n // len(hours))
     for h in hours:
@@ -403,7 +404,7 @@ def create_classifier(ctx: Ctx, rng: random.Random, count: int) -> list[Account]
 def emit_classifier(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> list:
     tr = acct.traits
     out = []
-    for _ in range(P.poisson(rng, tr["volume"])):
+    for _ in range(ctx.n(rng, tr["volume"])):
         t = P.day_time(rng, day0, acct.tz, "business_24h")
         x = T.document(rng, "review") if "sentiment" in tr["tmpl"] else T.support_message(rng)
         body = {"model": tr["model"], "messages": [{"role": "user", "content": tr["tmpl"].format(x=x)}],
@@ -448,8 +449,14 @@ def emit_eval_runner(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -
     if rng.random() > acct.traits["p_run"]:
         return []
     out = []
-    for _ in range(rng.randint(1, 2)):
+    runs = rng.randint(1, 2) * max(1.0, ctx.volume)
+    if runs != int(runs):
+        runs = int(runs) + (rng.random() < runs - int(runs))
+    runs = int(runs)
+    for _ in range(runs):
         name, items = _benchmark(ctx, rng)
+        if ctx.volume < 1:  # a smaller slice of the benchmark
+            items = [it for it in items if rng.random() < ctx.volume] or items[:1]
         models = rng.sample([MODELS["pro"], MODELS["flash"], MODELS["think"]], rng.randint(1, 2))
         cfg = rng.choice([{"temperature": 0}, {"temperature": 0.7, "n": 5}, {"temperature": 1.0, "n": 8},
                           {"temperature": 0, "logprobs": True, "top_logprobs": 5}])
@@ -498,7 +505,7 @@ def _platform_sessions(ctx: Ctx, acct: Account, rng: random.Random, day0: float,
 
 
 def emit_reseller(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> list:
-    return _platform_sessions(ctx, acct, rng, day0, P.poisson(rng, acct.traits["volume"]))
+    return _platform_sessions(ctx, acct, rng, day0, ctx.n(rng, acct.traits["volume"]))
 
 
 # ------------------------------------------------------------------------------ night batch
@@ -523,7 +530,7 @@ def emit_night_batch(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -
     out = []
     t = P.day_time(rng, day0, acct.tz, "night_batch")
     batch_id = ctx.new_id("batch")
-    for _ in range(P.poisson(rng, tr["volume"])):
+    for _ in range(ctx.n(rng, tr["volume"])):
         text = BATCH[tr["job"]].format(doc=T.document(rng, "transcript"))
         if tr["legacy"]:
             body = {"model": tr["model"], "prompt": text, "max_tokens": 400, "temperature": 0.2}
@@ -566,7 +573,7 @@ def emit_coding_agent(ctx: Ctx, acct: Account, rng: random.Random, day0: float) 
     if rng.random() > tr["active"] * (0.4 if ctx.is_weekend(day0) else 1):
         return []
     out = []
-    for _ in range(max(1, P.poisson(rng, tr["sessions"]))):
+    for _ in range(max(1 if ctx.volume >= 1 else 0, ctx.n(rng, tr["sessions"]))):
         t = P.day_time(rng, day0, acct.tz, "office")
         task = rng.choice(AGENT_TASKS)
         if ctx.corpora.arena and rng.random() < 0.2:

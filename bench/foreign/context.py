@@ -18,6 +18,8 @@ class Ctx:
     days: int
     rng: random.Random
     corpora: Corpora
+    #: Multiplier of every account's daily request volume (``--volume``); accounts unchanged.
+    volume: float = 1.0
     b: Builder = field(init=False)
     _ids: set = field(default_factory=set)
 
@@ -39,6 +41,11 @@ class Ctx:
     def is_weekend(self, day0: float) -> bool:
         """Whether the UTC day starting at ``day0`` is a Saturday or Sunday."""
         return datetime.fromtimestamp(day0 + 43200, UTC).weekday() >= 5
+
+    def n(self, rng: random.Random, lam: float) -> int:
+        """A day's count of requests (or sessions, bursts, runs) with mean ``lam`` x volume."""
+        from pools import poisson
+        return poisson(rng, lam * self.volume)
 
     @property
     def end(self) -> float:

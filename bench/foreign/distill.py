@@ -79,7 +79,7 @@ def create_bulk(ctx: Ctx, rng: random.Random, count: int) -> list[Account]:
 
 def emit_bulk(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> list:
     tr = acct.traits
-    return _scripted_stream(ctx, acct, rng, day0, P.poisson(rng, tr["volume"]),
+    return _scripted_stream(ctx, acct, rng, day0, ctx.n(rng, tr["volume"]),
                             lambda: _harvest_body(ctx, rng, tr))
 
 
@@ -137,7 +137,7 @@ def _fleet_windows(fleet: int, day0: float) -> list[tuple[float, float]]:
 
 def emit_hydra(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> list:
     tr = acct.traits
-    n = P.poisson(rng, tr["volume"])
+    n = ctx.n(rng, tr["volume"])
     wins = _fleet_windows(tr["fleet"], day0)
     out = []
     for i in range(n):
@@ -166,7 +166,7 @@ def create_logprob(ctx: Ctx, rng: random.Random, count: int) -> list[Account]:
 def emit_logprob(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> list:
     tr = acct.traits
     out = []
-    target = P.poisson(rng, tr["volume"])
+    target = ctx.n(rng, tr["volume"])
     while len(out) < target:
         t = P.day_time(rng, day0, acct.tz, "flat")
         base = _harvest_body(ctx, rng, tr | {"wrappers": tr["wrappers"] if tr["wrap"] else []})
@@ -195,7 +195,7 @@ def create_proxy_mixer(ctx: Ctx, rng: random.Random, count: int) -> list[Account
 
 def emit_proxy_mixer(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> list:
     tr = acct.traits
-    n = P.poisson(rng, tr["volume"])
+    n = ctx.n(rng, tr["volume"])
     n_harvest = int(n * tr["share"])
     out = _platform_sessions(ctx, acct, rng, day0, n - n_harvest)
     harvest = _scripted_stream(ctx, acct, rng, day0, n_harvest, lambda: _harvest_body(ctx, rng, tr))
@@ -227,7 +227,7 @@ def emit_slow(ctx: Ctx, acct: Account, rng: random.Random, day0: float) -> list:
     tr = acct.traits
     if rng.random() < 0.1:  # an occasional day off
         return []
-    target = P.poisson(rng, tr["volume"])
+    target = ctx.n(rng, tr["volume"])
     out = []
     while len(out) < target:
         t = P.day_time(rng, day0, acct.tz, tr["profile"])
@@ -283,7 +283,7 @@ def emit_responses_miner(ctx: Ctx, acct: Account, rng: random.Random, day0: floa
         return {"model": MODELS["think"], "input": inp, "reasoning": {"effort": "high", "summary": tr["summary"]},
                 "max_output_tokens": tr["max"], "store": False, "include": ["reasoning.encrypted_content"]}
 
-    out = _scripted_stream(ctx, acct, rng, day0, P.poisson(rng, tr["volume"]), body, kind="cot",
+    out = _scripted_stream(ctx, acct, rng, day0, ctx.n(rng, tr["volume"]), body, kind="cot",
                            ip_fn=lambda: rng.choice(tr["pool"]))
     for _, rec in out:
         rec["endpoint"] = "/v1/responses"

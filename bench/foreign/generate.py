@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import benign as B  # noqa: E402
 import distill as D  # noqa: E402
+import heavy as H  # noqa: E402
 from context import Ctx  # noqa: E402
 from prompts import load_corpora  # noqa: E402
 
@@ -53,27 +54,46 @@ MIX = {
     "slow_sweeper": (0.018, D.create_slow, D.emit_slow),
     "responses_miner": (0.008, D.create_responses_miner, D.emit_responses_miner),
 }
+#: Heavy, diverse benign kinds (issue 20; heavy.py), in the "wide" population (the default).
+#: Seeds 7-11 were generated before they existed: ``--population classic`` reproduces them.
+HEAVY_MIX = {
+    "app_forwarder": (0.03, H.create_app_forwarder, H.emit_app_forwarder),
+    "study_helper": (0.02, H.create_study_helper, H.emit_study_helper),
+    "power_chatter": (0.03, H.create_power_chatter, H.emit_power_chatter),
+    "research_lab": (0.01, H.create_research_lab, H.emit_research_lab),
+}
 DEFAULT_START = "2026-10-08"  # a Thursday: two weekdays and a Saturday for 3 days
 
 
-def counts(n: int) -> dict[str, int]:
+def mix(population: str = "wide") -> dict:
+    """The archetype table of a population: ``classic`` (seeds 7-11) or ``wide`` (+ HEAVY_MIX)."""
+    return MIX | HEAVY_MIX if population == "wide" else dict(MIX)
+
+
+def counts(n: int, population: str = "classic") -> dict[str, int]:
     """Accounts per archetype: at least 2 of each, the rest to consumer_chat."""
-    total = sum(s for s, _, _ in MIX.values())
-    c = {k: max(2, round(n * s / total)) for k, (s, _, _) in MIX.items()}
+    table = mix(population)
+    total = sum(s for s, _, _ in table.values())
+    c = {k: max(2, round(n * s / total)) for k, (s, _, _) in table.items()}
     c["consumer_chat"] += n - sum(c.values())
     return c
 
 
 def generate(n_accounts: int, days: int, seed: int, out: Path, start: str = DEFAULT_START,
-             data: Path | None = None) -> dict:
-    """Generate the logs and truth; returns a summary dict (counts per archetype and label)."""
+             data: Path | None = None, volume: float = 1.0, population: str = "wide") -> dict:
+    """Generate the logs and truth; returns a summary dict (counts per archetype and label).
+
+    ``volume`` multiplies every account's daily request volume; the accounts (ids, archetypes,
+    traits) are the same for a seed at every volume."""
     rng = random.Random(seed)
     t0 = datetime.fromisoformat(start).replace(tzinfo=UTC).timestamp()
     corpora = load_corpora(data) if data else load_corpora()
-    ctx = Ctx(start=t0, days=days, rng=random.Random(rng.getrandbits(64)), corpora=corpora)
+    ctx = Ctx(start=t0, days=days, rng=random.Random(rng.getrandbits(64)), corpora=corpora,
+              volume=volume)
     accounts = []
-    for name, k in counts(n_accounts).items():
-        _, create, emit = MIX[name]
+    table = mix(population)
+    for name, k in counts(n_accounts, population).items():
+        _, create, emit = table[name]
         for a in create(ctx, random.Random(rng.getrandbits(64)), k):
             accounts.append((a, emit))
     rng.shuffle(accounts)
@@ -104,7 +124,7 @@ def generate(n_accounts: int, days: int, seed: int, out: Path, start: str = DEFA
         for acct, _ in sorted(accounts, key=lambda x: x[0].account_id):
             w.writerow([acct.account_id, acct.label, acct.archetype, acct.group])
     labels = Counter(a.label for a, _ in accounts)
-    return {"accounts": len(accounts), "labels": dict(labels), "requests": sum(per_arch.values()),
+    return {"accounts": len(accounts), "volume": volume, "population": population, "labels": dict(labels), "requests": sum(per_arch.values()),
             "redelivered": len(redeliver), "accounts_per_archetype": dict(Counter(a.archetype for a, _ in accounts)),
             "requests_per_archetype": dict(per_arch), "corpora_found": ctx.corpora.available}
 
@@ -118,11 +138,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--data", type=Path, default=None,
                     help="prompt corpora folder (default /work/shared/data; missing = own banks only)")
+    ap.add_argument("--volume", type=float, default=1.0,
+                    help="multiply every account's daily request volume (same accounts), e.g. 0.5, 3, 10")
+    ap.add_argument("--population", choices=("wide", "classic"), default="wide",
+                    help="wide (default): with the heavy diverse benign kinds; classic: as seeds 7-11")
     a = ap.parse_args(argv)
     if a.accounts < 60 or a.days < 1:
         ap.error(f"--accounts must be >= 60 and --days >= 1, got {a.accounts} and {a.days}")
+    if not a.volume > 0:
+        ap.error(f"--volume must be > 0, got {a.volume}")
     t = time.time()
-    summary = generate(a.accounts, a.days, a.seed, a.out, a.start, a.data)
+    summary = generate(a.accounts, a.days, a.seed, a.out, a.start, a.data, a.volume, a.population)
     summary["wall_s"] = round(time.time() - t, 1)
     (a.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -34,6 +34,10 @@ def simulate_command(
         "--corpus", help="Folder of public prompt corpora (e.g. ../shared/data).")] = None,
     start_date: Annotated[str, typer.Option("--start-date", help="First day (YYYY-MM-DD, UTC).")] = "2026-11-24",
     gzip: Annotated[bool, typer.Option("--gzip", help="Write .jsonl.gz files.")] = False,
+    volume: Annotated[float | None, typer.Option(
+        "--volume",
+        help="Multiply every account's daily request volume (same accounts; default: the "
+             "scenario's, else 1.0).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Generate realistic, labelled API traffic (benign and distilling archetypes)."""
@@ -50,7 +54,7 @@ def simulate_command(
             bar.update(task, completed=done, total=total)
 
         summary = simulate(out, accounts, days, seed, scenario=sc, corpus=corpus,
-                           start_date=start_date, gzip=gzip, progress=tick)
+                           start_date=start_date, gzip=gzip, progress=tick, volume=volume)
     if as_json:
         sys.stdout.write(json.dumps(summary.as_dict()) + "\n")
     else:

@@ -16,7 +16,7 @@ import numpy as np
 
 from detector.simulate import infra
 from detector.simulate.prompts import PromptSource
-from detector.simulate.scenario import DISTILLING, Scenario
+from detector.simulate.scenario import DISTILLING, VOLUME_PARAMS, Scenario
 from detector.simulate.timing import DAY_S
 
 #: Timezones (hours east of UTC) and how common they are among accounts.
@@ -131,10 +131,17 @@ class Context:
 
     # -- parameters -------------------------------------------------------------------------
     def params(self, archetype: str, r: random.Random) -> dict[str, float]:
-        """One draw of every parameter of ``archetype`` from the scenario's ranges."""
+        """One draw of every parameter of ``archetype`` from the scenario's ranges.
+
+        Volume parameters (:data:`~detector.simulate.scenario.VOLUME_PARAMS`) are multiplied by
+        the scenario's ``volume`` after the draw, so the draws (and everything drawn after them)
+        are the same at every volume.
+        """
         out: dict[str, float] = {}
         for key, val in self.scenario.params[archetype].items():
-            if isinstance(val, list):
+            if isinstance(val, dict):
+                out[key] = truncated_lognormal(r, val)
+            elif isinstance(val, list):
                 lo, hi = float(val[0]), float(val[1])
                 if key.endswith(_LOG_SUFFIXES) and lo > 0:
                     out[key] = math.exp(r.uniform(math.log(lo), math.log(hi)))
@@ -142,6 +149,11 @@ class Context:
                     out[key] = r.uniform(lo, hi)
             else:
                 out[key] = float(val)  # type: ignore[arg-type]
+        vol = self.scenario.volume
+        if vol != 1.0:
+            for key in VOLUME_PARAMS:
+                if key in out:
+                    out[key] *= vol
         return out
 
     # -- models -----------------------------------------------------------------------------
@@ -204,6 +216,18 @@ class Context:
             reasoning_tokens=reasoning, status=status, finish=finish,
             distilled=acct.is_distiller if distilled is None else distilled,
         ))
+
+
+def truncated_lognormal(r: random.Random, spec: dict) -> float:
+    """A log-normal draw around ``spec['median']`` (log-sd ``sigma``) kept inside
+    [``low``, ``high``] (redrawn up to 20 times, then clipped); always one ``r.gauss`` per try."""
+    lo, hi = float(spec["low"]), float(spec["high"])
+    x = float(spec["median"])
+    for _ in range(20):
+        x = float(spec["median"]) * math.exp(r.gauss(0.0, float(spec["sigma"])))
+        if lo <= x <= hi:
+            return x
+    return min(max(x, lo), hi)
 
 
 def _taxonomy() -> dict[str, tuple[str, ...]]:

@@ -186,22 +186,23 @@ def low_and_slow(ctx: Context, u: Unit) -> list[Account]:
     cluster = ctx.unique_id(r, "c", 32)
     items = list(ctx.taxonomy)
     r.shuffle(items)
-    members = []
     max_tokens = r.choice((2048, 4096))
-    for i in range(u.size):
+    plan = []
+    for _ in range(u.size):  # every member (identity, habits) before any request
         p = ctx.params("low_and_slow", r)
         acct = ctx.new_account(r, "low_and_slow", cluster=cluster, age_days=p["age_days"])
-        members.append(acct)
-        mine = items[i::u.size] or items
         ips = [infra.residential_ip(r) for _ in range(r.randint(1, 2))]
         ua = r.choice(infra.APP_UAS)
+        sure_day = r.randrange(ctx.days)
+        days = [d for d in range(ctx.days) if d == sure_day or r.random() <= p["active_day_share"]]
+        plan.append((acct, p, ips, ua, days))
+    members = [m[0] for m in plan]
+    for i, (acct, p, ips, ua, days) in enumerate(plan):
+        mine = items[i::u.size] or items
         weights = utc_weights(PERSONAL, acct.tz_offset_h)
         k = 0
-        sure_day = r.randrange(ctx.days)
-        for d in range(ctx.days):
-            if d != sure_day and r.random() > p["active_day_share"]:
-                continue
-            n = max(int(d == sure_day), int(g.poisson(p["requests_per_day"])))
+        for d in days:
+            n = max(1, int(g.poisson(p["requests_per_day"])))
             times, sid = sessions(g, ctx.day_start(d), n, weights, p["turns_mean"], 90.0)
             history: list[dict] = []
             last = -1

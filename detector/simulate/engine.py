@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -191,15 +192,23 @@ class _Run:
 def simulate(out_dir: str | Path, accounts: int | None, days: int | None, seed: int | None,
              scenario: str | Path | Scenario | None = None, corpus: str | Path | None = None,
              start_date: str = "2026-11-24", gzip: bool = False,
-             progress: Callable[[int, int], None] | None = None) -> SimulationSummary:
+             progress: Callable[[int, int], None] | None = None,
+             volume: float | None = None) -> SimulationSummary:
     """Generate labelled traffic: ``requests-YYYY-MM-DD.jsonl[.gz]`` per day plus ``truth.json``.
 
-    Deterministic for (accounts, days, seed, scenario, corpus, start_date). ``accounts``,
-    ``days`` or ``seed`` given as None take the scenario's ``[defaults]``. ``progress`` is
-    called with (units done, units total).
+    Deterministic for (accounts, days, seed, scenario, corpus, start_date, volume).
+    ``accounts``, ``days`` or ``seed`` given as None take the scenario's ``[defaults]``;
+    ``volume`` (None: the scenario's, default 1.0) multiplies every account's daily request
+    volume, the accounts themselves staying the same. ``progress`` is called with (units done,
+    units total).
     """
     t0 = time.perf_counter()
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if volume is not None:
+        if not volume > 0:
+            raise ConfigError(f"--volume: expected a multiplier > 0, got {volume}")
+        sc = copy.deepcopy(sc)
+        sc.volume = float(volume)
     accounts = sc.defaults["accounts"] if accounts is None else accounts
     days = sc.defaults["days"] if days is None else days
     seed = sc.defaults["seed"] if seed is None else seed
@@ -226,6 +235,7 @@ def simulate(out_dir: str | Path, accounts: int | None, days: int | None, seed: 
             progress(done, len(units))
     files = writer.close()
     truth = {"seed": seed, "scenario": sc.name, "start_date": start_date, "days": days,
+             "volume": sc.volume,
              "corpus_split": sc.corpus_split if corpus else None,
              "release": {"model": ctx.release_model,
                          "at": infra.rfc3339(ctx.release_t)},

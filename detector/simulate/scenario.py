@@ -10,7 +10,13 @@ A scenario file (``data/scenarios/*.toml``) overrides the defaults below::
     cluster_size = [10, 60]
 
 Parameters named ``*_per_day``, ``*_size`` or ``*_users`` are sampled log-uniformly (volumes
-span orders of magnitude); other ranges uniformly; scalars are used as given.
+span orders of magnitude); other ranges uniformly; scalars are used as given. A table
+``{median = M, sigma = S, low = L, high = H}`` is a log-normal draw truncated to [L, H] (the
+app-like archetypes' daily volume: three orders of magnitude, most accounts in the middle).
+
+``volume`` (default 1.0) multiplies every account's daily request volume (the parameters in
+:data:`VOLUME_PARAMS`) after they are drawn: the same seed gives the same accounts with the same
+parameters and behaviour at every volume, only their request counts scale.
 """
 
 from __future__ import annotations
@@ -23,12 +29,16 @@ from pathlib import Path
 from detector.errors import ConfigError
 
 BENIGN = ("casual", "campus", "newcomer", "developer", "templated_app", "classifier_app",
-          "eval_runner", "reseller")
+          "eval_runner", "reseller", "app_backend", "tutor_app", "heavy_chat", "batch_job",
+          "research_logprobs", "enterprise")
 DISTILLING = ("bulk_harvester", "hydra", "cot_coercion", "logprob_harvester", "low_and_slow",
               "release_chaser", "proxy_mixer")
 ARCHETYPES = BENIGN + DISTILLING
 #: Archetypes generated as groups of accounts (one draw of ``cluster_size`` per group).
-GROUPED = ("campus", "hydra", "low_and_slow")
+GROUPED = ("campus", "hydra", "low_and_slow", "enterprise")
+#: Parameters that are request volumes: multiplied by the scenario's ``volume``.
+VOLUME_PARAMS = ("requests_per_day", "burst_requests", "background_per_day", "pre_release_per_day",
+                 "post_release_per_day")
 
 DEFAULT_MIX: dict[str, float] = {
     "casual": 0.46, "campus": 0.05, "newcomer": 0.04, "developer": 0.17,
@@ -74,6 +84,25 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
     "proxy_mixer": {"requests_per_day": [500, 4000], "end_users": [30, 600],
                     "distill_share": [0.05, 0.4], "age_days": [60, 900],
                     "completion_median": [150, 650], "distill_completion_median": [900, 2000]},
+    # -- the wide benign population (issue 20): heavy, diverse, legitimate ---------------------
+    "app_backend": {"requests_per_day": {"median": 250, "sigma": 1.4, "low": 10, "high": 10000},
+                    "end_users": [50, 50000], "user_id_share": [0.0, 1.0],
+                    "foreign_share": [0.0, 0.7], "age_days": [30, 1500],
+                    "completion_median": [150, 700], "multi_turn_share": [0.0, 0.3]},
+    "tutor_app": {"requests_per_day": {"median": 150, "sigma": 1.3, "low": 10, "high": 10000},
+                  "end_users": [30, 20000], "step_share": [0.3, 0.9], "age_days": [30, 1200],
+                  "completion_median": [600, 1600], "foreign_share": [0.0, 0.4]},
+    "heavy_chat": {"requests_per_day": [40, 400], "active_day_share": [0.7, 1.0],
+                   "turns_mean": [2.0, 10.0], "age_days": [60, 1500],
+                   "completion_median": [250, 900], "step_share": [0.0, 0.3]},
+    "batch_job": {"requests_per_day": {"median": 600, "sigma": 1.3, "low": 10, "high": 10000},
+                  "window_hours": [1.0, 6.0], "age_days": [30, 1200],
+                  "weekend_share": [0.0, 1.0]},
+    "research_logprobs": {"requests_per_day": {"median": 200, "sigma": 1.2, "low": 10, "high": 10000},
+                          "active_day_share": [0.4, 1.0], "conditions": [1, 4],
+                          "age_days": [30, 1200], "completion_median": [400, 1500]},
+    "enterprise": {"cluster_size": [5, 60], "requests_per_day": [5, 300], "age_days": [30, 1500],
+                   "completion_median": [150, 700], "active_day_share": [0.6, 1.0]},
 }
 
 DEFAULT_MODELS = {"frontier-large": 0.45, "frontier-mini": 0.4, "frontier-reasoner": 0.15}
@@ -98,13 +127,26 @@ class Scenario:
     #: Suggested run size for this scenario (used by the CLI when --accounts/--days/--seed are omitted).
     defaults: dict[str, int] = field(default_factory=lambda: {"accounts": 3000, "days": 3, "seed": 7})
     source: str = "<defaults>"
+    #: Multiplier of every account's daily request volume (see the module docstring).
+    volume: float = 1.0
 
 
 def _err(source: str, key: str, msg: str) -> ConfigError:
     return ConfigError(f"scenario {source}: '{key}': {msg}")
 
 
+_LOGNORMAL_KEYS = {"median", "sigma", "low", "high"}
+
+
 def _check_range(source: str, key: str, value: object) -> object:
+    if isinstance(value, dict):
+        if set(value) != _LOGNORMAL_KEYS or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()):
+            raise _err(source, key, "expected {median, sigma, low, high} numbers, got "
+                       f"{value!r}")
+        if not 0 < value["low"] <= value["median"] <= value["high"] or value["sigma"] < 0:
+            raise _err(source, key, f"expected 0 < low <= median <= high and sigma >= 0, got {value!r}")
+        return dict(value)
     if isinstance(value, bool):
         raise _err(source, key, f"expected a number or [low, high], got {value!r}")
     if isinstance(value, int | float):
@@ -149,7 +191,7 @@ def _apply_params(sc: Scenario, raw: object, source: str) -> None:
 
 
 _SCALARS = {"name": str, "description": str, "corpus_split": str, "corpus_share": float,
-            "duplicate_share": float}
+            "duplicate_share": float, "volume": float}
 
 
 def scenario_from_dict(data: dict, source: str = "<dict>") -> Scenario:
@@ -195,6 +237,8 @@ def scenario_from_dict(data: dict, source: str = "<dict>") -> Scenario:
         raise _err(source, "corpus_split", f"expected 'train' or 'eval', got {sc.corpus_split!r}")
     if not 0.0 <= sc.corpus_share <= 1.0:
         raise _err(source, "corpus_share", f"expected 0..1, got {sc.corpus_share!r}")
+    if not sc.volume > 0.0:
+        raise _err(source, "volume", f"expected a multiplier > 0, got {sc.volume!r}")
     if not 0.0 <= sc.duplicate_share < 1.0:
         raise _err(source, "duplicate_share", f"expected 0..1, got {sc.duplicate_share!r}")
     return sc

@@ -103,5 +103,5 @@ def test_truth_matches_records(small_run):
         assert (t["distilled_completion_tokens"] > 0) == (t["is_distiller"] and t["completion_tokens"] > 0)
         assert t["first_active"] == t["active_dates"][0]
     assert summary.requests == len(recs)
-    assert summary.accounts == len(accounts) == 70
+    assert summary.accounts == len(accounts) == 82
     assert {t["archetype"] for t in accounts.values()} == set(ARCHETYPES)

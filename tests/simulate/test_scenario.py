@@ -11,13 +11,18 @@ from detector.simulate import load_scenario, plan_units
 from detector.simulate.engine import _counts
 from detector.simulate.scenario import ARCHETYPES, SCENARIO_DIR, scenario_from_dict
 
+#: The wide benign population of issue 20: in the training and evaluation scenarios; the demo
+#: (`make run`) keeps its earlier mix.
+WIDE = ("app_backend", "tutor_app", "heavy_chat", "batch_job", "research_logprobs", "enterprise")
 
-@pytest.mark.parametrize("name", ["demo", "train", "eval", "shift"])
+
+@pytest.mark.parametrize("name", ["demo", "train", "eval", "shift", "volume"])
 def test_shipped_scenarios_load(name):
     sc = load_scenario(name)
     assert sc.name == name
     assert abs(sum(sc.mix.values()) - 1.0) < 1e-9
-    assert all(sc.mix[a] > 0 for a in ARCHETYPES)  # every archetype present
+    expected = [a for a in ARCHETYPES if name != "demo" or a not in WIDE]
+    assert all(sc.mix[a] > 0 for a in expected)  # every archetype present
 
 
 def test_eval_and_shift_use_evaluation_corpora_and_other_seeds():

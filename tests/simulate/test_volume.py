@@ -1,0 +1,171 @@
+"""Volume multiplier, the wide benign population, seed sets and eval_volume's statistics."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import random
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from detector.simulate import simulate
+from detector.simulate.context import truncated_lognormal
+from detector.simulate.scenario import scenario_from_dict
+from detector.simulate.stats import archetype_stats
+
+REPO = Path(__file__).resolve().parents[2]
+WIDE_APPS = ("app_backend", "tutor_app", "batch_job", "research_logprobs")
+
+MIX = {"casual": 4, "developer": 3, "campus": 3, "templated_app": 1, "hydra": 4, "low_and_slow": 3,
+       "bulk_harvester": 1, "app_backend": 4, "tutor_app": 2, "heavy_chat": 2, "batch_job": 2,
+       "research_logprobs": 2, "enterprise": 4, "eval_runner": 1}
+PARAMS = {"templated_app": {"requests_per_day": [100, 200]},
+          "bulk_harvester": {"requests_per_day": [100, 200]},
+          "eval_runner": {"burst_requests": [50, 100]},
+          "campus": {"cluster_size": [6, 6]}, "enterprise": {"cluster_size": [8, 8]},
+          "hydra": {"cluster_size": [8, 8]}, "low_and_slow": {"cluster_size": [6, 6]},
+          "app_backend": {"requests_per_day": {"median": 60, "sigma": 1.0, "low": 10, "high": 300}},
+          "batch_job": {"requests_per_day": [50, 100], "weekend_share": 1.0},
+          "tutor_app": {"requests_per_day": [30, 60]},
+          "research_logprobs": {"requests_per_day": [30, 60]}}
+
+
+def _run(tmp: Path, volume: float) -> dict:
+    sc = scenario_from_dict({"name": "vol", "mix": MIX, "archetypes": PARAMS}, "vol-test")
+    out = tmp / f"v{volume}"
+    simulate(out, 80, 2, 11, scenario=sc, volume=volume)
+    return json.loads((out / "truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("volume")
+    return {v: _run(tmp, v) for v in (0.5, 1.0, 3.0)}
+
+
+def test_volume_keeps_accounts_and_scales_requests(runs):
+    base = runs[1.0]["accounts"]
+    assert runs[1.0]["volume"] == 1.0 and runs[3.0]["volume"] == 3.0
+    for v in (0.5, 3.0):
+        other = runs[v]["accounts"]
+        assert set(other) == set(base)  # the same accounts ...
+        for a, t in base.items():  # ... with the same identities and archetypes
+            for key in ("archetype", "is_distiller", "cluster", "org_id", "shared_ip_group",
+                        "account_created_at"):
+                assert other[a][key] == t[key], (a, key)
+        ratio = sum(t["requests"] for t in other.values()) / sum(t["requests"] for t in base.values())
+        assert abs(ratio - v) / v < 0.1, (v, ratio)
+        for arch in {t["archetype"] for t in base.values()} - {"eval_runner"}:
+            n1 = sum(t["requests"] for t in base.values() if t["archetype"] == arch)
+            nv = sum(t["requests"] for t in other.values() if t["archetype"] == arch)
+            assert abs(nv / n1 - v) / v < 0.35, (arch, v, nv / n1)
+
+
+def test_volume_is_validated_and_read_from_toml():
+    sc = scenario_from_dict({"volume": 3}, "x")
+    assert sc.volume == 3.0
+    from detector.errors import ConfigError
+    with pytest.raises(ConfigError, match="volume"):
+        scenario_from_dict({"volume": 0}, "x")
+    with pytest.raises(ConfigError, match="median"):
+        scenario_from_dict({"archetypes": {"app_backend": {"requests_per_day": {"median": 5}}}}, "x")
+
+
+def test_wide_archetypes_volume_spread_and_diversity(tmp_path):
+    """App-like archetypes: daily volume log-normal over 10..10,000 (three orders of magnitude);
+    their prompts do not repeat (distinct-prompt share stated in docs/simulator.md)."""
+    sc = scenario_from_dict({"name": "wide", "mix": {a: 1 for a in WIDE_APPS}}, "wide-test")
+    r = random.Random(3)
+    spec = sc.params["app_backend"]["requests_per_day"]
+    draws = [truncated_lognormal(r, spec) for _ in range(4000)]
+    assert min(draws) >= 10 and max(draws) <= 10000
+    assert sum(d < 30 for d in draws) > 40 and sum(d > 3000 for d in draws) > 20  # both tails
+    assert abs(math.log10(sorted(draws)[2000]) - math.log10(spec["median"])) < 0.1
+    out = tmp_path / "wide"
+    small = scenario_from_dict({"name": "wide", "mix": {a: 1 for a in WIDE_APPS} | {"heavy_chat": 1,
+                                "enterprise": 1}, "archetypes": {
+        a: {"requests_per_day": {"median": 300, "sigma": 0.3, "low": 10, "high": 10000}}
+        for a in ("app_backend", "tutor_app", "batch_job", "research_logprobs")}}, "wide-test")
+    simulate(out, 24, 1, 4, scenario=small)
+    stats = archetype_stats(out)
+    assert set(stats) == set(WIDE_APPS) | {"heavy_chat", "enterprise"}
+    for arch in ("app_backend", "tutor_app", "batch_job"):
+        assert stats[arch]["distinct_prompt_share"]["min"] >= 0.9, (arch, stats[arch])
+    # the same questions under 1-4 prompt conditions
+    assert stats["research_logprobs"]["distinct_prompt_share"]["min"] >= 0.2
+
+
+def test_seed_sets_are_disjoint_and_training_matches_the_model():
+    sets = tomllib.loads((REPO / "data/scenarios/seeds.toml").read_text())
+    assert set(sets) == {"training", "development", "final"}
+    for gen in ("sim", "foreign"):
+        names = [set(sets[s][gen]) for s in sets]
+        assert all(not (a & b) for i, a in enumerate(names) for b in names[i + 1:])
+        assert all(s >= 12 for s in sets["development"]["foreign"] + sets["final"]["foreign"]) \
+            if gen == "foreign" else all(s >= 1000 for s in sets["development"]["sim"] + sets["final"]["sim"])
+    from detector.model.build_default import TRAIN_SEEDS
+    assert sets["training"]["sim"] == list(TRAIN_SEEDS)
+
+
+def _eval_volume():
+    spec = importlib.util.spec_from_file_location("eval_volume", REPO / "bench/eval_volume.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["eval_volume"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_wilson_interval():
+    ev = _eval_volume()
+    assert ev.wilson(0, 0) is None
+    lo, hi = ev.wilson(0, 100)
+    assert lo == 0.0 and abs(hi - 0.036994) < 1e-5  # the "rule of three"-like bound
+    lo, hi = ev.wilson(50, 100)
+    assert abs(lo - 0.403832) < 1e-5 and abs(hi - 0.596168) < 1e-5
+    lo, hi = ev.wilson(100, 100)
+    assert hi == 1.0 and abs(lo - 0.963006) < 1e-5
+    lo, hi = ev.wilson(3, 10)
+    assert lo < 0.3 < hi and abs(lo - 0.107789) < 1e-5 and abs(hi - 0.603222) < 1e-5
+
+
+def test_summarise_and_average_precision():
+    ev = _eval_volume()
+    acc = {"a": {"archetype": "hydra", "is_distiller": True, "distilled_tokens": 100},
+           "b": {"archetype": "hydra", "is_distiller": True, "distilled_tokens": 300},
+           "c": {"archetype": "casual", "is_distiller": False, "distilled_tokens": 0},
+           "d": {"archetype": "casual", "is_distiller": False, "distilled_tokens": 0}}
+    rows = [{"account_id": "a", "score": "0.9", "decision": "allow"},
+            {"account_id": "a", "score": "0.95", "decision": "block"},
+            {"account_id": "b", "score": "0.4", "decision": "allow"},
+            {"account_id": "c", "score": "0.6", "decision": "review"},
+            {"account_id": "zz", "score": "1", "decision": "block"}]  # not in the truth: ignored
+    m = ev.summarise(acc, rows)
+    assert m["recall"]["flag"]["k"] == 1 and m["recall"]["block"]["rate"] == 0.5
+    assert m["benign_flagged"]["flag"]["rate"] == 0.5 and m["benign_flagged"]["block"]["k"] == 0
+    assert m["distilled_token_share"]["flag"] == 0.25
+    assert m["per_archetype"]["casual"]["flagged"]["ci95"] == ev.wilson(1, 2)
+    # scores a .95, c .6, b .4, d 0 -> precision at the positives 1/1 and 2/3
+    assert abs(m["average_precision"] - (0.5 * 1 + 0.5 * 2 / 3)) < 1e-6
+    assert ev.average_precision([1, 0, 1], [0.5, 0.5, 0.5]) == pytest.approx(2 / 3)
+
+
+def test_foreign_generator_volume(tmp_path):
+    """bench/foreign: --volume keeps the accounts and archetypes and scales the requests."""
+    truth, reqs = {}, {}
+    for v in (1.0, 3.0):
+        out = tmp_path / f"f{v}"
+        subprocess.run([sys.executable, str(REPO / "bench/foreign/generate.py"), "--accounts", "80",
+                        "--days", "1", "--seed", "12", "--volume", str(v), "--out", str(out),
+                        "--data", str(tmp_path / "none")], check=True, capture_output=True)
+        with open(out / "truth.csv", encoding="utf-8") as fh:
+            truth[v] = {r["account_id"]: r["archetype"] for r in csv.DictReader(fh)}
+        reqs[v] = json.loads((out / "summary.json").read_text())["requests"]
+    assert truth[1.0] == truth[3.0]
+    assert {"app_forwarder", "study_helper", "power_chatter", "research_lab"} <= set(truth[1.0].values())
+    assert 2.4 < reqs[3.0] / reqs[1.0] < 3.6
