@@ -10,7 +10,7 @@ DEMO_ACCOUNTS ?= 3000
 DEMO_DAYS ?= 3
 DEMO_SEED ?= 7
 
-.PHONY: venv run test test-quick lint model eval bench sanitize clean
+.PHONY: venv run test test-quick lint model eval eval-fixed bench sanitize clean
 
 $(STAMP): pyproject.toml detector/ingest/_scan.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,8 +55,15 @@ lint: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python -m detector.model.build_default
 
-## make eval: score the fixed evaluation scenario (seeds never used for training).
+## make eval: detection per volume level (0.5x, 1x, 3x, 10x) and per archetype on the evaluation
+## scenarios, development seeds (bench/eval_volume.py -> bench/results/eval_volume.json).
+## EVAL_ARGS="--seeds final" for the once-only final measurement; --quick to iterate.
+EVAL_ARGS ?=
 eval: $(STAMP)
+	$(BIN)/python bench/eval_volume.py $(EVAL_ARGS)
+
+## make eval-fixed: the fixed evaluation and shift scenarios at 1x (bench/eval.py).
+eval-fixed: $(STAMP)
 	$(BIN)/python bench/eval.py
 
 ## make bench: whole pipeline on ~1M generated requests.
