@@ -23,6 +23,9 @@ from sqlglot.tokens import TokenType
 
 MAX_CONDITION_CHARS = 4000
 MAX_NODES = 400
+#: deepest nesting of parentheses plus chained prefix operators (NOT, unary minus) accepted;
+#: checked on the tokens before parsing, so no condition can exhaust the parser's recursion
+MAX_DEPTH = 64
 
 # Allowed node classes -> the argument names they may carry (anything else set is rejected).
 _BINARY = {"this", "expression"}
@@ -103,6 +106,37 @@ def _check_tokens(text: str) -> None:
         if tok.token_type == TokenType.SEMICOLON:
             raise ConditionError("only one expression is allowed (found ';')", ";",
                                  tok.line, tok.col)
+    _check_depth(tokens)
+
+
+_PREFIX_OPS = (TokenType.NOT, TokenType.DASH, TokenType.PLUS)
+
+
+def _check_depth(tokens: list) -> None:
+    """Reject nesting deeper than MAX_DEPTH: open parentheses plus the prefix operators
+    (NOT, unary -/+) chained in front of an operand."""
+    parens = 0
+    chain = 0
+    prev = None
+    for tok in tokens:
+        kind = tok.token_type
+        if kind == TokenType.L_PAREN:
+            parens += 1
+            chain = 0
+        elif kind == TokenType.R_PAREN:
+            parens = max(parens - 1, 0)
+        elif kind in _PREFIX_OPS and (prev is None or prev.token_type in _PREFIX_OPS
+                                      or prev.token_type == TokenType.L_PAREN
+                                      or prev.token_type in (TokenType.AND, TokenType.OR)
+                                      or kind == TokenType.NOT):
+            chain += 1
+        else:
+            chain = 0
+        if parens + chain > MAX_DEPTH:
+            raise ConditionError(f"condition nested deeper than {MAX_DEPTH} levels "
+                                 "(parentheses and chained NOT / unary minus)",
+                                 tok.text[:40], tok.line, tok.col)
+        prev = tok
 
 
 def _check_literal(node: exp.Literal) -> None:
@@ -155,6 +189,13 @@ def compile_condition(text: str, known_columns: Container[str]) -> CompiledCondi
         raise ConditionError(f"condition longer than {MAX_CONDITION_CHARS} characters",
                              text[:40] + "...")
     _check_tokens(text)
+    try:
+        return _compile(text, known_columns)
+    except RecursionError:  # a shape the depth check did not foresee: still a clear error
+        raise ConditionError("condition nested too deeply", text[:40]) from None
+
+
+def _compile(text: str, known_columns: Container[str]) -> CompiledCondition:
     try:
         statements = sqlglot.parse(text, read="duckdb")
     except ParseError as exc:

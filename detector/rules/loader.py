@@ -173,8 +173,14 @@ def collect_ruleset(rules_dir: Path | None = None,
         except SourceError as err:
             problems.append(RuleProblem(path, err.line, str(err)))
             continue
+        except RecursionError:  # guards in source/condition stop this first; never a crash
+            problems.append(RuleProblem(path, None, "rule file nested too deeply"))
+            continue
         sources[path] = src
-        rule, probs = _build_rule(src, known)
+        try:
+            rule, probs = _build_rule(src, known)
+        except RecursionError:
+            rule, probs = None, [RuleProblem(path, None, "rule nested too deeply")]
         problems += probs
         if rule is not None:
             rules.append(rule)

@@ -10,6 +10,9 @@ from typing import Any
 import yaml
 
 MAX_RULE_FILE_BYTES = 1_000_000
+#: deepest YAML nesting accepted (a rule file needs 4); aliases are refused outright: an alias
+#: bomb (each level referring to the one before many times) would expand exponentially
+MAX_YAML_DEPTH = 32
 
 
 class SourceError(ValueError):
@@ -79,6 +82,33 @@ def _record_lines(src: RuleSource, root: yaml.MappingNode) -> None:
                         src.test_lines[(str(tkey.value), i)] = item.start_mark.line + 1
 
 
+_OPEN = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+         yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_CLOSE = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def _check_yaml_shape(text: str) -> None:
+    """Refuse anchors/aliases and nesting deeper than MAX_YAML_DEPTH, from the token stream
+    (linear; before anything recursive or expanding runs)."""
+    depth = 0
+    try:
+        for tok in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(tok, yaml.AliasToken | yaml.AnchorToken):
+                raise SourceError("YAML anchors and aliases are not allowed in a rule file",
+                                  tok.start_mark.line + 1)
+            if isinstance(tok, _OPEN):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise SourceError(f"YAML nested deeper than {MAX_YAML_DEPTH} levels",
+                                      tok.start_mark.line + 1)
+            elif isinstance(tok, _CLOSE):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # composing reports the syntax error with its line
+    except RecursionError:
+        raise SourceError("YAML nested too deeply") from None
+
+
 def read_rule_file(path: Path) -> RuleSource:
     """Parse ``path`` (safe YAML only); raise SourceError with the line when it cannot."""
     try:
@@ -91,6 +121,7 @@ def read_rule_file(path: Path) -> RuleSource:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SourceError(f"not UTF-8 (byte {exc.start})") from None
+    _check_yaml_shape(text)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
