@@ -42,7 +42,8 @@ SIGNALS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "account_creation": ("account_created_at IS NOT NULL", "account_created_at",
                          ("inf_account_age_days", "clu_new_account_share")),
     "end_user": ("end_user_hash IS NOT NULL", "end_user_hash", ("inf_distinct_end_users",)),
-    "logprobs": ("logprobs IS NOT NULL OR top_logprobs IS NOT NULL", "logprobs",
+    "logprobs": ("json_extract(request_json, '$.logprobs') IS NOT NULL OR "
+                 "json_extract(request_json, '$.top_logprobs') IS NOT NULL", "request_json",
                  ("hv_logprobs_share", "hv_top_logprobs_mean")),
 }
 
@@ -96,6 +97,16 @@ def warnings_for(report: dict) -> list[str]:
     return out
 
 
+def _has_logprobs_key(request_json: str) -> bool:
+    import orjson  # noqa: PLC0415
+
+    try:
+        body = orjson.loads(request_json)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(body, dict) and ("logprobs" in body or "top_logprobs" in body)
+
+
 class FillCounter:
     """Counts carried signal fields over row tuples (``--dry-run``, where nothing is stored)."""
 
@@ -106,15 +117,19 @@ class FillCounter:
         self.counts = dict.fromkeys(SIGNALS, 0)
         names = [f.name for f in ROW_FIELDS]
         self._idx = {f: names.index(col) for f, (_, col, _) in SIGNALS.items()}
-        self._extra = {"output": names.index("finish_reason"),
-                       "logprobs": names.index("top_logprobs")}
+        self._extra = {"output": names.index("finish_reason")}
 
     def add(self, rows: list[tuple]) -> None:
         for row in rows:
             self.n += 1
             for f, i in self._idx.items():
                 v = row[i]
-                carried = (v is not None and v > 0) if f == "prompt" else v is not None
+                if f == "prompt":
+                    carried = v is not None and v > 0
+                elif f == "logprobs":  # the request parameter was logged (either value)
+                    carried = isinstance(v, str) and _has_logprobs_key(v)
+                else:
+                    carried = v is not None
                 if not carried and f in self._extra:
                     carried = row[self._extra[f]] is not None
                 self.counts[f] += carried

@@ -3,4 +3,11 @@
 Importing this package registers every adapter with ``detector.ingest.formats``.
 """
 
-from detector.ingest.adapters import litellm, mapped, openai_batch, otel  # noqa: F401,E402
+from detector.ingest.adapters import (  # noqa: F401,E402
+    bedrock,
+    langfuse,
+    litellm,
+    mapped,
+    openai_batch,
+    otel,
+)
