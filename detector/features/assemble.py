@@ -17,7 +17,8 @@ from detector.lake.db import register_parquet_view
 from detector.settings import Settings
 
 VIEW = "account_features"
-OPTIONAL = (("weekly", "_af_weekly"), ("coverage", "_af_coverage"), ("cluster", "_af_cluster"))
+OPTIONAL = (("weekly", "_af_weekly"), ("history", "_af_history"), ("coverage", "_af_coverage"),
+            ("cluster", "_af_cluster"))
 
 
 def account_features(con: duckdb.DuckDBPyConnection, settings: Settings, dates: list[str]) -> str:

@@ -29,6 +29,7 @@ FAMILIES = {
     "hv": "output harvesting",
     "inf": "infrastructure",
     "rel": "model-release behaviour",
+    "hist": "the account against its own history",
 }
 
 #: Columns written by other stages that join into ``account_features`` (see docs/internals.md).
@@ -345,12 +346,82 @@ FEATURES: list[Feature] = [
 
 BY_NAME = {f.name: f for f in FEATURES}
 
+# --- the account against its own history (``hist_``; features/history, detector.features.history)
+
+#: Fewest baseline days with a value below which a history z-score is null.
+HISTORY_MIN_DAYS = 5
+#: Baseline windows (days before D, D excluded); the longest is how far back history reads.
+HISTORY_WINDOWS = (7, 28)
+#: Robust scale = max(MAD_SCALE x MAD, floor): MAD_SCALE makes the MAD a standard deviation
+#: for normal data; the floor keeps a constant history from dividing by zero.
+HISTORY_MAD_SCALE = 1.4826
+#: Metric -> (floor of the robust scale, what it is per day): the z-scores' inputs.
+HISTORY_METRICS: dict[str, tuple[float, str]] = {
+    "requests": (0.1, "ln(1 + requests) (vol_requests)"),
+    "output_input": (0.1, "ln((completion tokens + 1) / (prompt tokens + 1)) (the log of "
+                          "hv_output_input_ratio, defined on days without prompt tokens)"),
+    "length_share": (0.05, "hv_length_finish_share (responses stopped at the length limit / "
+                           "responses with a finish_reason; days without a finish_reason have "
+                           "no value)"),
+    "word_entropy": (0.25, "div_word_ngram_entropy, bits (a topic-mix proxy: no per-account-day "
+                           "topic vector exists when the feature stage runs; the embedding "
+                           "centroids are written by the later embeddings stage)"),
+}
+_HISTORY_WHY = {
+    "requests": "A long-standing heavy account is compared with itself: steady high volume stays "
+                "near 0 whatever its size, while a harvesting job started on an established "
+                "account, or a release-day surge, jumps by several units.",
+    "output_input": "Harvesting switches an account to short prompts and long answers; an "
+                    "application's ratio is stable from day to day.",
+    "length_share": "Pushing answers to the token limit to capture whole traces, on an account "
+                    "that did not before, is a change of purpose rather than of size.",
+    "word_entropy": "A job sweeping a topic list widens an account's vocabulary abruptly "
+                    "(positive); a generator template narrows it (negative); an application's "
+                    "traffic keeps its mix.",
+}
+
+
+def _history_features() -> list[Feature]:
+    out = []
+    for metric, (floor, what) in HISTORY_METRICS.items():
+        for w in HISTORY_WINDOWS:
+            out.append(Feature(
+                f"hist_{metric}_z{w}", "robust z (MAD units)",
+                f"Robust z-score of today's {what} against the account's active days among the "
+                f"{w} days before D: (today - median) / max({HISTORY_MAD_SCALE} x MAD, {floor}). "
+                f"Positive = higher than the account's usual. Null with fewer than "
+                f"{HISTORY_MIN_DAYS} baseline days holding a value, or when today has none (a "
+                "day without traffic is not a zero: the baseline is the account's active days).",
+                _HISTORY_WHY[metric],
+                f"(x_D - median(x_b)) / max({HISTORY_MAD_SCALE} median(|x_b - median(x_b)|), "
+                f"{floor}), b = active days in D-{w}..D-1", source="history"))
+    for w in HISTORY_WINDOWS:
+        out.append(Feature(
+            f"hist_baseline_days_{w}", "days", f"Days with traffic among the {w} days before D "
+            f"(0-{w}): the baseline behind the _z{w} scores (they are null under "
+            f"{HISTORY_MIN_DAYS}).", "Context: how much history the scores rest on.",
+            f"count(distinct date in D-{w}..D-1)", source="history"))
+    out.append(Feature(
+        "hist_days_since_first_seen", "days", "Days from the account's first day with traffic "
+        "in the lake to D (0 on its first day). Counted within the lake: for an account already "
+        "active on the lake's first stored day it is a lower bound (inf_account_age_days gives "
+        "the creation date when the logs carry it).",
+        "An account with no baseline cannot be compared with itself: a surge on an account's "
+        "second day is not a surge in its second year.",
+        "D - min(date with traffic)", source="history"))
+    return out
+
+
+#: The ``hist_`` family, stored in ``features/history`` (not in ``features/daily``).
+HISTORY: list[Feature] = _history_features()
+
 #: Features stored as int64 (whole counts); every other feature is float64.
 INT_FEATURES = frozenset({
     "vol_requests", "vol_input_tokens", "vol_output_tokens", "vol_active_hours", "vol_peak_rpm",
     "vol_distinct_models", "hv_temperature_distinct", "inf_distinct_ips", "inf_distinct_prefixes",
     "inf_distinct_user_agents", "inf_distinct_api_keys", "inf_payment_shared_accounts",
-    "inf_distinct_end_users",
+    "inf_distinct_end_users", "hist_baseline_days_7", "hist_baseline_days_28",
+    "hist_days_since_first_seen",
 })
 
 
@@ -364,9 +435,15 @@ def weekly_columns() -> list[str]:
     return ["w7_" + f.name for f in FEATURES if f.window]
 
 
+def history_columns() -> list[str]:
+    """Feature columns of ``features/history`` (``hist_`` family) in their stored order."""
+    return [f.name for f in HISTORY]
+
+
 def known_columns() -> set[str]:
     """Every column name that rules may reference in ``account_features`` (besides cov_/clu_)."""
-    return set(KEY_COLUMNS) | set(daily_columns()) | set(weekly_columns()) | {"w7_days_active"}
+    return (set(KEY_COLUMNS) | set(daily_columns()) | set(weekly_columns()) | {"w7_days_active"}
+            | set(history_columns()))
 
 
 def is_known_column(name: str) -> bool:
@@ -400,14 +477,25 @@ def render_markdown() -> str:
         "distinct prompts per account-day (same result on either engine); the bound of the "
         "approximation is stated in the meaning.",
         "",
+        "Source *history* (family `hist_`): the account-day against the account's own previous "
+        "days, in `features/history/date=D/part-0.parquet`; one Ibis query (DuckDB or Spark) over "
+        "the stored daily partials of the 28 days before D (and their `div_word_ngram_entropy`), "
+        "never the raw requests. Robust z = (today - median of the baseline) / max(1.4826 x MAD "
+        "of the baseline, floor), where the baseline is the account's active days among the 7 "
+        f"(`_z7`) or 28 (`_z28`) days before D; null with fewer than {HISTORY_MIN_DAYS} baseline "
+        "days holding a value, or when today has no value. Positive = above the account's usual. "
+        "Not in the default model's feature list.",
+        "",
     ]
     for prefix, family in FAMILIES.items():
         lines += [f"## {family} (`{prefix}_`)", "",
                   "| name | unit | grain | source | meaning | why it separates distillers | formula |",
                   "|---|---|---|---|---|---|---|"]
-        for f in FEATURES:
+        for f in FEATURES + HISTORY:
             if f.name.startswith(prefix + "_"):
                 grain = "account-day, w7" if f.window else "account-day"
+                if f.source == "history":
+                    grain = "account-day vs own prior days"
                 cells = [f"`{f.name}`", f.unit, grain, f.source, f.meaning, f.why, f"`{f.formula}`"]
                 lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from detector.errors import InputError
-from detector.features import catalog, derive, engine, lexicon, partials, sample, store
+from detector.features import catalog, derive, engine, history, lexicon, partials, sample, store
 from detector.features.percentiles import percentile_table
 from detector.settings import Settings
 
@@ -96,7 +96,9 @@ def compute(settings: Settings, dates: list[str], force: bool = False,
             timings: dict[str, float] | None = None) -> list[str]:
     """Compute features for ``dates`` (YYYY-MM-DD); returns the days actually recomputed.
 
-    Writes ``features/{partials,daily}/date=D`` for changed days, then ``weekly`` and
+    Writes ``features/{partials,daily}/date=D`` for changed days, ``history`` (the ``hist_``
+    family, :mod:`detector.features.history`) for the requested days and the stored days after a
+    changed one whose inputs moved, then ``weekly`` and
     ``percentiles`` for every requested day and every window that includes a changed day.
     ``timings``, when given, receives wall seconds per phase (summed over days).
     """
@@ -123,6 +125,8 @@ def compute(settings: Settings, dates: list[str], force: bool = False,
                 store.write_table(settings, "daily", d, daily)
             store.write_state(settings, d, {**state, "daily": fp, "engine": eng.name})
             changed.append(d)
+        with eng.phase("history"):
+            history.update(settings, eng, days, changed, say, force=force)
     finally:
         eng.close()
     with eng.phase("windows_percentiles"):
