@@ -239,13 +239,18 @@ FEATURES: list[Feature] = [
             "Paraphrase and template generation produce many near-identical distinct prompts.",
             "share of sampled prompts in a colliding LSH band", source="sample"),
     Feature("div_char_ngram_entropy", "bits", "Shannon entropy of the character 4-gram "
-            "(UTF-8 byte) distribution over the sample of distinct prompts (as above).",
-            "Templated prompts reuse the same character sequences: low entropy for their volume.",
-            "-sum p log2 p over 4-gram counts in the sample", source="sample"),
+            "(UTF-8 byte) distribution on a fixed budget: the first 64 4-grams of each of the "
+            "first 16 sampled distinct prompts (smallest prompt_hash first). Null when the "
+            "account-day has fewer than 16 distinct prompts. The fixed budget makes it "
+            "independent of volume and prompt length (at most log2(1024) = 10 bits).",
+            "Templated prompts reuse the same character sequences: low entropy.",
+            "-sum p log2 p over the budget's 4-gram counts", source="sample"),
     Feature("div_word_ngram_entropy", "bits", "Shannon entropy of the word (lower-cased, "
-            "alphanumeric runs) distribution over the sample of distinct prompts.",
+            "alphanumeric runs) distribution on a fixed budget: the first 16 words of each of "
+            "the first 16 sampled distinct prompts; null below 16 distinct prompts (at most "
+            "log2(256) = 8 bits).",
             "Same as the character entropy at the word level: narrow vocabularies mark templates.",
-            "-sum p log2 p over word counts in the sample", source="sample"),
+            "-sum p log2 p over the budget's word counts", source="sample"),
     # output harvesting
     Feature("hv_logprobs_share", "share 0-1", "Share of requests asking for logprobs or "
             "top_logprobs > 0.",

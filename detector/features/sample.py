@@ -16,6 +16,13 @@ import pyarrow.compute as pc
 from detector.features import cot, minhash
 
 SAMPLE_K = 32
+#: The entropies are measured on a fixed budget so that they do not grow with an account's
+#: volume: the first ENTROPY_PROMPTS sampled distinct prompts (by prompt_hash, the same sample as
+#: above), the first WORDS_PER_PROMPT words and SHINGLES_PER_PROMPT character 4-grams of each.
+#: Fewer distinct prompts than that on the day: null (the estimate would be biased low).
+ENTROPY_PROMPTS = 16
+WORDS_PER_PROMPT = 16
+SHINGLES_PER_PROMPT = 64
 CHUNK_GROUPS = 1000
 CHUNK_TEXTS = 20_000
 SAMPLE_COLUMNS = ["div_near_dup_rate", "div_char_ngram_entropy", "div_word_ngram_entropy",
@@ -43,11 +50,32 @@ def _expand(rows_u: np.ndarray, values_u: np.ndarray, inv: np.ndarray, n_u: int)
     return rows, values_u[pos]
 
 
+def _first_per_row(rows: np.ndarray, cap: int) -> np.ndarray:
+    """Mask keeping the first ``cap`` entries of each row (``rows`` sorted, entries in order)."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=bool)
+    start = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+    run = np.diff(np.concatenate([start, [len(rows)]]))
+    pos = np.arange(len(rows)) - np.repeat(start, run)
+    return pos < cap
+
+
+def _budget_entropy(groups: np.ndarray, in_budget: np.ndarray, rows: np.ndarray,
+                    tokens: np.ndarray, cap: int, n_groups: int, full: np.ndarray) -> np.ndarray:
+    """Entropy per group over the first ``cap`` tokens of each in-budget row; nan for groups
+    without a full budget of prompts (``full``)."""
+    keep = in_budget[rows] & _first_per_row(rows, cap)
+    ent = minhash.group_entropy(groups[rows[keep]], tokens[keep], n_groups)
+    ent[~full] = np.nan
+    return ent
+
+
 def _chunk(distinct: pa.Array, text_ids: np.ndarray, groups: np.ndarray, cot_flags: np.ndarray) -> np.ndarray:
     """(4, groups) near-dup rate, char entropy, word entropy, CoT share for groups 0..max.
 
-    Rows are (group, text id into ``distinct``); shingles and words are computed once per
-    distinct text of the chunk and expanded to its rows.
+    Rows are (group, text id into ``distinct``), sorted by group then prompt_hash; shingles and
+    words are computed once per distinct text of the chunk and expanded to its rows. The
+    entropies use the fixed budget described at ENTROPY_PROMPTS.
     """
     n_groups = int(groups.max()) + 1
     sizes = np.bincount(groups, minlength=n_groups).astype(float)
@@ -57,10 +85,12 @@ def _chunk(distinct: pa.Array, text_ids: np.ndarray, groups: np.ndarray, cot_fla
     sig = minhash.signatures(rows_u, hashes_u, len(texts))[inv]
     flags = minhash.near_dup_flags(groups, sig)
     near = np.bincount(groups, weights=flags, minlength=n_groups) / sizes
+    in_budget = _first_per_row(groups, ENTROPY_PROMPTS)
+    full = sizes >= ENTROPY_PROMPTS
     rows, hashes = _expand(rows_u, hashes_u, inv, len(texts))
-    char_ent = minhash.group_entropy(groups[rows], hashes, n_groups)
+    char_ent = _budget_entropy(groups, in_budget, rows, hashes, SHINGLES_PER_PROMPT, n_groups, full)
     w_rows, w_ids = _expand(*minhash.word_tokens(texts), inv, len(texts))
-    word_ent = minhash.group_entropy(groups[w_rows], w_ids, n_groups)
+    word_ent = _budget_entropy(groups, in_budget, w_rows, w_ids, WORDS_PER_PROMPT, n_groups, full)
     cot_share = np.bincount(groups, weights=cot_flags[text_ids], minlength=n_groups) / sizes
     return np.vstack([near, char_ent, word_ent, cot_share])
 

@@ -30,6 +30,12 @@ TRAIN_SEEDS = (101, 202)
 #: Size per seed: big enough for every archetype to appear tens of times, small enough that
 #: `make model` finishes in minutes on 2 cores.
 TRAIN_ACCOUNTS, TRAIN_DAYS = 2500, 3
+#: Volume multiplier per training seed (``detector simulate --volume``): the same population at
+#: two volume levels, so that nothing the model learns can stand in for "more requests" (the
+#: volume-proportional columns are not inputs at all: ``detector.model.train.VOLUME_FEATURES``).
+#: The seed at 3x has fewer accounts, keeping its request count near the 1x seed's.
+TRAIN_VOLUMES = {101: 1.0, 202: 3.0}
+TRAIN_ACCOUNT_SHARE = {101: 1.0, 202: 0.5}
 
 
 def build(accounts: int | None, days: int | None, out_dir: Path = DEFAULT_DIR,
@@ -40,7 +46,9 @@ def build(accounts: int | None, days: int | None, out_dir: Path = DEFAULT_DIR,
     for seed in TRAIN_SEEDS:
         logs = work / f"logs-{seed}"
         home = work / f"home-{seed}"
-        simulate(logs, accounts=accounts, days=days, seed=seed, scenario=TRAIN_SCENARIO)
+        n = None if accounts is None else max(1, int(accounts * TRAIN_ACCOUNT_SHARE[seed]))
+        simulate(logs, accounts=n, days=days, seed=seed, scenario=TRAIN_SCENARIO,
+                 volume=TRAIN_VOLUMES[seed])
         settings = load_settings(home)
         settings.ensure_dirs()
         ingest_paths(settings, [logs], progress=False)
@@ -50,13 +58,15 @@ def build(accounts: int | None, days: int | None, out_dir: Path = DEFAULT_DIR,
         frame["account_id"] = f"s{seed}:" + frame["account_id"].astype(str)
         frames.append(frame)
     data = pd.concat(frames, ignore_index=True)
-    description = (f"simulated TRAINING scenario {TRAIN_SCENARIO.name}, seeds {list(TRAIN_SEEDS)}, "
+    description = (f"simulated TRAINING scenario {TRAIN_SCENARIO.name}, seeds {list(TRAIN_SEEDS)} "
+                   f"at volumes {[TRAIN_VOLUMES[s] for s in TRAIN_SEEDS]}, "
                    f"{data['account_id'].nunique()} accounts, {len(data)} account-days")
     model, card = train_model(data.drop(columns=["archetype"], errors="ignore"),
                               description=description)
     card["version"] = "default-" + card["training_data"]["sha256"][:8]
     card["training_data"]["scenario"] = str(TRAIN_SCENARIO.relative_to(REPO))
     card["training_data"]["seeds"] = list(TRAIN_SEEDS)
+    card["training_data"]["volumes"] = {str(k): v for k, v in TRAIN_VOLUMES.items()}
     card["training_seconds"] = round(time.perf_counter() - t0, 1)
     save_model_files(out_dir, model, card)
     shutil.rmtree(work, ignore_errors=True)

@@ -26,12 +26,32 @@ from detector.model.thresholds import (
 
 LABEL = "is_distiller"
 
+#: Feature columns that grow with an account's volume alone (counts, sums, distinct counts, and
+#: hour coverage, which a person's unchanged day fills more of as they send more requests).
+#: They are never model inputs: a heavy legitimate account would score higher than the same
+#: behaviour at low volume. Volume gates rules and the policy's model-block floor
+#: (``detector/decide/scoring.py``); it never decides. Ratios, shares and fixed-budget
+#: estimates (``div_*_ngram_entropy``, ``cov_codebook_coverage``) stay.
+VOLUME_FEATURES: tuple[str, ...] = (
+    "vol_requests", "vol_input_tokens", "vol_output_tokens", "vol_peak_rpm", "vol_active_hours",
+    "w7_vol_requests", "w7_vol_input_tokens", "w7_vol_output_tokens", "w7_vol_peak_rpm",
+    "w7_vol_active_hours", "tim_hour_entropy", "w7_tim_hour_entropy", "hv_temperature_distinct",
+    "inf_distinct_ips", "inf_distinct_prefixes", "inf_distinct_user_agents",
+    "inf_distinct_api_keys", "inf_distinct_end_users",
+    "cov_n_distinct", "cov_n_sampled", "cov_topics_hit",
+)
+
 
 def frame_hash(frame: pd.DataFrame) -> str:
     """sha256 of the training frame's content (stable for equal frames)."""
     ordered = frame.sort_values(["account_id", "date"]).reset_index(drop=True)
     digest = hashlib.sha256(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+#: The account-against-its-own-history family (``hist_*``) needs weeks of an account's days;
+#: the training scenarios span a few days, so it is not a model input (rules may use it).
+HISTORY_PREFIX = "hist_"
 
 
 def split_by_account(frame: pd.DataFrame, validation_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -42,15 +62,17 @@ def split_by_account(frame: pd.DataFrame, validation_share: float, seed: int) ->
 
 def train_model(frame: pd.DataFrame, *, review_fpr: float = 0.01, block_fpr: float = 0.001,
                 validation_share: float = 0.3, seed: int = 0, description: str = "",
-                exclude: tuple[str, ...] = (),
+                exclude: tuple[str, ...] = VOLUME_FEATURES,
                 model_params: dict | None = None) -> tuple[DistillationClassifier, dict]:
     """Fit on part of the accounts, validate and choose thresholds on the rest.
 
-    ``frame`` has account_id, date, the label column ``is_distiller`` and numeric features.
+    ``frame`` has account_id, date, the label column ``is_distiller`` and numeric features;
+    ``exclude`` names columns that are not model inputs (default: :data:`VOLUME_FEATURES`).
     """
     if LABEL not in frame.columns:
         raise ValueError(f"frame: expected a '{LABEL}' label column, got columns {list(frame.columns)[:8]}...")
-    features = [c for c in numeric_feature_columns(frame) if c != LABEL and c not in exclude]
+    features = [c for c in numeric_feature_columns(frame)
+                if c != LABEL and c not in exclude and not c.startswith(HISTORY_PREFIX)]
     train_idx, val_idx = split_by_account(frame, validation_share, seed)
     train, val = frame.iloc[train_idx], frame.iloc[val_idx]
     model = DistillationClassifier(features=features, random_state=seed, **(model_params or {}))
@@ -66,6 +88,7 @@ def train_model(frame: pd.DataFrame, *, review_fpr: float = 0.01, block_fpr: flo
         "estimator": "HistGradientBoostingClassifier + CalibratedClassifierCV(isotonic, cv=3) "
                      "+ IsolationForest anomaly score",
         "features": features,
+        "excluded_features": [c for c in exclude if c in frame.columns],
         "training_data": {
             "description": description,
             "sha256": frame_hash(frame[["account_id", "date", LABEL, *features]]),

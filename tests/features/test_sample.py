@@ -10,7 +10,12 @@ import pyarrow as pa
 import pytest
 
 from detector.features import cot, minhash
-from detector.features.sample import _expand, sample_features
+from detector.features.sample import (
+    ENTROPY_PROMPTS,
+    WORDS_PER_PROMPT,
+    _expand,
+    sample_features,
+)
 
 
 def _table(rows):
@@ -41,12 +46,40 @@ def test_minhash_estimates_jaccard():
     assert abs(est - true) < 0.25  # 32 bins: std <= 0.09
 
 
+def _hashed(rows):
+    """Like _table with prompt hashes that sort in the given order (h000, h001, ...)."""
+    return pa.table({"account_id": [r[0] for r in rows],
+                     "prompt_hash": [f"h{i:03d}" for i in range(len(rows))],
+                     "prompt_text": [r[1] for r in rows]})
+
+
 def test_entropies_hand_computed():
-    # one prompt "aaaa b" -> bytes 'aaaa b': 4-grams 'aaaa','aaa ','aa b' (3 distinct, 1 each)
-    out = sample_features(_table([("e", "aaaa b")])).to_pandas().iloc[0]
+    # 16 prompts "aaaa b" (the budget): 4-grams 'aaaa','aaa ','aa b' once each per prompt
+    out = sample_features(_hashed([("e", "aaaa b")] * ENTROPY_PROMPTS)).to_pandas().iloc[0]
     assert out["div_char_ngram_entropy"] == pytest.approx(math.log2(3))
     # words: 'aaaa', 'b' -> 1 bit
     assert out["div_word_ngram_entropy"] == pytest.approx(1.0)
+
+
+def test_entropies_need_a_full_budget_of_prompts():
+    rows = [("s", f"question number {i} about topic {i * 7}") for i in range(ENTROPY_PROMPTS - 1)]
+    out = sample_features(_hashed(rows)).to_pandas().iloc[0]
+    assert math.isnan(out["div_char_ngram_entropy"]) and math.isnan(out["div_word_ngram_entropy"])
+    assert out["div_near_dup_rate"] == pytest.approx(out["div_near_dup_rate"])  # still measured
+
+
+def test_entropies_do_not_grow_with_volume_or_prompt_length():
+    words = [f"w{i}" for i in range(4000)]
+    base = [" ".join(words[i * 40:(i + 1) * 40]) for i in range(ENTROPY_PROMPTS)]
+    small = [("a", t) for t in base]
+    # more prompts after the budget (by prompt_hash) and longer prompts change nothing
+    heavy = [("a", t + " " + " ".join(words[3000:3100])) for t in base] + [
+        ("a", " ".join(words[2000 + i:2040 + i])) for i in range(60)]
+    one = sample_features(_hashed(small)).to_pandas().iloc[0]
+    many = sample_features(_hashed(heavy)).to_pandas().iloc[0]
+    for col in ("div_char_ngram_entropy", "div_word_ngram_entropy"):
+        assert many[col] == pytest.approx(one[col]), col
+    assert one["div_word_ngram_entropy"] == pytest.approx(math.log2(ENTROPY_PROMPTS * WORDS_PER_PROMPT))
 
 
 def test_group_entropy_counts():
@@ -125,5 +158,5 @@ def test_texts_shared_across_accounts_give_each_accounts_own_values():
         alone = sample_features(_table(rows)).to_pandas().set_index("account_id")
         pd_row, ref = both.loc[acct], alone.loc[acct]
         for col in ref.index:
-            assert pd_row[col] == pytest.approx(ref[col], rel=1e-12), col
+            assert pd_row[col] == pytest.approx(ref[col], rel=1e-12, nan_ok=True), col
     assert both.loc["a", "hv_cot_classifier_share"] == pytest.approx(1 / 5)
