@@ -138,3 +138,13 @@ def test_mapped_without_mapping_is_an_input_error(home, tmp_path):
     p.write_text("x,y\n1,2\n")
     with pytest.raises(InputError, match="mapping"):
         ingest_paths(home, [p], fmt="mapped", progress=False)
+
+
+def test_dry_run_counts_and_reports_without_storing(home):
+    res = ingest_paths(home, [FIX / "litellm" / "standard_logging_payload.jsonl"], progress=False,
+                       workers=1, dry_run=True)
+    assert res.dry_run and (res.read, res.accepted, res.quarantined) == (12, 12, 0)
+    assert res.fill_rates["ip"] == 1.0 and res.fill_rates["account_creation"] == 0.0
+    assert res.blind["blind_rules"]["infra_shared_payment_fresh_accounts"] == [
+        "account_creation", "payment_fingerprint"]
+    assert not home.requests_dir.exists() or not any(home.requests_dir.rglob("*.parquet"))
