@@ -29,6 +29,7 @@ from detector.api.routers import (
     rules,
     verdicts,
 )
+from detector.api.security import HeadAsGet, RequestLimits, SecurityHeaders
 from detector.api.service import Service
 from detector.settings import Settings
 
@@ -67,18 +68,27 @@ def create_app(settings: Settings, service: Service | None = None,
         finally:
             svc.stop()
 
+    docs = settings.api_docs  # off unless enabled: Swagger UI / ReDoc load scripts from a CDN
     app = FastAPI(title="distill-guard", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None)
     app.state.service = svc
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["num"] = fmt_number
+    templates.env.globals["api_docs"] = docs
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (health, metrics, verdicts, review_queue, accounts, decisions, clusters, rules,
+    # decisions before accounts: '/{account_id:path}/decisions' must match before the
+    # account route's '/{account_id:path}' swallows it
+    for module in (health, metrics, verdicts, review_queue, decisions, accounts, clusters, rules,
                    reports, allowlist, audit, pages):
         app.include_router(module.router)
+    app.include_router(decisions.by_query)
     errors.install(app)
     if fast_verdicts:
         app.add_middleware(VerdictFastPath, service=svc)
+    app.add_middleware(RequestLimits, settings=settings)  # body size/time, lone surrogates
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(MetricsMiddleware, metrics=svc.metrics)  # outermost: times everything
     return app

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from detector.api.auth import (
@@ -28,15 +28,55 @@ COOKIE = "dg_key"
 _bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 
-#: account, cluster and similar ids in paths: printable, no slashes, bounded length
+#: cluster and similar generated ids in paths: printable, no slashes, bounded length
 ID_PATTERN = r"^[^\x00-\x1f\x7f/]{1,256}$"
 _ID_RE = re.compile(ID_PATTERN)
-AccountId = Annotated[str, Path(min_length=1, max_length=256, pattern=ID_PATTERN,
-                                description="Billing account id.")]
 
 
 def valid_id(value: str) -> bool:
     return bool(_ID_RE.match(value))
+
+
+def valid_account_id(value: str, max_chars: int = 1024) -> bool:
+    """Any string ingest accepts as an account id (slashes included): 1 to ``max_chars``
+    characters that are valid Unicode (no unpaired surrogate)."""
+    if not 0 < len(value) <= max_chars:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_account_id(request: Request, value: str) -> str:
+    """``value`` when it is a valid account id under the service's ``max_id_chars``; 422."""
+    limit = get_service(request).settings.max_id_chars
+    if not valid_account_id(value, limit):
+        raise HTTPException(422, f"account id: expected 1 to {limit} characters of valid "
+                                 "Unicode (setting max_id_chars)")
+    return value
+
+
+async def _account_id_path(
+    request: Request,
+    account_id: Annotated[str, Path(min_length=1, description=(
+        "Billing account id; may contain '/' (or send it percent-encoded). Ids ending in "
+        "'/decisions' are reachable through the `account_id` query form."))],
+) -> str:
+    return check_account_id(request, account_id)
+
+
+async def _account_id_query(
+    request: Request,
+    account_id: Annotated[str, Query(min_length=1, description="Billing account id.")],
+) -> str:
+    return check_account_id(request, account_id)
+
+
+#: an account id in the path (routes use ``{account_id:path}``) / in the query string
+AccountId = Annotated[str, Depends(_account_id_path)]
+AccountQuery = Annotated[str, Depends(_account_id_query)]
 
 
 def get_service(request: Request) -> Service:

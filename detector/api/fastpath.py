@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from detector.api.auth import VERDICT_ROLES
-from detector.api.deps import valid_id
+from detector.api.deps import valid_account_id
 
 PREFIX = "/v1/verdicts/"
 ROUTE = "/v1/verdicts/{account_id}"
@@ -45,12 +45,13 @@ class VerdictFastPath:
     def __init__(self, app: Any, service: Any) -> None:
         self.app = app
         self.service = service
+        self.max_id_chars = service.settings.max_id_chars
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if (scope["type"] == "http" and scope["method"] == "GET"
                 and scope["path"].startswith(PREFIX)):
             account_id = scope["path"][len(PREFIX):]
-            if account_id and valid_id(account_id):
+            if account_id and valid_account_id(account_id, self.max_id_chars):
                 who = self.service.keys.resolve(_key(scope["headers"]))
                 if who is not None and who.role in VERDICT_ROLES:
                     body = orjson.dumps(self.service.verdict(account_id))

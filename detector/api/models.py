@@ -74,7 +74,7 @@ class DecisionOut(BaseModel):
 
 class AllowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    account_id: str | None = Field(default=None, min_length=1, max_length=256)
+    account_id: str | None = Field(default=None, min_length=1, max_length=1024)
     org_id: str | None = Field(default=None, min_length=1, max_length=256)
     until: str | None = Field(default=None, max_length=40,
                               description="ISO date or timestamp; null = no expiry.")

@@ -7,8 +7,10 @@ none of it does. Readers (the decide stage, the model trainer, the API) never bl
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import os
 import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from detector.cases import keys as keylib
 from detector.cases.db import Database
 from detector.cases.schema import DDL, DECISIONS, ROLES, STATUS_AFTER
 from detector.errors import InputError
+from detector.lake.io import current_umask
 from detector.settings import Settings
 
 #: webhook event emitted in the same transaction as each analyst decision
@@ -34,6 +37,8 @@ DECISION_VERDICT = {"confirm-block": "block", "clear": "allow", "escalate": "rev
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_ID_LEN = 256
+#: account ids as ingest accepts them (any non-blank string up to 1,024 characters, kept as is)
+MAX_ACCOUNT_ID_LEN = 1024
 MAX_NOTE_LEN = 10_000
 
 
@@ -57,6 +62,24 @@ def _check_id(name: str, value: object) -> str:
         raise CaseInputError(
             f"{name}: expected a non-empty string of at most {MAX_ID_LEN} characters, got {value!r}")
     return value.strip()
+
+
+def _restrict(db_path: Path) -> None:
+    """The new database file (and its WAL/SHM) get 0666 minus the umask: SQLite makes them
+    0644, which is world-readable and, with ``group_access``, not group-writable."""
+    mask = current_umask()
+    for p in (db_path, db_path.with_name(db_path.name + "-wal"),
+              db_path.with_name(db_path.name + "-shm")):
+        with contextlib.suppress(OSError):
+            os.chmod(p, 0o666 & ~mask)
+
+
+def _check_account(value: object) -> str:
+    """An account id exactly as the lake holds it (never stripped: ' a' and 'a' differ)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ACCOUNT_ID_LEN:
+        raise CaseInputError("account_id: expected a non-blank string of at most "
+                             f"{MAX_ACCOUNT_ID_LEN} characters, got {str(value)[:80]!r}")
+    return value
 
 
 def _check_date(name: str, value: object) -> str | None:
@@ -120,6 +143,7 @@ class CaseStore:
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not {"cases", "decisions", "labels", "allowlist", "audit_log", "api_keys"} <= tables:
             self.db.executescript(DDL)
+            _restrict(Path(path))
         # readers (the decide stage, the trainer) take no write lock once the schema exists
         if self._outbox is not None and "hook_events" not in tables:
             with self.db.transaction() as conn:
@@ -167,7 +191,7 @@ class CaseStore:
         """Record one analyst decision about ``account_id`` (about the verdict of ``date``,
         default today UTC) and update its case; emits the webhook event in the same
         transaction. Returns the decision row plus ``status`` (the case status after it)."""
-        account_id = _check_id("account_id", account_id)
+        account_id = _check_account(account_id)
         analyst = _check_id("analyst", analyst)
         if decision not in DECISIONS:
             raise CaseInputError(f"decision: expected one of {', '.join(DECISIONS)}, got {decision!r}")
@@ -246,7 +270,7 @@ class CaseStore:
                   created_by: str = "system", date: str | None = None, note: str = ""
                   ) -> dict[str, Any]:
         """Add one explicit training label (``date`` None = about the account as a whole)."""
-        account_id = _check_id("account_id", account_id)
+        account_id = _check_account(account_id)
         source = _check_id("source", source)
         created_by = _check_id("created_by", created_by)
         if not isinstance(is_distiller, bool | int):
@@ -287,7 +311,7 @@ class CaseStore:
             raise CaseInputError(
                 f"allowlist_add: expected exactly one of account_id or org_id, got "
                 f"account_id={account_id!r}, org_id={org_id!r}")
-        row = {"account_id": None if account_id is None else _check_id("account_id", account_id),
+        row = {"account_id": None if account_id is None else _check_account(account_id),
                "org_id": None if org_id is None else _check_id("org_id", org_id),
                "until": _check_until(until), "reason": _check_id("reason", reason),
                "analyst": _check_id("analyst", analyst), "created_at": now_iso()}

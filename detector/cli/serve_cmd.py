@@ -28,6 +28,7 @@ def register(app: typer.Typer) -> None:
 
         from detector.api.app import create_app
         from detector.api.auth import dev_key
+        from detector.api.security import uvicorn_options
         from detector.api.service import Service
 
         settings = settings_from(ctx)
@@ -40,9 +41,10 @@ def register(app: typer.Typer) -> None:
                  "(--dev or DETECTOR_DEV_MODE=1) to use the home's dev key")
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         url = f"http://{shown}:{port}"
+        docs = f", API docs {url}/docs" if settings.api_docs else ""
         sys.stderr.write(f"distill-guard serving {settings.home} at {url}/ "
-                         f"(queue {url}/queue, API docs {url}/docs)\n")
+                         f"(queue {url}/queue{docs})\n")
         if settings.dev_mode:
             sys.stderr.write(f"DEV MODE: dev key (admin) = {dev_key(settings)}\n")
         uvicorn.run(create_app(settings, service), host=host, port=port, log_level="warning",
-                    access_log=access_log, server_header=False)
+                    access_log=access_log, server_header=False, **uvicorn_options(settings))

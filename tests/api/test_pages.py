@@ -5,15 +5,21 @@ from __future__ import annotations
 from detector.api.deps import csrf_token
 
 
+def _login_token(client) -> str:
+    """The login form's CSRF token (also set as the dg_login_csrf cookie)."""
+    client.get("/login")
+    return client.cookies.get("dg_login_csrf")
+
+
 def test_login_sets_cookie_and_refuses_open_redirects(client, keys):
-    r = client.post("/login", data={"key": keys["viewer"], "next": "//evil.example/x"},
-                    follow_redirects=False)
+    r = client.post("/login", data={"key": keys["viewer"], "next": "//evil.example/x",
+                                    "csrf": _login_token(client)}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/queue"
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
-    r = client.post("/login", data={"key": "dg_wrong_key", "next": "/queue"},
-                    follow_redirects=False)
-    assert "error=That+key+is+not+valid" in r.headers["location"]
+    r = client.post("/login", data={"key": "dg_wrong_key", "next": "/queue",
+                                    "csrf": _login_token(client)}, follow_redirects=False)
+    assert "error=invalid" in r.headers["location"]
 
 
 def test_decision_form_needs_the_csrf_token(client, keys, settings):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
 from detector.api.account_view import account_evidence
-from detector.api.deps import AccountId, Svc, Viewer
+from detector.api.deps import AccountId, AccountQuery, Svc, Viewer
 from detector.api.models import ErrorBody, Verdict
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"],
@@ -34,7 +34,13 @@ class AccountEvidence(BaseModel):
     allowlist: list[dict[str, Any]]
 
 
-@router.get("/{account_id}", response_model=AccountEvidence,
+@router.get("", response_model=AccountEvidence,
+            summary="Evidence about one account given as ?account_id= (any id)")
+def get_account_query(account_id: AccountQuery, svc: Svc, who: Viewer) -> dict:
+    return get_account(account_id, svc, who)
+
+
+@router.get("/{account_id:path}", response_model=AccountEvidence,
             summary="Evidence about one account (prompt text only for analyst/admin, masked)")
 def get_account(account_id: AccountId, svc: Svc, who: Viewer) -> dict:
     data = account_evidence(svc, account_id, who)

@@ -1,10 +1,12 @@
-"""``/v1/accounts/{account_id}/decisions``: analyst decisions (record: analyst/admin)."""
+"""``/v1/accounts/{account_id}/decisions``: analyst decisions (record: analyst/admin).
+
+Also ``/v1/decisions?account_id=...`` (the query form, for any id)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from detector.api.deps import AccountId, Analyst, Svc, Viewer
+from detector.api.deps import AccountId, AccountQuery, Analyst, Svc, Viewer
 from detector.api.models import DecisionIn, DecisionOut, ErrorBody
 
 router = APIRouter(prefix="/v1/accounts", tags=["decisions"],
@@ -20,7 +22,7 @@ def record(svc, account_id: str, body: DecisionIn, analyst: str) -> dict:
     return row
 
 
-@router.post("/{account_id}/decisions", response_model=DecisionOut, status_code=201,
+@router.post("/{account_id:path}/decisions", response_model=DecisionOut, status_code=201,
              responses={400: {"model": ErrorBody}},
              summary="Record a decision: confirm-block, clear, escalate or needs-more-data")
 def post_decision(account_id: AccountId, body: DecisionIn, svc: Svc, who: Analyst,
@@ -30,7 +32,26 @@ def post_decision(account_id: AccountId, body: DecisionIn, svc: Svc, who: Analys
     return record(svc, account_id, body, who.name)
 
 
-@router.get("/{account_id}/decisions", response_model=list[DecisionOut],
+@router.get("/{account_id:path}/decisions", response_model=list[DecisionOut],
             summary="Decisions about one account, newest first")
 def list_decisions(account_id: AccountId, svc: Svc, _: Viewer) -> list[dict]:
+    return svc.store.decisions(account_id, limit=500)
+
+
+by_query = APIRouter(prefix="/v1/decisions", tags=["decisions"],
+                     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
+                                422: {"model": ErrorBody}})
+
+
+@by_query.post("", response_model=DecisionOut, status_code=201,
+               responses={400: {"model": ErrorBody}},
+               summary="Record a decision about the account given as ?account_id= (any id)")
+def post_decision_query(account_id: AccountQuery, body: DecisionIn, svc: Svc,
+                        who: Analyst) -> dict:
+    return record(svc, account_id, body, who.name)
+
+
+@by_query.get("", response_model=list[DecisionOut],
+              summary="Decisions about the account given as ?account_id=, newest first")
+def list_decisions_query(account_id: AccountQuery, svc: Svc, _: Viewer) -> list[dict]:
     return svc.store.decisions(account_id, limit=500)

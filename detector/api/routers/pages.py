@@ -1,12 +1,15 @@
 """Server-rendered pages for analysts: login, review queue, account, cluster, decision form.
 
 A page session is the API key in an HttpOnly, SameSite=Strict cookie; every form also carries
-a CSRF token derived from it. The ``hook`` role cannot open pages.
+a CSRF token derived from it (the login form: a random token double-submitted in a cookie).
+The ``hook`` role cannot open pages.
 """
 
 from __future__ import annotations
 
+import hmac
 import math
+import secrets
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -17,7 +20,14 @@ from pydantic import ValidationError
 from detector.api import plots
 from detector.api.account_view import account_evidence
 from detector.api.auth import READ_ROLES, WRITE_ROLES, Principal
-from detector.api.deps import COOKIE, AccountId, csrf_token, get_service, valid_id
+from detector.api.deps import (
+    COOKIE,
+    AccountId,
+    check_account_id,
+    csrf_token,
+    get_service,
+    valid_id,
+)
 from detector.api.models import DecisionIn
 from detector.api.queue import QueueQuery, review_queue
 from detector.api.routers.clusters import cluster_or_404
@@ -58,28 +68,56 @@ def index() -> RedirectResponse:
     return RedirectResponse("/queue", status_code=303)
 
 
+#: ``/login?error=CODE``: fixed messages only (a link cannot make the page say anything else)
+LOGIN_ERRORS = {"invalid": "That key is not valid.",
+                "role": "That key cannot open the pages.",
+                "csrf": "The login form expired or came from another site; try again."}
+LOGIN_CSRF_COOKIE = "dg_login_csrf"
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "/queue", error: str = "") -> Response:
-    return request.app.state.templates.TemplateResponse(
-        request, "login.html", {"next": _safe_next(next), "error": error, "principal": None})
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not (16 <= len(token) <= 64 and token.isalnum()):
+        token = secrets.token_hex(16)
+    resp = request.app.state.templates.TemplateResponse(
+        request, "login.html", {"next": _safe_next(next), "error": LOGIN_ERRORS.get(error, ""),
+                                "principal": None, "csrf": token})
+    resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https", max_age=3600, path="/login")
+    return resp
+
+
+def _login_error(next: str, code: str) -> Response:
+    return RedirectResponse("/login?" + urlencode({"next": _safe_next(next), "error": code}),
+                            status_code=303)
 
 
 @router.post("/login")
 def login(request: Request, key: Annotated[str, Form(max_length=512)],
-          next: Annotated[str, Form(max_length=2000)] = "/queue") -> Response:
+          next: Annotated[str, Form(max_length=2000)] = "/queue",
+          csrf: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """Double-submit CSRF check: the form's token must equal the login cookie's (set by the
+    form, SameSite=Strict, so a cross-site POST carries neither)."""
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+        return _login_error(next, "csrf")
     who = get_service(request).keys.resolve(key.strip())
     if who is None or who.role not in READ_ROLES:
-        msg = "That key is not valid." if who is None else "That key cannot open the pages."
-        return RedirectResponse("/login?" + urlencode({"next": _safe_next(next), "error": msg}),
-                                status_code=303)
+        return _login_error(next, "invalid" if who is None else "role")
     resp = RedirectResponse(_safe_next(next), status_code=303)
     resp.set_cookie(COOKIE, key.strip(), httponly=True, samesite="strict",
                     secure=request.url.scheme == "https", max_age=12 * 3600)
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return resp
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, csrf: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """Needs the session's CSRF token (a cross-site form cannot log anyone out)."""
+    key = _key(request)
+    if key and not hmac.compare_digest(csrf.encode(), csrf_token(key).encode()):
+        raise HTTPException(403, "the form expired or came from another site; reload the page")
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE)
     return resp
@@ -125,7 +163,14 @@ def queue_page(
                    qs=lambda **kw: urlencode({**filters, **kw}))
 
 
-@router.get("/accounts/{account_id}")
+@router.get("/account")
+def account_page_query(request: Request, id: Annotated[str, Query(min_length=1)],
+                       saved: str = "") -> Response:
+    """The account page for any id (the query form of ``/accounts/{account_id}``)."""
+    return account_page(request, check_account_id(request, id), saved)
+
+
+@router.get("/accounts/{account_id:path}")
 def account_page(request: Request, account_id: AccountId, saved: str = "") -> Response:
     who = page_principal(request)
     svc = get_service(request)
@@ -142,13 +187,13 @@ def account_page(request: Request, account_id: AccountId, saved: str = "") -> Re
                    saved=saved)
 
 
-@router.post("/accounts/{account_id}/decisions")
+@router.post("/accounts/{account_id:path}/decisions")
 def decide(request: Request, account_id: AccountId,
            decision: Annotated[str, Form()], csrf: Annotated[str, Form(max_length=64)],
            note: Annotated[str, Form(max_length=10_000)] = "",
            date: Annotated[str, Form(max_length=10)] = "") -> Response:
     who = page_principal(request, WRITE_ROLES)
-    if csrf != csrf_token(_key(request) or ""):
+    if not hmac.compare_digest(csrf.encode(), csrf_token(_key(request) or "").encode()):
         raise HTTPException(403, "the form expired or came from another site; reload the page")
     if decision not in DECISIONS:
         raise HTTPException(422, f"decision: expected one of {', '.join(DECISIONS)}")

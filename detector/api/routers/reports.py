@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -17,6 +20,27 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"],
                               404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
 
 
+def find_html_report(settings, day: str) -> FsPath | None:
+    """The HTML report of ``day``: ``reports/daily/D/report.html`` (the default of
+    ``detector report``), else an ``*.html`` in ``reports/`` whose ``report.json`` beside it is
+    of that day (``make run`` writes ``reports/latest.html``)."""
+    from detector.report import default_report_path
+
+    path = default_report_path(settings, day)
+    if path.is_file():
+        return path
+    folder = settings.reports_dir
+    meta = folder / "report.json"
+    try:
+        written = json.loads(meta.read_text(encoding="utf-8")).get("date")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if str(written)[:10] != day:
+        return None
+    pages = sorted(folder.glob("*.html"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return pages[0] if pages else None
+
+
 @router.get("/{date}", response_model=dict[str, Any],
             summary="Daily report of one day ('latest' for the newest); format=html for the page")
 def get_report(
@@ -24,14 +48,18 @@ def get_report(
     date: Annotated[str, Path(pattern=r"^(\d{4}-\d{2}-\d{2}|latest)$")],
     fmt: Annotated[str, Query(alias="format", pattern="^(json|html)$")] = "json",
 ) -> Any:
-    from detector.report import default_report_path
     from detector.report.data import collect_report_data
 
     day = None if date == "latest" else date
+    if day is not None:
+        try:
+            dt.date.fromisoformat(day)
+        except ValueError:
+            raise HTTPException(422, f"date: {day} is not a calendar day (YYYY-MM-DD)") from None
     if fmt == "html":
         day = day or svc.verdicts.index.latest_date
-        path = default_report_path(svc.settings, day) if day else None
-        if path is None or not path.exists():
+        path = find_html_report(svc.settings, day) if day else None
+        if path is None:
             raise HTTPException(404, f"no HTML report written for {date} "
                                      "(write one with `detector report`)")
         return FileResponse(path, media_type="text/html")

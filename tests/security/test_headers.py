@@ -1,0 +1,56 @@
+"""Security headers on every response; /docs off unless ``api_docs`` is set; pages load no
+inline script."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from detector.api.app import create_app
+
+from .conftest import auth
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "detector" / "api" / "templates"
+
+
+def _check(r):
+    h = r.headers
+    assert h["x-frame-options"] == "DENY"
+    assert h["x-content-type-options"] == "nosniff"
+    assert h["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in h["content-security-policy"]
+
+
+def test_headers_on_pages_api_and_errors(client, keys):
+    _check(client.get("/login"))
+    _check(client.get("/healthz"))
+    _check(client.get("/v1/verdicts/acct_block", headers=auth(keys["hook"])))  # fast path
+    _check(client.get("/v1/rules"))  # 401
+    _check(client.get("/static/app.js"))
+    client.cookies.set("dg_key", keys["viewer"])
+    page = client.get("/queue")
+    _check(page)
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_templates_have_no_inline_script_or_handlers():
+    for path in TEMPLATES.glob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), path.name
+        assert not re.search(r"\son[a-z]+\s*=", text), path.name
+        assert "style=" not in text, path.name
+
+
+def test_docs_off_by_default(client, keys, settings):
+    assert client.get("/docs").status_code in (303, 404)  # page routes: no such page
+    assert client.get("/redoc").status_code in (303, 404)
+    client.cookies.set("dg_key", keys["viewer"])
+    assert 'href="/docs"' not in client.get("/queue").text
+    with TestClient(create_app(dataclasses.replace(settings, api_docs=True))) as c:
+        r = c.get("/docs")
+        assert r.status_code == 200 and "swagger" in r.text.lower()
+        _check(r)
