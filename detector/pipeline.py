@@ -18,6 +18,8 @@ class PipelineResult:
     dates: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
     verdict_rows: dict[str, int] = field(default_factory=dict)
+    #: change-control warnings (``detector.decide.review_load``): dicts with a ``message``
+    warnings: list[dict] = field(default_factory=list)
 
 
 def _stages(settings: Settings) -> list[tuple[str, Callable[[Settings, list[str]], object]]]:
@@ -60,4 +62,7 @@ def run_pipeline(settings: Settings, dates: list[str],
         result.seconds[name] = round(time.perf_counter() - t0, 2)
         if name == "decide":
             result.verdict_rows = dict(out)
+    from detector.decide.review_load import review_load_warnings
+
+    result.warnings = review_load_warnings(settings, result.dates)
     return result

@@ -11,7 +11,7 @@ import typer
 from detector.cli.common import fail, handle_errors, settings_from
 from detector.lake.db import lake_dates
 
-model_app = typer.Typer(help="Train, evaluate, list and activate classifier versions.",
+model_app = typer.Typer(help="Train, evaluate, list, diff and activate classifier versions.",
                         no_args_is_help=True)
 
 
@@ -101,6 +101,39 @@ def activate_version(ctx: typer.Context, version: str) -> None:
 
     ModelRegistry(settings_from(ctx)).activate(version)
     typer.echo(f"active model: {version}")
+
+
+@model_app.command("diff")
+@handle_errors
+def diff_version(
+    ctx: typer.Context,
+    candidate: Annotated[str, typer.Option("--candidate", help="Registry version to compare.")],
+    days: Annotated[int, typer.Option("--days", min=1, help="Last N evaluated days.")] = 7,
+    date: Annotated[list[str] | None, typer.Option(
+        "--date", help="These evaluated days instead of the last N (repeatable).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="JSON file (default: <home>/reports/shadow/model-<version>-<day>.json).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole diff as JSON.")] = False,
+) -> None:
+    """Score the last days with CANDIDATE beside the active model (shadow, nothing written to
+    verdicts): account-days newly flagged, cleared, escalated or de-escalated, by signal family."""
+    from detector.decide.shadow import run_diff, shadow_days, summary_lines
+    from detector.model.registry import ModelRegistry, load_active_model
+
+    settings = settings_from(ctx)
+    cand = ModelRegistry(settings).load(candidate)
+    active_card = load_active_model(settings)[1]
+    dates = shadow_days(settings, days, date)
+    label = {"kind": "model", "active": active_card.get("version", "unknown"),
+             "candidate": cand[1].get("version", candidate)}
+    diff, path = run_diff(settings, dates, label, out, candidate_model=cand)
+    if as_json:
+        typer.echo(json.dumps(diff, default=str))
+        return
+    typer.echo(f"model diff: active {label['active']} -> candidate {label['candidate']}")
+    for line in summary_lines(diff):
+        typer.echo(line)
+    typer.echo(f"diff written to {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,7 @@ import typer
 from detector.cli.common import handle_errors, settings_from
 from detector.errors import InputError
 
-rules_app = typer.Typer(help="Declarative detection rules: list, test, backtest.",
+rules_app = typer.Typer(help="Declarative detection rules: list, test, backtest, diff.",
                         no_args_is_help=True)
 
 RulesDir = Annotated[Path | None, typer.Option(
@@ -104,3 +104,42 @@ def backtest_cmd(
         sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
     else:
         render_backtest(result)
+
+
+@rules_app.command("diff")
+@handle_errors
+def diff_cmd(
+    ctx: typer.Context,
+    candidate_dir: Annotated[Path, typer.Option(
+        "--candidate-dir", help="Folder of the candidate rule YAML files.")],
+    days: Annotated[int, typer.Option("--days", min=1, help="Last N evaluated days.")] = 7,
+    date: Annotated[list[str] | None, typer.Option(
+        "--date", help="These evaluated days instead of the last N (repeatable).")] = None,
+    rules_dir: RulesDir = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="JSON file (default: <home>/reports/shadow/rules-<hash>-<day>.json).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole diff as JSON.")] = False,
+) -> None:
+    """Score the last days with the candidate rule set beside the rules in force (shadow, nothing
+    written to verdicts): account-days newly flagged, cleared, escalated or de-escalated, by
+    signal family."""
+    from detector.decide.shadow import run_diff, shadow_days, summary_lines
+    from detector.rules import load_ruleset
+
+    settings = settings_from(ctx)
+    if not candidate_dir.is_dir():
+        raise InputError(f"--candidate-dir {candidate_dir}: not a folder")
+    active, candidate = load_ruleset(rules_dir), load_ruleset(candidate_dir)
+    dates = shadow_days(settings, days, date)
+    label = {"kind": "rules", "active": active.hash, "candidate": candidate.hash,
+             "candidate_dir": str(candidate_dir)}
+    diff, path = run_diff(settings, dates, label, out, candidate_rules=candidate,
+                          active_rules=active)
+    if as_json:
+        sys.stdout.write(json.dumps(diff, default=str) + "\n")
+        return
+    sys.stdout.write(f"rules diff: active {active.hash[:12]} -> candidate {candidate.hash[:12]} "
+                     f"({candidate_dir})\n")
+    for line in summary_lines(diff):
+        sys.stdout.write(line + "\n")
+    sys.stdout.write(f"diff written to {path}\n")

@@ -69,7 +69,9 @@ def register(app: typer.Typer) -> None:
         hooks_out = _announce(settings, dates)  # events first: a crash before marking re-announces
         mark_scored(settings, dates)
         summary = {"dates": result.dates, "verdicts": result.verdict_rows,
-                   "seconds": result.seconds, **hooks_out}
+                   "seconds": result.seconds, **hooks_out, "warnings": result.warnings}
+        for w in result.warnings:
+            err.print(f"warning: {w['message']}", markup=False, highlight=False)
         if json_out:
             typer.echo(json.dumps(summary))
         else:

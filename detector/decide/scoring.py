@@ -79,11 +79,15 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
                         model_block_max_end_users=MODEL_BLOCK_MAX_END_USERS)
 
 
-def score_frame(settings: Settings, con, view: str) -> pd.DataFrame:
-    """Verdict rows for every account-day in ``view`` (no writing)."""
+def score_frame(settings: Settings, con, view: str, model_card: tuple | None = None,
+                ruleset=None) -> pd.DataFrame:
+    """Verdict rows for every account-day in ``view`` (no writing).
+
+    ``model_card`` (model, card) and ``ruleset`` default to the active model and the rules in
+    force; shadow scoring (``detector.decide.shadow``) passes a candidate instead."""
     frame = con.sql(f"SELECT * FROM {view} ORDER BY date, account_id").df()
-    model, card = load_active_model(settings)
-    ruleset = load_ruleset()
+    model, card = model_card if model_card is not None else load_active_model(settings)
+    ruleset = ruleset if ruleset is not None else load_ruleset()
     hits = ruleset.evaluate(con, view)
     frame["org_id"] = _org_ids(con, frame).to_numpy()
     accounts, orgs = _allowlist(settings)

@@ -129,7 +129,17 @@ def run_daily(settings: Settings, date: str | dt.date | None = None,
         result.export = {"json": str(files.json), "csv": str(files.csv), "rows": files.rows}
         report = _step("report", lambda: write_report(settings, out, report_day), on_step)
         result.report, result.report_date = str(report.html), report_day
+        result.warnings += _review_load_warnings(settings, [*dates, report_day])
     return result
+
+
+def _review_load_warnings(settings: Settings, days: list[str]) -> list[str]:
+    from detector.decide.review_load import review_load_warnings
+
+    try:
+        return [w["message"] for w in review_load_warnings(settings, days)]
+    except Exception as exc:  # a warning must never fail the daily run
+        return [f"review load check failed: {exc}"]
 
 
 def _ingest(settings: Settings, folder: Path) -> dict[str, Any]:
