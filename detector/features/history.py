@@ -92,15 +92,17 @@ def history_expr(days: ir.Table, targets: ir.Table, first: ir.Table) -> ir.Table
                      & (prev.p_day < cur.day) & (prev.p_day >= cur.day - LOOKBACK))
     pairs = pairs.select("account_id", "day", "metric", "cur", x=pairs.px, lag=pairs.day - pairs.p_day)
     keys = ["account_id", "day", "metric"]
-    inside = {w: pairs.lag <= w for w in HISTORY_WINDOWS}
+    # windowed aggregates take nulls outside the window (Ibis compiles median(where=...) to a
+    # non-constant percentage on Spark, which Spark refuses)
+    inside = {w: ibis.ifelse(pairs.lag <= w, pairs.x, ibis.null("float64")) for w in HISTORY_WINDOWS}
     med = pairs.group_by(keys).aggregate(
         cur=pairs.cur.max(),
-        **{f"k{w}": pairs.count(where=inside[w]) for w in HISTORY_WINDOWS},
-        **{f"med{w}": pairs.x.median(where=inside[w]) for w in HISTORY_WINDOWS})
+        **{f"k{w}": inside[w].count() for w in HISTORY_WINDOWS},
+        **{f"med{w}": inside[w].median() for w in HISTORY_WINDOWS})
     dev = pairs.join(med, keys).select(*keys, lag=pairs.lag, x=pairs.x,
                                        **{f"med{w}": med[f"med{w}"] for w in HISTORY_WINDOWS})
     mad = dev.group_by(keys).aggregate(
-        **{f"mad{w}": (dev.x - dev[f"med{w}"]).abs().median(where=dev.lag <= w)
+        **{f"mad{w}": ibis.ifelse(dev.lag <= w, (dev.x - dev[f"med{w}"]).abs(), ibis.null("float64")).median()
            for w in HISTORY_WINDOWS})
     s = med.join(mad, keys)
     floor = ibis.cases(*[(s.metric == name, fl) for name, (fl, _) in HISTORY_METRICS.items()],
@@ -238,13 +240,13 @@ def update(settings: Settings, eng: Engine, days: list[str], changed: list[str],
             todo.append(d)
     if not todo:
         return []
-    eng.bind_arrow("dg_hist_first", first)
+    eng.bind_arrow("dg_hist_first", first.combine_chunks())
     for i in range(0, len(todo), BATCH_DAYS):
         batch = todo[i:i + BATCH_DAYS]
         say(f"features {batch[0]}..{batch[-1]}: own-history scores")
         need = sorted({w for t in batch for w in store.window_days(t, LOOKBACK + 1)} & have)
         rows = [t for t in (_day_rows(settings, d) for d in need) if t is not None]
-        eng.bind_arrow("dg_hist_days", pa.concat_tables(rows))
+        eng.bind_arrow("dg_hist_days", pa.concat_tables(rows).combine_chunks())
         eng.bind_arrow("dg_hist_targets", pa.table({"t_day": pa.array([day_number(t) for t in batch], pa.int32())}))
         result = eng.run("history", lambda: history_expr(eng.table("dg_hist_days"), eng.table("dg_hist_targets"),
                                                          eng.table("dg_hist_first")))

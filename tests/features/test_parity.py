@@ -60,7 +60,7 @@ def test_duckdb_and_spark_agree(tmp_path):
     duck, spark = _home(tmp_path, "duck"), _home(tmp_path, "spark")
     compute(duck, DAYS, engine_name="duckdb")
     compute(spark, DAYS, engine_name="spark")
-    for table in ("partials", "daily", "weekly", "percentiles"):
+    for table in ("partials", "daily", "weekly", "history", "percentiles"):
         for day in DAYS:
             a = pq.read_table(table_path(duck, table, day))
             b = pq.read_table(table_path(spark, table, day))
