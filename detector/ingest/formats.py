@@ -90,7 +90,7 @@ def _native_claims(record: dict) -> bool:
 
 
 #: Formats whose files carry no account, so that ``ingest --account-id`` applies to them.
-ACCOUNT_FORMATS = frozenset({"openai-batch", "litellm", "langfuse"})
+ACCOUNT_FORMATS = frozenset({"openai-batch", "litellm", "langfuse", "otel"})
 
 NATIVE = Format("native", native_records, _native_source, _native_claims, priority=1000)
 _FORMATS: dict[str, Format] = {"native": NATIVE}
