@@ -39,6 +39,9 @@ class Settings:
     review_threshold: float | None = None
     block_threshold: float | None = None
     verdict_ttl_s: int = 3600
+    #: a model block stays in force until an analyst clears it or this many days pass without
+    #: a new block verdict (counted in verdict days); 0 = never expires (docs/hooks.md)
+    block_expiry_days: int = 90
     dev_mode: bool = False
     hooks: tuple[HookEndpoint, ...] = field(default_factory=tuple)
     inbox: Path | None = None
@@ -56,6 +59,11 @@ class Settings:
     #: Default ``detector ingest --account-key`` (the billing unit of sources that carry
     #: several: LiteLLM user/team/key/end_user, Bedrock arn/account); "" = each format's own.
     account_key: str = ""
+    # --- returning actors (detector/decide/returning.py, docs/model.md) -------------------
+    returning_new_days: int = 3           # an account first seen/created this recently is new
+    returning_prefix_days: int = 7        # a /24 (/48) links within this many days of a block
+    returning_max_key_accounts: int = 20  # a key held by more accounts that day is ignored
+    returning_lookback_days: int = 90     # blocked accounts' keys are kept (hashed) this long
 
     # --- derived paths -------------------------------------------------------------------
     @property
@@ -184,7 +192,8 @@ def load_settings(home: str | Path | None = None, **overrides: object) -> Settin
         raise ConfigError(f"setting 'engine': expected 'duckdb' or 'spark', got {settings.engine!r}")
     for name in ("max_body_bytes", "max_id_chars", "max_lookup_ids", "http_max_header_bytes",
                  "http_max_connections", "http_header_timeout_s", "http_body_timeout_s",
-                 "http_keep_alive_s"):
+                 "http_keep_alive_s", "returning_new_days", "returning_prefix_days",
+                 "returning_max_key_accounts", "returning_lookback_days"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting '{name}': expected a positive number, "
                               f"got {getattr(settings, name)!r}")

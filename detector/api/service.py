@@ -29,7 +29,9 @@ class Service:
         settings.ensure_dirs()
         self.settings = settings
         self.store = CaseStore(settings)
-        self.verdicts = VerdictIndexHolder(settings.verdicts_dir, check_every_s)
+        self.verdicts = VerdictIndexHolder(settings.verdicts_dir, check_every_s,
+                                           sticky_blocks=True,
+                                           block_expiry_days=settings.block_expiry_days)
         self.overrides = OverridesHolder(self.store, check_every_s, self.org_members)
         self.keys = KeyRing(self.store, settings)
         self.overrides.listeners.append(self.keys.reload)

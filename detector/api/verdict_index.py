@@ -1,7 +1,9 @@
 """In-memory index of each account's latest verdict, for the gateway lookup and the queue.
 
 Grain: one entry per account_id: its verdict of the latest day (within ``max_days`` of the
-newest verdict file) that has one. Built from ``verdicts/date=D/verdicts.parquet`` with DuckDB
+newest verdict file) that has one; with sticky blocks (the service), an account's newest
+unexpired ``block`` row instead, from any verdict file (blocks stay until an analyst clears
+them or ``block_expiry_days`` ends them). Built from ``verdicts/date=D/verdicts.parquet`` with DuckDB
 and held column-wise (numpy / Arrow arrays plus a dict account_id -> row), about 200 bytes per
 account, so 1M accounts fit in ~200 MB and a lookup is a dict probe (microseconds).
 :class:`VerdictIndexHolder` rebuilds it in a background thread when the files change and swaps
@@ -10,6 +12,7 @@ it in atomically, so requests never wait on a reload.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -62,6 +65,27 @@ def _optional(con: duckdb.DuckDBPyConnection, src: str, col: str, cast: str) -> 
     return f"CAST({col} AS {cast}) AS {col}" if col in names else f"CAST(NULL AS {cast}) AS {col}"
 
 
+def _columns(con: duckdb.DuckDBPyConnection, src: str) -> str:
+    return ", ".join([
+        "CAST(account_id AS VARCHAR) AS account_id", "CAST(date AS VARCHAR) AS date",
+        "CAST(score AS DOUBLE) AS score", "CAST(decision AS VARCHAR) AS decision",
+        "CAST(reasons AS VARCHAR) AS reasons",
+        _optional(con, src, "cluster_id", "VARCHAR"),
+        _optional(con, src, "org_id", "VARCHAR"),
+        _optional(con, src, "model_version", "VARCHAR"),
+        _optional(con, src, "risk", "DOUBLE"),
+    ])
+
+
+def standing_block_start(newest_day: str, block_expiry_days: int) -> str | None:
+    """The earliest block day still in force when the newest verdict day is ``newest_day``
+    (None: blocks never expire). A block of day B has expired once ``newest - B >= expiry``."""
+    if block_expiry_days <= 0:
+        return None
+    newest = dt.date.fromisoformat(newest_day[:10])
+    return (newest - dt.timedelta(days=block_expiry_days - 1)).isoformat()
+
+
 @dataclass
 class VerdictIndex:
     """Column-wise latest verdict per account. Build with :meth:`load`."""
@@ -88,38 +112,54 @@ class VerdictIndex:
                    [], s, s, s, s)
 
     @classmethod
-    def load(cls, verdicts_dir: Path, max_days: int = 30) -> VerdictIndex:
-        """Read the latest ``max_days`` verdict files; keep each account's newest row."""
+    def load(cls, verdicts_dir: Path, max_days: int = 30, sticky_blocks: bool = False,
+             block_expiry_days: int = 0) -> VerdictIndex:
+        """Read the latest ``max_days`` verdict files; keep each account's newest row.
+
+        With ``sticky_blocks`` a block stays: an account whose newest ``block`` verdict (in
+        any verdict file, however old) is not expired answers that block row (its date,
+        score and reasons) even when later days scored it ``allow``/``review`` or it went
+        quiet. ``block_expiry_days`` > 0 ends a block once the newest verdict day is that many
+        days after the account's last block day (0: blocks never expire). Analyst decisions
+        and allow-list entries apply on top (:func:`detector.api.overrides.apply_overrides`).
+        """
         t0 = time.perf_counter()
         sig = files_signature(verdicts_dir)
-        files = verdict_files(verdicts_dir)[-max_days:] if max_days > 0 else []
+        every = verdict_files(verdicts_dir)
+        files = every[-max_days:] if max_days > 0 else []
         if not files:
             idx = cls.empty()
             idx.signature, idx.loaded_at = sig, time.time()
             return idx
+        block_files = []
+        if sticky_blocks:
+            first = standing_block_start(files[-1][0], block_expiry_days)
+            block_files = [p for day, p in every if first is None or day >= first]
         con = duckdb.connect(":memory:")
         try:
             con.execute("SET TimeZone = 'UTC'")
-            src = f"read_parquet({_sql_list([p for _, p in files])}, union_by_name = true)"
-            cols = ", ".join([
-                "CAST(account_id AS VARCHAR) AS account_id", "CAST(date AS VARCHAR) AS date",
-                "CAST(score AS DOUBLE) AS score", "CAST(decision AS VARCHAR) AS decision",
-                "CAST(reasons AS VARCHAR) AS reasons",
-                _optional(con, src, "cluster_id", "VARCHAR"),
-                _optional(con, src, "org_id", "VARCHAR"),
-                _optional(con, src, "model_version", "VARCHAR"),
-                _optional(con, src, "risk", "DOUBLE"),
-            ])
             fields = ("date", "score", "decision", "reasons", "cluster_id", "org_id",
                       "model_version", "risk")
             packed = ", ".join(f"{f} := {f}" for f in fields)
+            src = f"read_parquet({_sql_list([p for _, p in files])}, union_by_name = true)"
             # hash aggregate keeping each account's newest row (a struct is never NULL, so
             # NULL columns of the newest row stay NULL instead of falling back to older rows)
+            latest = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
+                      f"SELECT {_columns(con, src)} FROM {src} WHERE account_id IS NOT NULL) "
+                      "GROUP BY account_id")
+            if block_files:
+                bsrc = f"read_parquet({_sql_list(block_files)}, union_by_name = true)"
+                blocks = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
+                          f"SELECT {_columns(con, bsrc)} FROM {bsrc} WHERE account_id IS NOT "
+                          "NULL AND lower(CAST(decision AS VARCHAR)) = 'block') "
+                          "GROUP BY account_id")
+                merged = (f"SELECT account_id, coalesce(b.v, l.v) AS v FROM ({latest}) l "
+                          f"FULL OUTER JOIN ({blocks}) b USING (account_id)")
+            else:
+                merged = latest
             table = con.sql(
-                f"SELECT account_id, {', '.join(f'v.{f} AS {f}' for f in fields)} FROM ("
-                f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
-                f"SELECT {cols} FROM {src} WHERE account_id IS NOT NULL) GROUP BY account_id) "
-                "ORDER BY account_id"
+                f"SELECT account_id, {', '.join(f'v.{f} AS {f}' for f in fields)} "
+                f"FROM ({merged}) ORDER BY account_id"
             ).to_arrow_table()
         finally:
             con.close()
@@ -187,10 +227,13 @@ class VerdictIndexHolder(Reloader):
 
     thread_name = "verdict-index"
 
-    def __init__(self, verdicts_dir: Path, check_every_s: float = 2.0, max_days: int = 30) -> None:
+    def __init__(self, verdicts_dir: Path, check_every_s: float = 2.0, max_days: int = 30,
+                 sticky_blocks: bool = False, block_expiry_days: int = 0) -> None:
         super().__init__(check_every_s)
         self.verdicts_dir = Path(verdicts_dir)
         self.max_days = max_days
+        self.sticky_blocks = sticky_blocks
+        self.block_expiry_days = block_expiry_days
         self.index = VerdictIndex.empty()
         self.reloads = 0
         self.errors = 0
@@ -203,7 +246,8 @@ class VerdictIndexHolder(Reloader):
             if not force and sig in (self.index.signature, self._failed):
                 return False
             try:
-                new = VerdictIndex.load(self.verdicts_dir, self.max_days)
+                new = VerdictIndex.load(self.verdicts_dir, self.max_days, self.sticky_blocks,
+                                        self.block_expiry_days)
             except Exception:  # a foreign or corrupt file: keep serving the old index
                 self.errors += 1
                 self._failed = sig  # retried when the files change again

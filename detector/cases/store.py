@@ -137,6 +137,7 @@ class CaseStore:
             if settings is None:
                 raise CaseInputError("CaseStore: expected settings or a path, got neither")
             path = settings.cases_db
+        self.settings = settings
         self.db = Database(Path(path))
         self._outbox = _outbox()
         tables = {r["name"] for r in self.db.query(
@@ -202,6 +203,7 @@ class CaseStore:
         day = _check_date("date", date) or at[:10]
         row = {"account_id": account_id, "date": day, "decision": decision,
                "analyst": analyst, "note": note, "created_at": at}
+        evidence = self._verdict_evidence(account_id, day) if decision in DECISION_EVENTS else {}
         with self.db.transaction() as conn:
             row["id"] = Database.insert(conn, "decisions", row)
             self._audit(conn, analyst, "decision.create", "decision", row["id"], None, row, at)
@@ -218,14 +220,40 @@ class CaseStore:
                 tuple(case_after.values()))
             self._audit(conn, analyst, "case.update" if case_before else "case.create", "case",
                         account_id, case_before, case_after, at)
-            self._emit(conn, row)
+            self._emit(conn, row, evidence)
         return {**row, "status": case_after["status"]}
 
-    def _emit(self, conn: Any, row: dict[str, Any]) -> None:
+    def _verdict_evidence(self, account_id: str, day: str) -> dict[str, Any]:
+        """The verdict an analyst decides about (newest on or before ``day``): score, reasons,
+        cluster id, versions for the decision's webhook event (empty when none or unreadable)."""
+        verdicts_dir = (self.settings.verdicts_dir if self.settings is not None
+                        else self.db.path.parent.parent / "verdicts")
+        try:
+            from detector.hooks.events import verdict_for
+            return verdict_for(verdicts_dir, account_id, day) or {}
+        except Exception:  # evidence is a courtesy: never block the decision on it
+            return {}
+
+    def _emit(self, conn: Any, row: dict[str, Any], evidence: dict[str, Any] | None = None
+              ) -> None:
         event = DECISION_EVENTS.get(row["decision"])
         if event is None or self._outbox is None:
             return
+        if self.settings is not None and self.settings.hooks:
+            # endpoints configured since the last pass get this event too
+            self._outbox.sync_endpoints(conn, self.settings.hooks,
+                                        self._outbox.config_mtime(self.settings))
+        prev = conn.execute(
+            "SELECT decision FROM hook_events WHERE subject = ? AND event_type LIKE 'account.%' "
+            "ORDER BY seq DESC LIMIT 1", (row["account_id"],)).fetchone()
+        ev = evidence or {}
         payload = {"account_id": row["account_id"], "decision": DECISION_VERDICT[row["decision"]],
+                   "previous_decision": prev[0] if prev else "allow",
+                   "score": ev.get("score"), "reasons": list(ev.get("reasons") or []),
+                   "cluster_id": ev.get("cluster_id"), "model_version": ev.get("model_version"),
+                   "ruleset_hash": ev.get("ruleset_hash"), "run_id": ev.get("run_id"),
+                   "verdict_date": ev.get("verdict_date"),
+                   "verdict_decision": ev.get("verdict_decision"),
                    "analyst_decision": row["decision"], "source": "analyst",
                    "date": row["date"], "decision_id": row["id"], "at": row["created_at"]}
         self._outbox.enqueue(conn, event, payload, f"decision:{row['id']}")

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 import httpx
 
 from detector.errors import ConfigError
-from detector.hooks.outbox import materialize, open_db, sync_endpoints, transaction, utc_now_iso
+from detector.hooks.outbox import (
+    config_mtime,
+    materialize,
+    open_db,
+    sync_endpoints,
+    transaction,
+    utc_now_iso,
+)
 from detector.hooks.signing import event_body, sign_headers, webhook_for
 from detector.settings import HookEndpoint, Settings
 
@@ -207,7 +214,7 @@ def deliver(settings: Settings, policy: DeliveryPolicy | None = None,
     conn = open_db(settings)
     try:
         with transaction(conn):
-            sync_endpoints(conn, endpoints)
+            sync_endpoints(conn, endpoints, config_mtime(settings))
             materialize(conn, endpoints, clock())
         own_client = client is None
         client = client or httpx.Client(

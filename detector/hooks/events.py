@@ -5,11 +5,18 @@ Per account, the last announced decision is the decision of its latest ``account
 announced when its decision differs from that one:
 
 - ``review`` -> ``account.flagged``, ``block`` -> ``account.blocked``;
-- ``allow`` after an announced ``review``/``block`` -> ``account.cleared`` (an account never
-  announced and allowed says nothing).
+- ``allow`` after an announced ``review`` -> ``account.cleared`` (an account never announced
+  and allowed says nothing).
+
+Blocks stick (as the verdict lookup answers them): after an announced block, later verdict
+days scored ``allow`` or ``review`` announce nothing. A block ends only by an analyst
+``clear`` (the case store announces it) or by expiry: a model block whose account has had no
+block verdict for ``settings.block_expiry_days`` verdict days (0: never) gets
+``account.cleared`` with ``source: "expiry"`` and reason ``block_expired``, dated the day it
+ended. An analyst's ``confirm-block`` never expires.
 
 A day older than the account's last announced day is never announced (re-running an old day
-cannot undo a newer decision). Cluster ids seen in verdicts for the first time give
+cannot undo a newer decision), nor the day of an analyst decision (it covers that day). Cluster ids seen in verdicts for the first time give
 ``cluster.detected``. Idempotency keys are deterministic (``verdict:<account>:<day>:<decision>``,
 ``cluster:<id>``), so re-running a day enqueues nothing twice.
 """
@@ -19,11 +26,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from detector.hooks.outbox import enqueue, open_db, sync_endpoints, transaction
+from detector.hooks.outbox import (
+    config_mtime,
+    enqueue,
+    open_db,
+    sync_endpoints,
+    transaction,
+)
 from detector.lake.db import connect
 from detector.report.data import parse_date
 from detector.settings import Settings
@@ -40,18 +54,20 @@ def _verdict_columns(con) -> set[str]:
         return set()
 
 
-def _announced(conn) -> dict[str, tuple[str, str | None]]:
-    """account_id -> (decision, day) of its latest account event (SQLite bare-column max)."""
+def _announced(conn) -> dict[str, tuple[str, str | None, str | None]]:
+    """account_id -> (decision, day, source) of its latest account event (SQLite bare-column
+    max)."""
     rows = conn.execute(
-        "SELECT subject, decision, subject_date, max(seq) FROM hook_events "
-        "WHERE event_type LIKE 'account.%' GROUP BY subject").fetchall()
-    return {r[0]: (r[1], r[2]) for r in rows}
+        "SELECT subject, decision, subject_date, json_extract(payload_json, '$.source'), "
+        "max(seq) FROM hook_events WHERE event_type LIKE 'account.%' GROUP BY subject").fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
 def _candidate_rows(con, day: dt.date, cols: set[str],
-                    announced: dict[str, tuple[str, str | None]]) -> list[dict[str, Any]]:
+                    announced: dict[str, tuple[str, str | None, str | None]]
+                    ) -> list[dict[str, Any]]:
     """Verdict rows of ``day`` that may change something: not allowed, or allowed after a flag."""
-    raised = [a for a, (decision, _) in announced.items() if decision in ("review", "block")]
+    raised = [a for a, (decision, _, _) in announced.items() if decision == "review"]
     con.register("_raised", pa.table({"account_id": pa.array(raised, pa.string())}))
 
     def col(name: str, cast: str = "VARCHAR") -> str:
@@ -66,14 +82,51 @@ def _candidate_rows(con, day: dt.date, cols: set[str],
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+def _expire_blocks(conn, con, day: dt.date, expiry_days: int) -> int:
+    """``account.cleared`` (source ``expiry``) for announced model blocks whose account's last
+    block verdict on or before ``day`` is ``expiry_days`` or more days old."""
+    if expiry_days <= 0:
+        return 0
+    blocked = [a for a, (decision, last_day, source) in _announced(conn).items()
+               if decision == "block" and source == "verdicts"
+               and (last_day is None or last_day <= day.isoformat())]
+    if not blocked:
+        return 0
+    con.register("_blocked", pa.table({"account_id": pa.array(blocked, pa.string())}))
+    rows = con.execute(
+        "SELECT account_id, max(CAST(date AS DATE)) AS last_block, "
+        "arg_max(CAST(cluster_id AS VARCHAR), CAST(date AS DATE)) AS cluster_id "
+        "FROM verdicts WHERE lower(CAST(decision AS VARCHAR)) = 'block' "
+        "AND CAST(date AS DATE) <= ? AND account_id IN (SELECT account_id FROM _blocked) "
+        "GROUP BY account_id ORDER BY account_id", [day]).fetchall()
+    n = 0
+    for acc, last_block, cluster_id in rows:
+        ended = last_block + dt.timedelta(days=expiry_days)
+        if ended > day:
+            continue
+        payload = {
+            "account_id": acc, "date": ended.isoformat(), "decision": "allow",
+            "previous_decision": "block", "score": None, "reasons": ["block_expired"],
+            "cluster_id": cluster_id or None, "model_version": None, "ruleset_hash": None,
+            "run_id": None, "source": "expiry", "blocked_date": last_block.isoformat(),
+            "block_expiry_days": expiry_days,
+        }
+        enqueue(conn, "account.cleared", payload, f"expiry:{acc}:{last_block.isoformat()}")
+        n += 1
+    return n
+
+
 def _account_events(conn, con, day: dt.date, cols: set[str]) -> int:
     announced = _announced(conn)
     n = 0
     for row in _candidate_rows(con, day, cols, announced):
         acc, decision = row["account_id"], row["decision"]
-        last_decision, last_day = announced.get(acc, ("allow", None))
-        if last_day is not None and last_day > day.isoformat():
-            continue  # a newer day was announced already
+        last_decision, last_day, last_source = announced.get(acc, ("allow", None, None))
+        if last_day is not None and (last_day > day.isoformat() or (
+                last_day == day.isoformat() and last_source == "analyst")):
+            continue  # a newer day was announced already, or an analyst decided on this day
+        if last_decision == "block" and decision != "block":
+            continue  # blocks stick: only an analyst clear or expiry ends them
         if decision == last_decision or decision not in DECISION_EVENT:
             continue
         payload = {
@@ -129,14 +182,44 @@ def record_verdict_events(settings: Settings, dates: Iterable[str | dt.date]) ->
             return 0
         before = conn.execute("SELECT count(*) FROM hook_events").fetchone()[0]
         with transaction(conn):
-            sync_endpoints(conn, settings.hooks)
+            sync_endpoints(conn, settings.hooks, config_mtime(settings))
             for day in days:
+                _expire_blocks(conn, con, day, settings.block_expiry_days)
                 _account_events(conn, con, day, cols)
                 _cluster_events(conn, con, day, cols)
         return conn.execute("SELECT count(*) FROM hook_events").fetchone()[0] - before
     finally:
         conn.close()
         con.close()
+
+
+def verdict_for(verdicts_dir: Path, account_id: str, day: str | None = None,
+                max_files: int = 400) -> dict[str, Any] | None:
+    """The account's newest verdict row dated on or before ``day`` (any day when None), from
+    the newest ``max_files`` verdict files: what an analyst decision event carries."""
+    import pyarrow.parquet as pq
+
+    files = sorted(Path(verdicts_dir).glob("date=*/verdicts.parquet"), reverse=True)
+    for path in files[:max_files]:
+        if day is not None and path.parent.name.split("=", 1)[1] > day:
+            continue
+        try:
+            t = pq.read_table(path, filters=[("account_id", "==", account_id)])
+        except (OSError, ValueError, pa.ArrowException):
+            continue
+        if t.num_rows:
+            row = t.slice(t.num_rows - 1).to_pylist()[0]
+            reasons = row.get("reasons") or ""
+            return {
+                "verdict_date": path.parent.name.split("=", 1)[1],
+                "verdict_decision": row.get("decision"),
+                "score": None if row.get("score") is None else round(float(row["score"]), 6),
+                "reasons": [x for x in str(reasons).split(";") if x],
+                "cluster_id": row.get("cluster_id") or None,
+                "model_version": row.get("model_version"),
+                "ruleset_hash": row.get("ruleset_hash"), "run_id": row.get("run_id"),
+            }
+    return None
 
 
 def payload_of(row: Any) -> dict[str, Any]:

@@ -137,14 +137,34 @@ def enqueue(conn: sqlite3.Connection, event_type: str, payload: dict[str, Any],
 
 
 # --- endpoints and deliveries -----------------------------------------------------------------
-def sync_endpoints(conn: sqlite3.Connection, endpoints: tuple[HookEndpoint, ...]) -> None:
-    """Register configured endpoints not seen before: they get events from now on."""
+def config_mtime(settings: Settings) -> float | None:
+    """When ``<home>/detector.toml`` was last written (Unix seconds), None without one: an
+    endpoint found in it was configured at that time at the latest."""
+    try:
+        return (settings.home / "detector.toml").stat().st_mtime
+    except OSError:
+        return None
+
+
+def _iso_at(ts: float) -> str:
+    return (dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="microseconds")
+            .replace("+00:00", "Z"))
+
+
+def sync_endpoints(conn: sqlite3.Connection, endpoints: tuple[HookEndpoint, ...],
+                   configured_at: float | None = None) -> None:
+    """Register configured endpoints not seen before. They get the events enqueued from
+    ``configured_at`` on (the configuration file's modification time: whichever process sees
+    the endpoint first, the events enqueued since it was added are not missed); without it,
+    from now on."""
+    since = _iso_at(configured_at) if configured_at is not None else "9999"
     for ep in endpoints:
         conn.execute(
             "INSERT INTO hook_endpoints (name, url, first_seq, materialized_seq, registered_at) "
-            "SELECT ?, ?, coalesce(max(seq), 0) + 1, coalesce(max(seq), 0), ? FROM hook_events "
+            "SELECT ?, ?, coalesce(min(seq) FILTER (WHERE created_at >= ?), max(seq) + 1, 1), "
+            "0, ? FROM hook_events "
             "WHERE true ON CONFLICT (name) DO UPDATE SET url = excluded.url",
-            (ep.name, ep.url, utc_now_iso()))
+            (ep.name, ep.url, since, utc_now_iso()))
 
 
 def materialize(conn: sqlite3.Connection, endpoints: tuple[HookEndpoint, ...],

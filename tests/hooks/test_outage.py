@@ -60,9 +60,10 @@ def home_with_events(tmp_path, receiver):
              "c1" if i < 4 else None) for i in range(12)]
     day1 += [("acct_calm", 0.1, "allow", "", None), ("acct_pair", 0.7, "review", "x", "c2")]
     write_verdicts(settings, "2024-03-01", day1)
-    write_verdicts(settings, "2024-03-02", [("acct_00", 0.1, "allow", "", None),
+    write_verdicts(settings, "2024-03-02", [("acct_03", 0.1, "allow", "", None),
                                             ("acct_01", 0.99, "block", "hv", "c1")])
-    # 13 flagged/blocked + 2 clusters on day 1; day 2: acct_00 cleared, acct_01 blocked
+    # 13 flagged/blocked + 2 clusters on day 1; day 2: acct_03 (flagged) cleared, acct_01
+    # (flagged) blocked
     assert record_verdict_events(settings, ["2024-03-01", "2024-03-02"]) == 17
     return settings
 
