@@ -72,54 +72,52 @@ def history_expr(days: ir.Table, targets: ir.Table, first: ir.Table) -> ir.Table
     :func:`catalog.history_columns`.
     """
     f64 = "float64"
+    nul = ibis.null(f64)
+    metrics = list(HISTORY_METRICS)
     values = {
         "requests": (days.n.cast(f64) + 1.0).ln(),
         "output_input": ((days.out_tok.cast(f64) + 1.0) / (days.in_tok.cast(f64) + 1.0)).ln(),
         "length_share": ibis.ifelse(days.finish_n > 0,
-                                    days.length_n.cast(f64) / days.finish_n.cast(f64), ibis.null()),
+                                    days.length_n.cast(f64) / days.finish_n.cast(f64), nul),
         "word_entropy": days.word_entropy.cast(f64),
     }
-    # long form: one row per (account, day, metric) with a value
-    parts = [days.select(account_id=days.account_id, day=days.day.cast("int32"),
-                         metric=ibis.literal(name), x=expr.cast(f64))
-             for name, expr in values.items()]
-    long = ibis.union(*parts)
-    long = long.filter(long.x.notnull())
-    j = long.join(targets, long.day == targets.t_day)
-    cur = j.select(j.account_id, j.day, j.metric, cur=j.x)
-    prev = long.select(p_account=long.account_id, p_day=long.day, p_metric=long.metric, px=long.x)
-    pairs = cur.join(prev, (cur.account_id == prev.p_account) & (cur.metric == prev.p_metric)
-                     & (prev.p_day < cur.day) & (prev.p_day >= cur.day - LOOKBACK))
-    pairs = pairs.select("account_id", "day", "metric", "cur", x=pairs.px, lag=pairs.day - pairs.p_day)
-    keys = ["account_id", "day", "metric"]
-    # windowed aggregates take nulls outside the window (Ibis compiles median(where=...) to a
-    # non-constant percentage on Spark, which Spark refuses)
-    inside = {w: ibis.ifelse(pairs.lag <= w, pairs.x, ibis.null("float64")) for w in HISTORY_WINDOWS}
+    m = days.select(account_id=days.account_id, day=days.day.cast("int32"),
+                    **{k: values[k].cast(f64) for k in metrics})
+    j = m.join(targets, m.day == targets.t_day)
+    cur = j.select(j.account_id, j.day, **{f"c_{k}": j[k] for k in metrics})
+    prev = m.select(p_account=m.account_id, p_day=m.day, **{f"p_{k}": m[k] for k in metrics})
+    # one row per (account, target day, earlier active day in the lookback), every metric a column
+    pairs = cur.join(prev, (cur.account_id == prev.p_account) & (prev.p_day < cur.day)
+                     & (prev.p_day >= cur.day - LOOKBACK))
+    pairs = pairs.select("account_id", "day", *[f"c_{k}" for k in metrics],
+                         *[f"p_{k}" for k in metrics], lag=pairs.day - pairs.p_day)
+    keys = ["account_id", "day"]
+
+    def inside(t: ir.Table, w: int, value: ir.FloatingValue) -> ir.FloatingValue:
+        # windowed aggregates take nulls outside the window (Ibis compiles median(where=...)
+        # to a non-constant percentage on Spark, which Spark refuses)
+        return value if w == LOOKBACK else ibis.ifelse(t.lag <= w, value, nul)
+
     med = pairs.group_by(keys).aggregate(
-        cur=pairs.cur.max(),
-        **{f"k{w}": inside[w].count() for w in HISTORY_WINDOWS},
-        **{f"med{w}": inside[w].median() for w in HISTORY_WINDOWS})
-    dev = pairs.join(med, keys).select(*keys, lag=pairs.lag, x=pairs.x,
-                                       **{f"med{w}": med[f"med{w}"] for w in HISTORY_WINDOWS})
+        **{f"c_{k}": pairs[f"c_{k}"].max() for k in metrics},
+        **{f"hist_baseline_days_{w}": pairs.count(where=pairs.lag <= w) for w in HISTORY_WINDOWS},
+        **{f"k_{k}_{w}": inside(pairs, w, pairs[f"p_{k}"]).count() for k in metrics for w in HISTORY_WINDOWS},
+        **{f"med_{k}_{w}": inside(pairs, w, pairs[f"p_{k}"]).median() for k in metrics for w in HISTORY_WINDOWS})
+    dev = pairs.join(med, keys)
     mad = dev.group_by(keys).aggregate(
-        **{f"mad{w}": ibis.ifelse(dev.lag <= w, (dev.x - dev[f"med{w}"]).abs(), ibis.null("float64")).median()
-           for w in HISTORY_WINDOWS})
+        **{f"mad_{k}_{w}": inside(dev, w, (dev[f"p_{k}"] - dev[f"med_{k}_{w}"]).abs()).median()
+           for k in metrics for w in HISTORY_WINDOWS})
     s = med.join(mad, keys)
-    floor = ibis.cases(*[(s.metric == name, fl) for name, (fl, _) in HISTORY_METRICS.items()],
-                       else_=1.0)
     zs = {}
-    for w in HISTORY_WINDOWS:
-        scale = ibis.greatest(s[f"mad{w}"] * HISTORY_MAD_SCALE, floor)
-        zs[w] = ibis.ifelse(s[f"k{w}"] >= HISTORY_MIN_DAYS, (s.cur - s[f"med{w}"]) / scale, ibis.null())
-    s = s.mutate(**{f"z{w}": zs[w].cast(f64) for w in HISTORY_WINDOWS})
-    wide = s.group_by(["account_id", "day"]).aggregate(
-        **{f"hist_{m}_z{w}": s[f"z{w}"].max(where=s.metric == m)
-           for m in HISTORY_METRICS for w in HISTORY_WINDOWS},
-        # every active day has a request count: its baseline sizes are the baseline days
-        **{f"hist_baseline_days_{w}": s[f"k{w}"].max(where=s.metric == "requests")
-           for w in HISTORY_WINDOWS})
-    today = days.join(targets, days.day == targets.t_day).select("account_id", day=days.day.cast("int32"))
-    out = today.left_join(wide, ["account_id", "day"]).drop("account_id_right", "day_right")
+    for k, (floor, _) in HISTORY_METRICS.items():
+        for w in HISTORY_WINDOWS:
+            scale = ibis.greatest(s[f"mad_{k}_{w}"] * HISTORY_MAD_SCALE, floor)
+            z = (s[f"c_{k}"] - s[f"med_{k}_{w}"]) / scale
+            zs[f"hist_{k}_z{w}"] = ibis.ifelse(s[f"k_{k}_{w}"] >= HISTORY_MIN_DAYS, z, nul)
+    scores = s.select(*keys, **zs, **{f"hist_baseline_days_{w}": s[f"hist_baseline_days_{w}"]
+                                      for w in HISTORY_WINDOWS})
+    today = j.select(j.account_id, j.day)
+    out = today.left_join(scores, keys).drop("account_id_right", "day_right")
     out = out.left_join(first, "account_id").drop("account_id_right")
     out = out.mutate(hist_days_since_first_seen=out.day - out.first_day,
                      **{f"hist_baseline_days_{w}": out[f"hist_baseline_days_{w}"].fill_null(0)
