@@ -11,6 +11,8 @@ Sources, per account-day:
   its score contribution; experimental rules are recorded as shadow hits and never act;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
   cluster is flagged too (a hydra's clean-looking heads are caught with its body);
+- returning actors (``detector.decide.returning``, after the above): a new account linked to
+  previously blocked ones is at least reviewed (``at_least_review``), never blocked by the link;
 - the allow-list (analyst-cleared accounts or orgs, with expiry) overrides all of them.
 """
 
@@ -165,3 +167,23 @@ def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: b
     if by_cluster:
         src.append("cluster_escalation")
     return src
+
+
+def at_least_review(out: pd.DataFrame, rows: list[int], source: str) -> pd.DataFrame:
+    """Raise the rows at positions ``rows`` of ``apply_policy``'s output to at least review
+    and record ``source``; a block stays a block, an allow-listed row stays allowed. Used for
+    evidence that may send an account to an analyst but never cut it off (returning actors)."""
+    out = out.copy()
+    decisions = out["decision"].to_numpy(dtype=object).copy()
+    sources = list(out["sources"])
+    allowed = out["allowlisted"].to_numpy() if "allowlisted" in out.columns else None
+    for pos in rows:
+        if allowed is not None and allowed[pos]:
+            continue
+        if RANK[decisions[pos]] < RANK["review"]:
+            decisions[pos] = "review"
+        if source not in sources[pos]:
+            sources[pos] = [*sources[pos], source]
+    out["decision"] = decisions
+    out["sources"] = sources
+    return out

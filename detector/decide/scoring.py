@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from detector.decide import returning
 from detector.decide.explain import explain_rows, explanation_json, reasons_text
-from detector.decide.policy import PolicyConfig, apply_policy
+from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
 from detector.features.assemble import account_features
 from detector.lake.db import connect
@@ -95,6 +96,9 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
     anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
     out = apply_policy(frame, proba, hits, cfg, accounts, orgs)
+    # Returning actors: new accounts linked to previously blocked ones (review, never block).
+    links = returning.link(settings, con, frame, out)
+    out = at_least_review(out, sorted(links), returning.REASON)
     # Explanations cost one batched prediction per feature: compute them where a person or a
     # gateway will read them (flagged account-days), not for the allowed majority.
     to_explain = np.flatnonzero((out["decision"] != "allow").to_numpy())
@@ -103,6 +107,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     out["reasons"] = [reasons_text(s, f) for s, f in zip(out["sources"], feats, strict=True)]
     out["explanation_json"] = [explanation_json(s, f, a)
                                for s, f, a in zip(out["sources"], feats, anomaly, strict=True)]
+    out["explanation_json"] = returning.annotate(out["explanation_json"], links)
     out["anomaly_score"] = anomaly
     out["risk"] = frame_risk(frame, out["score"].to_numpy())  # orders saturated scores
     out["model_version"] = card.get("version", "unknown")
@@ -126,4 +131,5 @@ def score(settings: Settings, dates: list[str]) -> dict[str, int]:
                                      preserve_index=False)
         write_parquet_atomic(settings.verdicts_dir / f"date={d}" / "verdicts.parquet", table)
         written[d] = len(day)
+    returning.write_index(settings, con, out)  # blocked accounts' keys, for later days
     return written

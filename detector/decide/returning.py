@@ -1,0 +1,435 @@
+"""Returning actors: a new account linked to previously blocked ones is reviewed on day one.
+
+A blocked operator who signs up again usually brings something along: the same card, the same
+client, the same network, the same harvesting script. For every account-day being scored whose
+account is *new* (first seen in the lake within ``returning_new_days`` days, or created that
+recently) and not itself blocked, the account's keys that day are matched against an index of
+the keys of *previously blocked* accounts:
+
+=========== =============================================================== ========
+key type    what                                                            strength
+=========== =============================================================== ========
+payment     same payment fingerprint                                        strong
+client      same dominant client profile: exact user agent + max_tokens +   weak
+            temperature + logprobs/top_logprobs + n + stream +
+            response_format (stock-library user agents never count)
+prefix      same /24 (IPv4) or /48 (IPv6) prefix, within                     weak
+            ``returning_prefix_days`` days of the block
+system      same dominant system-prompt hash                                weak
+template    prompt scaffolds (``clusters.templates``) with Jaccard >= 0.5   weak
+=========== =============================================================== ========
+
+"Dominant" = carrying at least 20% of the account's requests that day (as the cluster
+stage's client fingerprints). A pair (new account, blocked account) is *linked* by a payment
+key, or by two or more weak key types together; one weak key never links (a user agent, a
+shared office network, a popular system prompt are each common). A key held by more than
+``returning_max_key_accounts`` accounts active that day is *popular* and ignored (a campus
+NAT, a popular app's client or prompt); a payment fingerprint only above
+``PAYMENT_MAX_ACCOUNTS`` (a placeholder, not an instrument). For a template the popularity is
+the number of that day's accounts whose scaffold matches the blocked one.
+
+A link makes the decision at least ``review`` with the reason ``returning_actor`` and the
+evidence in ``explanation_json.returning`` (matched blocked accounts, the day they were
+blocked, how, and the key types; never key values). It never blocks, does not feed the
+cluster escalation and does not change the score; the allow-list overrides it. An enterprise
+whose accounts share one card with a blocked colleague is linked on payment: a review an
+analyst clears (``detector cases allow`` keeps it cleared).
+
+*Previously blocked* = a ``block`` verdict on an earlier scored day, or an analyst
+``confirm-block`` (case store); an account whose latest analyst decision is ``clear`` is
+dropped from the index (its block was a mistake).
+
+The index (``state/returning/date=D/keys.parquet``, written by ``decide.score`` for each scored
+day) holds one row per (blocked account, key type, key) of D. Keys are personal data (payment
+instruments, networks): only keyed hashes are stored (SHA-256 with the home's secret
+``state/returning/secret``, so a /24 cannot be recovered by hashing all 2^24 of them). Prefix
+rows are removed once older than ``returning_prefix_days`` and whole files once older than
+``returning_lookback_days``. An analyst confirmation of an account whose days were scored
+before it is indexed from the lake on the next run (while the lake still holds those days).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from detector.clusters.keys import GENERIC_UA_RE
+from detector.clusters.templates import scaffold_rows
+from detector.lake.io import write_parquet_atomic, write_text_atomic
+from detector.settings import Settings
+
+#: Reason token of a verdict raised or annotated by a link (``policy.at_least_review``).
+REASON = "returning_actor"
+STRONG = ("payment",)
+WEAK = ("client", "prefix", "system", "template")
+#: A payment fingerprint held by more accounts than this on a day is a placeholder.
+PAYMENT_MAX_ACCOUNTS = 200
+#: A profile or system prompt is an account's when it carries this share of its requests.
+MIN_SHARE = 0.2
+#: Scaffolds: prompts sampled, leading characters, fan-out cap of a shingle (as
+#: ``ClusterParams``), Jaccard needed, and the fewest shingles a scaffold needs to count.
+TEMPLATE_SAMPLE, TEMPLATE_MAX_CHARS, TEMPLATE_MAX_ACCOUNTS = 8, 400, 200
+TEMPLATE_THRESHOLD, TEMPLATE_MIN_SHINGLES = 0.5, 4
+#: Blocked accounts named per linked account-day in the evidence.
+MAX_EVIDENCE = 10
+
+INDEX_SCHEMA = pa.schema([("account_id", pa.string()), ("date", pa.date32()),
+                          ("key_type", pa.string()), ("key", pa.string()),
+                          ("source", pa.string())])
+
+
+@dataclass(frozen=True)
+class Params:
+    new_days: int = 3
+    prefix_days: int = 7
+    max_key_accounts: int = 20
+    lookback_days: int = 90
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Params:
+        return cls(new_days=settings.returning_new_days,
+                   prefix_days=settings.returning_prefix_days,
+                   max_key_accounts=settings.returning_max_key_accounts,
+                   lookback_days=settings.returning_lookback_days)
+
+
+def index_dir(settings: Settings) -> Path:
+    return settings.state_dir / "returning"
+
+
+def _secret(settings: Settings) -> str:
+    path = index_dir(settings) / "secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, secrets.token_hex(32))
+    return path.read_text(encoding="utf-8").strip()
+
+
+# --- keys ----------------------------------------------------------------------------------
+def day_keys(con: duckdb.DuckDBPyConnection, day: str, secret: str,
+             accounts: list[str] | None = None) -> pd.DataFrame:
+    """Rows (account_id, key_type, key) of the accounts active on ``day`` (all, or
+    ``accounts``), keys as keyed hashes; template rows are scaffold shingles (``shingle``)."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _rt_day AS SELECT * FROM requests "
+                f"WHERE CAST(date AS DATE) = DATE '{date.fromisoformat(day).isoformat()}'")
+    if accounts is not None:
+        con.register("_rt_acc_df", pd.DataFrame({"account_id": pd.Series(accounts, dtype=object)}))
+        con.execute("CREATE OR REPLACE TEMP TABLE _rt_acc AS SELECT DISTINCT "
+                    "CAST(account_id AS VARCHAR) AS account_id FROM _rt_acc_df")
+        con.unregister("_rt_acc_df")
+        con.execute("CREATE OR REPLACE TEMP VIEW _rt_src AS SELECT * FROM _rt_day "
+                    "SEMI JOIN _rt_acc USING (account_id)")
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW _rt_src AS SELECT * FROM _rt_day")
+    client = ("concat_ws('|', user_agent, 'max_tokens=' || coalesce(CAST(max_tokens AS VARCHAR), ''), "
+              "'temperature=' || coalesce(CAST(round(temperature, 2) AS VARCHAR), ''), "
+              "'logprobs=' || coalesce(CAST(logprobs AS VARCHAR), '') || '/' "
+              "|| coalesce(CAST(top_logprobs AS VARCHAR), ''), "
+              "'n=' || coalesce(CAST(n AS VARCHAR), ''), "
+              "'stream=' || coalesce(CAST(stream AS VARCHAR), ''), "
+              "'format=' || coalesce(response_format, ''))")
+    raw = f"""
+    WITH tot AS (SELECT account_id, count(*) AS t FROM _rt_src GROUP BY account_id),
+    dominant AS (
+        SELECT account_id, key_type, raw FROM (
+            SELECT account_id, 'client' AS key_type, {client} AS raw, count(*) AS c FROM _rt_src
+            WHERE coalesce(user_agent, '') <> ''
+              AND NOT regexp_matches(lower(user_agent), '{GENERIC_UA_RE}')
+            GROUP BY ALL
+            UNION ALL
+            SELECT account_id, 'system', system_hash, count(*) FROM _rt_src
+            WHERE coalesce(system_hash, '') <> '' GROUP BY ALL)
+        JOIN tot USING (account_id) WHERE c >= {MIN_SHARE} * t),
+    r AS (SELECT DISTINCT account_id, 'payment' AS key_type, payment_fingerprint AS raw
+          FROM _rt_src WHERE coalesce(payment_fingerprint, '') <> ''
+          UNION SELECT DISTINCT account_id, 'prefix', ip_prefix FROM _rt_src
+          WHERE coalesce(ip_prefix, '') <> ''
+          UNION SELECT * FROM dominant)
+    SELECT account_id, key_type, {_hash_sql('raw', secret)} AS key FROM r
+    """
+    keys = con.execute(raw).df()
+    sh = scaffold_rows(con, "_rt_src", TEMPLATE_SAMPLE, TEMPLATE_MAX_CHARS, TEMPLATE_MAX_ACCOUNTS)
+    if not sh.empty:
+        con.register("_rt_sh", sh)
+        sh = con.execute(f"""SELECT account_id, 'shingle' AS key_type,
+                                    {_hash_sql('CAST(sh AS VARCHAR)', secret, "'shingle'")} AS key
+                             FROM _rt_sh WHERE account_id IN (
+                                 SELECT account_id FROM _rt_sh GROUP BY account_id
+                                 HAVING count(*) >= {TEMPLATE_MIN_SHINGLES})""").df()
+        con.unregister("_rt_sh")
+        keys = pd.concat([keys, sh], ignore_index=True)
+    return keys[["account_id", "key_type", "key"]]
+
+
+def _hash_sql(expr: str, secret: str, key_type: str = "key_type") -> str:
+    """Keyed hash (32 hex) of ``expr`` for its key type: the secret comes first."""
+    return f"left(sha256('{secret}|' || {key_type} || '|' || {expr}), 32)"
+
+
+# --- who is blocked --------------------------------------------------------------------------
+def analyst_state(settings: Settings) -> tuple[set[str], dict[str, str]]:
+    """(accounts whose latest analyst decision is confirm-block, cleared account -> its date)."""
+    if not settings.cases_db.exists():
+        return set(), {}
+    from detector.cases import CaseStore
+
+    latest = CaseStore(settings).latest_decisions()
+    confirmed = {a for a, r in latest.items() if r["decision"] == "confirm-block"}
+    cleared = {a: str(r.get("date") or "") for a, r in latest.items() if r["decision"] == "clear"}
+    return confirmed, cleared
+
+
+def index_rows(con: duckdb.DuckDBPyConnection, day: str, secret: str,
+               blocked: dict[str, str]) -> pd.DataFrame:
+    """Index rows of ``day`` for ``blocked`` (account -> source: verdict | analyst)."""
+    if not blocked:
+        return _empty_index()
+    keys = day_keys(con, day, secret, sorted(blocked))
+    keys["date"] = date.fromisoformat(day)
+    keys["source"] = keys["account_id"].map(blocked)
+    return keys[INDEX_SCHEMA.names]
+
+
+def _empty_index() -> pd.DataFrame:
+    return INDEX_SCHEMA.empty_table().to_pandas()
+
+
+def _active(con: duckdb.DuckDBPyConnection, day: str, accounts: set[str]) -> set[str]:
+    if not accounts:
+        return set()
+    con.register("_rt_q", pd.DataFrame({"account_id": pd.Series(sorted(accounts), dtype=object)}))
+    rows = con.execute(f"SELECT DISTINCT account_id FROM requests WHERE CAST(date AS DATE) = "
+                       f"DATE '{day}' AND account_id IN (SELECT account_id FROM _rt_q)").fetchall()
+    con.unregister("_rt_q")
+    return {r[0] for r in rows}
+
+
+def frame_index(settings: Settings, con: duckdb.DuckDBPyConnection, out: pd.DataFrame,
+                secret: str, confirmed: set[str]) -> dict[str, pd.DataFrame]:
+    """Index rows of each day of ``out`` (verdict rows): its blocked accounts, plus the
+    analyst-confirmed ones active that day."""
+    result: dict[str, pd.DataFrame] = {}
+    days = pd.to_datetime(out["date"]).dt.date.astype(str)
+    for day in sorted(days.unique()):
+        rows = out.loc[days == day]
+        blocked = {a: "verdict" for a in rows.loc[rows["decision"] == "block", "account_id"]}
+        for a in _active(con, day, confirmed - set(blocked)):
+            blocked[a] = "analyst"
+        result[day] = index_rows(con, day, secret, blocked)
+    return result
+
+
+def catch_up(settings: Settings, con: duckdb.DuckDBPyConnection, stored: pd.DataFrame,
+             confirmed: set[str], first: str, params: Params, secret: str
+             ) -> dict[str, pd.DataFrame]:
+    """Index rows for analyst-confirmed accounts missing from the stored index, from their
+    lake days in the look-back window before ``first`` (confirmed after those days were scored)."""
+    missing = confirmed - set(stored["account_id"])
+    if not missing:
+        return {}
+    start = (date.fromisoformat(first) - timedelta(days=params.lookback_days)).isoformat()
+    con.register("_rt_q", pd.DataFrame({"account_id": pd.Series(sorted(missing), dtype=object)}))
+    days = con.execute(f"""SELECT CAST(date AS DATE) AS d, list(DISTINCT account_id) AS a
+                           FROM requests WHERE CAST(date AS DATE) >= DATE '{start}'
+                           AND CAST(date AS DATE) < DATE '{first}'
+                           AND account_id IN (SELECT account_id FROM _rt_q) GROUP BY d""").fetchall()
+    con.unregister("_rt_q")
+    return {d.isoformat(): index_rows(con, d.isoformat(), secret, dict.fromkeys(a, "analyst"))
+            for d, a in days}
+
+
+def stored_index(settings: Settings, start: str, end: str) -> pd.DataFrame:
+    """Stored index rows of days in [start, end)."""
+    parts = []
+    for path in sorted(index_dir(settings).glob("date=*/keys.parquet")):
+        day = path.parent.name.split("=", 1)[1]
+        if start <= day < end:
+            parts.append(pq.read_table(path, schema=INDEX_SCHEMA).to_pandas())
+    return pd.concat(parts, ignore_index=True) if parts else _empty_index()
+
+
+# --- linking ---------------------------------------------------------------------------------
+def _new_accounts(frame: pd.DataFrame, params: Params) -> pd.Series:
+    """Rows whose account is new: first seen within ``new_days`` days, or created that recently."""
+    new = pd.Series(False, index=frame.index)
+    if "hist_days_since_first_seen" in frame.columns:
+        seen = pd.to_numeric(frame["hist_days_since_first_seen"], errors="coerce")
+        new |= (seen < params.new_days).fillna(False)
+    if "inf_account_age_days" in frame.columns:
+        age = pd.to_numeric(frame["inf_account_age_days"], errors="coerce")
+        new |= (age <= params.new_days).fillna(False)
+    return new
+
+
+def link(settings: Settings, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
+         out: pd.DataFrame, params: Params | None = None) -> dict[int, dict]:
+    """Evidence per linked row position of ``out`` (verdicts of ``frame``'s account-days,
+    before any link): ``{"matches": [...], "keys": [...]}``. Nothing is written."""
+    params = params or Params.from_settings(settings)
+    days = pd.to_datetime(out["date"]).dt.date.astype(str).to_numpy()
+    allowed = out["allowlisted"].to_numpy() if "allowlisted" in out.columns \
+        else [False] * len(out)
+    confirmed, cleared = analyst_state(settings)
+    new = _new_accounts(frame.reset_index(drop=True), params).to_numpy()
+    cand = [i for i in range(len(out)) if new[i] and out["decision"].iat[i] != "block"
+            and not allowed[i] and out["account_id"].iat[i] not in confirmed]
+    if not cand:
+        return {}
+    first = min(days)
+    start = (date.fromisoformat(first) - timedelta(days=params.lookback_days)).isoformat()
+    stored = stored_index(settings, start, first)
+    secret = _secret(settings)
+    extra = catch_up(settings, con, stored, confirmed, first, params, secret)
+    index = pd.concat([stored, *extra.values(),
+                       *frame_index(settings, con, out, secret, confirmed).values()],
+                      ignore_index=True)
+    index = _drop_cleared(index, cleared)
+    found: dict[int, dict] = {}
+    for day in sorted({days[i] for i in cand}):
+        lo = (date.fromisoformat(day) - timedelta(days=params.lookback_days))
+        idx = index[(index["date"] < date.fromisoformat(day)) & (index["date"] >= lo)]
+        if idx.empty:
+            continue
+        rows = [i for i in cand if days[i] == day]
+        accounts = {str(out["account_id"].iat[i]): i for i in rows}
+        for acct, ev in match_day(con, day, idx, set(accounts), secret, params).items():
+            found[accounts[acct]] = ev
+    return found
+
+
+def _drop_cleared(index: pd.DataFrame, cleared: dict[str, str]) -> pd.DataFrame:
+    """Rows of accounts an analyst cleared on or after the indexed day go."""
+    if index.empty or not cleared:
+        return index
+    when = index["account_id"].map(cleared)
+    gone = when.notna() & (when.fillna("") >= index["date"].astype(str))
+    return index.loc[~gone]
+
+
+def match_day(con: duckdb.DuckDBPyConnection, day: str, idx: pd.DataFrame, candidates: set[str],
+              secret: str, params: Params) -> dict[str, dict]:
+    """Linked candidates of ``day`` -> evidence, against index rows ``idx`` (earlier days)."""
+    today = day_keys(con, day, secret)
+    if today.empty:
+        return {}
+    d = date.fromisoformat(day)
+    con.register("_rt_today", today)
+    con.register("_rt_idx", idx.assign(age=[(d - x).days for x in idx["date"]]))
+    try:
+        exact = con.execute(f"""
+            WITH pop AS (SELECT key_type, key, count(DISTINCT account_id) AS m FROM _rt_today
+                         WHERE key_type <> 'shingle' GROUP BY ALL)
+            SELECT t.account_id, i.account_id AS blocked, i.key_type, max(i.date) AS blocked_on,
+                   any_value(i.source) AS source, any_value(pop.m) AS m
+            FROM _rt_today t JOIN _rt_idx i USING (key_type, key) JOIN pop USING (key_type, key)
+            WHERE t.account_id <> i.account_id
+              AND (i.key_type <> 'prefix' OR i.age <= {int(params.prefix_days)})
+              AND pop.m <= CASE WHEN i.key_type = 'payment' THEN {PAYMENT_MAX_ACCOUNTS}
+                                ELSE {int(params.max_key_accounts)} END
+            GROUP BY ALL""").df()
+        template = con.execute(f"""
+            WITH a AS (SELECT account_id, key FROM _rt_today WHERE key_type = 'shingle'),
+            b AS (SELECT account_id AS blocked, date, source, key FROM _rt_idx
+                  WHERE key_type = 'shingle'),
+            na AS (SELECT account_id, count(*) AS na FROM a GROUP BY ALL),
+            nb AS (SELECT blocked, date, count(*) AS nb FROM b GROUP BY ALL),
+            j AS (SELECT a.account_id, b.blocked, b.date, any_value(b.source) AS source,
+                         count(*) AS n FROM a JOIN b USING (key) GROUP BY ALL),
+            hit AS (SELECT j.* FROM j JOIN na USING (account_id) JOIN nb USING (blocked, date)
+                    WHERE j.account_id <> j.blocked
+                      AND n >= {TEMPLATE_THRESHOLD} * (na + nb - n)),
+            pop AS (SELECT blocked, date, count(DISTINCT account_id) AS m FROM hit GROUP BY ALL)
+            SELECT account_id, blocked, 'template' AS key_type, max(date) AS blocked_on,
+                   any_value(source) AS source, max(m) AS m
+            FROM hit JOIN pop USING (blocked, date)
+            WHERE m <= {int(params.max_key_accounts)} GROUP BY account_id, blocked""").df()
+    finally:
+        con.unregister("_rt_today")
+        con.unregister("_rt_idx")
+    pairs = pd.concat([exact, template], ignore_index=True)
+    pairs = pairs[pairs["account_id"].isin(candidates)]
+    return _evidence(pairs)
+
+
+def _evidence(pairs: pd.DataFrame) -> dict[str, dict]:
+    """Candidate -> evidence for the linked (candidate, blocked) pairs of ``pairs``."""
+    found: dict[str, list[dict]] = {}
+    for (acct, blocked), g in pairs.groupby(["account_id", "blocked"], sort=True):
+        types = sorted(set(g["key_type"]), key=(STRONG + WEAK).index)
+        if not (set(types) & set(STRONG) or len(set(types) & set(WEAK)) >= 2):
+            continue
+        found.setdefault(str(acct), []).append({
+            "account_id": str(blocked), "keys": types,
+            "blocked_on": str(max(g["blocked_on"]))[:10], "source": str(g["source"].iat[0]),
+            "key_accounts": {t: int(m) for t, m in zip(g["key_type"], g["m"], strict=True)}})
+    out = {}
+    for acct, matches in found.items():
+        matches.sort(key=lambda m: ("payment" not in m["keys"], -len(m["keys"]),
+                                    m["account_id"]))
+        out[acct] = {"matches": matches[:MAX_EVIDENCE], "n_matches": len(matches),
+                     "keys": sorted({k for m in matches for k in m["keys"]},
+                                    key=(STRONG + WEAK).index)}
+    return out
+
+
+def annotate(explanations: pd.Series, links: dict[int, dict]) -> list[str]:
+    """``explanation_json`` texts with ``returning`` added at the linked positions."""
+    texts = list(explanations)
+    for pos, ev in links.items():
+        body = json.loads(texts[pos]) if texts[pos] else {}
+        body["returning"] = ev
+        texts[pos] = json.dumps(body, sort_keys=True)
+    return texts
+
+
+# --- the stored index ------------------------------------------------------------------------
+def write_index(settings: Settings, con: duckdb.DuckDBPyConnection, out: pd.DataFrame,
+                params: Params | None = None) -> dict[str, int]:
+    """Write the index of each day of ``out`` (its final verdicts), catch up analyst
+    confirmations of earlier days, apply retention. Rows written per day."""
+    params = params or Params.from_settings(settings)
+    if out.empty:
+        return {}
+    secret = _secret(settings)
+    confirmed, _ = analyst_state(settings)
+    days = frame_index(settings, con, out, secret, confirmed)
+    first = min(days)
+    start = (date.fromisoformat(first) - timedelta(days=params.lookback_days)).isoformat()
+    for day, rows in catch_up(settings, con, stored_index(settings, start, first), confirmed,
+                              first, params, secret).items():
+        days[day] = pd.concat([stored_index(settings, day, _next(day)), rows],
+                              ignore_index=True).drop_duplicates()
+    for day, rows in days.items():
+        table = pa.Table.from_pandas(rows, schema=INDEX_SCHEMA, preserve_index=False)
+        write_parquet_atomic(index_dir(settings) / f"date={day}" / "keys.parquet", table)
+    _retain(settings, max(days), params)
+    return {d: len(r) for d, r in days.items()}
+
+
+def _next(day: str) -> str:
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
+def _retain(settings: Settings, latest: str, params: Params) -> None:
+    """Drop index days older than the look-back, and prefix rows older than prefix_days."""
+    end = date.fromisoformat(latest)
+    for path in sorted(index_dir(settings).glob("date=*/keys.parquet")):
+        day = date.fromisoformat(path.parent.name.split("=", 1)[1])
+        age = (end - day).days
+        if age > params.lookback_days:
+            path.unlink()
+            path.parent.rmdir()
+        elif age > params.prefix_days:
+            t = pq.read_table(path, schema=INDEX_SCHEMA)
+            keep = t.filter(pc.not_equal(t["key_type"], "prefix"))
+            if keep.num_rows < t.num_rows:
+                write_parquet_atomic(path, keep)
