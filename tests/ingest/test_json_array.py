@@ -91,7 +91,9 @@ def test_values_orjson_rejects_keep_the_whole_document_behaviour(tmp_path, home)
 def test_end_to_end_streamed_array(tmp_path, home):
     path = tmp_path / "spend.json"
     path.write_bytes(orjson.dumps(many(40), option=orjson.OPT_INDENT_2))
-    res = ingest_paths(home, [path], fmt="litellm", progress=False, workers=1)
+    # the billing unit every row of the fixture carries (one unit for the whole file)
+    res = ingest_paths(home, [path], fmt="litellm", progress=False, workers=1,
+                       account_key="key")
     assert (res.read, res.accepted, res.quarantined, res.warnings) == (40, 40, 0, [])
     ids = connect(home).execute("SELECT count(DISTINCT request_id) FROM requests").fetchone()
     assert ids == (40,)
