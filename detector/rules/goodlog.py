@@ -1,6 +1,7 @@
-"""The "goodlog" check: stable rules must stay quiet on benign traffic.
+"""The "goodlog" check: acting rules must stay quiet on benign traffic, at every volume.
 
-Hits of stable rules on accounts labelled benign are failures unless the (rule, archetype)
+Hits of acting rules (``stable`` and ``test``: both send accounts to review) on accounts
+labelled benign are failures unless the (rule, archetype)
 pair is listed in ``rules/known_false_positives.yaml`` with a reason::
 
     entries:
@@ -52,11 +53,11 @@ def load_known_false_positives(path: Path) -> list[KnownFalsePositive]:
     return out
 
 
-def benign_stable_hits(ruleset: RuleSet, hits: pd.DataFrame,
-                       labels: pd.DataFrame) -> pd.DataFrame:
-    """Hits of stable rules on benign accounts, with their archetype
-    (columns account_id, date, rule_id, rule_name, archetype)."""
-    stable = {r.id for r in ruleset.rules if r.status == "stable"}
+def benign_stable_hits(ruleset: RuleSet, hits: pd.DataFrame, labels: pd.DataFrame,
+                       statuses: tuple[str, ...] = ("stable",)) -> pd.DataFrame:
+    """Hits of rules of ``statuses`` (default: stable) on benign accounts, with their
+    archetype (columns account_id, date, rule_id, rule_name, archetype)."""
+    stable = {r.id for r in ruleset.rules if r.status in statuses}
     benign = labels[~labels["is_distiller"].astype(bool)][["account_id", "archetype"]]
     sub = hits[hits["rule_id"].isin(stable)][["account_id", "date", "rule_id", "rule_name"]]
     return sub.merge(benign.drop_duplicates("account_id"), on="account_id", how="inner")
