@@ -11,7 +11,8 @@ Tables (grain in brackets):
   (``detector.ingest.idstore``). ``seen`` / ``seen_extra``, where ids were kept before, stay
   empty: an older home's ids move into one run on its next ingest.
 * ``dates`` [one UTC day]: ``changed_seq`` bumped whenever rows for the day are committed,
-  ``scored_seq`` set by :func:`mark_scored`; the day is dirty while changed > scored.
+  ``scored_seq`` set by :func:`mark_scored`; the day is dirty while its own or an earlier
+  day of its feature window has changed > its scored (:func:`dirty_dates`).
 * ``samples`` [one account-day]: prompt texts kept so far when prompt text is sampled.
 
 Every chunk commit (ids, counts, resume point, part list, dates) is one transaction, so the
@@ -110,14 +111,27 @@ def touch_dates(con: sqlite3.Connection, rows_per_date: dict[str, int]) -> list[
     return sorted(rescore)
 
 
-def dirty_dates(settings: Settings) -> list[str]:
-    """Days (``YYYY-MM-DD``) whose rows changed since they were last marked scored."""
+#: the widest window a day's features read, today included: ``w7_`` 7 days, ``hist_`` 28
+#: (``detector.features.catalog.HISTORY_WINDOWS``; a test keeps the two in step)
+WINDOW_DAYS = 28
+
+
+def dirty_dates(settings: Settings, window_days: int = WINDOW_DAYS) -> list[str]:
+    """Days (``YYYY-MM-DD``) to score: never scored, or scored before rows arrived for a day
+    inside their window (themselves or one of the ``window_days - 1`` days before them).
+
+    So a late day marks every later scored day whose windows include it: ingesting days 1 and
+    3, scoring, then ingesting day 2 makes days 2 and 3 dirty (day 3's 7-day features read
+    day 2), and days up to 27 days later for the 28-day ``hist_`` baselines."""
     if not manifest_path(settings).exists():
         return []
     con = connect(settings)
     try:
-        rows = con.execute("SELECT date FROM dates WHERE scored_seq IS NULL "
-                           "OR changed_seq > scored_seq ORDER BY date").fetchall()
+        rows = con.execute(
+            "SELECT e.date FROM dates e WHERE e.scored_seq IS NULL OR EXISTS ("
+            "SELECT 1 FROM dates d WHERE d.date <= e.date AND d.date >= date(e.date, ?) "
+            "AND d.changed_seq > e.scored_seq) ORDER BY e.date",
+            (f"-{max(int(window_days), 1) - 1} days",)).fetchall()
     finally:
         con.close()
     return [r[0] for r in rows]
@@ -135,7 +149,10 @@ def mark_scored(settings: Settings, dates: Iterable[str]) -> None:
     con = connect(settings)
     try:
         con.execute("BEGIN IMMEDIATE")
-        con.executemany("UPDATE dates SET scored_seq = changed_seq WHERE date = ?",
+        # the change counter now, not the day's own changed_seq: the day's window (earlier
+        # days) is scored as of every change committed so far
+        con.executemany("UPDATE dates SET scored_seq = max(changed_seq, coalesce((SELECT value "
+                        "FROM counters WHERE name = 'change'), 0)) WHERE date = ?",
                         [(d,) for d in days])
         con.execute("COMMIT")
     finally:
