@@ -25,7 +25,8 @@ RULE_FAMILIES = frozenset({"volume", "timing", "diversity", "harvest", "coverage
                            "release", "cluster"})
 #: Source markers of the policy -> family.
 SOURCE_FAMILIES = {"model": "model", "model_block_capped": "model", "cluster_escalation": "cluster",
-                   "campaign": "cluster", "allowlisted": "allowlist"}
+                   "campaign": "cluster", "allowlisted": "allowlist",
+                   "returning_actor": "returning"}
 CHANGES = ("newly_flagged", "cleared", "escalated", "deescalated")
 KEEP = ("account_id", "date", "decision", "score", "risk", "reasons")
 

@@ -207,3 +207,9 @@ def test_a_shared_template_and_system_prompt_link(home):
     assert json.loads(out.loc["fresh", "explanation_json"])["returning"]["keys"] == [
         "system", "template"]
     assert out.loc["chatty", "decision"] == "allow"
+
+
+def test_shadow_diffs_count_the_link_as_its_own_family():
+    from detector.decide.shadow import families
+
+    assert families("returning_actor") == ["returning"]
