@@ -50,6 +50,7 @@ before it is indexed from the lake on the next run (while the lake still holds t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -284,9 +285,10 @@ def link(settings: Settings, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame
             and not allowed[i] and out["account_id"].iat[i] not in confirmed]
     if not cand:
         return {}
-    first = min(days)
+    first, scored = min(days), set(days)
     start = (date.fromisoformat(first) - timedelta(days=params.lookback_days)).isoformat()
-    stored = stored_index(settings, start, first)
+    stored = stored_index(settings, start, max(days))  # earlier days and gaps between ours
+    stored = stored[~stored["date"].astype(str).isin(scored)]
     secret = _secret(settings)
     extra = catch_up(settings, con, stored, confirmed, first, params, secret)
     index = pd.concat([stored, *extra.values(),
@@ -427,7 +429,8 @@ def _retain(settings: Settings, latest: str, params: Params) -> None:
         age = (end - day).days
         if age > params.lookback_days:
             path.unlink()
-            path.parent.rmdir()
+            with contextlib.suppress(OSError):  # something else in the folder: leave it
+                path.parent.rmdir()
         elif age > params.prefix_days:
             t = pq.read_table(path, schema=INDEX_SCHEMA)
             keep = t.filter(pc.not_equal(t["key_type"], "prefix"))

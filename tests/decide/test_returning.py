@@ -213,3 +213,24 @@ def test_shadow_diffs_count_the_link_as_its_own_family():
     from detector.decide.shadow import families
 
     assert families("returning_actor") == ["returning"]
+
+
+def test_days_scored_together_link_across_each_other_and_across_gaps(home):
+    # D1 and D3 scored in one call (``detector run --all``): D1's block links D3's account
+    rows = many("old", D1, **OLD) + many("fresh", D3, pay="card-77")
+    write_lake(home, rows)
+    out = pd.concat([verdicts(D1, {"old": "block"}), verdicts(D3, {"fresh": "allow"})],
+                    ignore_index=True)
+    frame = out[["account_id", "date"]].assign(hist_days_since_first_seen=0)
+    links = returning.link(home, connect(home), frame, out)
+    assert sorted(links) == [1] and links[1]["matches"][0]["account_id"] == "old"
+    # a stored day between two scored days (D2 stored, D1 and D3 scored now) is read too
+    D2 = "2026-11-02"
+    write_lake(home, rows + many("mid", D2, pay="card-99"))
+    returning.write_index(home, connect(home), verdicts(D2, {"mid": "block"}))
+    write_lake(home, rows + many("mid", D2, pay="card-99") + many("fresh2", D3, pay="card-99"))
+    out = pd.concat([verdicts(D1, {"old": "allow"}), verdicts(D3, {"fresh2": "allow"})],
+                    ignore_index=True)
+    frame = out[["account_id", "date"]].assign(hist_days_since_first_seen=0)
+    links = returning.link(home, connect(home), frame, out)
+    assert sorted(links) == [1] and links[1]["matches"][0]["account_id"] == "mid"
