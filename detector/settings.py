@@ -44,6 +44,13 @@ class Settings:
     block_expiry_days: int = 90
     dev_mode: bool = False
     hooks: tuple[HookEndpoint, ...] = field(default_factory=tuple)
+    # --- webhook delivery worker (docs/hooks.md) -----------------------------------------
+    hooks_worker: bool = True             # `serve` runs the delivery worker in a thread
+    hooks_poll_s: float = 2.0             # the worker looks for new events at least this often
+    hooks_max_attempts: int = 10          # attempts before a delivery is dead
+    hooks_backoff_base_s: float = 30.0    # retry n waits d/2 + U(0, d/2), d = base * 2^(n-1)
+    hooks_backoff_cap_s: float = 21600.0  # ... capped at this
+    hooks_timeout_s: float = 15.0         # a receiver's answer must arrive in this
     inbox: Path | None = None
     # --- hardening (docs/security.md) ----------------------------------------------------
     max_body_bytes: int = 2_097_152       # request bodies over this answer 413

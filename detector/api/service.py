@@ -38,6 +38,13 @@ class Service:
         # new verdicts usually mean new lake data: re-resolve allow-listed orgs' accounts
         self.verdicts.listeners.append(self._refresh_orgs)
         self.metrics = Metrics()
+        self.hooks_worker = None
+        if settings.hooks_worker:
+            from detector.hooks.worker import DeliveryWorker
+
+            self.hooks_worker = DeliveryWorker(settings.home, settings)
+            # a change to the case store (an analyst decision) may have enqueued an event
+            self.overrides.listeners.append(self.hooks_worker.kick)
         self._lake: duckdb.DuckDBPyConnection | None = None
         self._lake_key: tuple = ()
         self._lake_lock = threading.Lock()
@@ -47,10 +54,14 @@ class Service:
         self.verdicts.start()
         self.overrides.start()
         self.keys.reload()
+        if self.hooks_worker is not None:
+            self.hooks_worker.start()
 
     def stop(self) -> None:
         self.verdicts.stop()
         self.overrides.stop()
+        if self.hooks_worker is not None:
+            self.hooks_worker.stop()
 
     # --- lookups -------------------------------------------------------------------------
     def verdict(self, account_id: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`detector hooks list|deliver|retry|replay|record|secret`: the webhook outbox."""
+"""`detector hooks list|deliver|worker|retry|replay|record|secret`: the webhook outbox."""
 
 from __future__ import annotations
 
@@ -151,6 +151,36 @@ def record_cmd(
         days = known if all_days else known[-1:]
     n = record_verdict_events(settings, days)
     typer.echo(json.dumps({"dates": days, "events_enqueued": n}))
+
+
+@hooks_app.command("worker")
+@handle_errors
+def worker_cmd(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    max_seconds: Annotated[float, typer.Option(
+        "--max-seconds", min=0, help="Stop after this long (0: until SIGTERM/SIGINT).")] = 0.0,
+) -> None:
+    """Deliver the outbox continuously, retrying on each delivery's schedule (the same worker
+    `detector serve` runs in a thread; run this when hooks go out from a separate process)."""
+    import signal
+    import threading
+
+    from detector.hooks.worker import DeliveryWorker
+
+    settings = settings_from(ctx)
+    worker = DeliveryWorker(settings.home, settings)
+    if once:
+        worker.run_once()
+        typer.echo(json.dumps(worker.totals.as_dict()))
+        return
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    worker.start()
+    done.wait(max_seconds or None)
+    worker.stop()
+    typer.echo(json.dumps({"passes": worker.passes, **worker.totals.as_dict()}))
 
 
 @hooks_app.command("secret")
