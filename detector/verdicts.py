@@ -11,9 +11,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CONTRACT_COLUMNS = ["account_id", "date", "score", "decision", "reasons", "cluster_id"]
-#: ``risk`` (``detector.decide.risk``) is NULL for verdict files written before it existed.
+#: ``risk`` (``detector.decide.risk``) and ``not_evaluable`` (acting rules whose inputs were
+#: missing that day, ";"-separated; never part of ``reasons``) are NULL for verdict files
+#: written before they existed.
 EXTRA_COLUMNS = ["model_score", "anomaly_score", "model_version", "ruleset_hash", "run_id",
-                 "risk"]
+                 "risk", "not_evaluable"]
 
 
 def load_verdicts(settings: Settings, date: str | None = None,

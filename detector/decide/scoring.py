@@ -110,9 +110,24 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     out["explanation_json"] = returning.annotate(out["explanation_json"], links)
     out["anomaly_score"] = anomaly
     out["risk"] = frame_risk(frame, out["score"].to_numpy())  # orders saturated scores
+    out["not_evaluable"] = not_evaluable_text(out, ruleset.not_evaluable(con, view))
     out["model_version"] = card.get("version", "unknown")
     out["ruleset_hash"] = ruleset.hash
     return out
+
+
+def not_evaluable_text(out: pd.DataFrame, unknown: pd.DataFrame) -> list[str | None]:
+    """Per verdict row, the acting rules that could not be evaluated (inputs missing), sorted
+    and ";"-joined; None when every rule was evaluated. Kept apart from ``reasons``: a rule
+    that could not look is not a rule that looked and found nothing."""
+    if unknown.empty:
+        return [None] * len(out)
+    keys = unknown.assign(date=pd.to_datetime(unknown["date"]).dt.date)
+    grouped = keys.groupby(["account_id", "date"])["rule_name"].apply(
+        lambda s: ";".join(sorted(set(s))))
+    lookup = grouped.to_dict()
+    dates = pd.to_datetime(out["date"]).dt.date
+    return [lookup.get((a, d)) for a, d in zip(out["account_id"], dates, strict=True)]
 
 
 def score(settings: Settings, dates: list[str]) -> dict[str, int]:

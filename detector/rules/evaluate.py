@@ -3,7 +3,8 @@
 The query builds, for every row of the view, a list with one element per rule
 (``CASE WHEN (condition) THEN <rule index> END``), unnests it and keeps the non-NULL elements:
 one output row per (account_id, date, rule) hit. A condition that is NULL (a NULL feature
-value) is no hit. Rules that name columns the view lacks (an optional stage switched off) are
+value) is no hit; :func:`not_evaluable` lists those account-days and rules instead (the rule
+could not be evaluated: an input it needs is missing, e.g. a source without payment data). Rules that name columns the view lacks (an optional stage switched off) are
 skipped and reported; a rule that fails at run time (e.g. a type error) is isolated, reported
 and the others still run.
 """
@@ -54,6 +55,47 @@ def _hit_query(rules: list[Rule], view: str, where: str) -> str:
     cases = ", ".join(f"CASE WHEN ({r.condition}) THEN {i} END" for i, r in enumerate(rules))
     return (f'SELECT account_id, date, rule_idx FROM (SELECT account_id, date, '
             f'UNNEST([{cases}]) AS rule_idx FROM "{view}"{where}) WHERE rule_idx IS NOT NULL')
+
+
+def _unknown_query(rules: list[Rule], view: str, where: str) -> str:
+    cases = ", ".join(f"CASE WHEN ({r.condition}) IS NULL THEN {i} END" for i, r in enumerate(rules))
+    return (f'SELECT account_id, date, rule_idx FROM (SELECT account_id, date, '
+            f'UNNEST([{cases}]) AS rule_idx FROM "{view}"{where}) WHERE rule_idx IS NOT NULL')
+
+
+def not_evaluable(con: duckdb.DuckDBPyConnection, rules: list[Rule],
+                  view: str = "account_features") -> pd.DataFrame:
+    """(account_id, date, rule_name) for every acting rule that could not be evaluated on an
+    account-day: its condition is NULL there (a feature it reads is missing and no
+    ``coalesce`` decides for it), or the view lacks one of its columns (every account-day).
+
+    Experimental (shadow) and deprecated rules are not listed; rules that fail at run time are
+    reported by :func:`evaluate_rules` and left out here."""
+    acting = [r for r in rules if r.evaluated and not r.shadow]
+    present = view_columns(con, view)
+    runnable = [r for r in acting if all(c in present for c in r.columns)]
+    absent = [r for r in acting if r not in runnable]
+    parts = []
+    if runnable:
+        broken = set()
+        try:
+            raw = con.execute(_unknown_query(runnable, view, "")).fetchdf()
+        except duckdb.Error:
+            broken = set(_broken_rules(con, runnable, view, "", []))
+            runnable = [r for r in runnable if r.id not in broken]
+            raw = con.execute(_unknown_query(runnable, view, "")).fetchdf() if runnable \
+                else pd.DataFrame(columns=["account_id", "date", "rule_idx"])
+        names = pd.Series([r.name for r in runnable], dtype="object")
+        raw["rule_name"] = names.iloc[raw["rule_idx"].astype("int64")].to_numpy() \
+            if len(raw) else pd.Series(dtype="object")
+        parts.append(raw[["account_id", "date", "rule_name"]])
+    if absent:
+        keys = con.execute(f'SELECT account_id, date FROM "{view}"').fetchdf()
+        for r in absent:
+            parts.append(keys.assign(rule_name=r.name))
+    if not parts:
+        return pd.DataFrame(columns=["account_id", "date", "rule_name"])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _broken_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], view: str,

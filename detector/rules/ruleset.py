@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from detector.rules.evaluate import Evaluation, evaluate_rules
+from detector.rules.evaluate import Evaluation, evaluate_rules, not_evaluable
 from detector.rules.rule import Rule
 
 
@@ -54,6 +54,12 @@ class RuleSet:
         result = evaluate_rules(con, self.rules, view=view, since=since, until=until)
         self.last_warnings = list(result.warnings)
         return result
+
+    def not_evaluable(self, con: duckdb.DuckDBPyConnection,
+                      view: str = "account_features") -> pd.DataFrame:
+        """(account_id, date, rule_name) of acting rules whose inputs are missing on an
+        account-day (``detector.rules.evaluate.not_evaluable``)."""
+        return not_evaluable(con, self.rules, view=view)
 
     def evaluate(self, con: duckdb.DuckDBPyConnection, view: str = "account_features",
                  since: str | None = None, until: str | None = None) -> pd.DataFrame:

@@ -117,3 +117,34 @@ def test_no_hits_gives_an_empty_frame_with_the_columns(con, write_rule, rules_di
 def test_view_name_must_be_an_identifier(con, ruleset) -> None:
     with pytest.raises(ValueError, match="view: expected a plain SQL identifier"):
         ruleset.evaluate(con, view='x"; DROP TABLE account_features; --')
+
+
+def test_not_evaluable_lists_acting_rules_whose_inputs_are_missing(con, ruleset,
+                                                                    write_rule) -> None:
+    write_rule("harvest_coalesced", condition="coalesce(hv_logprobs_share, 0) >= 0.5 "
+               "OR vol_requests >= 100")
+    rs = load_ruleset(ruleset.rules_dir, KNOWN)
+    got = rs.not_evaluable(con)
+    rows = sorted(zip(got["account_id"], got["date"].astype(str).str[:10], got["rule_name"],
+                      strict=True))
+    # c has no vol_requests: volume_many and harvest_coalesced (FALSE OR NULL) cannot look;
+    # b lacks hv_logprobs_share, but coalesce() decides for it; coverage_wide's column
+    # is absent from the view: no account-day can be evaluated by it. The experimental rule
+    # (harvest_logprobs, NULL for b) is never listed. A condition already decided without the
+    # missing value (FALSE AND NULL) is evaluable.
+    cov = [(a, d, "coverage_wide") for a, d in [("a", "2026-11-24"), ("a", "2026-11-25"),
+                                                ("b", "2026-11-24"), ("c", "2026-11-24"),
+                                                ("d", "2026-11-25")]]
+    assert rows == sorted([("c", "2026-11-24", "harvest_coalesced"),
+                           ("c", "2026-11-24", "volume_many"), *cov])
+
+
+def test_not_evaluable_text_per_verdict_row() -> None:
+    from detector.decide.scoring import not_evaluable_text
+
+    out = pd.DataFrame({"account_id": ["a", "b"], "date": ["2026-11-24", "2026-11-24"]})
+    unknown = pd.DataFrame({"account_id": ["a", "a", "a"],
+                            "date": pd.to_datetime(["2026-11-24"] * 3),
+                            "rule_name": ["r2", "r1", "r2"]})
+    assert not_evaluable_text(out, unknown) == ["r1;r2", None]
+    assert not_evaluable_text(out, unknown.iloc[0:0]) == [None, None]
