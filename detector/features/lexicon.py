@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
 
 from detector.errors import ConfigError
+from detector.resources import lexicon_dir
 
-LEXICON_DIR = Path(__file__).resolve().parents[2] / "rules" / "lexicons"
+LEXICON_DIR = lexicon_dir()
 
 
 @cache

@@ -15,6 +15,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from detector.resources import data_dir
+
 #: signal field -> (lake column test as a DuckDB expression, row-tuple column, features fed).
 #: The row-tuple column is the lake column name; the test says when it counts as carried.
 SIGNALS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -47,7 +49,7 @@ SIGNALS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                  ("hv_logprobs_share", "hv_top_logprobs_mean")),
 }
 
-_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+_RULES_DIR = data_dir("rules")
 _IDENT = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
 
 

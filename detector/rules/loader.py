@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Container, Iterable
 from functools import cache
@@ -17,8 +16,8 @@ from typing import Any
 
 import jsonschema
 
-import detector
 from detector.errors import InputError
+from detector.resources import default_rules_dir
 from detector.rules.columns import as_container
 from detector.rules.condition import ConditionError, compile_condition
 from detector.rules.rule import FAMILIES, Rule, RuleProblem, RuleSetError
@@ -28,14 +27,6 @@ from detector.rules.source import RuleSource, SourceError, read_rule_file
 SCHEMA_PATH = Path(__file__).with_name("rule.schema.json")
 NOT_RULE_FILES = ("known_false_positives",)
 _NAME = re.compile("^(" + "|".join(FAMILIES) + r")_[a-z0-9][a-z0-9_]*$")
-
-
-def default_rules_dir() -> Path:
-    """``$DETECTOR_RULES_DIR`` or the repository's ``rules/`` folder."""
-    env = os.environ.get("DETECTOR_RULES_DIR")
-    if env:
-        return Path(env)
-    return Path(detector.__file__).resolve().parent.parent / "rules"
 
 
 @cache

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from detector.errors import ConfigError
+from detector.resources import scenario_dir
 
 BENIGN = ("casual", "campus", "newcomer", "developer", "templated_app", "classifier_app",
           "eval_runner", "reseller", "app_backend", "tutor_app", "heavy_chat", "batch_job",
@@ -244,7 +245,7 @@ def scenario_from_dict(data: dict, source: str = "<dict>") -> Scenario:
     return sc
 
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+SCENARIO_DIR = scenario_dir()
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
