@@ -62,7 +62,11 @@ class Settings:
     http_max_header_bytes: int = 16_384   # request line + headers larger than this: 400
     http_max_connections: int = 1000     # concurrent connections + tasks (503 beyond)
     api_docs: bool = False                # serve /docs and /redoc (Swagger UI, ReDoc)
+    #: the analyst service's public URL (``https://dg.example.com``); the daily report links
+    #: account ids to ``<report_base_url>/accounts/<id>`` when set (docs/report.md)
+    report_base_url: str = ""
     group_access: bool = False            # files 0660/dirs 0770 instead of 0600/0700
+    session_ttl_s: int = 43_200           # a page login (session cookie) lasts this long
     #: Default ``detector ingest --account-key`` (the billing unit of sources that carry
     #: several: LiteLLM user/team/key/end_user, Bedrock arn/account); "" = each format's own.
     account_key: str = ""

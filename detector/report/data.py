@@ -45,14 +45,17 @@ class ReportData:
     date: str
     previous_date: str | None
     tiles: list[Tile]
-    trend: list[dict[str, Any]]            # one row per calendar day of the 14-day window
+    trend: list[dict[str, Any]]            # one row per calendar day, from the first day with
+                                           # verdicts in the 14-day window to D
     score_hist: list[dict[str, Any]]       # bin_lo, bin_hi, allow, review, block (counts)
     top_accounts: list[dict[str, Any]]     # flagged accounts, most severe first (capped)
     flagged: list[dict[str, Any]]          # every flagged account of the day
-    clusters: list[dict[str, Any]]         # new or growing clusters
+    clusters: list[dict[str, Any]]         # new or growing clusters with flagged members
     rules: list[dict[str, Any]]            # rule id, title, status, shadow, accounts, previous
     provenance: dict[str, Any]
     notes: list[str] = field(default_factory=list)
+    #: three plain sentences: what changed, what needs a person, what was blocked automatically
+    summary: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -123,10 +126,13 @@ def _day_counts(con: duckdb.DuckDBPyConnection, lo: dt.date, hi: dt.date) -> dic
 
 
 def _trend(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[dict[str, Any]]:
+    """Calendar days of the 14-day window ending on ``day``, starting at its first day with
+    verdicts (no empty padding before the data begins); later days without verdicts are gaps."""
     lo = day - dt.timedelta(days=TREND_DAYS - 1)
     counts = _day_counts(con, lo, day)
+    lo = min(counts, default=day)
     out = []
-    for i in range(TREND_DAYS):
+    for i in range((day - lo).days + 1):
         d = lo + dt.timedelta(days=i)
         c = counts.get(d)
         out.append({"date": d.isoformat(), "evaluated": c is not None,
@@ -227,7 +233,8 @@ def _clusters(con: duckdb.DuckDBPyConnection, settings: Settings, day: dt.date,
             FROM verdicts WHERE CAST(date AS DATE) < ? AND cluster_id IS NOT NULL GROUP BY 1)
         SELECT t.*, b.prev_members, b.cluster_id IS NULL AS new
         FROM today t LEFT JOIN before b USING (cluster_id)
-        WHERE b.cluster_id IS NULL OR t.members > coalesce(b.prev_members, 0)
+        WHERE (b.cluster_id IS NULL OR t.members > coalesce(b.prev_members, 0))
+          AND t.flagged > 0
         ORDER BY new DESC, flagged DESC, members DESC, cluster_id
         LIMIT 30""", [day, prev, day])
     details = cluster_details(settings, day, notes)
@@ -239,8 +246,7 @@ def _clusters(con: duckdb.DuckDBPyConnection, settings: Settings, day: dt.date,
 
 
 def _rules(con: duckdb.DuckDBPyConnection, day: dt.date, prev: dt.date | None,
-           cols: dict[str, str], notes: list[str]) -> list[dict]:
-    catalogue = rule_catalogue(notes)
+           cols: dict[str, str], catalogue: dict[str, dict[str, str]]) -> list[dict]:
     out: list[dict] = []
     for column, shadow in (("rule_hits", False), ("shadow_hits", True)):
         expr = _hits_expr(cols, column)
@@ -258,7 +264,7 @@ def _rules(con: duckdb.DuckDBPyConnection, day: dt.date, prev: dt.date | None,
             GROUP BY rule_id HAVING accounts > 0 OR previous > 0""",
                      [day, day, prev, day, prev or day])
         for r in rows:
-            info = catalogue.get(r["rule_id"], {})
+            info = catalogue.get(r["rule_id"]) or {}
             r["title"] = info.get("title", "")
             r["status"] = info.get("status", "shadow" if shadow else "")
             r["shadow"] = shadow or info.get("status") == "shadow"
@@ -267,6 +273,54 @@ def _rules(con: duckdb.DuckDBPyConnection, day: dt.date, prev: dt.date | None,
             out.append(r)
     out.sort(key=lambda r: (r["shadow"], -r["accounts"], r["rule_id"]))
     return out
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def _summary(tiles: list[Tile], flagged: list[dict], clusters: list[dict],
+             prev: dt.date | None, day: dt.date) -> list[str]:
+    """Three sentences for someone who reads nothing else: what changed since the previous
+    evaluated day, what needs a person, what was blocked without one."""
+    t = {x.key: x for x in tiles}
+    active, new = t["active"], t["new_flagged"].value
+    if prev is None:
+        changed = (f"On {day}, {_plural(active.value, 'account was', 'accounts were')} active "
+                   f"and {_plural(new, 'was', 'were')} flagged or blocked; this is the first "
+                   "evaluated day, so there is nothing to compare with.")
+    else:
+        changed = (f"On {day}, {_plural(active.value, 'account was', 'accounts were')} active "
+                   f"({active.delta:+,} since {prev}) and "
+                   f"{_plural(new, 'account was', 'accounts were')} newly flagged or blocked.")
+    reviews = [r for r in flagged if r["decision"] == "review"]
+    growing = [c for c in clusters if c.get("flagged")]
+    if reviews:
+        person = (f"{_plural(len(reviews), 'account needs', 'accounts need')} a person to "
+                  f"review {'it' if len(reviews) == 1 else 'them'}, starting with "
+                  f"{reviews[0]['account_id']} (score {reviews[0]['score'] or 0:.2f})")
+    else:
+        person = "No account needs a person to review it"
+    if growing:
+        person += (f"; {_plural(len(growing), 'new or growing group')} of linked accounts "
+                   "with flagged members should be looked at as one case")
+    blocks = [r for r in flagged if r["decision"] == "block"]
+    tokens = sum(int(r["completion_tokens"]) for r in blocks)
+    if blocks:
+        blocked = (f"{_plural(len(blocks), 'account was', 'accounts were')} blocked "
+                   f"automatically; {'it' if len(blocks) == 1 else 'they'} took "
+                   f"{_plural(tokens, 'output token')} that day.")
+    else:
+        blocked = "No account was blocked automatically."
+    return [changed, person + ".", blocked]
+
+
+def _reason_words(flagged: list[dict], rules: dict[str, dict[str, str]]) -> None:
+    """``reason_items``: each reason code with words where the rule set has them (a rule's
+    title); other codes stay as they are until the column registry gives them words."""
+    for r in flagged:
+        r["reason_items"] = [{"code": code, "text": (rules.get(code) or {}).get("title") or code}
+                             for code in r["reason_list"]]
 
 
 def _provenance(con: duckdb.DuckDBPyConnection, day: dt.date, cols: dict[str, str]) -> dict:
@@ -318,12 +372,16 @@ def collect_report_data(settings: Settings, date: str | dt.date | None = None,
         notes: list[str] = []
         _token_table(con, day)
         flagged = _flagged(con, day, prev, cols)
+        tiles = _tiles(con, day, prev, flagged)
+        clusters = _clusters(con, settings, day, prev, cols, notes)
+        catalogue = rule_catalogue(notes)
+        _reason_words(flagged, catalogue)
         return ReportData(
             date=day.isoformat(), previous_date=prev.isoformat() if prev else None,
-            tiles=_tiles(con, day, prev, flagged), trend=_trend(con, day),
+            tiles=tiles, trend=_trend(con, day),
             score_hist=_score_hist(con, day), top_accounts=flagged[:top_n], flagged=flagged,
-            clusters=_clusters(con, settings, day, prev, cols, notes),
-            rules=_rules(con, day, prev, cols, notes),
-            provenance=_provenance(con, day, cols), notes=notes)
+            clusters=clusters, rules=_rules(con, day, prev, cols, catalogue),
+            provenance=_provenance(con, day, cols), notes=notes,
+            summary=_summary(tiles, flagged, clusters, prev, day))
     finally:
         con.close()

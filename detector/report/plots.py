@@ -26,9 +26,9 @@ def _data_uri(fig: Figure) -> str:
 
 
 def trend_chart(trend: list[dict[str, Any]]) -> str:
-    """Two stacked panels over the 14-day window: active accounts; review and block counts.
+    """Two stacked panels over the trend's days: active accounts; review and block counts.
 
-    Days without verdicts are gaps, not zeros.
+    Days without verdicts are gaps, not zeros; both axes count whole accounts from 0.
     """
     labels = [row["date"][5:] for row in trend]
     x = list(range(len(trend)))
@@ -41,11 +41,14 @@ def trend_chart(trend: list[dict[str, Any]]) -> str:
         top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 1.4]})
         top.bar(x, [0 if v != v else v for v in series("active")], color=COLORS["active"])
         top.set_ylabel("active")
+        top.set_ylim(0, max(1.0, *[v for v in series("active") if v == v]) * 1.1)
         top.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
         for key in ("review", "block"):
             bottom.plot(x, series(key), marker="o", ms=4, lw=1.6, color=COLORS[key], label=key)
         bottom.set_ylabel("accounts")
-        bottom.set_ylim(bottom=0)
+        # whole accounts only: a day with no review or block must not get a 0-0.05 axis
+        counts = [v for key in ("review", "block") for v in series(key) if v == v]
+        bottom.set_ylim(0, max(1.0, *counts) * 1.1)
         bottom.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
         bottom.legend(loc="upper left", frameon=False, ncols=2)
         bottom.set_xticks(x, labels, rotation=45, ha="right")

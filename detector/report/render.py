@@ -10,11 +10,14 @@ import csv
 import io
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import jinja2
 
+from detector.errors import ConfigError
 from detector.lake.io import write_text_atomic
 from detector.report.data import ReportData
 from detector.report.plots import score_chart, trend_chart
@@ -38,15 +41,30 @@ class ReportFiles:
     csv: Path
 
 
+def account_link(base: str) -> Callable[[str], str | None]:
+    """``id -> <base>/accounts/<id, percent-encoded>``, or always None when ``base`` is empty.
+
+    Only http(s) bases are accepted (a report must not carry a ``javascript:`` link).
+    """
+    base = (base or "").strip().rstrip("/")
+    if not base:
+        return lambda _account_id: None
+    scheme = urlsplit(base).scheme.lower()
+    if scheme not in ("http", "https") or not urlsplit(base).netloc:
+        raise ConfigError(f"setting 'report_base_url': expected an http(s) URL, got {base!r}")
+    return lambda account_id: f"{base}/accounts/{quote(str(account_id), safe='')}"
+
+
 def render_html(data: ReportData, settings: Settings | None = None) -> str:
     """The report page as one HTML string."""
+    link = account_link(settings.report_base_url if settings else "")
     charts = {
         "trend": trend_chart(data.trend),
         "scores": score_chart(data.score_hist,
                               settings.review_threshold if settings else None,
                               settings.block_threshold if settings else None),
     }
-    return _ENV.get_template("report.html.j2").render(d=data, charts=charts)
+    return _ENV.get_template("report.html.j2").render(d=data, charts=charts, account_url=link)
 
 
 def _cell(value: object) -> object:

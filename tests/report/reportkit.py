@@ -28,8 +28,8 @@ def write_verdicts(settings: Settings, day: str, rows: list[tuple]) -> None:
                   "explanation_json": json.dumps([]), "model_version": "m-test-1",
                   "ruleset_hash": "rs-abc", "feature_run_id": f"f-{day}",
                   "run_id": f"run-{day}", "created_at": created}
-        for k, v in values.items():
-            cols[k].append(v)
+        for k in cols:  # columns added to the schema later (not_evaluable, ...) stay null
+            cols[k].append(values.get(k))
     table = pa.table(cols, schema=VERDICT_SCHEMA)
     write_parquet_atomic(settings.verdicts_dir / f"date={day}" / "verdicts.parquet", table)
 

@@ -29,10 +29,10 @@ def test_headline_tiles(home):
     assert tiles["distilled_tokens"] == (2650, 30)  # previous day: a2 10 + a3 20
 
 
-def test_trend_covers_fourteen_calendar_days_with_gaps(home):
+def test_trend_starts_at_the_first_day_with_data_with_gaps(home):
     trend = collect_report_data(home).trend
-    assert [t["date"] for t in (trend[0], trend[-1])] == ["2024-02-20", "2024-03-04"]
-    assert len(trend) == 14
+    assert [t["date"] for t in (trend[0], trend[-1])] == ["2024-03-01", "2024-03-04"]
+    assert len(trend) == 4  # no empty padding before the first evaluated day
     evaluated = {t["date"]: (t["active"], t["review"], t["block"]) for t in trend if t["evaluated"]}
     assert evaluated == {"2024-03-01": (1, 0, 0), "2024-03-02": (4, 1, 1), "2024-03-04": (7, 2, 2)}
     assert next(t for t in trend if t["date"] == "2024-03-03")["active"] is None
@@ -106,7 +106,7 @@ def test_failing_optional_stages_become_notes_not_errors(home, monkeypatch):
     import detector.rules
 
     def boom(*args):
-        raise RuntimeError("rules folder unreadable")
+        raise PermissionError("rules folder unreadable")
 
     monkeypatch.setattr(detector.rules, "load_ruleset", boom, raising=False)
     monkeypatch.setattr(detector.clusters, "list_clusters", boom, raising=False)
@@ -135,3 +135,16 @@ def test_unknown_day_and_empty_home_are_input_errors(home, tmp_path):
         collect_report_data(home, "March 4th")
     with pytest.raises(InputError, match="no verdicts"):
         collect_report_data(load_settings(tmp_path / "empty"))
+
+
+def test_unexpected_errors_in_optional_stages_surface(home, monkeypatch):
+    """Only the expected failures (invalid or unreadable files) become notes; a bug does not
+    hide behind one."""
+    import detector.rules
+
+    def bug(*args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(detector.rules, "load_ruleset", bug)
+    with pytest.raises(RuntimeError, match="a bug"):
+        collect_report_data(home)

@@ -83,7 +83,9 @@ def test_report_json_matches_the_verdicts(report_files):
     assert (tiles["blocked"]["value"], tiles["blocked"]["delta"]) == (2, 1)
     assert tiles["distilled_tokens"]["value"] == 2650
     assert report["flagged_count"] == 4
-    assert len(report["trend"]) == 14 and len(report["score_hist"]) == 20
+    # the trend starts at the first day with verdicts (03-01), not 14 days back
+    assert len(report["trend"]) == 4 and len(report["score_hist"]) == 20
+    assert len(report["summary"]) == 3
     assert "flagged" not in report
 
 
