@@ -97,3 +97,15 @@ class KeyRing:
         if rec is None:
             return None
         return Principal(rec["key_id"], rec["name"], rec["role"])
+
+    def resolve_session(self, token: str | None) -> Principal | None:
+        """The principal of a page session token (the cookie), or None when the session is
+        unknown, expired, ended (logout) or its key revoked. One indexed SQLite read: pages
+        only, so revoking a key or a session takes effect on the next page."""
+        rec = self.store.session(token)
+        if rec is None:
+            return None
+        if rec["role"] is None:  # not a stored key: only the dev key, and only in dev mode
+            return Principal("dev", "dev", "admin") if (
+                rec["key_id"] == "dev" and self._dev_digest is not None) else None
+        return Principal(rec["key_id"], rec["name"], rec["role"])

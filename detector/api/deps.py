@@ -1,8 +1,9 @@
 """FastAPI dependencies: the service state and role-checked callers.
 
 API routes accept ``Authorization: Bearer <key>`` or ``X-API-Key: <key>`` (never a cookie, so
-cross-site forms cannot act with a browser's session). Pages use the ``dg_key`` cookie set by
-``/login`` plus a CSRF token on every form (see :mod:`detector.api.routers.pages`).
+cross-site forms cannot act with a browser's session). Pages use the ``dg_session`` cookie set
+by ``/login`` (a server-side session token, never the key) plus a CSRF token on every form (see
+:mod:`detector.api.routers.pages`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from detector.api.auth import (
 )
 from detector.api.service import Service
 
-COOKIE = "dg_key"
+COOKIE = "dg_session"
+#: the cookie that held the raw key before page sessions; deleted at login and logout
+LEGACY_COOKIE = "dg_key"
 _bearer = HTTPBearer(auto_error=False, description="An API key as a bearer token.")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
 
@@ -131,5 +134,5 @@ Svc = Annotated[Service, Depends(_service)]
 
 
 def csrf_token(key: str) -> str:
-    """The CSRF token bound to a session key (forms must echo it)."""
+    """The CSRF token bound to a page session's token (forms must echo it)."""
     return hashlib.sha256(b"dg-csrf:" + key.encode("utf-8", "surrogatepass")).hexdigest()[:32]

@@ -5,7 +5,8 @@ Grain: ``cases`` one row per account that an analyst touched; ``decisions`` one 
 analyst decision (never updated); ``labels`` one row per explicit training label;
 ``allowlist`` one row per entry (revoking sets ``revoked_at``); ``audit_log`` one row per
 change of any of them (append-only, enforced by triggers); ``api_keys`` one row per key
-(only the sha256 of the secret is stored).
+(only the sha256 of the secret is stored); ``sessions`` one row per page login (only the
+sha256 of the cookie's token is stored; ended by logout, expiry or revoking the key).
 """
 
 from __future__ import annotations
@@ -85,4 +86,19 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at  TEXT NOT NULL,
     revoked_at  TEXT
 );
+"""
+
+#: page sessions (added after the first release: :class:`CaseStore` creates the table in an
+#: existing database that lacks it, see ``SESSIONS_DDL``)
+SESSIONS_DDL = """
+CREATE TABLE IF NOT EXISTS sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    session_id   TEXT NOT NULL UNIQUE,
+    key_id       TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    expires_at   TEXT NOT NULL,
+    revoked_at   TEXT,
+    revoked_why  TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_key ON sessions (key_id);
 """

@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 import re
+import secrets
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -21,7 +22,7 @@ import pandas as pd
 
 from detector.cases import keys as keylib
 from detector.cases.db import Database
-from detector.cases.schema import DDL, DECISIONS, ROLES, STATUS_AFTER
+from detector.cases.schema import DDL, DECISIONS, ROLES, SESSIONS_DDL, STATUS_AFTER
 from detector.errors import InputError
 from detector.lake.io import current_umask
 from detector.settings import Settings
@@ -149,6 +150,11 @@ class CaseStore:
         if self._outbox is not None and "hook_events" not in tables:
             with self.db.transaction() as conn:
                 self._outbox.ensure_schema(conn)
+        if "sessions" not in tables:  # migration: databases made before page sessions
+            with self.db.transaction() as conn:
+                for statement in SESSIONS_DDL.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
 
     # --- audit ---------------------------------------------------------------------------
     @staticmethod
@@ -418,6 +424,7 @@ class CaseStore:
             conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (at, key_id))
             after = {**before, "revoked_at": at}
             self._audit(conn, actor, "key.revoke", "api_key", key_id, before, after, at)
+            self._end_sessions(conn, actor, at, "key revoked", key_id=key_id)
         return after
 
     def keys(self) -> list[dict[str, Any]]:
@@ -430,3 +437,73 @@ class CaseStore:
         rows = self.db.query("SELECT key_id, name, role, key_sha256 FROM api_keys "
                              "WHERE revoked_at IS NULL")
         return {r.pop("key_sha256"): r for r in rows}
+
+    # --- page sessions -------------------------------------------------------------------
+    def create_session(self, key_id: str, ttl_s: float, actor: str = "") -> str:
+        """Open a page session for the key ``key_id`` lasting ``ttl_s`` seconds; returns the
+        cookie's token (random, 256 bits; only its sha256 is stored). Expired and ended
+        sessions older than a day are deleted on the way."""
+        key_id = _check_id("key_id", key_id)
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        at = _iso(now)
+        row = {"token_sha256": keylib.digest(token), "session_id": secrets.token_hex(8),
+               "key_id": key_id, "created_at": at,
+               "expires_at": _iso(now + timedelta(seconds=max(1.0, float(ttl_s))))}
+        with self.db.transaction() as conn:
+            day_ago = _iso(now - timedelta(days=1))
+            conn.execute("DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?",
+                         (day_ago, day_ago))
+            Database.insert(conn, "sessions", row)
+            public = {k: v for k, v in row.items() if k != "token_sha256"}
+            self._audit(conn, actor or key_id, "session.create", "session", row["session_id"],
+                        None, public, at)
+        return token
+
+    def session(self, token: str | None) -> dict[str, Any] | None:
+        """The live session of a cookie token: {session_id, key_id, expires_at, name, role}
+        (name/role None for a key not in the store, e.g. the dev key); None when the token is
+        unknown, expired, ended, or its key is revoked."""
+        if not token or len(token) > 512:
+            return None
+        rows = self.db.query(
+            "SELECT s.session_id, s.key_id, s.expires_at, k.name, k.role, k.revoked_at AS "
+            "key_revoked_at FROM sessions s LEFT JOIN api_keys k ON k.key_id = s.key_id "
+            "WHERE s.token_sha256 = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
+            [keylib.digest(token), now_iso()])
+        if not rows or rows[0].pop("key_revoked_at") is not None:
+            return None
+        return rows[0]
+
+    def end_session(self, token: str, actor: str = "", why: str = "logout") -> bool:
+        """End the session of ``token`` (logout); True when one was live."""
+        at = now_iso()
+        with self.db.transaction() as conn:
+            return self._end_sessions(conn, actor, at, why, digest=keylib.digest(token)) > 0
+
+    def revoke_sessions(self, key_id: str, actor: str = "cli") -> int:
+        """End every live session of the key ``key_id``; returns how many."""
+        at = now_iso()
+        with self.db.transaction() as conn:
+            return self._end_sessions(conn, actor, at, "revoked", key_id=key_id)
+
+    def sessions(self, key_id: str | None = None) -> list[dict[str, Any]]:
+        """Sessions (never the token's hash), newest first."""
+        sql = ("SELECT session_id, key_id, created_at, expires_at, revoked_at, revoked_why "
+               "FROM sessions")
+        params: list[Any] = []
+        if key_id is not None:
+            sql, params = sql + " WHERE key_id = ?", [key_id]
+        return self.db.query(sql + " ORDER BY created_at DESC", params)
+
+    def _end_sessions(self, conn: Any, actor: str, at: str, why: str, *,
+                      key_id: str | None = None, digest: str | None = None) -> int:
+        col, val = ("key_id", key_id) if digest is None else ("token_sha256", digest)
+        rows = conn.execute(f"SELECT session_id, key_id FROM sessions WHERE {col} = ? AND "
+                            "revoked_at IS NULL", (val,)).fetchall()
+        for r in rows:
+            conn.execute("UPDATE sessions SET revoked_at = ?, revoked_why = ? "
+                         "WHERE session_id = ?", (at, why, r["session_id"]))
+            self._audit(conn, actor or r["key_id"], "session.end", "session", r["session_id"],
+                        None, {"key_id": r["key_id"], "why": why}, at)
+        return len(rows)

@@ -68,6 +68,22 @@ def revoke(
     sys.stderr.write(f"revoked key {rec['key_id']} ({rec['name']}) at {rec['revoked_at']}\n")
 
 
+@keys_app.command("revoke-sessions")
+@handle_errors
+def revoke_sessions(
+    ctx: typer.Context,
+    key_id: Annotated[str, typer.Argument(help="The key id whose page sessions end.")],
+) -> None:
+    """End every page session (browser login) of a key, keeping the key; `keys revoke` ends
+    them too. Each ended session is audited."""
+    settings = settings_from(ctx)
+    if not settings.cases_db.exists():
+        fail(f"no case store at {settings.cases_db}: no sessions to revoke")
+    from detector.cases import CaseStore
+    n = CaseStore(settings).revoke_sessions(key_id, actor="cli")
+    sys.stderr.write(f"ended {n} page session(s) of key {key_id}\n")
+
+
 @keys_app.command("dev")
 @handle_errors
 def dev(ctx: typer.Context) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -101,3 +102,12 @@ def build_home(root: Path) -> tuple[Settings, dict[str, str]]:
     store = CaseStore(settings)
     keys = {role: store.create_key(role, f"test-{role}")[0] for role in ROLES}
     return settings, keys
+
+
+def page_login(client, key: str) -> str:
+    """Log ``client`` in to the pages through the login form; returns the session token (the
+    ``dg_session`` cookie; forms' CSRF tokens derive from it)."""
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/login").text).group(1)
+    r = client.post("/login", data={"key": key, "csrf": token}, follow_redirects=False)
+    assert r.status_code == 303 and "error=" not in r.headers["location"], r.headers
+    return r.cookies["dg_session"]

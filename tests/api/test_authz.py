@@ -7,6 +7,7 @@ import pytest
 from detector.cases import ROLES
 
 from .conftest import auth
+from .fixtures import page_login
 
 ALL = set(ROLES)
 READ = {"viewer", "analyst", "admin"}
@@ -97,16 +98,22 @@ def test_dev_key_only_in_dev_mode(tmp_path):
         assert c.get("/v1/audit-log", headers=auth(key)).status_code == 200
 
 
-def test_pages_need_a_session_and_not_the_hook_role(client, keys):
+def test_pages_need_a_session_and_not_the_hook_role(client, keys, settings):
     r = client.get("/queue", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     r = client.post("/login", data={"key": keys["hook"], "next": "/queue"},
                     follow_redirects=False)
     assert "error=" in r.headers["location"]  # hook keys cannot open pages
-    client.cookies.set("dg_key", keys["hook"])
+    client.cookies.set("dg_key", keys["viewer"])  # the raw key is no session
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+    from detector.cases import CaseStore  # a session for a hook key (never made by /login)
+
+    hook_id = keys["hook"].split("_")[1]
+    client.cookies.set("dg_session", CaseStore(settings).create_session(hook_id, 600))
     assert client.get("/queue").status_code == 403
 
 
 def test_api_ignores_the_page_cookie(client, keys):
-    client.cookies.set("dg_key", keys["admin"])
+    page_login(client, keys["admin"])
+    assert client.get("/queue").status_code == 200
     assert client.get("/v1/rules").status_code == 401

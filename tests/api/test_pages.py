@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from detector.api.deps import csrf_token
 
+from .fixtures import page_login
+
 
 def _login_token(client) -> str:
     """The login form's CSRF token (also set as the dg_login_csrf cookie)."""
@@ -23,12 +25,12 @@ def test_login_sets_cookie_and_refuses_open_redirects(client, keys):
 
 
 def test_decision_form_needs_the_csrf_token(client, keys, settings):
-    client.cookies.set("dg_key", keys["analyst"])
+    session = page_login(client, keys["analyst"])
     r = client.post("/accounts/acct_mid/decisions",
                     data={"decision": "clear", "csrf": "forged"}, follow_redirects=False)
     assert r.status_code == 403 and "text/html" in r.headers["content-type"]
     r = client.post("/accounts/acct_mid/decisions",
-                    data={"decision": "clear", "csrf": csrf_token(keys["analyst"]),
+                    data={"decision": "clear", "csrf": csrf_token(session),
                           "note": "ok", "date": "2026-11-27"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/accounts/acct_mid?saved=clear"
     from detector.cases import CaseStore
@@ -37,14 +39,14 @@ def test_decision_form_needs_the_csrf_token(client, keys, settings):
 
 
 def test_viewer_cannot_post_decisions(client, keys):
-    client.cookies.set("dg_key", keys["viewer"])
+    session = page_login(client, keys["viewer"])
     r = client.post("/accounts/acct_mid/decisions",
-                    data={"decision": "clear", "csrf": csrf_token(keys["viewer"])})
+                    data={"decision": "clear", "csrf": csrf_token(session)})
     assert r.status_code == 403
 
 
 def test_unknown_account_page_is_a_404_page(client, keys):
-    client.cookies.set("dg_key", keys["viewer"])
+    page_login(client, keys["viewer"])
     r = client.get("/accounts/nobody")
     assert r.status_code == 404 and "Nothing is known about account nobody" in r.text
     assert client.get("/queue?min_score=abc").status_code == 422

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 from .conftest import auth
-from .fixtures import PII_PROMPT
+from .fixtures import PII_PROMPT, page_login
 
 
 def _ids(body):
@@ -159,7 +159,7 @@ def test_cluster_members_and_edge_evidence(client, keys):
 
 
 def test_cluster_page_renders(client, keys):
-    client.cookies.set("dg_key", keys["viewer"])
+    page_login(client, keys["viewer"])
     page = client.get("/clusters/clu_1")
     assert page.status_code == 200
     assert "shared_payment" in page.text and "pm_ab12" not in page.text
@@ -189,7 +189,7 @@ def test_campaign_shown_like_a_cluster(client, keys, settings):
     assert body["edges"][0]["evidence"] == {"shared_topics": 0}
     linked = client.get("/v1/clusters/clu_1", headers=auth(keys["viewer"])).json()
     assert linked["kind"] == "linked"
-    client.cookies.set("dg_key", keys["viewer"])
+    page_login(client, keys["viewer"])
     page = client.get("/clusters/c_camp")
     assert page.status_code == 200 and "coverage" in page.text and "Campaign" in page.text
     assert 'href="/accounts/acct_mid"' in page.text

@@ -12,7 +12,7 @@ from detector.lake.schema import VERDICT_SCHEMA
 from detector.settings import load_settings
 
 from .conftest import auth
-from .fixtures import verdict_row, write_verdicts
+from .fixtures import page_login, verdict_row, write_verdicts
 
 SATURATED = [  # (account, score, risk): three at 1.000, ordered by risk, not by id
     ("acct_s1", 1.0, 4.2), ("acct_s2", 1.0, 6.8), ("acct_s3", 1.0, 5.1),
@@ -72,7 +72,7 @@ def test_lookup_and_account_evidence_carry_risk(client, keys, settings):
 def test_queue_page_offers_the_risk_sort(client, keys, settings):
     _write_day(settings)
     _wait_for(client, auth(keys["viewer"]), "acct_s1", "2026-11-28")
-    client.cookies.set("dg_key", keys["viewer"])
+    page_login(client, keys["viewer"])
     page = client.get("/queue")
     assert page.status_code == 200
     assert 'value="-risk" selected' in page.text and "6.80" in page.text

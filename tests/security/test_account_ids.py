@@ -7,7 +7,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from api.fixtures import verdict_row, write_verdicts
+from api.fixtures import page_login, verdict_row, write_verdicts
 from fastapi.testclient import TestClient
 
 from detector.api.app import create_app
@@ -64,11 +64,11 @@ def test_account_and_decision_routes(slashed, account_id):
 def test_pages_with_slashed_ids(slashed):
     client, keys = slashed
     account_id = "org/team/acct-1"
-    client.cookies.set("dg_key", keys["analyst"])
+    session = page_login(client, keys["analyst"])
     assert client.get(f"/accounts/{account_id}").status_code == 200
     assert client.get("/account", params={"id": account_id}).status_code == 200
     r = client.post(f"/accounts/{account_id}/decisions",
-                    data={"decision": "clear", "csrf": csrf_token(keys["analyst"])},
+                    data={"decision": "clear", "csrf": csrf_token(session)},
                     follow_redirects=False)
     assert r.status_code == 303
     assert client.get(r.headers["location"]).status_code == 200

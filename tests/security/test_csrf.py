@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from api.fixtures import page_login
+
 from detector.api.deps import csrf_token
 
 
@@ -26,19 +28,20 @@ def test_login_needs_the_form_token(client, keys):
     r = client.post("/login", data={"key": keys["viewer"], "csrf": token},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/queue"
-    assert "dg_key=" in r.headers["set-cookie"]
+    assert "dg_session=" in r.headers["set-cookie"]
+    assert keys["viewer"] not in r.headers["set-cookie"]  # a session token, never the key
 
 
 def test_logout_needs_the_session_token(client, keys):
-    client.cookies.set("dg_key", keys["viewer"])
+    session = page_login(client, keys["viewer"])
     r = client.post("/logout", data={"csrf": "forged"}, follow_redirects=False)
     assert r.status_code == 403
     assert client.get("/queue").status_code == 200  # still logged in
     page = client.get("/queue").text
-    assert f'name="csrf" value="{csrf_token(keys["viewer"])}"' in page  # logout form
-    r = client.post("/logout", data={"csrf": csrf_token(keys["viewer"])},
+    assert f'name="csrf" value="{csrf_token(session)}"' in page  # logout form
+    r = client.post("/logout", data={"csrf": csrf_token(session)},
                     follow_redirects=False)
-    assert r.status_code == 303 and 'dg_key=""' in r.headers["set-cookie"]
+    assert r.status_code == 303 and 'dg_session=""' in r.headers["set-cookie"]
 
 
 def test_login_error_shows_fixed_text_only(client):

@@ -7,6 +7,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+from api.fixtures import page_login
 from fastapi.testclient import TestClient
 
 from detector.api.app import create_app
@@ -30,7 +31,7 @@ def test_headers_on_pages_api_and_errors(client, keys):
     _check(client.get("/v1/verdicts/acct_block", headers=auth(keys["hook"])))  # fast path
     _check(client.get("/v1/rules"))  # 401
     _check(client.get("/static/app.js"))
-    client.cookies.set("dg_key", keys["viewer"])
+    page_login(client, keys["viewer"])
     page = client.get("/queue")
     _check(page)
     csp = page.headers["content-security-policy"]
@@ -48,7 +49,7 @@ def test_templates_have_no_inline_script_or_handlers():
 def test_docs_off_by_default(client, keys, settings):
     assert client.get("/docs").status_code in (303, 404)  # page routes: no such page
     assert client.get("/redoc").status_code in (303, 404)
-    client.cookies.set("dg_key", keys["viewer"])
+    page_login(client, keys["viewer"])
     assert 'href="/docs"' not in client.get("/queue").text
     with TestClient(create_app(dataclasses.replace(settings, api_docs=True))) as c:
         r = c.get("/docs")

@@ -7,6 +7,7 @@ import json
 
 import pyarrow as pa
 import pytest
+from api.fixtures import page_login
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,7 +68,7 @@ def test_cluster_api_never_shows_raw_keys(cluster_home, client, keys, role):
 
 @pytest.mark.parametrize("role", ["viewer", "analyst"])
 def test_cluster_page_never_shows_raw_keys(cluster_home, client, keys, role):
-    client.cookies.set("dg_key", keys[role])
+    page_login(client, keys[role])
     page = client.get("/clusters/clu_1")
     assert page.status_code == 200 and "cluster-edges" in page.text
     leaked = _raw_values_in(page.text)

@@ -1,7 +1,9 @@
 """Server-rendered pages for analysts: login, review queue, account, cluster, decision form.
 
-A page session is the API key in an HttpOnly, SameSite=Strict cookie; every form also carries
-a CSRF token derived from it (the login form: a random token double-submitted in a cookie).
+A page session is a random token in an HttpOnly, SameSite=Strict cookie (``dg_session``); the
+case store keeps only its sha256, with an expiry (``session_ttl_s``); logout, expiry and
+revoking the key end it. Every form also carries a CSRF token derived from the session token
+(the login form: a random token double-submitted in a cookie).
 The ``hook`` role cannot open pages.
 """
 
@@ -22,15 +24,14 @@ from detector.api.account_view import account_evidence
 from detector.api.auth import READ_ROLES, WRITE_ROLES, Principal
 from detector.api.deps import (
     COOKIE,
+    LEGACY_COOKIE,
     AccountId,
     check_account_id,
     csrf_token,
     get_service,
-    valid_id,
 )
 from detector.api.models import DecisionIn
 from detector.api.queue import QueueQuery, review_queue
-from detector.api.routers.clusters import cluster_or_404
 from detector.api.routers.decisions import record
 from detector.cases.schema import DECISIONS
 
@@ -43,7 +44,7 @@ def _key(request: Request) -> str | None:
 
 
 def page_principal(request: Request, roles: frozenset[str] = READ_ROLES) -> Principal:
-    who = get_service(request).keys.resolve(_key(request))
+    who = get_service(request).keys.resolve_session(_key(request))
     if who is None:
         raise HTTPException(401, "log in with an API key")
     if who.role not in roles:
@@ -105,21 +106,32 @@ def login(request: Request, key: Annotated[str, Form(max_length=512)],
     who = get_service(request).keys.resolve(key.strip())
     if who is None or who.role not in READ_ROLES:
         return _login_error(next, "invalid" if who is None else "role")
+    svc = get_service(request)
+    old = _key(request)
+    if old:  # a new login ends the browser's previous session
+        svc.store.end_session(old, who.name, "replaced")
+    ttl = max(60, int(svc.settings.session_ttl_s))
+    token = svc.store.create_session(who.key_id, ttl, actor=who.name)
     resp = RedirectResponse(_safe_next(next), status_code=303)
-    resp.set_cookie(COOKIE, key.strip(), httponly=True, samesite="strict",
-                    secure=request.url.scheme == "https", max_age=12 * 3600)
+    resp.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                    secure=request.url.scheme == "https", max_age=ttl)
     resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    resp.delete_cookie(LEGACY_COOKIE)
     return resp
 
 
 @router.post("/logout")
 def logout(request: Request, csrf: Annotated[str, Form(max_length=64)] = "") -> Response:
-    """Needs the session's CSRF token (a cross-site form cannot log anyone out)."""
+    """Needs the session's CSRF token (a cross-site form cannot log anyone out); ends the
+    session in the store, so a copy of the cookie no longer works."""
     key = _key(request)
     if key and not hmac.compare_digest(csrf.encode(), csrf_token(key).encode()):
         raise HTTPException(403, "the form expired or came from another site; reload the page")
+    if key:
+        get_service(request).store.end_session(key, why="logout")
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE)
+    resp.delete_cookie(LEGACY_COOKIE)
     return resp
 
 
@@ -205,11 +217,3 @@ def decide(request: Request, account_id: AccountId,
     return RedirectResponse(f"/accounts/{quote(account_id, safe='')}?saved={decision}",
                             status_code=303)
 
-
-@router.get("/clusters/{cluster_id}")
-def cluster_page(request: Request, cluster_id: str) -> Response:
-    who = page_principal(request)
-    if not valid_id(cluster_id):
-        raise HTTPException(422, "cluster id: expected printable text up to 256 characters")
-    data = cluster_or_404(get_service(request), cluster_id, who.role)
-    return _render(request, "cluster.html", who, c=data)
