@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
             "--hooks-wait", min=0, help="Keep retrying hook deliveries for up to this many seconds.")] = 0.0,
     ) -> None:
         """Ingest new files, score changed days, deliver hooks, export verdicts, write the report."""
-        from detector.report.daily import DailyStepError, run_daily
+        from detector.pipeline import DailyStepError, run_daily
 
         def step(name: str) -> None:
             sys.stderr.write(f"daily: {name}\n")

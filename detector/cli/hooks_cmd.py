@@ -113,7 +113,7 @@ def replay_cmd(
 ) -> None:
     """Send events again (same webhook-id), delivered ones and older ones included."""
     from detector.hooks.outbox import open_db, replay, transaction
-    from detector.report.data import parse_date
+    from detector.lake.days import parse_date
 
     settings = settings_from(ctx)
     ep = _endpoint(settings, endpoint)
@@ -137,8 +137,8 @@ def record_cmd(
 ) -> None:
     """Enqueue the events implied by verdicts (idempotent: re-running enqueues nothing twice)."""
     from detector.hooks.events import record_verdict_events
+    from detector.lake.days import evaluated_days
     from detector.lake.db import connect
-    from detector.report.data import evaluated_days
 
     settings = settings_from(ctx)
     days = list(date or [])

@@ -38,8 +38,8 @@ from detector.hooks.outbox import (
     sync_endpoints,
     transaction,
 )
+from detector.lake.days import parse_date
 from detector.lake.db import connect
-from detector.report.data import parse_date
 from detector.settings import Settings
 
 DECISION_EVENT = {"review": "account.flagged", "block": "account.blocked",

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from detector.errors import InputError
 from detector.hooks.signing import new_secret, webhook_for
+from detector.lake.days import evaluated_days, parse_date
 from detector.lake.db import connect
 from detector.lake.io import write_text_atomic
-from detector.report.data import evaluated_days, parse_date
 from detector.settings import Settings
 
 EXPORT_COLUMNS = ("account_id", "date", "decision", "score", "reasons", "cluster_id",

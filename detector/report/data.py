@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from detector.errors import InputError
+from detector.lake.days import evaluated_days, parse_date
 from detector.lake.db import connect
 from detector.report.extras import cluster_details, rule_catalogue
 from detector.settings import Settings
@@ -85,24 +86,6 @@ def _iso(value: Any) -> str | None:
             value = value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     return value.isoformat() if isinstance(value, dt.date) else str(value)
-
-
-def parse_date(text: str | dt.date | None, what: str = "--date") -> dt.date | None:
-    """``YYYY-MM-DD`` (or a date) to a date; None stays None; anything else is an InputError."""
-    if text is None or isinstance(text, dt.date):
-        return text
-    try:
-        return dt.date.fromisoformat(str(text))
-    except ValueError:
-        raise InputError(f"{what}: expected a date YYYY-MM-DD, got {text!r}") from None
-
-
-def evaluated_days(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
-    """Days that have verdicts, oldest first."""
-    if not _columns(con, "verdicts"):
-        return []
-    return [r[0] for r in con.execute(
-        "SELECT DISTINCT CAST(date AS DATE) FROM verdicts ORDER BY 1").fetchall()]
 
 
 def _hits_expr(cols: dict[str, str], name: str) -> str | None:

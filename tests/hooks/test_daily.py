@@ -7,19 +7,16 @@ named ``bad*`` are blocked), so the test checks the orchestration, not the model
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from hookkit import SECRET, Receiver, free_port, write_config
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hooks"))
-from hookkit import SECRET, Receiver, free_port, write_config  # noqa: E402
-
-from detector.hooks import open_db  # noqa: E402
-from detector.lake.db import connect  # noqa: E402
-from detector.lake.io import write_parquet_atomic  # noqa: E402
+from detector.hooks import open_db
+from detector.lake.db import connect
+from detector.lake.io import write_parquet_atomic
 
 
 def _log_line(i: int, account: str, day: str) -> str:
