@@ -19,6 +19,7 @@ from detector.api.routers import (
     accounts,
     allowlist,
     audit,
+    cluster_pages,
     clusters,
     decisions,
     health,
@@ -81,7 +82,7 @@ def create_app(settings: Settings, service: Service | None = None,
     # decisions before accounts: '/{account_id:path}/decisions' must match before the
     # account route's '/{account_id:path}' swallows it
     for module in (health, metrics, verdicts, review_queue, decisions, accounts, clusters, rules,
-                   reports, allowlist, audit, pages):
+                   reports, allowlist, audit, pages, cluster_pages):
         app.include_router(module.router)
     app.include_router(decisions.by_query)
     errors.install(app)
