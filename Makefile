@@ -40,7 +40,7 @@ run: $(STAMP)
 
 ## make test: same set-up, then the whole suite (slow end-to-end tests included).
 test: $(STAMP)
-	$(BIN)/ruff check detector tests bench
+	$(BIN)/ruff check detector tests bench tools
 	$(BIN)/detector rules test
 	$(BIN)/pytest -q
 
@@ -49,11 +49,11 @@ test-quick: $(STAMP)
 	$(BIN)/pytest -q -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/ruff check detector tests bench
+	$(BIN)/ruff check detector tests bench tools
 
 ## make model: retrain the default model shipped in detector/model/default/ (training scenarios only).
 model: $(STAMP)
-	$(BIN)/python -m detector.model.build_default
+	$(BIN)/python tools/build_default_model.py
 
 ## make eval: detection per volume level (0.5x, 1x, 3x, 10x) and per archetype on the evaluation
 ## scenarios, development seeds (bench/eval_volume.py -> bench/results/eval_volume.json).

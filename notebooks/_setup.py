@@ -77,10 +77,9 @@ def _env_truth() -> Path | None:
 
 
 def _build(root: Path, accounts: int, days: int, seed: int, embedding_backend: str) -> None:
-    from detector import decide
     from detector.ingest import ingest_paths
     from detector.lake.db import lake_dates
-    from detector.pipeline import feature_stages
+    from detector.pipeline import feature_stages, score_days
     from detector.simulate import simulate
 
     shutil.rmtree(root, ignore_errors=True)
@@ -90,10 +89,10 @@ def _build(root: Path, accounts: int, days: int, seed: int, embedding_backend: s
     settings.ensure_dirs()
     ingest_paths(settings, [str(p) for p in summary.files], progress=False)
     dates = lake_dates(settings)
-    feature_stages(settings, dates)
     if not _has_model(settings):
+        feature_stages(settings, dates)
         _train_fallback_model(settings, dates, summary.truth_path)
-    decide.score(settings, dates)
+    score_days(settings, dates)  # what `detector run` does
     (root / "READY").write_text(json.dumps({"accounts": accounts, "days": days, "seed": seed,
                                             "embedding_backend": embedding_backend}))
 

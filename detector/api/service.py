@@ -14,6 +14,7 @@ from detector.api.metrics import Metrics
 from detector.api.overrides import OverridesHolder, apply_overrides
 from detector.api.verdict_index import DECISION_CODES, VerdictIndexHolder
 from detector.cases import CaseStore
+from detector.hooks import outbox
 from detector.lake.db import connect, register_parquet_view
 from detector.settings import Settings
 
@@ -28,7 +29,7 @@ class Service:
     def __init__(self, settings: Settings, check_every_s: float = 2.0) -> None:
         settings.ensure_dirs()
         self.settings = settings
-        self.store = CaseStore(settings)
+        self.store = CaseStore(settings, outbox=outbox)  # decisions announce their events
         self.verdicts = VerdictIndexHolder(settings.verdicts_dir, check_every_s,
                                            sticky_blocks=True,
                                            block_expiry_days=settings.block_expiry_days)

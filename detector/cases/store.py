@@ -8,15 +8,13 @@ none of it does. Readers (the decide stage, the model trainer, the API) never bl
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -25,7 +23,8 @@ from detector.cases.db import Database
 from detector.cases.schema import DDL, DECISIONS, ROLES, SESSIONS_DDL, STATUS_AFTER
 from detector.errors import InputError
 from detector.lake.io import current_umask
-from detector.settings import Settings
+from detector.settings import HookEndpoint, Settings
+from detector.verdicts import verdict_for
 
 #: webhook event emitted in the same transaction as each analyst decision
 DECISION_EVENTS = {
@@ -122,25 +121,34 @@ def _check_until(value: object) -> str | None:
         ) from None
 
 
-def _outbox() -> ModuleType | None:
-    """The hooks outbox module (issue 11) when it is installed, else None."""
-    try:
-        return importlib.import_module("detector.hooks.outbox")
-    except ImportError:
-        return None
+class Outbox(Protocol):
+    """What the case store needs from the webhook outbox (``detector.hooks.outbox`` satisfies
+    it). Injected by the entry points that record analyst decisions (the API, ``detector
+    cases``), so the case store never imports the hooks."""
+
+    def ensure_schema(self, conn: Any) -> None: ...
+    def enqueue(self, conn: Any, event_type: str, payload: dict[str, Any],
+                idempotency_key: str) -> Any: ...
+    def config_mtime(self, settings: Settings) -> float | None: ...
+    def sync_endpoints(self, conn: Any, endpoints: tuple[HookEndpoint, ...],
+                       configured_at: float | None = None) -> Any: ...
 
 
 class CaseStore:
-    """Case state of one home folder (``settings.cases_db``), or of an explicit ``path``."""
+    """Case state of one home folder (``settings.cases_db``), or of an explicit ``path``.
 
-    def __init__(self, settings: Settings | None = None, path: Path | None = None) -> None:
+    With an ``outbox``, each analyst decision also enqueues its webhook event in the same
+    transaction; without one, decisions announce nothing (readers need none)."""
+
+    def __init__(self, settings: Settings | None = None, path: Path | None = None,
+                 outbox: Outbox | None = None) -> None:
         if path is None:
             if settings is None:
                 raise CaseInputError("CaseStore: expected settings or a path, got neither")
             path = settings.cases_db
         self.settings = settings
         self.db = Database(Path(path))
-        self._outbox = _outbox()
+        self._outbox = outbox
         tables = {r["name"] for r in self.db.query(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not {"cases", "decisions", "labels", "allowlist", "audit_log", "api_keys"} <= tables:
@@ -235,7 +243,6 @@ class CaseStore:
         verdicts_dir = (self.settings.verdicts_dir if self.settings is not None
                         else self.db.path.parent.parent / "verdicts")
         try:
-            from detector.hooks.events import verdict_for
             return verdict_for(verdicts_dir, account_id, day) or {}
         except Exception:  # evidence is a courtesy: never block the decision on it
             return {}

@@ -22,8 +22,9 @@ def _store(ctx: typer.Context) -> CaseStore:
     settings = settings_from(ctx)
     settings.ensure_dirs()
     from detector.cases import CaseStore
+    from detector.hooks import outbox
 
-    return CaseStore(settings)
+    return CaseStore(settings, outbox=outbox)  # decisions announce their events
 
 
 def _print(rows: object) -> None:

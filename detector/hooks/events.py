@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -41,6 +40,7 @@ from detector.hooks.outbox import (
 from detector.lake.days import parse_date
 from detector.lake.db import connect
 from detector.settings import Settings
+from detector.verdicts import verdict_for  # noqa: F401 (re-exported)
 
 DECISION_EVENT = {"review": "account.flagged", "block": "account.blocked",
                   "allow": "account.cleared"}
@@ -191,35 +191,6 @@ def record_verdict_events(settings: Settings, dates: Iterable[str | dt.date]) ->
     finally:
         conn.close()
         con.close()
-
-
-def verdict_for(verdicts_dir: Path, account_id: str, day: str | None = None,
-                max_files: int = 400) -> dict[str, Any] | None:
-    """The account's newest verdict row dated on or before ``day`` (any day when None), from
-    the newest ``max_files`` verdict files: what an analyst decision event carries."""
-    import pyarrow.parquet as pq
-
-    files = sorted(Path(verdicts_dir).glob("date=*/verdicts.parquet"), reverse=True)
-    for path in files[:max_files]:
-        if day is not None and path.parent.name.split("=", 1)[1] > day:
-            continue
-        try:
-            t = pq.read_table(path, filters=[("account_id", "==", account_id)])
-        except (OSError, ValueError, pa.ArrowException):
-            continue
-        if t.num_rows:
-            row = t.slice(t.num_rows - 1).to_pylist()[0]
-            reasons = row.get("reasons") or ""
-            return {
-                "verdict_date": path.parent.name.split("=", 1)[1],
-                "verdict_decision": row.get("decision"),
-                "score": None if row.get("score") is None else round(float(row["score"]), 6),
-                "reasons": [x for x in str(reasons).split(";") if x],
-                "cluster_id": row.get("cluster_id") or None,
-                "model_version": row.get("model_version"),
-                "ruleset_hash": row.get("ruleset_hash"), "run_id": row.get("run_id"),
-            }
-    return None
 
 
 def payload_of(row: Any) -> dict[str, Any]:

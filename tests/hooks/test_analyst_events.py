@@ -11,6 +11,7 @@ import time
 from hookkit import SECRET, write_config, write_verdicts
 
 from detector.cases import CaseStore
+from detector.hooks import outbox
 from detector.hooks.delivery import deliver
 from detector.hooks.outbox import open_db
 from detector.settings import load_settings
@@ -29,8 +30,8 @@ def test_analyst_events_carry_score_reasons_and_cluster(tmp_path):
     s = load_settings(tmp_path / "h")
     write_verdicts(s, "2024-03-01", [("a1", 0.93, "block", "hv;vol", "c7")])
     write_verdicts(s, "2024-03-02", [("a1", 0.4, "review", "tim", None)])
-    CaseStore(s).record_decision("a1", "confirm-block", "alice", date="2024-03-01")
-    CaseStore(s).record_decision("a1", "clear", "bob", date="2024-03-05")
+    CaseStore(s, outbox=outbox).record_decision("a1", "confirm-block", "alice", date="2024-03-01")
+    CaseStore(s, outbox=outbox).record_decision("a1", "clear", "bob", date="2024-03-05")
     (t1, p1), (t2, p2) = _payloads(s)
     assert t1 == "account.blocked" and t2 == "account.cleared"
     assert (p1["score"], p1["reasons"], p1["cluster_id"], p1["verdict_date"]) == \
@@ -49,7 +50,7 @@ def test_analyst_events_carry_score_reasons_and_cluster(tmp_path):
 
 def test_an_account_without_verdicts_gets_null_evidence(tmp_path):
     s = load_settings(tmp_path / "h")
-    CaseStore(s).record_decision("nobody", "confirm-block", "alice")
+    CaseStore(s, outbox=outbox).record_decision("nobody", "confirm-block", "alice")
     (_, p), = _payloads(s)
     assert (p["score"], p["reasons"], p["cluster_id"]) == (None, [], None)
 
@@ -57,7 +58,7 @@ def test_an_account_without_verdicts_gets_null_evidence(tmp_path):
 def test_endpoint_added_before_a_decision_receives_it(tmp_path, receiver):
     home = tmp_path / "h"
     s_old = load_settings(home)          # the running service's settings: no endpoint yet
-    store = CaseStore(s_old)
+    store = CaseStore(s_old, outbox=outbox)
     store.record_decision("before", "confirm-block", "alice")   # before the endpoint: not sent
     time.sleep(0.01)
     write_config(home, [{"name": "gw", "url": receiver.url, "secret": SECRET}])

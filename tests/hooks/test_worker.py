@@ -17,7 +17,7 @@ from hookkit import SECRET, write_verdicts
 
 from detector.api.app import create_app
 from detector.cases import CaseStore
-from detector.hooks import open_db, record_verdict_events
+from detector.hooks import open_db, outbox, record_verdict_events
 from detector.hooks.worker import DeliveryWorker, policy_from
 from detector.settings import load_settings
 
@@ -116,7 +116,7 @@ def test_worker_process_outage_kill_and_restart(tmp_path, receiver):
         proc.wait(10)
         # 3. failing receiver; a new worker; an analyst decision enqueued meanwhile
         receiver.mode = "500"
-        CaseStore(s).record_decision("acct_00", "clear", "alice")
+        CaseStore(s, outbox=outbox).record_decision("acct_00", "clear", "alice")
         proc = _worker_process(home)
         assert _wait_for(lambda: _attempts(s, 500) >= 2, 60)
         # 4. receiver healthy: everything arrives

@@ -12,6 +12,7 @@ from api.fixtures import verdict_row, write_verdicts
 from detector.api.overrides import Overrides, apply_overrides
 from detector.api.verdict_index import VerdictIndex
 from detector.cases import CaseStore
+from detector.hooks import outbox
 from detector.hooks.events import record_verdict_events
 from detector.hooks.outbox import open_db
 from detector.settings import load_settings
@@ -117,7 +118,7 @@ def test_cleared_is_announced_only_when_a_block_ends(tmp_path):
     assert [t for t, _ in _events(s)] == ["account.blocked"]  # allow days: nothing
 
     # the analyst clears it: one account.cleared with the block's evidence
-    CaseStore(s).record_decision("acct_b", "clear", "alice", date=_day(4))
+    CaseStore(s, outbox=outbox).record_decision("acct_b", "clear", "alice", date=_day(4))
     events = _events(s)
     assert [t for t, _ in events] == ["account.blocked", "account.cleared"]
     cleared = events[-1][1]
@@ -144,7 +145,7 @@ def test_an_analyst_confirm_block_never_expires_and_allow_days_say_nothing(tmp_p
     s = dataclasses.replace(load_settings(tmp_path / "h"), block_expiry_days=2)
     _history(s, 1, later=None)
     record_verdict_events(s, [_day(0)])
-    CaseStore(s).record_decision("acct_b", "confirm-block", "alice", date=_day(0))
+    CaseStore(s, outbox=outbox).record_decision("acct_b", "confirm-block", "alice", date=_day(0))
     for i in range(1, 6):
         write_verdicts(s, _day(i), [verdict_row("acct_b", _day(i), 0.1, "allow")])
     record_verdict_events(s, [_day(i) for i in range(1, 6)])

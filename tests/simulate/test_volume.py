@@ -109,8 +109,11 @@ def test_seed_sets_are_disjoint_and_training_matches_the_model():
         assert all(not (a & b) for i, a in enumerate(names) for b in names[i + 1:])
         assert all(s >= 12 for s in sets["development"]["foreign"] + sets["final"]["foreign"]) \
             if gen == "foreign" else all(s >= 1000 for s in sets["development"]["sim"] + sets["final"]["sim"])
-    from detector.model.build_default import TRAIN_SEEDS
-    assert sets["training"]["sim"] == list(TRAIN_SEEDS)
+    spec = importlib.util.spec_from_file_location("build_default_model",
+                                                  REPO / "tools/build_default_model.py")
+    build_default_model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_default_model)
+    assert sets["training"]["sim"] == list(build_default_model.TRAIN_SEEDS)
 
 
 def _eval_volume():

@@ -2,7 +2,8 @@
 
 Training data: the TRAINING scenario only (``data/scenarios/train.toml``, its own seeds and the
 training corpus split). The evaluation scenarios (``eval.toml``, ``shift.toml``) are never read
-here. Run: ``python -m detector.model.build_default [--accounts N] [--days D]``.
+here. Run: ``python tools/build_default_model.py [--accounts N] [--days D]``. A build tool, not
+part of the installed package (it runs the pipeline, which the model stage must not import).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from detector.pipeline import feature_stages
 from detector.settings import load_settings
 from detector.simulate import simulate
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TRAIN_SCENARIO = REPO / "data" / "scenarios" / "train.toml"
 TRAIN_SEEDS = (101, 202)
 #: Size per seed: big enough for every archetype to appear tens of times, small enough that
