@@ -41,6 +41,7 @@ run: $(STAMP)
 ## make test: same set-up, then the whole suite (slow end-to-end tests included).
 test: $(STAMP)
 	$(BIN)/ruff check detector tests bench tools
+	$(BIN)/lint-imports
 	$(BIN)/detector rules test
 	$(BIN)/pytest -q
 
@@ -50,6 +51,7 @@ test-quick: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check detector tests bench tools
+	$(BIN)/lint-imports
 
 ## make model: retrain the default model shipped in detector/model/default/ (training scenarios only).
 model: $(STAMP)

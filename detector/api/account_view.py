@@ -31,11 +31,9 @@ def cluster_summary(svc: Service, cluster_id: str | None) -> dict[str, Any] | No
 
 
 def load_cluster(svc: Service, cluster_id: str) -> dict[str, Any] | None:
-    """``detector.clusters.store.show_cluster`` when the clusters stage exists, else None."""
-    try:
-        from detector.clusters.store import show_cluster
-    except ImportError:
-        return None
+    """``detector.clusters.store.show_cluster`` (None when the cluster cannot be read)."""
+    from detector.clusters.store import show_cluster
+
     try:
         return show_cluster(svc.settings, cluster_id)
     except (OSError, KeyError, ValueError):

@@ -10,14 +10,14 @@ included and marked shadow. A ``(acting rules)`` row gives the union of non-shad
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from detector.lake.db import connect, register_parquet_view
+from detector.features.assemble import account_features
+from detector.lake.db import connect
 from detector.rules.evaluate import Evaluation, empty_hits
 from detector.rules.labels import analyst_labels
 from detector.rules.ruleset import RuleSet
@@ -57,14 +57,9 @@ def feature_dates(settings: Settings, since: str | None, until: str | None) -> l
 
 def open_features(settings: Settings, dates: list[str]) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A connection with the ``account_features`` view over ``dates`` (the feature stage's
-    assembler when available, else the daily features alone)."""
+    assembler: daily + weekly + coverage + cluster columns)."""
     con = connect(settings)
-    try:
-        assemble = importlib.import_module("detector.features.assemble")
-        return con, assemble.account_features(con, settings, dates)
-    except (ImportError, AttributeError):
-        register_parquet_view(con, "account_features", settings.features_dir / "daily")
-        return con, "account_features"
+    return con, account_features(con, settings, dates)
 
 
 def _ratio(num: int, den: int) -> float | None:

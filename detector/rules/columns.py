@@ -7,7 +7,6 @@ name with a known family prefix, optionally behind the 7-day window prefix ``w7_
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Container, Iterable
 
@@ -47,22 +46,16 @@ class CatalogColumns(Container[str]):
         return f"CatalogColumns({len(self.names)} names)"
 
 
-def catalog_columns() -> set[str] | None:
-    """The feature catalog's column names, or None when the catalog is not importable."""
-    try:
-        catalog = importlib.import_module("detector.features.catalog")
-    except ImportError:
-        return None
-    fn = getattr(catalog, "known_columns", None)
-    if fn is None:
-        return None
-    return set(fn())
+def catalog_columns() -> set[str]:
+    """The feature catalog's column names."""
+    from detector.features.catalog import known_columns  # numpy/pandas: only when validating
+
+    return set(known_columns())
 
 
 def default_known_columns() -> Container[str]:
-    """The catalog's columns (plus cov_/clu_) when available, else the prefix pattern."""
-    cols = catalog_columns()
-    return CatalogColumns(cols) if cols is not None else PrefixColumns()
+    """The catalog's columns (plus cov_/clu_)."""
+    return CatalogColumns(catalog_columns())
 
 
 def as_container(columns: Iterable[str] | Container[str] | None) -> Container[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from detector.cases.store import CaseStore
 from detector.errors import InputError
 from detector.settings import Settings
 
@@ -55,10 +56,6 @@ def analyst_labels(settings: Settings) -> pd.DataFrame | None:
     """Labels from the case store (explicit labels plus confirm-block / clear decisions), the
     latest per (account, date); None when there is no case store."""
     if not settings.cases_db.exists():
-        return None
-    try:
-        from detector.cases.store import CaseStore
-    except ImportError:
         return None
     frame = CaseStore(settings).labels()
     if frame is None or not len(frame):

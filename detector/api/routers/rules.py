@@ -40,10 +40,8 @@ _cache: dict[tuple, Any] = {}
 
 def _ruleset() -> Any:
     """The rule set, parsed once per change of the rules folder's files."""
-    try:
-        from detector.rules import default_rules_dir, load_ruleset
-    except ImportError:
-        raise HTTPException(404, "no rules engine installed") from None
+    from detector.rules import default_rules_dir, load_ruleset
+
     folder = default_rules_dir()
     sig = tuple(sorted((str(p), p.stat().st_mtime_ns) for p in folder.rglob("*.y*ml")))
     if sig not in _cache:
