@@ -73,7 +73,7 @@ def test_queue_page_offers_the_risk_sort(client, keys, settings):
     _write_day(settings)
     _wait_for(client, auth(keys["viewer"]), "acct_s1", "2026-11-28")
     page_login(client, keys["viewer"])
-    page = client.get("/queue")
+    page = client.get("/queue?tab=blocks")  # the saturated verdicts are automatic blocks
     assert page.status_code == 200
     assert 'value="-risk" selected' in page.text and "6.80" in page.text
     assert page.text.index("acct_s2") < page.text.index("acct_s1")

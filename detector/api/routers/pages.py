@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import math
 import secrets
+from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -150,7 +151,8 @@ def _score_or_none(text: str) -> float | None:
 @router.get("/queue")
 def queue_page(
     request: Request,
-    decision: Annotated[str, Query(pattern="^(review|block|both|allow)$")] = "both",
+    tab: Annotated[str, Query(pattern="^(reviews|blocks)$")] = "reviews",
+    decision: Annotated[str, Query(pattern="^(|review|block|both|allow)$")] = "",
     status: Annotated[str, Query(pattern="^(open|decided|all)$")] = "open",
     sort: Annotated[str, Query(
         pattern="^(-risk|risk|-score|score|-date|date|account_id)$")] = "-risk",
@@ -162,16 +164,23 @@ def queue_page(
     who = page_principal(request)
     min_score = _score_or_none(min_score)
     svc = get_service(request)
-    decisions = ("review", "block") if decision == "both" else (decision,)
+    # the tab picks the decision (reviews: need a person; blocks: automatic, for spot checks)
+    # unless the Decision filter names one
+    by_tab = {"reviews": ("review",), "blocks": ("block",)}
+    decisions = (by_tab[tab] if not decision else
+                 ("review", "block") if decision == "both" else (decision,))
     q = QueueQuery(decisions=decisions, status=status, sort=sort, min_score=min_score,
                    account_prefix=account or None, cluster_id=cluster_id or None,
                    limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     result = review_queue(svc.verdicts.index, svc.overrides.current, q)
     pages = max(1, math.ceil(result["total"] / PAGE_SIZE))
-    filters = {"decision": decision, "status": status, "sort": sort, "account": account,
+    tab_counts = {t: review_queue(svc.verdicts.index, svc.overrides.current,
+                                  replace(q, decisions=d, limit=0, offset=0))["total"]
+                  for t, d in by_tab.items()}
+    filters = {"tab": tab, "decision": decision, "status": status, "sort": sort, "account": account,
                "cluster_id": cluster_id, "min_score": "" if min_score is None else min_score}
     return _render(request, "queue.html", who, result=result, filters=filters, page=page,
-                   pages=pages, latest=svc.verdicts.index.latest_date,
+                   pages=pages, tab_counts=tab_counts, latest=svc.verdicts.index.latest_date,
                    qs=lambda **kw: urlencode({**filters, **kw}))
 
 
@@ -196,7 +205,15 @@ def account_page(request: Request, account_id: AccountId, saved: str = "") -> Re
     top = sorted([f for f in data["features"] if f["percentile"] is not None],
                  key=lambda f: -abs(f["percentile"] - 50))[:15]
     return _render(request, "account.html", who, a=data, charts=charts, top_features=top,
-                   saved=saved)
+                   saved=saved, next_review=next_review(svc, account_id) if saved else None)
+
+
+def next_review(svc, after: str) -> dict[str, Any] | None:
+    """The next open review in the queue's default order (``-risk``), other than ``after``:
+    where the "next in queue" link after a decision goes. None when no review is open."""
+    q = QueueQuery(decisions=("review",), status="open", sort="-risk", limit=2)
+    items = review_queue(svc.verdicts.index, svc.overrides.current, q)["items"]
+    return next((it for it in items if it["account_id"] != after), None)
 
 
 @router.post("/accounts/{account_id:path}/decisions")
