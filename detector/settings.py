@@ -36,6 +36,13 @@ class Settings:
     threads: int = 0
     keep_prompt_text: bool = True
     retention_days: int = 0
+    # --- retention per artefact (detector/privacy/retention.py, docs/security.md) ---------
+    # days; 0 keeps forever; -1 follows retention_days
+    features_retention_days: int = -1          # features/*, embeddings centroids/manifests
+    embeddings_cache_retention_days: int = -1  # embedding cache rows (by creation time)
+    clusters_retention_days: int = -1          # clusters/date=D (edges: IPs, payment fps)
+    verdicts_retention_days: int = -1          # verdicts/date=D (at least block_expiry_days)
+    cases_retention_days: int = 0              # case store: pseudonymise old, unblocked cases
     review_threshold: float | None = None
     block_threshold: float | None = None
     verdict_ttl_s: int = 3600

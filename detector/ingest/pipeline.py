@@ -34,7 +34,6 @@ from detector.ingest.memory import freed_memory_kept
 from detector.ingest.normalize import Limits
 from detector.ingest.readable import check_readable
 from detector.ingest.result import IngestResult
-from detector.ingest.retention import apply_retention
 from detector.ingest.sources import expand_paths, file_sha256, sniff_compression
 from detector.ingest.worker import (
     FileOutcome,
@@ -339,7 +338,10 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
         finally:
             con.close()
         if settings.retention_days > 0:
-            apply_retention(settings)
+            # the lake, then every artefact's own setting (detector/privacy, docs/security.md)
+            from detector.privacy import apply_all_retention  # noqa: PLC0415
+
+            apply_all_retention(settings)
     return result
 
 
