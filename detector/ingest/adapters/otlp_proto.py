@@ -21,7 +21,8 @@ from pathlib import Path
 
 import orjson
 
-from detector.ingest.sources import LineBatch, open_stream, read_head
+from detector.ingest.adapters.rows import _RecordSource
+from detector.ingest.sources import open_stream, read_head
 
 try:  # optional at import time: without the package, protobuf files are not recognised
     from google.protobuf.json_format import MessageToDict
@@ -129,33 +130,13 @@ def is_otlp_proto(path: Path) -> bool:
         return False
 
 
-class ProtoSource:
+class ProtoSource(_RecordSource):
     """Each message of an OTLP protobuf file as one OTLP/JSON line (line number = message)."""
 
-    def __init__(self, path: Path, offset: int = 0, line: int = 0) -> None:
-        self.path, self.offset = Path(path), offset
-        self.warnings: list[str] = []
-        self.bytes_read = 0
-
-    def batches(self, max_lines: int = 20_000, max_bytes: int = 32 << 20) -> Iterator[LineBatch]:
-        batch, size = None, 0
+    def records(self) -> Iterator[tuple[int, bytes]]:
         for i, msg in enumerate(_messages(self.path), start=1):
-            if i <= self.offset:
-                continue
-            doc = _parse(msg)
-            raw = orjson.dumps(doc) if doc is not None else msg
-            if batch is None:
-                batch, size = LineBatch([], i, i, numbers=[]), 0
-            batch.lines.append(raw)
-            batch.numbers.append(i)  # type: ignore[union-attr]
-            batch.end_offset = i
-            size += len(raw)
-            if len(batch.lines) >= max_lines or size >= max_bytes:
-                yield batch
-                batch = None
-        if batch is not None:
-            yield batch
-        self.bytes_read = self.path.stat().st_size
+            doc = _parse(msg) if i > self.offset else None
+            yield i, orjson.dumps(doc) if doc is not None else msg
 
 
 __all__ = ["ProtoSource", "is_otlp_proto"]
