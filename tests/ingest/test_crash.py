@@ -24,7 +24,6 @@ from detector.settings import load_settings
 CHUNK = 150
 CHILD = """
 import sys, os
-sys.path.insert(0, {root!r})
 from detector.settings import load_settings
 from detector.ingest import idstore, ingest_paths
 from detector.ingest import manifest as mf
@@ -93,7 +92,7 @@ def reference(tmp_path_factory):
 
 
 def start_child(home: Path, files: list[str], workers: int, patch: str = "") -> subprocess.Popen:
-    code = CHILD.format(root=ROOT, home=str(home), files=files, workers=workers, chunk=CHUNK,
+    code = CHILD.format(home=str(home), files=files, workers=workers, chunk=CHUNK,
                         patch=patch)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=ROOT)

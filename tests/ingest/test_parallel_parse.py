@@ -114,8 +114,6 @@ def test_parsed_in_pool_keeps_file_order_and_equals_sequential(tmp_path, referen
 
 
 CHILD = """
-import sys
-sys.path.insert(0, {root!r})
 from detector.settings import load_settings
 from detector.ingest import ingest_paths
 print("ready", flush=True)
@@ -146,7 +144,7 @@ def kill_and_rerun(tmp_path: Path, reference, seed: int) -> None:
     rng = random.Random(seed)
     home = tmp_path / f"home{seed}"
     target, delay = rng.randrange(0, 2400 // CHUNK), rng.uniform(0, 0.3)
-    code = CHILD.format(root=ROOT, home=str(home), files=files, chunk=CHUNK)
+    code = CHILD.format(home=str(home), files=files, chunk=CHUNK)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=ROOT)
     assert proc.stdout.readline().strip() == b"ready"

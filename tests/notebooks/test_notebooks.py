@@ -64,6 +64,7 @@ def _errors(nb: nbformat.NotebookNode) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # the first notebook builds the demo home; cells may take 600 s each
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, notebook_env):
     from nbclient import NotebookClient

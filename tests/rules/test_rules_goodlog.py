@@ -62,6 +62,7 @@ def test_unexplained_hits_filters_listed_pairs() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the 10x level simulates and scores a large benign population
 @pytest.mark.parametrize("volume,accounts", LEVELS)
 def test_goodlog_acting_rules_stay_quiet_on_benign_traffic(tmp_path: Path, volume: float,
                                                            accounts: int) -> None:
