@@ -36,6 +36,7 @@ from detector.lake.days import evaluated_days, parse_date
 from detector.lake.db import connect, lake_dates
 from detector.report import write_report
 from detector.settings import Settings
+from detector.verdicts import verdict_path
 
 Stage = Callable[[Settings, list[str]], object]
 
@@ -188,7 +189,7 @@ def _daily_dates(settings: Settings, day: dt.date | None) -> list[str]:
         if day.isoformat() not in lake_dates(settings):
             raise InputError(f"--date {day}: no ingested data for that day under "
                              f"{settings.requests_dir}")
-        if not (settings.verdicts_dir / f"date={day}" / "verdicts.parquet").exists():
+        if not verdict_path(settings, day.isoformat()).exists():
             dates.add(day.isoformat())
     return sorted(dates)
 

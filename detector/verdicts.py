@@ -1,4 +1,10 @@
-"""Reading verdicts back: the public API behind `detector verdicts`, the API and the report."""
+"""Verdict files: where they are, writing a day, reading them back (`detector verdicts`, the
+API, the report).
+
+One file per evaluated day, ``verdicts/date=D/verdicts.parquet`` with ``VERDICT_SCHEMA``
+(``detector.lake.schema``); decide writes it, the campaign pass rewrites it to tag campaign
+members. Both go through :func:`write_verdict_day`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from detector.lake.db import connect
+from detector.lake.io import write_parquet_atomic
+from detector.lake.schema import VERDICT_SCHEMA
 from detector.settings import Settings
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
+
+VERDICT_FILE = "verdicts.parquet"
 
 CONTRACT_COLUMNS = ["account_id", "date", "score", "decision", "reasons", "cluster_id"]
 #: ``risk`` (``detector.decide.risk``) and ``not_evaluable`` (acting rules whose inputs were
@@ -17,6 +28,20 @@ CONTRACT_COLUMNS = ["account_id", "date", "score", "decision", "reasons", "clust
 #: written before they existed.
 EXTRA_COLUMNS = ["model_score", "anomaly_score", "model_version", "ruleset_hash", "run_id",
                  "risk", "not_evaluable"]
+
+
+def verdict_path(settings: Settings, day: str) -> Path:
+    """``verdicts/date=D/verdicts.parquet`` of ``settings``' home (the file may not exist)."""
+    return settings.verdicts_dir / f"date={day}" / VERDICT_FILE
+
+
+def write_verdict_day(settings: Settings, day: str, table: pa.Table) -> Path:
+    """Replace the verdict file of ``day`` atomically with ``table`` (``VERDICT_SCHEMA``)."""
+    if table.schema != VERDICT_SCHEMA:
+        table = table.cast(VERDICT_SCHEMA)
+    path = verdict_path(settings, day)
+    write_parquet_atomic(path, table)
+    return path
 
 
 def load_verdicts(settings: Settings, date: str | None = None,
@@ -47,7 +72,7 @@ def _has(con) -> bool:
 
 def evaluated_dates(settings: Settings) -> list[str]:
     root = settings.verdicts_dir
-    return sorted(p.name.split("=", 1)[1] for p in root.glob("date=*") if (p / "verdicts.parquet").exists())
+    return sorted(p.name.split("=", 1)[1] for p in root.glob("date=*") if (p / VERDICT_FILE).exists())
 
 
 def verdict_for(verdicts_dir: Path, account_id: str, day: str | None = None,
@@ -57,7 +82,7 @@ def verdict_for(verdicts_dir: Path, account_id: str, day: str | None = None,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = sorted(Path(verdicts_dir).glob("date=*/verdicts.parquet"), reverse=True)
+    files = sorted(Path(verdicts_dir).glob(f"date=*/{VERDICT_FILE}"), reverse=True)
     for path in files[:max_files]:
         if day is not None and path.parent.name.split("=", 1)[1] > day:
             continue

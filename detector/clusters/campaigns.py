@@ -43,9 +43,10 @@ from detector.clusters.ids import assign_ids
 from detector.clusters.params import ClusterParams
 from detector.clusters.window import open_text
 from detector.lake.db import connect
-from detector.lake.io import write_bytes_atomic, write_parquet_atomic
+from detector.lake.io import write_bytes_atomic
 from detector.lake.schema import VERDICT_SCHEMA
 from detector.settings import Settings
+from detector.verdicts import verdict_path, write_verdict_day
 
 #: Reason token added to the verdicts of campaign members (see ``decide.explain``).
 REASON = "campaign_sweep"
@@ -69,8 +70,7 @@ def suspects(settings: Settings, day: str, days: int) -> set[str]:
     end = date.fromisoformat(day)
     found: set[str] = set()
     for k in range(days):
-        path = settings.verdicts_dir / f"date={(end - timedelta(days=k)).isoformat()}" \
-            / "verdicts.parquet"
+        path = verdict_path(settings, (end - timedelta(days=k)).isoformat())
         if not path.exists():
             continue
         t = pq.read_table(path, columns=["account_id", "decision"]).to_pandas()
@@ -182,7 +182,7 @@ def annotate_verdicts(settings: Settings, day: str, members: pd.DataFrame,
     """Give campaign members of ``day`` the campaign's cluster_id and reason (decisions are
     untouched). Idempotent: earlier campaign annotations of the day are removed first.
     Returns the verdict rows annotated."""
-    path = settings.verdicts_dir / f"date={day}" / "verdicts.parquet"
+    path = verdict_path(settings, day)
     if not path.exists():
         return 0
     v = pq.read_table(path).to_pandas()
@@ -206,8 +206,9 @@ def annotate_verdicts(settings: Settings, day: str, members: pd.DataFrame,
     for name in VERDICT_SCHEMA.names:  # a file written before a column existed (e.g. risk)
         if name not in v.columns:
             v[name] = None
-    write_parquet_atomic(path, pa.Table.from_pandas(v[VERDICT_SCHEMA.names],
-                                                    schema=VERDICT_SCHEMA, preserve_index=False))
+    write_verdict_day(settings, day, pa.Table.from_pandas(v[VERDICT_SCHEMA.names],
+                                                          schema=VERDICT_SCHEMA,
+                                                          preserve_index=False))
     return int(hit.sum())
 
 

@@ -16,11 +16,11 @@ from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
 from detector.features.assemble import account_features
 from detector.lake.db import connect
-from detector.lake.io import write_parquet_atomic
 from detector.lake.schema import VERDICT_SCHEMA
 from detector.model.registry import load_active_model
 from detector.rules import load_ruleset
 from detector.settings import Settings
+from detector.verdicts import write_verdict_day
 
 
 def _allowlist(settings: Settings) -> tuple[set[str], set[str]]:
@@ -144,7 +144,7 @@ def score(settings: Settings, dates: list[str]) -> dict[str, int]:
         day = out[out["date"].astype(str) == d]
         table = pa.Table.from_pandas(day[VERDICT_SCHEMA.names], schema=VERDICT_SCHEMA,
                                      preserve_index=False)
-        write_parquet_atomic(settings.verdicts_dir / f"date={d}" / "verdicts.parquet", table)
+        write_verdict_day(settings, d, table)
         written[d] = len(day)
     returning.write_index(settings, con, out)  # blocked accounts' keys, for later days
     return written
