@@ -70,7 +70,8 @@ def home(tmp_path):
         "risk": [4.0, 0.1],
         "rule_hits": [[RULE], []], "shadow_hits": [[], []], "explanation_json": ["{}", "{}"],
         "model_version": ["v1", "v1"], "ruleset_hash": ["h", "h"], "feature_run_id": ["f", "f"],
-        "run_id": ["x", "x"], "created_at": [pd.Timestamp("2026-11-25", tz="UTC")] * 2})
+        "run_id": ["x", "x"], "created_at": [pd.Timestamp("2026-11-25", tz="UTC")] * 2,
+        "not_evaluable": [None, None]})
     _write(settings.verdicts_dir / f"date={DAY}" / "verdicts.parquet",
            pa.Table.from_pandas(verdicts, schema=VERDICT_SCHEMA, preserve_index=False))
     return settings
