@@ -169,10 +169,16 @@ def pick_seeds(spec: str, generator: str) -> tuple[str, list[int]]:
 
 # ------------------------------------------------------------------------------- runs
 
-def _cli(home: Path, *args: str) -> str:
+def _cli(home: Path, *args: str, tree: Path | None = None) -> str:
+    """``detector --home HOME ARGS`` (this checkout, or the code of ``tree`` run with this
+    checkout's environment, for side-by-side comparisons)."""
     env = os.environ | BLAS_ENV | {"DETECTOR_HOME": str(home)}
-    p = subprocess.run([str(DETECTOR), "--home", str(home), *args], capture_output=True,
-                       text=True, env=env)
+    cmd = [str(DETECTOR)]
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+        cmd = [str(PYTHON), "-c", "from detector.cli.main import main; main()"]
+    p = subprocess.run([*cmd, "--home", str(home), *args], capture_output=True,
+                       text=True, env=env, cwd=str(tree) if tree is not None else None)
     if p.returncode != 0:
         raise SystemExit(f"detector {' '.join(args)} failed ({p.returncode}): {p.stderr[-2000:]}")
     return p.stdout
@@ -210,12 +216,24 @@ def _foreign_generate(out: Path, accounts: int, days: int, seed: int,
     return sorted(str(p) for p in (out / "logs").glob("*.jsonl.gz")), acc
 
 
+def _score(home: Path, files: list[str], tree: Path | None = None) -> tuple[int, list[dict]]:
+    """Ingest, run and read the verdicts in a fresh home: (requests accepted, verdict rows)."""
+    n_req = json.loads(_cli(home, "ingest", *files, "--json", tree=tree)).get("accepted")
+    _cli(home, "run", "--all", tree=tree)
+    text = _cli(home, "verdicts", "--format", "csv", tree=tree)
+    return n_req, list(csv.DictReader(io.StringIO(text)))
+
+
 def run_level(level: float, seeds: list[int], accounts: int, days: int, generator: str,
-              scenario: str, work: Path, log=print) -> dict:
-    """Generate and score every seed at one volume level; pooled figures plus run details."""
+              scenario: str, work: Path, log=print, baseline: Path | None = None) -> dict:
+    """Generate and score every seed at one volume level; pooled figures plus run details.
+
+    ``baseline``: another checkout whose code scores the same generated files right after
+    (figures under ``baseline``, measured side by side)."""
     per_seed = max(1, accounts // len(seeds))
     pooled: dict[str, dict] = {}
     rows: list[dict] = []
+    base_rows: list[dict] = []
     runs = []
     for seed in seeds:
         t0 = time.perf_counter()
@@ -227,30 +245,33 @@ def run_level(level: float, seeds: list[int], accounts: int, days: int, generato
         else:
             files, acc = _foreign_generate(data, per_seed, days, seed, level)
         t_gen = time.perf_counter() - t0
-        n_req = json.loads(_cli(home, "ingest", *files, "--json")).get("accepted")
-        t_ing = time.perf_counter() - t0 - t_gen
-        _cli(home, "run", "--all")
-        text = _cli(home, "verdicts", "--format", "csv")
+        n_req, got = _score(home, files)
         t_all = time.perf_counter() - t0
-        rows += list(csv.DictReader(io.StringIO(text)))
+        rows += got
         pooled.update(acc)
         runs.append({"seed": seed, "accounts": len(acc), "requests_accepted": n_req,
-                     "seconds": {"generate": round(t_gen, 1), "ingest": round(t_ing, 1),
-                                 "total": round(t_all, 1)}})
+                     "seconds": {"generate": round(t_gen, 1), "total": round(t_all, 1)}})
+        if baseline is not None:
+            base_home = work / f"home-baseline-{generator}-{level}-{seed}"
+            shutil.rmtree(base_home, ignore_errors=True)
+            base_rows += _score(base_home, files, tree=baseline)[1]
+            shutil.rmtree(base_home, ignore_errors=True)
         log(f"  volume {level}x seed {seed}: {len(acc)} accounts, {n_req} requests, {t_all:.0f} s")
         shutil.rmtree(data, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
     out = summarise(pooled, rows)
     out["volume"] = level
     out["runs"] = runs
+    if baseline is not None:
+        out["baseline"] = summarise(pooled, base_rows)
     return out
 
 
-def _git_commit() -> str | None:
+def _git_commit(tree: Path = REPO) -> str | None:
     try:
-        p = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+        p = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True,
                            text=True, check=True)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True).stdout.strip()
         return p.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
@@ -281,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="result file (default bench/results/eval_volume.json; "
                          "eval_volume_quick.json with --quick)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: temporary)")
+    ap.add_argument("--baseline-tree", type=Path, default=None,
+                    help="another checkout (e.g. `git worktree add /tmp/base REV`) whose code "
+                         "scores the same files right after ours, for a side-by-side comparison")
     a = ap.parse_args(argv)
     set_name, seeds = pick_seeds(a.seeds, a.generator)
     levels = [float(x) for x in a.levels.split(",") if x.strip()]
@@ -299,15 +323,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for level in levels:
             print(f"volume {level}x ({len(seeds)} seed(s), {accounts} accounts)", flush=True)
-            m = run_level(level, seeds, accounts, a.days, a.generator, a.scenario, work)
+            m = run_level(level, seeds, accounts, a.days, a.generator, a.scenario, work,
+                          baseline=a.baseline_tree)
             results[f"{level:g}x"] = m
             print(f"  recall flag {_fmt(m['recall']['flag'])} block {_fmt(m['recall']['block'])}; "
                   f"benign flag {_fmt(m['benign_flagged']['flag'])} block "
                   f"{_fmt(m['benign_flagged']['block'])}; AP {m['average_precision']}; "
                   f"distilled tokens flagged {m['distilled_token_share']['flag']}", flush=True)
+            b = m.get("baseline")
+            if b is not None:
+                print(f"  baseline: recall flag {_fmt(b['recall']['flag'])} block "
+                      f"{_fmt(b['recall']['block'])}; benign flag {_fmt(b['benign_flagged']['flag'])} "
+                      f"block {_fmt(b['benign_flagged']['block'])}; AP {b['average_precision']}",
+                      flush=True)
             for arch, c in m["per_archetype"].items():
+                extra = ""
+                if b is not None and arch in b["per_archetype"]:
+                    bc = b["per_archetype"][arch]
+                    extra = f"   | baseline flagged {_fmt(bc['flagged'])} blocked {_fmt(bc['blocked'])}"
                 print(f"    {arch:20s} {c['accounts']:5d}  flagged {_fmt(c['flagged'])}  "
-                      f"blocked {_fmt(c['blocked'])}", flush=True)
+                      f"blocked {_fmt(c['blocked'])}{extra}", flush=True)
     finally:
         if a.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -319,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
                     "platform": platform.platform(), "load_avg_1m_at_end": os.getloadavg()[0]},
         "generator": a.generator, "scenario": a.scenario if a.generator == "sim" else "bench/foreign",
         "seed_set": set_name, "seeds": seeds, "days": a.days, "accounts_per_level": accounts,
+        "baseline_tree": str(a.baseline_tree) if a.baseline_tree else None,
+        "baseline_commit": _git_commit(a.baseline_tree) if a.baseline_tree else None,
         "levels": results, "seconds": round(time.perf_counter() - t0, 1),
         "definitions": {
             "unit": "account: flagged if any account-day is review or block, blocked if any is block",

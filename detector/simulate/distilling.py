@@ -27,6 +27,8 @@ from detector.simulate.timing import (
     PERSONAL,
     flat,
     in_hours,
+    job_clock,
+    job_times,
     round_robin,
     sessions,
     utc_weights,
@@ -82,9 +84,10 @@ def bulk_harvester(ctx: Context, u: Unit) -> list[Account]:
     temps = r.choice(((0.7,), (1.0,), (0.3, 0.7, 1.0), (0.0, 0.5, 1.0)))
     system = r.choice(_EXPERT_SYSTEMS) if r.random() < 0.6 else None
     n_choices = r.choice((1, 1, 1, 2, 4))
+    clock = job_clock(r, acct.tz_offset_h, paced=regular)
     for d in range(ctx.days):
         n = int(g.poisson(p["requests_per_day"]))
-        times = flat(g, ctx.day_start(d), ctx.day_start(d) + DAY_S, n, regular)
+        times = job_times(g, clock, ctx.day_start(d), n)
         for j, t in enumerate(times.tolist()):
             msgs = [{"role": "user", "content": _harvest_prompt(ctx, r, walk, 0.15)}]
             if system:
@@ -142,9 +145,10 @@ def cot_coercion(ctx: Context, u: Unit) -> list[Account]:
     fleet, ua = _fleet(r, r.randint(1, 3)), r.choice(infra.SCRIPT_UAS + infra.SDK_UAS)
     walk = TopicWalk(ctx, r)
     max_tokens = r.choice((8192, 16384, 32768))
+    clock = job_clock(r, acct.tz_offset_h)
     for d in range(ctx.days):
         n = int(g.poisson(p["requests_per_day"]))
-        for t in flat(g, ctx.day_start(d), ctx.day_start(d) + DAY_S, n, False).tolist():
+        for t in job_times(g, clock, ctx.day_start(d), n).tolist():
             subj, sub = walk.next()
             problem = ctx.prompts.math(r) if r.random() < 0.6 else \
                 ctx.prompts.instruction(r, subj, sub)
@@ -168,9 +172,10 @@ def logprob_harvester(ctx: Context, u: Unit) -> list[Account]:
     fleet, ua = _fleet(r, r.randint(1, 3)), r.choice(infra.SCRIPT_UAS + infra.SDK_UAS)
     walk = TopicWalk(ctx, r)
     max_tokens = r.choice((2048, 4096))
+    clock = job_clock(r, acct.tz_offset_h)
     for d in range(ctx.days):
         n = int(g.poisson(p["requests_per_day"]))
-        for t in flat(g, ctx.day_start(d), ctx.day_start(d) + DAY_S, n, False).tolist():
+        for t in job_times(g, clock, ctx.day_start(d), n).tolist():
             text = ctx.prompts.chat(r) if r.random() < 0.5 else _harvest_prompt(ctx, r, walk, 0.1)
             body = {"messages": [{"role": "user", "content": text}], "max_tokens": max_tokens,
                     "temperature": 1.0, "logprobs": True, "top_logprobs": 20}

@@ -68,7 +68,7 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
     "reseller": {"requests_per_day": [500, 4000], "end_users": [50, 2000], "age_days": [90, 1500],
                  "completion_median": [150, 650]},
     "bulk_harvester": {"requests_per_day": [500, 3500], "max_tokens": [4096, 16384],
-                       "age_days": [3, 120], "completion_median": [900, 2200],
+                       "age_days": [3, 120], "completion_median": [400, 2200],
                        "regular_share": [0.3, 1.0], "error_share": [0.01, 0.06]},
     "hydra": {"cluster_size": [10, 150], "requests_per_day": [25, 120], "cards_per_member": [0.03, 0.2],
               "subnets": [1, 3], "age_days": [0, 6], "completion_median": [800, 2000],

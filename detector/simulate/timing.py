@@ -71,6 +71,44 @@ def flat(rng: np.random.Generator, start: float, end: float, n: int, regular: bo
     return np.sort(rng.uniform(start, end, size=n))
 
 
+#: How a harvesting job's requests fall over its day, and how often each kind is drawn. Real
+#: jobs run around the clock, paced under a rate limit, in cron-like batches, or only while an
+#: operator's office is open: no timing pattern is a harvester's signature (the model must not
+#: learn one), so every kind is in the training traffic.
+JOB_CLOCKS = (("flat", 0.45), ("paced", 0.15), ("batches", 0.3), ("office", 0.1))
+
+
+def job_clock(r, tz_offset_h: float, paced: bool = False) -> dict:
+    """A harvesting job's clock, drawn once per account with ``r`` (random.Random).
+
+    ``paced`` forces the paced kind (a scheduler). Batches: 2-6 windows a day of 20-90 minutes
+    each (concurrent workers started by a timer), at hours drawn once."""
+    kinds, weights = zip(*JOB_CLOCKS, strict=True)
+    kind = "paced" if paced else r.choices(kinds, weights)[0]
+    clock: dict = {"kind": kind, "tz": tz_offset_h}
+    if kind == "batches":
+        k = r.randint(2, 6)
+        clock["windows"] = [(r.uniform(0, 23), r.uniform(20, 90) * 60.0) for _ in range(k)]
+    return clock
+
+
+def job_times(rng: np.random.Generator, clock: dict, day_start: float, n: int) -> np.ndarray:
+    """``n`` arrival times in the day starting at ``day_start`` on a :func:`job_clock`."""
+    kind = clock["kind"]
+    if n <= 0:
+        return np.empty(0)
+    if kind in ("flat", "paced"):
+        return flat(rng, day_start, day_start + 86_400.0, n, kind == "paced")
+    if kind == "office":
+        return np.sort(in_hours(rng, day_start, n, utc_weights(BUSINESS, clock["tz"])))
+    windows = clock["windows"]
+    which = rng.integers(0, len(windows), size=n)
+    starts = np.array([w[0] for w in windows]) * 3600.0
+    lengths = np.array([w[1] for w in windows])
+    t = day_start + starts[which] + rng.random(n) * lengths[which]
+    return np.sort(np.minimum(t, day_start + 86_399.0))
+
+
 def burst(rng: np.random.Generator, start: float, duration_s: float, n: int) -> np.ndarray:
     """``n`` arrivals packed in one window (concurrent workers): uniform inside it."""
     return np.sort(start + rng.random(n) * duration_s)
