@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request
 from detector.api.deps import AccountId, AccountQuery, Analyst, Svc, Viewer
 from detector.api.models import DecisionIn, DecisionOut, ErrorBody
 
+#: 404: an id that is a dot segment ("." or "..") cannot travel in a path (HTTP clients remove
+#: dot segments before sending): the request reaches no route. The query forms carry any id.
 router = APIRouter(prefix="/v1/accounts", tags=["decisions"],
                    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody},
-                              422: {"model": ErrorBody}})
+                              404: {"model": ErrorBody}, 422: {"model": ErrorBody}})
 
 
 def record(svc, account_id: str, body: DecisionIn, analyst: str) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
@@ -14,7 +16,7 @@ router = APIRouter(prefix="/v1/verdicts", tags=["verdicts"],
 
 
 class LookupIn(BaseModel):
-    account_ids: list[str] = Field(min_length=1, description=(
+    account_ids: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1, description=(
         "Account ids, at most `max_lookup_ids` (default 1000), each at most `max_id_chars` "
         "(default 1024) characters."))
 
