@@ -276,12 +276,6 @@ FEATURES: list[Feature] = [
             "Distillers send short prompts and take long answers.",
             "sum(completion_tokens) / sum(prompt_tokens)",
             lambda p: ratio(p["out_tok"], p["in_tok"]), window=True),
-    Feature("hv_output_tokens_mean", "tokens", "Mean completion tokens per request "
-            "(usage.completion_tokens, missing counted as 0).",
-            "Distillers take long answers on every request; unlike vol_output_tokens it does not "
-            "grow with the number of requests.",
-            "sum(completion_tokens) / count(*)", lambda p: ratio(p["out_tok"], p["n"]),
-            window=True),
     Feature("hv_length_finish_share", "share 0-1", "Share of responses with a finish_reason that "
             "stopped at the length limit; null if no finish_reason.",
             "Pushing every answer to the token limit harvests maximal output.",
