@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from swagger_ui_bundle import swagger_ui_path
 
 from detector import __version__
 from detector.api import errors
@@ -55,6 +57,25 @@ def fmt_number(value: object) -> str:
     return f"{value:.4g}"
 
 
+_DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>distill-guard API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/static/swagger-init.js"></script></body></html>
+"""
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the ``swagger-ui-bundle`` package's files: an air-gapped
+    deployment can load it, and the page runs no inline script (CSP ``script-src 'self'``)."""
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs_page() -> HTMLResponse:
+        return HTMLResponse(_DOCS_PAGE)
+
+
 def create_app(settings: Settings, service: Service | None = None,
                check_every_s: float = 2.0, fast_verdicts: bool = True) -> FastAPI:
     """The app for one home folder. ``service`` may be passed in (tests, benchmarks);
@@ -69,10 +90,11 @@ def create_app(settings: Settings, service: Service | None = None,
         finally:
             svc.stop()
 
-    docs = settings.api_docs  # off unless enabled: Swagger UI / ReDoc load scripts from a CDN
+    docs = settings.api_docs  # off unless enabled; then served from local assets (no CDN)
     app = FastAPI(title="distill-guard", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url="/docs" if docs else None,
-                  redoc_url="/redoc" if docs else None)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    if docs:
+        _mount_docs(app)
     app.state.service = svc
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["num"] = fmt_number

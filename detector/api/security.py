@@ -29,12 +29,10 @@ CSP_PAGES = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src '
 #: the daily report is one self-contained HTML file with its own <style> and no script
 CSP_REPORT = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
               "form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
-#: Swagger UI / ReDoc (only when ``api_docs`` is on) load their assets from jsDelivr
-CSP_DOCS = ("default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-            "connect-src 'self'; worker-src blob:; font-src https://fonts.gstatic.com; "
-            "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+#: Swagger UI (only when ``api_docs`` is on) from local assets; it sets inline styles itself
+CSP_DOCS = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'none'")
 
 _COMMON = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nosniff"),
            (b"referrer-policy", b"no-referrer")]
@@ -44,7 +42,7 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 def _csp(path: str) -> bytes:
     if path.startswith("/v1/reports/"):
         return CSP_REPORT.encode()
-    if path.startswith(("/docs", "/redoc")):
+    if path.startswith("/docs"):
         return CSP_DOCS.encode()
     return CSP_PAGES.encode()
 

@@ -55,3 +55,13 @@ def test_docs_off_by_default(client, keys, settings):
         r = c.get("/docs")
         assert r.status_code == 200 and "swagger" in r.text.lower()
         _check(r)
+        # served from local assets: no CDN in the page or its policy, no inline script
+        assert "http://" not in r.text and "https://" not in r.text
+        assert "cdn" not in r.headers["content-security-policy"]
+        assert "'unsafe-inline'" not in r.headers["content-security-policy"].split(
+            "script-src", 1)[1].split(";", 1)[0]
+        assert re.findall(r"<script>", r.text) == []
+        for src in re.findall(r'(?:src|href)="([^"]+)"', r.text):
+            asset = c.get(src)
+            assert asset.status_code == 200 and len(asset.content) > 100, src
+        assert c.get("/redoc").status_code in (303, 404)  # ReDoc needs a CDN: not served
