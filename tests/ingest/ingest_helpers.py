@@ -47,3 +47,21 @@ def lake_contents(home) -> tuple[list, list]:
     bad = con.execute("SELECT source_file, source_line, reason, raw FROM quarantine "
                       "ORDER BY source_line").fetchall()
     return rows, bad
+
+
+def rows_by_id(home) -> dict[str, dict]:
+    """Every stored request of ``home`` as a dict of columns, keyed by request_id."""
+    from detector.lake.db import connect
+
+    cur = connect(home).execute("SELECT * FROM requests")
+    names = [d[0] for d in cur.description]
+    return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+
+
+def ingest_counted(home, paths, **kw):
+    """ingest_paths with one worker, checking read = accepted + duplicates + quarantined."""
+    from detector.ingest import ingest_paths
+
+    res = ingest_paths(home, [Path(p) for p in paths], progress=False, workers=1, **kw)
+    assert res.read == res.accepted + res.duplicates + res.quarantined
+    return res

@@ -11,8 +11,9 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ingest_helpers import ingest_counted as ingest
+from ingest_helpers import rows_by_id as rows
 
-from detector.ingest import ingest_paths
 from detector.ingest.adapters.bedrock import map_record
 from detector.ingest.formats import detect
 from detector.ingest.normalize import Limits
@@ -21,18 +22,6 @@ from detector.lake.db import connect
 from detector.lake.schema import REQUEST_SCHEMA
 
 FIX = next((Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "bedrock").glob("*.gz"))
-
-
-def rows(home) -> dict[str, dict]:
-    cur = connect(home).execute("SELECT * FROM requests")
-    names = [d[0] for d in cur.description]
-    return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
-
-
-def ingest(home, paths, **kw):
-    res = ingest_paths(home, [Path(p) for p in paths], progress=False, workers=1, **kw)
-    assert res.read == res.accepted + res.duplicates + res.quarantined
-    return res
 
 
 def test_detected_from_structure():

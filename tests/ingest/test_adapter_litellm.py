@@ -14,11 +14,11 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ingest_helpers import ingest_counted as ingest
 from typer.testing import CliRunner
 
 from detector.cli.main import app
 from detector.errors import InputError
-from detector.ingest import ingest_paths
 from detector.ingest.adapters.litellm import map_record
 from detector.ingest.formats import detect
 from detector.ingest.normalize import Limits
@@ -40,12 +40,6 @@ def rows(home) -> list[dict]:
 def reasons(home) -> list[str]:
     return [r[0] for r in connect(home).execute(
         "SELECT reason FROM quarantine ORDER BY source_line").fetchall()]
-
-
-def ingest(home, paths, **kw):
-    res = ingest_paths(home, [Path(p) for p in paths], progress=False, workers=1, **kw)
-    assert res.read == res.accepted + res.duplicates + res.quarantined
-    return res
 
 
 def test_both_shapes_are_detected_as_litellm():
