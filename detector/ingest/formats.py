@@ -121,9 +121,8 @@ def get_format(name: str) -> Format:
         ) from None
 
 
-def _claimed_share(fmt: Format, records: list[dict]) -> float:
-    if not records:
-        return 0.0
+def _claimed(fmt: Format, records: list[dict]) -> int:
+    """How many of ``records`` ``fmt`` claims (native-structured records are never claimed)."""
     hits = 0
     for rec in records:
         if _native_claims(rec):
@@ -132,7 +131,7 @@ def _claimed_share(fmt: Format, records: list[dict]) -> float:
             hits += bool(fmt.claims(rec))
         except Exception:  # noqa: BLE001 - a claim is a structural predicate; odd values fail it
             continue
-    return hits / len(records)
+    return hits
 
 
 def detect_sample(smp: Sample) -> str:
@@ -145,7 +144,7 @@ def detect_sample(smp: Sample) -> str:
     records = smp.objects()
     total = len(smp.records)
     for fmt in ordered:
-        if fmt.name != "native" and total and _claimed_share(fmt, records) * len(records) > total / 2:
+        if fmt.name != "native" and 2 * _claimed(fmt, records) > total > 0:
             return fmt.name
     if smp.container in ("csv", "tsv"):
         cols = ", ".join(list(records[0])[:8]) if records else "none"

@@ -78,6 +78,17 @@ def decode_line(raw: bytes, flags: list[str]) -> tuple[object, str | None]:
     return _sanitize(value), None
 
 
+def decode_object(raw: bytes, flags: list[str], holder: str = "record") -> tuple[dict | None, str | None]:
+    """(object, None) for a line holding one JSON object; (None, reason) otherwise: the
+    :func:`decode_line` reason, or ``not_an_object: <holder> holds a JSON <type>``."""
+    value, reason = decode_line(raw, flags)
+    if reason is not None:
+        return None, reason
+    if not isinstance(value, dict):
+        return None, f"not_an_object: {holder} holds a JSON {type(value).__name__}"
+    return value, None
+
+
 def dumps_text(obj: object) -> str:
     """Compact JSON text of ``obj`` (orjson; falls back to the stdlib for very deep values)."""
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from detector.ingest.fastpath import fast_row
-from detector.ingest.jsonio import decode_line
+from detector.ingest.jsonio import decode_object
 from detector.ingest.normalize import BadRecord, Limits, normalize
 from detector.ingest.sources import LineBatch
 
@@ -30,12 +30,8 @@ RecordReader = Callable[[bytes, list[str]], list[tuple[bytes, object]]]
 
 def native_records(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]:
     """The native format: one JSON object per line."""
-    value, reason = decode_line(raw, flags)
-    if reason is not None:
-        return [(raw, reason)]
-    if not isinstance(value, dict):
-        return [(raw, f"not_an_object: line holds a JSON {type(value).__name__}")]
-    return [(raw, value)]
+    value, reason = decode_object(raw, flags, holder="line")
+    return [(raw, reason if value is None else value)]
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import orjson
 
-from detector.ingest.jsonio import decode_line
+from detector.ingest.jsonio import decode_object
 
 Mapper = Callable[[dict], dict]
 
@@ -36,12 +36,8 @@ def epoch_ms(value: object) -> object:
 def object_reader(mapper: Mapper) -> Callable[[bytes, list[str]], list[tuple[bytes, object]]]:
     """A record reader: one JSON object per raw record, mapped onto a native record."""
     def read(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]:
-        value, reason = decode_line(raw, flags)
-        if reason is not None:
-            return [(raw, reason)]
-        if not isinstance(value, dict):
-            return [(raw, f"not_an_object: record holds a JSON {type(value).__name__}")]
-        return [(raw, mapper(value))]
+        value, reason = decode_object(raw, flags)
+        return [(raw, reason if value is None else mapper(value))]
     return read
 
 

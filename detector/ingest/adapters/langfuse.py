@@ -45,7 +45,7 @@ import orjson
 from detector.ingest.adapters.common import drop_none
 from detector.ingest.adapters.rows import source_for
 from detector.ingest.formats import Format, register
-from detector.ingest.jsonio import decode_line
+from detector.ingest.jsonio import decode_object
 from detector.ingest.sources import open_stream
 
 ACCOUNT_KEYS = ("user", "session")
@@ -173,11 +173,9 @@ def map_observation(obs: dict, traces: dict, account_key: str = "user",
 
 def _reader(traces: dict, account_key: str, account_id: str | None):
     def read(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]:
-        value, reason = decode_line(raw, flags)
-        if reason is not None:
+        value, reason = decode_object(raw, flags)
+        if value is None:
             return [(raw, reason)]
-        if not isinstance(value, dict):
-            return [(raw, f"not_an_object: record holds a JSON {type(value).__name__}")]
         page = _page(value)
         items = page if page is not None else [value]
         out: list[tuple[bytes, object]] = []

@@ -110,6 +110,11 @@ class JsonDocumentSource(_RecordSource):
     size).
     """
 
+    #: Check that every element of an array reads before yielding any (the first pass above).
+    #: A reader that only looks at the first elements (``detector.ingest.readable``) turns it
+    #: off rather than parse the whole document an extra time.
+    validate = True
+
     def records(self) -> Iterator[tuple[int, bytes]]:
         with open_stream(self.path) as fh:
             head = fh.read(1 << 16)
@@ -120,7 +125,8 @@ class JsonDocumentSource(_RecordSource):
             if first == b"{":
                 data = head + fh.read()
         if first == b"[":
-            yield from self._array() if self._valid() else _lines(self.path, self.warnings)
+            readable = not self.validate or self._valid()
+            yield from self._array() if readable else _lines(self.path, self.warnings)
             return
         try:
             doc = orjson.loads(data.lstrip(b"\xef\xbb\xbf"))
