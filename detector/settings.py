@@ -6,6 +6,7 @@ Precedence (highest first): explicit arguments, environment variables ``DETECTOR
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -31,6 +32,15 @@ class HookEndpoint:
 class Settings:
     home: Path = Path(DEFAULT_HOME)
     engine: str = "duckdb"
+    # --- Spark (engine = "spark"; docs/scale.md) -----------------------------------------
+    #: master URL: spark://host:7077, yarn, k8s://..., local[n]; "" = local[threads or *]
+    spark_master: str = ""
+    #: free-form Spark conf, (key, value) pairs: TOML table [spark_conf] or
+    #: DETECTOR_SPARK_CONF as a JSON object; applied last (overrides the built-in defaults)
+    spark_conf: tuple[tuple[str, str], ...] = ()
+    #: the lake as the cluster reads it (file:///shared/dg/lake, hdfs://..., s3a://...);
+    #: "" = the home's lake folder; the driver lists files in its own lake folder
+    spark_lake_uri: str = ""
     embedding_backend: str = "auto"  # auto | static | minilm | hashing | off
     embedding_sample_k: int = 256
     threads: int = 0
@@ -140,7 +150,21 @@ class Settings:
 
 
 _ENV_PREFIX = "DETECTOR_"
-_SCALARS = {f.name: f for f in fields(Settings) if f.name not in ("home", "hooks", "inbox")}
+_SCALARS = {f.name: f for f in fields(Settings)
+            if f.name not in ("home", "hooks", "inbox", "spark_conf")}
+
+
+def _spark_conf_from(raw: object, source: str) -> tuple[tuple[str, str], ...]:
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"setting 'spark_conf' from {source}: not a JSON object ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"setting 'spark_conf' from {source}: expected a table of "
+                          f"'spark.key' = value, got {raw!r}")
+    return tuple((str(k), str(v).lower() if isinstance(v, bool) else str(v))
+                 for k, v in sorted(raw.items()))
 
 
 def _coerce(name: str, value: object, source: str) -> object:
@@ -192,6 +216,8 @@ def load_settings(home: str | Path | None = None, **overrides: object) -> Settin
                 values["hooks"] = _hooks_from(raw, str(toml_path))
             elif key == "inbox":
                 values["inbox"] = Path(raw)
+            elif key == "spark_conf":
+                values["spark_conf"] = _spark_conf_from(raw, str(toml_path))
             elif key in _SCALARS:
                 values[key] = _coerce(key, raw, str(toml_path))
             else:
@@ -200,6 +226,9 @@ def load_settings(home: str | Path | None = None, **overrides: object) -> Settin
         env = os.environ.get(_ENV_PREFIX + key.upper())
         if env is not None and env != "":
             values[key] = _coerce(key, env, f"${_ENV_PREFIX}{key.upper()}")
+    if os.environ.get(_ENV_PREFIX + "SPARK_CONF"):
+        values["spark_conf"] = _spark_conf_from(os.environ[_ENV_PREFIX + "SPARK_CONF"],
+                                                f"${_ENV_PREFIX}SPARK_CONF")
     if os.environ.get(_ENV_PREFIX + "INBOX"):
         values["inbox"] = Path(os.environ[_ENV_PREFIX + "INBOX"])
     for key, raw in overrides.items():

@@ -1,0 +1,41 @@
+"""Spark settings: master URL, free-form conf (TOML table or JSON environment), lake URI."""
+
+from __future__ import annotations
+
+import pytest
+
+from detector.errors import ConfigError
+from detector.settings import load_settings
+
+
+def test_defaults_are_local(tmp_path):
+    s = load_settings(tmp_path)
+    assert (s.spark_master, s.spark_conf, s.spark_lake_uri) == ("", (), "")
+
+
+def test_toml_table_and_master(tmp_path):
+    (tmp_path / "detector.toml").write_text(
+        'engine = "spark"\nspark_master = "spark://10.0.0.5:7077"\n'
+        'spark_lake_uri = "file:///shared/dg/lake"\n'
+        '[spark_conf]\n"spark.executor.memory" = "4g"\n"spark.dynamicAllocation.enabled" = true\n')
+    s = load_settings(tmp_path)
+    assert s.spark_master == "spark://10.0.0.5:7077"
+    assert s.spark_lake_uri == "file:///shared/dg/lake"
+    assert dict(s.spark_conf) == {"spark.executor.memory": "4g",
+                                  "spark.dynamicAllocation.enabled": "true"}
+
+
+def test_environment_overrides_toml(tmp_path, monkeypatch):
+    (tmp_path / "detector.toml").write_text('[spark_conf]\n"spark.executor.memory" = "4g"\n')
+    monkeypatch.setenv("DETECTOR_SPARK_MASTER", "local[2]")
+    monkeypatch.setenv("DETECTOR_SPARK_CONF", '{"spark.executor.cores": 2}')
+    s = load_settings(tmp_path)
+    assert s.spark_master == "local[2]"
+    assert dict(s.spark_conf) == {"spark.executor.cores": "2"}
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]"])
+def test_bad_conf_names_the_setting(tmp_path, monkeypatch, raw):
+    monkeypatch.setenv("DETECTOR_SPARK_CONF", raw)
+    with pytest.raises(ConfigError, match=r"spark_conf.*DETECTOR_SPARK_CONF"):
+        load_settings(tmp_path)
