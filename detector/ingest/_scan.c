@@ -720,25 +720,58 @@ static int rfc3339_us(const char *s, size_t n, int64_t *out) {
 
 /* ---------------------------------------------------------------- one record */
 
-/* The row's columns in REQUEST_SCHEMA order (scan.ROW_FIELDS), each with its buffer kind. */
-#define COLUMNS(X)                                                                            \
-    X(C_REQUEST_ID, K_STR) X(C_TS, K_I64) X(C_ACCOUNT_ID, K_STR) X(C_ORG_ID, K_STR)          \
-    X(C_API_KEY_ID, K_STR) X(C_ENDPOINT, K_STR) X(C_MODEL, K_STR) X(C_CLIENT_IP, K_STR)      \
-    X(C_IP_PREFIX, K_STR) X(C_USER_AGENT, K_STR) X(C_PAYMENT_FP, K_STR) X(C_CREATED, K_I64)  \
-    X(C_N_MESSAGES, K_I32) X(C_N_USER, K_I32) X(C_SYSTEM, K_STR) X(C_SYSTEM_HASH, K_STR)     \
-    X(C_PROMPT, K_STR) X(C_PROMPT_HASH, K_STR) X(C_PROMPT_CHARS, K_I64)                     \
-    X(C_MAX_TOKENS, K_I64) X(C_TEMPERATURE, K_F64) X(C_TOP_P, K_F64) X(C_N, K_I32)           \
-    X(C_LOGPROBS, K_BOOL) X(C_TOP_LOGPROBS, K_I32) X(C_STREAM, K_BOOL) X(C_SEED, K_I64)      \
-    X(C_EFFORT, K_STR) X(C_HAS_TOOLS, K_BOOL) X(C_RESPONSE_FORMAT, K_STR)                    \
-    X(C_END_USER_HASH, K_STR) X(C_STATUS, K_I32) X(C_FINISH, K_STR) X(C_OUTPUT_CHARS, K_I64) \
-    X(C_PROMPT_TOKENS, K_I64) X(C_COMPLETION_TOKENS, K_I64) X(C_REASONING_TOKENS, K_I64)     \
-    X(C_LATENCY, K_F64) X(C_REQUEST_JSON, K_STR) X(C_RESPONSE_JSON, K_STR)                   \
-    X(C_METADATA_JSON, K_STR)
+/* The scanner's columns: enum name, value kind, lake column name. Names and order must equal
+ * detector.lake.schema.REQUEST_SCHEMA without its three source columns; the module exports them
+ * as COLUMNS and detector/ingest/scan.py refuses a scanner whose table differs. */
+#define COLUMNS(X)  \
+    X(C_REQUEST_ID, K_STR, "request_id") \
+    X(C_TS, K_I64, "ts") \
+    X(C_ACCOUNT_ID, K_STR, "account_id") \
+    X(C_ORG_ID, K_STR, "org_id") \
+    X(C_API_KEY_ID, K_STR, "api_key_id") \
+    X(C_ENDPOINT, K_STR, "endpoint") \
+    X(C_MODEL, K_STR, "model") \
+    X(C_CLIENT_IP, K_STR, "client_ip") \
+    X(C_IP_PREFIX, K_STR, "ip_prefix") \
+    X(C_USER_AGENT, K_STR, "user_agent") \
+    X(C_PAYMENT_FP, K_STR, "payment_fingerprint") \
+    X(C_CREATED, K_I64, "account_created_at") \
+    X(C_N_MESSAGES, K_I32, "n_messages") \
+    X(C_N_USER, K_I32, "n_user_turns") \
+    X(C_SYSTEM, K_STR, "system_prompt") \
+    X(C_SYSTEM_HASH, K_STR, "system_hash") \
+    X(C_PROMPT, K_STR, "prompt_text") \
+    X(C_PROMPT_HASH, K_STR, "prompt_hash") \
+    X(C_PROMPT_CHARS, K_I64, "prompt_chars") \
+    X(C_MAX_TOKENS, K_I64, "max_tokens") \
+    X(C_TEMPERATURE, K_F64, "temperature") \
+    X(C_TOP_P, K_F64, "top_p") \
+    X(C_N, K_I32, "n") \
+    X(C_LOGPROBS, K_BOOL, "logprobs") \
+    X(C_TOP_LOGPROBS, K_I32, "top_logprobs") \
+    X(C_STREAM, K_BOOL, "stream") \
+    X(C_SEED, K_I64, "seed") \
+    X(C_EFFORT, K_STR, "reasoning_effort") \
+    X(C_HAS_TOOLS, K_BOOL, "has_tools") \
+    X(C_RESPONSE_FORMAT, K_STR, "response_format") \
+    X(C_END_USER_HASH, K_STR, "end_user_hash") \
+    X(C_STATUS, K_I32, "status") \
+    X(C_FINISH, K_STR, "finish_reason") \
+    X(C_OUTPUT_CHARS, K_I64, "output_chars") \
+    X(C_PROMPT_TOKENS, K_I64, "prompt_tokens") \
+    X(C_COMPLETION_TOKENS, K_I64, "completion_tokens") \
+    X(C_REASONING_TOKENS, K_I64, "reasoning_tokens") \
+    X(C_LATENCY, K_F64, "latency_ms") \
+    X(C_REQUEST_JSON, K_STR, "request_json") \
+    X(C_RESPONSE_JSON, K_STR, "response_json") \
+    X(C_METADATA_JSON, K_STR, "metadata_json")
 
-#define COLUMN_NAME(name, kind) name,
-#define COLUMN_KIND(name, kind) kind,
+#define COLUMN_NAME(name, kind, lake) name,
+#define COLUMN_KIND(name, kind, lake) kind,
+#define COLUMN_LAKE(name, kind, lake) lake,
 enum { COLUMNS(COLUMN_NAME) N_COLS };
 static const int COL_KIND[N_COLS] = {COLUMNS(COLUMN_KIND)};
+static const char *const COL_LAKE[N_COLS] = {COLUMNS(COLUMN_LAKE)};
 
 /* Top-level keys (detector.ingest.normalize.KNOWN_FIELDS). */
 enum {
@@ -1562,4 +1595,29 @@ static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "_scan",
                                     "Compiled scanner of native log lines (see scan.py).", -1,
                                     METHODS, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&MODULE); }
+/* COLUMNS: ((lake name, kind), ...) in row order, for scan.py to check against REQUEST_SCHEMA. */
+static PyObject *column_table(void) {
+    PyObject *t = PyTuple_New(N_COLS);
+    if (!t) return NULL;
+    for (int i = 0; i < N_COLS; i++) {
+        PyObject *item = Py_BuildValue("(si)", COL_LAKE[i], COL_KIND[i]);
+        if (!item) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, i, item);
+    }
+    return t;
+}
+
+PyMODINIT_FUNC PyInit__scan(void) {
+    PyObject *m = PyModule_Create(&MODULE);
+    if (!m) return NULL;
+    PyObject *cols = column_table();
+    if (!cols || PyModule_AddObject(m, "COLUMNS", cols) < 0) {
+        Py_XDECREF(cols);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -37,13 +37,50 @@ try:
 except ImportError:  # no compiler at install time: the Python path does everything
     _scan = None
 
-#: The compiled scanner is importable.
-AVAILABLE = _scan is not None
-#: Tests switch the scanner off to compare both paths; results are identical by contract.
-ENABLED = True
 #: Columns the scanner builds: the canonical row without the source columns.
 ROW_FIELDS = list(REQUEST_SCHEMA)[:-3]
 _STR, _I64, _I32, _F64, _BOOL = range(5)
+
+
+def _kind(t: pa.DataType) -> int:
+    """The scanner's buffer kind for a lake column type."""
+    if pa.types.is_string(t):
+        return _STR
+    if pa.types.is_timestamp(t) or pa.types.is_int64(t):
+        return _I64
+    if pa.types.is_int32(t):
+        return _I32
+    if pa.types.is_float64(t):
+        return _F64
+    if pa.types.is_boolean(t):
+        return _BOOL
+    raise TypeError(f"no scanner kind for lake column type {t}")
+
+
+#: The one declaration of the row is ``REQUEST_SCHEMA``; the scanner's own table must equal it.
+EXPECTED_COLUMNS = tuple((f.name, _kind(f.type)) for f in ROW_FIELDS)
+
+
+def table_mismatch(columns: object) -> str | None:
+    """Why a compiled scanner's ``COLUMNS`` table differs from ``REQUEST_SCHEMA`` (None if equal)."""
+    if columns is None:
+        return "the compiled scanner has no COLUMNS table (built from an older _scan.c)"
+    got = tuple(tuple(c) for c in columns)  # type: ignore[union-attr]
+    for i, (want, have) in enumerate(zip(EXPECTED_COLUMNS, got, strict=False)):
+        if want != have:
+            return f"column {i}: REQUEST_SCHEMA has {want}, the scanner {have}"
+    if len(got) != len(EXPECTED_COLUMNS):
+        return f"REQUEST_SCHEMA has {len(EXPECTED_COLUMNS)} scanner columns, the scanner {len(got)}"
+    return None
+
+
+#: Why the compiled scanner is not used although it imports (None when it is usable). Ingest
+#: then runs the Python path, with the same results; rebuild with ``pip install -e .``.
+MISMATCH = table_mismatch(getattr(_scan, "COLUMNS", None)) if _scan is not None else None
+#: The compiled scanner is importable and builds exactly the declared row.
+AVAILABLE = _scan is not None and MISMATCH is None
+#: Tests switch the scanner off to compare both paths; results are identical by contract.
+ENABLED = True
 _PROMPT_HASH = [f.name for f in ROW_FIELDS].index("prompt_hash")
 _PROMPT = [f.name for f in ROW_FIELDS].index("prompt_text")
 _IP_PREFIX = [f.name for f in ROW_FIELDS].index("ip_prefix")

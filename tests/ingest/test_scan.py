@@ -10,6 +10,7 @@ encoders, on numbers and timestamps at their edges, and end to end through ``ing
 from __future__ import annotations
 
 import contextlib
+import os
 import hashlib
 import json
 import random
@@ -28,7 +29,26 @@ from detector.ingest.fastpath import fast_row
 from detector.ingest.normalize import Limits
 from detector.ingest.tables import rows_to_table
 
-pytestmark = pytest.mark.skipif(not scan.AVAILABLE, reason="scanner extension not built")
+# Without a compiler the scanner is optional and these tests skip; under CI it is required, so a
+# compile failure or a stale build fails here instead of silently dropping the tests.
+REQUIRED = bool(os.environ.get("CI"))
+pytestmark = pytest.mark.skipif(not scan.AVAILABLE and not REQUIRED,
+                                reason=f"scanner extension not usable: {scan.MISMATCH or 'not built'}")
+
+
+def test_scanner_is_built_and_matches_the_declared_row():
+    assert scan.AVAILABLE, f"compiled scanner not usable: {scan.MISMATCH or 'not built'}"
+    assert scan.MISMATCH is None
+
+
+def test_table_check_names_the_first_difference():
+    good = list(scan.EXPECTED_COLUMNS)
+    assert scan.table_mismatch(good) is None
+    swapped = good[:]
+    swapped[1], swapped[2] = swapped[2], swapped[1]
+    assert "column 1" in scan.table_mismatch(swapped)
+    assert "scanner 40" in scan.table_mismatch(good[:-1])
+    assert "no COLUMNS table" in scan.table_mismatch(None)
 
 LIMITS = Limits()
 NAMES = [f.name for f in scan.ROW_FIELDS]
