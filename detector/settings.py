@@ -84,6 +84,7 @@ class Settings:
     report_base_url: str = ""
     group_access: bool = False            # files 0660/dirs 0770 instead of 0600/0700
     session_ttl_s: int = 43_200           # a page login (session cookie) lasts this long
+    claim_ttl_s: int = 14_400             # an analyst's claim on a case lasts this long
     #: Default ``detector ingest --account-key`` (the billing unit of sources that carry
     #: several: LiteLLM user/team/key/end_user, Bedrock arn/account); "" = each format's own.
     account_key: str = ""

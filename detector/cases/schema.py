@@ -6,10 +6,18 @@ analyst decision (never updated); ``labels`` one row per explicit training label
 ``allowlist`` one row per entry (revoking sets ``revoked_at``); ``audit_log`` one row per
 change of any of them (append-only, enforced by triggers); ``api_keys`` one row per key
 (only the sha256 of the secret is stored); ``sessions`` one row per page login (only the
-sha256 of the cookie's token is stored; ended by logout, expiry or revoking the key).
+sha256 of the cookie's token is stored; ended by logout, expiry or revoking the key);
+``claims`` one row per account an analyst is working on (who, since when, until when; a new
+claim or a take-over replaces the row, every change is in the audit log).
+
+``SCHEMA_VERSION`` is kept in SQLite's ``PRAGMA user_version``; ``detector.cases.migrate``
+brings an older database up to it when the store opens it (0: made before versioning).
 """
 
 from __future__ import annotations
+
+#: 1: page sessions; 2: case claims (``CLAIMS_DDL``)
+SCHEMA_VERSION = 2
 
 DECISIONS = ("confirm-block", "clear", "escalate", "needs-more-data")
 ROLES = ("viewer", "analyst", "admin", "hook")
@@ -101,4 +109,17 @@ CREATE TABLE IF NOT EXISTS sessions (
     revoked_why  TEXT
 );
 CREATE INDEX IF NOT EXISTS sessions_key ON sessions (key_id);
+"""
+
+#: case claims (schema version 2): at most one live claim per account; a claim is live until
+#: ``expires_at`` (``claim_ttl_s`` after it was made) or until it is released
+CLAIMS_DDL = """
+CREATE TABLE IF NOT EXISTS claims (
+    account_id  TEXT PRIMARY KEY,
+    date        TEXT,
+    analyst     TEXT NOT NULL,
+    claimed_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claims_expiry ON claims (expires_at);
 """

@@ -20,7 +20,8 @@ import pandas as pd
 
 from detector.cases import keys as keylib
 from detector.cases.db import Database
-from detector.cases.schema import DDL, DECISIONS, ROLES, SESSIONS_DDL, STATUS_AFTER
+from detector.cases.migrate import migrate
+from detector.cases.schema import DDL, DECISIONS, ROLES, STATUS_AFTER
 from detector.errors import InputError
 from detector.lake.io import current_umask
 from detector.settings import HookEndpoint, Settings
@@ -158,11 +159,7 @@ class CaseStore:
         if self._outbox is not None and "hook_events" not in tables:
             with self.db.transaction() as conn:
                 self._outbox.ensure_schema(conn)
-        if "sessions" not in tables:  # migration: databases made before page sessions
-            with self.db.transaction() as conn:
-                for statement in SESSIONS_DDL.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+        migrate(self.db)  # older databases: sessions, claims (detector/cases/migrate.py)
 
     # --- audit ---------------------------------------------------------------------------
     @staticmethod
