@@ -43,10 +43,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from synth import requests_table
 
 from detector.features import cot, derive, engine, minhash, partials, sample
 from detector.features.lexicon import alternation, load_phrases
-from detector.features.synth import requests_table
 from detector.settings import load_settings
 
 DAY = "2026-07-01"

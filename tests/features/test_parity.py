@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from feat_data import write_day
+from synth import requests_table
 
 from detector.features import compute
 from detector.features.store import table_path
-from detector.features.synth import requests_table
 from detector.settings import load_settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
