@@ -390,7 +390,7 @@ def reseller(ctx: Context, u: Unit) -> list[Account]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The wide benign population (issue 20): heavy, diverse, legitimate traffic. Daily volumes of the
+# The wide benign population: heavy, diverse, legitimate traffic. Daily volumes of the
 # app-like archetypes are log-normal over 10..10,000 requests a day; prompts are end users' own
 # (combined corpora, templates and paraphrase), so heavy apps do not recycle a few prompts.
 # ---------------------------------------------------------------------------------------------

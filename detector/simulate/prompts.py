@@ -422,7 +422,7 @@ class PromptSource:
 
 
 # ---------------------------------------------------------------------------------------------
-# End users of heavy benign apps (issue 20): diverse single-turn questions, several languages,
+# End users of heavy benign apps: diverse single-turn questions, several languages,
 # step-by-step asks, documents for batch jobs. Built so that a heavy app does not recycle a few
 # thousand prompts: a core question (built-in templates, or a corpus prompt) is combined with
 # an independent context preface, constraint and casing, and most carry fresh names/numbers.

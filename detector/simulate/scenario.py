@@ -85,7 +85,7 @@ DEFAULT_PARAMS: dict[str, dict[str, object]] = {
     "proxy_mixer": {"requests_per_day": [500, 4000], "end_users": [30, 600],
                     "distill_share": [0.05, 0.4], "age_days": [60, 900],
                     "completion_median": [150, 650], "distill_completion_median": [900, 2000]},
-    # -- the wide benign population (issue 20): heavy, diverse, legitimate ---------------------
+    # -- the wide benign population: heavy, diverse, legitimate -----------------------------------
     "app_backend": {"requests_per_day": {"median": 250, "sigma": 1.4, "low": 10, "high": 10000},
                     "end_users": [50, 50000], "user_id_share": [0.0, 1.0],
                     "foreign_share": [0.0, 0.7], "age_days": [30, 1500],
