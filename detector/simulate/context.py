@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from detector.simulate import infra
-from detector.simulate.prompts import PromptSource
+from detector.simulate.corpus import PromptSource
 from detector.simulate.scenario import DISTILLING, VOLUME_PARAMS, Scenario
 from detector.simulate.timing import DAY_S
 

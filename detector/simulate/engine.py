@@ -15,15 +15,16 @@ import orjson
 
 from detector.errors import ConfigError
 from detector.lake.io import write_bytes_atomic
-from detector.simulate import benign, distilling, infra
+from detector.simulate import benign, distilling, heavy, infra
 from detector.simulate.context import Account, Context, Unit
-from detector.simulate.prompts import PromptSource, load_corpus
+from detector.simulate.corpus import PromptSource, load_corpus
 from detector.simulate.scenario import ARCHETYPES, GROUPED, Scenario, load_scenario
 from detector.simulate.timing import DAY_S
 from detector.simulate.writer import DayWriter
 
 GENERATORS: dict[str, Callable[[Context, Unit], list[Account]]] = {
-    name: getattr(benign, name, None) or getattr(distilling, name) for name in ARCHETYPES
+    name: getattr(benign, name, None) or getattr(heavy, name, None) or getattr(distilling, name)
+    for name in ARCHETYPES
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from detector.errors import InputError
 from detector.simulate import simulate
-from detector.simulate.prompts import PromptSource, load_corpus
+from detector.simulate.corpus import PromptSource, load_corpus
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
