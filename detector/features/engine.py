@@ -1,6 +1,11 @@
 """Ibis backends the feature definitions run on: DuckDB (default, embedded) or Spark (optional
 extra ``distill-guard[spark]``). Both read the same Parquet lake and return Arrow tables.
 
+Spark runs on ``settings.spark_master`` (a cluster: ``spark://``, ``yarn``, ``k8s://``; or
+``local[n]``) with ``settings.spark_conf``; its executors read the request files by the URIs
+:func:`spark_path` gives (``settings.spark_lake_uri``: the lake on shared storage), the driver
+lists them in its own lake folder (docs/scale.md).
+
 Inputs are bound to fixed view names (``dg_day``, ``dg_first_seen``...) so that each Ibis
 expression is built and compiled to SQL once per process and engine kind, then re-run for
 every day: building and compiling the ~50-column expression costs seconds, running it on a
@@ -39,9 +44,10 @@ class Engine:
     whatever callers add with :meth:`timed`), for profiling and the benchmark.
     """
 
-    def __init__(self, name: str, backend: Any):
+    def __init__(self, name: str, backend: Any, settings: Settings | None = None):
         self.name = name
         self.backend = backend
+        self.settings = settings
         self.timings: dict[str, float] = {}
         self._columns: dict[str, tuple[str, ...]] = {}
 
@@ -65,6 +71,8 @@ class Engine:
         if not paths:
             self.bind_arrow(view, REQUEST_SCHEMA.empty_table())
         elif self.name == "spark":
+            if self.settings is not None:
+                paths = [spark_path(self.settings, p) for p in files]
             self.backend._session.read.parquet(*paths).createOrReplaceTempView(view)
         else:
             quoted = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
@@ -115,7 +123,7 @@ def connect(settings: Settings, name: str | None = None) -> Engine:
     if name == "duckdb":
         return Engine("duckdb", _duckdb(settings))
     if name == "spark":
-        return Engine("spark", _spark(settings))
+        return Engine("spark", _spark(settings), settings)
     raise ConfigError(f"setting 'engine': expected 'duckdb' or 'spark', got {name!r}")
 
 
@@ -141,26 +149,72 @@ def _spark_schema(schema: pa.Schema) -> Any:
     return T.StructType(fields)
 
 
+#: Spark conf the feature queries need (UTC, exact arithmetic, Arrow transfers) and small-machine
+#: defaults; ``settings.spark_conf`` is applied after these and overrides any of them.
+SPARK_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
 _SPARK: Any = None
+_SPARK_KEY: tuple = ()
 
 
-def _spark(settings: Settings) -> Any:
-    """A local SparkSession (one per process, reused), UTC, few shuffle partitions."""
-    global _SPARK
+def spark_master(settings: Settings) -> str:
+    """``settings.spark_master``, or ``local[threads]`` (``local[*]`` with threads = 0)."""
+    return settings.spark_master or f"local[{settings.threads or '*'}]"
+
+
+def spark_session(settings: Settings) -> Any:
+    """The SparkSession for ``settings`` (one per process, reused while master and conf stay
+    the same; a different master or conf stops it and starts another)."""
+    global _SPARK, _SPARK_KEY
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError("setting 'engine' is 'spark' but pyspark is not installed: "
                           "pip install 'distill-guard[spark]'") from None
+    master = spark_master(settings)
+    conf = {**SPARK_DEFAULTS, **dict(settings.spark_conf)}
+    key = (master, tuple(sorted(conf.items())))
+    if _SPARK is not None and key != _SPARK_KEY:
+        _SPARK.stop()
+        _SPARK = None
     if _SPARK is None:
-        cores = settings.threads or "*"
-        _SPARK = (SparkSession.builder.master(f"local[{cores}]").appName("distill-guard-features")
-                  .config("spark.sql.session.timeZone", "UTC")
-                  .config("spark.sql.shuffle.partitions", "2")
-                  .config("spark.default.parallelism", "2")
-                  .config("spark.ui.enabled", "false")
-                  .config("spark.sql.ansi.enabled", "false")
-                  .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                  .getOrCreate())
+        builder = SparkSession.builder.master(master).appName("distill-guard")
+        for k, v in conf.items():
+            builder = builder.config(k, v)
+        _SPARK, _SPARK_KEY = builder.getOrCreate(), key
         _SPARK.sparkContext.setLogLevel("ERROR")
-    return ibis.pyspark.connect(_SPARK)
+    return _SPARK
+
+
+def stop_spark() -> None:
+    """Stop the process's SparkSession, if any (its executors on a cluster are released)."""
+    global _SPARK, _SPARK_KEY
+    if _SPARK is not None:
+        _SPARK.stop()
+        _SPARK, _SPARK_KEY = None, ()
+
+
+def spark_path(settings: Settings, path: Path) -> str:
+    """The URI the cluster reads ``path`` by: under the home's lake and with
+    ``settings.spark_lake_uri`` set, that URI + the path relative to the lake; otherwise the
+    absolute ``file://`` URI (shared storage mounted at the same path everywhere)."""
+    path = Path(path).absolute()
+    if settings.spark_lake_uri:
+        try:
+            rel = path.relative_to(settings.lake.absolute())
+        except ValueError:
+            return path.as_uri()
+        return settings.spark_lake_uri.rstrip("/") + "/" + rel.as_posix()
+    return path.as_uri()
+
+
+def _spark(settings: Settings) -> Any:
+    """An Ibis backend over :func:`spark_session`."""
+    return ibis.pyspark.connect(spark_session(settings))
