@@ -237,10 +237,9 @@ class CaseStore:
     def _verdict_evidence(self, account_id: str, day: str) -> dict[str, Any]:
         """The verdict an analyst decides about (newest on or before ``day``): score, reasons,
         cluster id, versions for the decision's webhook event (empty when none or unreadable)."""
-        verdicts_dir = (self.settings.verdicts_dir if self.settings is not None
-                        else self.db.path.parent.parent / "verdicts")
+        home = self.settings if self.settings is not None else self.db.path.parent.parent
         try:
-            return verdict_for(verdicts_dir, account_id, day) or {}
+            return verdict_for(home, account_id, day) or {}
         except Exception:  # evidence is a courtesy: never block the decision on it
             return {}
 

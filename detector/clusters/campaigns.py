@@ -34,9 +34,8 @@ from typing import Any
 import duckdb
 import orjson
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from detector import verdicts
 from detector.clusters import store, sweeps
 from detector.clusters.features import volume_table
 from detector.clusters.ids import assign_ids
@@ -44,9 +43,7 @@ from detector.clusters.params import ClusterParams
 from detector.clusters.window import open_text
 from detector.lake.db import connect
 from detector.lake.io import write_bytes_atomic
-from detector.lake.schema import VERDICT_SCHEMA
 from detector.settings import Settings
-from detector.verdicts import verdict_path, write_verdict_day
 
 #: Reason token added to the verdicts of campaign members (see ``decide.explain``).
 REASON = "campaign_sweep"
@@ -68,14 +65,9 @@ def compute(settings: Settings, dates: list[str], params: ClusterParams | None =
 def suspects(settings: Settings, day: str, days: int) -> set[str]:
     """Accounts with a review or block verdict on a day in [day - days + 1, day]."""
     end = date.fromisoformat(day)
-    found: set[str] = set()
-    for k in range(days):
-        path = verdict_path(settings, (end - timedelta(days=k)).isoformat())
-        if not path.exists():
-            continue
-        t = pq.read_table(path, columns=["account_id", "decision"]).to_pandas()
-        found.update(t.loc[t["decision"].isin(FLAGGED), "account_id"].astype(str))
-    return found
+    window = [(end - timedelta(days=k)).isoformat() for k in range(days)]
+    rows = verdicts.read(settings, ["account_id"], days=window, decisions=FLAGGED, order="")
+    return set(rows["account_id"].astype(str))
 
 
 def _open_suspects(con: duckdb.DuckDBPyConnection, day: str, days: int,
@@ -180,36 +172,35 @@ def _tables(settings: Settings, day: str, params: ClusterParams, res: sweeps.Swe
 def annotate_verdicts(settings: Settings, day: str, members: pd.DataFrame,
                       camps: pd.DataFrame) -> int:
     """Give campaign members of ``day`` the campaign's cluster_id and reason (decisions are
-    untouched). Idempotent: earlier campaign annotations of the day are removed first.
-    Returns the verdict rows annotated."""
-    path = verdict_path(settings, day)
-    if not path.exists():
-        return 0
-    v = pq.read_table(path).to_pandas()
-    was = v["reasons"].fillna("").str.split(";").map(lambda r: REASON in r)
-    if not was.any() and members.empty:
-        return 0
-    v.loc[was, "cluster_id"] = None
-    v.loc[was, "reasons"] = v.loc[was, "reasons"].map(
-        lambda r: ";".join(x for x in r.split(";") if x != REASON))
-    v.loc[was, "explanation_json"] = v.loc[was, "explanation_json"].map(_drop_campaign)
+    untouched), through ``verdicts.annotate``. Idempotent: earlier campaign annotations of the
+    day are removed first. Returns the verdict rows annotated."""
     owner = dict(zip(members["account_id"], members["cluster_id"], strict=True))
     size = dict(zip(camps["cluster_id"], camps["size"], strict=True))
-    hit = v["account_id"].map(owner).notna() & v["cluster_id"].isna()
-    v.loc[hit, "cluster_id"] = v.loc[hit, "account_id"].map(owner)
-    v.loc[hit, "reasons"] = [";".join([*(x for x in (r or "").split(";") if x), REASON])
-                             for r in v.loc[hit, "reasons"]]
-    v.loc[hit, "explanation_json"] = [
-        _add_campaign(e, c, int(size[c])) for e, c in zip(v.loc[hit, "explanation_json"],
-                                                          v.loc[hit, "cluster_id"], strict=True)]
-    v["cluster_id"] = v["cluster_id"].astype(object).where(v["cluster_id"].notna(), None)
-    for name in VERDICT_SCHEMA.names:  # a file written before a column existed (e.g. risk)
-        if name not in v.columns:
-            v[name] = None
-    write_verdict_day(settings, day, pa.Table.from_pandas(v[VERDICT_SCHEMA.names],
-                                                          schema=VERDICT_SCHEMA,
-                                                          preserve_index=False))
-    return int(hit.sum())
+    hits = 0
+
+    def tag(v: pd.DataFrame) -> pd.DataFrame | None:
+        nonlocal hits
+        was = v["reasons"].fillna("").str.split(";").map(lambda r: REASON in r)
+        if not was.any() and members.empty:
+            return None
+        v.loc[was, "cluster_id"] = None
+        v.loc[was, "reasons"] = v.loc[was, "reasons"].map(
+            lambda r: ";".join(x for x in r.split(";") if x != REASON))
+        v.loc[was, "explanation_json"] = v.loc[was, "explanation_json"].map(_drop_campaign)
+        hit = v["account_id"].map(owner).notna() & v["cluster_id"].isna()
+        v.loc[hit, "cluster_id"] = v.loc[hit, "account_id"].map(owner)
+        v.loc[hit, "reasons"] = [";".join([*(x for x in (r or "").split(";") if x), REASON])
+                                 for r in v.loc[hit, "reasons"]]
+        v.loc[hit, "explanation_json"] = [
+            _add_campaign(e, c, int(size[c])) for e, c in zip(v.loc[hit, "explanation_json"],
+                                                              v.loc[hit, "cluster_id"],
+                                                              strict=True)]
+        v["cluster_id"] = v["cluster_id"].astype(object).where(v["cluster_id"].notna(), None)
+        hits = int(hit.sum())
+        return v
+
+    verdicts.annotate(settings, day, tag)
+    return hits
 
 
 def _add_campaign(explanation: str | None, cluster_id: str, size: int) -> str:
