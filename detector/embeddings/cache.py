@@ -136,3 +136,31 @@ class EmbeddingCache:
         """Number of stored rows (duplicates included)."""
         parts = self._parts()
         return ds.dataset([str(p) for p in parts], format="parquet").count_rows() if parts else 0
+
+
+def lookup_any_model(cache_root: Path, hashes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(found mask, vectors) from the model folder of the embedding cache holding most of
+    ``hashes``; None when there is no cache."""
+    if not cache_root.exists():
+        return None
+    best = None
+    wanted = pa.array(hashes, type=pa.string())
+    for folder in sorted(cache_root.glob("model=*")):
+        parts = sorted(str(x) for x in folder.glob("part-*.parquet"))
+        if not parts:
+            continue
+        table = ds.dataset(parts, format="parquet").to_table(
+            columns=["prompt_hash", "vector"], filter=pc.field("prompt_hash").isin(wanted))
+        if table.num_rows == 0 or (best is not None and table.num_rows <= best.num_rows):
+            continue
+        best = table
+    if best is None:
+        return None
+    dim = len(best.column("vector")[0].as_py())
+    pos = pc.index_in(best.column("prompt_hash"), value_set=wanted).to_numpy(zero_copy_only=False)
+    vecs = vectors_from_arrow(best.column("vector"), dim)
+    pos, first = np.unique(pos.astype(np.int64), return_index=True)
+    found = np.zeros(len(hashes), dtype=bool)
+    out = np.zeros((len(hashes), dim), dtype=np.float32)
+    out[pos], found[pos] = vecs[first], True
+    return found, out

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import date as date_cls
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +31,7 @@ from detector.embeddings.backends import EmbeddingBackend, make_backend
 from detector.embeddings.cache import EmbeddingCache
 from detector.embeddings.catalog import OUTPUT_STATS
 from detector.embeddings.config import EmbeddingConfig, resolve_device
+from detector.embeddings.paths import centroids_path, embeddings_root
 from detector.embeddings.population import Population, fit_population, load_active, save_population
 from detector.embeddings.stats import Reference, coverage_stats
 from detector.errors import InputError
@@ -54,10 +54,6 @@ class DayResult:
     population_version: str | None = None
     population_fitted: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def embeddings_root(settings: Settings) -> Path:
-    return settings.home / "embeddings"
 
 
 def _validate_date(value: str) -> str:
@@ -326,7 +322,7 @@ def load_centroids(settings: Settings, date: str) -> tuple[list[str], np.ndarray
 
     from detector.embeddings.cache import vectors_from_arrow
 
-    path = embeddings_root(settings) / "centroids" / f"date={_validate_date(date)}" / "part-0.parquet"
+    path = centroids_path(settings, _validate_date(date))
     if not path.exists():
         return [], np.zeros((0, 0), dtype=np.float32)
     table = pq.read_table(path, columns=["account_id", "centroid"])

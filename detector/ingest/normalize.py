@@ -13,7 +13,6 @@ body is kept verbatim in ``request_json``).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from detector.ingest.ipnet import ip_prefix
 from detector.ingest.jsonio import dumps_text
 from detector.ingest.redact import redact
 from detector.ingest.timeparse import TimestampError, parse_timestamp
+from detector.lake.hashing import prompt_hash, text_hash
 
 #: Top-level fields of the native record; anything else is kept in metadata.
 KNOWN_FIELDS = frozenset({
@@ -57,17 +57,6 @@ class Limits:
     max_ts_us: int = field(default_factory=lambda: int(time.time() * 1e6) + _YEAR_US)
     redact_bodies: bool = False
 
-
-@lru_cache(maxsize=1 << 16)
-def text_hash(text: str) -> str:
-    """Hex blake2b-64 of ``text`` (used for system prompts)."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-
-
-def prompt_hash(text: str) -> str:
-    """Hex blake2b-64 of the whitespace-collapsed, lower-cased ``text``."""
-    canon = " ".join(text.lower().split())
-    return hashlib.blake2b(canon.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 # --- request body --------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import scipy.sparse as sp
 from detector.clusters import compute, show_cluster
 from detector.clusters.params import ClusterParams
 from detector.clusters.store import read
-from detector.clusters.sweeps import group_test, pair_llr, pair_surprise, topic_matches
+from detector.clusters.sweep_topics import topic_matches
+from detector.clusters.sweeps import group_test, pair_llr, pair_surprise
 from detector.embeddings.cache import EmbeddingCache
 
 from .conftest import DAY, T0, req, write_lake
