@@ -75,10 +75,11 @@ def compute_cmd(
 def info(ctx: typer.Context) -> None:
     """The configured backend and, per stored model, cache size and active population version."""
     from detector.embeddings.config import EmbeddingConfig
+    from detector.embeddings.paths import embeddings_root
 
     settings = settings_from(ctx)
     cfg = EmbeddingConfig.from_settings(settings)
-    root = settings.home / "embeddings"
+    root = embeddings_root(settings)
     caches = {}
     for folder in sorted((root / "cache").glob("model=*")):
         caches[folder.name.split("=", 1)[1]] = sum(1 for _ in folder.glob("part-*.parquet"))

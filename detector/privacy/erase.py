@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from detector.embeddings.paths import cache_root
 from detector.lake.io import write_parquet_atomic, write_text_atomic
 from detector.settings import Settings
 
@@ -208,7 +209,7 @@ def _erase_cache(settings: Settings, hashes: set[str], res: EraseResult) -> None
     if not hashes:
         return
     wanted = pa.array(sorted(hashes), pa.string())
-    for path in sorted((settings.home / "embeddings" / "cache").glob("model=*/part-*.parquet")):
+    for path in sorted(cache_root(settings).glob("model=*/part-*.parquet")):
         t = pq.read_table(path)
         hit = pc.fill_null(pc.is_in(t["prompt_hash"].cast(pa.string()), value_set=wanted), False)
         n = int(pc.sum(hit).as_py() or 0)

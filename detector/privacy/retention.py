@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from detector.embeddings.paths import cache_root, embeddings_root
 from detector.lake.io import write_parquet_atomic
 from detector.settings import Settings
 
@@ -74,7 +75,7 @@ def _features(settings: Settings, today: date) -> list[str]:
     if n <= 0:
         return []
     cut = _cutoff(today, n)
-    emb = settings.home / "embeddings"
+    emb = embeddings_root(settings)
     tables = [p for p in settings.features_dir.iterdir() if p.is_dir() and p.name != "state"] \
         if settings.features_dir.exists() else []
     return (_drop_days(tables, cut) + _drop_days([settings.features_dir / "state"], cut,
@@ -85,7 +86,7 @@ def _features(settings: Settings, today: date) -> list[str]:
 
 def _cache(settings: Settings, today: date) -> list[str]:
     n = effective_days(settings, "embeddings_cache_retention_days")
-    root = settings.home / "embeddings" / "cache"
+    root = cache_root(settings)
     if n <= 0 or not root.exists():
         return []
     cut = pa.scalar(datetime.combine(today - timedelta(days=n), datetime.min.time(), UTC),
