@@ -138,3 +138,16 @@ def write_config(home, hooks: list[dict]) -> None:
             else:
                 lines.append(f'{k} = "{v}"')
     (home / "detector.toml").write_text("\n".join(lines) + "\n")
+
+
+class FakeClock:
+    """A ``clock`` for ``deliver``: starts at the real time, moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
-from hookkit import SECRET, write_config, write_verdicts
+from hookkit import SECRET, FakeClock, write_config, write_verdicts
 
 from detector.errors import ConfigError
 from detector.hooks import DeliveryPolicy, deliver, open_db, record_verdict_events
@@ -101,11 +100,12 @@ def test_dead_letter_after_max_attempts_then_retry(tmp_path, receiver):
     receiver.mode = "500"
     receiver.start()
     record_verdict_events(settings, ["2024-03-01"])
+    clock = FakeClock()
     for _ in range(20):  # passes until every delivery has used its 3 attempts
-        deliver(settings, FAST)
+        deliver(settings, FAST, clock=clock)
         if _states(settings) == {("gw", "dead"): 4}:
             break
-        time.sleep(0.03)
+        clock.advance(60.0)  # past any backoff
     assert _states(settings) == {("gw", "dead"): 4}
     conn = open_db(settings)
     attempts = conn.execute("SELECT DISTINCT attempts FROM hook_deliveries").fetchall()
@@ -142,10 +142,11 @@ def test_client_errors_do_not_stop_the_endpoint_but_server_errors_do(tmp_path, r
     receiver.start()
     record_verdict_events(settings, ["2024-03-01"])
     receiver.mode = "500"
-    report = deliver(settings, FAST)
+    clock = FakeClock()
+    report = deliver(settings, FAST, clock=clock)
     assert (report.failed, report.deferred) == (1, 3)  # down: the rest wait, no attempt spent
     receiver.webhook = type(receiver.webhook)("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVowMTIzNDU=")
     receiver.mode = "ok"
-    time.sleep(0.05)
-    report = deliver(settings, FAST)
+    clock.advance(60.0)  # past the backoff
+    report = deliver(settings, FAST, clock=clock)
     assert report.failed == 4 and report.deferred == 0  # 401 each: a per-message failure

@@ -16,7 +16,7 @@ import time
 
 import httpx
 import pytest
-from hookkit import SECRET, write_config, write_verdicts
+from hookkit import SECRET, FakeClock, write_config, write_verdicts
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from detector.hooks import DeliveryPolicy, deliver, open_db, record_verdict_events
@@ -100,7 +100,7 @@ def test_every_event_arrives_exactly_once_through_an_outage(home_with_events, re
 
     # 3. receiver answers 500 (fails before processing): attempts pile up, none delivered
     receiver.mode = "500"
-    time.sleep(0.3)
+    time.sleep(0.3)  # real time: the sender processes of steps 2 and 4 run on the real clock
     failing = deliver(settings, policy)
     assert failing.delivered == 0 and failing.failed >= 1
 
@@ -140,10 +140,11 @@ def test_every_event_arrives_exactly_once_through_an_outage(home_with_events, re
 def test_attempt_log_records_every_try(home_with_events, receiver):
     settings = home_with_events
     policy = DeliveryPolicy(**POLICY)
-    deliver(settings, policy)  # down
+    clock = FakeClock()
+    deliver(settings, policy, clock=clock)  # down
     receiver.start()
-    time.sleep(0.25)
-    report = deliver(settings, policy)
+    clock.advance(60.0)  # past the backoff
+    report = deliver(settings, policy, clock=clock)
     assert report.delivered == 17
     conn = open_db(settings)
     try:
