@@ -8,16 +8,30 @@ import math
 import numpy as np
 import pandas as pd
 
+from detector.features.percentiles import midrank_percentiles
 from detector.model.estimator import DistillationClassifier
+
+#: A model contribution (drop in calibrated probability when the feature is replaced by the
+#: training median) below this is not a reason: it does not change what the score says. The
+#: ``reasons`` text and the structured reasons (``detector.decide.reasons``) both leave it out;
+#: ``explanation_json`` keeps it for audit.
+CONTRIBUTION_FLOOR = 0.01
 
 
 def percentile_ranks(frame: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:
-    """Population percentile (0-100) of each row's value per feature, within its day."""
+    """Population percentile (0-100) of each row's value per feature, within its day
+    (``detector.features.percentiles.midrank_percentiles``: the one definition pages use)."""
+    return {name: midrank_percentiles(frame[name], frame["date"])
+            for name in features if name in frame.columns}
+
+
+def day_medians(frame: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:
+    """Median of each feature over the row's day (nulls left out), aligned with ``frame``."""
     out: dict[str, np.ndarray] = {}
     for name in features:
         if name in frame.columns:
-            values = pd.to_numeric(frame[name], errors="coerce")
-            out[name] = (values.groupby(frame["date"]).rank(pct=True) * 100).to_numpy()
+            values = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+            out[name] = values.groupby(frame["date"]).transform("median").to_numpy()
     return out
 
 
@@ -33,12 +47,13 @@ def explain_rows(model: DistillationClassifier, frame: pd.DataFrame, rows: np.nd
         return {}
     contributions = model.explain(frame.iloc[rows], top=top)
     pct = percentile_ranks(frame, list(model.feature_names_in_))
+    med = day_medians(frame, list(model.feature_names_in_))
     out: dict[int, list[dict]] = {}
     for pos, row in zip(rows, contributions, strict=True):
         picked = [(name, round(drop, 4)) for name, drop in row]
         if not picked:
             picked = [(name, None) for name in _most_extreme(pct, pos, top)]
-        out[int(pos)] = [_item(frame, pct, pos, name, c) for name, c in picked]
+        out[int(pos)] = [_item(frame, pct, med, pos, name, c) for name, c in picked]
     return out
 
 
@@ -48,15 +63,38 @@ def _most_extreme(pct: dict[str, np.ndarray], pos: int, top: int) -> list[str]:
     return [name for _, name in ranked[:top]]
 
 
-def _item(frame: pd.DataFrame, pct: dict[str, np.ndarray], pos: int, name: str,
-          contribution: float | None) -> dict:
-    p = pct.get(name)
+def _item(frame: pd.DataFrame, pct: dict[str, np.ndarray], med: dict[str, np.ndarray],
+          pos: int, name: str, contribution: float | None) -> dict:
+    p, m = pct.get(name), med.get(name)
     return {
         "feature": name,
         "value": _plain(frame[name].iloc[pos] if name in frame.columns else None),
         "percentile": None if p is None or math.isnan(p[pos]) else round(float(p[pos]), 2),
+        "median": None if m is None or math.isnan(m[pos]) else _plain(float(m[pos])),
         "contribution": contribution,
     }
+
+
+def negligible(item: dict) -> bool:
+    """A model feature that explains nothing: its contribution is below
+    ``CONTRIBUTION_FLOOR``. (Null contribution: the saturated-score fallback, which picks
+    features at or above the day's 95th percentile, so it always counts.)"""
+    c = item.get("contribution")
+    return c is not None and float(c) < CONTRIBUTION_FLOOR
+
+
+def rule_values(frame: pd.DataFrame, rule_hits: list[list[str]], columns: dict[str, tuple]
+                ) -> list[dict[str, dict]]:
+    """Per row, ``{rule name: {column: value}}`` of the columns each hit rule's condition
+    reads (``columns``: rule name -> column names): the values that made it fire."""
+    out = []
+    for pos, hits in enumerate(rule_hits):
+        row = {}
+        for name in hits:
+            row[name] = {c: _plain(frame[c].iloc[pos]) if c in frame.columns else None
+                         for c in columns.get(name, ())}
+        out.append(row)
+    return out
 
 
 def _plain(value: object) -> object:
@@ -74,10 +112,15 @@ def _plain(value: object) -> object:
 def reasons_text(sources: list[str], features: list[dict]) -> str:
     """';'-joined: acting rule names (and cluster_escalation / allowlisted), then top features."""
     parts = [s for s in sources if s != "model"]
-    parts += [f["feature"] for f in features if f["feature"] not in parts]
+    parts += [f["feature"] for f in features if f["feature"] not in parts and not negligible(f)]
     return ";".join(parts)
 
 
-def explanation_json(sources: list[str], features: list[dict], anomaly: float) -> str:
-    return json.dumps({"sources": sources, "top_features": features,
-                       "anomaly_score": round(float(anomaly), 4)}, sort_keys=True)
+def explanation_json(sources: list[str], features: list[dict], anomaly: float,
+                     rules: dict[str, dict] | None = None) -> str:
+    """``{sources, top_features, anomaly_score}``, plus ``rule_values`` (the columns of each
+    acting or shadow rule hit, with the account-day's values) when there are rule hits."""
+    doc = {"sources": sources, "top_features": features, "anomaly_score": round(float(anomaly), 4)}
+    if rules:
+        doc["rule_values"] = rules
+    return json.dumps(doc, sort_keys=True)

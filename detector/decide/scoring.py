@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from detector.decide import returning
-from detector.decide.explain import explain_rows, explanation_json, reasons_text
+from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
 from detector.features.assemble import account_features
@@ -105,8 +105,11 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     explained = explain_rows(model, frame, to_explain)
     feats = [explained.get(i, []) for i in range(len(out))]
     out["reasons"] = [reasons_text(s, f) for s, f in zip(out["sources"], feats, strict=True)]
-    out["explanation_json"] = [explanation_json(s, f, a)
-                               for s, f, a in zip(out["sources"], feats, anomaly, strict=True)]
+    hit_values = rule_values(frame, [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"],
+                                                              strict=True)],
+                             {r.name: r.columns for r in ruleset.rules})
+    out["explanation_json"] = [explanation_json(s, f, a, r) for s, f, a, r
+                               in zip(out["sources"], feats, anomaly, hit_values, strict=True)]
     out["explanation_json"] = returning.annotate(out["explanation_json"], links)
     out["anomaly_score"] = anomaly
     out["risk"] = frame_risk(frame, out["score"].to_numpy())  # orders saturated scores
