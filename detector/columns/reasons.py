@@ -1,0 +1,112 @@
+"""Sentences for the reason tokens that are not columns: policy markers and analyst actions.
+
+A verdict's ``reasons`` holds three kinds of token: rule names (their words are the rule's
+``title`` in ``rules/*.yaml``), feature columns (their words are the column registry's labels,
+``detector.columns``) and the tokens below, which the decision policy, the campaign pass, the
+gateway's human overrides and the hooks emit. Each has one sentence here, and nowhere else.
+``tests/decide/test_reason_tokens.py`` finds every token the code can emit and checks it is here.
+"""
+
+from __future__ import annotations
+
+#: token -> (short label, one-sentence explanation). Who emits each token is in the comment.
+POLICY_REASONS: dict[str, tuple[str, str]] = {
+    # detector/decide/policy.py (explanation_json.sources; never in ``reasons``)
+    "model": (
+        "Classifier score",
+        "The classifier's calibrated score reached the review or block threshold."),
+    # detector/decide/policy.py
+    "model_block_capped": (
+        "Model block capped at review",
+        "The classifier alone would have blocked this account, but the block was capped at "
+        "review because the day had too few requests to be sure or the account relays many "
+        "distinct end users."),
+    "cluster_escalation": (
+        "Cluster mostly flagged",
+        "Most accounts of this account's cluster were flagged on the same day, so the rest "
+        "of the cluster was flagged with them."),
+    "allowlisted": (
+        "Allow-listed",
+        "An analyst put this account or its organisation on the allow-list, which overrides "
+        "every detection."),
+    # detector/decide/returning.py
+    "returning_actor": (
+        "Linked to a blocked account",
+        "This new account shares payment or several other keys with an account blocked "
+        "before, so a person should look at it."),
+    # detector/clusters/campaigns.py (and "campaign", its signal family in decide/shadow.py)
+    "campaign_sweep": (
+        "Part of a split topic sweep",
+        "This flagged account and others split one sweep of the topic space between them, "
+        "more cleanly than chance allows."),
+    "campaign": (
+        "Part of a campaign",
+        "This account belongs to a campaign: flagged accounts that split one topic sweep."),
+    # detector/api/overrides.py (analyst decisions as the gateway applies them)
+    "analyst:confirm-block": (
+        "Analyst confirmed the block",
+        "An analyst confirmed the block; it stays until an analyst decides otherwise."),
+    "analyst:clear": (
+        "Analyst cleared",
+        "An analyst cleared this account for the days up to the decision."),
+    "analyst:escalate": (
+        "Analyst escalated",
+        "An analyst escalated this account for a senior reviewer, so it is at least reviewed."),
+    "analyst:needs-more-data": (
+        "Analyst asked for more data",
+        "An analyst asked for more data before deciding; the verdict is unchanged."),
+    "previously_cleared": (
+        "Cleared before, flagged again",
+        "An analyst cleared this account earlier, and a later day was flagged again on new "
+        "evidence."),
+    # detector/hooks/events.py
+    "block_expired": (
+        "Block expired",
+        "The automatic block ended because the account had no block verdict for the configured "
+        "number of verdict days."),
+    # detector/decide/review_load.py (a warning kind of `detector run`, not a verdict reason)
+    "review_load_jump": (
+        "Review load jump",
+        "This day sent many more accounts to review than the median of the days before it."),
+    # detector/decide/shadow.py (change kinds of `detector model diff` / `rules diff`)
+    "newly_flagged": (
+        "Newly flagged",
+        "The candidate flags an account-day that the active model and rules allow."),
+    "cleared": (
+        "Cleared by the candidate",
+        "The candidate allows an account-day that the active model and rules flag."),
+    "escalated": (
+        "Escalated to block",
+        "The candidate blocks an account-day that the active model and rules only review."),
+    "deescalated": (
+        "De-escalated to review",
+        "The candidate only reviews an account-day that the active model and rules block."),
+}
+
+#: Prefix of analyst tokens; an ``analyst:<decision>`` not listed above still reads as words.
+ANALYST_PREFIX = "analyst:"
+
+
+def is_policy(token: str) -> bool:
+    """True for a policy or analyst token (not a rule name, not a feature column)."""
+    return token in POLICY_REASONS or token.startswith(ANALYST_PREFIX)
+
+
+def policy_label(token: str) -> str:
+    """The short label of a policy or analyst token; raises KeyError naming an unknown one."""
+    if token in POLICY_REASONS:
+        return POLICY_REASONS[token][0]
+    if token.startswith(ANALYST_PREFIX):
+        return f"Analyst decision: {token[len(ANALYST_PREFIX):]}"
+    raise KeyError(f"reason token {token!r}: not a policy or analyst reason "
+                   f"(known: {', '.join(sorted(POLICY_REASONS))})")
+
+
+def policy_sentence(token: str) -> str:
+    """The one-sentence explanation of a policy or analyst token; KeyError for others."""
+    if token in POLICY_REASONS:
+        return POLICY_REASONS[token][1]
+    if token.startswith(ANALYST_PREFIX):
+        return f"An analyst recorded the decision {token[len(ANALYST_PREFIX):]!r}."
+    raise KeyError(f"reason token {token!r}: not a policy or analyst reason "
+                   f"(known: {', '.join(sorted(POLICY_REASONS))})")
