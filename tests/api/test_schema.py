@@ -6,16 +6,14 @@ under this pytest version)."""
 
 from __future__ import annotations
 
-import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
 
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import response_schema_conformance  # noqa: E402
+from detector.api.app import create_app
 
-from detector.api.app import create_app  # noqa: E402
-
-from .fixtures import build_home  # noqa: E402
+from .fixtures import build_home
 
 MAX_EXAMPLES = 8
 

@@ -16,15 +16,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import pytest
+import schemathesis
+from schemathesis import engine
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status, StopReason, events
 
-schemathesis = pytest.importorskip("schemathesis")
-from schemathesis import engine  # noqa: E402
-from schemathesis.config import SchemathesisConfig  # noqa: E402
-from schemathesis.engine import Status, StopReason, events  # noqa: E402
+from detector.api.app import create_app
 
-from detector.api.app import create_app  # noqa: E402
-
-from .conftest import auth  # noqa: E402
+from .conftest import auth
 
 CHECKS = ["not_a_server_error", "response_schema_conformance", "status_code_conformance",
           "content_type_conformance", "response_headers_conformance",
