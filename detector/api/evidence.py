@@ -20,7 +20,7 @@ KEY_COLUMNS = {"account_id", "date", "cluster_id", "org_id"}
 VERDICT_COLUMNS = ("date", "score", "decision", "reasons", "cluster_id", "model_score",
                    "anomaly_score", "rule_hits", "shadow_hits", "explanation_json",
                    "model_version", "ruleset_hash", "feature_run_id", "run_id", "created_at",
-                   "risk")  # risk: NULL in files written before it existed
+                   "risk")  # as the verdict store reads them (NULL in files that predate one)
 NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
            "BOOLEAN", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
@@ -49,11 +49,9 @@ def _q(name: str) -> str:
 
 def verdict_history(con: duckdb.DuckDBPyConnection, account_id: str,
                     max_days: int = 60) -> list[dict[str, Any]]:
-    """The account's verdict rows, oldest first (last ``max_days``), JSON fields decoded."""
-    cols = _columns(con, "verdicts")
-    if "account_id" not in cols:
-        return []
-    select = ", ".join(_q(c) if c in cols else f"NULL AS {c}" for c in VERDICT_COLUMNS)
+    """The account's verdict rows, oldest first (last ``max_days``), JSON fields decoded
+    (view ``verdicts`` of ``detector.verdicts.connect``)."""
+    select = ", ".join(_q(c) for c in VERDICT_COLUMNS)
     rows = con.execute(
         f"SELECT {select} FROM verdicts WHERE account_id = ? ORDER BY date DESC LIMIT ?",
         [account_id, max_days]).fetchall()

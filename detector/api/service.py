@@ -9,13 +9,14 @@ from typing import Any
 
 import duckdb
 
+from detector import verdicts as verdict_store
 from detector.api.auth import KeyRing
 from detector.api.metrics import Metrics
 from detector.api.overrides import OverridesHolder, apply_overrides
 from detector.api.verdict_index import DECISION_CODES, VerdictIndexHolder
 from detector.cases import CaseStore
 from detector.hooks import outbox
-from detector.lake.db import connect, register_parquet_view
+from detector.lake.db import register_parquet_view
 from detector.settings import Settings
 
 #: optional per-account feature tables joined on (account_id, date) for the account page
@@ -30,7 +31,7 @@ class Service:
         settings.ensure_dirs()
         self.settings = settings
         self.store = CaseStore(settings, outbox=outbox)  # decisions announce their events
-        self.verdicts = VerdictIndexHolder(settings.verdicts_dir, check_every_s,
+        self.verdicts = VerdictIndexHolder(verdict_store.root(settings), check_every_s,
                                            sticky_blocks=True,
                                            block_expiry_days=settings.block_expiry_days)
         self.overrides = OverridesHolder(self.store, check_every_s, self.org_members)
@@ -79,7 +80,7 @@ class Service:
         key = (self.verdicts.index.signature, int(time.time() // 60))
         with self._lake_lock:
             if self._lake is None or key != self._lake_key:
-                con = connect(self.settings)
+                con = verdict_store.connect(self.settings)
                 for view, sub in FEATURE_TABLES.items():
                     register_parquet_view(con, view, self.settings.features_dir / sub)
                 register_parquet_view(con, "features_percentiles",

@@ -3,8 +3,8 @@
 Grain: one entry per account_id: its verdict of the latest day (within ``max_days`` of the
 newest verdict file) that has one; with sticky blocks (the service), an account's newest
 unexpired ``block`` row instead, from any verdict file (blocks stay until an analyst clears
-them or ``block_expiry_days`` ends them). Built from ``verdicts/date=D/verdicts.parquet`` with DuckDB
-and held column-wise (numpy / Arrow arrays plus a dict account_id -> row), about 200 bytes per
+them or ``block_expiry_days`` ends them). Built from the verdict store's files
+(``detector.verdicts``) with DuckDB and held column-wise (numpy / Arrow arrays plus a dict account_id -> row), about 200 bytes per
 account, so 1M accounts fit in ~200 MB and a lookup is a dict probe (microseconds).
 :class:`VerdictIndexHolder` rebuilds it in a background thread when the files change and swaps
 it in atomically, so requests never wait on a reload.
@@ -24,57 +24,20 @@ import numpy as np
 import pyarrow as pa
 
 from detector.api.reloader import Reloader
+from detector.verdicts import files_signature, source_sql, verdict_files
 
 log = logging.getLogger(__name__)
 
 DECISION_CODES = ("allow", "review", "block")
 _CODE = {d: i for i, d in enumerate(DECISION_CODES)}
-VERDICT_FILE = "verdicts.parquet"
-
-
-def verdict_files(verdicts_dir: Path) -> list[tuple[str, Path]]:
-    """(date, path) of every committed verdict file, oldest first."""
-    if not verdicts_dir.exists():
-        return []
-    out = []
-    for d in sorted(verdicts_dir.glob("date=*")):
-        f = d / VERDICT_FILE
-        if f.is_file():
-            out.append((d.name.split("=", 1)[1], f))
-    return out
-
-
-def files_signature(verdicts_dir: Path) -> tuple:
-    """Changes whenever a verdict file is added, replaced or removed (names, mtimes, sizes)."""
-    sig = []
-    for day, f in verdict_files(verdicts_dir):
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        sig.append((day, st.st_mtime_ns, st.st_size))
-    return tuple(sig)
-
-
-def _sql_list(paths: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-
-
-def _optional(con: duckdb.DuckDBPyConnection, src: str, col: str, cast: str) -> str:
-    names = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-    return f"CAST({col} AS {cast}) AS {col}" if col in names else f"CAST(NULL AS {cast}) AS {col}"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, src: str) -> str:
-    return ", ".join([
-        "CAST(account_id AS VARCHAR) AS account_id", "CAST(date AS VARCHAR) AS date",
-        "CAST(score AS DOUBLE) AS score", "CAST(decision AS VARCHAR) AS decision",
-        "CAST(reasons AS VARCHAR) AS reasons",
-        _optional(con, src, "cluster_id", "VARCHAR"),
-        _optional(con, src, "org_id", "VARCHAR"),
-        _optional(con, src, "model_version", "VARCHAR"),
-        _optional(con, src, "risk", "DOUBLE"),
-    ])
+    """The index's columns of ``src`` (a verdict store source: every column present)."""
+    return ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in (
+        ("account_id", "VARCHAR"), ("date", "VARCHAR"), ("score", "DOUBLE"),
+        ("decision", "VARCHAR"), ("reasons", "VARCHAR"), ("cluster_id", "VARCHAR"),
+        ("org_id", "VARCHAR"), ("model_version", "VARCHAR"), ("risk", "DOUBLE")))
 
 
 def standing_block_start(newest_day: str, block_expiry_days: int) -> str | None:
@@ -141,14 +104,14 @@ class VerdictIndex:
             fields = ("date", "score", "decision", "reasons", "cluster_id", "org_id",
                       "model_version", "risk")
             packed = ", ".join(f"{f} := {f}" for f in fields)
-            src = f"read_parquet({_sql_list([p for _, p in files])}, union_by_name = true)"
+            src = f"({source_sql([p for _, p in files])})"
             # hash aggregate keeping each account's newest row (a struct is never NULL, so
             # NULL columns of the newest row stay NULL instead of falling back to older rows)
             latest = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
                       f"SELECT {_columns(con, src)} FROM {src} WHERE account_id IS NOT NULL) "
                       "GROUP BY account_id")
             if block_files:
-                bsrc = f"read_parquet({_sql_list(block_files)}, union_by_name = true)"
+                bsrc = f"({source_sql(block_files)})"
                 blocks = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
                           f"SELECT {_columns(con, bsrc)} FROM {bsrc} WHERE account_id IS NOT "
                           "NULL AND lower(CAST(decision AS VARCHAR)) = 'block') "
