@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from detector.columns import history as history_columns
 from detector.features import catalog, derive, store
 from detector.features.catalog import (
     HISTORY_MAD_SCALE,
@@ -196,6 +197,7 @@ def update_first_seen(settings: Settings, days: list[str]) -> pa.Table:
 
 def definitions_version() -> str:
     h = hashlib.sha256(inspect.getsource(catalog).encode())
+    h.update(inspect.getsource(history_columns).encode())  # windows, floors, minimum days
     h.update(inspect.getsource(sys.modules[__name__]).encode())
     return h.hexdigest()[:16]
 
