@@ -1,76 +1,25 @@
-"""The coverage columns (``features/coverage``) for the feature catalog.
+"""The coverage columns (``features/coverage``), as declared in the column registry
+(:mod:`detector.columns.coverage`, which holds their meanings).
 
-``COLUMNS`` is a list of dicts with keys name, family, grain, dtype, unit, meaning, why; the
-feature catalog (``detector.features.catalog``) imports it. Grain of every column: one value per
-(account_id, date), computed over the account-day's sample of at most K distinct prompts.
-Columns that need two prompts (or five, for ``cov_prada_stat``) are null below that.
+``COLUMNS`` is a list of dicts with keys name, family, grain, dtype, unit, meaning, why (the
+registry's entries, in stored order). Grain of every column: one value per (account_id, date),
+computed over the account-day's sample of at most K distinct prompts.
 """
 
 from __future__ import annotations
 
-#: Statistic names written as ``cov_<name>`` after cov_n_distinct and cov_n_sampled, in order.
-OUTPUT_STATS = ("topics_hit", "codebook_coverage", "topic_entropy", "js_divergence", "dispersion",
-                "nn_dist_mean", "nn_dist_std", "similar_share", "prada_stat", "mmd", "mmd_ratio",
-                "mmd_exceeds")
+import detector.columns as registry
+
+#: Written before the statistics: how many prompts the account-day had and how many were embedded.
+COUNT_COLUMNS = ("cov_n_distinct", "cov_n_sampled")
 
 
-def _col(name: str, dtype: str, unit: str, meaning: str, why: str) -> dict[str, str]:
-    return {"name": name, "family": "cov", "grain": "account-day", "dtype": dtype, "unit": unit,
-            "meaning": meaning, "why": why}
+def _as_dict(c: registry.Column) -> dict[str, str]:
+    return {"name": c.name, "family": c.family, "grain": "account-day", "dtype": c.dtype,
+            "unit": c.unit, "meaning": c.meaning, "why": c.why}
 
 
-COLUMNS: list[dict[str, str]] = [
-    _col("cov_n_distinct", "int64", "prompts",
-         "Distinct non-empty prompts (by prompt hash) the account sent that day.",
-         "Context for every other cov_ column: how much the sample stands for."),
-    _col("cov_n_sampled", "int32", "prompts",
-         "Prompts embedded for the account-day: min(cov_n_distinct, K), stratified over the day.",
-         "Statistics from few prompts are noisy; rules should require a minimum."),
-    _col("cov_topics_hit", "float64", "topics",
-         "Distinct codebook topics (mini-batch k-means over the population) the sample falls into.",
-         "Distillers sweep many topics on purpose; apps and people stay in a few."),
-    _col("cov_codebook_coverage", "float64", "ratio",
-         "Topics hit divided by the topics a random population sample of the same size would hit "
-         "(sum_j 1 - (1 - p_j)^n). 1 = as broad as the population mix; > 1 broader.",
-         "Systematic coverage beats even a random draw from everyone's traffic; real users are "
-         "far narrower (well below 1)."),
-    _col("cov_topic_entropy", "float64", "bits",
-         "Shannon entropy of the account's topic histogram.",
-         "High entropy = prompts spread evenly over many topics, the shape of a coverage sweep."),
-    _col("cov_js_divergence", "float64", "0-1 (base-2 JS)",
-         "Jensen-Shannon divergence between the account's topic mix and the population topic mix.",
-         "Low for accounts that mirror the whole population (a sweep), high for a focused app; "
-         "also high for a sweep of a topic set unlike normal traffic. Noisy for small samples."),
-    _col("cov_dispersion", "float64", "cosine distance (0-2)",
-         "Mean pairwise cosine distance between the sampled prompts.",
-         "Broad harvesting spreads prompts over the space; a product's traffic is tight."),
-    _col("cov_nn_dist_mean", "float64", "cosine distance",
-         "Mean over prompts of the cosine distance to the nearest other sampled prompt.",
-         "Sweeps keep prompts apart (high); templated or repetitive use gives near neighbours."),
-    _col("cov_nn_dist_std", "float64", "cosine distance",
-         "Standard deviation of those nearest-neighbour distances.",
-         "A regular grid-like sweep has unusually uniform spacing (low spread)."),
-    _col("cov_similar_share", "float64", "share 0-1",
-         "Share of prompts whose nearest neighbour is at least 0.9 cosine-similar (SEAT-style "
-         "similar pairs; threshold = embedding_similar_threshold).",
-         "Paraphrase / template-filling harvests produce many near-duplicate pairs."),
-    _col("cov_prada_stat", "float64", "W (0-1)",
-         "PRADA normality statistic: Shapiro-Francia W of each prompt's distance to its nearest "
-         "earlier prompt (arrival order). Null below 5 prompts.",
-         "PRADA flags extraction when W falls below a threshold: synthetic query streams do not "
-         "give the near-normal distance distribution of natural traffic."),
-    _col("cov_mmd", "float64", "squared MMD",
-         "Unbiased squared maximum mean discrepancy (Gaussian kernel, median-heuristic width) "
-         "between the account's prompts and the benign reference sample.",
-         "The 2026 MMD extraction detector: attacker windows differ from benign traffic in "
-         "distribution even when each prompt looks normal."),
-    _col("cov_mmd_ratio", "float64", "ratio",
-         "cov_mmd divided by its permutation threshold for the same sample size (> 1 = exceeds).",
-         "Comparable across sample sizes, unlike cov_mmd itself."),
-    _col("cov_mmd_exceeds", "bool", "flag",
-         "cov_mmd is above the (1 - alpha) quantile of its permutation null (alpha = 0.01).",
-         "A calibrated yes/no for rules; narrow benign apps also exceed, so combine it with "
-         "breadth (coverage, entropy)."),
-]
-
+COLUMNS: list[dict[str, str]] = [_as_dict(c) for c in registry.columns("cov")]
 COLUMN_NAMES = [c["name"] for c in COLUMNS]
+#: Statistic names written as ``cov_<name>`` after the count columns, in order.
+OUTPUT_STATS = tuple(n.removeprefix("cov_") for n in COLUMN_NAMES if n not in COUNT_COLUMNS)
