@@ -15,13 +15,17 @@ and, written by the campaign pass after ``decide`` (``campaigns``), kind ``campa
 
 from __future__ import annotations
 
-import json
 import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from detector.lake.io import write_parquet_atomic
@@ -150,32 +154,167 @@ def _summary(c: dict[str, Any]) -> str:
     return f"linked: {c['size']} accounts, first seen {first}"
 
 
+# -- reading one cluster: only its rows, cached per file version ----------------------------
+
+_LINKED, _CAMPAIGN = ("clusters", "members", "edges"), CAMPAIGN_TABLES
+_CACHE_SIZE = 16
+_cache_lock = threading.Lock()
+_ids_cache: dict[Path, tuple[tuple[int, int], frozenset[str]]] = {}
+_tables_cache: OrderedDict[tuple, ClusterTables] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class ClusterTables:
+    """One cluster of one day as stored: ``row`` (its clusters/campaigns row as plain values,
+    with ``kind`` and ``size``), ``members`` (plain dicts, ordered by account id) and ``edges``
+    (Arrow: every stored edge of the day, linked or campaign, between two members; evidence
+    still JSON text). ``signature`` changes whenever one of the day's files changes."""
+
+    cluster_id: str
+    day: str
+    days: tuple[str, ...]
+    row: dict[str, Any]
+    members: tuple[dict[str, Any], ...]
+    edges: pa.Table
+    signature: tuple
+
+
+def _file_sig(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _ids(path: Path) -> frozenset[str]:
+    """The cluster ids in one clusters/campaigns file (only that column is read), cached
+    until the file changes."""
+    sig = _file_sig(path)
+    if sig is None:
+        return frozenset()
+    with _cache_lock:
+        hit = _ids_cache.get(path)
+    if hit and hit[0] == sig:
+        return hit[1]
+    ids = frozenset(pq.read_table(path, columns=["cluster_id"]).column(0).to_pylist())
+    with _cache_lock:
+        _ids_cache[path] = (sig, ids)
+    return ids
+
+
+def _filtered(path: Path, filters: list[tuple[str, str, Any]]) -> pa.Table | None:
+    """The rows of one table matching ``filters`` (pushed down to the Parquet reader). A
+    column not stored as text (an empty table's ``null`` column) is compared as text."""
+    if not path.exists():
+        return None
+    try:
+        table = pq.read_table(path, filters=filters)
+    except (pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        table = pq.read_table(path)
+        mask = None
+        for col, op, value in filters:
+            text = table.column(col).cast(pa.string())
+            hit = pc.is_in(text, pa.array(value, pa.string())) if op == "in" \
+                else pc.equal(text, value)
+            mask = hit if mask is None else pc.and_(mask, hit)
+        table = table.filter(pc.fill_null(mask, False))
+    return table.replace_schema_metadata(None)
+
+
+def _concat(tables: list[pa.Table | None]) -> pa.Table | None:
+    present = [t for t in tables if t is not None]
+    if not present:
+        return None
+    return pa.concat_tables(present, promote_options="permissive") if len(present) > 1 \
+        else present[0]
+
+
+def rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Plain JSON-ready row dicts of an Arrow table (NaN as None, dates as ISO text)."""
+    return [_clean(r) for r in table.to_pylist()]
+
+
+def parse_evidence(text: str | None) -> Any:
+    """One edge's stored evidence (JSON text) as Python values; {} when empty."""
+    return orjson.loads(text) if text else {}
+
+
+def _load(settings: Settings, cluster_id: str, day: str, days: tuple[str, ...],
+          sig: tuple) -> ClusterTables | None:
+    d = day_dir(settings, day)
+    by_id = [("cluster_id", "==", cluster_id)]
+    linked = _filtered(d / "clusters.parquet", by_id)
+    kind = "linked" if linked is not None and linked.num_rows else "campaign"
+    row_table = linked if kind == "linked" else _filtered(d / "campaigns.parquet", by_id)
+    if row_table is None or not row_table.num_rows:  # rewritten since its id was read
+        return None
+    row = rows(row_table.slice(0, 1))[0]
+    row["kind"] = kind
+    if row.get("size") is None:
+        row["size"] = row.get("clu_size")
+    if kind == "campaign":
+        row["clu_size"] = row["size"]
+    members = _concat([_filtered(d / f"{name}.parquet", by_id)
+                       for name in ("members", "campaign_members")])
+    members = members.sort_by("account_id")
+    accounts = sorted(set(members.column("account_id").to_pylist()))
+    between = [("src", "in", accounts), ("dst", "in", accounts)]
+    edges = _concat([_filtered(d / f"{name}.parquet", between)
+                     for name in ("edges", "campaign_edges")])
+    if edges is None:
+        edges = pa.table({c: pa.array([], pa.string())
+                          for c in ("src", "dst", "edge_type", "window", "evidence")})
+    return ClusterTables(cluster_id, day, days, row, tuple(rows(members)), edges, sig)
+
+
+def cluster_tables(settings: Settings, cluster_id: str,
+                   date: str | None = None) -> ClusterTables | None:
+    """One cluster on ``date`` (default: the latest clustered day it exists), reading only its
+    own rows: the day is found from the id columns alone, members and edges with the filters
+    pushed down to the Parquet reader. Cached per cluster and day until one of the day's files
+    changes (mtime and size). None when the id is on no clustered day."""
+    days = tuple(d for d in clustered_days(settings)
+                 if cluster_id in _ids(day_dir(settings, d) / "clusters.parquet")
+                 or cluster_id in _ids(day_dir(settings, d) / "campaigns.parquet"))
+    chosen = [d for d in days if date is None or d == date]
+    if not chosen:
+        return None
+    day = chosen[-1]
+    files = [day_dir(settings, day) / f"{n}.parquet" for n in (*_LINKED, *_CAMPAIGN)]
+    key = (str(settings.home), cluster_id, day)
+    sig = (days, tuple(_file_sig(f) for f in files))
+    with _cache_lock:
+        hit = _tables_cache.get(key)
+        if hit is not None and hit.signature == sig:
+            _tables_cache.move_to_end(key)
+            return hit
+    tables = _load(settings, cluster_id, day, days, sig)
+    if tables is None:
+        return None
+    with _cache_lock:
+        _tables_cache[key] = tables
+        while len(_tables_cache) > _CACHE_SIZE:
+            _tables_cache.popitem(last=False)
+    return tables
+
+
 def show_cluster(settings: Settings, cluster_id: str,
                  date: str | None = None) -> dict[str, Any] | None:
     """One cluster on ``date`` (default: the latest day it exists): features, members, edges.
 
-    ``edges`` are the typed edges between members with their evidence (parsed JSON);
-    ``days`` lists every clustered day on which the id appears. None when unknown.
+    ``edges`` are the typed edges between members with their evidence (parsed JSON), ordered
+    by src, dst, type and window; ``days`` lists every clustered day on which the id appears.
+    None when unknown. Pages and the paged API read :func:`cluster_tables` instead.
     """
-    days = [d for d in clustered_days(settings) if date is None or d == date]
-    seen: list[str] = []
-    found: tuple[str, pd.DataFrame] | None = None
-    for day in days:
-        table = _both(settings, day, "clusters", "campaigns")
-        if table is not None and (table["cluster_id"] == cluster_id).any():
-            seen.append(day)
-            found = (day, table[table["cluster_id"] == cluster_id])
-    if found is None:
+    t = cluster_tables(settings, cluster_id, date)
+    if t is None:
         return None
-    day, row = found
-    members = _both(settings, day, "members", "campaign_members")
-    members = members[members["cluster_id"] == cluster_id].sort_values("account_id")
-    accounts = set(members["account_id"])
-    edges = _both(settings, day, "edges", "campaign_edges")
-    edges = edges[edges["src"].isin(accounts) & edges["dst"].isin(accounts)]
-    edge_list = _records(edges.sort_values(["src", "dst", "edge_type", "window"]))
+    edges = t.edges.take(pc.sort_indices(t.edges, sort_keys=[
+        (c, "ascending") for c in ("src", "dst", "edge_type", "window")
+        if c in t.edges.column_names]))
+    edge_list = rows(edges)
     for e in edge_list:
-        e["evidence"] = json.loads(e["evidence"]) if e.get("evidence") else {}
-    out = _records(row)[0]
-    out.update({"date": day, "days": seen, "members": _records(members), "edges": edge_list})
-    return out
+        e["evidence"] = parse_evidence(e.get("evidence"))
+    return t.row | {"date": t.day, "days": list(t.days), "members": list(t.members),
+                    "edges": edge_list}

@@ -4,86 +4,24 @@ bulk decision with one note, each member's decision audited."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import random
 import re
-import time
 
-import pyarrow as pa
 import pytest
 
 from detector.api.deps import csrf_token
 from detector.cases import CaseStore
-from detector.lake.io import write_parquet_atomic
-from detector.lake.schema import REQUEST_SCHEMA
 
-from .fixtures import page_login, verdict_row, write_verdicts
+from .cluster_home import DAY, PAYMENT, RAW_IP, build_big_cluster
+from .fixtures import page_login
 
-DAY = "2026-11-28"
 N = 500
-RAW_IP = "203.0.113.77"
-PAYMENT = "pm_9f8e7d6c5b4a3921"
-
-
-def _members() -> list[str]:
-    return [f"hydra_{i:04d}" for i in range(N)]
 
 
 @pytest.fixture()
 def big_cluster(settings):
-    """A synthetic 500-member cluster on DAY: a payment star, address edges over 40 shared
+    """A synthetic 500-member cluster on DAY: a payment star, address edges over 41 shared
     addresses, timing edges and coverage edges with group-level evidence (~15,000 edges)."""
-    rng = random.Random(7)
-    members = _members()
-    rows = [verdict_row(a, DAY, 0.99 if i < 60 else (0.7 if i < 200 else 0.1),
-                        "block" if i < 60 else ("review" if i < 200 else "allow"),
-                        "hv_logprobs", "big_1", risk=6.0 - i / 1000)
-            for i, a in enumerate(members)]
-    write_verdicts(settings, DAY, rows)
-    cdir = settings.home / "clusters" / f"date={DAY}"
-    day = dt.date.fromisoformat(DAY)
-    write_parquet_atomic(cdir / "clusters.parquet", pa.table({
-        "cluster_id": ["big_1"], "date": [day], "clu_size": [N], "first_seen": ["2026-11-20"]}))
-    write_parquet_atomic(cdir / "members.parquet", pa.table({
-        "cluster_id": ["big_1"] * N, "account_id": members, "degree": [30] * N,
-        "strength": [0.8] * N}))
-    edges: list[tuple] = []
-    hub = members[0]
-    for a in members[1:]:
-        edges.append((hub, a, "payment", {"shared": [{"key": PAYMENT, "accounts": N}]}))
-    ips = [f"203.0.113.{i}" for i in range(40)] + [RAW_IP]
-    for _ in range(5000):
-        a, b = sorted(rng.sample(members, 2))
-        edges.append((a, b, "ip", {"shared": [{"key": rng.choice(ips), "accounts": 2,
-                                               "slots": 3}], "n_keys": 1}))
-    for _ in range(4500):
-        a, b = sorted(rng.sample(members, 2))
-        edges.append((a, b, "timing", {"minute_corr": round(rng.random(), 3),
-                                       "lockstep": False}))
-    group = {"group_size": N, "group_topic_matches": 3, "group_expected_matches": 410.5,
-             "group_surprise_nats": 388.2, "random_sets_as_disjoint": 0.0}
-    for _ in range(5000):
-        a, b = sorted(rng.sample(members, 2))
-        edges.append((a, b, "coverage", {"shared_topics": 0, "pair_llr_nats": 2.5, **group}))
-    write_parquet_atomic(cdir / "edges.parquet", pa.table({
-        "src": [e[0] for e in edges], "dst": [e[1] for e in edges],
-        "edge_type": [e[2] for e in edges], "window": ["1d"] * len(edges),
-        "weight": [round(rng.random(), 3) for _ in edges],
-        "evidence": [json.dumps(e[3]) for e in edges]}))
-    reqs = []
-    base = dt.datetime.fromisoformat(DAY).replace(tzinfo=dt.UTC)
-    for a in members[:20]:
-        for i in range(4):
-            row = {f.name: None for f in REQUEST_SCHEMA}
-            row.update(request_id=f"{a}-{i}", ts=base + dt.timedelta(minutes=i), account_id=a,
-                       org_id="org_h", model="frontier-large", endpoint="/v1/chat/completions",
-                       prompt_text=f"Explain topic {i} of {a}; mail me at boss@harvest.example",
-                       prompt_chars=60)
-            reqs.append(row)
-    write_parquet_atomic(settings.requests_dir / f"date={DAY}" / "part-0.parquet",
-                         pa.Table.from_pylist(reqs, schema=REQUEST_SCHEMA))
-    return len(edges)
+    return build_big_cluster(settings, N)
 
 
 def _no_inline_script(html: str) -> None:
@@ -91,24 +29,22 @@ def _no_inline_script(html: str) -> None:
     assert not re.search(r"\son[a-z]+=", html)  # no inline event handlers
 
 
-def test_500_member_cluster_page_is_small_fast_and_summarised(big_cluster, client, keys):
+def test_500_member_cluster_page_is_small_and_summarised(big_cluster, client, keys):
+    """The size bound of issue 21 (< 300 KB); the time bound is measured by
+    ``bench/cluster_page.py``, not asserted here."""
     page_login(client, keys["analyst"])
-    assert client.get("/queue").status_code == 200  # warm the service
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        r = client.get("/clusters/big_1")
-        times.append(time.perf_counter() - t0)
+    r = client.get("/clusters/big_1")
     html = r.text
-    size = len(r.content)
-    print(f"\n500-member cluster page: {size / 1024:.0f} KB, best {min(times):.3f} s, "
-          f"all {[round(t, 3) for t in times]} ({big_cluster} edges)")
     assert r.status_code == 200
-    assert size < 300_000, size
-    assert min(times) < 1.0, times
+    assert len(r.content) < 300_000, len(r.content)
     _no_inline_script(html)
     # summary first: members by verdict, evidence counts by type
     assert html.index('id="cluster-summary"') < html.index('id="cluster-edges"')
+    # the graph: over 60 members, one node per verdict group with the edges between groups
+    graph = re.search(r'id="cluster-graph".*?</figure>', html, re.S).group(0)
+    assert graph.count("<circle") == 3 and "<script" not in graph
+    assert "block 60" in graph and "review 140" in graph and "allow 300" in graph
+    assert "too many to draw one by one" in graph
     tiles = dict(re.findall(r'data-verdict="(\w[\w ]*)"><div class="k">[^<]*</div>'
                             r'<div class="v">([\d,]+)</div>', html))
     assert tiles == {"block": "60", "review": "140", "allow": "300"}
@@ -191,3 +127,13 @@ def test_bulk_decision_checks(client, keys, settings):
     viewer = csrf_token(client.cookies.get("dg_session"))
     assert client.post("/clusters/clu_1/decisions", data={**ok, "csrf": viewer},
                        follow_redirects=False).status_code == 403
+
+
+def test_small_cluster_graph_draws_every_member(client, keys):
+    page_login(client, keys["viewer"])
+    html = client.get("/clusters/clu_1").text
+    graph = re.search(r'id="cluster-graph".*?</figure>', html, re.S).group(0)
+    assert graph.count("<circle") == 2 and graph.count("<line") == 1
+    assert '<a href="/accounts/acct_block">' in graph
+    assert "shared_payment (1 edge)" in graph
+    _no_inline_script(html)
