@@ -10,6 +10,7 @@ from detector.api import evidence
 from detector.api.auth import Principal
 from detector.api.redact import mask_pii
 from detector.api.service import Service
+from detector.decide.reasons import structured_reasons
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ def account_evidence(svc: Service, account_id: str, who: Principal) -> dict[str,
     for s in samples:
         text = s.pop("prompt_text")
         s["prompt"] = mask_pii(text) if who.sees_prompts else None
+    population = {f["name"]: f for f in features}  # the page's own percentile and median
+    reasons = structured_reasons(latest["reasons"], latest.get("explanation"),
+                                 shadow_hits=latest.get("shadow_hits") or (),
+                                 population=population) if latest else []
     allow = [e for e in svc.store.allowlist()
              if e["account_id"] == account_id or (org is not None and e["org_id"] == org)]
     return {
@@ -75,6 +80,7 @@ def account_evidence(svc: Service, account_id: str, who: Principal) -> dict[str,
         "org_id": org,
         "verdict": svc.verdict(account_id),
         "latest": latest,
+        "reasons": reasons,  # detection reasons of the latest verdict (schema reason/1)
         "timeline": [{k: h[k] for k in ("date", "score", "decision", "model_score",
                                          "anomaly_score", "cluster_id")} for h in history],
         "features": features,

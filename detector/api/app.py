@@ -34,6 +34,8 @@ from detector.api.routers import (
 )
 from detector.api.security import HeadAsGet, RequestLimits, SecurityHeaders
 from detector.api.service import Service
+from detector.decide.reasons import reason_labels
+from detector.features.percentiles import percentile_text
 from detector.settings import Settings
 
 HERE = Path(__file__).parent
@@ -98,6 +100,8 @@ def create_app(settings: Settings, service: Service | None = None,
     app.state.service = svc
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["num"] = fmt_number
+    templates.env.filters["pct"] = percentile_text  # one way to print a percentile
+    templates.env.filters["reason_labels"] = reason_labels  # queue rows: tokens -> words
     templates.env.globals["api_docs"] = docs
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -1,8 +1,10 @@
 """Evidence about one account for the account page and ``/v1/accounts/{id}``.
 
 Every piece reads its own table and comes back empty when that table does not exist yet (a
-new home, a stage that has not run), so the page always renders. Percentiles are 0-100: the
-share of that day's accounts with a lower value plus half of those with an equal one.
+new home, a stage that has not run), so the page always renders. Percentiles are 0-100, by the
+one definition of ``detector.features.percentiles`` (the share of that day's accounts with a
+value that is lower, plus half of those with an equal one; accounts without a value left out),
+the same as the verdict explanations'.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import duckdb
 
 from detector.api.service import FEATURE_TABLES
+from detector.features.percentiles import midrank_percentile_sql
 
 KEY_COLUMNS = {"account_id", "date", "cluster_id", "org_id"}
 VERDICT_COLUMNS = ("date", "score", "decision", "reasons", "cluster_id", "model_score",
@@ -93,9 +96,8 @@ def feature_percentiles(con: duckdb.DuckDBPyConnection, account_id: str,
             continue
         aggs = []
         for n, v in zip(names, row, strict=True):
-            x = "NULL" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
             c = f"{_q(n)}::DOUBLE"
-            aggs += [f"avg(CASE WHEN {c} < {x} THEN 1.0 WHEN {c} = {x} THEN 0.5 ELSE 0.0 END)",
+            aggs += [midrank_percentile_sql(c, None if v is None else float(v)),
                      f"quantile_cont({c}, 0.5)", f"quantile_cont({c}, 0.9)"]
         stats = con.execute(f"SELECT {', '.join(aggs)} FROM {view} WHERE {where}", [day]).fetchone()
         for i, (n, v) in enumerate(zip(names, row, strict=True)):
@@ -103,7 +105,7 @@ def feature_percentiles(con: duckdb.DuckDBPyConnection, account_id: str,
             value = _plain(v)
             out.append({"table": view.removeprefix("features_"), "name": n, "family": _family(n),
                         "value": value,
-                        "percentile": None if value is None or pct is None else round(100 * pct, 1),
+                        "percentile": None if value is None or pct is None else round(pct, 2),
                         "median": _plain(med), "p90": _plain(p90)})
     return out
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from detector.features.percentiles import percentile_text
+
 DECISION_COLOURS = {"allow": "#3c8d5a", "review": "#d89a1c", "block": "#c0392b", None: "#888"}
 FAMILY_COLOURS = {"vol": "#4e79a7", "tim": "#f28e2b", "div": "#59a14f", "hv": "#e15759",
                   "inf": "#76b7b2", "rel": "#edc948", "cov": "#b07aa1", "clu": "#ff9da7"}
@@ -110,9 +112,9 @@ def percentile_chart(features: list[dict[str, Any]], width: int = 760, top_n: in
                     f'{escape(f["name"])}</text>')
         body.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h - 4}" '
                     f'fill="{colour}"><title>{escape(f["name"])} = {escape(_fmt(f["value"]))} '
-                    f'(p{f["percentile"]:.0f}; median {escape(_fmt(f["median"]))})</title></rect>')
+                    f'(p{percentile_text(f["percentile"])}; median {escape(_fmt(f["median"]))})</title></rect>')
         body.append(f'<text x="{label_w + plot_w + 6}" y="{y + 12}" class="axis">'
-                    f'p{f["percentile"]:.0f}</text>')
+                    f'p{percentile_text(f["percentile"])}</text>')
     return _svg(width, height, body, "Feature percentiles")
 
 

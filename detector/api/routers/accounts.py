@@ -18,12 +18,14 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"],
 
 class AccountEvidence(BaseModel):
     """Features with population percentiles (0-100), rule hits and explanation (``latest``),
+    the latest verdict's reasons as sentences (``reasons``, schema ``reason/1``),
     daily timeline, hourly activity, cluster, sampled prompts (role-filtered), case state."""
 
     account_id: str
     org_id: str | None
     verdict: Verdict
     latest: dict[str, Any] | None
+    reasons: list[dict[str, Any]] = []  # latest verdict's reasons as sentences (reason/1)
     timeline: list[dict[str, Any]]
     features: list[dict[str, Any]]
     activity: list[dict[str, Any]]
