@@ -21,6 +21,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
+from detector.rules.columns import did_you_mean
+
 MAX_CONDITION_CHARS = 4000
 MAX_NODES = 400
 #: deepest nesting of parentheses plus chained prefix operators (NOT, unary minus) accepted;
@@ -56,16 +58,17 @@ class ConditionError(ValueError):
     ``col`` its 1-based position inside the condition (None when unknown)."""
 
     def __init__(self, message: str, token: str, line: int | None = None,
-                 col: int | None = None) -> None:
+                 col: int | None = None, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.token = token
         self.line = line
         self.col = col
+        self.hint = hint
 
     def __str__(self) -> str:
         where = f" (line {self.line}, col {self.col} of the condition)" if self.line else ""
-        return f"{self.message}: {self.token!r}{where}"
+        return f"{self.message}: {self.token!r}{where}" + (f"; {self.hint}" if self.hint else "")
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,12 @@ def _position(node: exp.Expression) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _fail(node: exp.Expression, message: str) -> ConditionError:
+def _fail(node: exp.Expression, message: str, hint: str = "") -> ConditionError:
     text = node.sql(dialect="duckdb", comments=False)
     if len(text) > 60:
         text = text[:57] + "..."
     line, col = _position(node)
-    return ConditionError(message, text, line, col)
+    return ConditionError(message, text, line, col, hint)
 
 
 def _check_tokens(text: str) -> None:
@@ -166,7 +169,7 @@ def _check_node(node: exp.Expression, known: Container[str], columns: set[str]) 
             raise _fail(node, "table-qualified column not allowed")
         name = node.name
         if name not in known:
-            raise _fail(node, "unknown feature column")
+            raise _fail(node, "unknown feature column", did_you_mean(name, known))
         columns.add(name)
     elif isinstance(node, exp.Identifier):
         if not isinstance(node.parent, exp.Column):

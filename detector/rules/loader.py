@@ -18,7 +18,7 @@ import jsonschema
 
 from detector.errors import InputError
 from detector.resources import default_rules_dir
-from detector.rules.columns import as_container
+from detector.rules.columns import as_container, did_you_mean
 from detector.rules.condition import ConditionError, compile_condition
 from detector.rules.rule import FAMILIES, Rule, RuleProblem, RuleSetError
 from detector.rules.ruleset import RuleSet
@@ -81,8 +81,10 @@ def _test_row_problems(src: RuleSource, known: Container[str]) -> list[RuleProbl
                 continue
             for col in row:
                 if col not in known and col not in ("account_id", "date"):
+                    hint = did_you_mean(col, known)
                     out.append(RuleProblem(src.path, src.test_lines.get((kind, i)),
-                                           f"tests.{kind}[{i}]: unknown feature column '{col}'"))
+                                           f"tests.{kind}[{i}]: unknown feature column '{col}'"
+                                           + (f"; {hint}" if hint else "")))
     return out
 
 

@@ -47,7 +47,29 @@ def test_unknown_column_is_rejected_with_its_name(write_rule, rules_dir: Path) -
     path = write_rule("volume_a", condition="vol_requestz > 1")
     [msg] = _messages(rules_dir)
     line = next(i for i, s in enumerate(path.read_text().splitlines(), 1) if s.startswith("condition"))
-    assert msg == f"{path}:{line}: condition rejected: unknown feature column: 'vol_requestz' (line 1, col 12 of the condition)"
+    assert msg == (f"{path}:{line}: condition rejected: unknown feature column: 'vol_requestz' "
+                   "(line 1, col 12 of the condition); did you mean 'vol_requests'?")
+
+
+@pytest.mark.parametrize("typo", ["cov_typo", "clu_typo", "w7_cov_typo", "w7_div_near_dup_rate"])
+def test_registry_rejects_unknown_stage_columns(write_rule, rules_dir: Path, typo: str) -> None:
+    """Validation against the column registry (the default): a typo in an optional stage's
+    column fails like any other, naming the file, the column and the closest names."""
+    path = write_rule("volume_a", condition=f"vol_requests >= 100 and {typo} > 0.5")
+    _, problems = collect_ruleset(rules_dir)
+    [msg] = [str(p) for p in problems]
+    assert msg.startswith(f"{path}:") and f"unknown feature column: '{typo}'" in msg
+    assert "did you mean '" in msg
+
+
+def test_registry_accepts_stage_and_history_columns(write_rule, rules_dir: Path) -> None:
+    write_rule("volume_a", condition="vol_requests >= 100 and cov_mmd_ratio > 1 and clu_size >= 3 "
+                                     "and w7_hv_logprobs_share > 0.5 and hist_requests_z28 > 3",
+               tests={"match": [{"vol_requests": 100, "cov_mmd_ratio": 2, "clu_size": 3,
+                                 "w7_hv_logprobs_share": 1, "hist_requests_z28": 4}],
+                      "no_match": [{"vol_requests": 1}]})
+    ruleset, problems = collect_ruleset(rules_dir)
+    assert problems == [] and len(ruleset.rules) == 1
 
 
 def test_schema_errors_name_the_field_and_line(write_rule, rules_dir: Path) -> None:
@@ -119,7 +141,7 @@ def test_test_rows_with_unknown_columns_are_rejected(write_rule, rules_dir: Path
     write_rule("volume_a", tests={"match": [{"vol_requests": 100, "vol_reqests": 1}],
                                   "no_match": [{"vol_requests": 1}]})
     [msg] = _messages(rules_dir)
-    assert "tests.match[0]: unknown feature column 'vol_reqests'" in msg
+    assert "tests.match[0]: unknown feature column 'vol_reqests'; did you mean 'vol_requests'?" in msg
 
 
 def test_all_problems_across_files_are_collected(write_rule, rules_dir: Path) -> None:
@@ -166,12 +188,14 @@ def test_default_dir_is_repo_rules_or_env(monkeypatch, rules_dir: Path) -> None:
     assert default_rules_dir() == rules_dir
 
 
-def test_prefix_fallback_accepts_family_names_only() -> None:
-    from detector.rules.columns import CatalogColumns, PrefixColumns
+def test_registry_columns_are_the_feature_view_without_keys() -> None:
+    from detector.rules.columns import RegistryColumns, default_known_columns
 
-    cols = PrefixColumns()
-    assert "vol_requests" in cols and "w7_hv_logprobs_share" in cols and "cov_x" in cols
-    assert "account_id" not in cols and "requests" not in cols and "Vol_x" not in cols
-    catalog = CatalogColumns({"account_id", "vol_requests"})
-    assert "vol_requests" in catalog and "clu_size" in catalog and "w7_cov_a" in catalog
-    assert "account_id" not in catalog and "vol_other" not in catalog
+    cols = default_known_columns()
+    assert "vol_requests" in cols and "w7_hv_logprobs_share" in cols and "cov_mmd_ratio" in cols
+    assert "cluster_id" in cols and "hist_requests_z7" in cols
+    for name in ("account_id", "date", "cov_x", "clu_typo", "score", "prompt_text", "Vol_requests"):
+        assert name not in cols
+    subset = RegistryColumns({"account_id", "vol_requests"})
+    assert "vol_requests" in subset and "account_id" not in subset and "clu_size" not in subset
+    assert subset.suggest("vol_request") == ["vol_requests"]
