@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from detector.decide.reasons import default_rule_words, structured_reasons
 from detector.errors import InputError
 from detector.lake.days import evaluated_days, parse_date
 from detector.lake.db import connect
@@ -153,12 +154,14 @@ def _flagged(con: duckdb.DuckDBPyConnection, day: dt.date, prev: dt.date | None,
              cols: dict[str, str]) -> list[dict[str, Any]]:
     cluster = "CAST(v.cluster_id AS VARCHAR)" if "cluster_id" in cols else "NULL"
     reasons = "coalesce(CAST(v.reasons AS VARCHAR), '')" if "reasons" in cols else "''"
+    expl = "CAST(v.explanation_json AS VARCHAR)" if "explanation_json" in cols else "NULL"
     prev_join = ("LEFT JOIN (SELECT DISTINCT account_id FROM verdicts WHERE CAST(date AS DATE) = ? "
                  "AND decision IN ('review', 'block')) p USING (account_id)") if prev else ""
     new_expr = "p.account_id IS NULL" if prev else "NULL"
     params: list[Any] = [prev, day] if prev else [day]
     rows = _rows(con, f"""
         SELECT v.account_id, v.decision, v.score, {reasons} AS reasons, {cluster} AS cluster_id,
+               {expl} AS explanation_json,
                coalesce(u.requests, 0) AS requests,
                coalesce(u.completion_tokens, 0) AS completion_tokens,
                {new_expr} AS new
@@ -298,12 +301,13 @@ def _summary(tiles: list[Tile], flagged: list[dict], clusters: list[dict],
     return [changed, person + ".", blocked]
 
 
-def _reason_words(flagged: list[dict], rules: dict[str, dict[str, str]]) -> None:
-    """``reason_items``: each reason code with words where the rule set has them (a rule's
-    title); other codes stay as they are until the column registry gives them words."""
+def _reason_words(flagged: list[dict]) -> None:
+    """``reason_items``: the verdict's structured reasons (``detector.decide.reasons``, schema
+    ``reason/1``: code, text and per kind the values), negligible model features left out."""
+    words = default_rule_words()
     for r in flagged:
-        r["reason_items"] = [{"code": code, "text": (rules.get(code) or {}).get("title") or code}
-                             for code in r["reason_list"]]
+        r["reason_items"] = structured_reasons(r["reason_list"], r.pop("explanation_json", None),
+                                               rules=words)
 
 
 def _provenance(con: duckdb.DuckDBPyConnection, day: dt.date, cols: dict[str, str]) -> dict:
@@ -358,7 +362,7 @@ def collect_report_data(settings: Settings, date: str | dt.date | None = None,
         tiles = _tiles(con, day, prev, flagged)
         clusters = _clusters(con, settings, day, prev, cols, notes)
         catalogue = rule_catalogue(notes)
-        _reason_words(flagged, catalogue)
+        _reason_words(flagged)
         return ReportData(
             date=day.isoformat(), previous_date=prev.isoformat() if prev else None,
             tiles=tiles, trend=_trend(con, day),

@@ -10,6 +10,7 @@ import re
 import pytest
 from reportkit import write_requests, write_verdicts
 
+from detector.columns import column
 from detector.errors import ConfigError
 from detector.report import collect_report_data, render_html
 from detector.report.extras import _detail
@@ -56,8 +57,10 @@ def test_rule_titles_are_filled_from_rule_names(words_home, rule):
     assert rules[rule.name]["title"] == rule.title
     assert rules[rule.name]["accounts"] == 2
     review = next(a for a in data.top_accounts if a["decision"] == "review")
-    assert review["reason_items"][0] == {"code": rule.name, "text": rule.title}
-    assert review["reason_items"][1] == {"code": "vol_requests", "text": "vol_requests"}
+    first, second = review["reason_items"][:2]  # structured reasons (detector.decide.reasons)
+    assert (first["kind"], first["code"], first["text"]) == ("rule", rule.name, rule.title)
+    assert second["kind"] == "feature" and second["code"] == "vol_requests"
+    assert second["text"].startswith(column("vol_requests").label) and "_" not in second["text"]
     html = render_html(data, words_home)
     assert f">{rule.title}</span>" in html.replace("&#39;", "'")
 
