@@ -55,6 +55,10 @@ class Format:
     #: Whether ``records_for`` wants the other input files of the command (``related=``),
     #: e.g. a Langfuse traces file that names the users of an observations file.
     wants_related: bool = False
+    #: ``holds(path, **options)``, called when a file of this format has been ingested: keeps
+    #: what a later delivery needs to complete its records (Batch lines without their partner,
+    #: Langfuse traces) in the held store, ``state/ingest/held/`` (``held=`` option).
+    holds: Callable[..., None] | None = None
 
     def reader(self, path: Path, account_id: str | None = None,
                options: tuple = ()) -> RecordReader:
@@ -71,6 +75,15 @@ class Format:
         if account_id is not None:
             kwargs["account_id"] = account_id
         return self.records_for(path, **kwargs)
+
+    def hold(self, path: Path, account_id: str | None = None, options: tuple = ()) -> None:
+        """Keep what later deliveries need of ``path`` (see ``holds``); no-op without it."""
+        if self.holds is None:
+            return
+        kwargs = dict(options)
+        if account_id is not None:
+            kwargs["account_id"] = account_id
+        self.holds(path, **kwargs)
 
 
 def _native_source(path: Path, offset: int, line: int) -> Source:

@@ -4,7 +4,7 @@ Tables (grain in brackets):
 
 * ``jobs`` [one ingest command]: job id, the key of its input list, status, result JSON.
 * ``files`` [one distinct file content, by sha256]: size, first path, status (``open`` while
-  being read, ``done``), cumulative counts, resume point (decompressed byte offset, line).
+  being read, ``done``), cumulative counts (``enriched`` among them), resume point (decompressed byte offset, line).
 * ``job_files`` [one input path of one job]: the counts that path contributed to the job.
 * ``chunks`` [one committed batch of one file]: staged -> final part paths, published flag.
 * ``id_runs`` [one run file of the id store]: the live runs of accepted request ids
@@ -70,6 +70,11 @@ def ingest_state_dir(settings: Settings) -> Path:
     return settings.state_dir / "ingest"
 
 
+def held_dir(settings: Settings) -> Path:
+    """``<home>/state/ingest/held``: what later deliveries need (``Format.holds``)."""
+    return ingest_state_dir(settings) / "held"
+
+
 def manifest_path(settings: Settings) -> Path:
     return ingest_state_dir(settings) / "manifest.sqlite"
 
@@ -84,7 +89,16 @@ def connect(settings: Settings) -> sqlite3.Connection:
     con.execute("PRAGMA cache_size=-65536")
     con.executescript(_SCHEMA)
     con.executescript(idstore.SCHEMA)
+    _add_enriched(con)
     return con
+
+
+def _add_enriched(con: sqlite3.Connection) -> None:
+    """The ``enriched`` count of ``files`` and ``job_files`` (added to older manifests)."""
+    for table in ("files", "job_files"):
+        cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+        if "enriched" not in cols:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN enriched INTEGER NOT NULL DEFAULT 0")
 
 
 def next_seq(con: sqlite3.Connection) -> int:

@@ -110,14 +110,18 @@ def _key_formats() -> list[str]:
     return [n for n in format_names() if get_format(n).account_keys is not None]
 
 
-def _options(inp: _Input, inputs: list[_Input], account_key: str | None) -> tuple:
-    """Reader options of one input (``Format.reader``): its account key, the other files."""
+def _options(inp: _Input, inputs: list[_Input], account_key: str | None, held: Path
+             ) -> tuple:
+    """Reader options of one input (``Format.reader``): its account key, the other files,
+    the held store (``Format.holds``)."""
     form = get_format(inp.fmt)
     opts: list[tuple] = []
     if account_key and form.account_keys is not None:
         opts.append(("account_key", account_key))
     if form.wants_related:
         opts.append(("related", tuple(i.key for i in inputs if i.key != inp.key)))
+    if form.holds is not None:
+        opts.append(("held", str(held)))
     return tuple(opts)
 
 
@@ -288,7 +292,8 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
     account_id = _check_account(account_id, inputs)
     account_key = _check_account_key(account_key or settings.account_key or None, inputs,
                                      explicit=bool(account_key))
-    options = {inp.key: _options(inp, inputs, account_key) for inp in inputs}
+    held = mf.held_dir(settings)
+    options = {inp.key: _options(inp, inputs, account_key, held) for inp in inputs}
     n_workers = workers or default_workers(settings, sum(i.size for i in inputs))
     limits = limits or Limits(redact_bodies=not settings.keep_prompt_text)
     for inp in inputs:  # before anything is committed: a file in the wrong format stops all
@@ -356,8 +361,9 @@ def _collect(con: sqlite3.Connection, job_id: str, inputs: list[_Input]) -> list
             insert_job_file(con, job_id, file_outcome(con, inp.sha256, inp.key, "redelivery"))
             con.execute("COMMIT")
         r = con.execute("SELECT path, sha256, role, read, accepted, duplicates, quarantined, "
-                        "dates_json, rescore_json, warnings_json FROM job_files "
+                        "dates_json, rescore_json, warnings_json, enriched FROM job_files "
                         "WHERE job_id = ? AND path = ?", (job_id, inp.key)).fetchone()
         outcomes.append(FileOutcome(r[0], r[1], inp.fmt, r[2], r[3], r[4], r[5], r[6],
-                                    orjson.loads(r[7]), orjson.loads(r[8]), orjson.loads(r[9])))
+                                    orjson.loads(r[7]), orjson.loads(r[8]), orjson.loads(r[9]),
+                                    r[10]))
     return outcomes

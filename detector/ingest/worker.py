@@ -13,7 +13,8 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
-from dataclasses import asdict, dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from detector.ingest import idstore
+from detector.ingest import enrich, idstore
 from detector.ingest import manifest as mf
 from detector.ingest.commit import (
     encode_parts,
@@ -33,6 +34,12 @@ from detector.ingest.commit import (
 from detector.ingest.formats import get_format
 from detector.ingest.memory import keep_freed_memory
 from detector.ingest.normalize import Limits
+from detector.ingest.outcome import (  # noqa: F401  (re-exported)
+    FileOutcome,
+    file_outcome,
+    finish_file,
+    insert_job_file,
+)
 from detector.ingest.parse import ParsedBatch, RecordReader, parse_batch
 from detector.ingest.privacy import apply_sample
 from detector.ingest.scan import parse_to_table, request_id_keys
@@ -65,26 +72,6 @@ class FileTask:
     chunk_bytes: int = 48 << 20
     account_id: str | None = None  # the caller's account for formats that carry none
     options: tuple = ()  # more reader options, Format.reader (account_key, related files)
-
-
-@dataclass
-class FileOutcome:
-    """What one input path contributed to a job (``role``: processed or redelivery)."""
-
-    path: str
-    sha256: str
-    fmt: str
-    role: str
-    read: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    dates: list[str] = field(default_factory=list)
-    rescore_dates: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -127,6 +114,8 @@ class ChunkWriter:
         self.ids = idstore.IdStore(idstore.folder_of(mf.ingest_state_dir(settings)))
         self.sample = not settings.keep_prompt_text
         self.sample_k = max(0, settings.embedding_sample_k)
+        self.extra = enrich.Outcome()
+        self.locked = False
 
     def _stage(self, parsed: ParsedBatch, keep: list[int]) -> tuple[list, dict[str, int]]:
         s, task = self.settings, self.task
@@ -146,7 +135,7 @@ class ChunkWriter:
                 write_parquet_atomic(staged, table, **REQUEST_PARQUET_OPTIONS)
                 parts.append((staged, s.requests_dir / f"date={day}" / name))
                 per_date[day] = table.num_rows
-            return self._stage_bad(parsed, base, name, parts), per_date
+            return self._stage_bad(parsed, base, name, parts), self._with_extra(per_date)
         rows = [parsed.rows[i] for i in keep]
         lines = [parsed.row_lines[i] for i in keep]
         if self.sample:
@@ -158,17 +147,38 @@ class ChunkWriter:
             write_parquet_atomic(staged, table, **REQUEST_PARQUET_OPTIONS)
             parts.append((staged, s.requests_dir / f"date={day}" / name))
             per_date[day] = len(idx)
-        return self._stage_bad(parsed, base, name, parts), per_date
+        return self._stage_bad(parsed, base, name, parts), self._with_extra(per_date)
+
+    def _with_extra(self, per_date: dict[str, int]) -> dict[str, int]:
+        """Rows per day, the days of rows enriched by this chunk included (0 new rows)."""
+        for day in self.extra.days:
+            per_date.setdefault(day, 0)
+        return per_date
 
     def _stage_bad(self, parsed: ParsedBatch, base: Path, name: str,
                    parts: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-        s, task = self.settings, self.task
+        s, task, extra = self.settings, self.task, self.extra
+        parts.extend(extra.parts)
+        if extra.conflicts:
+            parsed = ParsedBatch(bad_lines=parsed.bad_lines + [c[0] for c in extra.conflicts],
+                                 bad_raw=parsed.bad_raw + [c[1] for c in extra.conflicts],
+                                 bad_reasons=parsed.bad_reasons + [c[2] for c in extra.conflicts])
         if parsed.bad_raw:
             table = quarantine_table(parsed, task.path, task.job_id)
             staged = base / "quarantine" / f"date={task.quarantine_day}" / name
             write_parquet_atomic(staged, table)
             parts.append((staged, s.quarantine_dir / f"date={task.quarantine_day}" / name))
         return parts
+
+    def _resolve(self, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray) -> None:
+        """Duplicates, enrichments and conflicting re-deliveries of the rows not kept
+        (:mod:`detector.ingest.enrich`); the normal path (every row new) reads nothing."""
+        self.extra = enrich.Outcome()
+        if self.locked and len(keep) < parsed.n_rows:  # not locked: ids another worker
+            # committed since the probe, not yet published: duplicates
+            tag = f"{self.state.file_id}-{self.state.seq}"
+            self.extra = enrich.resolve(self.settings, parsed, keep, keys,
+                                        staging_dir(self.settings) / tag, self.sample)
 
     def _discard(self, parts: list[tuple[Path, Path]], run: str | None) -> None:
         for staged, _ in parts:
@@ -188,12 +198,22 @@ class ChunkWriter:
         keep, keys = _dedupe_local(parsed)
         known, probed = ids.known(con, keys[keep])
         keep = keep[~known]
+        redelivered = len(keep) < parsed.n_rows
+        self.locked = redelivered
+        with enrich.rewrite_lock(self.settings) if redelivered else nullcontext():
+            self._commit_locked(parsed, keep, keys, probed, end_offset, end_line)
+        ids.compact(con)
+
+    def _commit_locked(self, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
+                       probed: frozenset[str], end_offset: int, end_line: int) -> None:
+        con = self.con
         if self.sample:
             parts = self._commit_sampled(parsed, keep, keys, probed, end_offset, end_line)
         else:
             keep, run = self._reserve(keep, keys, probed)
             parts: list = []
             try:
+                self._resolve(parsed, keep, keys)
                 parts, per_date = self._stage(parsed, keep.tolist())
                 con.execute("BEGIN IMMEDIATE")
                 try:
@@ -213,7 +233,6 @@ class ChunkWriter:
         publish(self.settings, parts)
         mark_published(con, self.state.file_id, self.state.seq)
         self.state.seq += 1
-        ids.compact(con)
 
     def _reserve(self, keep: np.ndarray, keys: np.ndarray, probed: frozenset[str]
                  ) -> tuple[np.ndarray, str | None]:
@@ -267,6 +286,7 @@ class ChunkWriter:
         try:
             late, _ = ids.known(con, keys[keep], probed)
             keep = keep[~late]
+            self._resolve(parsed, keep, keys)
             parts, per_date = self._stage(parsed, keep.tolist())
             run = ids.write(keys[keep]) if len(keep) else None
             if run is not None:
@@ -283,8 +303,8 @@ class ChunkWriter:
     def _record(self, parsed: ParsedBatch, accepted: int, per_date: dict[str, int],
                 rescore: list[str], parts: list, end_offset: int, end_line: int) -> None:
         con, st = self.con, self.state
-        quarantined = len(parsed.bad_raw)
-        dup = parsed.read - accepted - quarantined
+        enriched, quarantined = self.extra.enriched, len(parsed.bad_raw) + len(self.extra.conflicts)
+        dup = parsed.read - accepted - quarantined - enriched
         con.execute("INSERT INTO chunks (file_id, seq, parts_json) VALUES (?, ?, ?)",
                     (st.file_id, st.seq, encode_parts(self.settings, parts)))
         old_dates, old_rescore = con.execute(
@@ -293,44 +313,10 @@ class ChunkWriter:
         rescores = sorted(set(orjson.loads(old_rescore)) | set(rescore))
         con.execute(
             "UPDATE files SET read = read + ?, accepted = accepted + ?, duplicates = duplicates + ?,"
-            " quarantined = quarantined + ?, end_offset = ?, end_line = ?, chunks = ?,"
-            " dates_json = ?, rescore_json = ? WHERE file_id = ?",
-            (parsed.read, accepted, dup, quarantined, end_offset, end_line, st.seq + 1,
+            " quarantined = quarantined + ?, enriched = enriched + ?, end_offset = ?,"
+            " end_line = ?, chunks = ?, dates_json = ?, rescore_json = ? WHERE file_id = ?",
+            (parsed.read, accepted, dup, quarantined, enriched, end_offset, end_line, st.seq + 1,
              orjson.dumps(dates).decode(), orjson.dumps(rescores).decode(), st.file_id))
-
-
-def finish_file(con: sqlite3.Connection, task: FileTask, warnings: list[str]) -> FileOutcome:
-    """Mark the file done and record its contribution to the job (one transaction)."""
-    con.execute("BEGIN IMMEDIATE")
-    con.execute(
-        "UPDATE files SET status = 'done', finished_at = ?, warnings_json = ? "
-        "WHERE sha256 = ? AND status = 'open'",
-        (datetime.now(UTC).isoformat(), orjson.dumps(warnings).decode(), task.sha256))
-    outcome = file_outcome(con, task.sha256, task.path, "processed")
-    insert_job_file(con, task.job_id, outcome)
-    con.execute("COMMIT")
-    return outcome
-
-
-def file_outcome(con: sqlite3.Connection, sha256: str, path: str, role: str) -> FileOutcome:
-    """Counts of a file from the manifest; as a redelivery every good record is a duplicate."""
-    row = con.execute(
-        "SELECT fmt, read, accepted, duplicates, quarantined, dates_json, rescore_json, "
-        "warnings_json FROM files WHERE sha256 = ?", (sha256,)).fetchone()
-    fmt, read, acc, dup, quar, dates, rescore, warns = row
-    if role == "redelivery":
-        return FileOutcome(path, sha256, fmt, role, read, 0, acc + dup, quar,
-                           warnings=orjson.loads(warns))
-    return FileOutcome(path, sha256, fmt, role, read, acc, dup, quar, orjson.loads(dates),
-                       orjson.loads(rescore), orjson.loads(warns))
-
-
-def insert_job_file(con: sqlite3.Connection, job_id: str, o: FileOutcome) -> None:
-    con.execute(
-        "INSERT OR REPLACE INTO job_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (job_id, o.path, o.sha256, o.role, o.read, o.accepted, o.duplicates, o.quarantined,
-         orjson.dumps(o.dates).decode(), orjson.dumps(o.rescore_dates).decode(),
-         orjson.dumps(o.warnings).decode()))
 
 
 def process_file(settings: Settings, task: FileTask, progress: Progress | None = None,
@@ -362,7 +348,8 @@ def process_file(settings: Settings, task: FileTask, progress: Progress | None =
             if progress is not None:
                 progress(source.bytes_read - done_bytes)
                 done_bytes = source.bytes_read
-        return finish_file(con, task, list(source.warnings))
+        fmt.hold(Path(task.path), task.account_id, task.options)
+        return finish_file(con, task.sha256, task.path, task.job_id, list(source.warnings))
     finally:
         con.close()
 

@@ -59,9 +59,12 @@ def rows_by_id(home) -> dict[str, dict]:
 
 
 def ingest_counted(home, paths, **kw):
-    """ingest_paths with one worker, checking read = accepted + duplicates + quarantined."""
+    """ingest_paths with one worker, checking read = accepted + enriched + duplicates +
+    quarantined, in total and per file."""
     from detector.ingest import ingest_paths
 
     res = ingest_paths(home, [Path(p) for p in paths], progress=False, workers=1, **kw)
-    assert res.read == res.accepted + res.duplicates + res.quarantined
+    assert res.read == res.accepted + res.enriched + res.duplicates + res.quarantined
+    for f in res.files:
+        assert f.read == f.accepted + f.enriched + f.duplicates + f.quarantined, f
     return res

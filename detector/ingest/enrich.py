@@ -1,0 +1,308 @@
+"""Enrichment: a re-delivered record that completes the stored one upgrades it in place.
+
+Grain: the rows of one chunk whose request id is already known (stored in the lake, or the
+first occurrence earlier in the same chunk). Each such row is compared with the stored row,
+column by column (:func:`merge_rows`):
+
+* it agrees on every field both have and adds none: a *duplicate*, as before;
+* it agrees on every field both have and adds some (a prompt, an output, tokens, a model, an
+  end user...): the stored row is *enriched*: rewritten with the union of both, in place;
+* it disagrees on a field both have: the new record is quarantined as
+  ``conflicting_redelivery: <field>`` and the stored row is kept.
+
+Fields compare in three ways. Plain columns (timestamp, account, model, tokens, ...) fill
+when the stored one is null and conflict when both differ. The request and the response are
+compared as documents (``request_json``, ``response_json``): the stored body contained in the
+new one (every key the stored body has, with the same value) is an upgrade, and every column
+read from that body (prompt text and hashes, message counts, parameters, end user; status,
+finish reason, output length) comes with it; a body where both have a key with different
+values is a conflict named by its path (``request.messages``). ``metadata_json`` merges key
+by key (the ``_ingest`` notes are not compared). A ``model`` taken from the response (the
+stored request body named none) gives way to the model the fuller request names.
+
+An enriched row keeps its ``source_file``, ``source_line`` and ``ingest_id``. The part files
+holding enriched rows are rewritten under the staging folder and listed with the chunk, so the
+rename into the lake is atomic and rolled forward by recovery like any committed part; their
+days are marked changed (``manifest.touch_dates``), so they and the later days whose windows
+include them are rescored (:func:`detector.ingest.manifest.dirty_dates`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from detector.ingest.manifest import ingest_state_dir
+from detector.ingest.parse import ParsedBatch
+from detector.ingest.tables import ROW_FIELDS, rows_to_table
+from detector.ingest.timeparse import day_of
+from detector.lake.io import write_parquet_atomic
+from detector.lake.schema import REQUEST_PARQUET_OPTIONS, REQUEST_SCHEMA
+from detector.settings import Settings
+
+_REQUEST_GROUP = ("n_messages", "n_user_turns", "system_prompt", "system_hash", "prompt_text",
+                  "prompt_hash", "prompt_chars", "max_tokens", "temperature", "top_p", "n",
+                  "logprobs", "top_logprobs", "stream", "seed", "reasoning_effort", "has_tools",
+                  "response_format", "end_user_hash", "request_json")
+_RESPONSE_GROUP = ("status", "finish_reason", "output_chars", "response_json")
+_SKIP = frozenset({"request_id", "ip_prefix", "metadata_json", "source_file", "source_line",
+                   "ingest_id", *_REQUEST_GROUP, *_RESPONSE_GROUP})
+_PLAIN = tuple(f.name for f in ROW_FIELDS if f.name not in _SKIP)
+_NAMES = [f.name for f in ROW_FIELDS]
+
+
+class Conflict(Exception):
+    """Both rows have ``field`` with different values."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def _doc(text: str | None) -> object:
+    return {} if text is None else orjson.loads(text)
+
+
+def _empty(v: object) -> bool:
+    return v is None or v == "" or v == {} or v == []
+
+
+def _relation(a: object, b: object, path: str) -> tuple[bool, bool]:
+    """(a has something b lacks, b has something a lacks); Conflict where they differ."""
+    if _empty(a) or _empty(b):
+        return not _empty(a), not _empty(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        more_a = more_b = False
+        for k in a.keys() | b.keys():
+            ma, mb = _relation(a.get(k), b.get(k), f"{path}.{k}")
+            more_a, more_b = more_a or ma, more_b or mb
+        return more_a, more_b
+    if a != b:
+        raise Conflict(path)
+    return False, False
+
+
+def _merge_meta(a: str | None, b: str | None) -> str | None:
+    da, db = _doc(a), _doc(b)
+    if not isinstance(da, dict) or not isinstance(db, dict):
+        _relation(da, db, "metadata")
+        return a if a is not None else b
+    notes = db.pop("_ingest", None) or da.pop("_ingest", None)
+    more_a, more_b = _relation(da, db, "metadata")
+    if not more_b:
+        return a
+
+    def union(x: object, y: object) -> object:  # the new document's key order first
+        if isinstance(x, dict) and isinstance(y, dict):
+            return {k: union(x.get(k), y.get(k)) for k in [*y, *(k for k in x if k not in y)]}
+        return y if _empty(x) else x
+    merged = union(da, db)
+    if notes:
+        merged["_ingest"] = notes  # type: ignore[index]
+    return orjson.dumps(merged).decode()
+
+
+def merge_rows(stored: dict, new: dict, sampled: bool = False) -> dict | None:
+    """The stored row completed by ``new`` (None when ``new`` adds nothing).
+
+    Raises :class:`Conflict` naming the first field both have with different values.
+    ``sampled``: prompt text is sampled (privacy mode): a prompt that arrives by enrichment
+    keeps its hash and length, not its text."""
+    out = dict(stored)
+    changed = False
+    req_a, req_b = _doc(stored["request_json"]), _doc(new["request_json"])
+    _, req_more = _relation(req_a, req_b, "request")
+    model_from_response = (isinstance(req_a, dict) and not req_a.get("model")
+                           and isinstance(req_b, dict) and bool(req_b.get("model")))
+    for name in _PLAIN:
+        a, b = stored[name], new[name]
+        if b is None or a == b:
+            continue
+        if a is None or (name == "model" and model_from_response):
+            out[name] = b
+            changed = True
+        else:
+            raise Conflict(name)
+    if stored["client_ip"] is None and new["client_ip"] is not None:
+        out["ip_prefix"] = new["ip_prefix"]
+    _, resp_more = _relation(_doc(stored["response_json"]), _doc(new["response_json"]),
+                             "response")
+    if req_more:
+        for name in _REQUEST_GROUP:
+            out[name] = new[name]
+        if sampled:
+            out["prompt_text"] = out["system_prompt"] = None
+        changed = True
+    if resp_more:
+        for name in _RESPONSE_GROUP:
+            out[name] = new[name] if new[name] is not None else stored[name]
+        changed = True
+    meta = _merge_meta(stored["metadata_json"], new["metadata_json"])
+    if meta != stored["metadata_json"]:
+        out["metadata_json"] = meta
+        changed = True
+    return out if changed else None
+
+
+@dataclass
+class Outcome:
+    """What the known rows of one chunk came to."""
+
+    enriched: int = 0
+    #: (line, raw, reason) of re-deliveries that conflict with the stored row
+    conflicts: list[tuple[int, bytes, str]] = field(default_factory=list)
+    #: (staged, final) of the rewritten part files
+    parts: list[tuple[Path, Path]] = field(default_factory=list)
+    #: days whose stored rows changed (0 new rows each)
+    days: dict[str, int] = field(default_factory=dict)
+
+
+@contextmanager
+def rewrite_lock(settings: Settings) -> Iterator[None]:
+    """Held by a chunk from reading stored rows until its rewritten parts are published, so
+    two workers never rewrite one part file from the same old copy."""
+    path = ingest_state_dir(settings) / "enrich.lock"
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _new_rows(parsed: ParsedBatch) -> list[dict]:
+    if parsed.table is not None:
+        return parsed.table.select(_NAMES).to_pylist()
+    return rows_to_table(parsed.rows, parsed.row_lines, "", "").select(_NAMES).to_pylist()
+
+
+def _raw_of(row: dict, sampled: bool) -> bytes:
+    """What the quarantine keeps of a conflicting re-delivery: its canonical row as JSON (the
+    file and line name the original record)."""
+    doc = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+    if sampled:
+        doc["prompt_text"] = doc["system_prompt"] = None
+    return orjson.dumps(doc)
+
+
+def _stored_rows(settings: Settings, wanted: dict[str, str]) -> dict[str, tuple[Path, dict]]:
+    """(part file, row) of each request id in ``wanted`` (id -> the day to look first)."""
+    found: dict[str, tuple[Path, dict]] = {}
+    root = settings.requests_dir
+    first_days = sorted(set(wanted.values()))
+    other = sorted(p.name[5:] for p in root.glob("date=*") if p.name[5:] not in first_days)
+    for day in [*first_days, *other]:
+        todo = [i for i in wanted if i not in found]
+        if not todo:
+            break
+        look = pa.array(todo, pa.string())
+        for part in sorted((root / f"date={day}").glob("*.parquet")):
+            if part.name.startswith("."):
+                continue
+            ids = pq.read_table(part, columns=["request_id"]).column("request_id")
+            if not pc.any(pc.is_in(ids, value_set=look)).as_py():
+                continue
+            table = pq.read_table(part, filters=[("request_id", "in", todo)])
+            for row in table.to_pylist():
+                found.setdefault(row["request_id"], (part, row))
+    return found
+
+
+def resolve(settings: Settings, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
+            staging: Path, sampled: bool = False) -> Outcome:
+    """Decide every row of ``parsed`` not in ``keep`` (positions of the rows stored as new):
+    duplicate, enrichment or conflict. Rows kept in this chunk are completed in ``parsed``
+    itself; stored rows in rewritten part files staged under ``staging`` (see the module
+    docstring). Call under :func:`rewrite_lock`."""
+    out = Outcome()
+    n = parsed.n_rows
+    kept = set(keep.tolist())
+    rest = [i for i in range(n) if i not in kept]
+    if not rest:
+        return out
+    rows = _new_rows(parsed)
+    lines = parsed.table.column("source_line").to_pylist() if parsed.table is not None \
+        else parsed.row_lines
+    first: dict[bytes, int] = {keys[i].tobytes(): i for i in sorted(kept)}
+    local = {i: first[keys[i].tobytes()] for i in rest if keys[i].tobytes() in first}
+    stored = _stored_rows(settings, {rows[i]["request_id"]: day_of(_us(rows[i]["ts"]))
+                                     for i in rest if i not in local})
+    base: dict[str, dict] = {rid: row for rid, (_, row) in stored.items()}
+    for i in sorted(kept):
+        base.setdefault(rows[i]["request_id"], rows[i])
+    touched: set[str] = set()
+    for i in rest:
+        rid = rows[i]["request_id"]
+        if rid not in base:  # stored once, gone since (retention) or not yet published
+            continue
+        try:
+            merged = merge_rows(base[rid], rows[i], sampled)
+        except Conflict as exc:
+            out.conflicts.append((lines[i], _raw_of(rows[i], sampled),
+                                  f"conflicting_redelivery: {exc.where}"))
+            continue
+        if merged is not None:
+            base[rid] = merged
+            touched.add(rid)
+            out.enriched += 1
+    _complete_kept(parsed, [i for i in sorted(kept) if rows[i]["request_id"] in touched],
+                   rows, base)
+    _rewrite(stored, {rid for rid in touched if rid in stored}, base, staging, out)
+    return out
+
+
+def _us(ts: object) -> int:
+    if isinstance(ts, datetime):
+        return (ts - datetime(1970, 1, 1, tzinfo=UTC)) // _ONE_US
+    return int(ts)  # type: ignore[call-overload]
+
+
+_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _complete_kept(parsed: ParsedBatch, positions: list[int], rows: list[dict],
+                   base: dict[str, dict]) -> None:
+    """Replace the chunk's own first occurrences that later copies completed."""
+    if not positions:
+        return
+    if parsed.table is not None:
+        table = parsed.table.to_pylist()
+        for i in positions:
+            table[i].update(base[rows[i]["request_id"]])
+        parsed.table = pa.Table.from_pylist(table, schema=parsed.table.schema)
+        return
+    for i in positions:
+        merged = base[rows[i]["request_id"]]
+        parsed.rows[i] = tuple(_us(merged[n]) if n == "ts" else (
+            _us(merged[n]) if n == "account_created_at" and merged[n] is not None else merged[n])
+            for n in _NAMES)
+
+
+def _rewrite(stored: dict[str, tuple[Path, dict]], touched: set[str], base: dict[str, dict],
+             staging: Path, out: Outcome) -> None:
+    """Stage a new copy of every part file holding an enriched stored row."""
+    by_part: dict[Path, list[str]] = {}
+    for rid in touched:
+        by_part.setdefault(stored[rid][0], []).append(rid)
+    for part, rids in sorted(by_part.items()):
+        table = pq.read_table(part, schema=REQUEST_SCHEMA)
+        rows = table.to_pylist()
+        index = {r["request_id"]: k for k, r in enumerate(rows)}
+        for rid in rids:
+            rows[index[rid]].update({n: base[rid][n] for n in _NAMES})
+        day = part.parent.name
+        staged = staging / "enriched" / day / part.name
+        write_parquet_atomic(staged, pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA),
+                             **REQUEST_PARQUET_OPTIONS)
+        out.parts.append((staged, part))
+        out.days[day.removeprefix("date=")] = 0

@@ -1,0 +1,128 @@
+"""Enrichment: a re-delivery that completes a stored record upgrades it in place
+(detector/ingest/enrich.py); one that contradicts it is quarantined; exact copies stay
+duplicates; the days it changes are marked for rescoring."""
+
+from __future__ import annotations
+
+import copy
+
+import orjson
+import pytest
+from ingest_helpers import ingest_counted, record, rows_by_id, write_jsonl
+
+from detector.ingest import dirty_dates, mark_scored
+from detector.ingest.enrich import Conflict, merge_rows
+
+
+def _bare(i: int, **changes: object) -> dict:
+    """A record as a gateway without bodies logs it: no prompt, no output, no tokens."""
+    rec = record(i, request={"model": "frontier-large"}, **changes)
+    for key in ("response", "usage", "user_agent"):
+        rec.pop(key)
+    return rec
+
+
+def _full(i: int, **changes: object) -> dict:
+    rec = record(i, **changes)
+    rec["request"] = {**rec["request"], "model": "frontier-large", "user": "end-user-1"}
+    return rec
+
+
+def test_fuller_redelivery_enriches_the_stored_row(home, tmp_path):
+    write_jsonl(tmp_path / "a" / "bare.jsonl", [_bare(i) for i in range(3)])
+    write_jsonl(tmp_path / "b" / "full.jsonl", [_full(i) for i in range(3)])
+    first = ingest_counted(home, [tmp_path / "a"])
+    assert (first.accepted, first.enriched) == (3, 0)
+    assert rows_by_id(home)["req_0"]["prompt_text"] == ""
+    second = ingest_counted(home, [tmp_path / "b"])
+    assert (second.accepted, second.enriched, second.duplicates, second.quarantined) == \
+        (0, 3, 0, 0)
+    assert orjson.loads(second.to_json())["enriched"] == 3
+    assert second.files[0].enriched == 3
+    rows = rows_by_id(home)
+    assert len(rows) == 3
+    row = rows["req_0"]
+    assert row["prompt_text"].startswith("Explain step by step")
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (31, 412)
+    assert row["user_agent"] == "python-httpx/0.28.1"
+    assert row["end_user_hash"] is not None and row["status"] == 200
+    assert row["source_file"].endswith("bare.jsonl")  # stored where it was first delivered
+    third = ingest_counted(home, [write_jsonl(tmp_path / "c" / "again.jsonl",
+                                              [_full(i) for i in range(3)])])
+    assert (third.enriched, third.duplicates) == (0, 3)  # exact copies stay duplicates
+
+
+def test_same_rows_whatever_the_order(home, tmp_path):
+    from detector.settings import load_settings
+
+    write_jsonl(tmp_path / "bare.jsonl", [_bare(i) for i in range(4)])
+    write_jsonl(tmp_path / "full.jsonl", [_full(i) for i in range(4)])
+    ingest_counted(home, [tmp_path / "bare.jsonl"])
+    ingest_counted(home, [tmp_path / "full.jsonl"])
+    other = load_settings(tmp_path / "other")
+    res = ingest_counted(other, [tmp_path / "full.jsonl"])
+    assert res.accepted == 4
+    later = ingest_counted(other, [tmp_path / "bare.jsonl"])
+    assert (later.duplicates, later.enriched) == (4, 0)  # a poorer copy adds nothing
+    skip = {"source_file", "source_line", "ingest_id"}
+    one, two = rows_by_id(home), rows_by_id(other)
+    assert {k: {c: v for c, v in r.items() if c not in skip} for k, r in one.items()} == \
+        {k: {c: v for c, v in r.items() if c not in skip} for k, r in two.items()}
+
+
+def test_conflicting_redelivery_is_quarantined(home, tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [_bare(0), _bare(1)])
+    ingest_counted(home, [tmp_path / "a.jsonl"])
+    changed = _full(0, account_id="acct_other")
+    res = ingest_counted(home, [write_jsonl(tmp_path / "b.jsonl", [changed, _full(1)])])
+    assert (res.enriched, res.quarantined) == (1, 1)
+    from detector.lake.db import connect
+
+    reason, raw = connect(home).execute("SELECT reason, raw FROM quarantine").fetchone()
+    assert reason == "conflicting_redelivery: account_id"
+    assert orjson.loads(raw)["request_id"] == "req_0"
+    assert rows_by_id(home)["req_0"]["account_id"] == "acct_0042"  # the stored row is kept
+    assert rows_by_id(home)["req_0"]["prompt_text"] == ""
+
+
+def test_within_one_file_the_first_copy_is_completed(home, tmp_path):
+    res = ingest_counted(home, [write_jsonl(tmp_path / "a.jsonl", [_bare(0), _full(0)])])
+    assert (res.accepted, res.enriched) == (1, 1)
+    assert rows_by_id(home)["req_0"]["prompt_tokens"] == 31
+
+
+def test_enriched_day_is_marked_for_rescoring(home, tmp_path):
+    day1 = _bare(0, timestamp="2026-11-20T10:00:00Z")
+    day2 = _bare(1, timestamp="2026-11-21T10:00:00Z")
+    ingest_counted(home, [write_jsonl(tmp_path / "a.jsonl", [day1, day2])])
+    mark_scored(home, dirty_dates(home))
+    assert dirty_dates(home) == []
+    res = ingest_counted(home, [write_jsonl(tmp_path / "b.jsonl", [
+        _full(0, timestamp="2026-11-20T10:00:00Z")])])
+    assert res.enriched == 1
+    assert res.rescore_dates == ["2026-11-20"]
+    assert dirty_dates(home) == ["2026-11-20", "2026-11-21"]  # and the days after it
+
+
+def _row_of(rec: dict) -> dict:
+    from detector.ingest.normalize import Limits, normalize
+    from detector.ingest.tables import ROW_FIELDS, rows_to_table
+
+    table = rows_to_table([normalize(rec, Limits(), [])], [1], "", "")
+    return table.select([f.name for f in ROW_FIELDS]).to_pylist()[0]
+
+
+def test_merge_rows():
+    bare, full = _row_of(_bare(0)), _row_of(_full(0))
+    assert merge_rows(full, bare) is None  # nothing new
+    assert merge_rows(full, full) is None
+    merged = merge_rows(bare, full)
+    assert merged == full
+    other = copy.deepcopy(_full(0))
+    other["request"]["messages"][1]["content"] = "something else"
+    with pytest.raises(Conflict, match="request.messages"):
+        merge_rows(full, _row_of(other))
+    with pytest.raises(Conflict, match="latency_ms"):
+        merge_rows(bare, _row_of(_full(0, latency_ms=5)))
+    sampled = merge_rows(bare, full, sampled=True)
+    assert sampled["prompt_text"] is None and sampled["prompt_hash"] == full["prompt_hash"]
