@@ -51,12 +51,13 @@ def reasons(home, name: str = "") -> list[str]:
 def ingest(home, *paths: Path, fmt: str = "auto", account_id: str | None = None, workers=1):
     res = ingest_paths(home, list(paths), fmt=fmt, progress=False, workers=workers,
                        account_id=account_id)
-    assert res.read == res.accepted + res.duplicates + res.quarantined
+    assert res.read == res.accepted + res.enriched + res.duplicates + res.quarantined
     return res
 
 
 def copy(tmp_path: Path, names: dict[str, str], src: Path = FIX) -> Path:
     """Copy fixtures into tmp_path under new names; returns the folder."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for a, b in names.items():
         shutil.copy(src / a, tmp_path / b)
     return tmp_path
@@ -398,3 +399,43 @@ def test_every_line_is_counted_and_no_carried_field_is_lost(tmp_path):
                     if "created" in resp["body"]:
                         assert row["ts"] == resp["body"]["created"] * 1_000_000
     check()
+
+
+# --- issue 22 item 3: a batch's files in different commands (the held store) -----------------
+
+def _content(home) -> dict[str, dict]:
+    skip = {"source_file", "source_line", "ingest_id"}
+    return {r["request_id"]: {k: v for k, v in r.items() if k not in skip} for r in rows(home)}
+
+
+@pytest.mark.parametrize("first", [OUTPUT, INPUT])
+def test_input_and_output_in_different_commands_store_what_together_stores(home, tmp_path,
+                                                                             first):
+    from detector.settings import load_settings
+
+    together = load_settings(tmp_path / "together")
+    both = copy(tmp_path / "both", {INPUT: INPUT, OUTPUT: OUTPUT})
+    ingest(together, both / INPUT, both / OUTPUT, account_id="acct_cli")
+    second = INPUT if first == OUTPUT else OUTPUT
+    one = copy(tmp_path / "d1", {first: first})  # separate deliveries: nothing lies beside
+    two = copy(tmp_path / "d2", {second: second})
+    a = ingest(home, one / first, account_id="acct_cli")
+    b = ingest(home, two / second, account_id="acct_cli")
+    assert _content(home) == _content(together)
+    assert by_custom_id(home)["request-1"]["prompt_text"] == "Hello world!"
+    if first == OUTPUT:  # stored without prompts, then completed by the input
+        # request-1 and -2 completed; request-3 has no result (quarantined, as together)
+        assert a.accepted == len(rows(home)) and (b.enriched, b.accepted) == (2, 0)
+    else:  # inputs held (quarantined: no result yet), stored with their results
+        assert (a.accepted, a.quarantined) == (0, a.read)
+        assert b.accepted == len(rows(home)) and b.enriched == 0
+    assert list((home.state_dir / "ingest" / "held" / "openai-batch").glob("*.json"))
+
+
+def test_held_lines_of_another_batch_never_pair(home, tmp_path):
+    one = copy(tmp_path / "d1", {OUTPUT: OUTPUT})
+    two = copy(tmp_path / "d2", {INPUT: "batch_zzz999_input.jsonl"})  # another batch id
+    ingest(home, one / OUTPUT, account_id="acct_cli")
+    res = ingest(home, two / "batch_zzz999_input.jsonl", account_id="acct_cli")
+    assert (res.accepted, res.enriched, res.quarantined) == (0, 0, res.read)
+    assert not any(r["prompt_text"] for r in rows(home))

@@ -21,8 +21,10 @@ found with different lines in several files (two batches reusing ``request-1``) 
 as ambiguous rather than guessed. So an input and its output given together are always stored
 together, whatever their names and order: the prompt is never stored apart from its answer.
 Across commands (deliveries), a record's id depends only on its result line and batch id, so
-a re-delivered result is a duplicate, and a result delivered before its input is stored
-without the prompt (see ``docs/ingest.md``).
+a re-delivered result is a duplicate; lines that found no partner are held
+(:mod:`detector.ingest.adapters.batch_held`) and pair with their batch's later files, so a
+result stored first without its prompt is enriched when its input arrives, and an input held
+first is stored when its result arrives (see ``docs/ingest.md``).
 
 Sidecar: ``<file>.batch.toml`` or ``batch.toml`` in the folder: ``account_id``, ``created_at``
 (the batch's time: epoch seconds or RFC 3339), ``input = "name"`` / ``output = "name"``.
@@ -67,6 +69,7 @@ from pathlib import Path
 import orjson
 
 from detector.errors import InputError
+from detector.ingest.adapters import batch_held
 from detector.ingest.adapters.common import drop_none
 from detector.ingest.adapters.rows import source_for
 from detector.ingest.formats import Format, register
@@ -75,8 +78,6 @@ from detector.ingest.sources import open_stream
 from detector.ingest.timeparse import TimestampError, parse_timestamp
 
 _BATCH_ID = re.compile(r"batch_(?!req_)[A-Za-z0-9]+")
-_SWAPS = (("_output", "_input"), ("-output", "-input"), (".output", ".input"),
-          ("_error", "_input"), ("-error", "-input"), (".error", ".input"))
 _ACCOUNT_HINT = ("OpenAI Batch files carry no account: give --account-id ID, or account_id "
                  "in a batch.toml beside them, or the Batch object with metadata.account_id")
 
@@ -144,15 +145,8 @@ def _sidecar(f: Path) -> dict:
 
 def _by_name(path: Path) -> list[Path]:
     """Partner files found by swapping ``_output``/``_error`` and ``_input`` in the name."""
-    out = []
-    for a, b in _SWAPS:
-        for old, new in ((a, b), (b, a)):
-            i = path.name.rfind(old)
-            if i >= 0:
-                cand = path.with_name(path.name[:i] + new + path.name[i + len(old):])
-                if cand.exists() and cand != path:
-                    out.append(cand)
-    return out
+    return [cand for name in sorted(batch_held.swapped_names(path.name))
+            if (cand := path.with_name(name)).exists() and cand != path]
 
 
 @dataclass
@@ -230,6 +224,7 @@ class Group:
     me: BatchFile
     files: list[BatchFile]
     partners: set[Path]
+    held: list[BatchFile] = field(default_factory=list)  # held lines of the same batch
 
     def _same_batch(self, f: BatchFile) -> bool:
         return f.path in self.partners or f.path == self.me.path or (
@@ -245,6 +240,8 @@ class Group:
             files = [f for f in self.files if not (
                 self.me.batch_id and f.batch_id and f.batch_id != self.me.batch_id)]
         hits = [(getattr(f, kind)[cid], f) for f in files if cid in getattr(f, kind)]
+        if not hits:  # an earlier delivery of the batch, held
+            hits = [(getattr(f, kind)[cid], f) for f in self.held if cid in getattr(f, kind)]
         if not hits:
             return None
         pool = hits
@@ -258,7 +255,7 @@ class Group:
                 f"per command or name the partner in a batch.toml")
 
     def batch_object(self, batch_id: str | None) -> dict | None:
-        for f in self.files:
+        for f in self.files + self.held:
             if f.batch_object is not None and (batch_id is None or f.batch_id == batch_id):
                 return f.batch_object
         return None
@@ -271,7 +268,7 @@ class Group:
         obj = self.batch_object(res.batch_id)
         if obj is not None and _seconds(obj.get("created_at")) is not None:
             return _seconds(obj.get("created_at")), "batch object created_at"  # type: ignore[return-value]
-        times = [f.first_created for f in self.files if f.first_created is not None and (
+        times = [f.first_created for f in self.files + self.held if f.first_created is not None and (
             f.batch_id == res.batch_id or f.path in self.partners or f.path == res.path)]
         if times:
             return min(times), "earliest output line of the batch"
@@ -287,9 +284,10 @@ class Group:
         return acct if isinstance(acct, str) and acct.strip() else None
 
     def any_account(self) -> bool:
-        return any(f.sidecar.get("account_id") for f in self.files) or any(
+        files = self.files + self.held
+        return any(f.sidecar.get("account_id") for f in files) or any(
             isinstance((f.batch_object or {}).get("metadata"), dict)
-            and (f.batch_object or {})["metadata"].get("account_id") for f in self.files)
+            and (f.batch_object or {})["metadata"].get("account_id") for f in files)
 
 
 @lru_cache(maxsize=256)
@@ -326,9 +324,10 @@ def _same_batch_beside(f: BatchFile) -> list[Path]:
     return out
 
 
-def group_of(path: Path, related: tuple[str, ...] = ()) -> Group:
+def group_of(path: Path, related: tuple[str, ...] = (), held: str | None = None) -> Group:
     """The pairing scope of ``path``: the OpenAI Batch files among ``related`` (the other
-    inputs of the command), its partners by name and the files named in its sidecar."""
+    inputs of the command), its partners by name and the files named in its sidecar; and
+    the lines of the same batch held from earlier commands (``held``: the held store)."""
     path = Path(path)
     me = batch_file(path)
     partners: set[Path] = set()
@@ -351,7 +350,38 @@ def group_of(path: Path, related: tuple[str, ...] = ()) -> Group:
                 scope.add(rp.resolve())
                 scope.update(_batch_object_beside(batch_file(rp)))
     files = [me] + [batch_file(p) for p in sorted(scope) if p != me.path and p.exists()]
-    return Group(me, files, partners)
+    here = {f.path for f in files}
+    kept = [h for h in batch_held.load(held, _from_held)
+            if h.path not in here and batch_held.same_batch(h, me)]
+    return Group(me, files, partners, kept)
+
+
+def _from_held(doc: dict) -> BatchFile:
+    return BatchFile(Path(doc["path"]), doc["batch_id"], doc["sidecar"],
+                     {k: v.encode() for k, v in doc["inputs"].items()},
+                     {k: v.encode() for k, v in doc["results"].items()},
+                     doc["first_created"], doc["batch_object"])
+
+
+def hold_file(path: Path, account_id: str | None = None, related: tuple[str, ...] = (),
+              held: str | None = None) -> None:
+    """``Format.holds``: keep the lines of ``path`` that found no partner, and what the file
+    knows of its batch, for the batch's later deliveries (:mod:`.batch_held`)."""
+    if not held:
+        return
+    group = group_of(Path(path), related, held)
+    me = group.me
+    inputs = {c: r.decode() for c, r in me.inputs.items() if group.find(c, "results") is None}
+    results = {c: r.decode() for c, r in me.results.items() if group.find(c, "inputs") is None}
+    if not (inputs or results or me.batch_object is not None or me.first_created is not None):
+        return
+    sidecar = {k: v for k, v in (("account_id", me.sidecar.get("account_id")),
+                                 ("created_at", _seconds(me.sidecar.get("created_at"))),
+                                 ("input", me.sidecar.get("input")),
+                                 ("output", me.sidecar.get("output"))) if v is not None}
+    batch_held.hold(held, {"path": str(me.path), "batch_id": me.batch_id, "sidecar": sidecar,
+                           "inputs": inputs, "results": results,
+                           "first_created": me.first_created, "batch_object": me.batch_object})
 
 
 def map_pair(inp: dict | None, out: dict | None, account: str | None, file_name: str,
@@ -366,7 +396,8 @@ def map_pair(inp: dict | None, out: dict | None, account: str | None, file_name:
     custom_id = out.get("custom_id", inp.get("custom_id"))
     if not out:
         return (f"missing_field: timestamp (OpenAI batch custom_id {custom_id!r}: no output or "
-                f"error line in the files of this command or beside it)")
+                f"error line in the files of this command or beside it; held: stored when "
+                f"its batch's result file is ingested)")
     resp = out.get("response") if isinstance(out.get("response"), dict) else {}
     body = resp.get("body") if isinstance(resp.get("body"), dict) else {}
     created, source = body.get("created"), None
@@ -403,14 +434,15 @@ def map_pair(inp: dict | None, out: dict | None, account: str | None, file_name:
     })
 
 
-def records_for(path: Path, account_id: str | None = None, related: tuple[str, ...] = ()):
+def records_for(path: Path, account_id: str | None = None, related: tuple[str, ...] = (),
+                held: str | None = None):
     """Record reader for one batch file; each line paired within :func:`group_of` ``path``
     (``related``: the other input files of the command, given by the pipeline).
 
     ``account_id`` (``detector ingest --account-id``) takes precedence over the sidecar and
     the Batch object. InputError when no file of the group can give an account.
     """
-    group = group_of(Path(path), related)
+    group = group_of(Path(path), related, held)
     if account_id is None and not group.any_account() and (
             group.me.inputs or group.me.results):
         raise InputError(f"{path}: {_ACCOUNT_HINT}")
@@ -471,4 +503,4 @@ def unpaired_records(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]
 
 
 register(Format("openai-batch", unpaired_records, source_for, claims, priority=15,
-                records_for=records_for, wants_related=True))
+                records_for=records_for, wants_related=True, holds=hold_file))
