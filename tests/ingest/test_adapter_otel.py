@@ -38,8 +38,15 @@ def reasons(home) -> list[str]:
 
 def ingest(home, *paths: Path, **kw):
     res = ingest_paths(home, list(paths), progress=False, workers=kw.pop("workers", 1), **kw)
-    assert res.read == res.accepted + res.duplicates + res.quarantined
+    assert res.read == res.accepted + res.enriched + res.duplicates + res.quarantined
     return res
+
+
+def test_log_records_without_their_spans_are_quarantined_not_dropped(home, tmp_path):
+    logs = shutil.copy(FIX / "openai_v2_logs.jsonl", tmp_path / "logs.jsonl")
+    res = ingest(home, logs, fmt="otel", account_key="service.name")
+    assert res.read == res.quarantined > 0 and res.accepted == 0
+    assert all(r.startswith("unmatched_log_record: gen_ai.") for r in reasons(home))
 
 
 @pytest.mark.parametrize("name", ["agent_run.jsonl", "deprecated_names.jsonl",
@@ -220,8 +227,8 @@ def test_every_model_call_is_counted_and_no_carried_field_is_lost(tmp_path):
         "user": st.none() | text, "prompt": st.none() | text, "parent": st.integers(0, 8)})
 
     @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(span, max_size=8))
-    def check(spans):
+    @given(st.lists(span, max_size=8), st.lists(st.integers(0, 10), max_size=4))
+    def check(spans, log_spans):
         out = []
         for i, s in enumerate(spans):
             a = {}
@@ -249,14 +256,26 @@ def test_every_model_call_is_counted_and_no_carried_field_is_lost(tmp_path):
             out.append(sp)
         doc = {"resourceSpans": [{"resource": {"attributes": []},
                                   "scopeSpans": [{"spans": out}]}]}
+        logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [
+            {"traceId": "ab" * 16, "spanId": f"{j:016x}", "eventName": "gen_ai.user.message",
+             "body": {"kvlistValue": {"values": [
+                 {"key": "content", "value": {"stringValue": "hi"}}]}}}
+            for j in log_spans]}]}]}
         p = tmp_path / "p.jsonl"
-        p.write_bytes(orjson.dumps(doc) + b"\n")
+        p.write_bytes(orjson.dumps(doc) + b"\n" + orjson.dumps(logs) + b"\n")
         reader = records_for(p, account_id="acct")
         got = parse_line(orjson.dumps(doc), Limits(), reader)
-        calls = [s for s in spans if s["op"] in ("chat", "text_completion", "generate_content",
-                                                 "embeddings") or (s["op"] is None and (
-                    s["model"] is not None or s["in"] is not None or s["out"] is not None))]
+        is_call = [s["op"] in ("chat", "text_completion", "generate_content", "embeddings")
+                   or (s["op"] is None and (s["model"] is not None or s["in"] is not None
+                                            or s["out"] is not None)) for s in spans]
+        calls = [s for s, c in zip(spans, is_call, strict=True) if c]
         assert len(got) == len(calls)  # every model call is one record, nothing else
+        # a log record is context when it joins a model call, else one quarantined record
+        from_logs = parse_line(orjson.dumps(logs), Limits(), reader)
+        unmatched = [j for j in log_spans if not (j < len(spans) and is_call[j])]
+        assert len(from_logs) == len(unmatched)
+        assert all(r.startswith("unmatched_log_record: gen_ai.user.message")
+                   for _, r in from_logs)
         for s, (_, row) in zip(calls, got, strict=True):
             assert not isinstance(row, str), row
             row = dict(zip(NAMES, row, strict=False))

@@ -22,7 +22,9 @@ the options to give (a file where most spans lack it is refused as unreadable, e
 ``eventName`` or the ``event.name`` attribute ``gen_ai.system.message``,
 ``gen_ai.user.message``, ``gen_ai.assistant.message``, ``gen_ai.tool.message``,
 ``gen_ai.choice``) in this file or in another OTel file of the same command join their span by
-trace and span id. They are context, not requests (0 records read).
+trace and span id. They are context, not requests (0 records read); a GenAI log record that
+joins no model-call span (no span id, or no such span in the command's OTel files) is read as
+one record and quarantined (``unmatched_log_record: ...``), never dropped.
 
 | native | span |
 |---|---|
@@ -133,6 +135,7 @@ class Context:
     account_key: str | None = None
     spans: dict[tuple[str, str], tuple[str | None, dict]] = field(default_factory=dict)
     events: dict[tuple[str, str], list[tuple[str, object]]] = field(default_factory=dict)
+    calls: set[tuple[str, str]] = field(default_factory=set)  # model-call spans (trace, span)
 
     def keys(self) -> tuple[str, ...]:
         return _CONTEXT_KEYS + ((self.account_key,) if self.account_key else ())
@@ -143,7 +146,10 @@ class Context:
         keys = self.keys()
         for span, resource in _spans(value):
             a = attrs(span.get("attributes"))
-            if is_model_call(a) or not isinstance(span.get("spanId"), str):
+            if is_model_call(a):
+                self.calls.add((str(span.get("traceId")), str(span.get("spanId"))))
+                continue
+            if not isinstance(span.get("spanId"), str):
                 continue
             kept = {k: a[k] for k in keys if k in a}
             for k in keys:
@@ -365,8 +371,25 @@ def _reader(ctx: Context | None, account_id: str | None):
         for span, resource in _spans(value):
             if is_model_call(attrs(span.get("attributes"))):
                 out.append((orjson.dumps(span), map_span(span, resource, local, account_id)))
+        for rec in _log_records(value):
+            reason = _unmatched(rec, local)
+            if reason is not None:
+                out.append((orjson.dumps(rec), reason))
         return out
     return read
+
+
+def _unmatched(rec: dict, ctx: Context) -> str | None:
+    """Why a GenAI log record joins no model call (it is then quarantined), or None."""
+    name = rec.get("eventName") or attrs(rec.get("attributes")).get("event.name")
+    if not (isinstance(name, str) and name.startswith("gen_ai.")):
+        return None  # not GenAI content: no request to join
+    key = (str(rec.get("traceId")), str(rec.get("spanId")))
+    if rec.get("spanId") and key in ctx.calls:
+        return None
+    return (f"unmatched_log_record: {name[:60]} (trace {key[0][:40]}, span {key[1][:20]}) "
+            f"matches no model-call span in this file or the command's other OTel files; "
+            f"give the spans file on the same command")
 
 
 read_export = _reader(None, None)
@@ -391,6 +414,7 @@ def _context(paths: list[Path], account_key: str | None) -> Context:
         st = p.stat()
         part = _file_context(str(p.resolve()), st.st_mtime_ns, st.st_size, account_key)
         ctx.spans.update(part.spans)
+        ctx.calls.update(part.calls)
         for k, v in part.events.items():
             ctx.events.setdefault(k, []).extend(v)
     return ctx
