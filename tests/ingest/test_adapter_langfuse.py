@@ -103,3 +103,22 @@ def test_property_every_carried_field_arrives(obs, session):
     assert got["status"] == (500 if obs.get("level") == "ERROR" else None)
     if session:
         assert json.loads(got["metadata_json"])["sessionId"] == session
+
+
+@pytest.mark.parametrize("first", ["traces", "observations"])
+def test_traces_and_observations_in_different_commands_join(home, tmp_path, first):
+    from detector.settings import load_settings
+
+    together = load_settings(tmp_path / "together")
+    ingest(together, [OBS, TRACES])
+    order = [TRACES, OBS] if first == "traces" else [OBS, TRACES]
+    a = ingest(home, [order[0]])
+    b = ingest(home, [order[1]])
+    skip = {"source_file", "source_line", "ingest_id"}
+    strip = {k: {c: v for c, v in r.items() if c not in skip} for k, r in rows(home).items()}
+    assert strip == {k: {c: v for c, v in r.items() if c not in skip}
+                     for k, r in rows(together).items()}
+    if first == "observations":  # quarantined and held, then read with their traces
+        assert (a.accepted, a.quarantined) == (0, 5) and b.accepted == 4
+    else:
+        assert a.read == 0 and b.accepted == 4

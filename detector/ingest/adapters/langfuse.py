@@ -19,6 +19,11 @@ customer), in which case the trace's ``userId`` is kept as the end user. An obse
 trace has no such value (or is not in the traces given) is quarantined with a reason naming
 these options.
 
+**Across commands** (the held store, ``state/ingest/held/langfuse/``): the traces of every
+ingested file are kept, so observations delivered in a later command join them; an observation
+whose trace is unknown is quarantined and kept too, and is read again (as a record of the
+traces file) when a later command brings its trace.
+
 | native | Langfuse observation |
 |---|---|
 | request_id | ``id`` |
@@ -36,6 +41,8 @@ Langfuse carries no client IP, user agent, payment fingerprint or account creati
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -47,6 +54,7 @@ from detector.ingest.adapters.rows import source_for
 from detector.ingest.formats import Format, register
 from detector.ingest.jsonio import decode_object
 from detector.ingest.sources import open_stream
+from detector.lake.io import write_bytes_atomic
 
 ACCOUNT_KEYS = ("user", "session")
 _MAPPED = {"id", "startTime", "endTime", "model", "input", "output", "usage", "usageDetails",
@@ -171,7 +179,10 @@ def map_observation(obs: dict, traces: dict, account_key: str = "user",
     })
 
 
-def _reader(traces: dict, account_key: str, account_id: str | None):
+def _reader(traces: dict, account_key: str, account_id: str | None,
+            waiting: dict | None = None):
+    waiting = waiting or {}
+
     def read(raw: bytes, flags: list[str]) -> list[tuple[bytes, object]]:
         value, reason = decode_object(raw, flags)
         if value is None:
@@ -182,8 +193,12 @@ def _reader(traces: dict, account_key: str, account_id: str | None):
         for obs in items:
             if not isinstance(obs, dict):
                 out.append((orjson.dumps(obs), "not_an_object: observation"))
-            elif _is_trace(obs) or obs.get("type") not in ("GENERATION", None):
-                continue  # a trace (context) or a SPAN / EVENT: not a model call
+            elif _is_trace(obs):  # context; brings the observations held for it
+                for held in waiting.get(obs.get("id"), ()):
+                    out.append((orjson.dumps(held),
+                                map_observation(held, traces, account_key, account_id)))
+            elif obs.get("type") not in ("GENERATION", None):
+                continue  # a SPAN / EVENT: not a model call
             else:
                 one = raw if page is None else orjson.dumps(obs)
                 out.append((one, map_observation(obs, traces, account_key, account_id)))
@@ -192,13 +207,84 @@ def _reader(traces: dict, account_key: str, account_id: str | None):
 
 
 def records_for(path: Path, account_key: str | None = None, account_id: str | None = None,
-                related: tuple = ()):
+                related: tuple = (), held: str | None = None):
     """Reader joining observations to the traces found in the command's other files (and in
     this file, when it holds traces too)."""
-    traces: dict = {}
+    traces: dict = dict(_held(held, "traces"))
     for p in (*related, str(path)):
         traces.update(_traces_of(str(p)))
-    return _reader(traces, account_key or "user", account_id)
+    waiting = {t: obs for t, obs in _held(held, "observations").items()
+               if t in _traces_of(str(path))}
+    return _reader(traces, account_key or "user", account_id, waiting)
+
+
+def _held(held: str | None, kind: str) -> dict:
+    """The held traces (id -> (user, session)) or observations (trace id -> [observation])."""
+    root = Path(held) / "langfuse" if held else None
+    if root is None or not root.is_dir():
+        return {}
+    files = sorted(root.glob(f"{kind}-*.json"))
+    return _held_read(tuple((str(p), p.stat().st_mtime_ns) for p in files), kind)
+
+
+@lru_cache(maxsize=8)
+def _held_read(files: tuple, kind: str) -> dict:
+    out: dict = {}
+    for name, _ in files:
+        for k, v in orjson.loads(Path(name).read_bytes()).items():
+            if kind == "traces":
+                out[k] = tuple(v)
+            else:
+                out.setdefault(k, []).extend(v)
+    return out
+
+
+def hold_file(path: Path, account_key: str | None = None, account_id: str | None = None,
+              related: tuple = (), held: str | None = None) -> None:
+    """``Format.holds``: keep this file's traces, and its observations whose trace is known
+    nowhere yet, for later commands (see the module docstring)."""
+    if not held:
+        return
+    traces = _traces_of(str(path))
+    if traces:
+        _hold(held, "traces", {k: list(v) for k, v in traces.items()})
+    if account_id is not None:
+        return  # every observation had its account
+    known = set(_held(held, "traces"))
+    for p in (*related, str(path)):
+        known.update(_traces_of(str(p)))
+    waiting: dict[str, list] = {}
+    for obs in _observations(path):
+        if obs.get("type") in ("GENERATION", None) and obs.get("traceId") not in known:
+            waiting.setdefault(str(obs.get("traceId")), []).append(obs)
+    if waiting:
+        _hold(held, "observations", waiting)
+
+
+def _observations(path: Path) -> Iterator[dict]:
+    with open_stream(path) as fh:
+        data = fh.read(_MAX_TRACES_BYTES)
+    try:
+        docs = [orjson.loads(data)]
+    except orjson.JSONDecodeError:
+        docs = []
+        for line in data.splitlines():
+            try:
+                docs.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+    for doc in docs:
+        items = _page(doc) if isinstance(doc, dict) else doc if isinstance(doc, list) else None
+        for obs in items if items is not None else [doc]:
+            if isinstance(obs, dict) and _is_observation(obs):
+                yield obs
+
+
+def _hold(held: str, kind: str, doc: dict) -> None:
+    data = orjson.dumps(doc)  # key order kept: a held observation is read as delivered
+    target = Path(held) / "langfuse" / f"{kind}-{hashlib.blake2b(data, digest_size=16).hexdigest()}.json"
+    if not target.exists():
+        write_bytes_atomic(target, data)
 
 
 def claims(rec: dict) -> bool:
@@ -213,4 +299,5 @@ def claims(rec: dict) -> bool:
 
 
 register(Format("langfuse", _reader({}, "user", None), source_for, claims, priority=14,
-                records_for=records_for, account_keys=ACCOUNT_KEYS, wants_related=True))
+                records_for=records_for, account_keys=ACCOUNT_KEYS, wants_related=True,
+                holds=hold_file))
