@@ -21,12 +21,14 @@ from detector.api.routers import (
     accounts,
     allowlist,
     audit,
+    case_forms,
     cluster_pages,
     clusters,
     decisions,
     health,
     metrics,
     pages,
+    queue_pages,
     reports,
     review_queue,
     rules,
@@ -108,7 +110,7 @@ def create_app(settings: Settings, service: Service | None = None,
     # decisions before accounts: '/{account_id:path}/decisions' must match before the
     # account route's '/{account_id:path}' swallows it
     for module in (health, metrics, verdicts, review_queue, decisions, accounts, clusters, rules,
-                   reports, allowlist, audit, pages, cluster_pages):
+                   reports, allowlist, audit, case_forms, pages, queue_pages, cluster_pages):
         app.include_router(module.router)
     app.include_router(decisions.by_query)
     errors.install(app)

@@ -35,6 +35,12 @@ class Verdict(BaseModel):
     known: bool = Field(description="Whether the account has a verdict at all.")
 
 
+class QueueClaim(BaseModel):
+    analyst: str
+    claimed_at: str
+    expires_at: str
+
+
 class QueueItem(BaseModel):
     account_id: str
     date: str
@@ -44,6 +50,11 @@ class QueueItem(BaseModel):
     reasons: list[str]
     cluster_id: str | None
     case_status: str | None
+    first_flagged: str | None = Field(
+        default=None, description="Earliest review/block day in the index window.")
+    age_days: int | None = Field(
+        default=None, description="Days from first_flagged to the newest verdict day.")
+    claim: QueueClaim | None = Field(default=None, description="The live claim, if any.")
 
 
 class QueuePage(BaseModel):
@@ -51,6 +62,22 @@ class QueuePage(BaseModel):
     offset: int
     limit: int
     items: list[QueueItem]
+
+
+class ClusterGroup(BaseModel):
+    cluster_id: str
+    members: int = Field(description="Members in the queue's window matching the filters.")
+    review: int
+    block: int
+    allow: int
+    max_risk: float | None
+
+
+class ClusterGroupPage(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    items: list[ClusterGroup]
 
 
 class DecisionIn(BaseModel):

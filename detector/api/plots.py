@@ -11,6 +11,8 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from detector.columns import FAMILIES
+
 from detector.features.percentiles import percentile_text
 
 DECISION_COLOURS = {"allow": "#3c8d5a", "review": "#d89a1c", "block": "#c0392b", None: "#888"}
@@ -118,31 +120,68 @@ def percentile_chart(features: list[dict[str, Any]], width: int = 760, top_n: in
     return _svg(width, height, body, "Feature percentiles")
 
 
+#: width of one character in the charts' font (11 px sans-serif labels, 10 px axis text),
+#: slightly generous so that an estimate never falls short of the rendered text
+LABEL_CHAR_PX, AXIS_CHAR_PX = 7.0, 6.4
+
+
+def text_width(text: str, char_px: float = LABEL_CHAR_PX) -> float:
+    """An upper estimate of ``text``'s rendered width in the charts' font (pixels)."""
+    return len(text) * char_px
+
+
 def coverage_chart(features: list[dict[str, Any]], width: int = 760) -> Markup:
-    """Topic coverage (``cov_*`` features): the account's value against the population median."""
+    """Topic coverage (``cov_*`` features): the account's value against the population median.
+    The label column and the value column are as wide as their longest text, and the chart
+    widens rather than clip a label (the SVG scales down to the page)."""
     rows = [f for f in features if f["family"] == "cov" and f.get("value") is not None]
     if not rows:
         return _empty(width, "No topic-coverage features (embeddings stage) for this day.")
-    label_w, row_h = 260, 26
+    row_h = 26
+    note = "dark: this account, light: population median (each row on its own scale)"
+    values = [f"{_fmt(f['value'])} vs {_fmt(f['median'])}" for f in rows]
+    label_w = max(80.0, max(text_width(f["name"]) for f in rows) + 12)
+    right_w = max(text_width(v, AXIS_CHAR_PX) for v in values) + 12
+    plot_w = max(160.0, width - label_w - right_w)
+    total = max(label_w + plot_w + right_w, label_w + text_width(note, AXIS_CHAR_PX) + 4)
     height = row_h * len(rows) + 20
-    plot_w = width - label_w - 80
     body = []
-    for i, f in enumerate(rows):  # each row on its own scale: features differ in units
-        y = i * row_h + 2
+    for i, (f, vtext) in enumerate(zip(rows, values, strict=True)):
+        y = i * row_h + 2  # each row on its own scale: features differ in units
         top = max(abs(float(f["value"])), abs(float(f["median"] or 0))) or 1.0
         aw = plot_w * abs(float(f["value"])) / top
         pw = plot_w * abs(float(f["median"] or 0)) / top
-        body.append(f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" class="label">'
+        body.append(f'<text x="{label_w - 6:.1f}" y="{y + 14}" text-anchor="end" class="label">'
                     f'{escape(f["name"])}</text>')
-        body.append(f'<rect x="{label_w}" y="{y}" width="{aw:.1f}" height="10" class="acct">'
+        body.append(f'<rect x="{label_w:.1f}" y="{y}" width="{aw:.1f}" height="10" class="acct">'
                     f'<title>account: {escape(_fmt(f["value"]))}</title></rect>')
-        body.append(f'<rect x="{label_w}" y="{y + 11}" width="{pw:.1f}" height="10" class="pop">'
-                    f'<title>population median: {escape(_fmt(f["median"]))}</title></rect>')
-        body.append(f'<text x="{label_w + plot_w + 6}" y="{y + 14}" class="axis">'
-                    f'{escape(_fmt(f["value"]))} vs {escape(_fmt(f["median"]))}</text>')
-    body.append(f'<text x="{label_w}" y="{height - 2}" class="axis">dark: this account, '
-                'light: population median (each row on its own scale)</text>')
-    return _svg(width, height, body, "Topic coverage versus population")
+        body.append(f'<rect x="{label_w:.1f}" y="{y + 11}" width="{pw:.1f}" height="10" '
+                    f'class="pop"><title>population median: {escape(_fmt(f["median"]))}'
+                    '</title></rect>')
+        body.append(f'<text x="{label_w + plot_w + 6:.1f}" y="{y + 14}" class="axis">'
+                    f'{escape(vtext)}</text>')
+    body.append(f'<text x="{label_w:.1f}" y="{height - 2}" class="axis">{escape(note)}</text>')
+    return _svg(int(round(total)), height, body, "Topic coverage versus population")
+
+
+def family_legend(features: list[dict[str, Any]], width: int = 760) -> Markup:
+    """What each bar colour of the percentile chart means: one swatch per feature family
+    present (labels from the column registry), wrapping onto more lines when needed."""
+    present = list(dict.fromkeys(f["family"] for f in features
+                                 if f.get("percentile") is not None and f["family"] != "cov"))
+    if not present:
+        return Markup("")
+    body, x, y = [], 4.0, 4
+    for code in present:
+        label = f"{FAMILIES.get(code, code)} ({code})"
+        w = 16 + text_width(label) + 14
+        if x + w > width and x > 4:
+            x, y = 4.0, y + 18
+        colour = FAMILY_COLOURS.get(code, "#999")
+        body.append(f'<rect x="{x:.1f}" y="{y}" width="12" height="12" fill="{colour}"/>')
+        body.append(f'<text x="{x + 16:.1f}" y="{y + 10}" class="label">{escape(label)}</text>')
+        x += w
+    return _svg(width, y + 18, body, "Feature family colours")
 
 
 def _fmt(v: Any) -> str:

@@ -67,6 +67,7 @@ class VerdictIndex:
     signature: tuple = ()
     loaded_at: float = 0.0
     load_seconds: float = 0.0
+    first_flagged: pa.Array | None = None  # earliest review/block day in the window (str)
 
     @classmethod
     def empty(cls) -> VerdictIndex:
@@ -107,21 +108,25 @@ class VerdictIndex:
             src = f"({source_sql([p for _, p in files])})"
             # hash aggregate keeping each account's newest row (a struct is never NULL, so
             # NULL columns of the newest row stay NULL instead of falling back to older rows)
-            latest = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
-                      f"SELECT {_columns(con, src)} FROM {src} WHERE account_id IS NOT NULL) "
-                      "GROUP BY account_id")
+            # first_flagged: the earliest review/block day in the window (the queue's case age)
+            latest = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v, "
+                      "min(date) FILTER (WHERE lower(decision) IN ('review', 'block')) "
+                      f"AS first_flagged FROM (SELECT {_columns(con, src)} FROM {src} "
+                      "WHERE account_id IS NOT NULL) GROUP BY account_id")
             if block_files:
                 bsrc = f"({source_sql(block_files)})"
                 blocks = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
                           f"SELECT {_columns(con, bsrc)} FROM {bsrc} WHERE account_id IS NOT "
                           "NULL AND lower(CAST(decision AS VARCHAR)) = 'block') "
                           "GROUP BY account_id")
-                merged = (f"SELECT account_id, coalesce(b.v, l.v) AS v FROM ({latest}) l "
-                          f"FULL OUTER JOIN ({blocks}) b USING (account_id)")
+                merged = (f"SELECT account_id, coalesce(b.v, l.v) AS v, "
+                          "coalesce(l.first_flagged, b.v.date) AS first_flagged "
+                          f"FROM ({latest}) l FULL OUTER JOIN ({blocks}) b USING (account_id)")
             else:
                 merged = latest
             table = con.sql(
-                f"SELECT account_id, {', '.join(f'v.{f} AS {f}' for f in fields)} "
+                f"SELECT account_id, {', '.join(f'v.{f} AS {f}' for f in fields)}, "
+                "first_flagged "
                 f"FROM ({merged}) ORDER BY account_id"
             ).to_arrow_table()
         finally:
@@ -145,6 +150,8 @@ class VerdictIndex:
             dates=date_dict.dictionary.to_pylist(),
             reasons=t["reasons"].combine_chunks(), cluster_id=t["cluster_id"].combine_chunks(),
             org_id=t["org_id"].combine_chunks(), model_version=t["model_version"].combine_chunks(),
+            first_flagged=(t["first_flagged"].combine_chunks() if "first_flagged" in
+                           t.column_names else None),
         )
 
     def __len__(self) -> int:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 
 from detector.api.deps import AccountId, AccountQuery, Analyst, Svc, Viewer
 from detector.api.models import DecisionIn, DecisionOut, ErrorBody
+from detector.cases.claims import release
 
 #: 404: an id that is a dot segment ("." or "..") cannot travel in a path (HTTP clients remove
 #: dot segments before sending): the request reaches no route. The query forms carry any id.
@@ -17,8 +18,10 @@ router = APIRouter(prefix="/v1/accounts", tags=["decisions"],
 
 
 def record(svc, account_id: str, body: DecisionIn, analyst: str) -> dict:
-    """Record a decision and make the gateway see it at once."""
+    """Record a decision and make the gateway see it at once; the analyst's claim on the
+    account, if any, ends (the case is decided)."""
     row = svc.store.record_decision(account_id, body.decision, analyst, body.note, body.date)
+    release(svc.store, account_id, analyst, why="decided")
     svc.overrides.refresh()
     svc.metrics.inc("dg_decisions_total", decision=body.decision)
     return row

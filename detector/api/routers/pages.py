@@ -10,9 +10,7 @@ The ``hook`` role cannot open pages.
 from __future__ import annotations
 
 import hmac
-import math
 import secrets
-from dataclasses import replace
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -34,10 +32,10 @@ from detector.api.deps import (
 from detector.api.models import DecisionIn
 from detector.api.queue import QueueQuery, review_queue
 from detector.api.routers.decisions import record
+from detector.cases.claims import claim_of, live_claims
 from detector.cases.schema import DECISIONS
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
 
 
 def _key(request: Request) -> str | None:
@@ -148,42 +146,6 @@ def _score_or_none(text: str) -> float | None:
     return value
 
 
-@router.get("/queue")
-def queue_page(
-    request: Request,
-    tab: Annotated[str, Query(pattern="^(reviews|blocks)$")] = "reviews",
-    decision: Annotated[str, Query(pattern="^(|review|block|both|allow)$")] = "",
-    status: Annotated[str, Query(pattern="^(open|decided|all)$")] = "open",
-    sort: Annotated[str, Query(
-        pattern="^(-risk|risk|-score|score|-date|date|account_id)$")] = "-risk",
-    account: Annotated[str, Query(max_length=256)] = "",
-    cluster_id: Annotated[str, Query(max_length=256)] = "",
-    min_score: Annotated[str, Query(max_length=20, description="0-1; empty for none")] = "",
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-) -> Response:
-    who = page_principal(request)
-    min_score = _score_or_none(min_score)
-    svc = get_service(request)
-    # the tab picks the decision (reviews: need a person; blocks: automatic, for spot checks)
-    # unless the Decision filter names one
-    by_tab = {"reviews": ("review",), "blocks": ("block",)}
-    decisions = (by_tab[tab] if not decision else
-                 ("review", "block") if decision == "both" else (decision,))
-    q = QueueQuery(decisions=decisions, status=status, sort=sort, min_score=min_score,
-                   account_prefix=account or None, cluster_id=cluster_id or None,
-                   limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    result = review_queue(svc.verdicts.index, svc.overrides.current, q)
-    pages = max(1, math.ceil(result["total"] / PAGE_SIZE))
-    tab_counts = {t: review_queue(svc.verdicts.index, svc.overrides.current,
-                                  replace(q, decisions=d, limit=0, offset=0))["total"]
-                  for t, d in by_tab.items()}
-    filters = {"tab": tab, "decision": decision, "status": status, "sort": sort, "account": account,
-               "cluster_id": cluster_id, "min_score": "" if min_score is None else min_score}
-    return _render(request, "queue.html", who, result=result, filters=filters, page=page,
-                   pages=pages, tab_counts=tab_counts, latest=svc.verdicts.index.latest_date,
-                   qs=lambda **kw: urlencode({**filters, **kw}))
-
-
 @router.get("/account")
 def account_page_query(request: Request, id: Annotated[str, Query(min_length=1)],
                        saved: str = "") -> Response:
@@ -201,19 +163,24 @@ def account_page(request: Request, account_id: AccountId, saved: str = "") -> Re
     charts = {"activity": plots.activity_chart(data["activity"]),
               "score": plots.score_chart(data["timeline"]),
               "percentiles": plots.percentile_chart(data["features"]),
-              "coverage": plots.coverage_chart(data["features"])}
+              "coverage": plots.coverage_chart(data["features"]),
+              "legend": plots.family_legend(data["features"])}
     top = sorted([f for f in data["features"] if f["percentile"] is not None],
                  key=lambda f: -abs(f["percentile"] - 50))[:15]
     return _render(request, "account.html", who, a=data, charts=charts, top_features=top,
-                   saved=saved, next_review=next_review(svc, account_id) if saved else None)
+                   saved=saved, next_review=next_review(svc, account_id, who.name),
+                   claim=claim_of(svc.store, account_id))
 
 
-def next_review(svc, after: str) -> dict[str, Any] | None:
-    """The next open review in the queue's default order (``-risk``), other than ``after``:
-    where the "next in queue" link after a decision goes. None when no review is open."""
-    q = QueueQuery(decisions=("review",), status="open", sort="-risk", limit=2)
-    items = review_queue(svc.verdicts.index, svc.overrides.current, q)["items"]
-    return next((it for it in items if it["account_id"] != after), None)
+def next_review(svc, after: str, analyst: str = "") -> dict[str, Any] | None:
+    """The next open review in the queue's default order (``-risk``), other than ``after``
+    and not claimed by someone other than ``analyst``: where "next in queue" (the link after a
+    decision, the ``n`` key) goes. None when no such review is open."""
+    claims = live_claims(svc.store)
+    q = QueueQuery(decisions=("review",), status="open", sort="-risk", limit=2 + len(claims))
+    items = review_queue(svc.verdicts.index, svc.overrides.current, q, claims)["items"]
+    return next((it for it in items if it["account_id"] != after and (
+        it["claim"] is None or it["claim"]["analyst"] == analyst)), None)
 
 
 @router.post("/accounts/{account_id:path}/decisions")

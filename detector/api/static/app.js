@@ -14,6 +14,13 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   });
+  // Buttons that ask first (take over someone else's claim).
+  document.querySelectorAll("[data-confirm]").forEach((btn) => {
+    btn.addEventListener("click", (ev) => {
+      if (!window.confirm(btn.dataset.confirm)) ev.preventDefault();
+    });
+  });
+  keyboard();
   // Click a header of a .sortable table to sort by that column.
   document.querySelectorAll("table.sortable").forEach((table) => {
     table.querySelectorAll("th").forEach((th, col) => {
@@ -35,3 +42,49 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+
+// Keyboard shortcuts (the help line #key-help lists them). Queue: j/k move the selection,
+// o or Enter opens it. Account page: c confirm-block, a clear (allow), e escalate (each
+// selects the decision and submits the form; a block still asks first), m claim, n next in
+// queue, q back to the queue. Keys typed into a field, or with a modifier, are left alone.
+function keyboard() {
+  const rows = [...document.querySelectorAll("#queue-table tbody tr")];
+  let at = -1;
+  const select = (i) => {
+    if (!rows.length) return;
+    at = Math.max(0, Math.min(rows.length - 1, i));
+    rows.forEach((r, j) => r.classList.toggle("selected", j === at));
+    rows[at].scrollIntoView({block: "nearest"});
+  };
+  const decide = (value) => {
+    const form = document.getElementById("decision-form");
+    const choice = form && form.querySelector(`input[name=decision][value="${value}"]`);
+    if (!choice) return;
+    choice.checked = true;
+    form.requestSubmit();
+  };
+  const go = (el) => { if (el) window.location.href = el.href; };
+  const keys = {
+    j: () => select(at + 1),
+    k: () => select(at - 1),
+    o: () => at >= 0 && go(rows[at].querySelector("a.acct-link")),
+    Enter: () => at >= 0 && go(rows[at].querySelector("a.acct-link")),
+    c: () => decide("confirm-block"),
+    a: () => decide("clear"),
+    e: () => decide("escalate"),
+    m: () => { const b = document.getElementById("claim-button"); if (b) b.click(); },
+    n: () => go(document.getElementById("next-review") || document.getElementById("next-in-queue")),
+    q: () => { if (!rows.length) window.location.href = "/queue"; },
+  };
+  document.addEventListener("keydown", (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.isComposing) return;
+    const t = ev.target;
+    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    const act = keys[ev.key];
+    if (!act) return;
+    if (ev.key === "Enter" && (at < 0 || (t && ["A", "BUTTON"].includes(t.tagName)))) return;
+    ev.preventDefault();
+    act();
+  });
+}
