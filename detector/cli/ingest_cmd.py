@@ -50,7 +50,8 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(result.to_json() + "\n")
             return
         typer.echo(f"{'dry run (nothing stored): ' if dry_run else ''}"
-                   f"read {result.read}  accepted {result.accepted}  duplicates "
+                   f"read {result.read}  accepted {result.accepted}  "
+                   f"{f'enriched {result.enriched}  ' if result.enriched else ''}duplicates "
                    f"{result.duplicates}  quarantined {result.quarantined}  "
                    f"({len(result.files)} files, {result.seconds:.1f} s)")
         if result.fill_rates is not None:
