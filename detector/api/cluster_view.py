@@ -104,7 +104,7 @@ def _samples(svc: Service, accounts: list[str], day: str | None,
     return [{"account_id": a, "prompts": by_account[a]} for a in accounts if by_account.get(a)]
 
 
-def _tables(svc: Service, cluster_id: str) -> ClusterTables | None:
+def cluster_tables_or_none(svc: Service, cluster_id: str) -> ClusterTables | None:
     """The cluster's stored rows (None when unknown or unreadable: logged)."""
     try:
         return cluster_tables(svc.settings, cluster_id)
@@ -117,7 +117,7 @@ def cluster_case(svc: Service, cluster_id: str, role: str, page: int = 1,
                  per_page: int = EDGES_PER_PAGE) -> dict[str, Any] | None:
     """The cluster page's data; None when the cluster is unknown. ``page`` is 1-based and
     clamped to the last page."""
-    t = _tables(svc, cluster_id)
+    t = cluster_tables_or_none(svc, cluster_id)
     if t is None:
         return None
     prep = prepared(svc, t)
