@@ -30,6 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from detector.decide.reasons import default_rule_words, structured_reasons
 from detector.hooks.outbox import (
     config_mtime,
     enqueue,
@@ -75,7 +76,8 @@ def _candidate_rows(con, day: dt.date, cols: set[str],
 
     cur = con.execute(
         f"SELECT account_id, decision, {col('score', 'DOUBLE')}, {col('reasons')}, "
-        f"{col('cluster_id')}, {col('model_version')}, {col('ruleset_hash')}, {col('run_id')} "
+        f"{col('cluster_id')}, {col('model_version')}, {col('ruleset_hash')}, {col('run_id')}, "
+        f"{col('explanation_json')} "
         "FROM verdicts WHERE CAST(date AS DATE) = ? AND (decision IN ('review', 'block') "
         "OR account_id IN (SELECT account_id FROM _raised)) ORDER BY account_id", [day])
     names = [d[0] for d in cur.description]
@@ -107,6 +109,7 @@ def _expire_blocks(conn, con, day: dt.date, expiry_days: int) -> int:
         payload = {
             "account_id": acc, "date": ended.isoformat(), "decision": "allow",
             "previous_decision": "block", "score": None, "reasons": ["block_expired"],
+            "reasons_structured": structured_reasons(["block_expired"], rules={}),
             "cluster_id": cluster_id or None, "model_version": None, "ruleset_hash": None,
             "run_id": None, "source": "expiry", "blocked_date": last_block.isoformat(),
             "block_expiry_days": expiry_days,
@@ -118,6 +121,7 @@ def _expire_blocks(conn, con, day: dt.date, expiry_days: int) -> int:
 
 def _account_events(conn, con, day: dt.date, cols: set[str]) -> int:
     announced = _announced(conn)
+    words = default_rule_words()
     n = 0
     for row in _candidate_rows(con, day, cols, announced):
         acc, decision = row["account_id"], row["decision"]
@@ -134,6 +138,8 @@ def _account_events(conn, con, day: dt.date, cols: set[str]) -> int:
             "previous_decision": last_decision,
             "score": None if row["score"] is None else round(row["score"], 6),
             "reasons": [x for x in (row["reasons"] or "").split(";") if x],
+            "reasons_structured": structured_reasons(row["reasons"], row["explanation_json"],
+                                                     rules=words),
             "cluster_id": row["cluster_id"] or None, "model_version": row["model_version"],
             "ruleset_hash": row["ruleset_hash"], "run_id": row["run_id"], "source": "verdicts",
         }
