@@ -126,3 +126,53 @@ def test_merge_rows():
         merge_rows(bare, _row_of(_full(0, latency_ms=5)))
     sampled = merge_rows(bare, full, sampled=True)
     assert sampled["prompt_text"] is None and sampled["prompt_hash"] == full["prompt_hash"]
+
+
+def test_property_any_order_of_a_partial_and_a_full_copy_stores_the_full_row(tmp_path):
+    """For records missing any subset of what a source may lack, delivered before or after
+    the full record in another command: read = accepted + enriched + duplicates + quarantined
+    for each command, and the lake ends with the row of the full record."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from detector.settings import load_settings
+
+    droppable = ["response", "usage", "user_agent", "client_ip", "model", "latency_ms",
+                 "messages", "user"]
+    text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
+    skip = {"source_file", "source_line", "ingest_id"}
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sets(st.sampled_from(droppable)), min_size=1, max_size=3),
+           st.booleans(), text, st.integers(0, 10**9))
+    def check(drops, partial_first, prompt, salt):
+        d = tmp_path / str(salt)
+        full, part = [], []
+        for i, drop in enumerate(drops):
+            rec = _full(i)
+            rec["request"]["messages"][1]["content"] = prompt
+            full.append(rec)
+            cut = copy.deepcopy(rec)
+            for key in drop:
+                if key in ("messages", "user"):
+                    cut["request"].pop(key, None)
+                else:
+                    cut.pop(key, None)
+            part.append(cut)
+        a = write_jsonl(d / "partial.jsonl", part)
+        b = write_jsonl(d / "full.jsonl", full)
+        home = load_settings(d / "home")
+        ref = load_settings(d / "ref")
+        first, second = (a, b) if partial_first else (b, a)
+        ingest_counted(home, [first])
+        res = ingest_counted(home, [second])
+        ingest_counted(ref, [b])
+        changed = sum(1 for p, f in zip(part, full, strict=True) if p != f)
+        if partial_first:
+            assert (res.enriched, res.duplicates) == (changed, len(full) - changed)
+        else:
+            assert (res.enriched, res.duplicates) == (0, len(full))
+        strip = [{k: {c: v for c, v in r.items() if c not in skip}
+                  for k, r in rows_by_id(h).items()} for h in (home, ref)]
+        assert strip[0] == strip[1]
+    check()
