@@ -20,9 +20,9 @@ FAMILY_COLOURS = {"vol": "#4e79a7", "tim": "#f28e2b", "div": "#59a14f", "hv": "#
                   "inf": "#76b7b2", "rel": "#edc948", "cov": "#b07aa1", "clu": "#ff9da7"}
 
 
-def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
+def _svg(width: int, height: int, body: list[str], label: str, cls: str = "chart") -> Markup:
     return Markup(
-        f'<svg class="chart" role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
+        f'<svg class="{cls}" role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
         + "".join(body) + "</svg>")
 
@@ -181,7 +181,7 @@ def family_legend(features: list[dict[str, Any]], width: int = 760) -> Markup:
         body.append(f'<rect x="{x:.1f}" y="{y}" width="12" height="12" fill="{colour}"/>')
         body.append(f'<text x="{x + 16:.1f}" y="{y + 10}" class="label">{escape(label)}</text>')
         x += w
-    return _svg(width, y + 18, body, "Feature family colours")
+    return _svg(width, y + 18, body, "Feature family colours", cls="legend")
 
 
 def _fmt(v: Any) -> str:
