@@ -13,7 +13,8 @@ What goes (each file rewritten atomically, ``write_parquet_atomic`` / ``write_te
 * JSON files under ``clusters/`` and text reports under ``reports/`` (the id replaced by the
   pseudonym), signed exports re-written from the erased verdicts;
 * the case store: account id replaced by the pseudonym and free text (notes, reasons) blanked
-  in cases, decisions, labels, allow-list entries, the audit log and delivered webhook events.
+  in cases, decisions, labels, allow-list entries, the audit log and delivered webhook events;
+  claims on the account are deleted.
 
 What is kept, and why: the pseudonym ``erased:<keyed hash>`` (HMAC with a per-home secret,
 ``state/erasure.secret``) in place of the id, so that the fact that a decision or block
@@ -307,6 +308,8 @@ def _erase_cases(settings: Settings, account_id: str, alias: str, actor: str,
         cur = conn.execute("UPDATE allowlist SET account_id = ?, reason = '[erased]' "
                            "WHERE account_id = ?", (alias, account_id))
         res.add("case_allowlist", cur.rowcount)
+        cur = conn.execute("DELETE FROM claims WHERE account_id = ?", (account_id,))
+        res.add("case_claims", cur.rowcount)  # who was working on it: nothing to keep
         for name in _TRIGGERS:
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
         rows = conn.execute(

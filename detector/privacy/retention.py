@@ -11,7 +11,7 @@ Each artefact has a setting in days (``0`` keeps it forever; ``-1``, the default
 | ``clusters_retention_days`` | ``clusters/date=D`` (edges with raw IPs, prefixes, payment fingerprints) |
 | ``verdicts_retention_days`` | ``verdicts/date=D``; never fewer days than ``block_expiry_days`` (a block in force stays answerable) |
 | ``returning_lookback_days`` / ``returning_prefix_days`` | ``state/returning``, counted from today when ``retention_days`` > 0 (``run`` prunes it from the newest scored day anyway) |
-| ``cases_retention_days`` (default 0) | case store: accounts whose case was last changed before the cut-off and is not ``blocked``, and their decisions, labels and ended allow-list entries, are pseudonymised as by ``detector erase`` (the records stay; the id and notes go); ended page sessions after a day |
+| ``cases_retention_days`` (default 0) | case store: accounts whose case was last changed before the cut-off and is not ``blocked``, and their decisions, labels and ended allow-list entries, are pseudonymised as by ``detector erase`` (the records stay; the id and notes go); ended page sessions and expired case claims after a day |
 """
 
 from __future__ import annotations
@@ -148,7 +148,9 @@ def _cases(settings: Settings, today: date) -> list[str]:
     with store.db.transaction() as conn:
         n_sessions = conn.execute("DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?",
                                   (day_ago, day_ago)).rowcount
+        n_claims = conn.execute("DELETE FROM claims WHERE expires_at < ?", (day_ago,)).rowcount
     out = [f"{n_sessions} ended page sessions"] if n_sessions else []
+    out += [f"{n_claims} expired case claims"] if n_claims else []
     n = int(settings.cases_retention_days)
     if n <= 0:
         return out

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from detector.cases import CaseStore
+from detector.cases.claims import claim
 from detector.cli.main import app
 from detector.lake.io import write_parquet_atomic
 from detector.lake.schema import QUARANTINE_SCHEMA, REQUEST_SCHEMA
@@ -75,6 +76,7 @@ def full_home(settings):
     store.record_decision(OTHER, "clear", "ana", note="fine", date="2026-11-27")
     store.add_label(VICTIM, True, note="from ticket 42")
     store.allowlist_add(account_id=VICTIM, reason="partner jane", analyst="ana")
+    claim(store, VICTIM, "ana", ttl_s=600)
     return settings
 
 
@@ -107,7 +109,7 @@ def test_erase_removes_the_account_everywhere(full_home):
     removed = res["removed"]
     for what in ("lake_requests", "quarantine_lines", "embedding_cache_vectors", "features_rows",
                  "cluster_rows", "verdicts", "returning_index_rows", "case_decisions",
-                 "case_labels", "case_allowlist", "audit_rows_pseudonymised"):
+                 "case_labels", "case_allowlist", "case_claims", "audit_rows_pseudonymised"):
         assert removed.get(what), what
     # nothing but the pseudonym in any file of the home (SQLite pages and WAL included)
     for path in home.rglob("*"):
