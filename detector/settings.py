@@ -1,20 +1,44 @@
-"""One settings object for every command: home folder, engine, thresholds, hook endpoints.
+"""One settings object for every command: home folder, engine, thresholds, hook endpoints,
+cluster parameters (a ``pydantic_settings.BaseSettings``).
 
-Precedence (highest first): explicit arguments, environment variables ``DETECTOR_*``,
-``<home>/detector.toml``, defaults below. ``DETECTOR_HOME`` names the home folder.
+Precedence (highest first): explicit arguments (``Settings(...)``, ``load_settings(...)``),
+environment variables ``DETECTOR_<NAME>``, ``<home>/detector.toml``, defaults below.
+``DETECTOR_HOME`` names the home folder. Nested tables use ``__``: ``[clusters]`` in the TOML,
+``DETECTOR_CLUSTERS__<FIELD>`` in the environment. Values that are lists or tables (``hooks``,
+``clusters.windows``) are JSON in the environment; ``DETECTOR_SPARK_CONF`` is a JSON object.
+Every invalid value is a :class:`ConfigError` naming the key, where it came from, what was
+expected and the value (docs/configuration.md).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
+from pydantic import ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from detector.cluster_params import ClusterParams
 from detector.errors import ConfigError
 
 DEFAULT_HOME = "detector-home"
+ENV_PREFIX = "DETECTOR_"
+#: settings that must be above zero
+POSITIVE = ("max_body_bytes", "max_id_chars", "max_lookup_ids", "http_max_header_bytes",
+            "http_max_connections", "http_header_timeout_s", "http_body_timeout_s",
+            "http_keep_alive_s", "returning_new_days", "returning_prefix_days",
+            "returning_max_key_accounts", "returning_lookback_days")
 
 
 @dataclass(frozen=True)
@@ -28,16 +52,20 @@ class HookEndpoint:
     shadow: bool = False
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    """Every setting; ``Settings(home=..., threads=2)`` reads the environment and the home's TOML."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                      env_ignore_empty=True, extra="forbid", frozen=True)
+
     home: Path = Path(DEFAULT_HOME)
-    engine: str = "duckdb"
+    engine: Literal["duckdb", "spark"] = "duckdb"
     # --- Spark (engine = "spark"; docs/scale.md) -----------------------------------------
     #: master URL: spark://host:7077, yarn, k8s://..., local[n]; "" = local[threads or *]
     spark_master: str = ""
     #: free-form Spark conf, (key, value) pairs: TOML table [spark_conf] or
     #: DETECTOR_SPARK_CONF as a JSON object; applied last (overrides the built-in defaults)
-    spark_conf: tuple[tuple[str, str], ...] = ()
+    spark_conf: Annotated[tuple[tuple[str, str], ...], NoDecode] = ()
     #: the lake as the cluster reads it (file:///shared/dg/lake, hdfs://..., s3a://...);
     #: "" = the home's lake folder; the driver lists files in its own lake folder
     spark_lake_uri: str = ""
@@ -60,7 +88,7 @@ class Settings:
     #: a new block verdict (counted in verdict days); 0 = never expires (docs/hooks.md)
     block_expiry_days: int = 90
     dev_mode: bool = False
-    hooks: tuple[HookEndpoint, ...] = field(default_factory=tuple)
+    hooks: tuple[HookEndpoint, ...] = ()
     # --- webhook delivery worker (docs/hooks.md) -----------------------------------------
     hooks_worker: bool = True             # `serve` runs the delivery worker in a thread
     hooks_poll_s: float = 2.0             # the worker looks for new events at least this often
@@ -93,6 +121,56 @@ class Settings:
     returning_prefix_days: int = 7        # a /24 (/48) links within this many days of a block
     returning_max_key_accounts: int = 20  # a key held by more accounts that day is ignored
     returning_lookback_days: int = 90     # blocked accounts' keys are kept (hashed) this long
+    #: parameters of the account graph and its clustering (``[clusters]``,
+    #: ``DETECTOR_CLUSTERS__<FIELD>``; docs/clusters.md)
+    clusters: ClusterParams = ClusterParams()
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, values)) from None
+        except SettingsError as exc:
+            raise ConfigError(_undecodable(exc)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        home = home_of(getattr(init_settings, "init_kwargs", {}))
+        return init_settings, env_settings, TomlHome(settings_cls, home / "detector.toml")
+
+    @field_validator(*POSITIVE)
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError(f"expected a positive number, got {value!r}")
+        return value
+
+    @field_validator("spark_conf", mode="before")
+    @classmethod
+    def _spark_conf(cls, raw: object) -> object:
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON object ({exc}), got {raw!r}") from None
+        if isinstance(raw, dict):
+            return tuple((str(k), str(v).lower() if isinstance(v, bool) else str(v))
+                         for k, v in sorted(raw.items()))
+        if isinstance(raw, list | tuple) and all(isinstance(p, list | tuple) for p in raw):
+            return raw
+        raise ValueError(f"expected a table of 'spark.key' = value, got {raw!r}")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and validated (the environment is not read again)."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        try:
+            return type(self).model_validate({**values, **changes})
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, changes)) from None
 
     # --- derived paths -------------------------------------------------------------------
     @property
@@ -150,100 +228,93 @@ class Settings:
             p.mkdir(parents=True, exist_ok=True)
 
 
-_ENV_PREFIX = "DETECTOR_"
-_SCALARS = {f.name: f for f in fields(Settings)
-            if f.name not in ("home", "hooks", "inbox", "spark_conf")}
+class TomlHome(PydanticBaseSettingsSource):
+    """``<home>/detector.toml``: top-level keys are settings, ``[clusters]`` a nested table."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+        self.data = read_toml(path)
+        if "home" in self.data:
+            raise ConfigError(f"{path}: unknown setting 'home' (name the home with --home "
+                              f"or {ENV_PREFIX}HOME)")
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
 
 
-def _spark_conf_from(raw: object, source: str) -> tuple[tuple[str, str], ...]:
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"setting 'spark_conf' from {source}: not a JSON object ({exc})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"setting 'spark_conf' from {source}: expected a table of "
-                          f"'spark.key' = value, got {raw!r}")
-    return tuple((str(k), str(v).lower() if isinstance(v, bool) else str(v))
-                 for k, v in sorted(raw.items()))
-
-
-def _coerce(name: str, value: object, source: str) -> object:
-    kind = type(getattr(Settings(), name)) if getattr(Settings(), name) is not None else float
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file's tables ({} when it does not exist); invalid TOML is a ConfigError."""
+    if not path.exists():
+        return {}
     try:
-        if kind is bool:
-            if isinstance(value, bool):
-                return value
-            text = str(value).strip().lower()
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"setting '{name}' from {source}: expected {kind.__name__}, got {value!r}"
-        ) from None
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
 
 
-def _hooks_from(raw: object, source: str) -> tuple[HookEndpoint, ...]:
-    if not isinstance(raw, list):
-        raise ConfigError(f"setting 'hooks' from {source}: expected a list of tables, got {raw!r}")
-    out = []
-    for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not {"name", "url", "secret"} <= item.keys():
-            raise ConfigError(f"setting 'hooks[{i}]' from {source}: needs name, url and secret")
-        out.append(HookEndpoint(
-            name=str(item["name"]), url=str(item["url"]), secret=str(item["secret"]),
-            events=tuple(item.get("events", HookEndpoint.events)),
-            shadow=bool(item.get("shadow", False)),
-        ))
-    return tuple(out)
+def home_of(values: dict[str, Any]) -> Path:
+    """The home folder: the ``home`` argument, else ``$DETECTOR_HOME``, else the default."""
+    return Path(values.get("home") or os.environ.get(ENV_PREFIX + "HOME") or DEFAULT_HOME)
+
+
+def _source(loc: tuple, values: dict[str, Any]) -> str:
+    """Where the value at ``loc`` came from: arguments, an environment variable or the TOML."""
+    top = str(loc[0]) if loc else ""
+    if values.get(top) is not None:
+        return "arguments"
+    names = [f"{ENV_PREFIX}{top.upper()}"]
+    if len(loc) > 1:
+        names.insert(0, f"{ENV_PREFIX}{top.upper()}__{str(loc[1]).upper()}")
+    for name in names:
+        if os.environ.get(name):
+            return f"${name}"
+    path = home_of(values) / "detector.toml"
+    return str(path) if top in read_toml(path) else "defaults"
+
+
+def _undecodable(exc: SettingsError) -> str:
+    """An environment value that is not the JSON its setting needs: name it and its value."""
+    match = re.search(r'field "(\w+)"', str(exc))
+    field = match.group(1) if match else "?"
+    prefix = f"{ENV_PREFIX}{field.upper()}"
+    given = {k: v for k, v in os.environ.items()
+             if v and (k.upper() == prefix or k.upper().startswith(prefix + "__"))}
+    where = ", ".join(f"${k}" for k in sorted(given)) or "the environment"
+    got = ", ".join(repr(given[k]) for k in sorted(given))
+    return f"setting '{field}' from {where}: expected JSON (a list or table), got {got}"
+
+
+def describe(exc: ValidationError, values: dict[str, Any]) -> str:
+    """One line per invalid value: key, source, expectation, value (scikit-learn style)."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        where = _source(loc, values)
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            lines.append(f"{where}: unknown setting '{key}'")
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        msg = msg.removeprefix(f"{loc[-1]}: ") if loc else msg
+        if "got " not in msg:
+            msg = f"{msg[:1].lower()}{msg[1:]}, got {err.get('input')!r}"
+        lines.append(f"setting '{key}' from {where}: {msg}")
+    return "; ".join(lines)
 
 
 def load_settings(home: str | Path | None = None, **overrides: object) -> Settings:
-    """Build the settings for ``home`` (or ``$DETECTOR_HOME``, or ``./detector-home``)."""
-    home_path = Path(home or os.environ.get(_ENV_PREFIX + "HOME") or DEFAULT_HOME)
-    values: dict[str, object] = {"home": home_path}
-    toml_path = home_path / "detector.toml"
-    if toml_path.exists():
-        try:
-            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{toml_path}: not valid TOML ({exc})") from None
-        for key, raw in data.items():
-            if key == "hooks":
-                values["hooks"] = _hooks_from(raw, str(toml_path))
-            elif key == "inbox":
-                values["inbox"] = Path(raw)
-            elif key == "spark_conf":
-                values["spark_conf"] = _spark_conf_from(raw, str(toml_path))
-            elif key in _SCALARS:
-                values[key] = _coerce(key, raw, str(toml_path))
-            else:
-                raise ConfigError(f"{toml_path}: unknown setting '{key}'")
-    for key in _SCALARS:
-        env = os.environ.get(_ENV_PREFIX + key.upper())
-        if env is not None and env != "":
-            values[key] = _coerce(key, env, f"${_ENV_PREFIX}{key.upper()}")
-    if os.environ.get(_ENV_PREFIX + "SPARK_CONF"):
-        values["spark_conf"] = _spark_conf_from(os.environ[_ENV_PREFIX + "SPARK_CONF"],
-                                                f"${_ENV_PREFIX}SPARK_CONF")
-    if os.environ.get(_ENV_PREFIX + "INBOX"):
-        values["inbox"] = Path(os.environ[_ENV_PREFIX + "INBOX"])
-    for key, raw in overrides.items():
-        if raw is not None:
-            values[key] = raw
-    settings = Settings(**values)  # type: ignore[arg-type]
-    if settings.engine not in ("duckdb", "spark"):
-        raise ConfigError(f"setting 'engine': expected 'duckdb' or 'spark', got {settings.engine!r}")
-    for name in ("max_body_bytes", "max_id_chars", "max_lookup_ids", "http_max_header_bytes",
-                 "http_max_connections", "http_header_timeout_s", "http_body_timeout_s",
-                 "http_keep_alive_s", "returning_new_days", "returning_prefix_days",
-                 "returning_max_key_accounts", "returning_lookback_days"):
-        if getattr(settings, name) <= 0:
-            raise ConfigError(f"setting '{name}': expected a positive number, "
-                              f"got {getattr(settings, name)!r}")
+    """Build the settings for ``home`` (or ``$DETECTOR_HOME``, or ``./detector-home``).
+
+    ``overrides`` are explicit arguments; one given as ``None`` leaves the setting to the
+    environment, the TOML or the default.
+    """
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if home:
+        values["home"] = Path(home)
+    settings = Settings(**values)
     settings.apply_file_mode()  # every command: what it creates in the home is owner-only
     return settings

@@ -115,7 +115,6 @@ def register(app: typer.Typer) -> None:
         """Cluster accounts for the given days (also done by `detector run`); the campaign pass
         runs again on the verdicts already written (none before the first `detector run`)."""
         from detector.clusters.campaigns import campaign_day
-        from detector.clusters.params import ClusterParams
         from detector.clusters.pipeline import compute_day
         from detector.lake.db import lake_dates
 
@@ -128,7 +127,7 @@ def register(app: typer.Typer) -> None:
         if missing:
             fail(f"--date {', '.join(missing)}: no ingested data for that day "
                  f"(ingested days: {', '.join(known) or 'none'})")
-        params = ClusterParams()
+        params = settings.clusters
         for day in days:
             with err.status(f"clustering {day}"):
                 s = compute_day(settings, day, params, set(known))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from typing import Annotated
 
@@ -33,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
         settings = settings_from(ctx)
         if dev:
-            settings = dataclasses.replace(settings, dev_mode=True)
+            settings = settings.replace(dev_mode=True)
         service = Service(settings)
         if service.keys.count() == 0:
             fail(f"no API key in {settings.cases_db}: create one with "

@@ -36,7 +36,7 @@ FEATURE_NAMES = [c["name"] for c in COLUMNS if c["name"] != "cluster_id"]
 
 def compute(settings: Settings, dates: list[str], params: ClusterParams | None = None) -> None:
     """Cluster every day of ``dates`` (YYYY-MM-DD) and write its tables (see ``store``)."""
-    params = params or ClusterParams()
+    params = params or settings.clusters
     available = set(lake_dates(settings))
     for day in sorted(set(dates)):
         try:

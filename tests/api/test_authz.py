@@ -81,7 +81,6 @@ def test_revoked_key_stops_working(client, keys, settings):
 
 
 def test_dev_key_only_in_dev_mode(tmp_path):
-    import dataclasses
 
     from fastapi.testclient import TestClient
 
@@ -94,7 +93,7 @@ def test_dev_key_only_in_dev_mode(tmp_path):
     key = dev_key(settings)
     with TestClient(create_app(settings)) as c:
         assert c.get("/v1/rules", headers=auth(key)).status_code == 401
-    with TestClient(create_app(dataclasses.replace(settings, dev_mode=True))) as c:
+    with TestClient(create_app(settings.replace(dev_mode=True))) as c:
         assert c.get("/v1/audit-log", headers=auth(key)).status_code == 200
 
 

@@ -93,7 +93,6 @@ def test_batch_lookup(client, keys):
 
 
 def test_ttl_comes_from_settings(tmp_path):
-    import dataclasses
 
     from fastapi.testclient import TestClient
 
@@ -102,7 +101,7 @@ def test_ttl_comes_from_settings(tmp_path):
     from .fixtures import build_home
 
     settings, keys = build_home(tmp_path / "h")
-    settings = dataclasses.replace(settings, verdict_ttl_s=120)
+    settings = settings.replace(verdict_ttl_s=120)
     with TestClient(create_app(settings)) as c:
         assert c.get("/v1/verdicts/acct_block", headers=auth(keys["hook"])).json()["ttl"] == 120
 

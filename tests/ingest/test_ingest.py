@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -115,7 +114,7 @@ def test_late_records_mark_scored_day_for_rescoring(home, tmp_path):
 
 
 def test_privacy_mode_keeps_bounded_sample_and_hashes(home, tmp_path):
-    private = replace(home, keep_prompt_text=False, embedding_sample_k=2)
+    private = home.replace(keep_prompt_text=False, embedding_sample_k=2)
     recs = [record(i, account_id="acct_a") for i in range(5)] + [record(9, account_id="acct_b")]
     ingest(private, [write_jsonl(tmp_path / "a.jsonl", recs)])
     rows = connect(private).execute(

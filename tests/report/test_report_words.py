@@ -4,7 +4,6 @@ clusters only with flagged members, account links when a base URL is set (issue 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import re
 
 import pytest
@@ -108,12 +107,11 @@ def test_account_ids_link_to_account_pages_when_a_base_url_is_set(words_home):
     plain = render_html(data, words_home)
     assert "/accounts/" not in plain
     assert '<td class="acct"><code>acct-with-a-long-id/x</code>' in plain
-    linked = render_html(data, dataclasses.replace(words_home,
-                                                   report_base_url="https://dg.example.com/"))
+    linked = render_html(data, words_home.replace(report_base_url="https://dg.example.com/"))
     assert '<a href="https://dg.example.com/accounts/acct-with-a-long-id%2Fx">' in linked
     assert "td.acct, td.acct code { white-space: nowrap;" in linked
     with pytest.raises(ConfigError, match="report_base_url"):
-        render_html(data, dataclasses.replace(words_home, report_base_url="javascript:alert(1)"))
+        render_html(data, words_home.replace(report_base_url="javascript:alert(1)"))
 
 
 def test_cluster_details_in_words():

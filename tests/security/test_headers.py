@@ -3,7 +3,6 @@ inline script."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -51,7 +50,7 @@ def test_docs_off_by_default(client, keys, settings):
     assert client.get("/redoc").status_code in (303, 404)
     page_login(client, keys["viewer"])
     assert 'href="/docs"' not in client.get("/queue").text
-    with TestClient(create_app(dataclasses.replace(settings, api_docs=True))) as c:
+    with TestClient(create_app(settings.replace(api_docs=True))) as c:
         r = c.get("/docs")
         assert r.status_code == 200 and "swagger" in r.text.lower()
         _check(r)

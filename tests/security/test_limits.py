@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from fastapi.testclient import TestClient
@@ -48,7 +47,7 @@ def test_list_and_id_length_limits(client, keys):
 
 
 def test_limits_come_from_settings(settings, keys):
-    tight = dataclasses.replace(settings, max_body_bytes=200, max_lookup_ids=2, max_id_chars=5)
+    tight = settings.replace(max_body_bytes=200, max_lookup_ids=2, max_id_chars=5)
     with TestClient(create_app(tight), raise_server_exceptions=False) as c:
         h = auth(keys["hook"])
         assert c.post("/v1/verdicts/lookup", json={"account_ids": ["a", "b", "c"]},

@@ -3,7 +3,6 @@ account's personal data everywhere (audited, with what is kept and why)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -166,9 +165,9 @@ def test_retention_per_artefact(full_home):
     assert not any(out[k] for k in ("lake", "features", "embeddings_cache", "clusters",
                                     "verdicts", "returning"))
     assert (home / "clusters" / "date=2026-11-27").exists()
-    s = dataclasses.replace(settings, features_retention_days=10, clusters_retention_days=10,
-                            embeddings_cache_retention_days=10, verdicts_retention_days=10,
-                            block_expiry_days=0)
+    s = settings.replace(features_retention_days=10, clusters_retention_days=10,
+                         embeddings_cache_retention_days=10, verdicts_retention_days=10,
+                         block_expiry_days=0)
     out = apply_all_retention(s, today=today)
     assert not (home / "features" / "daily" / "date=2026-11-27").exists()
     assert not (home / "features" / "coverage" / "date=2026-11-27").exists()
@@ -180,14 +179,14 @@ def test_retention_per_artefact(full_home):
 
 
 def test_verdict_retention_keeps_blocks_in_force(full_home):
-    s = dataclasses.replace(full_home, verdicts_retention_days=10, block_expiry_days=90)
+    s = full_home.replace(verdicts_retention_days=10, block_expiry_days=90)
     apply_all_retention(s, today=dt.date(2026, 12, 20))
     assert (full_home.verdicts_dir / "date=2026-11-27").exists()  # within block_expiry_days
 
 
 def test_retention_days_bounds_everything(full_home):
     settings = full_home
-    s = dataclasses.replace(settings, retention_days=5, block_expiry_days=0)
+    s = settings.replace(retention_days=5, block_expiry_days=0)
     r = CliRunner().invoke(app, ["--home", str(settings.home), "retention", "--json"],
                            env={"DETECTOR_RETENTION_DAYS": "5", "DETECTOR_BLOCK_EXPIRY_DAYS": "0",
                                 "DETECTOR_RETURNING_LOOKBACK_DAYS": "5"})
@@ -201,7 +200,7 @@ def test_retention_days_bounds_everything(full_home):
 
 def test_cases_retention_pseudonymises_old_unblocked_cases(full_home):
     settings = full_home
-    s = dataclasses.replace(settings, cases_retention_days=1)
+    s = settings.replace(cases_retention_days=1)
     future = dt.date.today() + dt.timedelta(days=10)
     out = apply_all_retention(s, today=future)
     store = CaseStore(settings)

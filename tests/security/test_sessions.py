@@ -3,7 +3,6 @@ ended at logout and when its key is revoked), never the API key; old case databa
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -89,7 +88,7 @@ def test_expired_session_is_refused(client, keys, settings):
 
 
 def test_session_ttl_setting(settings, keys):
-    short = dataclasses.replace(settings, session_ttl_s=120)
+    short = settings.replace(session_ttl_s=120)
     with TestClient(create_app(short, check_every_s=0.1)) as c:
         page_login(c, keys["viewer"])
     store = CaseStore(settings)

@@ -3,7 +3,6 @@ clears it or ``block_expiry_days`` ends it; ``account.cleared`` only when a bloc
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -128,7 +127,7 @@ def test_cleared_is_announced_only_when_a_block_ends(tmp_path):
 
 
 def test_expiry_is_announced_once_with_source_expiry(tmp_path):
-    s = dataclasses.replace(load_settings(tmp_path / "h"), block_expiry_days=5)
+    s = load_settings(tmp_path / "h").replace(block_expiry_days=5)
     _history(s, 9, later=None)  # blocked on day 0, quiet after
     record_verdict_events(s, [_day(i) for i in range(4)])
     assert [t for t, _ in _events(s)] == ["account.blocked"]
@@ -142,7 +141,7 @@ def test_expiry_is_announced_once_with_source_expiry(tmp_path):
 
 
 def test_an_analyst_confirm_block_never_expires_and_allow_days_say_nothing(tmp_path):
-    s = dataclasses.replace(load_settings(tmp_path / "h"), block_expiry_days=2)
+    s = load_settings(tmp_path / "h").replace(block_expiry_days=2)
     _history(s, 1, later=None)
     record_verdict_events(s, [_day(0)])
     CaseStore(s, outbox=outbox).record_decision("acct_b", "confirm-block", "alice", date=_day(0))

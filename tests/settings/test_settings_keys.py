@@ -52,6 +52,7 @@ SCALARS: dict[str, tuple[str, str, object]] = {
                         "https://dg.example.com"),
     "group_access": ("true", "true", True),
     "session_ttl_s": ("120", "120", 120),
+    "claim_ttl_s": ("600", "600", 600),
     "account_key": ('"team"', "team", "team"),
     "returning_new_days": ("4", "4", 4),
     "returning_prefix_days": ("8", "8", 8),
