@@ -36,7 +36,7 @@ def type_colours(types: list[str]) -> dict[str, str]:
 def _svg(width: int, height: int, body: list[str], label: str) -> Markup:
     return Markup(
         f'<svg class="chart cluster-graph" role="img" aria-label="{escape(label)}" '
-        f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+        f'viewBox="0 0 {width} {height}" width="{width}" preserveAspectRatio="xMinYMin meet" '
         f'xmlns="http://www.w3.org/2000/svg">' + "".join(body) + "</svg>")
 
 
@@ -51,21 +51,22 @@ def _legend(colours: dict[str, str], counts: dict[str, int], x: float, y: float)
 
 
 def member_graph(members: list[dict[str, Any]], pairs: list[tuple[str, str, str, float]],
-                 edge_counts: dict[str, int], width: int = 760, height: int = 420) -> Markup:
+                 edge_counts: dict[str, int], width: int = 680, height: int = 360) -> Markup:
     """Each member on a circle, one line per pair: ``pairs`` are (src, dst, strongest type,
     weight), strongest first. ``members`` in the members table's order."""
     colours = type_colours(list(edge_counts))
-    cx, cy, r = 230, height / 2, height / 2 - 30
+    cx, cy, r = height / 2, height / 2, height / 2 - 20
     n = max(len(members), 1)
     pos = {m["account_id"]: (cx + r * math.cos(2 * math.pi * i / n - math.pi / 2),
                              cy + r * math.sin(2 * math.pi * i / n - math.pi / 2))
            for i, m in enumerate(members)}
     body = []
     drawn = [p for p in pairs if p[0] in pos and p[1] in pos][:MAX_PAIR_LINES]
+    opacity = 0.6 if len(drawn) <= 60 else 0.3
     for src, dst, etype, _w in reversed(drawn):  # strongest drawn last, on top
         (x1, y1), (x2, y2) = pos[src], pos[dst]
         body.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
-                    f'stroke="{colours.get(etype, "#999")}" stroke-opacity="0.55" '
+                    f'stroke="{colours.get(etype, "#999")}" stroke-opacity="{opacity}" '
                     f'stroke-width="1.2"/>')
     dot = 7 if len(members) <= 20 else 5
     for m in members:
@@ -75,21 +76,28 @@ def member_graph(members: list[dict[str, Any]], pairs: list[tuple[str, str, str,
         body.append(f'<a href="/accounts/{escape(m["account_id"])}"><circle cx="{x:.1f}" '
                     f'cy="{y:.1f}" r="{dot}" fill="{colour}" stroke="#fff">'
                     f"<title>{escape(label)}</title></circle></a>")
-    body += _legend(colours, edge_counts, 480, 30)
+    legend_x = height + 30
+    body += _legend(colours, edge_counts, legend_x, 30)
+    y = 30 + 18 * len(colours) + 14
+    for decision in ("block", "review", "allow"):
+        body.append(f'<circle cx="{legend_x + 7}" cy="{y - 4}" r="5" '
+                    f'fill="{DECISION_COLOURS[decision]}"/><text x="{legend_x + 20}" '
+                    f'y="{y}" class="axis">{decision}</text>')
+        y += 18
     more = len([p for p in pairs if p[0] in pos and p[1] in pos]) - len(drawn)
     if more > 0:
-        body.append(f'<text x="480" y="{height - 12}" class="axis">{more:,} weaker pairs '
-                    "not drawn</text>")
+        body.append(f'<text x="{legend_x}" y="{height - 12}" class="axis">{more:,} weaker '
+                    "pairs not drawn</text>")
     return _svg(width, height, body, f"Graph of {len(members)} members and their evidence")
 
 
 def group_graph(groups: dict[str, int], between: dict[tuple[str, str], Counter],
-                width: int = 760, height: int = 420) -> Markup:
+                width: int = 680, height: int = 380) -> Markup:
     """The summarised graph: one node per verdict group (``groups``: group -> members) and
     edge counts by type between groups (``between``: sorted group pair -> Counter of types;
     a pair of one group is the edges inside it)."""
     present = [g for g in GROUPS if groups.get(g)]
-    cx, cy, r = 230, height / 2 + 10, height / 2 - 80
+    cx, cy, r = 220, height / 2 + 10, height / 2 - 80
     n = max(len(present), 1)
     pos = {g: (cx + (r * math.cos(2 * math.pi * i / n - math.pi / 2) if n > 1 else 0),
                cy + (r * math.sin(2 * math.pi * i / n - math.pi / 2) if n > 1 else 0))
@@ -123,10 +131,10 @@ def group_graph(groups: dict[str, int], between: dict[tuple[str, str], Counter],
             body.append(f'<text x="{x:.1f}" y="{y + rad + 14:.1f}" text-anchor="middle" '
                         f'class="axis">{escape(text)}</text>')
     total = sum(groups.values())
-    body.append(f'<text x="500" y="30" class="axis">{total:,} members in '
+    body.append(f'<text x="470" y="30" class="axis">{total:,} members in '
                 f"{len(present)} verdict groups;</text>"
-                '<text x="500" y="48" class="axis">lines: edges between groups,</text>'
-                '<text x="500" y="66" class="axis">by evidence type</text>')
+                '<text x="470" y="48" class="axis">lines: edges between groups,</text>'
+                '<text x="470" y="66" class="axis">by evidence type</text>')
     return _svg(width, height, body,
                 f"Summarised graph of {total} members: verdict groups and edges between them")
 

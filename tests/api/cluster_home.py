@@ -2,7 +2,8 @@
 tests, the browser test and ``bench/cluster_page.py``.
 
 Written directly as the cluster stage's artefacts (simulating a 500-member cluster would take
-minutes): verdicts for every member (60 block, 140 review, the rest allow), the day's
+minutes): verdicts for every member (the first 12% block, the next 28% review, the rest
+allow: 60, 140 and 300 of 500), the day's
 ``clusters``/``members``/``edges`` tables with a payment star, address edges over 41 shared
 addresses, timing edges and coverage edges carrying group-level evidence (~15,000 edges for
 500 members), and a few lake requests with PII in their prompts for the side-by-side samples.
@@ -34,7 +35,7 @@ def member_ids(n: int) -> list[str]:
 
 def expected_verdicts(n: int) -> dict[str, int]:
     """Members per decision as :func:`build_big_cluster` writes them."""
-    block, review = min(n, 60), max(0, min(n, 200) - 60)
+    block, review = n * 12 // 100, n * 40 // 100 - n * 12 // 100
     return {k: v for k, v in {"block": block, "review": review,
                               "allow": n - block - review}.items() if v}
 
@@ -43,8 +44,9 @@ def build_big_cluster(settings: Settings, n: int = 500, seed: int = 7) -> int:
     """Write the cluster ``CLUSTER_ID`` with ``n`` members on ``DAY``; returns its edge count."""
     rng = random.Random(seed)
     members = member_ids(n)
-    rows = [verdict_row(a, DAY, 0.99 if i < 60 else (0.7 if i < 200 else 0.1),
-                        "block" if i < 60 else ("review" if i < 200 else "allow"),
+    n_block, n_flagged = n * 12 // 100, n * 40 // 100
+    rows = [verdict_row(a, DAY, 0.99 if i < n_block else (0.7 if i < n_flagged else 0.1),
+                        "block" if i < n_block else ("review" if i < n_flagged else "allow"),
                         "hv_logprobs", CLUSTER_ID, risk=6.0 - i / 1000)
             for i, a in enumerate(members)]
     write_verdicts(settings, DAY, rows)

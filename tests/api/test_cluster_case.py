@@ -133,7 +133,7 @@ def test_small_cluster_graph_draws_every_member(client, keys):
     page_login(client, keys["viewer"])
     html = client.get("/clusters/clu_1").text
     graph = re.search(r'id="cluster-graph".*?</figure>', html, re.S).group(0)
-    assert graph.count("<circle") == 2 and graph.count("<line") == 1
+    assert graph.count("<a href") == 2 and graph.count("<line") == 1
     assert '<a href="/accounts/acct_block">' in graph
     assert "shared_payment (1 edge)" in graph
     _no_inline_script(html)
