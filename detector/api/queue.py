@@ -4,9 +4,10 @@ Grain: one item per account (its latest verdict). An item is ``open`` until an a
 a decision dated on or after the verdict's date; then its ``case_status`` is the case status.
 Filtering and sorting run on the index's numpy columns, so a 1M-account index answers in
 milliseconds (the rule, family, case-state and claim filters and the group-by-cluster view:
-``detector.api.queue_filters``). Default order: ``-risk`` (expected distilled output, ``detector.decide.risk``),
-then score, newest day, account id: hundreds of verdicts tie at score 1.000, and among them the
-one taking the most away comes first. Verdicts without a risk (older files) sort last.
+``detector.api.queue_filters``). Default order: ``-risk`` (expected distilled output,
+``detector.decide.risk``), then score, newest day, account id: hundreds of verdicts tie at
+score 1.000, and among them the one taking the most away comes first. Verdicts without a risk
+(older files) sort last.
 """
 
 from __future__ import annotations
