@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from detector.api.auth import PROMPT_ROLES
 from detector.api.cluster_graph import MAX_DRAWN_MEMBERS
 from detector.api.cluster_summary import prepared
 from detector.api.redact import mask_evidence, mask_pii
@@ -149,5 +150,6 @@ def cluster_case(svc: Service, cluster_id: str, role: str, page: int = 1,
         "shared_keys": _shared_keys(prep.key_slots, role), "group_evidence": group_text,
         "graph": prep.graph, "graph_summarised": len(members) > MAX_DRAWN_MEMBERS, "edges": shown, "page": page, "pages": pages,
         "per_page": per_page,
-        "samples": _samples(svc, sample_accounts, t.day, role in ("analyst", "admin")),
+        "samples": _samples(svc, sample_accounts, t.day, role in PROMPT_ROLES),
+        "prompts_visible": role in PROMPT_ROLES,
     }

@@ -76,6 +76,7 @@ def test_viewer_sees_no_prompts_and_no_decision_form(big_cluster, client, keys):
     page_login(client, keys["viewer"])
     html = client.get("/clusters/big_1").text
     assert 'id="cluster-samples"' not in html and 'id="bulk-form"' not in html
+    assert 'id="cluster-samples-redacted"' in html and "boss@harvest" not in html
     assert RAW_IP not in html and PAYMENT not in html and "[payment]" in html
 
 
