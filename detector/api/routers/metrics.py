@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from detector.api.deps import Svc, Viewer
+from detector.api.metrics import CONTENT_TYPE
 
 #: Errors are JSON even though the route's own body is text (FastAPI would document them as text).
 _JSON_ERROR = {"content": {"application/json": {
@@ -17,5 +18,4 @@ router = APIRouter(tags=["metrics"], responses={401: {"description": "Unauthoriz
 @router.get("/metrics", response_class=PlainTextResponse,
             summary="Prometheus metrics (text format 0.0.4)")
 def metrics(svc: Svc, _: Viewer) -> PlainTextResponse:
-    return PlainTextResponse(svc.metrics.render(),
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+    return PlainTextResponse(svc.metrics.render(), media_type=CONTENT_TYPE)
