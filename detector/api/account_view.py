@@ -8,6 +8,7 @@ from typing import Any
 
 from detector.api import evidence
 from detector.api.auth import Principal
+from detector.api.cluster_view import cluster_tables_or_none
 from detector.api.redact import mask_pii
 from detector.api.service import Service
 from detector.decide.reasons import structured_reasons
@@ -19,27 +20,15 @@ PROMPT_SAMPLES = 20
 
 
 def cluster_summary(svc: Service, cluster_id: str | None) -> dict[str, Any] | None:
-    """A short view of a cluster (id, size, date, member count) or None."""
+    """A short view of a cluster (id, size, date, member and edge counts) or None; reads the
+    cluster's stored rows only (no evidence parsed)."""
     if not cluster_id:
         return None
-    data = load_cluster(svc, cluster_id)
-    if data is None:
+    t = cluster_tables_or_none(svc, cluster_id)
+    if t is None:
         return {"cluster_id": cluster_id, "size": None, "available": False}
-    keep = {k: v for k, v in data.items() if k not in ("members", "edges")}
-    keep.update(available=True, n_members=len(data.get("members", [])),
-                n_edges=len(data.get("edges", [])))
-    return keep
-
-
-def load_cluster(svc: Service, cluster_id: str) -> dict[str, Any] | None:
-    """``detector.clusters.store.show_cluster`` (None when the cluster cannot be read)."""
-    from detector.clusters.store import show_cluster
-
-    try:
-        return show_cluster(svc.settings, cluster_id)
-    except (OSError, KeyError, ValueError):
-        log.exception("cluster %s could not be read", cluster_id)
-        return None
+    return t.row | {"date": t.day, "days": list(t.days), "available": True,
+                    "n_members": len(t.members), "n_edges": t.edges.num_rows}
 
 
 def _safe(fn: Any, *args: Any, default: Any) -> Any:
