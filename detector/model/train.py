@@ -16,6 +16,7 @@ import sklearn
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.model_selection import GroupShuffleSplit
 
+import detector.columns as registry
 from detector.model.estimator import DistillationClassifier, numeric_feature_columns
 from detector.model.thresholds import (
     expected_calibration_error,
@@ -27,19 +28,13 @@ from detector.model.thresholds import (
 LABEL = "is_distiller"
 
 #: Feature columns that grow with an account's volume alone (counts, sums, distinct counts, and
-#: hour coverage, which a person's unchanged day fills more of as they send more requests).
+#: hour coverage, which a person's unchanged day fills more of as they send more requests): the
+#: column registry's ``volume=True`` columns (:func:`detector.columns.volume_names`).
 #: They are never model inputs: a heavy legitimate account would score higher than the same
 #: behaviour at low volume. Volume gates rules and the policy's model-block floor
 #: (``detector/decide/scoring.py``); it never decides. Ratios, shares and fixed-budget
 #: estimates (``div_*_ngram_entropy``, ``cov_codebook_coverage``) stay.
-VOLUME_FEATURES: tuple[str, ...] = (
-    "vol_requests", "vol_input_tokens", "vol_output_tokens", "vol_peak_rpm", "vol_active_hours",
-    "w7_vol_requests", "w7_vol_input_tokens", "w7_vol_output_tokens", "w7_vol_peak_rpm",
-    "w7_vol_active_hours", "tim_hour_entropy", "w7_tim_hour_entropy", "hv_temperature_distinct",
-    "inf_distinct_ips", "inf_distinct_prefixes", "inf_distinct_user_agents",
-    "inf_distinct_api_keys", "inf_distinct_end_users",
-    "cov_n_distinct", "cov_n_sampled", "cov_topics_hit",
-)
+VOLUME_FEATURES: tuple[str, ...] = registry.volume_names()
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
@@ -49,9 +44,10 @@ def frame_hash(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-#: The account-against-its-own-history family (``hist_*``) needs weeks of an account's days;
-#: the training scenarios span a few days, so it is not a model input (rules may use it).
-HISTORY_PREFIX = "hist_"
+#: The account-against-its-own-history family (registry family ``hist``) needs weeks of an
+#: account's days; the training scenarios span a few days, so it is not a model input (rules
+#: may use it).
+HISTORY_FEATURES: frozenset[str] = frozenset(c.name for c in registry.columns("hist"))
 
 
 def split_by_account(frame: pd.DataFrame, validation_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +68,7 @@ def train_model(frame: pd.DataFrame, *, review_fpr: float = 0.01, block_fpr: flo
     if LABEL not in frame.columns:
         raise ValueError(f"frame: expected a '{LABEL}' label column, got columns {list(frame.columns)[:8]}...")
     features = [c for c in numeric_feature_columns(frame)
-                if c != LABEL and c not in exclude and not c.startswith(HISTORY_PREFIX)]
+                if c != LABEL and c not in exclude and c not in HISTORY_FEATURES]
     train_idx, val_idx = split_by_account(frame, validation_share, seed)
     train, val = frame.iloc[train_idx], frame.iloc[val_idx]
     model = DistillationClassifier(features=features, random_state=seed, **(model_params or {}))
