@@ -71,8 +71,9 @@ def compute_day_tables(eng: engine.Engine, files: list[Path], day: str) -> tuple
     """
     eng.bind_parquet("dg_day", files)
     p = eng.run("partials", lambda: partials.partials(eng.table("dg_day"), eng.table("dg_first_seen")))
-    s = eng.run("sample", lambda: sample.sample_expr(eng.table("dg_day")))
-    s = eng.timed("sample_features", lambda: sample.sample_features(s))
+    s = eng.run_map("sample", lambda: sample.sample_expr(eng.table("dg_day")),
+                    sample.sample_features, sample.SAMPLE_SCHEMA, by="account_id")
+    s = s.sort_by("account_id")
     return eng.timed("derive", lambda: derive.day_tables(p, s, date.fromisoformat(day)))
 
 

@@ -14,6 +14,8 @@ small day costs milliseconds.
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -97,14 +99,35 @@ class Engine:
     def table(self, view: str) -> ir.Table:
         return self.backend.table(view)
 
-    def run(self, key: str, build: Callable[[], ir.Table]) -> pa.Table:
-        """Execute the expression ``build()`` (compiled once per engine kind, ``key`` and set of
-        bound views' columns: a lake written before a column existed compiles differently)."""
+    def _sql(self, key: str, build: Callable[[], ir.Table]) -> str:
+        """SQL of ``build()``, compiled once per engine kind, ``key`` and set of bound views'
+        columns (a lake written before a column existed compiles differently)."""
         cache_key = (self.name, key, tuple(sorted(self._columns.items())))
         sql = _COMPILED.get(cache_key)
         if sql is None:
             sql = self.timed(f"compile:{key}", lambda: str(self.backend.compile(build())))
             _COMPILED[cache_key] = sql
+        return sql
+
+    def run_map(self, key: str, build: Callable[[], ir.Table], fn: Callable[[pa.Table], pa.Table],
+                schema: pa.Schema, by: str) -> pa.Table:
+        """``fn`` over the result of ``build()``, whose rows ``fn`` needs whole groups of by
+        column ``by``; ``fn`` returns a table of ``schema``, rows in any order.
+
+        DuckDB: in this process over the whole result. Spark: on the executors, the result
+        repartitioned by ``by`` and ``fn`` applied to each partition (``mapInArrow``), so only
+        ``fn``'s output reaches the driver. ``fn`` must be importable on the executors."""
+        if self.name != "spark":
+            table = self.run(key, build)
+            return self.timed(f"map:{key}", lambda: fn(table).cast(schema))
+        sql = self._sql(key, build)
+        df = (self.backend._session.sql(sql).repartition(by)
+              .mapInArrow(ArrowPartition(fn, schema), _spark_schema(schema)))
+        return self.timed(f"execute:{key}", lambda: df.toArrow().cast(schema))
+
+    def run(self, key: str, build: Callable[[], ir.Table]) -> pa.Table:
+        """Execute the expression ``build()`` (SQL compiled once, see :meth:`_sql`)."""
+        sql = self._sql(key, build)
         if self.name == "spark":
             return self.timed(f"execute:{key}", lambda: self.backend._session.sql(sql).toArrow())
         return self.timed(f"execute:{key}", lambda: self.backend.con.sql(sql).to_arrow_table())
@@ -115,6 +138,19 @@ class Engine:
     def close(self) -> None:
         if self.name == "duckdb":
             self.backend.disconnect()
+
+
+class ArrowPartition:
+    """``mapInArrow`` function: the partition's record batches as one table -> ``fn`` -> batches
+    of ``schema`` (nothing for an empty partition). Pickled to the executors by reference."""
+
+    def __init__(self, fn: Callable[[pa.Table], pa.Table], schema: pa.Schema):
+        self.fn, self.schema = fn, schema
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        got = list(batches)
+        if got:
+            yield from self.fn(pa.Table.from_batches(got)).cast(self.schema).to_batches()
 
 
 def connect(settings: Settings, name: str | None = None) -> Engine:
@@ -185,6 +221,11 @@ def spark_session(settings: Settings) -> Any:
         _SPARK.stop()
         _SPARK = None
     if _SPARK is None:
+        # the Python the executors run mapInArrow functions with is the driver's
+        # PYSPARK_PYTHON when the context starts (not spark.pyspark.python, which only
+        # spark-submit reads): that conf, else the variable, else this interpreter
+        os.environ["PYSPARK_PYTHON"] = (conf.get("spark.pyspark.python")
+                                        or os.environ.get("PYSPARK_PYTHON") or sys.executable)
         builder = SparkSession.builder.master(master).appName("distill-guard")
         for k, v in conf.items():
             builder = builder.config(k, v)

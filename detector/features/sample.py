@@ -27,6 +27,10 @@ CHUNK_GROUPS = 1000
 CHUNK_TEXTS = 20_000
 SAMPLE_COLUMNS = ["div_near_dup_rate", "div_char_ngram_entropy", "div_word_ngram_entropy",
                   "hv_cot_classifier_share"]
+#: :func:`sample_features`' result; each account's values depend on its own sample only, so the
+#: function runs on any partition of the sample by account (on Spark: on the executors)
+SAMPLE_SCHEMA = pa.schema([("account_id", pa.string())]
+                         + [(c, pa.float64()) for c in SAMPLE_COLUMNS])
 
 
 def sample_expr(req: ir.Table, k: int = SAMPLE_K) -> ir.Table:
