@@ -12,12 +12,13 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from detector.columns import FAMILIES
-
 from detector.features.percentiles import percentile_text
 
 DECISION_COLOURS = {"allow": "#3c8d5a", "review": "#d89a1c", "block": "#c0392b", None: "#888"}
+#: Presentation only: one colour per feature family of the column registry (``FAMILIES`` codes).
 FAMILY_COLOURS = {"vol": "#4e79a7", "tim": "#f28e2b", "div": "#59a14f", "hv": "#e15759",
-                  "inf": "#76b7b2", "rel": "#edc948", "cov": "#b07aa1", "clu": "#ff9da7"}
+                  "inf": "#76b7b2", "rel": "#edc948", "hist": "#9c755f", "cov": "#b07aa1",
+                  "clu": "#ff9da7"}
 
 
 def _svg(width: int, height: int, body: list[str], label: str, cls: str = "chart") -> Markup:

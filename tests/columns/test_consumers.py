@@ -98,3 +98,9 @@ def test_default_model_inputs_are_registry_columns_without_volume_or_history() -
     assert not {n for n in inputs if C.column(n).family == "hist"}
     assert set(card["excluded_features"]) <= set(VOLUME_FEATURES)
     assert model is not None
+
+
+def test_plot_colours_are_keyed_by_registry_families() -> None:
+    from detector.api.plots import FAMILY_COLOURS
+
+    assert set(FAMILY_COLOURS) == set(C.FEATURE_FAMILIES)
