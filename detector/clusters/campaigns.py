@@ -53,7 +53,7 @@ FLAGGED = ("review", "block")
 def compute(settings: Settings, dates: list[str], params: ClusterParams | None = None
             ) -> dict[str, int]:
     """Run the campaign pass for each clustered day of ``dates``; campaigns found per day."""
-    params = params or ClusterParams()
+    params = params or settings.clusters
     out: dict[str, int] = {}
     for day in sorted(set(dates)):
         if not params.campaign_enabled or store.read(settings, day, "members") is None:
