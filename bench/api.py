@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from detector.cases import CaseStore  # noqa: E402
 from detector.lake.io import write_parquet_atomic  # noqa: E402
 from detector.settings import load_settings  # noqa: E402
+from detector.verdicts import verdict_path  # noqa: E402
 
 DAY = "2026-11-27"
 
@@ -64,7 +65,7 @@ def build_home(home: Path, n: int, seed: int = 1) -> str:
         "ruleset_hash": ["h"] * n, "feature_run_id": ["f"] * n, "run_id": ["r"] * n,
         "created_at": pa.array([created] * n, pa.timestamp("us", tz="UTC")),
     })
-    write_parquet_atomic(settings.verdicts_dir / f"date={DAY}" / "verdicts.parquet", table)
+    write_parquet_atomic(verdict_path(settings, DAY), table)  # without risk: an older file
     return CaseStore(settings).create_key("hook", "bench")[0]
 
 

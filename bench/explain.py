@@ -25,6 +25,7 @@ from detector.lake.db import connect
 from detector.model import estimator
 from detector.model.registry import load_active_model
 from detector.settings import load_settings
+from detector.verdicts import evaluated_dates
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +37,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "explain.json")
     args = ap.parse_args()
     settings = load_settings(args.home)
-    dates = sorted(p.name.removeprefix("date=") for p in settings.verdicts_dir.glob("date=*"))
+    dates = evaluated_dates(settings)
     con = connect(settings)
     frame = con.sql(f"SELECT * FROM {account_features(con, settings, dates)} "
                     "ORDER BY date, account_id").df()

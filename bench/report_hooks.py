@@ -32,6 +32,7 @@ from detector.lake.schema import REQUEST_SCHEMA  # noqa: E402
 from detector.report import collect_report_data  # noqa: E402
 from detector.report.render import write_report_files  # noqa: E402
 from detector.settings import HookEndpoint, load_settings  # noqa: E402
+from detector.verdicts import verdict_path  # noqa: E402
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
@@ -48,7 +49,7 @@ def _verdicts(settings, day: dt.date, n: int, rng: np.random.Generator,
         "rule_hits": [["hv_logprobs"] if d != "allow" else [] for d in decision],
         "shadow_hits": [["exp_x"] if s > 0.3 else [] for s in score],
         "model_version": ["m1"] * n, "run_id": [f"run-{day}"] * n})
-    write_parquet_atomic(settings.verdicts_dir / f"date={day}" / "verdicts.parquet", table)
+    write_parquet_atomic(verdict_path(settings, day.isoformat()), table)  # a partial row
 
 
 def _requests(settings, day: dt.date, n_accounts: int, per: int, rng) -> None:

@@ -107,26 +107,15 @@ def verdict_timeline(settings: Settings, account_id: str) -> pd.DataFrame:
     """
     cols = ["date", "score", "decision", "model_score", "anomaly_score", "rule_hits",
             "shadow_hits", "reasons", "cluster_id", "model_version", "risk"]
-    con = connect(settings)
-    try:
-        present = {r[0] for r in con.execute("DESCRIBE verdicts").fetchall()} if _has_view(
-            con, "verdicts") else set()
-        if "account_id" not in present:
-            return pd.DataFrame(columns=cols)
-        select = ", ".join(c if c in present else f"NULL AS {c}" for c in cols)
-        frame = con.execute(f"SELECT {select} FROM verdicts WHERE account_id = ? ORDER BY date",
-                            [account_id]).df()
-    finally:
-        con.close()
+    from detector.verdicts import read
+
+    frame = read(settings, cols, accounts=[account_id], order="date")
+    if frame.empty:
+        return pd.DataFrame(columns=cols)
     frame["date"] = pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")
     for c in ("rule_hits", "shadow_hits"):
         frame[c] = frame[c].map(lambda v: [] if v is None else list(v))
     return frame
-
-
-def _has_view(con: Any, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?",
-                            [name]).fetchone()[0])
 
 
 def features_vs_population(settings: Settings, account_id: str, day: str | None = None,

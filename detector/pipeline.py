@@ -32,11 +32,11 @@ from detector.clusters import campaigns
 from detector.decide.review_load import review_load_warnings
 from detector.errors import ConfigError, DetectorError, InputError
 from detector.ingest import dirty_dates, ingest_paths, mark_scored
-from detector.lake.days import evaluated_days, parse_date
-from detector.lake.db import connect, lake_dates
+from detector.lake.days import parse_date
+from detector.lake.db import lake_dates
 from detector.report import write_report
 from detector.settings import Settings
-from detector.verdicts import verdict_path
+from detector.verdicts import evaluated_dates, evaluated_days, root
 
 Stage = Callable[[Settings, list[str]], object]
 
@@ -189,7 +189,7 @@ def _daily_dates(settings: Settings, day: dt.date | None) -> list[str]:
         if day.isoformat() not in lake_dates(settings):
             raise InputError(f"--date {day}: no ingested data for that day under "
                              f"{settings.requests_dir}")
-        if not verdict_path(settings, day.isoformat()).exists():
+        if day.isoformat() not in evaluated_dates(settings):
             dates.add(day.isoformat())
     return sorted(dates)
 
@@ -217,7 +217,7 @@ def run_daily(settings: Settings, date: str | dt.date | None = None,
         result.scored = dates
         report_day = day.isoformat() if day else _latest_day(settings)
         if report_day is None:
-            raise InputError(f"no verdicts under {settings.verdicts_dir} and nothing new in "
+            raise InputError(f"no verdicts under {root(settings)} and nothing new in "
                              f"{folder}: nothing to report")
         result.events_enqueued = _step(
             "events", lambda: hooks.record_verdict_events(settings, [*dates, report_day]), on_step)
@@ -255,11 +255,7 @@ def _score(settings: Settings, day: dt.date | None) -> list[str]:
 
 
 def _latest_day(settings: Settings) -> str | None:
-    con = connect(settings)
-    try:
-        days = evaluated_days(con)
-    finally:
-        con.close()
+    days = evaluated_days(settings)
     return days[-1].isoformat() if days else None
 
 

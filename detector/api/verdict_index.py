@@ -76,7 +76,7 @@ class VerdictIndex:
                    [], s, s, s, s)
 
     @classmethod
-    def load(cls, verdicts_dir: Path, max_days: int = 30, sticky_blocks: bool = False,
+    def load(cls, folder: Path, max_days: int = 30, sticky_blocks: bool = False,
              block_expiry_days: int = 0) -> VerdictIndex:
         """Read the latest ``max_days`` verdict files; keep each account's newest row.
 
@@ -88,8 +88,8 @@ class VerdictIndex:
         and allow-list entries apply on top (:func:`detector.api.overrides.apply_overrides`).
         """
         t0 = time.perf_counter()
-        sig = files_signature(verdicts_dir)
-        every = verdict_files(verdicts_dir)
+        sig = files_signature(folder)
+        every = verdict_files(folder)
         files = every[-max_days:] if max_days > 0 else []
         if not files:
             idx = cls.empty()
@@ -197,10 +197,10 @@ class VerdictIndexHolder(Reloader):
 
     thread_name = "verdict-index"
 
-    def __init__(self, verdicts_dir: Path, check_every_s: float = 2.0, max_days: int = 30,
+    def __init__(self, folder: Path, check_every_s: float = 2.0, max_days: int = 30,
                  sticky_blocks: bool = False, block_expiry_days: int = 0) -> None:
         super().__init__(check_every_s)
-        self.verdicts_dir = Path(verdicts_dir)
+        self.folder = Path(folder)  # the verdict store's folder (detector.verdicts.root)
         self.max_days = max_days
         self.sticky_blocks = sticky_blocks
         self.block_expiry_days = block_expiry_days
@@ -212,11 +212,11 @@ class VerdictIndexHolder(Reloader):
     def refresh(self, force: bool = False) -> bool:
         """Reload now if the files changed (or ``force``); True when a new index was swapped in."""
         with self._lock:
-            sig = files_signature(self.verdicts_dir)
+            sig = files_signature(self.folder)
             if not force and sig in (self.index.signature, self._failed):
                 return False
             try:
-                new = VerdictIndex.load(self.verdicts_dir, self.max_days, self.sticky_blocks,
+                new = VerdictIndex.load(self.folder, self.max_days, self.sticky_blocks,
                                         self.block_expiry_days)
             except Exception:  # a foreign or corrupt file: keep serving the old index
                 self.errors += 1

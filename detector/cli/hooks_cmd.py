@@ -137,17 +137,12 @@ def record_cmd(
 ) -> None:
     """Enqueue the events implied by verdicts (idempotent: re-running enqueues nothing twice)."""
     from detector.hooks.events import record_verdict_events
-    from detector.lake.days import evaluated_days
-    from detector.lake.db import connect
+    from detector.verdicts import evaluated_days
 
     settings = settings_from(ctx)
     days = list(date or [])
     if all_days or not days:
-        con = connect(settings)
-        try:
-            known = [d.isoformat() for d in evaluated_days(con)]
-        finally:
-            con.close()
+        known = [d.isoformat() for d in evaluated_days(settings)]
         days = known if all_days else known[-1:]
     n = record_verdict_events(settings, days)
     typer.echo(json.dumps({"dates": days, "events_enqueued": n}))

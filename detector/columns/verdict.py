@@ -1,5 +1,5 @@
-"""Row keys (``account_id``, ``date``) and the verdict columns (``VERDICT_SCHEMA``,
-``verdicts/date=D/verdicts.parquet``; one verdict per account-day). ``cluster_id`` is a
+"""Row keys (``account_id``, ``date``) and the verdict columns (``VERDICT_SCHEMA`` of the
+verdict store, ``detector.verdicts``; one verdict per account-day). ``cluster_id`` is a
 cluster column (:mod:`detector.columns.cluster`)."""
 
 from __future__ import annotations

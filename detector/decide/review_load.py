@@ -24,20 +24,12 @@ MIN_HISTORY = 3     # earlier evaluated days needed for a median
 
 def review_counts(settings: Settings) -> dict[str, int]:
     """Review verdicts per evaluated day (days with a verdict file; 0 when none was review)."""
-    import duckdb
-
-    from detector.lake.db import connect
+    from detector.verdicts import connect
 
     con = connect(settings)
     try:
-        try:
-            names = {r[0] for r in con.execute("DESCRIBE verdicts").fetchall()}
-        except duckdb.Error:  # no verdict file yet
-            return {}
-        if not {"date", "decision"} <= names:
-            return {}
         rows = con.execute(
-            "SELECT CAST(date AS DATE) AS d, count(*) FILTER (WHERE decision = 'review') "
+            "SELECT date AS d, count(*) FILTER (WHERE decision = 'review') "
             "FROM verdicts GROUP BY 1 ORDER BY 1").fetchall()
     finally:
         con.close()

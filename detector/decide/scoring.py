@@ -1,4 +1,4 @@
-"""Score account-days and write verdicts (``verdicts/date=D/verdicts.parquet``)."""
+"""Score account-days and write their verdicts (``detector.verdicts.write_verdict_day``)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
 from detector.features.assemble import account_features
 from detector.lake.db import connect
-from detector.lake.schema import VERDICT_SCHEMA
 from detector.model.registry import load_active_model
 from detector.rules import load_ruleset
 from detector.settings import Settings
-from detector.verdicts import write_verdict_day
+from detector.verdicts import VERDICT_SCHEMA, write_verdict_day
 
 
 def _allowlist(settings: Settings) -> tuple[set[str], set[str]]:

@@ -61,7 +61,7 @@ def shadow_days(settings: Settings, days: int | None = 7,
                 dates: list[str] | None = None) -> list[str]:
     """``dates`` when given, else the last ``days`` evaluated days (they have stored features)."""
     from detector.errors import InputError
-    from detector.verdicts import evaluated_dates
+    from detector.verdicts import evaluated_dates, root
 
     known = evaluated_dates(settings)
     if dates:
@@ -71,7 +71,7 @@ def shadow_days(settings: Settings, days: int | None = 7,
                              f"{', '.join(known) or 'none'}; run `detector run` first)")
         return sorted(set(dates))
     if not known:
-        raise InputError(f"no verdicts under {settings.verdicts_dir}: run `detector run` first")
+        raise InputError(f"no verdicts under {root(settings)}: run `detector run` first")
     return known[-days:] if days else known
 
 

@@ -301,7 +301,7 @@ def run_days(settings: Settings, dates: list[str], *, config: EmbeddingConfig | 
     days = sorted({_validate_date(d) for d in dates})
     if cfg.backend == "off" or not days:
         return []
-    from detector.lake.db import connect
+    from detector.verdicts import connect  # the lake plus view verdicts (_blocked_accounts)
 
     stage = CoverageStage(settings, cfg, backend)
     con = connect(settings)

@@ -48,15 +48,10 @@ def read_verdicts_file(path: str | Path) -> pd.DataFrame:
 
 
 def read_verdicts_home(settings: Settings) -> pd.DataFrame:
-    """Every verdict row stored in the home (view ``verdicts``)."""
-    from detector.lake.db import connect
+    """Every verdict row stored in the home (``detector.verdicts.read``)."""
+    from detector.verdicts import evaluated_dates, read
 
-    con = connect(settings)
-    try:
-        return con.execute("SELECT account_id, CAST(date AS DATE) AS date, score, decision "
-                           "FROM verdicts").df()
-    except Exception as exc:  # noqa: BLE001 (duckdb raises CatalogException when absent)
+    if not evaluated_dates(settings):
         raise InputError(f"no verdicts in home {settings.home}: run `detector run` first "
-                         f"or pass --verdicts FILE ({type(exc).__name__})") from None
-    finally:
-        con.close()
+                         "or pass --verdicts FILE")
+    return read(settings, ["account_id", "date", "score", "decision"], order="")

@@ -39,20 +39,12 @@ from detector.hooks.outbox import (
     transaction,
 )
 from detector.lake.days import parse_date
-from detector.lake.db import connect
 from detector.settings import Settings
-from detector.verdicts import verdict_for  # noqa: F401 (re-exported)
+from detector.verdicts import connect, evaluated_dates
 
 DECISION_EVENT = {"review": "account.flagged", "block": "account.blocked",
                   "allow": "account.cleared"}
 MAX_CLUSTER_MEMBERS = 1000
-
-
-def _verdict_columns(con) -> set[str]:
-    try:
-        return {r[0] for r in con.execute("DESCRIBE verdicts").fetchall()}
-    except Exception:
-        return set()
 
 
 def _announced(conn) -> dict[str, tuple[str, str | None, str | None]]:
@@ -64,15 +56,15 @@ def _announced(conn) -> dict[str, tuple[str, str | None, str | None]]:
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def _candidate_rows(con, day: dt.date, cols: set[str],
+def _candidate_rows(con, day: dt.date,
                     announced: dict[str, tuple[str, str | None, str | None]]
                     ) -> list[dict[str, Any]]:
     """Verdict rows of ``day`` that may change something: not allowed, or allowed after a flag."""
     raised = [a for a, (decision, _, _) in announced.items() if decision == "review"]
     con.register("_raised", pa.table({"account_id": pa.array(raised, pa.string())}))
 
-    def col(name: str, cast: str = "VARCHAR") -> str:
-        return f"CAST({name} AS {cast}) AS {name}" if name in cols else f"NULL AS {name}"
+    def col(name: str, cast: str = "VARCHAR") -> str:  # view verdicts has every column
+        return f"CAST({name} AS {cast}) AS {name}"
 
     cur = con.execute(
         f"SELECT account_id, decision, {col('score', 'DOUBLE')}, {col('reasons')}, "
@@ -119,11 +111,11 @@ def _expire_blocks(conn, con, day: dt.date, expiry_days: int) -> int:
     return n
 
 
-def _account_events(conn, con, day: dt.date, cols: set[str]) -> int:
+def _account_events(conn, con, day: dt.date) -> int:
     announced = _announced(conn)
     words = default_rule_words()
     n = 0
-    for row in _candidate_rows(con, day, cols, announced):
+    for row in _candidate_rows(con, day, announced):
         acc, decision = row["account_id"], row["decision"]
         last_decision, last_day, last_source = announced.get(acc, ("allow", None, None))
         if last_day is not None and (last_day > day.isoformat() or (
@@ -148,9 +140,7 @@ def _account_events(conn, con, day: dt.date, cols: set[str]) -> int:
     return n
 
 
-def _cluster_events(conn, con, day: dt.date, cols: set[str]) -> int:
-    if "cluster_id" not in cols:
-        return 0
+def _cluster_events(conn, con, day: dt.date) -> int:
     known = {r[0] for r in conn.execute(
         "SELECT subject FROM hook_events WHERE event_type = 'cluster.detected'")}
     rows = con.execute(
@@ -180,19 +170,18 @@ def record_verdict_events(settings: Settings, dates: Iterable[str | dt.date]) ->
     days = sorted({parse_date(d, "dates") for d in dates})
     if not days:
         return 0
+    if not evaluated_dates(settings):
+        return 0
     con = connect(settings)
     conn = open_db(settings)
     try:
-        cols = _verdict_columns(con)
-        if not cols:
-            return 0
         before = conn.execute("SELECT count(*) FROM hook_events").fetchone()[0]
         with transaction(conn):
             sync_endpoints(conn, settings.hooks, config_mtime(settings))
             for day in days:
                 _expire_blocks(conn, con, day, settings.block_expiry_days)
-                _account_events(conn, con, day, cols)
-                _cluster_events(conn, con, day, cols)
+                _account_events(conn, con, day)
+                _cluster_events(conn, con, day)
         return conn.execute("SELECT count(*) FROM hook_events").fetchone()[0] - before
     finally:
         conn.close()

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from detector.errors import InputError
 from detector.hooks.signing import new_secret, webhook_for
-from detector.lake.days import evaluated_days, parse_date
-from detector.lake.db import connect
+from detector.lake.days import parse_date
 from detector.lake.io import write_text_atomic
 from detector.settings import Settings
+from detector.verdicts import connect, evaluated_days, root
 
 EXPORT_COLUMNS = ("account_id", "date", "decision", "score", "reasons", "cluster_id",
                   "model_version", "run_id")
@@ -80,16 +80,11 @@ def _rows(settings: Settings, day: dt.date | None) -> tuple[str, list[dict]]:
     try:
         days = evaluated_days(con)
         if not days:
-            raise InputError(f"no verdicts under {settings.verdicts_dir}: run `detector run` first")
+            raise InputError(f"no verdicts under {root(settings)}: run `detector run` first")
         day = day or days[-1]
         if day not in days:
-            raise InputError(f"--date {day}: no verdicts under {settings.verdicts_dir} for that day")
-        cols = {r[0] for r in con.execute("DESCRIBE verdicts").fetchall()}
-        select = ", ".join(
-            (f"CAST({c} AS VARCHAR) AS {c}" if c in cols else f"NULL AS {c}")
-            if c not in ("account_id", "decision", "score", "date")
-            else ("CAST(date AS DATE) AS date" if c == "date" else c)
-            for c in EXPORT_COLUMNS)
+            raise InputError(f"--date {day}: no verdicts under {root(settings)} for that day")
+        select = ", ".join(EXPORT_COLUMNS)  # view verdicts: every column, typed
         cur = con.execute(
             f"SELECT {select} FROM verdicts WHERE CAST(date AS DATE) = ? "
             "AND decision IN ('review', 'block') "

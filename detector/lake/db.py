@@ -1,8 +1,9 @@
 """DuckDB over the lake: one connection with views named after the stored tables.
 
-Views: ``requests`` (lake/requests/date=*/part-*.parquet), ``quarantine``, ``features_daily``,
-``verdicts``. A view whose folder has no files yet is an empty table with the right columns
-where the schema is known, so queries never fail on a new home.
+Views: ``requests`` (lake/requests/date=*/part-*.parquet), ``quarantine``, ``features_daily``
+(``detector.verdicts.connect`` adds ``verdicts``). A view whose folder has no files yet is an
+empty table with the right columns where the schema is known, so queries never fail on a new
+home.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ def connect(settings: Settings, threads: int | None = None) -> duckdb.DuckDBPyCo
     register_parquet_view(con, "requests", settings.requests_dir, REQUEST_SCHEMA)
     register_parquet_view(con, "quarantine", settings.quarantine_dir, QUARANTINE_SCHEMA)
     register_parquet_view(con, "features_daily", settings.features_dir / "daily")
-    register_parquet_view(con, "verdicts", settings.verdicts_dir)
     return con
 
 

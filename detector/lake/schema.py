@@ -83,15 +83,3 @@ QUARANTINE_SCHEMA = pa.schema([
     pa.field("ingest_id", pa.string()),
     pa.field("quarantined_at", pa.timestamp("us", tz="UTC")),
 ])
-
-#: One verdict per (account_id, date): ``verdicts/date=D/verdicts.parquet`` (written by decide).
-VERDICT_SCHEMA = pa.schema([
-    ("account_id", pa.string()), ("date", pa.date32()), ("score", pa.float64()),
-    ("decision", pa.string()), ("reasons", pa.string()), ("cluster_id", pa.string()),
-    ("model_score", pa.float64()), ("anomaly_score", pa.float64()), ("risk", pa.float64()),
-    ("rule_hits", pa.list_(pa.string())), ("shadow_hits", pa.list_(pa.string())),
-    ("not_evaluable", pa.string()),
-    ("explanation_json", pa.string()), ("model_version", pa.string()),
-    ("ruleset_hash", pa.string()), ("feature_run_id", pa.string()), ("run_id", pa.string()),
-    ("created_at", pa.timestamp("us", tz="UTC")),
-])

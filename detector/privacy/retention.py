@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from detector.embeddings.paths import cache_root, embeddings_root
 from detector.lake.io import write_parquet_atomic
 from detector.settings import Settings
+from detector.verdicts import drop_days_before
 
 
 def effective_days(settings: Settings, name: str) -> int:
@@ -120,7 +121,7 @@ def _verdicts(settings: Settings, today: date) -> list[str]:
         return []
     if settings.block_expiry_days > 0:
         n = max(n, int(settings.block_expiry_days))
-    return _drop_days([settings.verdicts_dir], _cutoff(today, n))
+    return drop_days_before(settings, _cutoff(today, n))
 
 
 def _returning(settings: Settings, today: date) -> list[str]:

@@ -1,6 +1,6 @@
 """The numbers of one daily report, read from the verdicts (and the lake for token counts).
 
-Grain: one report per evaluated day ``D`` (a day that has ``verdicts/date=D/verdicts.parquet``).
+Grain: one report per evaluated day ``D`` (a day that has verdicts, ``detector.verdicts``).
 "Flagged" means decision ``review`` or ``block``. The previous day is the latest evaluated day
 before ``D`` (not necessarily the calendar day before). Token counts are completion tokens of
 the requests stored in the lake on ``D`` (UTC).
@@ -16,10 +16,10 @@ import duckdb
 
 from detector.decide.reasons import default_rule_words, structured_reasons
 from detector.errors import InputError
-from detector.lake.days import evaluated_days, parse_date
-from detector.lake.db import connect
+from detector.lake.days import parse_date
 from detector.report.extras import cluster_details, rule_catalogue
 from detector.settings import Settings
+from detector.verdicts import connect, evaluated_days, root
 
 FLAGGED = ("review", "block")
 TREND_DAYS = 14
@@ -87,16 +87,6 @@ def _iso(value: Any) -> str | None:
             value = value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     return value.isoformat() if isinstance(value, dt.date) else str(value)
-
-
-def _hits_expr(cols: dict[str, str], name: str) -> str | None:
-    """SQL for a list-of-rule-ids column, tolerating a ';'-joined string."""
-    kind = cols.get(name)
-    if kind is None:
-        return None
-    if kind.endswith("[]"):
-        return name
-    return f"list_filter(string_split(coalesce(CAST({name} AS VARCHAR), ''), ';'), x -> x <> '')"
 
 
 # --- the parts of the report ---------------------------------------------------------------
@@ -203,9 +193,7 @@ def _tiles(con: duckdb.DuckDBPyConnection, day: dt.date, prev: dt.date | None,
 
 
 def _clusters(con: duckdb.DuckDBPyConnection, settings: Settings, day: dt.date,
-              prev: dt.date | None, cols: dict[str, str], notes: list[str]) -> list[dict]:
-    if "cluster_id" not in cols:
-        return []
+              prev: dt.date | None, notes: list[str]) -> list[dict]:
     rows = _rows(con, """
         WITH today AS (
             SELECT CAST(cluster_id AS VARCHAR) AS cluster_id, count(*) AS members,
@@ -232,12 +220,10 @@ def _clusters(con: duckdb.DuckDBPyConnection, settings: Settings, day: dt.date,
 
 
 def _rules(con: duckdb.DuckDBPyConnection, day: dt.date, prev: dt.date | None,
-           cols: dict[str, str], catalogue: dict[str, dict[str, str]]) -> list[dict]:
+           catalogue: dict[str, dict[str, str]]) -> list[dict]:
     out: list[dict] = []
     for column, shadow in (("rule_hits", False), ("shadow_hits", True)):
-        expr = _hits_expr(cols, column)
-        if expr is None:
-            continue
+        expr = column  # VARCHAR[] in view verdicts (NULL in files written before it)
         rows = _rows(con, f"""
             SELECT rule_id,
                    count(DISTINCT account_id) FILTER (WHERE d = ?) AS accounts,
@@ -310,18 +296,14 @@ def _reason_words(flagged: list[dict]) -> None:
                                                rules=words)
 
 
-def _provenance(con: duckdb.DuckDBPyConnection, day: dt.date, cols: dict[str, str]) -> dict:
+def _provenance(con: duckdb.DuckDBPyConnection, day: dt.date) -> dict:
     def distinct(col: str) -> list[str]:
-        if col not in cols:
-            return []
         return [str(r[0]) for r in con.execute(
             f"SELECT DISTINCT {col} FROM verdicts WHERE CAST(date AS DATE) = ? AND {col} IS NOT NULL "
             "ORDER BY 1", [day]).fetchall()]
 
-    created = None
-    if "created_at" in cols:
-        created = con.execute("SELECT max(created_at) FROM verdicts WHERE CAST(date AS DATE) = ?",
-                              [day]).fetchone()[0]
+    created = con.execute("SELECT max(created_at) FROM verdicts WHERE CAST(date AS DATE) = ?",
+                          [day]).fetchone()[0]
     req_cols = _columns(con, "requests")
     where = "date = ?" if "date" in req_cols else "CAST(ts AS DATE) = ?"
     day_first, day_last, day_requests = con.execute(
@@ -347,11 +329,11 @@ def collect_report_data(settings: Settings, date: str | dt.date | None = None,
     try:
         days = evaluated_days(con)
         if not days:
-            raise InputError(f"no verdicts under {settings.verdicts_dir}: run `detector run` first")
+            raise InputError(f"no verdicts under {root(settings)}: run `detector run` first")
         day = parse_date(date) or days[-1]
         if day not in days:
             known = ", ".join(d.isoformat() for d in days[-5:])
-            raise InputError(f"--date {day}: no verdicts under {settings.verdicts_dir} for that day "
+            raise InputError(f"--date {day}: no verdicts under {root(settings)} for that day "
                              f"(latest evaluated days: {known})")
         earlier = [d for d in days if d < day]
         prev = earlier[-1] if earlier else None
@@ -360,15 +342,15 @@ def collect_report_data(settings: Settings, date: str | dt.date | None = None,
         _token_table(con, day)
         flagged = _flagged(con, day, prev, cols)
         tiles = _tiles(con, day, prev, flagged)
-        clusters = _clusters(con, settings, day, prev, cols, notes)
+        clusters = _clusters(con, settings, day, prev, notes)
         catalogue = rule_catalogue(notes)
         _reason_words(flagged)
         return ReportData(
             date=day.isoformat(), previous_date=prev.isoformat() if prev else None,
             tiles=tiles, trend=_trend(con, day),
             score_hist=_score_hist(con, day), top_accounts=flagged[:top_n], flagged=flagged,
-            clusters=clusters, rules=_rules(con, day, prev, cols, catalogue),
-            provenance=_provenance(con, day, cols), notes=notes,
+            clusters=clusters, rules=_rules(con, day, prev, catalogue),
+            provenance=_provenance(con, day), notes=notes,
             summary=_summary(tiles, flagged, clusters, prev, day))
     finally:
         con.close()

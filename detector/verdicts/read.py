@@ -72,10 +72,22 @@ def connect(settings: Settings, threads: int | None = None) -> duckdb.DuckDBPyCo
     return con
 
 
-def evaluated_days(con: duckdb.DuckDBPyConnection, name: str = VIEW) -> list[dt.date]:
-    """Days that have verdict rows (view ``name`` of ``con``), oldest first."""
+def evaluated_days(where: Settings | duckdb.DuckDBPyConnection,
+                   name: str = VIEW) -> list[dt.date]:
+    """Days that have verdict rows, oldest first: of a home (``Settings``), or of view ``name``
+    of a connection (:func:`connect`)."""
+    if isinstance(where, Settings):
+        files = [p for _, p in verdict_files(root(where))]
+        if not files:
+            return []
+        con = duckdb.connect(":memory:")
+        try:
+            return [r[0] for r in con.execute(
+                f"SELECT DISTINCT date FROM ({source_sql(files)}) ORDER BY 1").fetchall()]
+        finally:
+            con.close()
     try:
-        return [r[0] for r in con.execute(
+        return [r[0] for r in where.execute(
             f"SELECT DISTINCT CAST(date AS DATE) FROM {name} ORDER BY 1").fetchall()]
     except duckdb.CatalogException:
         return []

@@ -12,8 +12,9 @@ import pyarrow as pa
 
 from detector.cases import ROLES, CaseStore
 from detector.lake.io import write_parquet_atomic
-from detector.lake.schema import REQUEST_SCHEMA, VERDICT_SCHEMA
+from detector.lake.schema import REQUEST_SCHEMA
 from detector.settings import Settings, load_settings
+from detector.verdicts import VERDICT_SCHEMA
 
 DAYS = ["2026-11-25", "2026-11-26", "2026-11-27"]
 PII_PROMPT = ("Contact me at jane.doe@example.com or +1 (555) 123-4567, card 4111 1111 1111 1111,"

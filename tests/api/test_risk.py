@@ -8,8 +8,8 @@ import pyarrow as pa
 
 from detector.api.verdict_index import VerdictIndex
 from detector.lake.io import write_parquet_atomic
-from detector.lake.schema import VERDICT_SCHEMA
 from detector.settings import load_settings
+from detector.verdicts import VERDICT_SCHEMA
 
 from .conftest import auth
 from .fixtures import page_login, verdict_row, write_verdicts

@@ -21,7 +21,7 @@ from detector.clusters import campaigns, compute, list_clusters, show_cluster
 from detector.clusters.params import ClusterParams
 from detector.clusters.store import read
 from detector.clusters.sweeps import signed_communities
-from detector.lake.schema import VERDICT_SCHEMA
+from detector.verdicts import VERDICT_SCHEMA
 
 from .conftest import DAY, write_lake
 from .test_sweeps import _cache, _population

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 import detector.columns as C
-from detector.lake.schema import REQUEST_SCHEMA, VERDICT_SCHEMA
+from detector.lake.schema import REQUEST_SCHEMA
+from detector.verdicts import VERDICT_SCHEMA
 
 #: The classifier's volume exclusions as they were when train.VOLUME_FEATURES was a literal
 #: list: the registry's volume=True attribute must give exactly this set (default model inputs

@@ -8,8 +8,8 @@ import pyarrow as pa
 
 from detector.decide.review_load import review_counts, review_load_warnings
 from detector.lake.io import write_parquet_atomic
-from detector.lake.schema import VERDICT_SCHEMA
 from detector.settings import load_settings
+from detector.verdicts import VERDICT_SCHEMA
 
 
 def _days(start: str, n: int) -> list[str]:

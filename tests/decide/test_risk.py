@@ -13,9 +13,8 @@ import pytest
 
 from detector.decide.risk import frame_risk, verdict_risk
 from detector.lake.io import write_parquet_atomic
-from detector.lake.schema import VERDICT_SCHEMA
 from detector.settings import load_settings
-from detector.verdicts import CONTRACT_COLUMNS, load_verdicts
+from detector.verdicts import CONTRACT_COLUMNS, VERDICT_SCHEMA, load_verdicts
 
 
 def test_risk_is_log10_of_expected_distilled_output():

@@ -13,10 +13,11 @@ import pytest
 
 from detector import explore
 from detector.features.percentiles import percentile_table
-from detector.lake.schema import REQUEST_SCHEMA, VERDICT_SCHEMA
+from detector.lake.schema import REQUEST_SCHEMA
 from detector.rules import load_ruleset
 from detector.rules.labels import truth_labels
 from detector.settings import load_settings
+from detector.verdicts import VERDICT_SCHEMA
 
 DAY = "2026-11-24"
 RULE = "infra_new_account_high_volume"  # inf_account_age_days < 14 AND vol_output_tokens >= 100000

@@ -12,8 +12,9 @@ import json
 import pyarrow as pa
 
 from detector.lake.io import write_parquet_atomic
-from detector.lake.schema import REQUEST_SCHEMA, VERDICT_SCHEMA
+from detector.lake.schema import REQUEST_SCHEMA
 from detector.settings import Settings, load_settings
+from detector.verdicts import VERDICT_SCHEMA
 
 
 def write_verdicts(settings: Settings, day: str, rows: list[tuple]) -> None:
