@@ -211,8 +211,3 @@ def mask_evidence(evidence: Any, edge_type: str | None, role: str) -> Any:
 
     return walk(evidence, None, 0)
 
-
-def mask_edges(edges: list[dict[str, Any]], role: str) -> list[dict[str, Any]]:
-    """The edges of a cluster with each one's evidence masked for ``role`` (copies)."""
-    return [{**e, "evidence": mask_evidence(e.get("evidence") or {}, e.get("edge_type"), role)}
-            for e in edges]
