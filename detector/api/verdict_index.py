@@ -32,12 +32,9 @@ DECISION_CODES = ("allow", "review", "block")
 _CODE = {d: i for i, d in enumerate(DECISION_CODES)}
 
 
-def _columns(con: duckdb.DuckDBPyConnection, src: str) -> str:
-    """The index's columns of ``src`` (a verdict store source: every column present)."""
-    return ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in (
-        ("account_id", "VARCHAR"), ("date", "VARCHAR"), ("score", "DOUBLE"),
-        ("decision", "VARCHAR"), ("reasons", "VARCHAR"), ("cluster_id", "VARCHAR"),
-        ("org_id", "VARCHAR"), ("model_version", "VARCHAR"), ("risk", "DOUBLE")))
+#: The index's columns of a verdict store source (every column there, typed); date as text.
+_COLUMNS = ("account_id, CAST(date AS VARCHAR) AS date, score, decision, reasons, cluster_id, "
+            "org_id, model_version, risk")
 
 
 def standing_block_start(newest_day: str, block_expiry_days: int) -> str | None:
@@ -111,12 +108,12 @@ class VerdictIndex:
             # first_flagged: the earliest review/block day in the window (the queue's case age)
             latest = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v, "
                       "min(date) FILTER (WHERE lower(decision) IN ('review', 'block')) "
-                      f"AS first_flagged FROM (SELECT {_columns(con, src)} FROM {src} "
+                      f"AS first_flagged FROM (SELECT {_COLUMNS} FROM {src} "
                       "WHERE account_id IS NOT NULL) GROUP BY account_id")
             if block_files:
                 bsrc = f"({source_sql(block_files)})"
                 blocks = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
-                          f"SELECT {_columns(con, bsrc)} FROM {bsrc} WHERE account_id IS NOT "
+                          f"SELECT {_COLUMNS} FROM {bsrc} WHERE account_id IS NOT "
                           "NULL AND lower(CAST(decision AS VARCHAR)) = 'block') "
                           "GROUP BY account_id")
                 merged = (f"SELECT account_id, coalesce(b.v, l.v) AS v, "

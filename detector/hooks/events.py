@@ -63,14 +63,9 @@ def _candidate_rows(con, day: dt.date,
     raised = [a for a, (decision, _, _) in announced.items() if decision == "review"]
     con.register("_raised", pa.table({"account_id": pa.array(raised, pa.string())}))
 
-    def col(name: str, cast: str = "VARCHAR") -> str:  # view verdicts has every column
-        return f"CAST({name} AS {cast}) AS {name}"
-
-    cur = con.execute(
-        f"SELECT account_id, decision, {col('score', 'DOUBLE')}, {col('reasons')}, "
-        f"{col('cluster_id')}, {col('model_version')}, {col('ruleset_hash')}, {col('run_id')}, "
-        f"{col('explanation_json')} "
-        "FROM verdicts WHERE CAST(date AS DATE) = ? AND (decision IN ('review', 'block') "
+    cur = con.execute(  # view verdicts (detector.verdicts): every column, typed
+        "SELECT account_id, decision, score, reasons, cluster_id, model_version, ruleset_hash, "
+        "run_id, explanation_json FROM verdicts WHERE CAST(date AS DATE) = ? AND (decision IN ('review', 'block') "
         "OR account_id IN (SELECT account_id FROM _raised)) ORDER BY account_id", [day])
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -140,18 +140,15 @@ def _token_table(con: duckdb.DuckDBPyConnection, day: dt.date) -> str:
     return "day_usage"
 
 
-def _flagged(con: duckdb.DuckDBPyConnection, day: dt.date, prev: dt.date | None,
-             cols: dict[str, str]) -> list[dict[str, Any]]:
-    cluster = "CAST(v.cluster_id AS VARCHAR)" if "cluster_id" in cols else "NULL"
-    reasons = "coalesce(CAST(v.reasons AS VARCHAR), '')" if "reasons" in cols else "''"
-    expl = "CAST(v.explanation_json AS VARCHAR)" if "explanation_json" in cols else "NULL"
+def _flagged(con: duckdb.DuckDBPyConnection, day: dt.date,
+             prev: dt.date | None) -> list[dict[str, Any]]:
     prev_join = ("LEFT JOIN (SELECT DISTINCT account_id FROM verdicts WHERE CAST(date AS DATE) = ? "
                  "AND decision IN ('review', 'block')) p USING (account_id)") if prev else ""
     new_expr = "p.account_id IS NULL" if prev else "NULL"
     params: list[Any] = [prev, day] if prev else [day]
     rows = _rows(con, f"""
-        SELECT v.account_id, v.decision, v.score, {reasons} AS reasons, {cluster} AS cluster_id,
-               {expl} AS explanation_json,
+        SELECT v.account_id, v.decision, v.score, coalesce(v.reasons, '') AS reasons,
+               v.cluster_id, v.explanation_json,
                coalesce(u.requests, 0) AS requests,
                coalesce(u.completion_tokens, 0) AS completion_tokens,
                {new_expr} AS new
@@ -337,10 +334,9 @@ def collect_report_data(settings: Settings, date: str | dt.date | None = None,
                              f"(latest evaluated days: {known})")
         earlier = [d for d in days if d < day]
         prev = earlier[-1] if earlier else None
-        cols = _columns(con, "verdicts")
         notes: list[str] = []
         _token_table(con, day)
-        flagged = _flagged(con, day, prev, cols)
+        flagged = _flagged(con, day, prev)
         tiles = _tiles(con, day, prev, flagged)
         clusters = _clusters(con, settings, day, prev, notes)
         catalogue = rule_catalogue(notes)
