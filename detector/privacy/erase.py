@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from detector import verdicts
 from detector.embeddings.paths import cache_root
 from detector.lake.io import write_parquet_atomic, write_text_atomic
 from detector.settings import Settings
@@ -140,12 +141,28 @@ def _erase_parquet(path: Path, account_id: str, alias: str, substitute: bool) ->
     """Drop rows whose account columns equal the id; replace it inside JSON columns. Rows
     removed (+ cells rewritten), 0 when the file is unchanged."""
     schema = pq.read_schema(path)
+    if not _erasable(schema, substitute):
+        return 0
+    table, n = _erase_table(pq.read_table(path), account_id, alias, substitute)
+    if n:
+        write_parquet_atomic(path, table.replace_schema_metadata(schema.metadata))
+    return n
+
+
+def _erasable(schema: pa.Schema, substitute: bool) -> bool:
+    return any(c in schema.names and _string_col(schema.field(c).type) for c in ACCOUNT_COLUMNS
+               ) or any(substitute and _string_col(f.type) and (
+                   f.name.endswith("_json") or f.name == "evidence") for f in schema)
+
+
+def _erase_table(table: pa.Table, account_id: str, alias: str,
+                 substitute: bool) -> tuple[pa.Table, int]:
+    """``table`` without the account's rows and with its id replaced inside JSON columns; rows
+    removed + cells rewritten."""
+    schema = table.schema
     keys = [c for c in ACCOUNT_COLUMNS if c in schema.names and _string_col(schema.field(c).type)]
     json_cols = [f.name for f in schema if substitute and _string_col(f.type)
                  and (f.name.endswith("_json") or f.name == "evidence")]
-    if not keys and not json_cols:
-        return 0
-    table = pq.read_table(path)
     drop = None
     for c in keys:
         m = pc.fill_null(pc.equal(table[c].cast(pa.string()), account_id), False)
@@ -167,9 +184,7 @@ def _erase_parquet(path: Path, account_id: str, alias: str, substitute: bool) ->
             table = table.set_column(idx, table.schema.field(c).with_type(pa.string()),
                                      pa.array(values, pa.string()))
             changed += n
-    if removed or changed:
-        write_parquet_atomic(path, table.replace_schema_metadata(schema.metadata))
-    return removed + changed
+    return table, removed + changed
 
 
 def _erase_requests(settings: Settings, account_id: str, res: EraseResult) -> set[str]:
@@ -222,7 +237,7 @@ def _erase_cache(settings: Settings, hashes: set[str], res: EraseResult) -> None
 #: derived Parquet artefacts (folder under home, what the result calls them)
 DERIVED = (("features", "features_rows"), ("embeddings/centroids", "embedding_centroids"),
            ("embeddings/population", "embedding_population_rows"),
-           ("clusters", "cluster_rows"), ("verdicts", "verdicts"),
+           ("clusters", "cluster_rows"),
            ("state/returning", "returning_index_rows"), ("reports", "report_rows"))
 
 
@@ -230,6 +245,15 @@ def _erase_derived(settings: Settings, account_id: str, alias: str, res: EraseRe
     for sub, what in DERIVED:
         for path in sorted((settings.home / sub).rglob("*.parquet")):
             res.add(what, _erase_parquet(path, account_id, alias, substitute=True), path)
+    for day in verdicts.evaluated_dates(settings):  # through the verdict store
+        counted = [0]
+
+        def erase(table: pa.Table, counted: list[int] = counted) -> pa.Table | None:
+            out, counted[0] = _erase_table(table, account_id, alias, substitute=True)
+            return out if counted[0] else None
+
+        verdicts.rewrite(settings, day, erase)
+        res.add("verdicts", counted[0], verdicts.verdict_path(settings, day))
 
 
 # --- text files ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ read as). ``decide`` writes a day (:func:`write_verdict_day`); post-decide stage
 change rows only through :func:`annotate`; every reader goes through ``read``
 (:func:`connect` / :func:`register` for SQL over view ``verdicts``, :func:`read`,
 :func:`load_verdicts`, :func:`verdict_for`). Retention removes whole days with
-:func:`drop_days_before`. ``tests/test_architecture.py`` fails when another module names the
+:func:`drop_days_before`; privacy erasure removes an account's rows with :func:`rewrite`. ``tests/test_architecture.py`` fails when another module names the
 verdict file or folder.
 """
 
@@ -36,11 +36,12 @@ from detector.verdicts.schema import (
     select_list,
     sql_type,
 )
-from detector.verdicts.write import annotate, read_day, write_verdict_day
+from detector.verdicts.write import annotate, read_day, rewrite, write_verdict_day
 
 __all__ = [
     "CONTRACT_COLUMNS", "DEFAULTS", "EXTRA_COLUMNS", "READ_SCHEMA", "VERDICT_SCHEMA", "annotate",
     "connect", "drop_days_before", "evaluated_dates", "evaluated_days", "files_signature",
-    "load_verdicts", "read", "read_day", "register", "root", "select_list", "source_sql",
+    "load_verdicts", "read", "read_day", "register", "rewrite", "root", "select_list",
+    "source_sql",
     "sql_type", "verdict_files", "verdict_for", "verdict_path", "write_verdict_day",
 ]

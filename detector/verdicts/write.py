@@ -84,3 +84,23 @@ def annotate(settings: Settings, day: str,
         return False
     write_parquet_atomic(verdict_path(settings, day), table)
     return True
+
+
+def rewrite(settings: Settings, day: str,
+            change: Callable[[pa.Table], pa.Table | None]) -> bool:
+    """Privacy erasure only (``detector.privacy.erase``): ``change`` gets the day's file as
+    written (Arrow) and returns the table to keep (rows may go, ids inside JSON be replaced), or
+    None for no change; the file's schema and metadata stay, the write is atomic. Returns
+    whether the file was rewritten. Every other change goes through :func:`annotate`."""
+    path = verdict_path(settings, day)
+    if not path.exists():
+        return False
+    table = pq.read_table(path)
+    out = change(table)
+    if out is None:
+        return False
+    if out.schema.names != table.schema.names:
+        raise InputError(f"rewrite verdicts of {day}: columns {out.schema.names} differ from "
+                         f"the file's {table.schema.names}")
+    write_parquet_atomic(path, out.replace_schema_metadata(table.schema.metadata))
+    return True
