@@ -1,11 +1,12 @@
-"""Shared prompt templates: MinHash LSH over each account's template shingles (datasketch).
+"""Shared prompt templates: MinHash LSH over each account's template shingles.
 
 An account's *template* (scaffold) is the wrapper text its prompts repeat: word 3-gram
 shingles (lower-cased, split on spaces, the first ``max_tokens`` words of the first
 ``max_chars`` characters) that occur in at least two of its sampled prompts. Topic words vary from prompt to prompt and drop out; the
 wrapper of a harvesting script stays. Shingles held by a large share of all accounts (stock
 phrases) are dropped. Tokenising and counting run in DuckDB; signatures are computed with
-numpy (universal hashing, one pass per permutation) and indexed with datasketch's MinHashLSH.
+numpy (universal hashing, one pass per permutation) and banded for LSH
+(``detector.features.minhash``: ``permutation_signatures``, ``band_pairs``).
 Accounts with identical signatures are grouped exactly; the rest go through LSH,
 and each candidate's Jaccard is estimated from the signatures.
 
@@ -20,12 +21,9 @@ import duckdb
 import numpy as np
 import orjson
 import pandas as pd
-from datasketch import LeanMinHash, MinHashLSH
 
 from detector.clusters.keys import PAIR_COLUMNS
-
-_PRIME = (1 << 31) - 1
-
+from detector.features.minhash import band_pairs, permutation_signatures
 
 #: 32-bit hash of the word 3-gram starting at token ``i`` of list ``tok`` (DuckDB SQL).
 SHINGLE_SQL = ("CAST(hash(tok[i] || ' ' || tok[i + 1] || ' ' || tok[i + 2]) % 4294967296 "
@@ -130,32 +128,15 @@ def scaffold_sets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def signatures(sets: dict[str, np.ndarray], num_perm: int, seed: int) -> dict[str, np.ndarray]:
-    """MinHash signature (uint64 array of ``num_perm``) per account, by universal hashing.
-
-    h_k(x) = (a_k x + b_k) mod (2^31 - 1); the signature keeps min_x h_k(x) for each k.
-    """
+    """MinHash signature (uint64 array of ``num_perm``) per account
+    (``detector.features.minhash.permutation_signatures``)."""
     if not sets:
         return {}
     accounts = list(sets)
     lens = np.fromiter((len(sets[a]) for a in accounts), dtype=np.int64, count=len(accounts))
-    values = np.concatenate([sets[a] for a in accounts]).astype(np.int64) % _PRIME
-    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    g = np.random.default_rng(seed)
-    a = g.integers(1, _PRIME, num_perm, dtype=np.int64)
-    b = g.integers(0, _PRIME, num_perm, dtype=np.int64)
-    out = np.empty((len(accounts), num_perm), dtype=np.uint64)
-    for k in range(num_perm):
-        h = (a[k] * values + b[k]) % _PRIME
-        out[:, k] = np.minimum.reduceat(h, starts)
+    out = permutation_signatures(np.concatenate([sets[a] for a in accounts]), lens, num_perm,
+                                 seed)
     return dict(zip(accounts, out, strict=True))
-
-
-def _lean(hashvalues: np.ndarray) -> LeanMinHash:
-    """A datasketch LeanMinHash over precomputed values (datasketch 2 needs ``scheme``)."""
-    try:
-        return LeanMinHash(seed=1, hashvalues=hashvalues, scheme="legacy")
-    except TypeError:  # datasketch < 2.0 has no scheme argument
-        return LeanMinHash(seed=1, hashvalues=hashvalues)
 
 
 def template_pairs(sets: dict[str, np.ndarray], threshold: float, num_perm: int, seed: int,
@@ -200,17 +181,16 @@ def _lsh_pairs(reps: list[str], sigs: dict[str, np.ndarray], groups: dict[bytes,
     """Candidate pairs among group representatives, expanded back to every group member."""
     if len(reps) < 2:
         return []
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    mh = {a: _lean(sigs[a]) for a in reps}
-    with lsh.insertion_session() as session:
-        for acct in reps:
-            session.insert(acct, mh[acct], check_duplication=False)
-    index = {a: i for i, a in enumerate(reps)}
     matrix = np.vstack([sigs[a] for a in reps])
+    cands_of: dict[str, list[str]] = defaultdict(list)
+    for i, j in band_pairs(matrix, threshold).tolist():
+        lo, hi = sorted((reps[i], reps[j]))
+        cands_of[lo].append(hi)
+    index = {a: i for i, a in enumerate(reps)}
     members = {a: groups[sigs[a].tobytes()] for a in reps}
     out: list[tuple[str, str, float, dict]] = []
     for acct in reps:
-        cands = [c for c in lsh.query(mh[acct]) if c > acct]
+        cands = sorted(cands_of.get(acct, ()))
         if not cands:
             continue
         idx = np.fromiter((index[c] for c in cands), dtype=np.int64, count=len(cands))

@@ -1,5 +1,7 @@
-"""Vectorised text sketches over a sample of prompts: byte 4-gram hashes, one-permutation MinHash
-with LSH banding (near-duplicate flags), and n-gram entropies per group.
+"""The project's MinHash, vectorised in numpy (no per-item Python): text sketches over a sample
+of prompts (byte 4-gram hashes, one-permutation MinHash with LSH banding for near-duplicate
+flags, n-gram entropies per group), and k-permutation MinHash with banded LSH over sets (the
+account scaffolds of ``detector/clusters/templates.py``).
 
 Grain: inputs are one row per sampled prompt with an integer group id (the account-day);
 outputs are one value per prompt (near-dup flag) or per group (entropies).
@@ -7,9 +9,12 @@ outputs are one value per prompt (near-dup flag) or per group (entropies).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from scipy.integrate import quad
 
 MAX_BYTES = 512
 SHINGLE = 4
@@ -139,3 +144,63 @@ def word_tokens(texts: list[str | None] | pa.Array) -> tuple[np.ndarray, np.ndar
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint32)
     ids = words.dictionary_encode().indices.to_numpy().astype(np.uint32)
     return rows.astype(np.int64), ids
+
+
+# --- k-permutation MinHash and banded LSH over sets (account scaffolds, clusters/templates.py) ---
+_PRIME = (1 << 31) - 1
+
+
+def permutation_signatures(values: np.ndarray, lens: np.ndarray, num_perm: int,
+                           seed: int) -> np.ndarray:
+    """k-permutation MinHash: (n_sets, num_perm) uint64 signature per set, by universal hashing.
+
+    ``values`` are the sets' integer elements concatenated, ``lens`` each set's size (>= 1).
+    h_k(x) = (a_k x + b_k) mod (2^31 - 1); the signature keeps min_x h_k(x) for each k, so the
+    share of equal positions of two signatures estimates their sets' Jaccard similarity.
+    """
+    values = values.astype(np.int64) % _PRIME
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    g = np.random.default_rng(seed)
+    a = g.integers(1, _PRIME, num_perm, dtype=np.int64)
+    b = g.integers(0, _PRIME, num_perm, dtype=np.int64)
+    out = np.empty((len(lens), num_perm), dtype=np.uint64)
+    for k in range(num_perm):
+        out[:, k] = np.minimum.reduceat((a[k] * values + b[k]) % _PRIME, starts)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows per band) minimising the mean of the false-positive and false-negative
+    probability mass around ``threshold`` (the choice of datasketch's ``MinHashLSH``)."""
+    best, opt = float("inf"), (1, 1)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = quad(lambda s, b=b, r=r: 1 - (1 - s ** r) ** b, 0.0, threshold)[0]
+            fn = quad(lambda s, b=b, r=r: (1 - s ** r) ** b, threshold, 1.0)[0]
+            if 0.5 * fp + 0.5 * fn < best:
+                best, opt = 0.5 * fp + 0.5 * fn, (b, r)
+    return opt
+
+
+def band_pairs(sig: np.ndarray, threshold: float) -> np.ndarray:
+    """(i, j) row pairs, i < j, of signatures equal on at least one LSH band (``lsh_bands``):
+    the candidate pairs whose Jaccard may reach ``threshold``. Grain: one row per pair."""
+    n, num_perm = sig.shape
+    if n < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    bands, rows = lsh_bands(float(threshold), int(num_perm))
+    found = []
+    for band in range(bands):
+        key = np.ascontiguousarray(sig[:, band * rows:(band + 1) * rows]).view(
+            np.dtype((np.void, sig.dtype.itemsize * rows))).ravel()
+        order = np.argsort(key, kind="stable")
+        edge = np.flatnonzero(key[order][1:] != key[order][:-1]) + 1
+        starts, ends = np.concatenate([[0], edge]), np.concatenate([edge, [n]])
+        for s, e in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
+            i, j = np.triu_indices(e - s, k=1)
+            found.append(np.column_stack([order[s + i], order[s + j]]))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.sort(np.concatenate(found), axis=1)
+    return np.unique(pairs, axis=0)
