@@ -244,16 +244,17 @@ def stop_spark() -> None:
 
 def spark_path(settings: Settings, path: Path) -> str:
     """The URI the cluster reads ``path`` by: under the home's lake and with
-    ``settings.spark_lake_uri`` set, that URI + the path relative to the lake; otherwise the
-    absolute ``file://`` URI (shared storage mounted at the same path everywhere)."""
+    ``settings.spark_lake_uri`` set, that URI + the path relative to the lake; otherwise
+    ``file://`` + the absolute path (shared storage mounted at the same path everywhere). Not
+    percent-encoded: Hadoop paths take ``date=D`` literally, ``%3D`` would name another file."""
     path = Path(path).absolute()
     if settings.spark_lake_uri:
         try:
             rel = path.relative_to(settings.lake.absolute())
         except ValueError:
-            return path.as_uri()
+            return "file://" + path.as_posix()
         return settings.spark_lake_uri.rstrip("/") + "/" + rel.as_posix()
-    return path.as_uri()
+    return "file://" + path.as_posix()
 
 
 def _spark(settings: Settings) -> Any:

@@ -39,3 +39,15 @@ def test_bad_conf_names_the_setting(tmp_path, monkeypatch, raw):
     monkeypatch.setenv("DETECTOR_SPARK_CONF", raw)
     with pytest.raises(ConfigError, match=r"spark_conf.*DETECTOR_SPARK_CONF"):
         load_settings(tmp_path)
+
+
+def test_spark_paths_keep_partition_names_literal(tmp_path):
+    from detector.features.engine import spark_path
+
+    s = load_settings(tmp_path)
+    f = s.requests_dir / "date=2026-06-02" / "part-0.parquet"
+    assert spark_path(s, f) == f"file://{f.absolute().as_posix()}"
+    shared = load_settings(tmp_path, spark_lake_uri="s3a://bucket/dg/lake/")
+    assert spark_path(shared, f) == "s3a://bucket/dg/lake/requests/date=2026-06-02/part-0.parquet"
+    outside = tmp_path.parent / "elsewhere.parquet"
+    assert spark_path(shared, outside) == f"file://{outside.absolute().as_posix()}"
