@@ -29,11 +29,13 @@ include them are rescored (:func:`detector.ingest.manifest.dirty_dates`).
 
 from __future__ import annotations
 
+import bisect
 import fcntl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -121,10 +123,9 @@ def merge_rows(stored: dict, new: dict, sampled: bool = False) -> dict | None:
     out = dict(stored)
     changed = False
     req_a, req_b = _doc(stored["request_json"]), _doc(new["request_json"])
-    _, req_more = _relation(req_a, req_b, "request")
     model_from_response = (isinstance(req_a, dict) and not req_a.get("model")
                            and isinstance(req_b, dict) and bool(req_b.get("model")))
-    for name in _PLAIN:
+    for name in _PLAIN:  # first: ts and account_id, what _stored_rows reads before the rest
         a, b = stored[name], new[name]
         if b is None or a == b:
             continue
@@ -135,6 +136,7 @@ def merge_rows(stored: dict, new: dict, sampled: bool = False) -> dict | None:
             raise Conflict(name)
     if stored["client_ip"] is None and new["client_ip"] is not None:
         out["ip_prefix"] = new["ip_prefix"]
+    _, req_more = _relation(req_a, req_b, "request")
     _, resp_more = _relation(_doc(stored["response_json"]), _doc(new["response_json"]),
                              "response")
     if req_more:
@@ -180,10 +182,15 @@ def rewrite_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _new_rows(parsed: ParsedBatch) -> list[dict]:
+def _new_rows(parsed: ParsedBatch, positions: list[int]) -> dict[int, dict]:
+    """The rows at ``positions`` as dicts of Arrow's Python values (only these: a chunk's
+    known ids are few, converting its every row would cost more than the chunk's parse)."""
     if parsed.table is not None:
-        return parsed.table.select(_NAMES).to_pylist()
-    return rows_to_table(parsed.rows, parsed.row_lines, "", "").select(_NAMES).to_pylist()
+        table = parsed.table.select(_NAMES).take(pa.array(positions, pa.int64()))
+    else:
+        table = rows_to_table([parsed.rows[i] for i in positions],
+                              [parsed.row_lines[i] for i in positions], "", "").select(_NAMES)
+    return dict(zip(positions, table.to_pylist(), strict=True))
 
 
 def _raw_of(row: dict, sampled: bool) -> bytes:
@@ -195,68 +202,132 @@ def _raw_of(row: dict, sampled: bool) -> bytes:
     return orjson.dumps(doc)
 
 
-def _stored_rows(settings: Settings, wanted: dict[str, str]) -> dict[str, tuple[Path, dict]]:
-    """(part file, row) of each request id in ``wanted`` (id -> the day to look first)."""
-    found: dict[str, tuple[Path, dict]] = {}
+def _stored_heads(settings: Settings, wanted: dict[str, str]
+                  ) -> dict[str, tuple[Path, object, str]]:
+    """(part file, ts, account_id) of each request id in ``wanted`` (id -> the day to look
+    first, then the nearest days), read from three cheap columns of the parts whose request_id
+    statistics admit it."""
+    found: dict[str, tuple[Path, object, str]] = {}
     root = settings.requests_dir
     first_days = sorted(set(wanted.values()))
-    other = sorted(p.name[5:] for p in root.glob("date=*") if p.name[5:] not in first_days)
+    other = sorted((p.name[5:] for p in root.glob("date=*") if p.name[5:] not in first_days),
+                   key=lambda d: min(abs(_ordinal(d) - _ordinal(f)) for f in first_days))
     for day in [*first_days, *other]:
-        todo = [i for i in wanted if i not in found]
+        todo = sorted(i for i in wanted if i not in found)
         if not todo:
             break
         look = pa.array(todo, pa.string())
         for part in sorted((root / f"date={day}").glob("*.parquet")):
-            if part.name.startswith("."):
+            if part.name.startswith(".") or not _may_hold(part, todo):
                 continue
-            ids = pq.read_table(part, columns=["request_id"]).column("request_id")
-            if not pc.any(pc.is_in(ids, value_set=look)).as_py():
-                continue
-            table = pq.read_table(part, filters=[("request_id", "in", todo)])
-            for row in table.to_pylist():
-                found.setdefault(row["request_id"], (part, row))
+            heads = pq.read_table(part, columns=["request_id", "ts", "account_id"])
+            hit = heads.filter(pc.is_in(heads.column("request_id"), value_set=look))
+            for rid, ts, acct in zip(*(hit.column(c).to_pylist() for c in hit.column_names),
+                                     strict=True):
+                found.setdefault(rid, (part, ts, acct))
     return found
 
 
+def _stored_rows(heads: dict[str, tuple[Path, object, str]], rids: set[str]
+                 ) -> dict[str, tuple[Path, dict]]:
+    """(part file, whole row) of each of ``rids`` (found by :func:`_stored_heads`)."""
+    by_part: dict[Path, list[str]] = {}
+    for rid in rids:
+        by_part.setdefault(heads[rid][0], []).append(rid)
+    out = {}
+    for part, ids in by_part.items():
+        for row in pq.read_table(part, filters=[("request_id", "in", ids)]).to_pylist():
+            out.setdefault(row["request_id"], (part, row))
+    return out
+
+
+def _ordinal(day: str) -> int:
+    try:
+        return date.fromisoformat(day).toordinal()
+    except ValueError:
+        return 0
+
+
+def _may_hold(part: Path, todo: list[str]) -> bool:
+    """Whether a row group's request_id min/max statistics admit one of ``todo`` (sorted);
+    True when the file has no statistics."""
+    try:
+        meta = pq.ParquetFile(part).metadata
+        col = meta.schema.names.index("request_id")
+        for g in range(meta.num_row_groups):
+            stats = meta.row_group(g).column(col).statistics
+            if stats is None or not stats.has_min_max:
+                return True
+            k = bisect.bisect_left(todo, stats.min)
+            if k < len(todo) and todo[k] <= stats.max:
+                return True
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+#: Longest wait for another worker's earlier chunks to be published (then: a duplicate).
+WAIT_S = 60.0
+
+
 def resolve(settings: Settings, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
-            staging: Path, sampled: bool = False) -> Outcome:
+            staging: Path, sampled: bool = False, pending: Callable[[], bool] | None = None
+            ) -> Outcome:
     """Decide every row of ``parsed`` not in ``keep`` (positions of the rows stored as new):
     duplicate, enrichment or conflict. Rows kept in this chunk are completed in ``parsed``
     itself; stored rows in rewritten part files staged under ``staging`` (see the module
-    docstring). Call under :func:`rewrite_lock`."""
+    docstring); staged parts are valid only when computed under :func:`rewrite_lock`.
+    ``pending()``: whether another worker's earlier chunks are still unpublished; a stored id
+    not found in the lake is looked for again until they are (at most ``WAIT_S``)."""
     out = Outcome()
-    n = parsed.n_rows
-    kept = set(keep.tolist())
-    rest = [i for i in range(n) if i not in kept]
+    mask = np.ones(parsed.n_rows, bool)
+    mask[keep] = False
+    rest = np.flatnonzero(mask).tolist()
     if not rest:
         return out
-    rows = _new_rows(parsed)
-    lines = parsed.table.column("source_line").to_pylist() if parsed.table is not None \
-        else parsed.row_lines
-    first: dict[bytes, int] = {keys[i].tobytes(): i for i in sorted(kept)}
-    local = {i: first[keys[i].tobytes()] for i in rest if keys[i].tobytes() in first}
-    stored = _stored_rows(settings, {rows[i]["request_id"]: day_of(_us(rows[i]["ts"]))
-                                     for i in rest if i not in local})
+    rest_keys = {keys[i].tobytes() for i in rest}
+    firsts = [i for i in np.sort(keep).tolist()  # kept here, copied later in the chunk
+              if keys[i].tobytes() in rest_keys]
+    rows = _new_rows(parsed, sorted([*rest, *firsts]))
+    lines = parsed.table.column("source_line") if parsed.table is not None else None
+    local = {keys[i].tobytes() for i in firsts}
+    old = [i for i in rest if keys[i].tobytes() not in local]  # copies of stored rows
+    wanted = {rows[i]["request_id"]: day_of(_us(rows[i]["ts"])) for i in old}
+    heads = _stored_heads(settings, wanted)
+    missing = set(wanted) - set(heads)
+    deadline = time.monotonic() + WAIT_S
+    while missing and pending is not None and time.monotonic() < deadline and pending():
+        time.sleep(0.02)
+        more = _stored_heads(settings, {rid: wanted[rid] for rid in missing})
+        heads.update(more)
+        missing -= set(more)
+    # only a copy agreeing on time and account can complete its row: read the others' whole
+    # rows only then (a re-used id with another time is decided from the cheap columns)
+    stored = _stored_rows(heads, {rows[i]["request_id"] for i in old
+                                  if heads.get(rows[i]["request_id"], (None,))[1:]
+                                  == (rows[i]["ts"], rows[i]["account_id"])})
     base: dict[str, dict] = {rid: row for rid, (_, row) in stored.items()}
-    for i in sorted(kept):
+    for i in firsts:
         base.setdefault(rows[i]["request_id"], rows[i])
     touched: set[str] = set()
     for i in rest:
         rid = rows[i]["request_id"]
-        if rid not in base:  # stored once, gone since (retention) or not yet published
-            continue
         try:
+            if rid not in base:
+                if rid in heads:  # differs on the time or the account
+                    raise Conflict("ts" if heads[rid][1] != rows[i]["ts"] else "account_id")
+                continue  # stored once, gone since (retention) or not yet published
             merged = merge_rows(base[rid], rows[i], sampled)
         except Conflict as exc:
-            out.conflicts.append((lines[i], _raw_of(rows[i], sampled),
+            line = lines[i].as_py() if lines is not None else parsed.row_lines[i]
+            out.conflicts.append((line, _raw_of(rows[i], sampled),
                                   f"conflicting_redelivery: {exc.where}"))
             continue
         if merged is not None:
             base[rid] = merged
             touched.add(rid)
             out.enriched += 1
-    _complete_kept(parsed, [i for i in sorted(kept) if rows[i]["request_id"] in touched],
-                   rows, base)
+    _complete_kept(parsed, [i for i in firsts if rows[i]["request_id"] in touched], rows, base)
     _rewrite(stored, {rid for rid in touched if rid in stored}, base, staging, out)
     return out
 
@@ -270,7 +341,7 @@ def _us(ts: object) -> int:
 _ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _complete_kept(parsed: ParsedBatch, positions: list[int], rows: list[dict],
+def _complete_kept(parsed: ParsedBatch, positions: list[int], rows: dict[int, dict],
                    base: dict[str, dict]) -> None:
     """Replace the chunk's own first occurrences that later copies completed."""
     if not positions:

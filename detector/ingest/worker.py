@@ -13,7 +13,7 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,7 +115,9 @@ class ChunkWriter:
         self.sample = not settings.keep_prompt_text
         self.sample_k = max(0, settings.embedding_sample_k)
         self.extra = enrich.Outcome()
-        self.locked = False
+        self.held_locks = ExitStack()
+        self.lock_held = False
+        self.older: tuple[set, list] = (set(), [])  # other workers' work before this chunk
 
     def _stage(self, parsed: ParsedBatch, keep: list[int]) -> tuple[list, dict[str, int]]:
         s, task = self.settings, self.task
@@ -174,11 +176,29 @@ class ChunkWriter:
         """Duplicates, enrichments and conflicting re-deliveries of the rows not kept
         (:mod:`detector.ingest.enrich`); the normal path (every row new) reads nothing."""
         self.extra = enrich.Outcome()
-        if self.locked and len(keep) < parsed.n_rows:  # not locked: ids another worker
-            # committed since the probe, not yet published: duplicates
-            tag = f"{self.state.file_id}-{self.state.seq}"
-            self.extra = enrich.resolve(self.settings, parsed, keep, keys,
-                                        staging_dir(self.settings) / tag, self.sample)
+        if len(keep) == parsed.n_rows:
+            return
+        staging = staging_dir(self.settings) / f"{self.state.file_id}-{self.state.seq}"
+        self.extra = enrich.resolve(self.settings, parsed, keep, keys, staging, self.sample,
+                                    None if self.lock_held else self._older_pending)
+        if self.extra.parts and not self.lock_held:  # stored rows to rewrite: again under
+            # the lock, held to the rename (duplicates and conflicts need none: enrichment
+            # only adds to a row, so they are the same against any copy)
+            self._discard(self.extra.parts, None)
+            self._lock()
+            self.extra = enrich.resolve(self.settings, parsed, keep, keys, staging, self.sample)
+
+    def _older_pending(self) -> bool:
+        """Whether chunks that other workers reserved or committed before this chunk's
+        reservation are still unpublished (their rows not yet readable in the lake)."""
+        runs, chunks = self.older
+        con = self.con
+        if runs and con.execute(f"SELECT 1 FROM id_reserved WHERE name IN "
+                                f"({','.join('?' * len(runs))}) LIMIT 1", tuple(runs)
+                                ).fetchone():
+            return True
+        return any(con.execute("SELECT 1 FROM chunks WHERE file_id = ? AND seq = ? AND "
+                               "published = 0", c).fetchone() for c in chunks)
 
     def _discard(self, parts: list[tuple[Path, Path]], run: str | None) -> None:
         for staged, _ in parts:
@@ -198,11 +218,17 @@ class ChunkWriter:
         keep, keys = _dedupe_local(parsed)
         known, probed = ids.known(con, keys[keep])
         keep = keep[~known]
-        redelivered = len(keep) < parsed.n_rows
-        self.locked = redelivered
-        with enrich.rewrite_lock(self.settings) if redelivered else nullcontext():
+        with ExitStack() as self.held_locks:  # the rewrite lock, when this chunk enriches
+            self.lock_held = False
+            if self.sample and len(keep) < parsed.n_rows:
+                self._lock()  # before the sampled chunk's transaction, never inside it
             self._commit_locked(parsed, keep, keys, probed, end_offset, end_line)
         ids.compact(con)
+
+    def _lock(self) -> None:
+        if not self.lock_held:
+            self.held_locks.enter_context(enrich.rewrite_lock(self.settings))
+            self.lock_held = True
 
     def _commit_locked(self, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
                        probed: frozenset[str], end_offset: int, end_line: int) -> None:
@@ -242,6 +268,9 @@ class ChunkWriter:
         run = ids.write(keys[keep]) if len(keep) else None
         con.execute("BEGIN IMMEDIATE")
         try:
+            self.older = ({r[0] for r in con.execute("SELECT name FROM id_reserved")},
+                          con.execute("SELECT file_id, seq FROM chunks WHERE published = 0"
+                                      ).fetchall())
             late, _ = ids.known(con, keys[keep], probed)
             if late.any():
                 if run is not None:

@@ -5,6 +5,7 @@ duplicates; the days it changes are marked for rescoring."""
 from __future__ import annotations
 
 import copy
+import itertools
 
 import orjson
 import pytest
@@ -141,12 +142,13 @@ def test_property_any_order_of_a_partial_and_a_full_copy_stores_the_full_row(tmp
                  "messages", "user"]
     text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
     skip = {"source_file", "source_line", "ingest_id"}
+    examples = itertools.count()
 
     @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(st.sets(st.sampled_from(droppable)), min_size=1, max_size=3),
-           st.booleans(), text, st.integers(0, 10**9))
-    def check(drops, partial_first, prompt, salt):
-        d = tmp_path / str(salt)
+           st.booleans(), text)
+    def check(drops, partial_first, prompt):
+        d = tmp_path / str(next(examples))  # a fresh home per example
         full, part = [], []
         for i, drop in enumerate(drops):
             rec = _full(i)

@@ -33,9 +33,11 @@ ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def make_file(path: Path) -> list[str]:
-    """~2400 lines: two days, duplicate ids, ~2% bad lines of several kinds, odd records."""
+    """~2400 lines: two days, duplicates and conflicting re-deliveries of earlier ids, ~2% bad
+    lines of several kinds, odd records."""
     rng = random.Random(11)
     lines: list[dict | bytes] = []
+    good: list[bytes] = []
     for i in range(2400):
         r = rng.random()
         if r < 0.005:
@@ -46,14 +48,17 @@ def make_file(path: Path) -> list[str]:
             lines.append(orjson.dumps(record(i, timestamp="not a time")))
         elif r < 0.02:
             lines.append(orjson.dumps(record(i)).replace(b"Explain", b"Expl\xff\xfein"))
-        elif r < 0.03:
-            lines.append(orjson.dumps(record(rng.randrange(max(1, i)))))  # duplicate id
+        elif r < 0.03 and good and rng.random() < 0.5:
+            lines.append(rng.choice(good))  # an exact copy: a duplicate
+        elif r < 0.03:  # the same id with another time: a conflicting re-delivery
+            lines.append(orjson.dumps(record(rng.randrange(max(1, i)))))
         else:
             day = "2026-11-26" if i % 3 else "2026-11-27"
             extra = {"request": {"messages": [{"role": "user", "content": [
                 {"type": "text", "text": f"part {i}"}, {"type": "image_url", "image_url": {}}]}]}
             } if i % 50 == 0 else {}
-            lines.append(orjson.dumps(record(i, timestamp=f"{day}T0{i % 10}:00:00Z", **extra)))
+            good.append(orjson.dumps(record(i, timestamp=f"{day}T0{i % 10}:00:00Z", **extra)))
+            lines.append(good[-1])
     write_jsonl(path, lines)
     return [str(path)]
 
