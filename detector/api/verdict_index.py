@@ -32,7 +32,9 @@ DECISION_CODES = ("allow", "review", "block")
 _CODE = {d: i for i, d in enumerate(DECISION_CODES)}
 
 
-#: The index's columns of a verdict store source (every column there, typed); date as text.
+#: The verdict columns the index reads, and its select list over them (date as text).
+_READ = ["account_id", "date", "score", "decision", "reasons", "cluster_id", "org_id",
+         "model_version", "risk"]
 _COLUMNS = ("account_id, CAST(date AS VARCHAR) AS date, score, decision, reasons, cluster_id, "
             "org_id, model_version, risk")
 
@@ -102,7 +104,7 @@ class VerdictIndex:
             fields = ("date", "score", "decision", "reasons", "cluster_id", "org_id",
                       "model_version", "risk")
             packed = ", ".join(f"{f} := {f}" for f in fields)
-            src = f"({source_sql([p for _, p in files])})"
+            src = f"({source_sql(con, [p for _, p in files], _READ)})"
             # hash aggregate keeping each account's newest row (a struct is never NULL, so
             # NULL columns of the newest row stay NULL instead of falling back to older rows)
             # first_flagged: the earliest review/block day in the window (the queue's case age)
@@ -111,7 +113,7 @@ class VerdictIndex:
                       f"AS first_flagged FROM (SELECT {_COLUMNS} FROM {src} "
                       "WHERE account_id IS NOT NULL) GROUP BY account_id")
             if block_files:
-                bsrc = f"({source_sql(block_files)})"
+                bsrc = f"({source_sql(con, block_files, _READ)})"
                 blocks = (f"SELECT account_id, arg_max(struct_pack({packed}), date) AS v FROM ("
                           f"SELECT {_COLUMNS} FROM {bsrc} WHERE account_id IS NOT "
                           "NULL AND lower(CAST(decision AS VARCHAR)) = 'block') "

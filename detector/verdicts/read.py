@@ -32,35 +32,31 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _empty_row() -> str:
-    """A typed empty relation with every column of ``READ_SCHEMA``."""
-    return f"SELECT {select_list(set())} WHERE false"
-
-
-def source_sql(files: list[Path] | Path | None) -> str:
-    """SELECT of the full current row over ``files`` (a list of verdict files, or a verdict
-    folder read by glob at query time; None or [] gives no rows). A day's ``date`` is its
-    folder's."""
+def source_sql(con: duckdb.DuckDBPyConnection, files: list[Path] | Path | None,
+               columns: list[str] | None = None) -> str:
+    """SELECT of the current row (or ``columns``) over ``files``: a list of verdict files, or
+    a verdict folder (globbed when a query runs); None or [] gives no rows. A column no file
+    has reads as its default (NULL); a day's ``date`` is its folder's. Only the columns asked
+    for are read from the files."""
     if files is None or (isinstance(files, list) and not files):
-        return _empty_row()
+        return f"SELECT {select_list(set(), columns)} WHERE false"
     if isinstance(files, list):
         src = "[" + ", ".join(_quote(str(p)) for p in files) + "]"
     else:
         src = _quote(str(Path(files) / "date=*" / VERDICT_FILE))
-    # the typed empty row first: UNION ALL BY NAME gives every column (NULL where a file has
-    # none); the outer casts fix the types and drop columns the schema does not know
-    return (f"SELECT {select_list(set(READ_SCHEMA.names))} FROM ({_empty_row()} "
-            f"UNION ALL BY NAME SELECT * FROM read_parquet({src}, hive_partitioning = true, "
-            "union_by_name = true))")
+    src = f"read_parquet({src}, hive_partitioning = true, union_by_name = true)"
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+    return f"SELECT {select_list(present, columns)} FROM {src}"
 
 
 def register(con: duckdb.DuckDBPyConnection, settings: Settings | Path,
              name: str = VIEW) -> bool:
     """Create or replace view ``name`` over every verdict day of the home (an empty view with
-    the full row when there is none). True when there is at least one verdict file."""
+    the full row when there is none; the columns present are those of the files at this
+    call). True when there is at least one verdict file."""
     folder = root(settings)
     has = bool(verdict_files(folder))
-    con.execute(f"CREATE OR REPLACE VIEW {name} AS {source_sql(folder if has else None)}")
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS {source_sql(con, folder if has else None)}")
     return has
 
 
@@ -83,7 +79,8 @@ def evaluated_days(where: Settings | duckdb.DuckDBPyConnection,
         con = duckdb.connect(":memory:")
         try:
             return [r[0] for r in con.execute(
-                f"SELECT DISTINCT date FROM ({source_sql(files)}) ORDER BY 1").fetchall()]
+                f"SELECT DISTINCT date FROM ({source_sql(con, files, ['date'])}) "
+                "ORDER BY 1").fetchall()]
         finally:
             con.close()
     try:
@@ -126,14 +123,14 @@ def read(settings: Settings, columns: list[str] | None = None,
     params: list[Any] = []
     _in("account_id", accounts, "VARCHAR", where, params)
     _in("decision", decisions, "VARCHAR", where, params)
-    sql = (f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} "
-           f"FROM ({source_sql([p for _, p in files])})"
-           + (f" WHERE {' AND '.join(where)}" if where else "")
-           + (f" ORDER BY {order}" if order else "")
-           + (f" LIMIT {int(limit)}" if limit is not None else ""))
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
+        source = source_sql(con, [p for _, p in files])  # columns pruned by the outer SELECT
+        sql = (f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM ({source})"
+               + (f" WHERE {' AND '.join(where)}" if where else "")
+               + (f" ORDER BY {order}" if order else "")
+               + (f" LIMIT {int(limit)}" if limit is not None else ""))
         return con.execute(sql, params).df()
     finally:
         con.close()
