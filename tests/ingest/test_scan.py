@@ -10,9 +10,9 @@ encoders, on numbers and timestamps at their edges, and end to end through ``ing
 from __future__ import annotations
 
 import contextlib
-import os
 import hashlib
 import json
+import os
 import random
 
 import numpy as np
