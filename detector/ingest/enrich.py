@@ -208,6 +208,8 @@ def _stored_heads(settings: Settings, wanted: dict[str, str]
     first, then the nearest days), read from three cheap columns of the parts whose request_id
     statistics admit it."""
     found: dict[str, tuple[Path, object, str]] = {}
+    if not wanted:
+        return found
     root = settings.requests_dir
     first_days = sorted(set(wanted.values()))
     other = sorted((p.name[5:] for p in root.glob("date=*") if p.name[5:] not in first_days),
