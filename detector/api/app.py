@@ -36,8 +36,8 @@ from detector.api.routers import (
 )
 from detector.api.security import HeadAsGet, RequestLimits, SecurityHeaders
 from detector.api.service import Service
+from detector.columns.percentile import percentile_text
 from detector.decide.reasons import reason_labels
-from detector.features.percentiles import percentile_text
 from detector.settings import Settings
 
 HERE = Path(__file__).parent

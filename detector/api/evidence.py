@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from detector.api.service import FEATURE_TABLES
-from detector.features.percentiles import midrank_percentile_sql
+from detector.columns.percentile import midrank_percentile_sql
 
 KEY_COLUMNS = {"account_id", "date", "cluster_id", "org_id"}
 VERDICT_COLUMNS = ("date", "score", "decision", "reasons", "cluster_id", "model_score",

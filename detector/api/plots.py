@@ -12,7 +12,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from detector.columns import FAMILIES
-from detector.features.percentiles import percentile_text
+from detector.columns.percentile import percentile_text
 
 DECISION_COLOURS = {"allow": "#3c8d5a", "review": "#d89a1c", "block": "#c0392b", None: "#888"}
 #: Presentation only: one colour per feature family of the column registry (``FAMILIES`` codes).

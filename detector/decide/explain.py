@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from detector.features.percentiles import midrank_percentiles
-from detector.model.estimator import DistillationClassifier
+from detector.columns.percentile import midrank_percentiles
+
+if TYPE_CHECKING:  # the type only: the pages render reasons without loading scikit-learn
+    from detector.model.estimator import DistillationClassifier
 
 #: A model contribution (drop in calibrated probability when the feature is replaced by the
 #: training median) below this is not a reason: it does not change what the score says. The
@@ -20,7 +23,7 @@ CONTRIBUTION_FLOOR = 0.01
 
 def percentile_ranks(frame: pd.DataFrame, features: list[str]) -> dict[str, np.ndarray]:
     """Population percentile (0-100) of each row's value per feature, within its day
-    (``detector.features.percentiles.midrank_percentiles``: the one definition pages use)."""
+    (``detector.columns.percentile.midrank_percentiles``: the one definition pages use)."""
     return {name: midrank_percentiles(frame[name], frame["date"])
             for name in features if name in frame.columns}
 

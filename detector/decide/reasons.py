@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from detector.columns import column, format_value, is_known
+from detector.columns.percentile import percentile_text
 from detector.columns.reasons import ANALYST_PREFIX, is_policy, policy_label, policy_sentence
 from detector.decide.explain import negligible
-from detector.features.percentiles import percentile_text
 
 SCHEMA = "reason/1"
 
