@@ -22,6 +22,7 @@ from detector.api.routers import (
     allowlist,
     audit,
     case_forms,
+    claims,
     cluster_pages,
     clusters,
     decisions,
@@ -107,10 +108,11 @@ def create_app(settings: Settings, service: Service | None = None,
     templates.env.globals["api_docs"] = docs
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    # decisions before accounts: '/{account_id:path}/decisions' must match before the
-    # account route's '/{account_id:path}' swallows it
-    for module in (health, metrics, verdicts, review_queue, decisions, accounts, clusters, rules,
-                   reports, allowlist, audit, case_forms, pages, queue_pages, cluster_pages):
+    # decisions and claims before accounts: '/{account_id:path}/decisions' must match before
+    # the account route's '/{account_id:path}' swallows it
+    for module in (health, metrics, verdicts, review_queue, decisions, claims, accounts, clusters,
+                   rules, reports, allowlist, audit, case_forms, pages, queue_pages,
+                   cluster_pages):
         app.include_router(module.router)
     app.include_router(decisions.by_query)
     errors.install(app)

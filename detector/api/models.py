@@ -99,6 +99,27 @@ class DecisionOut(BaseModel):
     status: str | None = None
 
 
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    take_over: bool = Field(default=False, description="Take the claim over from another "
+                            "analyst who holds it (audited as claim.takeover).")
+    date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$",
+                             description="Day of the verdict being worked on (optional).")
+
+
+class ClaimOut(BaseModel):
+    account_id: str
+    date: str | None
+    analyst: str
+    claimed_at: str
+    expires_at: str
+
+
+class ReleaseOut(BaseModel):
+    account_id: str
+    released: bool = Field(description="False when the account had no live claim.")
+
+
 class AllowIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account_id: str | None = Field(default=None, min_length=1, max_length=1024)

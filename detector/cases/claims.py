@@ -75,14 +75,18 @@ def claim(store: CaseStore, account_id: str, analyst: str, ttl_s: float = DEFAUL
     return row
 
 
-def release(store: CaseStore, account_id: str, analyst: str, why: str = "released") -> bool:
+def release(store: CaseStore, account_id: str, analyst: str, why: str = "released",
+            strict: bool = False) -> bool:
     """End the live claim on ``account_id`` if ``analyst`` holds it (True when one ended).
-    A claim held by someone else is left alone (take it over first)."""
+    A claim held by someone else is left alone (take it over first); with ``strict`` that
+    raises :class:`ClaimConflict` instead of returning False."""
     analyst = _check_id("analyst", analyst)
     now = now_iso()
     with store.db.transaction() as conn:
         held = _live(conn.execute("SELECT * FROM claims WHERE account_id = ?",
                                   (account_id,)).fetchone(), now)
+        if held is not None and held["analyst"] != analyst and strict:
+            raise ClaimConflict(account_id, held)
         if held is None or held["analyst"] != analyst:
             return False
         conn.execute("DELETE FROM claims WHERE account_id = ?", (account_id,))

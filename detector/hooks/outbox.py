@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from detector.cases.db import immediate_transaction as transaction  # noqa: F401 (re-exported)
+from detector.hooks.analyst import analyst_reasons
 from detector.settings import HookEndpoint, Settings
 
 EVENT_TYPES = ("account.flagged", "account.blocked", "account.cleared", "cluster.detected")
@@ -114,6 +115,8 @@ def enqueue(conn: sqlite3.Connection, event_type: str, payload: dict[str, Any],
     Enqueuing an existing ``idempotency_key`` again stores nothing and returns the same id.
     Account events need ``payload['account_id']``, cluster events ``payload['cluster_id']``;
     ``payload['date']`` (YYYY-MM-DD), when given, is the day the event is about.
+    An analyst event (``source: "analyst"``, from the case store) without
+    ``reasons_structured`` gets it here (:func:`detector.hooks.analyst.analyst_reasons`).
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"event_type: expected one of {', '.join(EVENT_TYPES)}, "
@@ -125,6 +128,9 @@ def enqueue(conn: sqlite3.Connection, event_type: str, payload: dict[str, Any],
     subject_key = "cluster_id" if event_type.startswith("cluster.") else "account_id"
     if payload.get(subject_key) in (None, ""):
         raise ValueError(f"payload: {event_type} needs {subject_key!r}, got keys {sorted(payload)}")
+    if payload.get("source") == "analyst" and "reasons_structured" not in payload:
+        # the case store cannot render reasons (it sits below decide): the hooks do
+        payload = {**payload, "reasons_structured": analyst_reasons(conn, payload)}
     event_id = event_id_for(idempotency_key)
     conn.execute(
         "INSERT OR IGNORE INTO hook_events (event_id, idempotency_key, event_type, subject, "

@@ -156,7 +156,7 @@ def verdict_for(home: Settings | Path, account_id: str, day: str | None = None,
                 max_files: int = 400) -> dict[str, Any] | None:
     """The account's newest verdict row dated on or before ``day`` (any day when None), from
     the newest ``max_files`` verdict files of the home (``Settings`` or the home folder): what
-    an analyst decision event carries."""
+    an analyst decision event carries (``explanation_json``: for its structured reasons)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -179,5 +179,6 @@ def verdict_for(home: Settings | Path, account_id: str, day: str | None = None,
                 "cluster_id": row.get("cluster_id") or None,
                 "model_version": row.get("model_version"),
                 "ruleset_hash": row.get("ruleset_hash"), "run_id": row.get("run_id"),
+                "explanation_json": row.get("explanation_json"),
             }
     return None

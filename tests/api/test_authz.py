@@ -21,6 +21,8 @@ ROUTES = [
     ("GET", "/v1/accounts/acct_block", None, READ),
     ("GET", "/v1/accounts/acct_block/decisions", None, READ),
     ("POST", "/v1/accounts/acct_mid/decisions", {"decision": "needs-more-data"}, WRITE),
+    ("POST", "/v1/accounts/acct_mid/claim", {"take_over": True}, WRITE),
+    ("DELETE", "/v1/accounts/acct_mid/claim", None, WRITE),
     ("GET", "/v1/clusters/clu_1", None, READ),
     ("GET", "/v1/rules", None, READ),
     ("GET", "/v1/reports/2026-11-27", None, READ),

@@ -13,8 +13,8 @@ from detector.cli.main import app
 from detector.hooks.events import record_verdict_events
 from detector.hooks.outbox import open_db
 from detector.lake.io import write_parquet_atomic
-from detector.lake.schema import VERDICT_SCHEMA
 from detector.settings import load_settings
+from detector.verdicts import VERDICT_SCHEMA
 
 DAY = "2024-03-01"
 EXPL = {"sources": ["model", "model_block_capped"], "anomaly_score": 0.3, "top_features": [
@@ -74,3 +74,28 @@ def test_verdicts_json_adds_reasons_structured(tmp_path):
     assert csv.stdout.splitlines()[0].split(",")[:6] == [
         "account_id", "date", "score", "decision", "reasons", "cluster_id"]
     assert "reasons_structured" not in csv.stdout
+
+
+def test_analyst_decision_events_carry_structured_reasons(tmp_path):
+    """The case store assembles analyst events with the verdict's codes only; the outbox
+    (hooks) adds the same reason/1 sentences as the batch event, values from the verdict's
+    explanation; an account without a verdict gets an empty list."""
+    from detector.cases import CaseStore
+    from detector.hooks import outbox
+
+    s = _home(tmp_path)
+    store = CaseStore(s, outbox=outbox)
+    store.record_decision("a1", "confirm-block", "alice", date=DAY)
+    store.record_decision("nobody", "escalate", "alice", date=DAY)
+    conn = open_db(s)
+    try:
+        rows = conn.execute("SELECT subject, payload_json FROM hook_events ORDER BY seq")
+        payloads = {subject: json.loads(p) for subject, p in rows.fetchall()}
+    finally:
+        conn.close()
+    a1 = payloads["a1"]
+    assert (a1["source"], a1["analyst_decision"]) == ("analyst", "confirm-block")
+    assert a1["reasons"] == ["model_block_capped", "w7_hv_output_input_ratio",
+                             "hv_temperature_range"]
+    _check(a1["reasons_structured"])
+    assert payloads["nobody"]["reasons"] == [] and payloads["nobody"]["reasons_structured"] == []
