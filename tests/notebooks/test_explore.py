@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from detector import explore
+from detector.errors import InputError
 from detector.features.percentiles import percentile_table
 from detector.lake.schema import REQUEST_SCHEMA
 from detector.rules import load_ruleset
@@ -268,3 +270,28 @@ def test_model_comparison_rates_at_each_cards_thresholds():
     assert cmp.loc["poor", "roc_auc"] == pytest.approx(0.5)  # pairs: (.3,.7)x (.3,.1)v (.6,.7)x (.6,.1)v
     with pytest.raises(ValueError, match="is_distiller"):
         explore.model_comparison(pd.DataFrame({"x": [1]}), models)
+
+
+def _rule_file(tmp_path, condition_block: str):
+    rule = load_ruleset().get(RULE)
+    text = rule.path.read_text()
+    start = text.index("condition:")
+    end = text.index("\n", text.index("\n", start) + 1)
+    while text[end + 1:end + 2].isspace():  # the rest of the indented block
+        end = text.index("\n", end + 1)
+    path = tmp_path / "src" / rule.path.name
+    path.parent.mkdir()
+    path.write_text(text[:start] + condition_block + text[end + 1:])
+    return dataclasses.replace(rule, path=path)
+
+
+def test_write_tuned_rule_reads_a_one_line_condition(tmp_path):
+    rule = _rule_file(tmp_path, "condition: vol_output_tokens >= 100000  # one line\n")
+    out = explore.write_tuned_rule(rule, "vol_output_tokens", 5e4, tmp_path, modified="2026-12-01")
+    assert "condition: vol_output_tokens >= 50000  # one line\n" in out.read_text()
+
+
+def test_write_tuned_rule_refuses_a_folded_condition(tmp_path):
+    rule = _rule_file(tmp_path, "condition: >\n  vol_output_tokens\n  >= 100000\n")
+    with pytest.raises(InputError, match="by hand"):
+        explore.write_tuned_rule(rule, "vol_output_tokens", 5e4, tmp_path / "out")
