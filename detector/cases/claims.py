@@ -12,15 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from detector.cases.store import (
-    CaseInputError,
-    CaseStore,
-    _check_account,
-    _check_date,
-    _check_id,
-    _iso,
-    now_iso,
-)
+from detector.cases.checks import CaseInputError, check_account, check_date, check_id, iso, now_iso
+from detector.cases.store import CaseStore
 
 DEFAULT_TTL_S = 14_400
 
@@ -48,14 +41,14 @@ def claim(store: CaseStore, account_id: str, analyst: str, ttl_s: float = DEFAUL
     ``date``). Renewing one's own claim extends it. Raises :class:`ClaimConflict` when another
     analyst holds a live claim and ``take_over`` is false; a take-over is audited as
     ``claim.takeover`` with the previous holder in ``before``. Returns the claim row."""
-    account_id = _check_account(account_id)
-    analyst = _check_id("analyst", analyst)
+    account_id = check_account(account_id)
+    analyst = check_id("analyst", analyst)
     if not 0 < float(ttl_s) <= 30 * 86_400:
         raise CaseInputError(f"claim ttl_s: expected 1 s to 30 days, got {ttl_s!r}")
     now_dt = datetime.now(UTC)
-    now = _iso(now_dt)
-    row = {"account_id": account_id, "date": _check_date("date", date), "analyst": analyst,
-           "claimed_at": now, "expires_at": _iso(now_dt + timedelta(seconds=float(ttl_s)))}
+    now = iso(now_dt)
+    row = {"account_id": account_id, "date": check_date("date", date), "analyst": analyst,
+           "claimed_at": now, "expires_at": iso(now_dt + timedelta(seconds=float(ttl_s)))}
     with store.db.transaction() as conn:
         before = dict(r) if (r := conn.execute("SELECT * FROM claims WHERE account_id = ?",
                                                (account_id,)).fetchone()) else None
@@ -80,7 +73,7 @@ def release(store: CaseStore, account_id: str, analyst: str, why: str = "release
     """End the live claim on ``account_id`` if ``analyst`` holds it (True when one ended).
     A claim held by someone else is left alone (take it over first); with ``strict`` that
     raises :class:`ClaimConflict` instead of returning False."""
-    analyst = _check_id("analyst", analyst)
+    analyst = check_id("analyst", analyst)
     now = now_iso()
     with store.db.transaction() as conn:
         held = _live(conn.execute("SELECT * FROM claims WHERE account_id = ?",

@@ -1,29 +1,34 @@
 """The case store: analyst decisions, labels, allow-list, API keys and the audit log.
 
-Every change is one short transaction that also appends its audit row(s) (who, when, what,
+Decisions, cases, labels and the audit log are here; the allow-list (``allowlist.py``) and
+API keys and page sessions (``access.py``) are mixed into :class:`CaseStore`, argument checks
+are in ``checks.py``. Every change is one short transaction that also appends its audit row(s) (who, when, what,
 before/after) and, for analyst decisions, the webhook outbox event, so all of it commits or
 none of it does. Readers (the decide stage, the model trainer, the API) never block writers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import secrets
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
 
-from detector.cases import keys as keylib
+from detector.cases.access import AccessMixin
+from detector.cases.allowlist import AllowlistMixin
+from detector.cases.checks import (
+    MAX_NOTE_LEN,
+    CaseInputError,
+    check_account,
+    check_date,
+    check_id,
+    now_iso,
+    restrict_file_mode,
+)
 from detector.cases.db import Database
 from detector.cases.migrate import migrate
-from detector.cases.schema import DDL, DECISIONS, ROLES, STATUS_AFTER
-from detector.errors import InputError
-from detector.lake.io import current_umask
+from detector.cases.schema import DDL, DECISIONS, STATUS_AFTER
 from detector.settings import HookEndpoint, Settings
 from detector.verdicts import verdict_for
 
@@ -35,91 +40,6 @@ DECISION_EVENTS = {
 }
 #: what each decision means for the gateway
 DECISION_VERDICT = {"confirm-block": "block", "clear": "allow", "escalate": "review"}
-
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MAX_ID_LEN = 256
-#: account ids as ingest accepts them (any non-blank string up to 1,024 characters, kept as is)
-MAX_ACCOUNT_ID_LEN = 1024
-MAX_NOTE_LEN = 10_000
-
-
-class CaseInputError(InputError, ValueError):
-    """An argument to the case store that is missing, malformed or out of range."""
-
-
-def now_iso() -> str:
-    """The current UTC time as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (sorts as text)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _iso(ts: datetime) -> str:
-    if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=UTC)
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _check_id(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LEN:
-        raise CaseInputError(
-            f"{name}: expected a non-empty string of at most {MAX_ID_LEN} characters, got {value!r}")
-    return value.strip()
-
-
-def _restrict(db_path: Path) -> None:
-    """The new database file (and its WAL/SHM) get 0666 minus the umask: SQLite makes them
-    0644, which is world-readable and, with ``group_access``, not group-writable."""
-    mask = current_umask()
-    for p in (db_path, db_path.with_name(db_path.name + "-wal"),
-              db_path.with_name(db_path.name + "-shm")):
-        with contextlib.suppress(OSError):
-            os.chmod(p, 0o666 & ~mask)
-
-
-def _check_account(value: object) -> str:
-    """An account id exactly as the lake holds it (never stripped: ' a' and 'a' differ)."""
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ACCOUNT_ID_LEN:
-        raise CaseInputError("account_id: expected a non-blank string of at most "
-                             f"{MAX_ACCOUNT_ID_LEN} characters, got {str(value)[:80]!r}")
-    return value
-
-
-def _check_date(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value)
-    try:
-        if _DATE_RE.match(text):
-            date.fromisoformat(text)
-            return text
-    except ValueError:
-        pass
-    raise CaseInputError(f"{name}: expected a date YYYY-MM-DD, got {value!r}")
-
-
-def _check_until(value: object) -> str | None:
-    """Normalise an allow-list expiry: None (never), a datetime, or a date (= end of that day)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, date):
-        return _iso(datetime.combine(value + timedelta(days=1), datetime.min.time()))
-    text = str(value).strip()
-    if _DATE_RE.match(text):
-        try:
-            return _check_until(date.fromisoformat(text))
-        except ValueError:
-            pass
-    try:
-        return _iso(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        raise CaseInputError(
-            f"until: expected an ISO date or timestamp (or nothing for no expiry), got {value!r}"
-        ) from None
 
 
 class Outbox(Protocol):
@@ -135,7 +55,7 @@ class Outbox(Protocol):
                        configured_at: float | None = None) -> Any: ...
 
 
-class CaseStore:
+class CaseStore(AllowlistMixin, AccessMixin):
     """Case state of one home folder (``settings.cases_db``), or of an explicit ``path``.
 
     With an ``outbox``, each analyst decision also enqueues its webhook event in the same
@@ -154,7 +74,7 @@ class CaseStore:
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not {"cases", "decisions", "labels", "allowlist", "audit_log", "api_keys"} <= tables:
             self.db.executescript(DDL)
-            _restrict(Path(path))
+            restrict_file_mode(Path(path))
         # readers (the decide stage, the trainer) take no write lock once the schema exists
         if self._outbox is not None and "hook_events" not in tables:
             with self.db.transaction() as conn:
@@ -203,15 +123,15 @@ class CaseStore:
         """Record one analyst decision about ``account_id`` (about the verdict of ``date``,
         default today UTC) and update its case; emits the webhook event in the same
         transaction. Returns the decision row plus ``status`` (the case status after it)."""
-        account_id = _check_account(account_id)
-        analyst = _check_id("analyst", analyst)
+        account_id = check_account(account_id)
+        analyst = check_id("analyst", analyst)
         if decision not in DECISIONS:
             raise CaseInputError(f"decision: expected one of {', '.join(DECISIONS)}, got {decision!r}")
         note = "" if note is None else str(note)
         if len(note) > MAX_NOTE_LEN:
             raise CaseInputError(f"note: expected at most {MAX_NOTE_LEN} characters, got {len(note)}")
         at = now_iso()
-        day = _check_date("date", date) or at[:10]
+        day = check_date("date", date) or at[:10]
         row = {"account_id": account_id, "date": day, "decision": decision,
                "analyst": analyst, "note": note, "created_at": at}
         evidence = self._verdict_evidence(account_id, day) if decision in DECISION_EVENTS else {}
@@ -307,13 +227,13 @@ class CaseStore:
                   created_by: str = "system", date: str | None = None, note: str = ""
                   ) -> dict[str, Any]:
         """Add one explicit training label (``date`` None = about the account as a whole)."""
-        account_id = _check_account(account_id)
-        source = _check_id("source", source)
-        created_by = _check_id("created_by", created_by)
+        account_id = check_account(account_id)
+        source = check_id("source", source)
+        created_by = check_id("created_by", created_by)
         if not isinstance(is_distiller, bool | int):
             raise CaseInputError(f"is_distiller: expected a bool, got {is_distiller!r}")
         at = now_iso()
-        row = {"account_id": account_id, "date": _check_date("date", date),
+        row = {"account_id": account_id, "date": check_date("date", date),
                "is_distiller": int(bool(is_distiller)), "source": source,
                "note": str(note or ""), "created_by": created_by, "created_at": at}
         with self.db.transaction() as conn:
@@ -338,175 +258,3 @@ class CaseStore:
         df["date"] = df["date"].astype(object).where(df["date"].notna(), None)
         return df
 
-    # --- allow-list ----------------------------------------------------------------------
-    def allowlist_add(self, account_id: str | None = None, org_id: str | None = None,
-                      until: object = None, reason: str = "", analyst: str = ""
-                      ) -> dict[str, Any]:
-        """Exempt one account or one organisation until ``until`` (None = no expiry; a date
-        means through the end of that day, UTC). Exactly one of account_id / org_id."""
-        if (account_id is None) == (org_id is None):
-            raise CaseInputError(
-                f"allowlist_add: expected exactly one of account_id or org_id, got "
-                f"account_id={account_id!r}, org_id={org_id!r}")
-        row = {"account_id": None if account_id is None else _check_account(account_id),
-               "org_id": None if org_id is None else _check_id("org_id", org_id),
-               "until": _check_until(until), "reason": _check_id("reason", reason),
-               "analyst": _check_id("analyst", analyst), "created_at": now_iso()}
-        with self.db.transaction() as conn:
-            row["id"] = Database.insert(conn, "allowlist", row)
-            self._audit(conn, row["analyst"], "allowlist.add", "allowlist", row["id"], None, row,
-                        row["created_at"])
-        return {**row, "revoked_at": None, "revoked_by": None}
-
-    def allowlist_revoke(self, entry_id: int, analyst: str) -> dict[str, Any]:
-        """End an allow-list entry now; returns it after the change."""
-        analyst = _check_id("analyst", analyst)
-        at = now_iso()
-        with self.db.transaction() as conn:
-            cur = conn.execute("SELECT * FROM allowlist WHERE id = ?", (int(entry_id),))
-            before = cur.fetchone()
-            if before is None:
-                raise CaseInputError(f"entry_id: no allow-list entry with id {entry_id!r}")
-            before = dict(before)
-            if before["revoked_at"] is not None:
-                return before
-            conn.execute("UPDATE allowlist SET revoked_at = ?, revoked_by = ? WHERE id = ?",
-                         (at, analyst, int(entry_id)))
-            after = {**before, "revoked_at": at, "revoked_by": analyst}
-            self._audit(conn, analyst, "allowlist.revoke", "allowlist", entry_id, before, after, at)
-        return after
-
-    def allowlist(self, active_only: bool = False, at: datetime | None = None
-                  ) -> list[dict[str, Any]]:
-        """Allow-list entries, newest first (only those in force at ``at`` if active_only)."""
-        if not active_only:
-            return self.db.query("SELECT * FROM allowlist ORDER BY id DESC")
-        now = _iso(at) if at is not None else now_iso()
-        return self.db.query(
-            "SELECT * FROM allowlist WHERE revoked_at IS NULL AND (until IS NULL OR until > ?) "
-            "AND created_at <= ? ORDER BY id DESC", [now, now])
-
-    def allowlist_active(self, at: datetime | None = None) -> tuple[set[str], set[str]]:
-        """(account_ids, org_ids) exempt at ``at`` (default now)."""
-        accounts: set[str] = set()
-        orgs: set[str] = set()
-        for r in self.allowlist(active_only=True, at=at):
-            if r["account_id"] is not None:
-                accounts.add(r["account_id"])
-            else:
-                orgs.add(r["org_id"])
-        return accounts, orgs
-
-    # --- API keys ------------------------------------------------------------------------
-    def create_key(self, role: str, name: str = "", actor: str = "cli") -> tuple[str, dict]:
-        """Create an API key; returns (the secret, shown once; its stored record)."""
-        if role not in ROLES:
-            raise CaseInputError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
-        key_id, secret = keylib.new_key()
-        at = now_iso()
-        row = {"key_id": key_id, "name": (name or f"{role}-{key_id}")[:MAX_ID_LEN], "role": role,
-               "key_sha256": keylib.digest(secret), "created_at": at}
-        with self.db.transaction() as conn:
-            Database.insert(conn, "api_keys", row)
-            public = {k: v for k, v in row.items() if k != "key_sha256"}
-            self._audit(conn, actor, "key.create", "api_key", key_id, None, public, at)
-        return secret, {**public, "revoked_at": None}
-
-    def revoke_key(self, key_id: str, actor: str = "cli") -> dict[str, Any]:
-        """Revoke a key by its id (the part after ``dg_`` and before the second ``_``)."""
-        at = now_iso()
-        with self.db.transaction() as conn:
-            cur = conn.execute("SELECT key_id, name, role, created_at, revoked_at FROM api_keys "
-                               "WHERE key_id = ?", (key_id,))
-            before = cur.fetchone()
-            if before is None:
-                raise CaseInputError(f"key_id: no API key with id {key_id!r}")
-            before = dict(before)
-            if before["revoked_at"] is not None:
-                return before
-            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (at, key_id))
-            after = {**before, "revoked_at": at}
-            self._audit(conn, actor, "key.revoke", "api_key", key_id, before, after, at)
-            self._end_sessions(conn, actor, at, "key revoked", key_id=key_id)
-        return after
-
-    def keys(self) -> list[dict[str, Any]]:
-        """Every key's public record (never the hash), newest first."""
-        return self.db.query("SELECT key_id, name, role, created_at, revoked_at FROM api_keys "
-                             "ORDER BY created_at DESC")
-
-    def active_key_digests(self) -> dict[str, dict[str, Any]]:
-        """sha256 hex -> {key_id, name, role} of every key not revoked."""
-        rows = self.db.query("SELECT key_id, name, role, key_sha256 FROM api_keys "
-                             "WHERE revoked_at IS NULL")
-        return {r.pop("key_sha256"): r for r in rows}
-
-    # --- page sessions -------------------------------------------------------------------
-    def create_session(self, key_id: str, ttl_s: float, actor: str = "") -> str:
-        """Open a page session for the key ``key_id`` lasting ``ttl_s`` seconds; returns the
-        cookie's token (random, 256 bits; only its sha256 is stored). Expired and ended
-        sessions older than a day are deleted on the way."""
-        key_id = _check_id("key_id", key_id)
-        token = secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
-        at = _iso(now)
-        row = {"token_sha256": keylib.digest(token), "session_id": secrets.token_hex(8),
-               "key_id": key_id, "created_at": at,
-               "expires_at": _iso(now + timedelta(seconds=max(1.0, float(ttl_s))))}
-        with self.db.transaction() as conn:
-            day_ago = _iso(now - timedelta(days=1))
-            conn.execute("DELETE FROM sessions WHERE expires_at < ? OR revoked_at < ?",
-                         (day_ago, day_ago))
-            Database.insert(conn, "sessions", row)
-            public = {k: v for k, v in row.items() if k != "token_sha256"}
-            self._audit(conn, actor or key_id, "session.create", "session", row["session_id"],
-                        None, public, at)
-        return token
-
-    def session(self, token: str | None) -> dict[str, Any] | None:
-        """The live session of a cookie token: {session_id, key_id, expires_at, name, role}
-        (name/role None for a key not in the store, e.g. the dev key); None when the token is
-        unknown, expired, ended, or its key is revoked."""
-        if not token or len(token) > 512:
-            return None
-        rows = self.db.query(
-            "SELECT s.session_id, s.key_id, s.expires_at, k.name, k.role, k.revoked_at AS "
-            "key_revoked_at FROM sessions s LEFT JOIN api_keys k ON k.key_id = s.key_id "
-            "WHERE s.token_sha256 = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
-            [keylib.digest(token), now_iso()])
-        if not rows or rows[0].pop("key_revoked_at") is not None:
-            return None
-        return rows[0]
-
-    def end_session(self, token: str, actor: str = "", why: str = "logout") -> bool:
-        """End the session of ``token`` (logout); True when one was live."""
-        at = now_iso()
-        with self.db.transaction() as conn:
-            return self._end_sessions(conn, actor, at, why, digest=keylib.digest(token)) > 0
-
-    def revoke_sessions(self, key_id: str, actor: str = "cli") -> int:
-        """End every live session of the key ``key_id``; returns how many."""
-        at = now_iso()
-        with self.db.transaction() as conn:
-            return self._end_sessions(conn, actor, at, "revoked", key_id=key_id)
-
-    def sessions(self, key_id: str | None = None) -> list[dict[str, Any]]:
-        """Sessions (never the token's hash), newest first."""
-        sql = ("SELECT session_id, key_id, created_at, expires_at, revoked_at, revoked_why "
-               "FROM sessions")
-        params: list[Any] = []
-        if key_id is not None:
-            sql, params = sql + " WHERE key_id = ?", [key_id]
-        return self.db.query(sql + " ORDER BY created_at DESC", params)
-
-    def _end_sessions(self, conn: Any, actor: str, at: str, why: str, *,
-                      key_id: str | None = None, digest: str | None = None) -> int:
-        col, val = ("key_id", key_id) if digest is None else ("token_sha256", digest)
-        rows = conn.execute(f"SELECT session_id, key_id FROM sessions WHERE {col} = ? AND "
-                            "revoked_at IS NULL", (val,)).fetchall()
-        for r in rows:
-            conn.execute("UPDATE sessions SET revoked_at = ?, revoked_why = ? "
-                         "WHERE session_id = ?", (at, why, r["session_id"]))
-            self._audit(conn, actor or r["key_id"], "session.end", "session", r["session_id"],
-                        None, {"key_id": r["key_id"], "why": why}, at)
-        return len(rows)
