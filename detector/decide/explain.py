@@ -39,8 +39,13 @@ def day_medians(frame: pd.DataFrame, features: list[str]) -> dict[str, np.ndarra
 
 
 def explain_rows(model: DistillationClassifier, frame: pd.DataFrame, rows: np.ndarray,
-                 top: int = 3) -> dict[int, list[dict]]:
+                 top: int = 3, contributions: list[list[tuple[str, float]]] | None = None
+                 ) -> dict[int, list[dict]]:
     """Top contributing features for the selected row positions, with value and percentile.
+
+    ``contributions``: ``model.explain(frame.iloc[rows], top)`` when it was already computed
+    elsewhere (on a Spark cluster, ``detector.decide.distributed``); the percentiles and
+    medians need the whole day's column and are computed here from ``frame``.
 
     Occlusion finds nothing when the score is saturated (several features each suffice on their
     own); then the model's features where the account is most extreme among that day's accounts
@@ -48,7 +53,8 @@ def explain_rows(model: DistillationClassifier, frame: pd.DataFrame, rows: np.nd
     """
     if len(rows) == 0:
         return {}
-    contributions = model.explain(frame.iloc[rows], top=top)
+    if contributions is None:
+        contributions = model.explain(frame.iloc[rows], top=top)
     pct = percentile_ranks(frame, list(model.feature_names_in_))
     med = day_medians(frame, list(model.feature_names_in_))
     out: dict[int, list[dict]] = {}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import returning
+from detector.decide import distributed, returning
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
@@ -92,8 +92,12 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     frame["org_id"] = _org_ids(con, frame).to_numpy()
     accounts, orgs = _allowlist(settings)
     cfg = policy_config(settings, card)
-    proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
-    anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
+    on_spark = settings.engine == "spark"
+    if on_spark:  # the model broadcast, applied on the executors
+        proba, anomaly = distributed.predict(settings, model, frame)
+    else:
+        proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
+        anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
     out = apply_policy(frame, proba, hits, cfg, accounts, orgs)
     # Returning actors: new accounts linked to previously blocked ones (review, never block).
     links = returning.link(settings, con, frame, out)
@@ -101,7 +105,8 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     # Explanations cost one batched prediction per feature: compute them where a person or a
     # gateway will read them (flagged account-days), not for the allowed majority.
     to_explain = np.flatnonzero((out["decision"] != "allow").to_numpy())
-    explained = explain_rows(model, frame, to_explain)
+    explained = explain_rows(model, frame, to_explain, contributions=(
+        distributed.explain(settings, model, frame, to_explain) if on_spark else None))
     feats = [explained.get(i, []) for i in range(len(out))]
     out["reasons"] = [reasons_text(s, f) for s, f in zip(out["sources"], feats, strict=True)]
     hit_values = rule_values(frame, [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"],
