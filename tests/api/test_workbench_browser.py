@@ -1,5 +1,5 @@
 """The review workbench in headless Chromium: triage the top review in at most 3 clicks,
-next in queue, keyboard decisions and navigation, claim and take-over, allow-list from the
+next in queue, keyboard decisions and navigation (decisions from the queue too), claim and take-over, allow-list from the
 account page. ``DG_SCREENSHOTS=1`` also writes the README's screenshots
 (``docs/img/queue.png``, ``docs/img/account.png``)."""
 
@@ -84,6 +84,48 @@ def test_keyboard_moves_opens_and_decides(server, browser):  # noqa: F811
     page.locator("h1").click()
     page.keyboard.press("n")
     page.wait_for_url(lambda url: second not in url)
+
+
+def test_queue_keys_decide_the_selected_row(server, browser):  # noqa: F811
+    """c / a / e on the selected queue row record the decision (CSRF-protected form, the
+    row's verdict day) and come back to the same queue view; a block asks first."""
+    base, settings, keys = server
+    store = CaseStore(settings)
+    page = _login(browser, base, keys["analyst"], "/queue?sort=-score")
+    page.wait_for_selector("#queue-table")
+    assert page.locator("#queue-decision-form input[name=csrf]").get_attribute("value")
+    assert "escalate" in page.locator("#key-help").inner_text()
+    page.keyboard.press("j")
+    first = page.locator("#queue-table tbody tr.selected")
+    account, day = first.get_attribute("data-account"), first.get_attribute("data-date")
+    page.keyboard.press("e")
+    page.wait_for_url(lambda url: url.endswith("/queue?sort=-score"))
+    page.wait_for_selector("#key-help")
+    decided = store.decisions(account)[0]
+    assert (decided["decision"], decided["date"], decided["analyst"]) == (
+        "escalate", day, "test-analyst")
+    assert page.locator(f'#queue-table tbody tr[data-account="{account}"]').count() == 0
+    # a block asks first: dismissed, nothing is recorded; accepted, it is
+    page.keyboard.press("j")
+    target = page.locator("#queue-table tbody tr.selected").get_attribute("data-account")
+    answers = iter([False, True])
+    page.on("dialog", lambda d: d.accept() if next(answers) else d.dismiss())
+    page.keyboard.press("c")
+    page.wait_for_timeout(300)
+    assert store.decisions(target) == []
+    page.keyboard.press("c")
+    page.wait_for_url(lambda url: url.endswith("/queue?sort=-score"))
+    page.wait_for_selector("#key-help")
+    assert store.decisions(target)[0]["decision"] == "confirm-block"
+    # a viewer's queue has no decision form: the keys decide nothing
+    viewer = _login(browser, base, keys["viewer"])
+    viewer.wait_for_selector("#queue-table")
+    assert viewer.locator("#queue-decision-form").count() == 0
+    n = len(store.decisions())
+    viewer.keyboard.press("j")
+    viewer.keyboard.press("a")
+    viewer.wait_for_timeout(300)
+    assert len(store.decisions()) == n
 
 
 def test_claim_is_shown_to_others_and_take_over_is_explicit(server, browser):  # noqa: F811

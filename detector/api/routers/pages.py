@@ -187,7 +187,10 @@ def next_review(svc, after: str, analyst: str = "") -> dict[str, Any] | None:
 def decide(request: Request, account_id: AccountId,
            decision: Annotated[str, Form()], csrf: Annotated[str, Form(max_length=64)],
            note: Annotated[str, Form(max_length=10_000)] = "",
-           date: Annotated[str, Form(max_length=10)] = "") -> Response:
+           date: Annotated[str, Form(max_length=10)] = "",
+           next: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    """Record a decision from the account page (back to it) or from the queue's keyboard
+    shortcuts (``next``: the queue view to return to, a local path only)."""
     who = page_principal(request, WRITE_ROLES)
     if not hmac.compare_digest(csrf.encode(), csrf_token(_key(request) or "").encode()):
         raise HTTPException(403, "the form expired or came from another site; reload the page")
@@ -198,6 +201,8 @@ def decide(request: Request, account_id: AccountId,
     except ValidationError:
         raise HTTPException(422, "date: expected YYYY-MM-DD or nothing") from None
     record(get_service(request), account_id, body, who.name)
+    if next:
+        return RedirectResponse(_safe_next(next), status_code=303)
     return RedirectResponse(f"/accounts/{quote(account_id, safe='')}?saved={decision}",
                             status_code=303)
 

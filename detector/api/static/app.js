@@ -45,9 +45,11 @@ document.addEventListener("DOMContentLoaded", () => {
 
 
 // Keyboard shortcuts (the help line #key-help lists them). Queue: j/k move the selection,
-// o or Enter opens it. Account page: c confirm-block, a clear (allow), e escalate (each
-// selects the decision and submits the form; a block still asks first), m claim, n next in
-// queue, q back to the queue. Keys typed into a field, or with a modifier, are left alone.
+// o or Enter opens it; c confirm-block (asks first), a clear (allow), e escalate decide the
+// selected row through the hidden #queue-decision-form (CSRF token, the row's verdict day)
+// and come back to the same queue view. Account page: c, a, e select the decision and submit
+// the form (a block still asks first), m claim, n next in queue, q back to the queue. Keys
+// typed into a field, or with a modifier, are left alone.
 function keyboard() {
   const rows = [...document.querySelectorAll("#queue-table tbody tr")];
   let at = -1;
@@ -57,7 +59,20 @@ function keyboard() {
     rows.forEach((r, j) => r.classList.toggle("selected", j === at));
     rows[at].scrollIntoView({block: "nearest"});
   };
+  const decideRow = (value) => {
+    const form = document.getElementById("queue-decision-form");
+    if (!form || at < 0) return;
+    const row = rows[at];
+    const id = row.dataset.account;
+    if (value === "confirm-block" && !window.confirm(`Block ${id} at the gateway?`)) return;
+    form.action = `/accounts/${encodeURIComponent(id)}/decisions`;
+    form.elements.decision.value = value;
+    form.elements.date.value = row.dataset.date || "";
+    form.elements.next.value = window.location.pathname + window.location.search;
+    form.submit();
+  };
   const decide = (value) => {
+    if (rows.length) return decideRow(value);
     const form = document.getElementById("decision-form");
     const choice = form && form.querySelector(`input[name=decision][value="${value}"]`);
     if (!choice) return;
