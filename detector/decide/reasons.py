@@ -37,6 +37,7 @@ from detector.columns import column, format_value, is_known
 from detector.columns.percentile import percentile_text
 from detector.columns.reasons import ANALYST_PREFIX, is_policy, policy_label, policy_sentence
 from detector.decide.explain import negligible
+from detector.errors import InputError
 
 SCHEMA = "reason/1"
 
@@ -81,7 +82,7 @@ def default_rule_words() -> dict[str, RuleWords]:
             try:
                 ruleset, _ = collect_ruleset(folder)  # valid rules only; never raises on bad ones
                 words = rule_words(ruleset)
-            except (OSError, ValueError):
+            except (OSError, ValueError, InputError):  # InputError: the rules folder is missing
                 words = {}
             _CACHE.update(key=key, words=words)
         return _CACHE["words"]

@@ -1,8 +1,9 @@
 """Context from other stages (rule titles, cluster details).
 
-Both are nice-to-have: when the rule files are invalid or unreadable, or a cluster table cannot
-be read, the report says so in a note and goes on with what the verdicts hold. Any other error
-is a bug and surfaces.
+Both are nice-to-have: when the rule folder is missing, a rule file is invalid or unreadable,
+or a cluster table of the day cannot be read, the report says which in a note and goes on with
+what the verdicts hold. Any other error is a bug: it surfaces, with a note saying which part of
+the report was being built.
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ import datetime as dt
 import math
 from typing import Any
 
-from detector.errors import ConfigError
-from detector.settings import Settings
+from pyarrow import ArrowException
 
-#: what an optional stage may raise without the report failing: invalid rule files
-#: (RuleSetError is a ConfigError), unreadable files, unreadable Parquet (ArrowInvalid is a
-#: ValueError)
-EXPECTED = (ConfigError, OSError, ValueError)
+from detector.errors import ConfigError, InputError
+from detector.settings import Settings
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -26,20 +24,37 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+def _what(exc: Exception, default: str) -> str:
+    """``path: reason`` of an OSError that names its file, else ``default: message``."""
+    filename = getattr(exc, "filename", None)
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return f"{filename}: {reason}" if filename else f"{default}: {reason}"
+
+
 def rule_catalogue(notes: list[str]) -> dict[str, dict[str, str]]:
     """Rule name and rule id -> {title, status} from ``detector.rules.load_ruleset()``.
 
     Verdicts carry rule *names* (the file stem) in ``rule_hits``/``shadow_hits`` and
-    ``reasons``; the UUID ``id`` is indexed too, for older files. {} when the rules cannot be
-    loaded (a note says why).
+    ``reasons``; the UUID ``id`` is indexed too, for older files. {} when the rules folder is
+    missing, a rule file is invalid or unreadable (a note says which); other errors raise.
     """
     import detector.rules as rules_mod
 
     try:
         ruleset = rules_mod.load_ruleset()
-    except EXPECTED as exc:
-        notes.append(f"rule titles unavailable ({type(exc).__name__}: {exc})")
+    except InputError as exc:  # the rules folder is missing
+        notes.append(f"rule titles unavailable: {exc}")
         return {}
+    except ConfigError as exc:  # RuleSetError: invalid rule files, each problem with its file
+        notes.append(f"rule titles unavailable: invalid rule files ({exc})")
+        return {}
+    except OSError as exc:  # the folder or a rule file cannot be read
+        notes.append(f"rule titles unavailable: cannot read {_what(exc, 'the rules folder')}")
+        return {}
+    except Exception as exc:
+        exc.add_note("while loading the rule titles for the daily report "
+                     "(detector.report.extras.rule_catalogue)")
+        raise
     out: dict[str, dict[str, str]] = {}
     rules = _get(ruleset, "rules", ()) or ()
     if isinstance(rules, dict):
@@ -57,14 +72,24 @@ _DETAIL_FIELDS = ("summary", "evidence", "description", "label", "kind")
 
 
 def cluster_details(settings: Settings, day: dt.date, notes: list[str]) -> dict[str, str]:
-    """Cluster id -> one line of detail from ``detector.clusters.list_clusters``; {} if absent."""
+    """Cluster id -> one line of detail from ``detector.clusters.list_clusters``.
+
+    {} when the day has no cluster tables, or when one cannot be read (OSError, a corrupt
+    Parquet file: a note names the folder); other errors raise."""
     import detector.clusters as clusters_mod
+    from detector.clusters.store import day_dir
 
     try:
         listing = clusters_mod.list_clusters(settings, day.isoformat())
-    except EXPECTED as exc:
-        notes.append(f"cluster details unavailable ({type(exc).__name__}: {exc})")
+    except (OSError, ArrowException) as exc:  # a cluster table of the day cannot be read
+        where = day_dir(settings, day.isoformat())
+        notes.append(f"cluster details unavailable: cannot read the cluster tables in {where} "
+                     f"({_what(exc, type(exc).__name__)})")
         return {}
+    except Exception as exc:
+        exc.add_note(f"while reading the cluster details of {day} for the daily report "
+                     "(detector.report.extras.cluster_details)")
+        raise
     if hasattr(listing, "to_dict"):  # a DataFrame
         listing = listing.to_dict("records")
     out: dict[str, str] = {}

@@ -117,6 +117,60 @@ def test_failing_optional_stages_become_notes_not_errors(home, monkeypatch):
     assert len(data.rules) == 3 and len(data.clusters) == 2
 
 
+def test_missing_rules_folder_is_a_note_naming_it(home, monkeypatch, tmp_path):
+    monkeypatch.setenv("DETECTOR_RULES_DIR", str(tmp_path / "no_rules"))
+    data = collect_report_data(home)
+    assert data.notes == [f"rule titles unavailable: rules folder not found: {tmp_path / 'no_rules'}"]
+    assert len(data.rules) == 3  # the rows come from the verdicts, without titles
+    assert all(r["title"] == "" for r in data.rules)
+
+
+def test_invalid_rule_file_is_a_note_naming_the_file(home, monkeypatch, tmp_path):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "broken_rule.yaml").write_text("title: [unclosed\n")
+    monkeypatch.setenv("DETECTOR_RULES_DIR", str(tmp_path / "rules"))
+    (note,) = collect_report_data(home).notes
+    assert note.startswith("rule titles unavailable: invalid rule files")
+    assert "broken_rule.yaml" in note
+
+
+def test_unreadable_rule_file_is_a_note_naming_the_file(home, monkeypatch):
+    import detector.rules
+
+    def unreadable():
+        raise PermissionError(13, "Permission denied", "/srv/rules/vol_burst.yaml")
+
+    monkeypatch.setattr(detector.rules, "load_ruleset", unreadable)
+    assert collect_report_data(home).notes == [
+        "rule titles unavailable: cannot read /srv/rules/vol_burst.yaml: Permission denied"]
+
+
+def test_corrupt_cluster_table_is_a_note_naming_the_folder(home):
+    from detector.clusters.store import day_dir
+
+    folder = day_dir(home, "2024-03-04")
+    folder.mkdir(parents=True)
+    (folder / "clusters.parquet").write_bytes(b"not parquet")
+    (note,) = collect_report_data(home).notes
+    assert note.startswith(f"cluster details unavailable: cannot read the cluster tables in {folder}")
+    assert "ArrowInvalid" in note
+
+
+@pytest.mark.parametrize("stage, function, where", [
+    ("rules", "load_ruleset", "rule titles"), ("clusters", "list_clusters", "cluster details")])
+def test_other_errors_of_optional_stages_surface_saying_where(home, monkeypatch, stage, function,
+                                                             where):
+    import importlib
+
+    def bug(*args):
+        raise KeyError("size")
+
+    monkeypatch.setattr(importlib.import_module(f"detector.{stage}"), function, bug, raising=False)
+    with pytest.raises(KeyError, match="size") as info:
+        collect_report_data(home)
+    assert any(where in note and "daily report" in note for note in info.value.__notes__)
+
+
 def test_earlier_day_and_provenance(home):
     data = collect_report_data(home, "2024-03-02")
     assert data.previous_date == "2024-03-01"
