@@ -298,11 +298,15 @@ def resolve(settings: Settings, parsed: ParsedBatch, keep: np.ndarray, keys: np.
     heads = _stored_heads(settings, wanted)
     missing = set(wanted) - set(heads)
     deadline = time.monotonic() + WAIT_S
-    while missing and pending is not None and time.monotonic() < deadline and pending():
-        time.sleep(0.02)
+    while missing and pending is not None and time.monotonic() < deadline:
+        busy = pending()  # asked before looking: when idle, this look sees every row
+        if busy:
+            time.sleep(0.02)
         more = _stored_heads(settings, {rid: wanted[rid] for rid in missing})
         heads.update(more)
         missing -= set(more)
+        if not busy:
+            break
     # only a copy agreeing on time and account can complete its row: read the others' whole
     # rows only then (a re-used id with another time is decided from the cheap columns)
     stored = _stored_rows(heads, {rows[i]["request_id"] for i in old

@@ -117,7 +117,7 @@ class ChunkWriter:
         self.extra = enrich.Outcome()
         self.held_locks = ExitStack()
         self.lock_held = False
-        self.older: tuple[set, list] = (set(), [])  # other workers' work before this chunk
+        self.older: set[str] = set()  # runs other workers reserved before this chunk's
 
     def _stage(self, parsed: ParsedBatch, keep: list[int]) -> tuple[list, dict[str, int]]:
         s, task = self.settings, self.task
@@ -189,16 +189,16 @@ class ChunkWriter:
             self.extra = enrich.resolve(self.settings, parsed, keep, keys, staging, self.sample)
 
     def _older_pending(self) -> bool:
-        """Whether chunks that other workers reserved or committed before this chunk's
-        reservation are still unpublished (their rows not yet readable in the lake)."""
-        runs, chunks = self.older
-        con = self.con
+        """Whether chunks that other workers reserved before this chunk's reservation are
+        still uncommitted, or any committed chunk still unpublished (renames pending): their
+        rows are not yet readable in the lake."""
+        runs, con = self.older, self.con
         if runs and con.execute(f"SELECT 1 FROM id_reserved WHERE name IN "
                                 f"({','.join('?' * len(runs))}) LIMIT 1", tuple(runs)
                                 ).fetchone():
             return True
-        return any(con.execute("SELECT 1 FROM chunks WHERE file_id = ? AND seq = ? AND "
-                               "published = 0", c).fetchone() for c in chunks)
+        return con.execute("SELECT 1 FROM chunks WHERE published = 0 LIMIT 1").fetchone() \
+            is not None
 
     def _discard(self, parts: list[tuple[Path, Path]], run: str | None) -> None:
         for staged, _ in parts:
@@ -268,9 +268,7 @@ class ChunkWriter:
         run = ids.write(keys[keep]) if len(keep) else None
         con.execute("BEGIN IMMEDIATE")
         try:
-            self.older = ({r[0] for r in con.execute("SELECT name FROM id_reserved")},
-                          con.execute("SELECT file_id, seq FROM chunks WHERE published = 0"
-                                      ).fetchall())
+            self.older = {r[0] for r in con.execute("SELECT name FROM id_reserved")}
             late, _ = ids.known(con, keys[keep], probed)
             if late.any():
                 if run is not None:
