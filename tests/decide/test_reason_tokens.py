@@ -107,3 +107,48 @@ def test_every_rule_renders_with_its_title_and_values(name):
     assert item["text"].startswith(words.title)
     assert [v["column"] for v in item["values"]] == list(words.columns)
     assert all(v["condition"] for v in item["values"] if words.conditions.get(v["column"]))
+
+
+def test_gateway_overrides_emit_only_tokens_with_sentences():
+    """Driven, not grepped: every human-override state of ``apply_overrides`` (allow-list
+    entry, each analyst decision before and after a newer verdict, a sticky block row) yields
+    reasons whose non-verdict tokens are known to the enumeration above and read as words."""
+    from detector.api.overrides import Overrides, apply_overrides
+
+    verdict_tokens = ["model_block_capped", "hv_logprobs"]
+    seen: set[str] = set()
+    for decision in (None, *DECISIONS):
+        for verdict_day, verdict_decision in (("2026-11-20", "review"), ("2026-11-28", "block"),
+                                              ("2026-11-28", "allow"), (None, None)):
+            verdict = None if verdict_day is None else {
+                "account_id": "a", "decision": verdict_decision, "score": 0.9,
+                "reasons": list(verdict_tokens), "cluster_id": None, "org_id": "o",
+                "date": verdict_day, "model_version": "m", "risk": 1.0}
+            decisions = {} if decision is None else {"a": {
+                "decision": decision, "date": "2026-11-25", "created_at": "2026-11-25T10:00"}}
+            for allow in ({}, {"a": ("2026-11-26T00:00", None)}):
+                ov = Overrides(decisions=decisions, allow_accounts=allow)
+                seen |= set(apply_overrides("a", verdict, ov, ttl=60)["reasons"])
+    added = seen - set(verdict_tokens)
+    assert {"allowlisted", "analyst:confirm-block", "analyst:clear", "analyst:escalate",
+            "previously_cleared"} <= added
+    assert added <= _all_policy_tokens()
+    for token in sorted(added):
+        [item] = structured_reasons([token], rules={})
+        _assert_words(item, token)
+
+
+def test_hook_payload_tokens_have_sentences():
+    """The hooks add one token of their own (``block_expired``) and render analyst events'
+    reasons (``detector/hooks/analyst.py``) with the same renderer: every policy token reads
+    as words there too (an in-memory case database: no verdict to look up)."""
+    import sqlite3
+
+    from detector.hooks.analyst import analyst_reasons
+
+    tokens = sorted(_all_policy_tokens())
+    items = analyst_reasons(sqlite3.connect(":memory:"),
+                            {"account_id": "a", "reasons": tokens, "verdict_date": None})
+    assert [i["code"] for i in items] == tokens
+    for item, token in zip(items, tokens, strict=True):
+        _assert_words(item, token)
