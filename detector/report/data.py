@@ -148,7 +148,7 @@ def _flagged(con: duckdb.DuckDBPyConnection, day: dt.date,
     params: list[Any] = [prev, day] if prev else [day]
     rows = _rows(con, f"""
         SELECT v.account_id, v.decision, v.score, coalesce(v.reasons, '') AS reasons,
-               v.cluster_id, v.explanation_json,
+               v.cluster_id, v.explanation_json, v.risk,
                coalesce(u.requests, 0) AS requests,
                coalesce(u.completion_tokens, 0) AS completion_tokens,
                {new_expr} AS new
@@ -262,7 +262,9 @@ def _summary(tiles: list[Tile], flagged: list[dict], clusters: list[dict],
         changed = (f"On {day}, {_plural(active.value, 'account was', 'accounts were')} active "
                    f"({active.delta:+,} since {prev}) and "
                    f"{_plural(new, 'account was', 'accounts were')} newly flagged or blocked.")
-    reviews = [r for r in flagged if r["decision"] == "review"]
+    # the top review as the queue orders it: highest risk first (rows without one after)
+    reviews = sorted((r for r in flagged if r["decision"] == "review"),
+                     key=lambda r: (r.get("risk") is None, -(r.get("risk") or 0.0)))
     growing = [c for c in clusters if c.get("flagged")]
     if reviews:
         person = (f"{_plural(len(reviews), 'account needs', 'accounts need')} a person to "

@@ -92,3 +92,21 @@ def test_every_rendered_reason_reads_as_words(tmp_path):
                         rules_section, re.S).group(0)
         first_cell = _visible(re.search(r"<td>(.*?)</td>", row, re.S).group(1))
         assert first_cell.strip().startswith(rule["title"]), (rule["rule_id"], first_cell)
+
+
+def test_summary_names_the_top_review_by_risk(tmp_path):
+    """The summary's "starting with" is the queue's first review: highest risk, not the
+    highest score (saturated scores tie at 1.0)."""
+    s = load_settings(tmp_path / "home")
+    rows = []
+    for acc, score, risk in (("r_low_risk", 1.0, 2.0), ("r_high_risk", 0.95, 5.0),
+                             ("r_no_risk", 1.0, None)):
+        row = {f.name: None for f in VERDICT_SCHEMA}
+        row.update(account_id=acc, date=dt.date.fromisoformat(DAY), score=score, risk=risk,
+                   decision="review", reasons="hv_logprobs", rule_hits=[], shadow_hits=[])
+        rows.append(row)
+    table = pa.Table.from_pylist(rows, schema=VERDICT_SCHEMA)
+    write_parquet_atomic(s.verdicts_dir / f"date={DAY}" / "verdicts.parquet", table)
+    person = collect_report_data(s).summary[1]
+    assert person.startswith("3 accounts need a person to review them, starting with "
+                             "r_high_risk (score 0.95)"), person
