@@ -1,7 +1,8 @@
 import json
 
 import pytest
-from e2e_cli import cli
+
+from .e2e_cli import cli
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ import time
 
 import httpx
 import pytest
-from e2e_cli import DETECTOR, cli
+
+from .e2e_cli import DETECTOR, cli
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from feat_data import req, ts, write_day
-from feat_run import run_day
+
+from .feat_data import req, ts, write_day
+from .feat_run import run_day
 
 DAY = "2026-03-03"
 

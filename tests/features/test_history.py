@@ -18,12 +18,13 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from feat_data import req, ts, write_day
 
 from detector.features import catalog, compute, engine, history
 from detector.features.assemble import account_features
 from detector.features.store import read_state, shift, table_path
 from detector.settings import Settings, load_settings
+
+from .feat_data import req, ts, write_day
 
 D0 = "2026-03-02"  # a Monday
 N_DAYS = 36
@@ -204,7 +205,7 @@ def test_incremental_reruns(home, tmp_path):
                     reason="no Java runtime")
 def test_spark_history_matches_duckdb(home, tmp_path):
     """The same ``history_expr`` on Spark over the same stored partials gives the same tables."""
-    from test_parity import _compare
+    from .test_parity import _compare
 
     s = _copy(home, tmp_path)
     shutil.rmtree(s.features_dir / "history")

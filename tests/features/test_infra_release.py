@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from feat_data import req, ts, write_day
-from feat_run import run_day
 
 from detector.lake.io import write_parquet_atomic
 from detector.lake.schema import REQUEST_SCHEMA
+
+from .feat_data import req, ts, write_day
+from .feat_run import run_day
 
 DAY1 = "2026-03-04"
 DAY2 = "2026-03-05"

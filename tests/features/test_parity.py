@@ -15,12 +15,13 @@ import shutil
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from feat_data import write_day
 from synth import requests_table
 
 from detector.features import compute
 from detector.features.store import table_path
 from detector.settings import load_settings
+
+from .feat_data import write_day
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

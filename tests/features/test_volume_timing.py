@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
-from feat_data import req, ts, write_day
-from feat_run import run_day
+
+from .feat_data import req, ts, write_day
+from .feat_run import run_day
 
 DAY = "2026-03-02"
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pytest
-from feat_data import req, ts, write_day
-from feat_run import run_day, weekly
 
 from detector.errors import InputError
 from detector.features import compute, percentiles
 from detector.features.assemble import account_features
 from detector.features.store import shift, table_path
 from detector.lake.io import write_parquet_atomic
+
+from .feat_data import req, ts, write_day
+from .feat_run import run_day, weekly
 
 D0 = "2026-04-01"
 

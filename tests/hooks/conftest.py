@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hookkit import Receiver, free_port
+
+from .hookkit import Receiver, free_port
 
 
 @pytest.fixture

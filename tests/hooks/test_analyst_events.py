@@ -8,13 +8,13 @@ import json
 import os
 import time
 
-from hookkit import SECRET, write_config, write_verdicts
-
 from detector.cases import CaseStore
 from detector.hooks import outbox
 from detector.hooks.delivery import deliver
 from detector.hooks.outbox import open_db
 from detector.settings import load_settings
+
+from .hookkit import SECRET, write_config, write_verdicts
 
 
 def _payloads(s) -> list[tuple[str, dict]]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-from hookkit import SECRET, write_config, write_verdicts
 from typer.testing import CliRunner
 
 from detector.settings import load_settings
+
+from .hookkit import SECRET, write_config, write_verdicts
 
 DAY = [("a1", 0.6, "review", "r", None), ("a2", 0.9, "block", "r", None)]
 

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from hookkit import SECRET, Receiver, free_port, write_config
 from typer.testing import CliRunner
 
 from detector.hooks import open_db
 from detector.lake.db import connect
 from detector.lake.io import write_parquet_atomic
+
+from .hookkit import SECRET, Receiver, free_port, write_config
 
 
 def _log_line(i: int, account: str, day: str) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
-from hookkit import SECRET, FakeClock, write_config, write_verdicts
 
 from detector.errors import ConfigError
 from detector.hooks import DeliveryPolicy, deliver, open_db, record_verdict_events
 from detector.hooks.outbox import replay, retry, transaction
 from detector.settings import load_settings
+
+from .hookkit import SECRET, FakeClock, write_config, write_verdicts
 
 FAST = DeliveryPolicy(max_attempts=3, backoff_base_s=0.01, backoff_cap_s=0.02,
                       connect_timeout_s=0.5, timeout_s=1.0, lease_s=2.0, pass_budget_s=10)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from hookkit import write_verdicts
 
 from detector.hooks.events import record_verdict_events
 from detector.hooks.outbox import enqueue, open_db, transaction
 from detector.settings import load_settings
+
+from .hookkit import write_verdicts
 
 DAY1 = [("a1", 0.1, "allow", "", None), ("a2", 0.6, "review", "vol_burst", "c1"),
         ("a3", 0.95, "block", "hv;vol", "c1")]

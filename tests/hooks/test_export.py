@@ -6,12 +6,13 @@ import csv
 import json
 
 import pytest
-from hookkit import write_verdicts
 
 from detector.errors import InputError
 from detector.hooks import export_verdicts, verify_export
 from detector.hooks.export import export_secret
 from detector.settings import load_settings
+
+from .hookkit import write_verdicts
 
 DAY = [("a1", 0.6, "review", "vol", None), ("a2", 0.99, "block", "hv;vol", "c1"),
        ("a3", 0.1, "allow", "", None)]

@@ -16,11 +16,12 @@ import time
 
 import httpx
 import pytest
-from hookkit import SECRET, FakeClock, write_config, write_verdicts
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from detector.hooks import DeliveryPolicy, deliver, open_db, record_verdict_events
 from detector.settings import load_settings
+
+from .hookkit import SECRET, FakeClock, write_config, write_verdicts
 
 POLICY = dict(max_attempts=100, backoff_base_s=0.05, backoff_cap_s=0.2, connect_timeout_s=0.5,
               timeout_s=0.3, lease_s=1.0, pass_budget_s=10.0)

@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from hookkit import SECRET, write_verdicts
 
 from detector.api.app import create_app
 from detector.cases import CaseStore
 from detector.hooks import open_db, outbox, record_verdict_events
 from detector.hooks.worker import DeliveryWorker, policy_from
 from detector.settings import load_settings
+
+from .hookkit import SECRET, write_verdicts
 
 FAST = {"hooks_poll_s": 0.1, "hooks_backoff_base_s": 0.05, "hooks_backoff_cap_s": 0.2,
         "hooks_timeout_s": 0.3, "hooks_max_attempts": 1000}

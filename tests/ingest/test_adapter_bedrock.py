@@ -11,8 +11,6 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest_helpers import ingest_counted as ingest
-from ingest_helpers import rows_by_id as rows
 
 from detector.ingest.adapters.bedrock import map_record
 from detector.ingest.formats import detect
@@ -20,6 +18,9 @@ from detector.ingest.normalize import Limits
 from detector.ingest.parse import safe_normalize
 from detector.lake.db import connect
 from detector.lake.schema import REQUEST_SCHEMA
+
+from .ingest_helpers import ingest_counted as ingest
+from .ingest_helpers import rows_by_id as rows
 
 FIX = next((Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "bedrock").glob("*.gz"))
 

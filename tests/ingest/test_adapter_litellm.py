@@ -14,7 +14,6 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_helpers import ingest_counted as ingest
 from typer.testing import CliRunner
 
 from detector.cli.main import app
@@ -25,6 +24,8 @@ from detector.ingest.normalize import Limits
 from detector.ingest.parse import safe_normalize
 from detector.lake.db import connect
 from detector.lake.schema import REQUEST_SCHEMA
+
+from .ingest_helpers import ingest_counted as ingest
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "litellm"
 SLP = FIX / "standard_logging_payload.jsonl"

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ingest_helpers import record, write_jsonl
 
 from detector.ingest import idstore, ingest_paths
 from detector.ingest import manifest as mf
 from detector.ingest import worker as worker_mod
 from detector.ingest.commit import staging_dir
 from detector.lake.db import connect
+
+from .ingest_helpers import record, write_jsonl
 
 
 def test_late_duplicates_are_dropped_before_staging(home, tmp_path, monkeypatch):

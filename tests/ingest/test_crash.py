@@ -14,12 +14,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ingest_helpers import record
 
 from detector.ingest import idstore, ingest_paths
 from detector.ingest import manifest as mf
 from detector.lake.db import connect
 from detector.settings import load_settings
+
+from .ingest_helpers import record
 
 CHUNK = 150
 CHILD = """

@@ -9,10 +9,11 @@ import itertools
 
 import orjson
 import pytest
-from ingest_helpers import ingest_counted, record, rows_by_id, write_jsonl
 
 from detector.ingest import dirty_dates, mark_scored
 from detector.ingest.enrich import Conflict, merge_rows
+
+from .ingest_helpers import ingest_counted, record, rows_by_id, write_jsonl
 
 
 def _bare(i: int, **changes: object) -> dict:

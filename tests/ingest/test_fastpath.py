@@ -16,7 +16,6 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_helpers import BASE, lake_contents, record, write_jsonl
 
 from detector.ingest import ingest_paths
 from detector.ingest import parse as parse_mod
@@ -26,6 +25,8 @@ from detector.ingest.normalize import BadRecord, Limits, normalize, prompt_hash
 from detector.ingest.parse import parse_batch
 from detector.ingest.sources import LineBatch
 from detector.ingest.tables import ROW_FIELDS
+
+from .ingest_helpers import BASE, lake_contents, record, write_jsonl
 
 LIMITS = Limits()
 NAMES = [f.name for f in ROW_FIELDS]

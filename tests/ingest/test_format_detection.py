@@ -13,7 +13,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ingest_helpers import record, write_jsonl
 
 from detector.errors import InputError
 from detector.ingest import ingest_paths
@@ -21,6 +20,8 @@ from detector.ingest.formats import detect
 from detector.ingest.readable import CHECK_RECORDS, MIN_RECORDS, structural_reason
 from detector.ingest.sample import sample
 from detector.lake.db import connect
+
+from .ingest_helpers import record, write_jsonl
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "ingest"
 

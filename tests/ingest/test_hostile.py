@@ -7,10 +7,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ingest_helpers import record, write_jsonl
 
 from detector.ingest import ingest_paths
 from detector.lake.db import connect
+
+from .ingest_helpers import record, write_jsonl
 
 
 def ingest_one(home, path: Path):

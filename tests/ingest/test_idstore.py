@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ingest_helpers import record, write_jsonl
 
 from detector.ingest import idstore, ingest_paths
 from detector.ingest import manifest as mf
+
+from .ingest_helpers import record, write_jsonl
 
 
 @pytest.fixture

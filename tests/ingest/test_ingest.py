@@ -14,11 +14,12 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 import zstandard
-from ingest_helpers import record, write_jsonl
 
 from detector.ingest import apply_retention, dirty_dates, ingest_paths, mark_scored
 from detector.lake.db import connect, lake_dates
 from detector.lake.schema import REQUEST_SCHEMA
+
+from .ingest_helpers import record, write_jsonl
 
 
 def day_records(day: str, ids: range) -> list[dict]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from ingest_helpers import record
 
 from detector.ingest.ipnet import ip_prefix
 from detector.ingest.normalize import BadRecord, Limits, normalize, prompt_hash
 from detector.ingest.tables import ROW_FIELDS
+
+from .ingest_helpers import record
 
 NAMES = [f.name for f in ROW_FIELDS]
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import orjson
 import pytest
-from ingest_helpers import lake_contents, record, write_jsonl
 
 from detector.ingest import ingest_paths, pipeline
 from detector.ingest.normalize import Limits
@@ -27,6 +26,8 @@ from detector.ingest.sources import LineReader
 from detector.ingest.tables import ROW_FIELDS, with_table
 from detector.ingest.worker import FileTask, _parsed_in_pool
 from detector.settings import load_settings
+
+from .ingest_helpers import lake_contents, record, write_jsonl
 
 CHUNK = 97
 ROOT = str(Path(__file__).resolve().parents[2])
@@ -160,7 +161,7 @@ def kill_and_rerun(tmp_path: Path, reference, seed: int) -> None:
     proc.send_signal(signal.SIGKILL)
     out, _ = proc.communicate()
     # the kill may land after the job's 'done' commit but before its result reaches stdout
-    from test_crash import killed_run_completed
+    from .test_crash import killed_run_completed
 
     finished = killed_run_completed(home)
     res = ingest_paths(load_settings(home), files, progress=False, workers=2,
@@ -204,7 +205,7 @@ def test_table_by_date_splits_days_in_order_keeping_row_order():
 
 
 def test_every_hostile_line_gives_the_same_lake_in_pool_mode(tmp_path):
-    from test_fastpath import hostile_lines
+    from .test_fastpath import hostile_lines
 
     lines = hostile_lines() * 3
     path = write_jsonl(tmp_path / "hostile.jsonl", lines)

@@ -7,12 +7,13 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_helpers import record
 
 from detector.ingest.normalize import Limits
 from detector.ingest.parse import parse_batch, parse_line
 from detector.ingest.sources import LineBatch
 from detector.ingest.tables import ROW_FIELDS, rows_to_table
+
+from .ingest_helpers import record
 
 LIMITS = Limits()
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)

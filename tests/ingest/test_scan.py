@@ -21,13 +21,14 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_helpers import lake_contents, record, write_jsonl
-from test_fastpath import COMMON, ODD, fuzzed_records, hostile_lines
 
 from detector.ingest import idstore, ingest_paths, scan
 from detector.ingest.fastpath import fast_row
 from detector.ingest.normalize import Limits
 from detector.ingest.tables import rows_to_table
+
+from .ingest_helpers import lake_contents, record, write_jsonl
+from .test_fastpath import COMMON, ODD, fuzzed_records, hostile_lines
 
 # Without a compiler the scanner is optional and these tests skip; under CI it is required, so a
 # compile failure or a stale build fails here instead of silently dropping the tests.

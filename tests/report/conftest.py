@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from reportkit import build_home
 
 from detector.settings import Settings
+
+from .reportkit import build_home
 
 
 @pytest.fixture

@@ -102,9 +102,9 @@ def test_flagged_csv_is_exactly_the_flagged_verdicts(report_files):
 
 
 def test_flagged_csv_neutralises_spreadsheet_formulas(tmp_path, monkeypatch):
-    from reportkit import write_verdicts
-
     from detector.settings import load_settings
+
+    from .reportkit import write_verdicts
 
     settings = load_settings(tmp_path / "h")
     write_verdicts(settings, "2024-05-01",

@@ -7,7 +7,6 @@ import base64
 import re
 
 import pytest
-from reportkit import write_requests, write_verdicts
 
 from detector.columns import column
 from detector.errors import ConfigError
@@ -15,6 +14,8 @@ from detector.report import collect_report_data, render_html
 from detector.report.extras import _detail
 from detector.rules import load_ruleset
 from detector.settings import load_settings
+
+from .reportkit import write_requests, write_verdicts
 
 
 @pytest.fixture(scope="module")

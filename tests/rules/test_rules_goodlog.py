@@ -7,15 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from goodlog import (
+
+from detector.rules import load_ruleset
+
+from .goodlog import (
     KNOWN_FP_FILE,
     KnownFalsePositive,
     benign_stable_hits,
     load_known_false_positives,
     unexplained_hits,
 )
-
-from detector.rules import load_ruleset
 
 BENIGN_ONLY = """
 name = "goodlog"

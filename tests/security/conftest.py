@@ -4,4 +4,4 @@ role), a client over it and the bearer-header helper, shared with ``tests/api``
 
 from __future__ import annotations
 
-from api.conftest import auth, client, home, keys, settings  # noqa: F401  (fixtures, helper)
+from ..api.conftest import auth, client, home, keys, settings  # noqa: F401  (fixtures, helper)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from api.fixtures import page_login, verdict_row, write_verdicts
 from fastapi.testclient import TestClient
 
 from detector.api.app import create_app
 from detector.api.deps import csrf_token
 
+from ..api.fixtures import page_login, verdict_row, write_verdicts
 from .conftest import auth
 
 IDS = ["org/team/acct-1", "trailing/decisions/x", "spaces and ünïcödé/ok", "a?b#c%d&e",

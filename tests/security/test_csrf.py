@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from api.fixtures import page_login
-
 from detector.api.deps import csrf_token
+
+from ..api.fixtures import page_login
 
 
 def _token(client) -> str:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from api.fixtures import page_login
 from fastapi.testclient import TestClient
 
 from detector.api.app import create_app
 
+from ..api.fixtures import page_login
 from .conftest import auth
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "detector" / "api" / "templates"

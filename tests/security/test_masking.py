@@ -7,13 +7,13 @@ import json
 
 import pyarrow as pa
 import pytest
-from api.fixtures import page_login
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detector.api.redact import mask_evidence, mask_pii
 from detector.lake.io import write_parquet_atomic
 
+from ..api.fixtures import page_login
 from .conftest import auth
 
 RAW = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from api.fixtures import page_login
 from fastapi.testclient import TestClient
 
 from detector.api.app import create_app
@@ -14,6 +13,8 @@ from detector.api.deps import csrf_token
 from detector.cases import CaseStore
 from detector.cases import keys as keylib
 from detector.cases.schema import DDL
+
+from ..api.fixtures import page_login
 
 
 def _logged_out(client, token: str) -> bool:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from api.fixtures import verdict_row, write_verdicts
-
 from detector.api.overrides import Overrides, apply_overrides
 from detector.api.verdict_index import VerdictIndex
 from detector.cases import CaseStore
@@ -15,6 +13,8 @@ from detector.hooks import outbox
 from detector.hooks.events import record_verdict_events
 from detector.hooks.outbox import open_db
 from detector.settings import load_settings
+
+from ..api.fixtures import verdict_row, write_verdicts
 
 START = dt.date(2026, 1, 1)
 
