@@ -25,10 +25,15 @@ def build_graph(pairs: pd.DataFrame) -> nx.Graph:
     return g
 
 
-def communities(g: nx.Graph, params: ClusterParams) -> list[list[str]]:
-    """Groups of at least ``min_cluster_size`` accounts, each sorted, largest group first."""
+def communities(g: nx.Graph, params: ClusterParams,
+                components: list[set[str]] | None = None) -> list[list[str]]:
+    """Groups of at least ``min_cluster_size`` accounts, each sorted, largest group first.
+
+    ``components``: the connected components of ``g`` when they were found elsewhere (on a
+    Spark cluster, ``detector.clusters.spark_sql.components``); the split of each one stays
+    here (per component: small by construction)."""
     groups: list[list[str]] = []
-    for comp in nx.connected_components(g):
+    for comp in (nx.connected_components(g) if components is None else components):
         if len(comp) < params.min_cluster_size:
             continue
         sub = _ordered_subgraph(g, comp)

@@ -10,6 +10,8 @@ Grain of every result: one row per unordered account pair (src < dst) and edge t
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import pandas as pd
 
@@ -29,9 +31,17 @@ def _empty() -> pd.DataFrame:
                                       else "float64") for c in PAIR_COLUMNS})
 
 
+def key_rows_sql(key_sql: str, star: bool = False) -> str:
+    """Distinct key rows of ``key_sql`` (key as text; nulls dropped): what the pairing reads.
+    ``star``: (key, account_id) only."""
+    cols = "key, account_id" if star else "key, slot, account_id, factor"
+    return (f"SELECT DISTINCT CAST(key AS VARCHAR) AS {cols} FROM ({key_sql}) "
+            "WHERE key IS NOT NULL AND account_id IS NOT NULL")
+
+
 def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap: int,
               weigh: str = "popularity", normalize: bool = False,
-              min_weight: float = 0.0) -> pd.DataFrame:
+              min_weight: float = 0.0, spark: Any = None) -> pd.DataFrame:
     """Pairs of accounts sharing a key of ``key_sql`` (columns key, slot, account_id, factor).
 
     Two accounts share a key when both hold it in the same ``slot`` (an hour for addresses,
@@ -46,13 +56,22 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
     add up to a link. Keys weighing under ``min_weight`` make no pairs (this bounds the work:
     a key of m accounts costs m^2/2 pairs) and pairs under it are dropped. Evidence (JSON text)
     keeps the three least popular shared keys.
+
+    With ``spark`` (a SparkSession) the key rows are read here and the pairing runs on the
+    cluster (``detector.clusters.spark_sql``), giving the same pairs.
     """
+    if spark is not None:
+        from detector.clusters import spark_sql
+
+        rows = con.sql("SELECT key, CAST(slot AS BIGINT) AS slot, account_id, "
+                           f"CAST(factor AS DOUBLE) AS factor FROM ({key_rows_sql(key_sql)})")
+        return spark_sql.key_pairs(spark, rows.to_arrow_table(), edge_type, cap, weigh,
+                                   normalize, min_weight)
     w = {"one": "1.0", "popularity": "factor * sqrt(2.0 / m)", "factor": "factor"}[weigh]
     combine = "least(1.0, sum(kw) / any_value(norm))" if normalize else "least(1.0, sum(kw))"
     held = ", 'keys_held_geomean': round(any_value(norm), 1)" if normalize else ""
     sql = f"""
-    WITH k AS (SELECT DISTINCT CAST(key AS VARCHAR) AS key, slot, account_id, factor
-               FROM ({key_sql}) WHERE key IS NOT NULL AND account_id IS NOT NULL),
+    WITH k AS ({key_rows_sql(key_sql)}),
     pop AS (SELECT key, count(DISTINCT account_id) AS m FROM k GROUP BY key),
     kc AS (SELECT account_id, count(DISTINCT key) AS kc FROM k GROUP BY account_id),
     kk AS (SELECT * FROM (SELECT k.*, pop.m, kc.kc, {w} AS kw
@@ -77,15 +96,20 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
 
 
 def star_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str,
-               cap: int) -> pd.DataFrame:
+               cap: int, spark: Any = None) -> pd.DataFrame:
     """Star edges for keys held by more than ``cap`` accounts: each member to one hub.
 
     Used for payment instruments, where sharing stays strong evidence however many accounts
-    share it; m - 1 edges instead of m^2 / 2. The hub is the smallest account id.
+    share it; m - 1 edges instead of m^2 / 2. The hub is the smallest account id. With
+    ``spark``, on the cluster as in :func:`key_pairs`.
     """
+    if spark is not None:
+        from detector.clusters import spark_sql
+
+        rows = con.sql(key_rows_sql(key_sql, star=True)).to_arrow_table()
+        return spark_sql.star_pairs(spark, rows, edge_type, cap)
     sql = f"""
-    WITH k AS (SELECT DISTINCT CAST(key AS VARCHAR) AS key, account_id
-               FROM ({key_sql}) WHERE key IS NOT NULL AND account_id IS NOT NULL),
+    WITH k AS ({key_rows_sql(key_sql, star=True)}),
     pop AS (SELECT key, count(*) AS m, min(account_id) AS hub FROM k GROUP BY key
             HAVING count(*) > {int(cap)})
     SELECT pop.hub AS src, k.account_id AS dst, '{edge_type}' AS edge_type, 1.0 AS weight,

@@ -18,7 +18,7 @@ import orjson
 import pandas as pd
 import pyarrow.parquet as pq
 
-from detector.clusters import daycache, store, sweeps
+from detector.clusters import daycache, spark_sql, store, sweeps
 from detector.clusters.catalog import COLUMNS
 from detector.clusters.features import cluster_table, volume_table
 from detector.clusters.graph import build_graph, communities
@@ -114,12 +114,13 @@ def compute_day(settings: Settings, day: str, params: ClusterParams,
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     con = connect(settings)
+    spark = spark_sql.session(settings) if settings.engine == "spark" else None
     nodes = _nodes(con, day)
     centroids = load_centroids(settings, day)
     edges_parts, contexts = [], {}
     for w in _windows(day, params, available or {day}):
         t = time.perf_counter()
-        e, ctx = window_edges(con, params, day, w, centroids, settings)
+        e, ctx = window_edges(con, params, day, w, centroids, settings, spark)
         edges_parts.append(e)
         contexts[w] = ctx
         timings[f"window_{w}d_s"] = round(time.perf_counter() - t, 2)
@@ -127,7 +128,7 @@ def compute_day(settings: Settings, day: str, params: ClusterParams,
     edges = pd.concat(edges_parts, ignore_index=True)
     best = best_edges(edges)
     pairs = score_pairs(best, params)
-    groups = communities(build_graph(pairs), params)
+    groups = communities(build_graph(pairs), params, _components(spark, pairs))
     timings["graph_s"] = round(time.perf_counter() - t, 2)
     sweep = None
     if params.sweep_enabled:  # set-level search over the longest window (still open)
@@ -166,6 +167,16 @@ def compute_day(settings: Settings, day: str, params: ClusterParams,
                        orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     con.close()
     return summary
+
+
+def _components(spark: Any, pairs: pd.DataFrame) -> list[set[str]] | None:
+    """Connected components of the linked pairs on the Spark cluster; None without one (the
+    graph's own, in process)."""
+    if spark is None:
+        return None
+    linked = pairs[pairs["linked"].astype(bool)] if len(pairs) else pairs
+    return spark_sql.components(spark, linked["src"].astype(str).tolist(),
+                                linked["dst"].astype(str).tolist())
 
 
 def _stored_edges(best: pd.DataFrame, pairs: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:

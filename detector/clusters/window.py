@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -65,9 +66,10 @@ def open_window(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
 
 
 def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
-              cached: bool = False) -> list[pd.DataFrame]:
+              cached: bool = False, spark: Any = None) -> list[pd.DataFrame]:
     """Payment, address, prefix and client-fingerprint edges of the open window (from the
-    raw table ``win``, or with ``cached`` from the ``win_*`` tables of ``daycache``)."""
+    raw table ``win``, or with ``cached`` from the ``win_*`` tables of ``daycache``); with
+    ``spark`` (a SparkSession) the pairing runs on the cluster (``keys.key_pairs``)."""
     cap, floor = p.max_key_accounts, p.min_edge_weight
     if cached:
         pay = keys.cached_payment_sql("win_payment")
@@ -80,18 +82,21 @@ def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
         prefix = keys.address_sql("ip_prefix", p.ip_slot_s, p.prefix_factor)
         fp = keys.fingerprint_sql(p.fingerprint_min_share, p.generic_ua_factor)
     return [
-        keys.key_pairs(con, "payment", pay, cap, weigh="one"),
-        keys.star_pairs(con, "payment", pay, cap),
-        keys.key_pairs(con, "ip", ip, cap, normalize=True, min_weight=floor),
-        keys.key_pairs(con, "prefix", prefix, cap, normalize=True, min_weight=floor),
-        keys.key_pairs(con, "fingerprint", fp, cap, min_weight=floor),
+        keys.key_pairs(con, "payment", pay, cap, weigh="one", spark=spark),
+        keys.star_pairs(con, "payment", pay, cap, spark=spark),
+        keys.key_pairs(con, "ip", ip, cap, normalize=True, min_weight=floor, spark=spark),
+        keys.key_pairs(con, "prefix", prefix, cap, normalize=True, min_weight=floor,
+                       spark=spark),
+        keys.key_pairs(con, "fingerprint", fp, cap, min_weight=floor, spark=spark),
     ]
 
 
-def creation_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams) -> pd.DataFrame:
+def creation_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
+                   spark: Any = None) -> pd.DataFrame:
     """Accounts created close together (same bucket, or same half-shifted bucket)."""
     parts = [keys.key_pairs(con, "creation", keys.creation_sql(p.creation_bucket_s, shift),
-                            p.max_key_accounts, weigh="factor", min_weight=p.min_edge_weight)
+                            p.max_key_accounts, weigh="factor", min_weight=p.min_edge_weight,
+                            spark=spark)
              for shift in (False, True)]
     df = pd.concat(parts, ignore_index=True)
     if df.empty:
@@ -165,8 +170,8 @@ class _Clock:
 
 
 def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, days: int,
-                 centroids: dict[str, np.ndarray],
-                 settings: Settings | None = None) -> tuple[pd.DataFrame, WindowContext]:
+                 centroids: dict[str, np.ndarray], settings: Settings | None = None,
+                 spark: Any = None) -> tuple[pd.DataFrame, WindowContext]:
     """Every typed edge of the window ending on ``day`` and lasting ``days`` days.
 
     With ``settings`` and ``p.window_cache`` the window is merged from per-day cached
@@ -187,7 +192,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     else:
         open_window(con, day, days)
         clock.lap("read")
-    parts = key_edges(con, p, cached)
+    parts = key_edges(con, p, cached, spark)
     clock.lap("keys")
     if cached:
         rows = scaffold_rows_from_samples(con, "win_scaffold", p.template_sample,
@@ -201,7 +206,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
                                 p.seed, p.max_key_accounts))
     clock.lap("template_lsh")
     if days == 1:
-        parts.append(creation_edges(con, p))
+        parts.append(creation_edges(con, p, spark))
         clock.lap("creation")
     parts = [x for x in parts if not x.empty]
     edges = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(

@@ -1,0 +1,132 @@
+"""The account graph's fan-out on a Spark cluster (``engine = "spark"``): blocking-key pairs and
+connected components, in Spark SQL.
+
+- :func:`key_pairs` / :func:`star_pairs`: the same SQL as ``detector.clusters.keys`` (same
+  popular-key cap, weights, floor and evidence JSON), over key rows sent from the driver. The
+  key rows are per account (distinct addresses, instruments, profiles: bounded by accounts x
+  keys); the self-join inside each key group, which costs m^2 / 2 pairs for a key of m
+  accounts, runs on the executors.
+- :func:`components`: connected components of the linked pairs by iterative min-label
+  propagation (each account takes the smallest label among itself and its neighbours until no
+  label changes; GraphFrames needs a jar that cannot be fetched here). Only the components come
+  back; the per-component work (density, Louvain split) stays on the driver
+  (``detector.clusters.graph.communities``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from detector.clusters.keys import PAIR_COLUMNS, _empty
+from detector.settings import Settings
+
+_KEY_SCHEMA = "key string, slot long, account_id string, factor double"
+_WEIGHTS = {"one": "1.0D", "popularity": "factor * sqrt(2.0D / m)", "factor": "factor"}
+
+
+def session(settings: Settings) -> Any:
+    """The process's SparkSession for ``settings`` (``detector.features.engine``)."""
+    from detector.features.engine import spark_session
+
+    return spark_session(settings)
+
+
+def _view(spark: Any, name: str, rows: pa.Table, schema: str) -> None:
+    spark.createDataFrame(rows, schema=schema).createOrReplaceTempView(name)
+
+
+def _fetch(spark: Any, sql: str) -> pd.DataFrame:
+    df = spark.sql(sql).toArrow().to_pandas()
+    if df.empty:
+        return _empty()
+    return df[PAIR_COLUMNS].sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
+
+
+def key_pairs(spark: Any, rows: pa.Table, edge_type: str, cap: int, weigh: str = "popularity",
+              normalize: bool = False, min_weight: float = 0.0) -> pd.DataFrame:
+    """``detector.clusters.keys.key_pairs`` over ``rows`` (distinct key, slot, account_id,
+    factor: the key rows, nulls already dropped), the pairing on the cluster."""
+    if rows.num_rows == 0:
+        return _empty()
+    _view(spark, "dg_keys", rows, _KEY_SCHEMA)
+    combine = ("least(1.0D, sum(kw) / first(norm))" if normalize
+               else "least(1.0D, sum(kw))")
+    held = ", 'keys_held_geomean', round(first(norm), 1)" if normalize else ""
+    floor = f"CAST({float(min_weight)!r} AS DOUBLE)"
+    return _fetch(spark, f"""
+    WITH pop AS (SELECT key, count(DISTINCT account_id) AS m FROM dg_keys GROUP BY key),
+    kc AS (SELECT account_id, count(DISTINCT key) AS kc FROM dg_keys GROUP BY account_id),
+    kk AS (SELECT * FROM (SELECT k.*, pop.m, kc.kc, {_WEIGHTS[weigh]} AS kw
+                          FROM dg_keys k JOIN pop USING (key) JOIN kc USING (account_id)
+                          WHERE pop.m BETWEEN 2 AND {int(cap)})
+           WHERE kw >= {floor}),
+    pk AS (SELECT a.account_id AS src, b.account_id AS dst, a.key, a.m,
+                  count(*) AS n_slots, min(least(a.kw, b.kw)) AS kw,
+                  first(sqrt(CAST(a.kc * b.kc AS DOUBLE))) AS norm
+           FROM kk a JOIN kk b ON a.key = b.key AND a.slot = b.slot
+                              AND a.account_id < b.account_id
+           GROUP BY a.account_id, b.account_id, a.key, a.m)
+    SELECT src, dst, '{edge_type}' AS edge_type, {combine} AS weight,
+           to_json(named_struct(
+               'shared', transform(slice(array_sort(collect_list(
+                   named_struct('m', m, 'key', key, 'n', n_slots))), 1, 3),
+                   x -> named_struct('key', x.key, 'accounts', x.m, 'slots', x.n)),
+               'n_keys', count(*), 'n_slots', sum(n_slots){held})) AS evidence
+    FROM pk GROUP BY src, dst HAVING {combine} >= {floor}
+    """)
+
+
+def star_pairs(spark: Any, rows: pa.Table, edge_type: str, cap: int) -> pd.DataFrame:
+    """``detector.clusters.keys.star_pairs`` over ``rows`` (distinct key, account_id)."""
+    if rows.num_rows == 0:
+        return _empty()
+    _view(spark, "dg_star", rows, "key string, account_id string")
+    return _fetch(spark, f"""
+    WITH pop AS (SELECT key, count(*) AS m, min(account_id) AS hub FROM dg_star GROUP BY key
+                 HAVING count(*) > {int(cap)})
+    SELECT pop.hub AS src, k.account_id AS dst, '{edge_type}' AS edge_type, 1.0D AS weight,
+           to_json(named_struct('shared', array(named_struct('key', k.key, 'accounts', pop.m,
+                                                             'slots', 1)),
+                                'star', true, 'n_keys', 1, 'n_slots', 1)) AS evidence
+    FROM dg_star k JOIN pop USING (key) WHERE k.account_id <> pop.hub
+    """)
+
+
+#: Propagation rounds before giving up (a component's diameter bounds the rounds it needs).
+MAX_ROUNDS = 1000
+
+
+def components(spark: Any, src: list[str], dst: list[str]) -> list[set[str]]:
+    """Connected components (sets of accounts, isolated accounts left out) of the undirected
+    graph with edges ``src[i]``--``dst[i]``, by min-label propagation on the cluster."""
+    if not src:
+        return []
+    edges = pa.table({"a": pa.array(src + dst, pa.string()), "b": pa.array(dst + src, pa.string())})
+    e = spark.createDataFrame(edges, schema="a string, b string").distinct()
+    e = e.localCheckpoint()
+    e.createOrReplaceTempView("dg_cc_edges")
+    labels = spark.sql("SELECT DISTINCT a AS id, a AS label FROM dg_cc_edges").localCheckpoint()
+    for _ in range(MAX_ROUNDS):
+        labels.createOrReplaceTempView("dg_cc_labels")
+        new = spark.sql("""
+            SELECT l.id, least(l.label, coalesce(n.m, l.label)) AS label, l.label AS old
+            FROM dg_cc_labels l LEFT JOIN (
+                SELECT e.a AS id, min(x.label) AS m FROM dg_cc_edges e
+                JOIN dg_cc_labels x ON e.b = x.id GROUP BY e.a) n ON l.id = n.id
+        """).localCheckpoint()
+        changed = new.where("label <> old").count()
+        labels = new.select("id", "label")
+        if changed == 0:
+            break
+    else:
+        raise RuntimeError(f"clusters: connected components did not converge in {MAX_ROUNDS} "
+                           f"rounds over {len(src)} linked pairs")
+    found = labels.toArrow()
+    groups: dict[str, set[str]] = {}
+    for node, label in zip(found.column("id").to_pylist(), found.column("label").to_pylist(),
+                           strict=True):
+        groups.setdefault(label, set()).add(node)
+    return list(groups.values())
