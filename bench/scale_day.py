@@ -5,7 +5,7 @@
 
 The day's lake (``bench/scale_synth.py``: Parquet written straight from vectorised generation,
 not ``simulate`` + ``ingest``, which would take longer than the job) is built once per size and
-seed under ``bench/work/scale_day/<requests>_<accounts>_<seed>/`` and reused. Each run first
+seed under ``bench/work/scale_day/<requests>_<accounts>_<seed>_v<VERSION>/`` and reused. Each run first
 removes everything the job wrote before (features, embeddings and their cache, clusters,
 verdicts, state): a cold daily run, whose prompts have never been embedded.
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scale_synth import generate, read_rows  # noqa: E402
+from scale_synth import VERSION, generate, read_rows  # noqa: E402
 
 from detector.lake.io import write_text_atomic  # noqa: E402
 
@@ -75,7 +75,7 @@ def _commit() -> str:
 
 def lake(requests: int, accounts: int, seed: int) -> tuple[Path, dict]:
     """The cached home holding the day's lake (built when absent)."""
-    home = WORK / f"{requests}_{accounts}_{seed}"
+    home = WORK / f"{requests}_{accounts}_{seed}_v{VERSION}"
     info_path = home / "lake_info.json"
     if info_path.exists():
         return home, {**json.loads(info_path.read_text()), "lake_reused": True}

@@ -8,14 +8,15 @@ REQUEST_SCHEMA directly, vectorised (Arrow kernels, no per-request Python), one 
 What it holds, so every stage has real work:
 
 - benign accounts with log-normal daily volumes (most send tens of requests, a few thousands),
-  2% of them behind 200 shared NAT addresses, their own key, user agent, card and model mix;
+  diurnal (80% around a working-day peak hour, the rest anywhere), 2% of them behind 200 shared
+  NAT addresses, their own key, user agent, card and model mix;
 - hydra groups (one per 2,000 accounts, 10-120 members each): one regular stream handed round
   robin to the members, shared /24s, a shared script user agent, a few shared cards, scaffolded
   prompts, accounts created together two days before;
 - prompt text: a pool of ``requests // 50`` (at least 20,000) free texts of 6-30 words from a
   5,000-word vocabulary; each account draws from a window of 2,000 pool texts around its own
-  topic, in 8 variants each, so an account-day has up to 16,000 distinct prompts and the day up
-  to ``8 x pool`` (1.6M at 10M requests): the embedding sample (256 per account-day), the
+  topic, in 8 variants each (hydra prompts add a chain-of-thought request half the time), so an
+  account-day has up to 16,000 distinct prompts and the day up to ``8 x pool`` (1.6M at 10M): the embedding sample (256 per account-day), the
   feature sample (32) and the template/shingle passes of the clusters all see varied text.
 
 Grain: one row per request, ``request_id`` unique; rows in time order.
@@ -35,6 +36,8 @@ import pyarrow.parquet as pq
 from detector.lake.io import write_parquet_atomic
 from detector.lake.schema import REQUEST_SCHEMA
 
+#: bumped when the generated data changes (part of the cache folder name in scale_day.py)
+VERSION = 2
 PART_ROWS = 1_000_000
 WORDS = ["photosynthesis", "entropy", "recursion", "mortgage", "sonnet", "enzyme", "tariff",
          "quasar", "syntax", "torque", "inflation", "mitosis", "algorithm", "baroque", "cathode",
@@ -50,7 +53,8 @@ SCAFFOLDS = [
     "Solve step by step and show all of your reasoning before the final answer: problem {n} on {w}.",
 ]
 VARIANTS = ["", " Please be brief.", " Explain it simply.", " Give an example.",
-            " Answer in French.", " Use a table.", " Think step by step.", " Cite sources."]
+            " Answer in French.", " Use a table.", " Be concise.", " Cite sources.",
+            " Think step by step."]
 
 
 def _dict(indices: np.ndarray, pool: pa.Array) -> pa.Array:
@@ -87,7 +91,10 @@ def generate(home: Path, day: str, n_accounts: int, n_requests: int, seed: int =
     weight = g.lognormal(0, 1.3, n_ben)
     counts = g.multinomial(n_requests - int((sizes * rate).sum()), weight / weight.sum())
     acct_parts = [np.repeat(np.arange(n_ben, dtype=np.int64), counts)]
-    ts_parts = [day0 + g.uniform(0, 86400, acct_parts[0].size)]
+    # benign: diurnal, each account around its own peak hour (most in the working day, UTC)
+    peak = np.where(g.random(n_ben) < 0.8, g.normal(14, 2, n_ben), g.uniform(0, 24, n_ben))
+    hour = peak[acct_parts[0]] + g.normal(0, 3, acct_parts[0].size)
+    ts_parts = [day0 + np.mod(hour * 3600, 86400)]
     first = n_ben
     for size, r in zip(sizes.tolist(), rate.tolist(), strict=True):
         ts_parts.append(day0 + np.sort(g.uniform(0, 86400, size * r)))
@@ -113,8 +120,6 @@ def generate(home: Path, day: str, n_accounts: int, n_requests: int, seed: int =
     created = day0 - g.uniform(0, 3 * 365 * 86400, n_accounts)
     created[n_ben:] = day0 - 86400 * 2 - sub * 3600 + g.uniform(0, 1800, n_hyd)
     model_pref = g.integers(0, 3, n_accounts)
-    cot = g.random(n_accounts) < 0.1
-    cot[n_ben:] = True
     # prompts: benign from a topic window of the pool, hydra from the group's scaffold
     pool_n = max(20_000, n_requests // 50)
     pool_text, pool_hash = _prompt_pool(g, pool_n)
@@ -134,8 +139,8 @@ def generate(home: Path, day: str, n_accounts: int, n_requests: int, seed: int =
         hyd = group[a] >= 0
         pidx = (topic[a] + g.integers(0, 2000, m)) % pool_n
         pidx[hyd] = pool_n + group[a[hyd]] * per_group + g.integers(0, per_group, int(hyd.sum()))
-        var = g.integers(0, len(VARIANTS), m)
-        var[cot[a] & (g.random(m) < 0.5)] = 6
+        var = g.integers(0, len(VARIANTS) - 1, m)
+        var[hyd & (g.random(m) < 0.5)] = len(VARIANTS) - 1  # chain-of-thought: hydra only
         prompt = pc.binary_join_element_wise(_dict(pidx, texts), _dict(var, pa.array(VARIANTS)), "")
         ip = home_ip[a]
         ip_s = pc.binary_join_element_wise(

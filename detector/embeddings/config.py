@@ -37,6 +37,10 @@ class EmbeddingConfig:
     device: torch device for the statistics (and MiniLM); ``None`` = CUDA when available.
     static_dims: PCA dimensions of the distilled static model.
     seed: seed of every random choice (sampling tie-breaks, k-means, permutations).
+    accounts_per_batch: a day with more active accounts is sampled, embedded and summarised in
+        ``ceil(accounts / accounts_per_batch)`` account-hash buckets (two passes: embed and
+        collect the population sample, then statistics), so the stage's memory is bounded by
+        the bucket, not the day; the results are those of one pass.
     """
 
     backend: str = "auto"
@@ -53,6 +57,7 @@ class EmbeddingConfig:
     device: str | None = None
     static_dims: int = 256
     seed: int = 0
+    accounts_per_batch: int = 20_000
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> EmbeddingConfig:
@@ -76,7 +81,8 @@ class EmbeddingConfig:
             _bad("embedding_backend", f"one of {', '.join(BACKENDS)}", self.backend)
         for name, low in (("sample_k", 2), ("n_topics", 2), ("codebook_sample", 16),
                           ("reference_size", 8), ("reference_per_account", 1),
-                          ("mmd_permutations", 20), ("max_chars", 16), ("static_dims", 8)):
+                          ("mmd_permutations", 20), ("max_chars", 16), ("static_dims", 8),
+                          ("accounts_per_batch", 1)):
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 _bad(f"embedding_{name}", f"an integer >= {low}", value)

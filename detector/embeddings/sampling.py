@@ -19,7 +19,7 @@ WITH day AS (
     FROM requests
     WHERE {date_filter}
       AND account_id IS NOT NULL AND prompt_hash IS NOT NULL
-      AND prompt_text IS NOT NULL AND length(trim(prompt_text)) > 0
+      AND prompt_text IS NOT NULL AND length(trim(prompt_text)) > 0{bucket_filter}
 ),
 distinct_prompts AS (
     SELECT account_id, prompt_hash,
@@ -57,14 +57,19 @@ def _date_filter(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def sample_prompts(con: duckdb.DuckDBPyConnection, date: str, k: int, seed: int = 0,
-                   max_chars: int = 2000) -> pa.Table:
+                   max_chars: int = 2000, bucket: tuple[int, int] | None = None) -> pa.Table:
     """The day's sample: account_id, prompt_hash, prompt_text (cut to max_chars), first_ts, n_distinct.
 
     Rows are ordered by account, then arrival; ``n_distinct`` is the account-day's number of
-    distinct non-empty prompts before sampling.
+    distinct non-empty prompts before sampling. ``bucket = (b, n)``: only the accounts with
+    ``hash(account_id) % n = b`` (each account's rows are the same as in the whole sample, so the
+    n buckets together are the day's sample, each bounded by its share of the accounts).
     """
-    sql = _SQL.format(date_filter=_date_filter(con))
+    bucket_filter = "" if bucket is None else "\n      AND hash(account_id) % $n_buckets = $bucket"
+    sql = _SQL.format(date_filter=_date_filter(con), bucket_filter=bucket_filter)
     params = {"date": date, "k": int(k), "seed": str(seed), "max_chars": int(max_chars)}
+    if bucket is not None:
+        params.update(bucket=int(bucket[0]), n_buckets=int(bucket[1]))
     return con.sql(sql, params=params).to_arrow_table()
 
 

@@ -108,6 +108,12 @@ class CoverageStage:
     def population_sample(self, sample: pd.DataFrame, blocked: set[str]) -> np.ndarray:
         """Row indices of the population sample: <= reference_per_account rows spread evenly over
         each account's (time-ordered) sample, accounts not blocked, one row per prompt hash."""
+        rows = self.population_candidates(sample, blocked)
+        _, first = np.unique(sample["prompt_hash"].to_numpy()[rows].astype(str), return_index=True)
+        return np.sort(rows[first])
+
+    def population_candidates(self, sample: pd.DataFrame, blocked: set[str]) -> np.ndarray:
+        """:meth:`population_sample` before one row per prompt hash is kept (ascending rows)."""
         per = self.config.reference_per_account
         n = sample.groupby("account_id", sort=False).size().to_numpy()
         starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
@@ -118,8 +124,7 @@ class CoverageStage:
         rows = starts[owner] + pos
         if blocked:
             rows = rows[~np.isin(sample["account_id"].to_numpy()[rows].astype(str), sorted(blocked))]
-        _, first = np.unique(sample["prompt_hash"].to_numpy()[rows].astype(str), return_index=True)
-        return np.sort(rows[first])
+        return rows
 
     def ensure_population(self, vectors: np.ndarray, hashes: list[str], date: str,
                           refit: bool, excluded: int) -> tuple[Population | None, bool]:
@@ -145,10 +150,15 @@ class CoverageStage:
         from detector.embeddings.sampling import active_accounts, sample_prompts
 
         t0 = time.perf_counter()
-        sample = sample_prompts(con, date, self.config.sample_k, self.config.seed,
-                                self.config.max_chars).to_pandas()
         accounts = active_accounts(con, date)
         blocked = self._blocked_accounts(con, date)
+        n_buckets = -(-len(accounts) // self.config.accounts_per_batch)
+        if n_buckets > 1:  # bounded memory: the sample in account-hash buckets, two passes
+            from detector.embeddings.batched import run_day_batched
+
+            return run_day_batched(self, con, date, accounts, blocked, refit, n_buckets)
+        sample = sample_prompts(con, date, self.config.sample_k, self.config.seed,
+                                self.config.max_chars).to_pandas()
         sampled = time.perf_counter() - t0
         res = self.run_sample(sample, date, accounts, blocked, refit)
         res.seconds = {"sample": sampled, **res.seconds}

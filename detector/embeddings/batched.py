@@ -1,0 +1,129 @@
+"""The coverage stage of one day in account-hash buckets: memory bounded by the bucket, not the day.
+
+One pass over the whole day (:meth:`CoverageStage.run_sample`) holds every sampled prompt's text
+and vector at once; at 100k accounts that is millions of rows and several GiB. Here the accounts
+are split by ``hash(account_id) % n`` (:func:`sampling.sample_prompts` with ``bucket``) and the day
+runs in two passes:
+
+1. per bucket: sample (kept in a temporary Parquet file), embed the prompts not yet cached (the
+   cache stores them), and keep only the population-sample candidates (at most
+   ``reference_per_account`` rows per account, with their vectors);
+2. the population sample is the candidates in the one-pass order (account, then arrival), one
+   row per prompt hash: the same rows, so the same population model;
+3. per bucket: read the sample back, vectors from the cache, statistics and centroids (each
+   account's values depend on its own prompts and the population model only);
+
+then the per-account results are put in account order and written as one day, exactly as the
+one-pass path writes them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from detector.embeddings.paths import embeddings_root
+from detector.embeddings.sampling import sample_prompts
+
+if TYPE_CHECKING:
+    from detector.embeddings.stage import CoverageStage, DayResult
+
+
+def run_day_batched(stage: CoverageStage, con: Any, date: str, accounts: list[str],
+                    blocked: set[str], refit: bool, n_buckets: int) -> DayResult:
+    """The day's coverage features, centroids and manifest, the sample in ``n_buckets`` buckets."""
+    from detector.embeddings.stage import DayResult
+
+    res = DayResult(date=date, accounts=len(accounts))
+    seconds = dict.fromkeys(("sample", "embed", "population", "stats", "write"), 0.0)
+    root = embeddings_root(stage.settings)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".batched-{date}-", dir=root)
+    try:
+        cand_frames, cand_vectors, unique = [], [], set()
+        for b in range(n_buckets):
+            t0 = time.perf_counter()
+            table = sample_prompts(con, date, stage.config.sample_k, stage.config.seed,
+                                   stage.config.max_chars, bucket=(b, n_buckets))
+            pq.write_table(table, f"{tmp}/bucket-{b}.parquet")
+            sample = table.to_pandas()
+            del table
+            seconds["sample"] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            codes, hashes, vectors, embedded = _embed(stage, sample)
+            res.embedded += embedded
+            res.sampled_rows += len(sample)
+            unique.update(hashes)
+            seconds["embed"] += time.perf_counter() - t0
+            rows = stage.population_candidates(sample, blocked) if len(sample) else np.zeros(0, np.int64)
+            starts = sample.groupby("account_id", sort=False).cumcount().to_numpy()
+            cand_frames.append(pd.DataFrame({"account_id": sample["account_id"].to_numpy()[rows],
+                                             "pos": starts[rows],
+                                             "prompt_hash": sample["prompt_hash"].to_numpy()[rows]}))
+            cand_vectors.append(vectors[codes[rows]])
+        res.unique_prompts = len(unique)
+        del unique
+
+        t0 = time.perf_counter()
+        cand = pd.concat(cand_frames, ignore_index=True)
+        vectors = np.concatenate(cand_vectors) if cand_vectors else np.zeros((0, stage.backend.dim), np.float32)
+        del cand_frames, cand_vectors
+        order = np.lexsort((cand["pos"].to_numpy(), cand["account_id"].to_numpy().astype(str)))
+        hashes = cand["prompt_hash"].to_numpy()[order].astype(str)
+        _, first = np.unique(hashes, return_index=True)
+        keep = order[np.sort(first)]
+        pop, res.population_fitted = stage.ensure_population(
+            vectors[keep], cand["prompt_hash"].to_numpy()[keep].astype(str).tolist(), date, refit,
+            excluded=len(blocked))
+        res.population_version = pop.version if pop else None
+        del cand, vectors
+        seconds["population"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        parts = [_bucket_stats(stage, pq.read_table(f"{tmp}/bucket-{b}.parquet").to_pandas(), pop)
+                 for b in range(n_buckets)]
+        ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, object)
+        order = np.argsort(ids.astype(str), kind="stable")
+        lengths = np.concatenate([p[1] for p in parts])[order]
+        n_distinct = np.concatenate([p[2] for p in parts])[order]
+        stats = {k: np.concatenate([p[3][k] for p in parts])[order] for k in parts[0][3]}
+        centroids = np.concatenate([p[4] for p in parts])[order]
+        seconds["stats"] = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    res.seconds = seconds
+    t0 = time.perf_counter()
+    stage._write(date, accounts, ids[order].tolist(), lengths, n_distinct, stats, centroids, pop, res)
+    res.seconds["write"] = time.perf_counter() - t0
+    return res
+
+
+def _embed(stage: CoverageStage, sample: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray, int]:
+    """(row -> unique prompt code, unique hashes, their vectors, how many were embedded now)."""
+    codes, uniq = pd.factorize(sample["prompt_hash"], sort=False)
+    _, first_row = np.unique(codes, return_index=True)
+    texts = sample["prompt_text"].to_numpy()[first_row].tolist() if len(uniq) else []
+    hashes = [str(h) for h in uniq]
+    vectors, embedded = stage.embed_unique(hashes, texts)
+    return codes, hashes, vectors, embedded
+
+
+def _bucket_stats(stage: CoverageStage, sample: pd.DataFrame, pop: Any
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """(account ids, sampled rows, distinct prompts, statistics, centroids) of one bucket."""
+    codes, uniq = pd.factorize(sample["prompt_hash"], sort=False)
+    found, vectors = stage.cache.lookup([str(h) for h in uniq])
+    if not found.all():  # pass 1 cached every prompt of the bucket
+        raise RuntimeError(f"embeddings: {int((~found).sum())} sampled prompts missing from the "
+                           f"cache {stage.cache.folder} after embedding them")
+    groups = sample.groupby("account_id", sort=False)
+    lengths = groups.size()
+    stats, centroids = stage._stats(vectors, codes, lengths.to_numpy(), pop)
+    return (lengths.index.to_numpy(dtype=object), lengths.to_numpy(),
+            groups["n_distinct"].first().to_numpy(), stats, centroids)
