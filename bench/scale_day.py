@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale_day.py [--requests 10000000] [--accounts 100000] [--seed 0]
                                         [--out bench/results/scale_day.json] [--keep-outputs]
+    .venv/bin/python bench/scale_day.py --table     (the results as Markdown, for docs/scale.md)
 
 The day's lake (``bench/scale_synth.py``: Parquet written straight from vectorised generation,
 not ``simulate`` + ``ingest``, which would take longer than the job) is built once per size and
@@ -11,8 +12,9 @@ verdicts, state): a cold daily run, whose prompts have never been embedded.
 
 Then each stage of ``detector.pipeline`` (features, embeddings with the static CPU model,
 clusters, decide, campaigns) and the report runs in its own child process, one after the other,
-with ``threads = 2``; the parent takes the child's wall time, CPU seconds (user + system) and
-peak RSS from ``os.wait4`` and the load average before and after. Results are merged into the
+with ``threads = 2``; the parent takes the child's wall time and CPU seconds (user + system)
+from ``os.wait4``, its peak RSS by polling ``VmHWM`` in ``/proc`` every 0.2 s, and the load
+average before and after. Results are merged into the
 JSON file under the key ``"<requests>_<accounts>"`` (so 1M, 3M and 10M runs sit side by side),
 with script, commit, date and machine (cores, RAM).
 """
@@ -26,6 +28,8 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -87,20 +91,48 @@ def lake(requests: int, accounts: int, seed: int) -> tuple[Path, dict]:
     return home, {**info, "lake_reused": False}
 
 
+class HighWater(threading.Thread):
+    """Polls a process's ``VmHWM`` (peak resident set of its own address space since exec).
+
+    ``ru_maxrss`` from ``wait4`` is not used for the peak: Linux carries the parent's resident
+    size over the child's exec, so every child would show at least the parent's RSS."""
+
+    def __init__(self, pid: int, every_s: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.path, self.every_s, self.kib = Path(f"/proc/{pid}/status"), every_s, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                for line in self.path.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.kib = max(self.kib, int(line.split()[1]))
+            except (OSError, ValueError):
+                pass  # not started yet or gone
+            self.done.wait(self.every_s)
+
+
 def run_stage(name: str, module: str, fn: str, home: Path) -> dict:
     """One stage in a child process: wall, CPU (user + system), peak RSS, load around it."""
     load0 = _load()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(home), module, fn, DAY],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(home), module, fn, DAY],
+                                stdout=subprocess.DEVNULL, stderr=err)
+        hwm = HighWater(proc.pid)
+        hwm.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        hwm.done.set()
+        hwm.join()
+        err.seek(0)
+        tail = err.read().decode(errors="replace")[-3000:]
     if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"stage {name} ({module}.{fn}) failed on {home}: {err[-3000:]}")
+        raise SystemExit(f"stage {name} ({module}.{fn}) failed on {home}: {tail}")
     row = {"stage": name, "wall_s": round(wall, 1),
            "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-           "peak_rss_mib": round(usage.ru_maxrss / 1024), "load_before": load0,
+           "peak_rss_mib": round(hwm.kib / 1024), "load_before": load0,
            "load_after": _load()}
     print(f"{name:11s} {row['wall_s']:8.1f} s wall {row['cpu_s']:8.1f} CPU-s "
           f"{row['peak_rss_mib']:7d} MiB  load {load0[0]} -> {row['load_after'][0]}", flush=True)
@@ -128,6 +160,22 @@ def run(requests: int, accounts: int, seed: int, keep: bool) -> dict:
     return out
 
 
+def table(doc: dict) -> str:
+    """The runs of ``doc`` as one Markdown table per size: the rows of docs/scale.md."""
+    out = []
+    for r in sorted(doc.get("runs", {}).values(), key=lambda run: run["requests"]):
+        out.append(f"{r['requests']:,} requests, {r['accounts']:,} accounts (commit {r['commit']}, "
+                   f"{r['measured_at']}, load {r['load_before'][0]} -> {r['load_after'][0]}):\n")
+        out.append("| stage | wall s | CPU s | CPU s per million requests | peak RSS MiB |")
+        out.append("|---|---|---|---|---|")
+        for s in [*r["stages"], {"stage": "**total**", **r["total"], "cpu_s_per_m_requests": round(
+                r["total"]["cpu_s"] / (r["requests"] / 1e6), 1)}]:
+            out.append(f"| {s['stage']} | {s['wall_s']:,} | {s['cpu_s']:,} | "
+                       f"{s['cpu_s_per_m_requests']:,} | {s['peak_rss_mib']:,} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -137,7 +185,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale_day.json")
     parser.add_argument("--keep-outputs", action="store_true",
                         help="leave the job's outputs in the cached home (for comparisons)")
+    parser.add_argument("--table", action="store_true",
+                        help="print the results file's runs as Markdown tables and stop")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads(args.out.read_text())))
+        return
     result = run(args.requests, args.accounts, args.seed, args.keep_outputs)
     doc = json.loads(args.out.read_text()) if args.out.exists() else {}
     doc.update({
