@@ -10,9 +10,8 @@ chunk and ends with exactly the counts of an uninterrupted read.
 from __future__ import annotations
 
 import sqlite3
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from collections.abc import Callable
+from concurrent.futures import Executor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,13 +25,11 @@ from detector.ingest import enrich, idstore
 from detector.ingest import manifest as mf
 from detector.ingest.commit import (
     encode_parts,
-    enter_worker,
     mark_published,
     publish,
     staging_dir,
 )
 from detector.ingest.formats import get_format
-from detector.ingest.memory import keep_freed_memory
 from detector.ingest.normalize import Limits
 from detector.ingest.outcome import (  # noqa: F401  (re-exported)
     FileOutcome,
@@ -40,10 +37,16 @@ from detector.ingest.outcome import (  # noqa: F401  (re-exported)
     finish_file,
     insert_job_file,
 )
-from detector.ingest.parse import ParsedBatch, RecordReader, parse_batch
+from detector.ingest.parse import ParsedBatch, parse_batch
+from detector.ingest.pool import (  # noqa: F401  (re-exported)
+    _end,
+    _parsed_in_pool,
+    init_worker,
+    parse_chunk,
+    run_task,
+)
 from detector.ingest.privacy import apply_sample
 from detector.ingest.scan import parse_to_table, request_id_keys
-from detector.ingest.sources import LineBatch
 from detector.ingest.tables import (
     quarantine_table,
     rows_by_date,
@@ -379,63 +382,3 @@ def process_file(settings: Settings, task: FileTask, progress: Progress | None =
         return finish_file(con, task.sha256, task.path, task.job_id, list(source.warnings))
     finally:
         con.close()
-
-
-def _end(batch: LineBatch) -> tuple[int, int]:
-    """Resume point after ``batch``: (decompressed byte offset, number of its last line)."""
-    return batch.end_offset, batch.line_no(len(batch.lines) - 1)
-
-
-def _parsed_in_pool(pool: Executor, ahead: int, task: FileTask, batches: Iterator[LineBatch]
-                    ) -> Iterator[tuple[tuple[int, int], ParsedBatch]]:
-    """(resume point, parsed batch) in file order, up to ``ahead`` batches parsing in ``pool``.
-
-    Memory: at most ``ahead`` batches are submitted and not yet taken back (the executor holds
-    their lines until their result arrives), plus the parsed result being committed.
-    """
-    pending: deque[tuple[tuple[int, int], Future]] = deque()
-    for batch in batches:
-        fut = pool.submit(parse_chunk, task.fmt, task.path, task.limits, batch,
-                          task.account_id, task.options)
-        pending.append((_end(batch), fut))
-        del batch
-        if len(pending) >= ahead:
-            end, fut = pending.popleft()
-            yield end, fut.result()
-    while pending:
-        end, fut = pending.popleft()
-        yield end, fut.result()
-
-
-_READERS: dict[tuple, RecordReader] = {}
-
-
-def parse_chunk(fmt: str, path: str, limits: Limits, batch: LineBatch,
-                account_id: str | None = None, options: tuple = ()) -> ParsedBatch:
-    """Pool entry point: parse one batch of ``path``; rows come back as an Arrow table."""
-    key = (fmt, path, account_id, options)
-    reader = _READERS.get(key)
-    if reader is None:
-        if len(_READERS) > 64:
-            _READERS.clear()
-        reader = _READERS[key] = get_format(fmt).reader(Path(path), account_id, options)
-    return parse_to_table(batch, limits, reader)
-
-
-_QUEUE = None
-
-
-def init_worker(queue: object, workers_lock: str) -> None:
-    """Pool initializer: die with the parent, hold the workers lock, keep the progress queue."""
-    global _QUEUE
-    enter_worker(Path(workers_lock))
-    keep_freed_memory()
-    _QUEUE = queue
-
-
-def run_task(settings: Settings, task: FileTask) -> dict:
-    """Pool entry point: process one file, report progress through the queue."""
-    def report(n: int) -> None:
-        if _QUEUE is not None:
-            _QUEUE.put(n)  # type: ignore[attr-defined]
-    return process_file(settings, task, report).to_dict()
