@@ -47,10 +47,11 @@ def main() -> None:
     pruned = estimator.occluded_pairs
     used = estimator.split_features(model.model_)
 
-    def split_features_only(matrix, medians, thresholds):
+    def split_features_only(matrix, medians, thresholds, skip=None):
         """Before session 5: every row for every feature some tree splits on."""
         n, k = matrix.shape
-        cols = [j for j in range(k) if j in used and not np.isnan(matrix[:, j]).all()]
+        cols = [j for j in range(k) if j in used and (
+            not np.isnan(matrix[:, j]).all() if skip is None else j not in skip)]
         return np.tile(np.arange(n), len(cols)), np.repeat(cols, n)
 
     cases = {"pruned": pruned, "split_features_only": split_features_only}

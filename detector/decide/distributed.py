@@ -43,8 +43,10 @@ def _model(digest: str, broadcast: Any) -> Any:
 class _Apply:
     """``mapInArrow`` function: rows ``_pos`` + feature columns -> ``_pos`` + ``kind``'s output."""
 
-    def __init__(self, digest: str, broadcast: Any, kind: str, top: int = 3):
+    def __init__(self, digest: str, broadcast: Any, kind: str, top: int = 3,
+                 absent: list[str] | None = None):
         self.digest, self.broadcast, self.kind, self.top = digest, broadcast, kind, top
+        self.absent = absent
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         got = list(batches)
@@ -59,7 +61,7 @@ class _Apply:
             out = pa.table({_POS: pos, "proba": np.asarray(proba, np.float64),
                             "anomaly": np.asarray(anomaly, np.float64)})
         else:
-            rows = model.explain(frame, top=self.top)
+            rows = model.explain(frame, top=self.top, absent=self.absent)
             out = pa.table({_POS: pos, "contributions": [json.dumps(r) for r in rows]})
         yield from out.to_batches()
 
@@ -72,13 +74,13 @@ def _rows_frame(session: Any, model: Any, frame: pd.DataFrame, rows: np.ndarray)
     cols = {_POS: pa.array(rows.astype(np.int64)),
             "account_id": pa.array(frame["account_id"].iloc[rows].astype(str).tolist())}
     cols.update({name: pa.array(matrix[:, j], from_pandas=True) for j, name in enumerate(features)})
-    table = pa.table(cols)
+    schema = ", ".join([f"{_POS} long", "account_id string", *(f"`{f}` double" for f in features)])
     parts = max(1, int(session.sparkContext.defaultParallelism))
-    return session.createDataFrame(table.to_pandas()).repartition(parts, "account_id")
+    return session.createDataFrame(pa.table(cols), schema=schema).repartition(parts, "account_id")
 
 
 def _collect(settings: Settings, model: Any, frame: pd.DataFrame, rows: np.ndarray, kind: str,
-             schema: str, top: int = 3) -> pd.DataFrame:
+             schema: str, top: int = 3, absent: list[str] | None = None) -> pd.DataFrame:
     from detector.features.engine import spark_session
 
     session = spark_session(settings)
@@ -86,7 +88,7 @@ def _collect(settings: Settings, model: Any, frame: pd.DataFrame, rows: np.ndarr
     broadcast = session.sparkContext.broadcast(blob)
     try:
         df = _rows_frame(session, model, frame, rows)
-        fn = _Apply(hashlib.sha256(blob).hexdigest(), broadcast, kind, top)
+        fn = _Apply(hashlib.sha256(blob).hexdigest(), broadcast, kind, top, absent)
         got = df.mapInArrow(fn, schema).toArrow().to_pandas()
     finally:
         broadcast.unpersist()
@@ -106,10 +108,13 @@ def predict(settings: Settings, model: Any, frame: pd.DataFrame) -> tuple[np.nda
 
 def explain(settings: Settings, model: Any, frame: pd.DataFrame, rows: np.ndarray,
             top: int = 3) -> list[list[tuple[str, float]]]:
-    """``model.explain(frame.iloc[rows], top)`` computed on the cluster, in ``rows`` order."""
+    """``model.explain(frame.iloc[rows], top)`` computed on the cluster, in ``rows`` order (the
+    features missing in all of those rows, decided here over all of them, are never occluded,
+    as in one process)."""
     if len(rows) == 0:
         return []
+    absent = model.absent_features(frame.iloc[rows])
     got = _collect(settings, model, frame, np.asarray(rows, np.int64), "explain",
-                   f"{_POS} long, contributions string", top)
+                   f"{_POS} long, contributions string", top, absent)
     return [[(name, float(drop)) for name, drop in json.loads(text)]
             for text in got["contributions"]]

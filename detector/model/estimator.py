@@ -112,6 +112,14 @@ class DistillationClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "model_")
         return to_matrix(X, list(self.feature_names_in_))
 
+    def absent_features(self, X: pd.DataFrame) -> list[str]:
+        """The model's features missing in every row of ``X`` (none when ``X`` is empty)."""
+        matrix = self._matrix(X)
+        if len(matrix) == 0:
+            return []
+        return [str(f) for f, gone in zip(self.feature_names_in_, np.isnan(matrix).all(axis=0),
+                                          strict=True) if gone]
+
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         return self.model_.predict_proba(self._matrix(X))
 
@@ -126,14 +134,23 @@ class DistillationClassifier(ClassifierMixin, BaseEstimator):
         lo, hi = self.anomaly_range_
         return np.clip((raw - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
 
-    def explain(self, X: pd.DataFrame, top: int = 3) -> list[list[tuple[str, float]]]:
+    def explain(self, X: pd.DataFrame, top: int = 3,
+                absent: list[str] | None = None) -> list[list[tuple[str, float]]]:
         """Top features per row by occlusion: how much the probability drops when the feature
-        is replaced by the training median. Only positive contributions are returned."""
+        is replaced by the training median. Only positive contributions are returned.
+
+        ``absent``: features never occluded (a family switched off); default: those missing
+        in every row of ``X``. Pass it (``absent_features`` of the whole frame) when ``X`` is
+        one part of the rows to explain, so that a row's explanation does not depend on which
+        rows share its part."""
         matrix = self._matrix(X)
         if len(matrix) == 0:
             return []
         n, k = matrix.shape
-        rows, cols = occluded_pairs(matrix, self.medians_, split_thresholds(self.model_))
+        if absent is None:
+            absent = self.absent_features(X)
+        skip = {j for j, name in enumerate(self.feature_names_in_) if name in set(absent)}
+        rows, cols = occluded_pairs(matrix, self.medians_, split_thresholds(self.model_), skip)
         # One batched prediction over the row itself and every occluded copy that can differ
         # (tree traversal is vectorised per call, so one large call is far cheaper than many).
         copies = matrix[rows]
@@ -150,8 +167,10 @@ class DistillationClassifier(ClassifierMixin, BaseEstimator):
 
 
 def occluded_pairs(matrix: np.ndarray, medians: np.ndarray,
-                   thresholds: dict[int, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, columns) whose occlusion can change the prediction.
+                   thresholds: dict[int, np.ndarray] | None,
+                   skip: set[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) whose occlusion can change the prediction, columns in ``skip`` left out
+    (default: the columns missing in every row of ``matrix``).
 
     Every tree of the model compares a feature with its split thresholds (``x <= t``), so a
     value and the median that no threshold separates take the same path in every tree: the
@@ -164,7 +183,7 @@ def occluded_pairs(matrix: np.ndarray, medians: np.ndarray,
     for j in range(k):
         col = matrix[:, j]
         missing = np.isnan(col)
-        if missing.all():
+        if (missing.all() if skip is None else j in skip):
             continue
         if thresholds is None:
             differs = np.ones(n, bool)

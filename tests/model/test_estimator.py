@@ -104,3 +104,21 @@ def test_occlusion_skips_only_pairs_no_split_threshold_separates(labelled, monke
     pruned = model.explain(rows, top=3)
     monkeypatch.setattr(estimator, "split_thresholds", lambda m: None)
     assert model.explain(rows, top=3) == pruned
+
+
+def test_explanation_of_a_row_does_not_depend_on_the_rows_explained_with_it(labelled):
+    """A feature missing in every row of one part but not of the whole (a Spark partition of
+    the flagged rows) is occluded as for the whole when ``absent`` comes from the whole."""
+    frame = labelled.copy()
+    frame.loc[frame.index[20:], "div_distinct_prompt_ratio"] = np.nan  # present in rows < 20
+    model = DistillationClassifier(max_iter=60).fit(labelled, labelled["is_distiller"])
+    rows = frame.iloc[:60]
+    whole = model.explain(rows, top=3)
+    absent = model.absent_features(rows)
+    assert "div_distinct_prompt_ratio" not in absent
+    parts = model.explain(rows.iloc[:20], top=3, absent=absent) + \
+        model.explain(rows.iloc[20:], top=3, absent=absent)
+    assert parts == whole
+    assert "div_distinct_prompt_ratio" in model.absent_features(rows.iloc[20:])
+    assert any("div_distinct_prompt_ratio" in [n for n, _ in r] for r in whole[20:]), \
+        "the missing feature never contributed: the test shows nothing"

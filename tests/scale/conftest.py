@@ -1,6 +1,8 @@
 """Fixtures of the scale-out tests: a Spark standalone cluster on 127.0.0.1 (one master, one
 worker of one core and 1 GiB, from the jars the pyspark wheel ships), started once per session
-and stopped by pid; skipped without pyspark or Java, except under CI (``CI=true``)."""
+and stopped by pid; skipped without pyspark or Java, except under CI (``CI=true``); and the
+whole scoring job (``run_pipeline``) of one small simulated scenario on DuckDB and on that
+cluster, run once per session for every test that compares them."""
 
 from __future__ import annotations
 
@@ -9,9 +11,16 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from detector.ingest import ingest_paths
+from detector.lake.db import lake_dates
+from detector.pipeline import run_pipeline
+from detector.settings import Settings, load_settings
+from detector.simulate.engine import simulate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
@@ -44,3 +53,38 @@ def spark_cluster() -> Iterator[object]:
     finally:
         stop_spark()  # the driver's executors leave before their worker does
         cluster.stop()
+
+
+@dataclass
+class ScaleJob:
+    """Two homes holding the same ingested scenario, each scored by ``run_pipeline``."""
+
+    duck: Settings
+    spark: Settings
+    days: list[str]
+    apps: list[str]  # the applications the cluster's master ran while the job ran
+
+
+def _ingested(root: Path, name: str, logs: Path, **overrides) -> Settings:
+    s = load_settings(root / name, **overrides)
+    s.ensure_dirs()
+    ingest_paths(s, [logs], progress=False, workers=1)
+    return s
+
+
+@pytest.fixture(scope="session")
+def scale_job(spark_cluster, tmp_path_factory) -> ScaleJob:
+    """The scenario (100 accounts, 2 days) scored on DuckDB and with ``engine = "spark"`` on
+    the standalone cluster, the lake read by its ``file://`` URI as on shared storage."""
+    root = tmp_path_factory.mktemp("scale")
+    simulate(root / "logs", accounts=100, days=2, seed=11)
+    duck = _ingested(root, "duck", root / "logs", engine="duckdb")
+    spark = _ingested(root, "spark", root / "logs", engine="spark",
+                      spark_master=spark_cluster.master_url,
+                      spark_conf=spark_cluster.driver_conf(),
+                      spark_lake_uri=(root / "spark" / "lake").as_uri())
+    days = lake_dates(duck)
+    run_pipeline(duck, days)
+    run_pipeline(spark, days)
+    apps = [a["name"] for a in spark_cluster.status()["activeapps"]]
+    return ScaleJob(duck, spark, days, apps)
