@@ -6,12 +6,13 @@ are split by ``hash(account_id) % n`` (:func:`sampling.sample_prompts` with ``bu
 runs in two passes:
 
 1. per bucket: sample (kept in a temporary Parquet file), embed the prompts not yet cached (the
-   cache stores them), and keep only the population-sample candidates (at most
+   cache stores them; the bucket's vectors are kept in a temporary ``.npy``), and keep only the population-sample candidates (at most
    ``reference_per_account`` rows per account, with their vectors);
 2. the population sample is the candidates in the one-pass order (account, then arrival), one
    row per prompt hash: the same rows, so the same population model;
-3. per bucket: read the sample back, vectors from the cache, statistics and centroids (each
-   account's values depend on its own prompts and the population model only);
+3. per bucket: read the sample and its vectors back (temporary files, not the cache: its
+   lookups read every stored vector), statistics and centroids (each account's values depend
+   on its own prompts and the population model only);
 
 then the per-account results are put in account order and written as one day, exactly as the
 one-pass path writes them.
@@ -57,6 +58,7 @@ def run_day_batched(stage: CoverageStage, con: Any, date: str, accounts: list[st
             seconds["sample"] += time.perf_counter() - t0
             t0 = time.perf_counter()
             codes, hashes, vectors, embedded = _embed(stage, sample)
+            np.save(f"{tmp}/vectors-{b}.npy", vectors)  # pass 2 reads them here, not the cache
             res.embedded += embedded
             res.sampled_rows += len(sample)
             unique.update(hashes)
@@ -67,6 +69,7 @@ def run_day_batched(stage: CoverageStage, con: Any, date: str, accounts: list[st
                                              "pos": starts[rows],
                                              "prompt_hash": sample["prompt_hash"].to_numpy()[rows]}))
             cand_vectors.append(vectors[codes[rows]])
+            del sample, codes, vectors  # before the next bucket's sample
         res.unique_prompts = len(unique)
         del unique
 
@@ -86,8 +89,8 @@ def run_day_batched(stage: CoverageStage, con: Any, date: str, accounts: list[st
         seconds["population"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        parts = [_bucket_stats(stage, pq.read_table(f"{tmp}/bucket-{b}.parquet").to_pandas(), pop)
-                 for b in range(n_buckets)]
+        parts = [_bucket_stats(stage, pq.read_table(f"{tmp}/bucket-{b}.parquet").to_pandas(),
+                               np.load(f"{tmp}/vectors-{b}.npy"), pop) for b in range(n_buckets)]
         ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, object)
         order = np.argsort(ids.astype(str), kind="stable")
         lengths = np.concatenate([p[1] for p in parts])[order]
@@ -114,14 +117,13 @@ def _embed(stage: CoverageStage, sample: pd.DataFrame) -> tuple[np.ndarray, list
     return codes, hashes, vectors, embedded
 
 
-def _bucket_stats(stage: CoverageStage, sample: pd.DataFrame, pop: Any
+def _bucket_stats(stage: CoverageStage, sample: pd.DataFrame, vectors: np.ndarray, pop: Any
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """(account ids, sampled rows, distinct prompts, statistics, centroids) of one bucket."""
-    codes, uniq = pd.factorize(sample["prompt_hash"], sort=False)
-    found, vectors = stage.cache.lookup([str(h) for h in uniq])
-    if not found.all():  # pass 1 cached every prompt of the bucket
-        raise RuntimeError(f"embeddings: {int((~found).sum())} sampled prompts missing from the "
-                           f"cache {stage.cache.folder} after embedding them")
+    """(account ids, sampled rows, distinct prompts, statistics, centroids) of one bucket.
+
+    ``vectors``: pass 1's, one per distinct prompt hash in first-appearance order (the order
+    ``pd.factorize`` gives again on the same sample)."""
+    codes, _ = pd.factorize(sample["prompt_hash"], sort=False)
     groups = sample.groupby("account_id", sort=False)
     lengths = groups.size()
     stats, centroids = stage._stats(vectors, codes, lengths.to_numpy(), pop)

@@ -24,8 +24,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
-from detector.lake.io import write_parquet_atomic
+from detector.lake.io import atomic_path, write_parquet_atomic
+
+#: rows per Parquet row group in cache files: lookups and compaction read one at a time
+ROW_GROUP = 16_384
 
 
 def model_slug(backend_name: str, model_version: str) -> str:
@@ -87,8 +91,6 @@ class EmbeddingCache:
             return found, out
         wanted = pa.array(hashes.tolist(), type=pa.string())
         table = self._read(parts, ["prompt_hash", "vector"], pc.field("prompt_hash").isin(wanted))
-        if table.num_rows == 0:
-            return found, out
         pos = pc.index_in(table.column("prompt_hash"), value_set=wanted).to_numpy(zero_copy_only=False)
         vectors = vectors_from_arrow(table.column("vector"), self.dim)
         pos, first = np.unique(pos.astype(np.int64), return_index=True)  # first stored copy wins
@@ -111,24 +113,42 @@ class EmbeddingCache:
             "created_at": pa.array([datetime.now(UTC)] * n, type=pa.timestamp("us", tz="UTC")),
         })
         with self._lock():
-            write_parquet_atomic(self.folder / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet", table)
+            write_parquet_atomic(self.folder / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet",
+                                 table, row_group_size=ROW_GROUP)
             if len(self._parts()) > self.max_parts:
                 self._compact()
 
     @staticmethod
-    def _read(parts: list[Path], columns: list[str] | None = None,
+    def _batches(parts: list[Path], columns: list[str] | None = None,
+                 filt: pc.Expression | None = None) -> Iterator[pa.RecordBatch]:
+        """Rows of ``parts`` in file order (oldest first), so 'first stored copy' is well defined;
+        one row group at a time (no read-ahead), so memory follows the rows kept, not the cache."""
+        for p in parts:
+            yield from ds.dataset(str(p), format="parquet").to_batches(
+                columns=columns, filter=filt, batch_readahead=0, fragment_readahead=0)
+
+    def _read(self, parts: list[Path], columns: list[str] | None = None,
               filt: pc.Expression | None = None) -> pa.Table:
-        """Rows of ``parts`` in file order (oldest first), so 'first stored copy' is well defined."""
-        tables = [ds.dataset(str(p), format="parquet").to_table(columns=columns, filter=filt) for p in parts]
-        return pa.concat_tables(tables)
+        batches = [b for b in self._batches(parts, columns, filt) if b.num_rows]
+        if not batches:
+            schema = ds.dataset(str(parts[0]), format="parquet").schema
+            return schema.empty_table().select(columns) if columns else schema.empty_table()
+        return pa.Table.from_batches(batches)
 
     def _compact(self) -> None:
+        """The parts rewritten as one, first stored copy of each hash kept, streamed in row
+        groups of ROW_GROUP rows (a compacted cache is read back one row group at a time)."""
         parts = self._parts()
-        table = self._read(parts)
-        first = pc.equal(pc.index_in(table.column("prompt_hash"), table.column("prompt_hash")),
-                         pa.array(np.arange(table.num_rows)))
-        table = table.filter(first)
-        write_parquet_atomic(self.folder / f"part-{time.time_ns():020d}-compact.parquet", table)
+        seen: set[str] = set()
+        target = self.folder / f"part-{time.time_ns():020d}-compact.parquet"
+        with atomic_path(target) as tmp:
+            schema = ds.dataset(str(parts[0]), format="parquet").schema
+            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+                for batch in self._batches(parts):
+                    keys = batch.column("prompt_hash").to_pylist()
+                    keep = [k not in seen and not seen.add(k) for k in keys]  # first copy wins
+                    table = pa.Table.from_batches([batch.filter(pa.array(keep, pa.bool_()))])
+                    writer.write_table(table.cast(schema), row_group_size=ROW_GROUP)
         for p in parts:
             p.unlink(missing_ok=True)
 

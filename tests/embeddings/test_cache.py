@@ -61,3 +61,22 @@ def test_second_run_embeds_nothing_and_shared_prompts_are_embedded_once(settings
     stored = list((settings.home / "embeddings" / "cache").glob("model=*/part-*.parquet"))
     table = pd.read_parquet(stored[0])
     assert set(table.backend) == {"hashing"} and set(table.model_version) == {backend.model_version}
+
+
+def test_compacted_cache_is_read_and_written_in_row_groups(tmp_path, monkeypatch) -> None:
+    import pyarrow.parquet as pq
+
+    from detector.embeddings import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "ROW_GROUP", 2)
+    cache = EmbeddingCache(tmp_path, "hashing", "v1", dim=4, max_parts=1)
+    v = np.eye(4, dtype=np.float32)
+    cache.add(["a", "b", "c"], v[:3])
+    cache.add(["d", "a"], v[[3, 3]])    # compacts: "a" keeps its first vector
+    (part,) = cache.folder.glob("part-*.parquet")
+    meta = pq.ParquetFile(part).metadata
+    assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) == 2
+    assert cache.size() == 4
+    found, got = cache.lookup(["d", "a", "c"])
+    assert found.all()
+    np.testing.assert_array_equal(got, v[[3, 0, 2]])
