@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -82,21 +83,28 @@ class EmbeddingCache:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def lookup(self, hashes: list[str] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(found, vectors): which of ``hashes`` are cached (bool mask) and their vectors in order."""
-        hashes = np.asarray(hashes, dtype=object)
-        found = np.zeros(len(hashes), dtype=bool)
-        out = np.zeros((len(hashes), self.dim), dtype=np.float32)
+        """(found, vectors): which of ``hashes`` are cached (bool mask) and their vectors in order.
+
+        Streams the cache one row group at a time into the result: memory is the result plus
+        one row group, whatever the size of the cache."""
+        codes, uniq = pd.factorize(np.asarray(hashes, dtype=object))
+        found_u = np.zeros(len(uniq), dtype=bool)
+        out_u = np.zeros((len(uniq), self.dim), dtype=np.float32)
         parts = self._parts()
-        if not parts or len(hashes) == 0:
-            return found, out
-        wanted = pa.array(hashes.tolist(), type=pa.string())
-        table = self._read(parts, ["prompt_hash", "vector"], pc.field("prompt_hash").isin(wanted))
-        pos = pc.index_in(table.column("prompt_hash"), value_set=wanted).to_numpy(zero_copy_only=False)
-        vectors = vectors_from_arrow(table.column("vector"), self.dim)
-        pos, first = np.unique(pos.astype(np.int64), return_index=True)  # first stored copy wins
-        out[pos] = vectors[first]
-        found[pos] = True
-        return found, out
+        if parts and len(uniq):
+            index = pd.Index(uniq)
+            for batch in self._batches(parts, ["prompt_hash", "vector"]):
+                pos = index.get_indexer(batch.column(0).to_numpy(zero_copy_only=False))
+                rows = np.flatnonzero(pos >= 0)
+                pos, first = np.unique(pos[rows], return_index=True)  # first copy in the batch
+                new = ~found_u[pos]  # ... and first stored copy across batches (file order) wins
+                if new.any():
+                    vectors = vectors_from_arrow(batch.column(1).take(pa.array(rows[first[new]])), self.dim)
+                    out_u[pos[new]] = vectors
+                    found_u[pos[new]] = True
+        if len(uniq) == len(codes):  # no repeated hash: codes are 0..n-1, no copy needed
+            return found_u, out_u
+        return found_u[codes], out_u[codes]
 
     def add(self, hashes: list[str] | np.ndarray, vectors: np.ndarray) -> None:
         """Append vectors (already L2-normalised) for new hashes as one part file."""
@@ -126,14 +134,6 @@ class EmbeddingCache:
         for p in parts:
             yield from ds.dataset(str(p), format="parquet").to_batches(
                 columns=columns, filter=filt, batch_readahead=0, fragment_readahead=0)
-
-    def _read(self, parts: list[Path], columns: list[str] | None = None,
-              filt: pc.Expression | None = None) -> pa.Table:
-        batches = [b for b in self._batches(parts, columns, filt) if b.num_rows]
-        if not batches:
-            schema = ds.dataset(str(parts[0]), format="parquet").schema
-            return schema.empty_table().select(columns) if columns else schema.empty_table()
-        return pa.Table.from_batches(batches)
 
     def _compact(self) -> None:
         """The parts rewritten as one, first stored copy of each hash kept, streamed in row
