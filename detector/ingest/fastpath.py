@@ -26,14 +26,8 @@ import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 
-from detector.ingest.ipnet import ip_prefix
-from detector.ingest.jsonio import dumps_text
-from detector.ingest.normalize import (
-    KNOWN_FIELDS,
+from detector.ingest.body import (
     BadRecord,
-    Limits,
-    _cached_ts,
-    _metadata,
     as_bool,
     as_float,
     as_int,
@@ -41,10 +35,18 @@ from detector.ingest.normalize import (
     end_user_hash,
     read_turns,
     response_fields,
-    text_hash,
     usage_fields,
 )
+from detector.ingest.ipnet import ip_prefix
+from detector.ingest.jsonio import dumps_text
+from detector.ingest.normalize import (
+    KNOWN_FIELDS,
+    Limits,
+    _cached_ts,
+    _metadata,
+)
 from detector.ingest.redact import redact
+from detector.lake.hashing import text_hash
 
 _LO, _HI = -(1 << 63), 1 << 63
 _MAX_ID_CHARS = 1024
@@ -152,7 +154,7 @@ def _token_count(usage: dict, key: str, alt: str | None) -> int | None:
 
 
 def _usage(usage: dict) -> tuple[int | None, int | None, int | None] | None:
-    """:func:`detector.ingest.normalize.usage_fields` of a dict; None when it would raise."""
+    """:func:`detector.ingest.body.usage_fields` of a dict; None when it would raise."""
     try:
         reasoning = _token_count(usage, "reasoning_tokens", None)
         if reasoning is None:
@@ -173,7 +175,7 @@ def _usage(usage: dict) -> tuple[int | None, int | None, int | None] | None:
 
 
 def _response(resp: dict) -> tuple[int | None, str | None, int | None]:
-    """:func:`detector.ingest.normalize.response_fields` with the common shape inlined: an
+    """:func:`detector.ingest.body.response_fields` with the common shape inlined: an
     int64 ``status`` (or none), a string ``finish_reason``, no ``choices`` / ``output_text``."""
     g = resp.get
     status, finish = g("status"), g("finish_reason")
@@ -185,7 +187,7 @@ def _response(resp: dict) -> tuple[int | None, str | None, int | None]:
 
 
 def _params(req: dict) -> tuple:
-    """:func:`detector.ingest.normalize.request_params`, with the common types inlined."""
+    """:func:`detector.ingest.body.request_params`, with the common types inlined."""
     g = req.get
     max_tokens = None
     for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):

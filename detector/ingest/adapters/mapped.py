@@ -34,8 +34,8 @@ from pathlib import Path
 from detector.errors import InputError
 from detector.ingest.adapters.common import blank_to_none, object_reader
 from detector.ingest.adapters.rows import source_for
+from detector.ingest.body import as_float, as_int
 from detector.ingest.formats import Format, register
-from detector.ingest.normalize import as_float, as_int
 
 _UNIT_TO_MS = {"ms": 1.0, "s": 1000.0, "us": 1e-3, "ns": 1e-6}
 _INT_FIELDS = {"usage.prompt_tokens", "usage.completion_tokens", "usage.reasoning_tokens",
