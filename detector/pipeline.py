@@ -244,7 +244,8 @@ def _review_load_messages(settings: Settings, days: list[str]) -> list[str]:
 def _ingest(settings: Settings, folder: Path) -> dict[str, Any]:
     res = ingest_paths(settings, [folder], progress=False)
     return {"read": res.read, "accepted": res.accepted, "duplicates": res.duplicates,
-            "quarantined": res.quarantined, "dates": res.dates}
+            "quarantined": res.quarantined, "enriched": res.enriched,
+            "conflicting": res.conflicting, "dates": res.dates}
 
 
 def _score(settings: Settings, day: dt.date | None) -> list[str]:

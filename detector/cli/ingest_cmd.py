@@ -50,9 +50,8 @@ def register(app: typer.Typer) -> None:
             sys.stdout.write(result.to_json() + "\n")
             return
         typer.echo(f"{'dry run (nothing stored): ' if dry_run else ''}"
-                   f"read {result.read}  accepted {result.accepted}  "
-                   f"{f'enriched {result.enriched}  ' if result.enriched else ''}duplicates "
-                   f"{result.duplicates}  quarantined {result.quarantined}  "
+                   f"read {result.read}  accepted {result.accepted}  duplicates "
+                   f"{result.duplicates}{_breakdown(result)}  quarantined {result.quarantined}  "
                    f"({len(result.files)} files, {result.seconds:.1f} s)")
         if result.fill_rates is not None:
             typer.echo("fill rates: " + "  ".join(
@@ -65,3 +64,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"days marked for re-scoring: {', '.join(result.rescore_dates)}")
         for w in result.warnings:
             typer.echo(f"warning: {w}", err=True)
+
+
+def _breakdown(result: object) -> str:
+    """`` (enriched 3, conflicting 1)`` after the duplicates count, when any."""
+    parts = [f"{name} {n}" for name in ("enriched", "conflicting")
+             if (n := getattr(result, name))]
+    return f" ({', '.join(parts)})" if parts else ""

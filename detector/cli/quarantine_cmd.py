@@ -35,10 +35,10 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 sys.stdout.write(orjson.dumps(row).decode() + "\n")
             elif by_reason:
-                typer.echo(f"{row['count']:>8}  {row['reason']}")
+                typer.echo(f"{row['count']:>8}  {row['reason']}{_label(row)}")
             else:
-                typer.echo(f"{row['source_file']}:{row['source_line']}  {row['reason']}\n"
-                           f"    {row['preview']!r}")
+                typer.echo(f"{row['source_file']}:{row['source_line']}  {row['reason']}"
+                           f"{_label(row)}\n    {row['preview']!r}")
 
     @qapp.command("show")
     @handle_errors
@@ -56,6 +56,11 @@ def register(app: typer.Typer) -> None:
                 sys.stdout.buffer.write(rec["raw"] + b"\n")
                 continue
             typer.echo(f"file:    {rec['source_file']}\nline:    {rec['source_line']}\n"
-                       f"reason:  {rec['reason']}\ningest:  {rec['ingest_id']} at "
+                       f"reason:  {rec['reason']}{_label(rec)}\ningest:  {rec['ingest_id']} at "
                        f"{rec['quarantined_at']}\nbytes:   {len(rec['raw'])}\nraw:")
             typer.echo(rec["raw"].decode("utf-8", "replace"))
+
+
+def _label(row: dict) -> str:
+    """Marks a kept record its ingest counted as a duplicate (a conflicting re-delivery)."""
+    return "  [counted as duplicate]" if row["counted"] == "duplicates" else ""

@@ -4,7 +4,9 @@ Tables (grain in brackets):
 
 * ``jobs`` [one ingest command]: job id, the key of its input list, status, result JSON.
 * ``files`` [one distinct file content, by sha256]: size, first path, status (``open`` while
-  being read, ``done``), cumulative counts (``enriched`` among them), resume point (decompressed byte offset, line).
+  being read, ``done``), cumulative counts, resume point (decompressed byte offset, line).
+  ``read = accepted + duplicates + quarantined``; ``enriched`` and ``conflicting`` break
+  ``duplicates`` down (re-deliveries that completed, or contradicted, the stored row).
 * ``job_files`` [one input path of one job]: the counts that path contributed to the job.
 * ``chunks`` [one committed batch of one file]: staged -> final part paths, published flag.
 * ``id_runs`` [one run file of the id store]: the live runs of accepted request ids
@@ -89,16 +91,35 @@ def connect(settings: Settings) -> sqlite3.Connection:
     con.execute("PRAGMA cache_size=-65536")
     con.executescript(_SCHEMA)
     con.executescript(idstore.SCHEMA)
-    _add_enriched(con)
+    _add_breakdown(con)
     return con
 
 
-def _add_enriched(con: sqlite3.Connection) -> None:
-    """The ``enriched`` count of ``files`` and ``job_files`` (added to older manifests)."""
+def _add_breakdown(con: sqlite3.Connection) -> None:
+    """The ``enriched`` and ``conflicting`` counts of ``files`` and ``job_files`` (added to
+    older manifests). A manifest that has ``enriched`` but not ``conflicting`` counted enriched
+    records outside ``duplicates``: they move into it, so read = accepted + duplicates +
+    quarantined holds for the files it recorded (its conflicting re-deliveries stay counted
+    as quarantined: the counts cannot tell them apart)."""
     for table in ("files", "job_files"):
         cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
-        if "enriched" not in cols:
-            con.execute(f"ALTER TABLE {table} ADD COLUMN enriched INTEGER NOT NULL DEFAULT 0")
+        if "conflicting" in cols:
+            continue
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            cols = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+            if "conflicting" not in cols:  # another process may have added it meanwhile
+                if "enriched" in cols:
+                    con.execute(f"UPDATE {table} SET duplicates = duplicates + enriched")
+                else:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN enriched INTEGER NOT NULL "
+                                f"DEFAULT 0")
+                con.execute(f"ALTER TABLE {table} ADD COLUMN conflicting INTEGER NOT NULL "
+                            f"DEFAULT 0")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
 
 def next_seq(con: sqlite3.Connection) -> int:

@@ -361,9 +361,10 @@ def _collect(con: sqlite3.Connection, job_id: str, inputs: list[_Input]) -> list
             insert_job_file(con, job_id, file_outcome(con, inp.sha256, inp.key, "redelivery"))
             con.execute("COMMIT")
         r = con.execute("SELECT path, sha256, role, read, accepted, duplicates, quarantined, "
-                        "dates_json, rescore_json, warnings_json, enriched FROM job_files "
+                        "dates_json, rescore_json, warnings_json, enriched, conflicting "
+                        "FROM job_files "
                         "WHERE job_id = ? AND path = ?", (job_id, inp.key)).fetchone()
         outcomes.append(FileOutcome(r[0], r[1], inp.fmt, r[2], r[3], r[4], r[5], r[6],
                                     orjson.loads(r[7]), orjson.loads(r[8]), orjson.loads(r[9]),
-                                    r[10]))
+                                    r[10], r[11]))
     return outcomes

@@ -3,6 +3,11 @@
 Grain: one row per bad record (``lake/quarantine/date=Q/part-*.parquet``, Q = the UTC day it
 was quarantined). ``reason`` is ``<code>: <detail>``; the code (before the colon) is what
 :func:`summary` groups by.
+
+Not every record kept here was counted ``quarantined`` by its ingest: a re-delivery that
+contradicts the stored row (:data:`CONFLICT_CODE`, ``detector.ingest.enrich``) is kept here
+verbatim but counted among the ``duplicates`` (its id was delivered before). Each listed
+record says how it was counted (``counted``: ``quarantined`` or ``duplicates``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,13 @@ from detector.lake.db import connect
 from detector.settings import Settings
 
 _PREVIEW = 160
+#: reason code of a re-delivery kept here but counted as a duplicate
+CONFLICT_CODE = "conflicting_redelivery"
+
+
+def counted_as(reason: str) -> str:
+    """Which ingest count a record kept with ``reason`` is in: duplicates or quarantined."""
+    return "duplicates" if reason.split(":", 1)[0] == CONFLICT_CODE else "quarantined"
 
 
 def _where(file: str | None, reason: str | None) -> tuple[str, list]:
@@ -40,13 +52,14 @@ def list_quarantine(settings: Settings, file: str | None = None, reason: str | N
             [*params, int(limit)]).fetchall()
     finally:
         con.close()
-    return [{"source_file": f, "source_line": ln, "reason": r, "bytes": n,
-             "preview": bytes(raw[:_PREVIEW]).decode("utf-8", "replace"),
+    return [{"source_file": f, "source_line": ln, "reason": r, "counted": counted_as(r),
+             "bytes": n, "preview": bytes(raw[:_PREVIEW]).decode("utf-8", "replace"),
              "ingest_id": i, "quarantined_at": str(t)} for f, ln, r, n, raw, i, t in rows]
 
 
 def summary(settings: Settings) -> list[dict]:
-    """Count of bad records per reason code, largest first."""
+    """Count of kept records per reason code, largest first, with the ingest count they
+    are in (``counted``)."""
     con = connect(settings)
     try:
         rows = con.execute(
@@ -54,7 +67,7 @@ def summary(settings: Settings) -> list[dict]:
             "GROUP BY 1 ORDER BY n DESC, code").fetchall()
     finally:
         con.close()
-    return [{"reason": c, "count": n} for c, n in rows]
+    return [{"reason": c, "count": n, "counted": counted_as(c)} for c, n in rows]
 
 
 def show_quarantine(settings: Settings, file: str, line: int) -> list[dict]:
@@ -70,8 +83,9 @@ def show_quarantine(settings: Settings, file: str, line: int) -> list[dict]:
         con.close()
     if not rows:
         raise InputError(f"quarantine: no record at {file}:{line}")
-    return [{"source_file": f, "source_line": ln, "reason": r, "raw": bytes(raw),
-             "ingest_id": i, "quarantined_at": str(t)} for f, ln, r, raw, i, t in rows]
+    return [{"source_file": f, "source_line": ln, "reason": r, "counted": counted_as(r),
+             "raw": bytes(raw), "ingest_id": i, "quarantined_at": str(t)}
+            for f, ln, r, raw, i, t in rows]
 
 
 def parse_location(text: str) -> tuple[str, int]:

@@ -13,8 +13,10 @@ from detector.ingest.outcome import FileOutcome
 class IngestResult:
     """Totals of one ingest (grain: one command over its paths).
 
-    ``read == accepted + enriched + duplicates + quarantined`` always (``enriched``:
-    re-deliveries that completed a stored row, ``detector.ingest.enrich``). ``dates`` are the UTC days that
+    ``read == accepted + duplicates + quarantined`` always; ``enriched`` and ``conflicting``
+    count duplicates again (``enriched + conflicting <= duplicates``): re-deliveries that
+    completed a stored row, or differ from it on a field both have
+    (:class:`detector.ingest.outcome.FileOutcome`). ``dates`` are the UTC days that
     received accepted rows; ``rescore_dates`` those of them that had already been scored (late
     records). ``resumed`` is True when this run finished an interrupted run over the same input.
     """
@@ -24,6 +26,7 @@ class IngestResult:
     duplicates: int = 0
     quarantined: int = 0
     enriched: int = 0
+    conflicting: int = 0
     files: list[FileOutcome] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)
     rescore_dates: list[str] = field(default_factory=list)
@@ -48,6 +51,7 @@ class IngestResult:
             res.duplicates += o.duplicates
             res.quarantined += o.quarantined
             res.enriched += o.enriched
+            res.conflicting += o.conflicting
             dates.update(o.dates)
             rescore.update(o.rescore_dates)
             res.warnings.extend(f"{o.path}: {w}" for w in o.warnings)
@@ -57,7 +61,8 @@ class IngestResult:
     def to_dict(self) -> dict:
         return {
             "read": self.read, "accepted": self.accepted, "duplicates": self.duplicates,
-            "quarantined": self.quarantined, "enriched": self.enriched, "n_files": len(self.files),
+            "quarantined": self.quarantined, "enriched": self.enriched,
+            "conflicting": self.conflicting, "n_files": len(self.files),
             "dates": self.dates, "rescore_dates": self.rescore_dates,
             "job_id": self.job_id, "resumed": self.resumed, "seconds": round(self.seconds, 3),
             "warnings": self.warnings, "files": [o.to_dict() for o in self.files],

@@ -333,8 +333,9 @@ class ChunkWriter:
     def _record(self, parsed: ParsedBatch, accepted: int, per_date: dict[str, int],
                 rescore: list[str], parts: list, end_offset: int, end_line: int) -> None:
         con, st = self.con, self.state
-        enriched, quarantined = self.extra.enriched, len(parsed.bad_raw) + len(self.extra.conflicts)
-        dup = parsed.read - accepted - quarantined - enriched
+        # conflicting re-deliveries are kept in the quarantine but counted as duplicates
+        extra, quarantined = self.extra, len(parsed.bad_raw)
+        dup = parsed.read - accepted - quarantined
         con.execute("INSERT INTO chunks (file_id, seq, parts_json) VALUES (?, ?, ?)",
                     (st.file_id, st.seq, encode_parts(self.settings, parts)))
         old_dates, old_rescore = con.execute(
@@ -343,9 +344,11 @@ class ChunkWriter:
         rescores = sorted(set(orjson.loads(old_rescore)) | set(rescore))
         con.execute(
             "UPDATE files SET read = read + ?, accepted = accepted + ?, duplicates = duplicates + ?,"
-            " quarantined = quarantined + ?, enriched = enriched + ?, end_offset = ?,"
-            " end_line = ?, chunks = ?, dates_json = ?, rescore_json = ? WHERE file_id = ?",
-            (parsed.read, accepted, dup, quarantined, enriched, end_offset, end_line, st.seq + 1,
+            " quarantined = quarantined + ?, enriched = enriched + ?,"
+            " conflicting = conflicting + ?, end_offset = ?, end_line = ?, chunks = ?,"
+            " dates_json = ?, rescore_json = ? WHERE file_id = ?",
+            (parsed.read, accepted, dup, quarantined, extra.enriched, len(extra.conflicts),
+             end_offset, end_line, st.seq + 1,
              orjson.dumps(dates).decode(), orjson.dumps(rescores).decode(), st.file_id))
 
 

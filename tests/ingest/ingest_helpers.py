@@ -58,13 +58,19 @@ def rows_by_id(home) -> dict[str, dict]:
     return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
 
 
+def check_counts(res):
+    """The count contract, in total and per file: read = accepted + duplicates +
+    quarantined, and enriched + conflicting <= duplicates (both are kinds of duplicates)."""
+    for c in (res, *res.files):
+        assert c.read == c.accepted + c.duplicates + c.quarantined, c
+        assert min(c.enriched, c.conflicting) >= 0, c
+        assert c.enriched + c.conflicting <= c.duplicates, c
+    return res
+
+
 def ingest_counted(home, paths, **kw):
-    """ingest_paths with one worker, checking read = accepted + enriched + duplicates +
-    quarantined, in total and per file."""
+    """ingest_paths with one worker, checking the count contract (:func:`check_counts`)."""
     from detector.ingest import ingest_paths
 
     res = ingest_paths(home, [Path(p) for p in paths], progress=False, workers=1, **kw)
-    assert res.read == res.accepted + res.enriched + res.duplicates + res.quarantined
-    for f in res.files:
-        assert f.read == f.accepted + f.enriched + f.duplicates + f.quarantined, f
-    return res
+    return check_counts(res)

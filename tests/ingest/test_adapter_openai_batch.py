@@ -19,6 +19,8 @@ from detector.ingest.parse import parse_line
 from detector.lake.db import connect
 from detector.lake.schema import COLUMNS
 
+from .ingest_helpers import check_counts
+
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "ingest" / "openai_batch"
 INPUT, OUTPUT = "batch_abc123_input.jsonl", "batch_abc123_output.jsonl"
 # named as OpenAI names them: batchinput.jsonl, batch_<id>_output.jsonl, batch_<id>_error.jsonl
@@ -51,8 +53,7 @@ def reasons(home, name: str = "") -> list[str]:
 def ingest(home, *paths: Path, fmt: str = "auto", account_id: str | None = None, workers=1):
     res = ingest_paths(home, list(paths), fmt=fmt, progress=False, workers=workers,
                        account_id=account_id)
-    assert res.read == res.accepted + res.enriched + res.duplicates + res.quarantined
-    return res
+    return check_counts(res)
 
 
 def copy(tmp_path: Path, names: dict[str, str], src: Path = FIX) -> Path:

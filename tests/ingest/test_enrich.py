@@ -1,6 +1,7 @@
 """Enrichment: a re-delivery that completes a stored record upgrades it in place
-(detector/ingest/enrich.py); one that contradicts it is quarantined; exact copies stay
-duplicates; the days it changes are marked for rescoring."""
+(detector/ingest/enrich.py); one that contradicts it is kept in the quarantine; every
+re-delivery counts as a duplicate (enriched and conflicting are kinds of duplicates); the days
+it changes are marked for rescoring."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def test_fuller_redelivery_enriches_the_stored_row(home, tmp_path):
     assert (first.accepted, first.enriched) == (3, 0)
     assert rows_by_id(home)["req_0"]["prompt_text"] == ""
     second = ingest_counted(home, [tmp_path / "b"])
-    assert (second.accepted, second.enriched, second.duplicates, second.quarantined) == \
-        (0, 3, 0, 0)
+    assert (second.accepted, second.duplicates, second.quarantined) == (0, 3, 0)
+    assert (second.enriched, second.conflicting) == (3, 0)
     assert orjson.loads(second.to_json())["enriched"] == 3
     assert second.files[0].enriched == 3
     rows = rows_by_id(home)
@@ -51,7 +52,7 @@ def test_fuller_redelivery_enriches_the_stored_row(home, tmp_path):
     assert row["source_file"].endswith("bare.jsonl")  # stored where it was first delivered
     third = ingest_counted(home, [write_jsonl(tmp_path / "c" / "again.jsonl",
                                               [_full(i) for i in range(3)])])
-    assert (third.enriched, third.duplicates) == (0, 3)  # exact copies stay duplicates
+    assert (third.enriched, third.duplicates) == (0, 3)  # exact copies: plain duplicates
 
 
 def test_same_rows_whatever_the_order(home, tmp_path):
@@ -72,25 +73,67 @@ def test_same_rows_whatever_the_order(home, tmp_path):
         {k: {c: v for c, v in r.items() if c not in skip} for k, r in two.items()}
 
 
-def test_conflicting_redelivery_is_quarantined(home, tmp_path):
+def test_conflicting_redelivery_is_a_duplicate_kept_in_the_quarantine(home, tmp_path):
+    from detector.ingest.quarantine import list_quarantine, show_quarantine, summary
+
     write_jsonl(tmp_path / "a.jsonl", [_bare(0), _bare(1)])
     ingest_counted(home, [tmp_path / "a.jsonl"])
     changed = _full(0, account_id="acct_other")
     res = ingest_counted(home, [write_jsonl(tmp_path / "b.jsonl", [changed, _full(1)])])
-    assert (res.enriched, res.quarantined) == (1, 1)
-    from detector.lake.db import connect
-
-    reason, raw = connect(home).execute("SELECT reason, raw FROM quarantine").fetchone()
-    assert reason == "conflicting_redelivery: account_id"
+    assert (res.accepted, res.duplicates, res.quarantined) == (0, 2, 0)
+    assert (res.enriched, res.conflicting) == (1, 1)
+    assert (res.files[0].enriched, res.files[0].conflicting) == (1, 1)
+    assert orjson.loads(res.to_json())["conflicting"] == 1
+    [kept] = list_quarantine(home)
+    assert (kept["reason"], kept["counted"]) == ("conflicting_redelivery: account_id",
+                                                 "duplicates")
+    assert kept["source_file"].endswith("b.jsonl") and kept["source_line"] == 1
+    assert summary(home) == [{"reason": "conflicting_redelivery", "count": 1,
+                              "counted": "duplicates"}]
+    raw = show_quarantine(home, "b.jsonl", 1)[0]["raw"]
     assert orjson.loads(raw)["request_id"] == "req_0"
+    assert orjson.loads(raw)["account_id"] == "acct_other"  # the re-delivery, kept whole
     assert rows_by_id(home)["req_0"]["account_id"] == "acct_0042"  # the stored row is kept
     assert rows_by_id(home)["req_0"]["prompt_text"] == ""
 
 
 def test_within_one_file_the_first_copy_is_completed(home, tmp_path):
     res = ingest_counted(home, [write_jsonl(tmp_path / "a.jsonl", [_bare(0), _full(0)])])
-    assert (res.accepted, res.enriched) == (1, 1)
+    assert (res.accepted, res.duplicates, res.enriched) == (1, 1, 1)
     assert rows_by_id(home)["req_0"]["prompt_tokens"] == 31
+
+
+def test_redelivered_timestamp_counts_as_a_duplicate(home, tmp_path):
+    """The contract: the same id delivered twice is one request, whatever else differs."""
+    ingest_counted(home, [write_jsonl(tmp_path / "a.jsonl", [_full(0), _full(1)])])
+    moved = _full(0, timestamp="2026-11-20T11:00:00Z")
+    res = ingest_counted(home, [write_jsonl(tmp_path / "b.jsonl", [moved, _full(1)])])
+    assert (res.read, res.accepted, res.duplicates, res.quarantined) == (2, 0, 2, 0)
+    assert (res.enriched, res.conflicting) == (0, 1)
+
+
+def test_older_manifest_counts_move_enriched_into_duplicates(home, tmp_path):
+    """A manifest written when enriched records were counted outside duplicates (and before
+    ``conflicting`` existed) is brought to the contract when opened."""
+    from detector.ingest import manifest as mf
+
+    ingest_counted(home, [write_jsonl(tmp_path / "a.jsonl", [_bare(0)])])
+    ingest_counted(home, [write_jsonl(tmp_path / "b.jsonl", [_full(0)])])
+    con = mf.connect(home)
+    for table in ("files", "job_files"):  # as the earlier code left it
+        con.execute(f"UPDATE {table} SET duplicates = duplicates - enriched")
+        con.execute(f"ALTER TABLE {table} DROP COLUMN conflicting")
+    con.close()
+    con = mf.connect(home)
+    got = con.execute("SELECT read, accepted, duplicates, quarantined, enriched, conflicting "
+                      "FROM files ORDER BY file_id").fetchall()
+    jobs = con.execute("SELECT read, accepted + duplicates + quarantined FROM job_files"
+                       ).fetchall()
+    con.close()
+    assert got == [(1, 1, 0, 0, 0, 0), (1, 0, 1, 0, 1, 0)]
+    assert all(read == total for read, total in jobs)
+    again = ingest_counted(home, [tmp_path / "b.jsonl"])  # a redelivery of the enriching file
+    assert (again.read, again.duplicates, again.enriched) == (1, 1, 0)
 
 
 def test_enriched_day_is_marked_for_rescoring(home, tmp_path):
@@ -132,8 +175,9 @@ def test_merge_rows():
 
 def test_property_any_order_of_a_partial_and_a_full_copy_stores_the_full_row(tmp_path):
     """For records missing any subset of what a source may lack, delivered before or after
-    the full record in another command: read = accepted + enriched + duplicates + quarantined
-    for each command, and the lake ends with the row of the full record."""
+    the full record in another command: read = accepted + duplicates + quarantined for each
+    command (enriched + conflicting <= duplicates), and the lake ends with the row of the full
+    record."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
@@ -171,10 +215,8 @@ def test_property_any_order_of_a_partial_and_a_full_copy_stores_the_full_row(tmp
         res = ingest_counted(home, [second])
         ingest_counted(ref, [b])
         changed = sum(1 for p, f in zip(part, full, strict=True) if p != f)
-        if partial_first:
-            assert (res.enriched, res.duplicates) == (changed, len(full) - changed)
-        else:
-            assert (res.enriched, res.duplicates) == (0, len(full))
+        assert (res.accepted, res.duplicates, res.conflicting) == (0, len(full), 0)
+        assert res.enriched == (changed if partial_first else 0)
         strip = [{k: {c: v for c, v in r.items() if c not in skip}
                   for k, r in rows_by_id(h).items()} for h in (home, ref)]
         assert strip[0] == strip[1]

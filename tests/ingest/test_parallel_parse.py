@@ -65,7 +65,8 @@ def make_file(path: Path) -> list[str]:
 
 
 def counts(res) -> tuple:
-    return (res.read, res.accepted, res.duplicates, res.quarantined, res.dates)
+    return (res.read, res.accepted, res.duplicates, res.quarantined, res.enriched,
+            res.conflicting, res.dates)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,8 @@ def test_pool_read_equals_sequential_read(tmp_path, reference):
     res = ingest_paths(home, files, progress=False, workers=2, chunk_lines=CHUNK)
     assert counts(res) == counts(ref_res)
     assert res.read == 2400 and res.duplicates > 0 and res.quarantined > 20
+    assert res.read == res.accepted + res.duplicates + res.quarantined
+    assert 0 < res.conflicting < res.duplicates  # the re-used ids with another time
     assert lake_contents(home) == ref_lake
     again = ingest_paths(home, files, progress=False, workers=2, chunk_lines=CHUNK)
     assert (again.accepted, again.duplicates) == (0, ref_res.accepted + ref_res.duplicates)
