@@ -221,3 +221,12 @@ def test_property_any_order_of_a_partial_and_a_full_copy_stores_the_full_row(tmp
                   for k, r in rows_by_id(h).items()} for h in (home, ref)]
         assert strip[0] == strip[1]
     check()
+
+
+def test_a_file_of_conflicting_redeliveries_is_readable(home, tmp_path):
+    """Conflicts are not structural failures: a file whose every record contradicts a stored
+    one is ingested (not refused as unreadable), every record a duplicate."""
+    ingest_counted(home, [write_jsonl(tmp_path / "a.jsonl", [_full(i) for i in range(12)])])
+    moved = [_full(i, timestamp="2026-11-20T11:00:00Z") for i in range(12)]
+    res = ingest_counted(home, [write_jsonl(tmp_path / "b.jsonl", moved)])
+    assert (res.read, res.duplicates, res.conflicting, res.quarantined) == (12, 12, 12, 0)
