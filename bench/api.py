@@ -33,6 +33,8 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _meta import stamp, write_atomic  # noqa: E402
+
 from detector.cases import CaseStore  # noqa: E402
 from detector.lake.io import write_parquet_atomic  # noqa: E402
 from detector.settings import load_settings  # noqa: E402
@@ -239,7 +241,8 @@ def main() -> None:
         "p99_under_10ms": p99 < 10.0,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    out = {"provenance": stamp("bench/api.py"), **out}
+    write_atomic(args.out, json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))
 
 

@@ -22,6 +22,8 @@ import time
 from dataclasses import fields, replace
 from pathlib import Path
 
+from _meta import stamp, write_atomic
+
 from detector.clusters import campaigns
 from detector.clusters.params import ClusterParams
 from detector.evaluate.clusters import cluster_recovery
@@ -79,8 +81,9 @@ def main() -> None:
                      "purity": r["purity"],
                      "benign_account_days_in_clusters": r["benign_account_days_in_clusters"]})
         print(json.dumps(rows[-1]), flush=True)
-    args.out.write_text(json.dumps({"scenario": "train (development)", "rows": rows},
-                                   indent=2) + "\n")
+    write_atomic(args.out, json.dumps({"provenance": stamp("bench/campaign_params.py"),
+                                       "scenario": "train (development)", "rows": rows},
+                                      indent=2) + "\n")
 
 
 if __name__ == "__main__":

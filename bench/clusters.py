@@ -39,6 +39,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _meta import stamp, write_atomic  # noqa: E402
+
 from detector.clusters import compute, list_clusters  # noqa: E402
 from detector.clusters.store import read  # noqa: E402
 from detector.evaluate.clusters import cluster_recovery  # noqa: E402
@@ -428,7 +430,8 @@ def main() -> None:
                         "scale7": "clusters_scale_7d_compare.json" if getattr(
                             args, "compare", False) else "clusters_scale_7d.json",
                         }.get(args.mode, f"clusters_quality_{getattr(args, 'scenario', None) or 'default'}.json")
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/clusters.py"), **result}
+    write_atomic(RESULTS / name, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

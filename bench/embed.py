@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from _meta import stamp, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -284,7 +285,8 @@ def main() -> None:
              if b.get("backend") == "minilm" and "prompts_per_s" in b and device.startswith("cuda")), None),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    result = {"provenance": stamp("bench/embed.py"), **result}
+    write_atomic(Path(args.out), json.dumps(result, indent=2) + "\n")
     shutil.rmtree(workdir, ignore_errors=True)  # the generated lake and cache (hundreds of MB)
     print(f"wrote {args.out}", file=sys.stderr)
 

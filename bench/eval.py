@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _meta import stamp, write_atomic
+
 from detector.evaluate import evaluate
 from detector.evaluate.clusters import cluster_recovery
 from detector.ingest import ingest_paths
@@ -58,7 +60,8 @@ def run_one(name: str, accounts: int | None, days: int | None, work: Path,
     metrics["pipeline_seconds"] = timing
     metrics["total_seconds"] = round(time.perf_counter() - t0, 1)
     out = REPO / "bench" / "results" / out_name
-    out.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n")
+    metrics["provenance"] = stamp("bench/eval.py")
+    write_atomic(out, json.dumps(metrics, indent=2, sort_keys=True, default=str) + "\n")
     return metrics
 
 

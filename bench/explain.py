@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _meta import stamp, write_atomic
 
 from detector.decide.scoring import account_features
 from detector.lake.db import connect
@@ -81,7 +82,8 @@ def main() -> None:
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/explain.py"), **result}
+    write_atomic(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _meta import stamp, write_atomic
 from synth import requests_table
 
 from detector.features import cot, derive, engine, minhash, partials, sample
@@ -423,7 +424,8 @@ def main() -> None:
     result["load_average_1_5_15_min"] = {"before_runs": [round(x, 2) for x in load_before],
                                          "after_runs": [round(x, 2) for x in load_after]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    result = {"provenance": stamp("bench/features.py"), **result}
+    write_atomic(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 
 

@@ -55,6 +55,7 @@ import time
 from pathlib import Path
 
 import orjson
+from _meta import stamp, write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = [
@@ -239,7 +240,8 @@ def single_file(args: argparse.Namespace) -> None:
     }
     out_path = args.out if args.out_given else args.out.with_name("ingest_5gb.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/ingest.py"), **result}
+    write_atomic(out_path, json.dumps(result, indent=2) + "\n")
     shutil.rmtree(args.work, ignore_errors=True)
     print(f"-> {out_path}")
 
@@ -683,7 +685,8 @@ def costs(args: argparse.Namespace) -> None:
     shutil.rmtree(work, ignore_errors=True)
     out_path = args.out if args.out_given else args.out.with_name("ingest_costs.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/ingest.py"), **result}
+    write_atomic(out_path, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"-> {out_path}")
 
@@ -698,7 +701,8 @@ def id_store(args: argparse.Namespace) -> None:
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     out_path = args.out if args.out_given else args.out.with_name("ingest_ids.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/ingest.py"), **result}
+    write_atomic(out_path, json.dumps(result, indent=2) + "\n")
     print(f"-> {out_path}")
 
 
@@ -785,7 +789,8 @@ def main() -> None:
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/ingest.py"), **result}
+    write_atomic(args.out, json.dumps(result, indent=2) + "\n")
     print(f"ratio (reference time / our time), median of {args.rounds} rounds: "
           f"{result['ratio_speed_vs_reference']}  -> {args.out}")
 

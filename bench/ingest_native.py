@@ -40,6 +40,7 @@ import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _meta import stamp, write_atomic
 from ingest import ROOT, generate
 
 from detector.ingest.fastpath import fast_prompt_hash, fast_row
@@ -187,7 +188,8 @@ def main() -> None:
     }
     shutil.rmtree(args.work, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/ingest_native.py"), **result}
+    write_atomic(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"-> {args.out}")
 

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from _meta import stamp, write_atomic
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent
@@ -62,7 +63,8 @@ def main() -> None:
         "cpus": os.cpu_count(), "python": platform.python_version(),
     }
     out = ROOT / "results" / "notebooks.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/notebooks.py"), **result}
+    write_atomic(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

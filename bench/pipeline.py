@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _meta import stamp, write_atomic
+
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 DETECTOR = str(Path(sys.executable).with_name("detector"))
@@ -79,7 +81,8 @@ def main() -> None:
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        (REPO / "bench" / "results" / "pipeline.json").write_text(json.dumps(out, indent=2) + "\n")
+        out = {"provenance": stamp("bench/pipeline.py"), **out}
+        write_atomic(REPO / "bench" / "results" / "pipeline.json", json.dumps(out, indent=2) + "\n")
         print(f"pipeline (ingest..report): {out['pipeline_wall_s']} s for {requests} requests")
     finally:
         if not args.keep:

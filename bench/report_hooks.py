@@ -26,6 +26,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from _meta import stamp, write_atomic  # noqa: E402
+
 from detector.hooks import DeliveryPolicy, deliver, record_verdict_events  # noqa: E402
 from detector.lake.io import write_parquet_atomic  # noqa: E402
 from detector.lake.schema import REQUEST_SCHEMA  # noqa: E402
@@ -118,7 +120,8 @@ def main() -> None:
         out["deliveries_per_s"] = round(report.delivered / secs, 1)
         server.shutdown()
     target = Path(__file__).resolve().parent / "results" / "report_hooks.json"
-    target.write_text(json.dumps(out, indent=2) + "\n")
+    out = {"provenance": stamp("bench/report_hooks.py"), **out}
+    write_atomic(target, json.dumps(out, indent=2) + "\n")
     print(json.dumps(out))
 
 

@@ -15,6 +15,8 @@ import shutil
 import time
 from pathlib import Path
 
+from _meta import stamp, write_atomic
+
 from detector.simulate import simulate
 
 ROOT = Path(__file__).resolve().parent
@@ -50,7 +52,8 @@ def main() -> None:
         "goal": "1M requests in under 120 s on 2 cores",
     }
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results" / "simulate.json").write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/simulate.py"), **result}
+    write_atomic(ROOT / "results" / "simulate.json", json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)

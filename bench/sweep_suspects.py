@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 import clusters as bench_clusters  # noqa: E402
+from _meta import stamp, write_atomic  # noqa: E402
 
 from detector.clusters import sweeps  # noqa: E402
 
@@ -55,7 +56,8 @@ def main() -> None:
     result = bench_clusters.quality(q) | {"experiment": "sweep search, candidates = truth "
                                           "distillers + a random share of benign accounts",
                                           "benign_share": args.benign_share}
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/sweep_suspects.py"), **result}
+    write_atomic(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("member_recall", "purity",
                                              "benign_account_days_in_clusters")}))
 

@@ -25,6 +25,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))
+from _meta import stamp, write_atomic  # noqa: E402
+
 DETECTOR = REPO / ".venv/bin/detector"
 PYTHON = REPO / ".venv/bin/python"
 #: The real CLI entry point with the set-level sweep search of the clustering stage turned off
@@ -199,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
               "ingest": ingest, "wall_s": walls, "sweeps_disabled": a.no_sweeps} | analyse(truth, verdicts)
     result["generator"].pop("requests_per_archetype", None)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(result, indent=2) + "\n")
+    result = {"provenance": stamp("bench/foreign/score.py"), **result}
+    write_atomic(a.out, json.dumps(result, indent=2) + "\n")
     keys = ("recall_review", "recall_block", "benign_fpr_review", "benign_fpr_block", "average_precision")
     print(json.dumps({k: result[k] for k in keys}, indent=2))
     for k, p in result["per_archetype"].items():
