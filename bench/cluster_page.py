@@ -1,4 +1,4 @@
-"""The cluster page of a 500-member cluster (issue 21 item 4): server time cold and warm, bytes.
+"""The cluster page of a 500-member cluster: server time cold and warm, bytes.
 
 For each tree (this checkout and, with ``--baseline-ref``, the same repository at another
 commit, unpacked with ``git archive`` into a temporary folder): build a home with the
@@ -164,7 +164,7 @@ def main() -> None:
             "commit": _commit()}
         print("current", json.dumps(runs["current"]))
     result = {
-        "benchmark": "cluster page of a 500-member cluster, GET /clusters/{id} (issue 21)",
+        "benchmark": "cluster page of a 500-member cluster, GET /clusters/{id}",
         "script": "bench/cluster_page.py", "commit": _commit(),
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

@@ -1,4 +1,4 @@
-"""Detection quality per volume level and per archetype (``make eval``; issue 20).
+"""Detection quality per volume level and per archetype (``make eval``).
 
 Generates the evaluation traffic at several per-account volume levels (the simulator's
 ``--volume`` or ``bench/foreign/generate.py --volume``: the same accounts, every account's daily

@@ -54,7 +54,7 @@ MIX = {
     "slow_sweeper": (0.018, D.create_slow, D.emit_slow),
     "responses_miner": (0.008, D.create_responses_miner, D.emit_responses_miner),
 }
-#: Heavy, diverse benign kinds (issue 20; heavy.py), in the "wide" population (the default).
+#: Heavy, diverse benign kinds, in the "wide" population (the default).
 #: Seeds 7-11 were generated before they existed: ``--population classic`` reproduces them.
 HEAVY_MIX = {
     "app_forwarder": (0.03, H.create_app_forwarder, H.emit_app_forwarder),

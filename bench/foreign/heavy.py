@@ -1,4 +1,4 @@
-"""Heavy, diverse, legitimate traffic (added for the volume sweep, issue 20).
+"""Heavy, diverse, legitimate traffic.
 
 Written like the rest of this generator, from the request-log spec and a description of real
 provider traffic, without reading the detector: app back-ends forwarding their users' single-turn

@@ -1,4 +1,4 @@
-"""A synthetic N-member cluster in a test home (issue 21 item 4): shared by the cluster-page
+"""A synthetic N-member cluster in a test home: shared by the cluster-page
 tests, the browser test and ``bench/cluster_page.py``.
 
 Written directly as the cluster stage's artefacts (simulating a 500-member cluster would take

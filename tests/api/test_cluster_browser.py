@@ -1,4 +1,4 @@
-"""The cluster page in a real headless Chromium (issue 21 item 4): an analyst opens a 40-member
+"""The cluster page in a real headless Chromium: an analyst opens a 40-member
 cluster, sees the summary and its graph, and records one decision for the whole cluster from
 the page; every member gets its own audited decision. With ``DG_SCREENSHOTS=1`` the page is
 saved to ``docs/img/cluster.png``. Skipped like ``test_pages_browser.py`` when chromium or

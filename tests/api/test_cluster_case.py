@@ -1,4 +1,4 @@
-"""The cluster page as one case (issue 21, item 4): summary first, edges paged, a 500-member
+"""The cluster page as one case: summary first, edges paged, a 500-member
 cluster under 1 s and 300 KB, shared keys masked once, sample prompts side by side, one
 bulk decision with one note, each member's decision audited."""
 
@@ -30,7 +30,7 @@ def _no_inline_script(html: str) -> None:
 
 
 def test_500_member_cluster_page_is_small_and_summarised(big_cluster, client, keys):
-    """The size bound of issue 21 (< 300 KB); the time bound is measured by
+    """The size bound (< 300 KB); the time bound is measured by
     ``bench/cluster_page.py``, not asserted here."""
     page_login(client, keys["analyst"])
     r = client.get("/clusters/big_1")

@@ -1,6 +1,5 @@
 """The queue's default view is the reviews that need a person, ordered by risk; automatic
-blocks have their own tab; after a decision the page links to the next review (issue 21,
-item 3)."""
+blocks have their own tab; after a decision the page links to the next review."""
 
 from __future__ import annotations
 

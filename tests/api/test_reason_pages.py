@@ -1,5 +1,5 @@
 """Account page and queue show reasons as sentences, and detection reasons stay after a
-decision, beside who decided, when and why (issue 21)."""
+decision, beside who decided, when and why."""
 
 from __future__ import annotations
 

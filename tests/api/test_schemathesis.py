@@ -1,7 +1,7 @@
 """A real schemathesis run (its engine, as ``schemathesis run`` drives it) against the analyst
 service in-process: every operation of ``/openapi.json``, phases examples, coverage, fuzzing and
 stateful, an admin key on a home with fixture verdicts, a fixed seed and 10 examples per
-operation (about 800 requests, ~10-15 s). Issue 10: no 5xx, and responses (status code, content
+operation (about 800 requests, ~10-15 s): no 5xx, and responses (status code, content
 type, headers, body) conform to the documented schema.
 
 Driven through the Python API, not schemathesis' pytest plugin. ``positive_data_acceptance`` is

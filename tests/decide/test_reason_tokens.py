@@ -1,4 +1,4 @@
-"""Every reason token the code can emit renders to a sentence (issue 21: reasons as words).
+"""Every reason token the code can emit renders to a sentence (reasons as words).
 
 The tokens are found, not listed by hand: the default model's features, every rule file in
 ``rules/``, the policy markers written in ``detector/decide/policy.py``, the returning-actor and

@@ -1,5 +1,5 @@
 """Structured reasons (schema reason/1) in webhook payloads and `detector verdicts --format
-json` (issue 21): added fields beside the ``reasons`` codes, which stay as they were."""
+json`: added fields beside the ``reasons`` codes, which stay as they were."""
 
 from __future__ import annotations
 

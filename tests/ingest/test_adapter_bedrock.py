@@ -1,4 +1,4 @@
-"""AWS Bedrock model-invocation logs (issue 22, item 7). The fixture is written from AWS's
+"""AWS Bedrock model-invocation logs. The fixture is written from AWS's
 public documentation of model invocation logging (S3 delivery, gzipped JSON Lines)."""
 
 from __future__ import annotations

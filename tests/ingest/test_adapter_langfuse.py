@@ -1,4 +1,4 @@
-"""Langfuse observations from its public API, joined to their traces' users (issue 22, item 7).
+"""Langfuse observations from its public API, joined to their traces' users.
 Fixtures are response bodies of GET /api/public/observations and GET /api/public/traces as
 Langfuse's API reference describes them."""
 

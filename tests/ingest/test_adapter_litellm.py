@@ -1,4 +1,4 @@
-"""LiteLLM: SpendLogs rows and the StandardLoggingPayload (issue 22, item 6).
+"""LiteLLM: SpendLogs rows and the StandardLoggingPayload.
 
 Fixtures in ``tests/fixtures/ingest/litellm/`` are written from LiteLLM's public documentation
 (``docs/proxy/logging_spec.md``: the StandardLoggingPayload fields; ``schema.prisma``:

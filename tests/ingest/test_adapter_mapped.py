@@ -1,5 +1,5 @@
-"""Mapped CSV/Parquet: a mapping naming unknown target fields is a usage error (issue 22,
-item 2), never rows accepted with empty prompts and the values dumped into metadata."""
+"""Mapped CSV/Parquet: a mapping naming unknown target fields is a usage error, never rows
+accepted with empty prompts and the values dumped into metadata."""
 
 from __future__ import annotations
 

@@ -402,7 +402,7 @@ def test_every_line_is_counted_and_no_carried_field_is_lost(tmp_path):
     check()
 
 
-# --- issue 22 item 3: a batch's files in different commands (the held store) -----------------
+# --- a batch's files in different commands (the held store) -----------------
 
 def _content(home) -> dict[str, dict]:
     skip = {"source_file", "source_line", "ingest_id"}

@@ -53,7 +53,7 @@ def test_native_is_the_default_guess(tmp_path):
 def test_litellm_json_export(home):
     res = ingest(home, FIX / "litellm_spend_logs.json")
     # default --account-key user: the row without a user is quarantined naming the option,
-    # never billed to its key instead (one billing unit per file, issue 22)
+    # never billed to its key instead (one billing unit per file)
     assert (res.read, res.accepted, res.quarantined) == (3, 1, 2)
     assert "--account-key user" in reasons(home)[0]
 

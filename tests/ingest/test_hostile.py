@@ -1,4 +1,4 @@
-"""Every bad-input case of issue 4: odd-but-valid input is accepted, bad input quarantined."""
+"""Every bad-input case: odd-but-valid input is accepted, bad input quarantined."""
 
 from __future__ import annotations
 

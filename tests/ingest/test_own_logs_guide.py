@@ -1,5 +1,5 @@
 """docs/own-logs.md: the guide's commands run on its example files, and the gateway example
-decides as the guide says (issue 22, item 9)."""
+decides as the guide says."""
 
 from __future__ import annotations
 

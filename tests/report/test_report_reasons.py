@@ -1,4 +1,4 @@
-"""Every reason the daily report renders reads as words (issue 21): a day whose flagged
+"""Every reason the daily report renders reads as words: a day whose flagged
 accounts carry every reason token that can reach a verdict (each rule of ``rules/``, each
 feature of the shipped model with its explanation, each policy marker), rendered to HTML; the
 reason cells are enumerated and none holds a raw column code, rule name or marker."""

@@ -1,5 +1,5 @@
 """The report reads as words: rule titles, a plain summary, a trend without empty padding,
-clusters only with flagged members, account links when a base URL is set (issue 21, item 6)."""
+clusters only with flagged members, account links when a base URL is set."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Masking of cluster edge evidence by role, and the PII masking gaps of issue 23 (IPv6, IDN
+"""Masking of cluster edge evidence by role, and the PII masking gaps (IPv6, IDN
 e-mail addresses, cloud secrets, masking before truncation)."""
 
 from __future__ import annotations

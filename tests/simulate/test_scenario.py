@@ -11,7 +11,7 @@ from detector.simulate import load_scenario, plan_units
 from detector.simulate.engine import _counts
 from detector.simulate.scenario import ARCHETYPES, SCENARIO_DIR, scenario_from_dict
 
-#: The wide benign population of issue 20: in the training and evaluation scenarios; the demo
+#: The wide benign population: in the training and evaluation scenarios; the demo
 #: (`make run`) keeps its earlier mix.
 WIDE = ("app_backend", "tutor_app", "heavy_chat", "batch_job", "research_logprobs", "enterprise")
 
