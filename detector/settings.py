@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     clusters_retention_days: int = -1          # clusters/date=D (edges: IPs, payment fps)
     verdicts_retention_days: int = -1          # verdicts/date=D (at least block_expiry_days)
     cases_retention_days: int = 0              # case store: pseudonymise old, unblocked cases
+    ingest_held_retention_days: int = 30       # state/ingest/held (raw lines awaiting partners)
     review_threshold: float | None = None
     block_threshold: float | None = None
     verdict_ttl_s: int = 3600

@@ -30,6 +30,7 @@ from detector.errors import InputError
 from detector.ingest import manifest as mf
 from detector.ingest.commit import home_lock, recover, workers_lock_path
 from detector.ingest.formats import ACCOUNT_FORMATS, detect, get_format
+from detector.ingest.held import prune_held
 from detector.ingest.memory import freed_memory_kept
 from detector.ingest.normalize import Limits
 from detector.ingest.readable import check_readable
@@ -347,6 +348,8 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
             from detector.privacy import apply_all_retention  # noqa: PLC0415
 
             apply_all_retention(settings)
+        else:  # the held store is bounded whatever retention_days says (it holds prompts)
+            prune_held(settings)
     return result
 
 

@@ -3,7 +3,8 @@
 What goes (each file rewritten atomically, ``write_parquet_atomic`` / ``write_text_atomic``):
 
 * lake requests rows of the account; quarantine lines whose raw text carries the id as a JSON
-  string;
+  string; held lines of the ingest's held store (``detector.ingest.held``: what it can and
+  cannot tie to an account);
 * embedding cache vectors of the account's prompts (by prompt hash; recomputed if another
   account sends the same prompt);
 * every derived Parquet row keyed by the account (``account_id``, or ``src``/``dst`` of cluster
@@ -46,6 +47,7 @@ import pyarrow.parquet as pq
 
 from detector import verdicts
 from detector.embeddings.paths import cache_root
+from detector.ingest.held import erase_held
 from detector.lake.io import write_parquet_atomic, write_text_atomic
 from detector.settings import Settings
 
@@ -63,6 +65,9 @@ KEPT = {
     "pending_webhooks": "events not yet delivered: a gateway must still learn a block "
                         "(erase again after delivery)",
     "models": "trained model versions hold aggregate weights, no rows",
+    "held_unattributed": "held ingest lines naming no account (a Batch input awaiting its "
+                         "result, a Langfuse observation awaiting its trace) until "
+                         "ingest_held_retention_days",
 }
 
 
@@ -380,6 +385,7 @@ def erase_account(settings: Settings, account_id: str, actor: str = "cli") -> Er
     res = EraseResult(alias)
     hashes = _erase_requests(settings, account_id, res)
     _erase_quarantine(settings, account_id, res)
+    erase_held(settings, account_id, res.add)
     _erase_cache(settings, hashes, res)
     _erase_derived(settings, account_id, alias, res)
     export_days = _erase_text(settings, account_id, alias, res)

@@ -11,6 +11,7 @@ Each artefact has a setting in days (``0`` keeps it forever; ``-1``, the default
 | ``clusters_retention_days`` | ``clusters/date=D`` (edges with raw IPs, prefixes, payment fingerprints) |
 | ``verdicts_retention_days`` | ``verdicts/date=D``; never fewer days than ``block_expiry_days`` (a block in force stays answerable) |
 | ``returning_lookback_days`` / ``returning_prefix_days`` | ``state/returning``, counted from today when ``retention_days`` > 0 (``run`` prunes it from the newest scored day anyway) |
+| ``ingest_held_retention_days`` (default 30; never over ``retention_days`` when set) | ``state/ingest/held/`` files held before the cut-off (:mod:`detector.ingest.held`; also pruned after every ingest) |
 | ``cases_retention_days`` (default 0) | case store: accounts whose case was last changed before the cut-off and is not ``blocked``, and their decisions, labels and ended allow-list entries, are pseudonymised as by ``detector erase`` (the records stay; the id and notes go); ended page sessions and expired case claims after a day |
 """
 
@@ -175,11 +176,13 @@ def _cases(settings: Settings, today: date) -> list[str]:
 
 def apply_all_retention(settings: Settings, today: date | None = None) -> dict[str, Any]:
     """Apply every artefact's retention as of ``today`` (UTC); {artefact: what went}."""
+    from detector.ingest.held import prune_held
     from detector.ingest.retention import apply_retention
 
     today = today or datetime.now(UTC).date()
     out: dict[str, Any] = {}
     for name, fn in (("lake", lambda: apply_retention(settings, today=today)),
+                     ("ingest_held", lambda: prune_held(settings, today)),
                      ("features", lambda: _features(settings, today)),
                      ("embeddings_cache", lambda: _cache(settings, today)),
                      ("clusters", lambda: _clusters(settings, today)),

@@ -28,6 +28,7 @@ SCALARS: dict[str, tuple[str, str, object]] = {
     "clusters_retention_days": ("12", "12", 12),
     "verdicts_retention_days": ("13", "13", 13),
     "cases_retention_days": ("14", "14", 14),
+    "ingest_held_retention_days": ("15", "15", 15),
     "review_threshold": ("0.4", "0.4", 0.4),
     "block_threshold": ("0.9", "0.9", 0.9),
     "verdict_ttl_s": ("60", "60", 60),

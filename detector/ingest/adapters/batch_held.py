@@ -3,7 +3,8 @@
 A batch's input and result files may arrive in different commands. After a batch file is
 ingested, its lines that found no partner (an input line without its result, a result line
 without its input), with what the file knows of its batch (batch id, sidecar account and time,
-earliest ``created``, the Batch object), are kept in ``held/openai-batch/<hash>.json``. A later
+earliest ``created``, the Batch object) and the command's ``--account-id``, are kept in
+``held/openai-batch/<hash>.json`` (retention and erasure: ``detector.ingest.held``). A later
 command pairs a line that finds no partner among its own files with a held line *of the same
 batch*: the same batch id in both file names, or one file named as the other's partner (the
 ``_input`` / ``_output`` / ``_error`` name swap, a sidecar's ``input`` / ``output``). The
@@ -62,13 +63,14 @@ def load(folder: str | None, make: object) -> list:
     if not root.is_dir():
         return []
     files = sorted(root.glob("*.json"))
-    key = tuple((p.name, p.stat().st_mtime_ns) for p in files)
+    # size too: an erasure rewrites a held file keeping its mtime (detector.ingest.held)
+    key = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in files)
     return [make(doc) for doc in _read(str(root), key)]
 
 
 @lru_cache(maxsize=4)
 def _read(root: str, key: tuple) -> tuple:
-    return tuple(orjson.loads((Path(root) / name).read_bytes()) for name, _ in key)
+    return tuple(orjson.loads((Path(root) / name).read_bytes()) for name, *_ in key)
 
 
 def hold(folder: str, doc: dict) -> None:

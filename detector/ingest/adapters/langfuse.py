@@ -224,13 +224,15 @@ def _held(held: str | None, kind: str) -> dict:
     if root is None or not root.is_dir():
         return {}
     files = sorted(root.glob(f"{kind}-*.json"))
-    return _held_read(tuple((str(p), p.stat().st_mtime_ns) for p in files), kind)
+    # size too: an erasure rewrites a held file keeping its mtime (detector.ingest.held)
+    return _held_read(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files),
+                      kind)
 
 
 @lru_cache(maxsize=8)
 def _held_read(files: tuple, kind: str) -> dict:
     out: dict = {}
-    for name, _ in files:
+    for name, *_ in files:
         for k, v in orjson.loads(Path(name).read_bytes()).items():
             if kind == "traces":
                 out[k] = tuple(v)

@@ -247,7 +247,8 @@ def hold_file(path: Path, account_id: str | None = None, related: tuple[str, ...
                                  ("output", me.sidecar.get("output"))) if v is not None}
     batch_held.hold(held, {"path": str(me.path), "batch_id": me.batch_id, "sidecar": sidecar,
                            "inputs": inputs, "results": results,
-                           "first_created": me.first_created, "batch_object": me.batch_object})
+                           "first_created": me.first_created, "batch_object": me.batch_object,
+                           **({"account_id": account_id} if account_id else {})})
 
 
 def map_pair(inp: dict | None, out: dict | None, account: str | None, file_name: str,
