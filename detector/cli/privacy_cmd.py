@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
     ) -> None:
         """Delete what each artefact's retention setting no longer allows (retention_days,
-        features_/embeddings_cache_/clusters_/verdicts_/cases_retention_days; the same runs
-        after each ingest when retention_days > 0)."""
+        features_/embeddings_cache_/clusters_/verdicts_/cases_/ingest_held_retention_days;
+        the same runs after each ingest when retention_days > 0, the held store's always)."""
         from detector.privacy import apply_all_retention
 
         settings = settings_from(ctx)
