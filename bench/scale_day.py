@@ -191,10 +191,11 @@ def main() -> None:
     if args.table:
         print(table(json.loads(args.out.read_text())))
         return
+    commit = _commit()  # the code the stages run (HEAD may move while they do)
     result = run(args.requests, args.accounts, args.seed, args.keep_outputs)
     doc = json.loads(args.out.read_text()) if args.out.exists() else {}
     doc.update({
-        "script": "bench/scale_day.py", "commit": _commit(),
+        "script": "bench/scale_day.py", "commit": commit,
         "goal": "10M requests / 100k accounts in one day on 2 cores, 24 GiB: < 15 min, < 8 GiB peak",
         "machine": {"cores": os.cpu_count(), "ram_gib": _meminfo_gib(),
                     "python": platform.python_version(), "machine": platform.machine()},

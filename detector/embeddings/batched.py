@@ -42,7 +42,7 @@ def run_day_batched(stage: CoverageStage, con: Any, date: str, accounts: list[st
     from detector.embeddings.stage import DayResult
 
     res = DayResult(date=date, accounts=len(accounts))
-    seconds = dict.fromkeys(("sample", "embed", "population", "stats", "write"), 0.0)
+    seconds = dict.fromkeys(("sample", "embed", "population", "stats"), 0.0)
     root = embeddings_root(stage.settings)
     root.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".batched-{date}-", dir=root)
