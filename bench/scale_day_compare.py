@@ -47,8 +47,10 @@ def _diff(a: pd.DataFrame, b: pd.DataFrame, atol: float) -> list[str]:
         x, y = a[col], b[col]
         if x.dtype.kind == "f":
             same = np.allclose(x.to_numpy(float), y.to_numpy(float), rtol=0, atol=atol, equal_nan=True)
-        elif len(x) and isinstance(x.iloc[0], np.ndarray):
+        elif len(x) and isinstance(x.iloc[0], np.ndarray) and x.iloc[0].dtype.kind == "f":
             same = np.allclose(np.stack(x.to_numpy()), np.stack(y.to_numpy()), rtol=0, atol=atol)
+        elif len(x) and isinstance(x.iloc[0], np.ndarray):  # lists of strings (rule hits)
+            same = [list(v) for v in x] == [list(v) for v in y]
         else:
             same = x.astype(str).tolist() == y.astype(str).tolist()
         if not same:
