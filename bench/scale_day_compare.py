@@ -86,7 +86,8 @@ def main() -> None:
         verdict_key = ["account_id"]
         v_base, v_new = (read_verdicts(s, days=[DAY]).sort_values(verdict_key).reset_index(drop=True)
                          for s in (base_settings, settings))
-        stamps = [c for c in v_new.columns if c.endswith("_at")]  # when it ran, not what it found
+        # when and which run, not what it found (feature_run_id hashes the files' mtimes)
+        stamps = [c for c in v_new.columns if c.endswith("_at") or c.endswith("run_id")]
         report = {
             "buckets": -(-manifest["accounts"] // args.per_batch),
             "sampled_rows": manifest["sampled_rows"],
