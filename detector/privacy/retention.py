@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from detector.embeddings.paths import cache_root, embeddings_root
+from detector.lake.days import drop_partitions_before
 from detector.lake.io import write_parquet_atomic
 from detector.settings import Settings
 from detector.verdicts import drop_days_before
@@ -38,34 +38,6 @@ def effective_days(settings: Settings, name: str) -> int:
     """The retention of one artefact in days (0 = forever); -1 follows ``retention_days``."""
     value = int(getattr(settings, name))
     return int(settings.retention_days) if value < 0 else value
-
-
-def _day_of(path: Path) -> str | None:
-    name = path.name.removesuffix(".json")
-    if not name.startswith("date="):
-        return None
-    day = name.split("=", 1)[1]
-    try:
-        return date.fromisoformat(day).isoformat()
-    except ValueError:
-        return None
-
-
-def _drop_days(roots: list[Path], cutoff: str, pattern: str = "date=*") -> list[str]:
-    gone = []
-    for root in roots:
-        if not root.exists():
-            continue
-        for path in sorted(root.glob(pattern)):
-            day = _day_of(path)
-            if day is None or day >= cutoff:
-                continue
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
-            gone.append(str(path))
-    return gone
 
 
 def _cutoff(today: date, days: int) -> str:
@@ -80,10 +52,11 @@ def _features(settings: Settings, today: date) -> list[str]:
     emb = embeddings_root(settings)
     tables = [p for p in settings.features_dir.iterdir() if p.is_dir() and p.name != "state"] \
         if settings.features_dir.exists() else []
-    return (_drop_days(tables, cut) + _drop_days([settings.features_dir / "state"], cut,
-                                                 "date=*.json")
-            + _drop_days([emb / "centroids"], cut)
-            + _drop_days([emb / "manifest"], cut, "date=*.json"))
+    state = settings.features_dir / "state"
+    return (drop_partitions_before(tables, cut)
+            + drop_partitions_before([state], cut, "date=*.json")
+            + drop_partitions_before([emb / "centroids"], cut)
+            + drop_partitions_before([emb / "manifest"], cut, "date=*.json"))
 
 
 def _cache(settings: Settings, today: date) -> list[str]:
@@ -113,7 +86,7 @@ def _cache(settings: Settings, today: date) -> list[str]:
 
 def _clusters(settings: Settings, today: date) -> list[str]:
     n = effective_days(settings, "clusters_retention_days")
-    return _drop_days([settings.home / "clusters"], _cutoff(today, n)) if n > 0 else []
+    return drop_partitions_before([settings.home / "clusters"], _cutoff(today, n)) if n > 0 else []
 
 
 def _verdicts(settings: Settings, today: date) -> list[str]:

@@ -3,10 +3,9 @@ day (temporary files start with '.' and are never listed)."""
 
 from __future__ import annotations
 
-import shutil
-from datetime import date
 from pathlib import Path
 
+from detector.lake.days import drop_partitions_before
 from detector.settings import Settings
 
 VERDICT_FILE = "verdicts.parquet"
@@ -54,18 +53,4 @@ def evaluated_dates(settings: Settings | Path) -> list[str]:
 def drop_days_before(settings: Settings, cutoff: str) -> list[str]:
     """Remove the verdict days dated before ``cutoff`` (YYYY-MM-DD, retention); returns the
     folders removed."""
-    folder = root(settings)
-    gone = []
-    for d in sorted(folder.glob("date=*")) if folder.exists() else []:
-        try:
-            day = date.fromisoformat(d.name.split("=", 1)[1]).isoformat()
-        except ValueError:
-            continue
-        if day >= cutoff:
-            continue
-        if d.is_dir():
-            shutil.rmtree(d, ignore_errors=True)
-        else:
-            d.unlink(missing_ok=True)
-        gone.append(str(d))
-    return gone
+    return drop_partitions_before([root(settings)], cutoff)
