@@ -7,14 +7,12 @@ playwright is missing locally (CI installs both)."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from .cluster_home import CLUSTER_ID, DAY, build_big_cluster, expected_verdicts, member_ids
-from .test_pages_browser import _free_port, browser, pytestmark  # noqa: F401 (fixture)
+from .test_pages_browser import browser, live_app, pytestmark  # noqa: F401 (fixture)
 
 MEMBERS = 40
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "cluster.png"
@@ -22,26 +20,12 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "cluster.png
 
 @pytest.fixture()
 def cluster_server(tmp_path):
-    import uvicorn
-
-    from detector.api.app import create_app
-
     from .fixtures import build_home
 
     settings, keys = build_home(tmp_path / "home")
     build_big_cluster(settings, MEMBERS)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                        log_level="warning", access_log=False))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", settings, keys
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live_app(settings) as url:
+        yield url, settings, keys
 
 
 def test_bulk_decide_a_cluster_from_its_page(cluster_server, browser):  # noqa: F811

@@ -4,6 +4,7 @@ playwright is missing locally; CI installs both (`apt-get install -y chromium`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -34,28 +35,36 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def server(tmp_path):
+@contextlib.contextmanager
+def live_app(settings):
+    """The API of ``settings`` served by uvicorn on a free local port (a thread); yields its URL."""
     import uvicorn
 
     from detector.api.app import create_app
 
-    from .fixtures import build_home
-
-    settings, keys = build_home(tmp_path / "home")
     port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", access_log=False)
-    srv = uvicorn.Server(config)
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                        log_level="warning", access_log=False))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 20
     while not srv.started and time.time() < deadline:
         time.sleep(0.05)
     assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", settings, keys
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture()
+def server(tmp_path):
+    from .fixtures import build_home
+
+    settings, keys = build_home(tmp_path / "home")
+    with live_app(settings) as url:
+        yield url, settings, keys
 
 
 @pytest.fixture()
