@@ -185,7 +185,8 @@ class CaseStore(AllowlistMixin, AccessMixin):
                    "verdict_decision": ev.get("verdict_decision"),
                    "analyst_decision": row["decision"], "source": "analyst",
                    "date": row["date"], "decision_id": row["id"], "at": row["created_at"]}
-        self._outbox.enqueue(conn, event, payload, f"decision:{row['id']}")
+        self._outbox.enqueue(conn, event, payload, f"decision:{row['id']}",
+                             explanation_json=ev.get("explanation_json"))
 
     @staticmethod
     def _case(conn: Any, account_id: str) -> dict[str, Any] | None:

@@ -27,16 +27,17 @@ def home_of(conn: sqlite3.Connection) -> Path | None:
     return None
 
 
-def analyst_reasons(conn: sqlite3.Connection, payload: dict[str, Any]) -> list[dict[str, Any]]:
+def analyst_reasons(conn: sqlite3.Connection, payload: dict[str, Any],
+                    explanation: str | None = None) -> list[dict[str, Any]]:
     """``reasons_structured`` of an analyst event: its ``reasons`` rendered with the
-    explanation of the verdict it is about (``verdict_date``); without a readable verdict the
-    rule and policy reasons still read as words and features as their labels."""
+    explanation of the verdict it is about (``verdict_date``): ``explanation`` when the caller
+    has read that verdict, else read here; without a readable verdict the rule and policy
+    reasons still read as words and features as their labels."""
     reasons = [str(r) for r in payload.get("reasons") or [] if r]
     if not reasons:
         return []
-    explanation = None
     home, day = home_of(conn), payload.get("verdict_date")
-    if home is not None and day:
+    if explanation is None and home is not None and day:
         try:
             row = verdict_for(home, str(payload["account_id"]), str(day)) or {}
         except Exception:  # evidence is a courtesy: never block the decision on it

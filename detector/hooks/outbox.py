@@ -109,14 +109,15 @@ def event_id_for(idempotency_key: str) -> str:
 
 
 def enqueue(conn: sqlite3.Connection, event_type: str, payload: dict[str, Any],
-            idempotency_key: str) -> str:
+            idempotency_key: str, explanation_json: str | None = None) -> str:
     """Record an event in the caller's transaction (no commit) and return its event id.
 
     Enqueuing an existing ``idempotency_key`` again stores nothing and returns the same id.
     Account events need ``payload['account_id']``, cluster events ``payload['cluster_id']``;
     ``payload['date']`` (YYYY-MM-DD), when given, is the day the event is about.
     An analyst event (``source: "analyst"``, from the case store) without
-    ``reasons_structured`` gets it here (:func:`detector.hooks.analyst.analyst_reasons`).
+    ``reasons_structured`` gets it here (:func:`detector.hooks.analyst.analyst_reasons`), from
+    ``explanation_json`` of its verdict when the caller has read it (else read here).
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"event_type: expected one of {', '.join(EVENT_TYPES)}, "
@@ -130,7 +131,8 @@ def enqueue(conn: sqlite3.Connection, event_type: str, payload: dict[str, Any],
         raise ValueError(f"payload: {event_type} needs {subject_key!r}, got keys {sorted(payload)}")
     if payload.get("source") == "analyst" and "reasons_structured" not in payload:
         # the case store cannot render reasons (it sits below decide): the hooks do
-        payload = {**payload, "reasons_structured": analyst_reasons(conn, payload)}
+        payload = {**payload,
+                   "reasons_structured": analyst_reasons(conn, payload, explanation_json)}
     event_id = event_id_for(idempotency_key)
     conn.execute(
         "INSERT OR IGNORE INTO hook_events (event_id, idempotency_key, event_type, subject, "
