@@ -8,6 +8,7 @@ split by Louvain, are the clusters; ids carry over from the previous clustered d
 
 from __future__ import annotations
 
+import tempfile
 import time
 from datetime import date, timedelta
 from typing import Any
@@ -16,6 +17,8 @@ import duckdb
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from detector.clusters import daycache, spark_sql, store, sweeps
@@ -32,6 +35,8 @@ from detector.lake.io import write_bytes_atomic, write_parquet_atomic
 from detector.settings import Settings
 
 FEATURE_NAMES = [c["name"] for c in COLUMNS if c["name"] != "cluster_id"]
+#: DuckDB buffer memory cap of the stage's connection; above it DuckDB spills to disk.
+DUCKDB_MEMORY_LIMIT = "512MB"
 
 
 def compute(settings: Settings, dates: list[str], params: ClusterParams | None = None) -> None:
@@ -74,15 +79,33 @@ def load_centroids(settings: Settings, day: str) -> dict[str, np.ndarray]:
     path = store.centroid_path(settings, day)
     if not path.exists():
         return {}
-    table = pq.read_table(path, columns=["account_id", "centroid"])
-    pairs = [(a, c) for a, c in zip(table.column("account_id").to_pylist(),
-                                     table.column("centroid").to_pylist(), strict=True) if c]
-    if not pairs:
+    # read a batch at a time into one float32 matrix: never a Python float per dimension, and
+    # the decoded file is never whole in memory (a list column decodes to several times its size)
+    accounts: list[str] = []
+    rows: list[np.ndarray] = []
+    width = None
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096,
+                                                   columns=["account_id", "centroid"]):
+        col = batch.column("centroid")
+        lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
+        keep = lengths > 0
+        if not keep.any():
+            continue
+        found = set(lengths[keep].tolist()) | ({width} if width is not None else set())
+        if len(found) > 1:
+            raise InputError(f"clusters: centroids of {day} in {path} have mixed lengths "
+                             f"{sorted(found)}")
+        width = int(lengths[keep][0])
+        flat = col.filter(pa.array(keep)).flatten().to_numpy(zero_copy_only=False)
+        rows.append(np.array(flat, dtype=np.float32).reshape(-1, width))
+        accounts += batch.column("account_id").filter(pa.array(keep)).to_pylist()
+    pa.default_memory_pool().release_unused()
+    if not accounts:
         return {}
-    x = np.asarray([c for _, c in pairs], dtype=np.float32)
+    x = np.concatenate(rows) if len(rows) > 1 else rows[0]
     x -= x.mean(axis=0) if len(x) > 1 else 0.0
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return {a: x[k] for k, (a, _) in enumerate(pairs)}
+    return {a: x[k] for k, a in enumerate(accounts)}
 
 
 def _windows(day: str, params: ClusterParams, available: set[str]) -> list[int]:
@@ -110,10 +133,25 @@ def _previous(settings: Settings, day: str, params: ClusterParams) -> tuple[str 
 
 def compute_day(settings: Settings, day: str, params: ClusterParams,
                 available: set[str] | None = None) -> dict[str, Any]:
-    """Cluster one day; returns a summary (counts and seconds per step), also stored as JSON."""
+    """Cluster one day; returns a summary (counts and seconds per step), also stored as JSON.
+
+    The DuckDB connection is capped at ``DUCKDB_MEMORY_LIMIT`` and spills to a temporary
+    folder removed afterwards, so the day cache, key pairs and scaffold queries hold a bounded
+    share of memory however many requests and accounts the day has."""
+    with tempfile.TemporaryDirectory(prefix="dg-clusters-spill-") as spill:
+        con = connect(settings)
+        try:
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            con.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
+            return _compute_day(con, settings, day, params, available)
+        finally:
+            con.close()
+
+
+def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
+                 params: ClusterParams, available: set[str] | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-    con = connect(settings)
     spark = spark_sql.session(settings) if settings.engine == "spark" else None
     nodes = _nodes(con, day)
     centroids = load_centroids(settings, day)
@@ -165,7 +203,6 @@ def compute_day(settings: Settings, day: str, params: ClusterParams,
                                 for w, c in contexts.items()}}
     write_bytes_atomic(store.day_dir(settings, day) / "summary.json",
                        orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-    con.close()
     return summary
 
 

@@ -125,6 +125,19 @@ def minute_matrix(con: duckdb.DuckDBPyConnection, accounts: list[str], day: str,
     return MinuteMatrix.from_counts(counts, start_minute, days * 1440)
 
 
+def _pair_cosines(centroids: dict[str, np.ndarray], src: list[str], dst: list[str],
+                  chunk: int = 8192) -> np.ndarray:
+    """Cosine of the centroids of src[k] and dst[k], ``chunk`` pairs at a time: the gathered
+    rows of every candidate pair at once grow with pairs (1 KB per side at 256 dimensions)."""
+    out = []
+    for k in range(0, len(src), chunk):
+        a = np.vstack([centroids[s] for s in src[k:k + chunk]])
+        b = np.vstack([centroids[d] for d in dst[k:k + chunk]])
+        out.append((a * b).sum(axis=1) / np.maximum(
+            np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12))
+    return np.concatenate(out)
+
+
 def embedding_edges(centroids: dict[str, np.ndarray], pairs: pd.DataFrame,
                     min_cos: float) -> pd.DataFrame:
     """Pairs whose centroid cosine >= ``min_cos``; weight rises linearly from 0 there to 1."""
@@ -134,10 +147,7 @@ def embedding_edges(centroids: dict[str, np.ndarray], pairs: pd.DataFrame,
     sub = pairs[ok]
     if sub.empty:
         return pd.DataFrame(columns=keys.PAIR_COLUMNS)
-    a = np.vstack([centroids[s] for s in sub["src"]])
-    b = np.vstack([centroids[d] for d in sub["dst"]])
-    cos = (a * b).sum(axis=1) / np.maximum(
-        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12)
+    cos = _pair_cosines(centroids, sub["src"].tolist(), sub["dst"].tolist())
     sel = cos >= min_cos
     out = sub.loc[sel, ["src", "dst"]].copy()
     out["edge_type"] = "embedding"
