@@ -29,23 +29,23 @@ include them are rescored (:func:`detector.ingest.manifest.dirty_dates`).
 
 from __future__ import annotations
 
-import bisect
 import fcntl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from detector.ingest.idstore import NO_TS
 from detector.ingest.manifest import ingest_state_dir
 from detector.ingest.parse import ParsedBatch
+from detector.ingest.stored import stored_heads, stored_rows
 from detector.ingest.tables import ROW_FIELDS, rows_to_table
 from detector.ingest.timeparse import day_of
 from detector.lake.io import write_parquet_atomic
@@ -125,7 +125,7 @@ def merge_rows(stored: dict, new: dict, sampled: bool = False) -> dict | None:
     req_a, req_b = _doc(stored["request_json"]), _doc(new["request_json"])
     model_from_response = (isinstance(req_a, dict) and not req_a.get("model")
                            and isinstance(req_b, dict) and bool(req_b.get("model")))
-    for name in _PLAIN:  # first: ts and account_id, what _stored_rows reads before the rest
+    for name in _PLAIN:  # first: ts and account_id, what stored_heads reads before the rest
         a, b = stored[name], new[name]
         if b is None or a == b:
             continue
@@ -202,114 +202,62 @@ def _raw_of(row: dict, sampled: bool) -> bytes:
     return orjson.dumps(doc)
 
 
-def _stored_heads(settings: Settings, wanted: dict[str, str]
-                  ) -> dict[str, tuple[Path, object, str]]:
-    """(part file, ts, account_id) of each request id in ``wanted`` (id -> the day to look
-    first, then the nearest days), read from three cheap columns of the parts whose request_id
-    statistics admit it."""
-    found: dict[str, tuple[Path, object, str]] = {}
-    if not wanted:
-        return found
-    root = settings.requests_dir
-    first_days = sorted(set(wanted.values()))
-    other = sorted((p.name[5:] for p in root.glob("date=*") if p.name[5:] not in first_days),
-                   key=lambda d: min(abs(_ordinal(d) - _ordinal(f)) for f in first_days))
-    for day in [*first_days, *other]:
-        todo = sorted(i for i in wanted if i not in found)
-        if not todo:
-            break
-        look = pa.array(todo, pa.string())
-        for part in sorted((root / f"date={day}").glob("*.parquet")):
-            if part.name.startswith(".") or not _may_hold(part, todo):
-                continue
-            heads = pq.read_table(part, columns=["request_id", "ts", "account_id"])
-            hit = heads.filter(pc.is_in(heads.column("request_id"), value_set=look))
-            for rid, ts, acct in zip(*(hit.column(c).to_pylist() for c in hit.column_names),
-                                     strict=True):
-                found.setdefault(rid, (part, ts, acct))
-    return found
-
-
-def _stored_rows(heads: dict[str, tuple[Path, object, str]], rids: set[str]
-                 ) -> dict[str, tuple[Path, dict]]:
-    """(part file, whole row) of each of ``rids`` (found by :func:`_stored_heads`)."""
-    by_part: dict[Path, list[str]] = {}
-    for rid in rids:
-        by_part.setdefault(heads[rid][0], []).append(rid)
-    out = {}
-    for part, ids in by_part.items():
-        for row in pq.read_table(part, filters=[("request_id", "in", ids)]).to_pylist():
-            out.setdefault(row["request_id"], (part, row))
-    return out
-
-
-def _ordinal(day: str) -> int:
-    try:
-        return date.fromisoformat(day).toordinal()
-    except ValueError:
-        return 0
-
-
-def _may_hold(part: Path, todo: list[str]) -> bool:
-    """Whether a row group's request_id min/max statistics admit one of ``todo`` (sorted);
-    True when the file has no statistics."""
-    try:
-        meta = pq.ParquetFile(part).metadata
-        col = meta.schema.names.index("request_id")
-        for g in range(meta.num_row_groups):
-            stats = meta.row_group(g).column(col).statistics
-            if stats is None or not stats.has_min_max:
-                return True
-            k = bisect.bisect_left(todo, stats.min)
-            if k < len(todo) and todo[k] <= stats.max:
-                return True
-        return False
-    except (OSError, ValueError):
-        return True
-
-
 #: Longest wait for another worker's earlier chunks to be published (then: a duplicate).
 WAIT_S = 60.0
 
 
 def resolve(settings: Settings, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
-            staging: Path, sampled: bool = False, pending: Callable[[], bool] | None = None
-            ) -> Outcome:
+            staging: Path, sampled: bool = False,
+            pending: Callable[[set[str]], bool] | None = None,
+            flight: tuple[np.ndarray, np.ndarray] | None = None) -> Outcome:
     """Decide every row of ``parsed`` not in ``keep`` (positions of the rows stored as new):
     duplicate, enrichment or conflict. Rows kept in this chunk are completed in ``parsed``
     itself; stored rows in rewritten part files staged under ``staging`` (see the module
     docstring); staged parts are valid only when computed under :func:`rewrite_lock`.
-    ``pending()``: whether another worker's earlier chunks are still unpublished; a stored id
-    not found in the lake is looked for again until they are (at most ``WAIT_S``)."""
+
+    ``flight``: per row of ``parsed``, the timestamp (µs) and run of its id in a chunk another
+    worker has reserved but not committed (``idstore.NO_TS`` and None elsewhere,
+    :meth:`detector.ingest.idstore.IdStore.in_flight`): a copy with another time is a conflict
+    decided from these alone; for the others the stored row is needed. ``pending(runs)``:
+    whether any of ``runs`` is still reserved or a committed chunk still awaits its rename;
+    the lake is read once that is over (at most ``WAIT_S``), and once more when a stored id
+    was not found while a rename was pending."""
     out = Outcome()
     mask = np.ones(parsed.n_rows, bool)
     mask[keep] = False
-    rest = np.flatnonzero(mask).tolist()
-    if not rest:
+    rest_at = np.flatnonzero(mask)
+    if not len(rest_at):
         return out
+    rest = rest_at.tolist()
     rest_keys = {keys[i].tobytes() for i in rest}
-    firsts = [i for i in np.sort(keep).tolist()  # kept here, copied later in the chunk
+    kept = np.sort(keep)  # kept here, copied later in the chunk: first halves sift them
+    firsts = [i for i in kept[np.isin(keys[kept, 0], keys[rest_at, 0])].tolist()
               if keys[i].tobytes() in rest_keys]
     rows = _new_rows(parsed, sorted([*rest, *firsts]))
     lines = parsed.table.column("source_line") if parsed.table is not None else None
     local = {keys[i].tobytes() for i in firsts}
     old = [i for i in rest if keys[i].tobytes() not in local]  # copies of stored rows
-    wanted = {rows[i]["request_id"]: day_of(_us(rows[i]["ts"])) for i in old}
-    heads = _stored_heads(settings, wanted)
+    decided: dict[int, str] = {}  # conflicts decided from the id store alone
+    runs: set[str] = set()  # reserved runs holding the ids whose stored rows are needed
+    wanted: dict[str, str] = {}
+    for i in old:
+        ts = _us(rows[i]["ts"])
+        if flight is not None and flight[0][i] != NO_TS:
+            if flight[0][i] != ts:
+                decided[i] = "ts"
+                continue
+            runs.add(flight[1][i])
+        wanted[rows[i]["request_id"]] = day_of(ts)
+    if wanted and runs and pending is not None:
+        _wait(pending, runs)
+    heads = stored_heads(settings, wanted)
     missing = set(wanted) - set(heads)
-    deadline = time.monotonic() + WAIT_S
-    while missing and pending is not None and time.monotonic() < deadline:
-        busy = pending()  # asked before looking: when idle, this look sees every row
-        if busy:
-            time.sleep(0.02)
-        more = _stored_heads(settings, {rid: wanted[rid] for rid in missing})
-        heads.update(more)
-        missing -= set(more)
-        if not busy:
-            break
+    if missing and pending is not None and pending(set()):  # committed, rename pending
+        _wait(pending, set())
+        heads.update(stored_heads(settings, {rid: wanted[rid] for rid in missing}))
     # only a copy agreeing on time and account can complete its row: read the others' whole
     # rows only then (a re-used id with another time is decided from the cheap columns)
-    stored = _stored_rows(heads, {rows[i]["request_id"] for i in old
+    stored = stored_rows(heads, {rows[i]["request_id"] for i in old
                                   if heads.get(rows[i]["request_id"], (None,))[1:]
                                   == (rows[i]["ts"], rows[i]["account_id"])})
     base: dict[str, dict] = {rid: row for rid, (_, row) in stored.items()}
@@ -319,6 +267,8 @@ def resolve(settings: Settings, parsed: ParsedBatch, keep: np.ndarray, keys: np.
     for i in rest:
         rid = rows[i]["request_id"]
         try:
+            if i in decided:
+                raise Conflict(decided[i])
             if rid not in base:
                 if rid in heads:  # differs on the time or the account
                     raise Conflict("ts" if heads[rid][1] != rows[i]["ts"] else "account_id")
@@ -336,6 +286,14 @@ def resolve(settings: Settings, parsed: ParsedBatch, keep: np.ndarray, keys: np.
     _complete_kept(parsed, [i for i in firsts if rows[i]["request_id"] in touched], rows, base)
     _rewrite(stored, {rid for rid in touched if rid in stored}, base, staging, out)
     return out
+
+
+def _wait(pending: Callable[[set[str]], bool], runs: set[str]) -> None:
+    """Until ``pending(runs)`` is false, at most ``WAIT_S`` (then: a duplicate); reads only
+    the manifest meanwhile."""
+    deadline = time.monotonic() + WAIT_S
+    while pending(runs) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _us(ts: object) -> int:

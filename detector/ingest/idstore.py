@@ -11,7 +11,9 @@ vectorised binary search, whatever the number of ids stored.
 
 Layout: ``state/ingest/ids/run-<level>-<uuid>.npy``, an int64 array of shape (2, n): row 0 the
 first halves, sorted, row 1 the second halves in the same order (pairs that share a first half,
-a 64-bit collision, are adjacent). The
+a 64-bit collision, are adjacent). A run a chunk reserves has a third row: the
+timestamp (µs) of each id's row, so that another worker decides a re-delivery with another time
+while that chunk is still in flight (:meth:`IdStore.in_flight`); merged runs drop it. The
 manifest table ``id_runs`` lists the live runs. Crash safety follows the partition protocol
 (``detector.ingest.commit``): a run is written, fsynced and renamed *before* the chunk
 transaction that lists it commits, so a listed run always exists, and a file that no
@@ -39,6 +41,8 @@ CREATE TABLE IF NOT EXISTS id_runs (
   name TEXT PRIMARY KEY, n INTEGER NOT NULL, level INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS id_reserved (name TEXT PRIMARY KEY) WITHOUT ROWID;
 """
+#: ``ts`` of a key that no reserved run holds (:meth:`IdStore.in_flight`).
+NO_TS = np.iinfo(np.int64).min
 #: Runs of one level merged into one run of the next.
 FANOUT = 8
 #: Runs of this level are not merged further: a merge holds its inputs, the sort order and one
@@ -148,9 +152,9 @@ class IdStore:
                 raise
             except (OSError, ValueError) as exc:
                 raise RuntimeError(f"{path}: unreadable id run ({exc})") from None
-            if run.ndim != 2 or run.shape[0] != 2 or run.dtype != np.int64:
+            if run.ndim != 2 or run.shape[0] not in (2, 3) or run.dtype != np.int64:
                 raise RuntimeError(f"{path}: id run of shape {run.shape} and type {run.dtype}; "
-                                   "expected (2, n) int64")
+                                   "expected (2, n) or (3, n) int64")
             self._runs[name] = run
         return run
 
@@ -181,14 +185,40 @@ class IdStore:
             return mask, names | skip
         raise RuntimeError(f"{self.folder}: id runs keep disappearing while being read")
 
+    def in_flight(self, con: sqlite3.Connection, keys: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """(ts, run) of each ``keys`` row held by a reserved run (a chunk not committed yet):
+        the timestamp (µs) its row will be stored with and the run's name; ``NO_TS`` and None
+        where no reserved run holds it. Reserved runs are never merged, so they stay readable
+        until settled (a run released meanwhile counts as holding nothing)."""
+        ts = np.full(len(keys), NO_TS, np.int64)
+        holder = np.full(len(keys), None, object)
+        if not len(keys):
+            return ts, holder
+        for (name,) in con.execute("SELECT name FROM id_reserved").fetchall():
+            try:
+                run = self._run(name)
+            except FileNotFoundError:
+                continue
+            if run.shape[0] < 3:
+                continue
+            pos = _find(run, keys)
+            hit = pos >= 0
+            ts[hit] = run[2][pos[hit]]
+            holder[hit] = name
+        return ts, holder
+
     # --- writing --------------------------------------------------------------------------
 
-    def write(self, keys: np.ndarray, level: int = 0) -> str:
-        """Write ``keys`` ((n, 2), unique, not yet stored) as a new, unlisted run."""
-        return self._write_rows(keys[:, 0], keys[:, 1], level)
+    def write(self, keys: np.ndarray, level: int = 0, ts: np.ndarray | None = None) -> str:
+        """Write ``keys`` ((n, 2), unique, not yet stored) as a new, unlisted run; ``ts``
+        (n,) int64 µs: the rows' timestamps, kept as a third row (runs to be reserved)."""
+        return self._write_rows(keys[:, 0], keys[:, 1], level, ts)
 
-    def _write_rows(self, first: np.ndarray, second: np.ndarray, level: int) -> str:
-        """Write the pairs (first[i], second[i]) sorted by ``first``; returns the run's name.
+    def _write_rows(self, first: np.ndarray, second: np.ndarray, level: int,
+                    ts: np.ndarray | None = None) -> str:
+        """Write the pairs (first[i], second[i]) (and ts[i]) sorted by ``first``; returns the
+        run's name.
 
         Pairs with an equal first half (a 64-bit collision) end up adjacent, which is all
         :func:`_probe` needs."""
@@ -196,9 +226,11 @@ class IdStore:
         name = f"run-{level}-{uuid.uuid4().hex}.npy"
         with atomic_path(self.folder / name) as tmp:
             out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.int64,
-                                            shape=(2, len(first)))
+                                            shape=(2 if ts is None else 3, len(first)))
             out[0] = first[order]
             out[1] = second[order]
+            if ts is not None:
+                out[2] = ts[order]
             out.flush()
             del out
         return name
@@ -260,22 +292,28 @@ class IdStore:
 def _probe(run: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Mask of ``keys`` rows present in ``run`` ((2, n) int64 sorted by row 0). ``keys``
     sorted by their first column make the searches cheaper, not different."""
+    return _find(run, keys) >= 0
+
+
+def _find(run: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Column of each ``keys`` row in ``run`` (see :func:`_probe`); -1 where absent."""
     first, second = run[0], run[1]
     n = len(first)
     if n == 0:
-        return np.zeros(len(keys), bool)
+        return np.full(len(keys), -1, np.int64)
     pos = np.searchsorted(first, keys[:, 0])
     at = np.minimum(pos, n - 1)
     same_first = first[at] == keys[:, 0]
     hit = same_first & (second[at] == keys[:, 1])
+    found = np.where(hit, at, -1)
     for i in np.flatnonzero(same_first & ~hit):  # 64-bit collision: scan the equal run
         j = int(pos[i])
         while j < n and first[j] == keys[i, 0]:
             if second[j] == keys[i, 1]:
-                hit[i] = True
+                found[i] = j
                 break
             j += 1
-    return hit
+    return found
 
 
 def remove_unlisted(con: sqlite3.Connection, folder: Path) -> int:
@@ -322,5 +360,5 @@ def folder_of(state_dir: Path) -> Path:
     return path
 
 
-__all__ = ["FANOUT", "MAX_LEVEL", "IdStore", "first_occurrences", "folder_of", "id_keys", "list_run",
+__all__ = ["FANOUT", "MAX_LEVEL", "NO_TS", "IdStore", "first_occurrences", "folder_of", "id_keys", "list_run",
            "listed", "migrate_seen_tables", "remove_unlisted"]

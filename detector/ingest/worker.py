@@ -101,6 +101,13 @@ def _open_file(con: sqlite3.Connection, task: FileTask) -> _FileState:
     return _FileState(*row)
 
 
+def _ts_us(parsed: ParsedBatch) -> np.ndarray:
+    """The rows' timestamps as int64 µs (kept with a reserved run, ``IdStore.in_flight``)."""
+    if parsed.table is not None:
+        return parsed.table.column("ts").cast(pa.int64()).to_numpy()
+    return np.array([r[1] for r in parsed.rows], np.int64)
+
+
 def _dedupe_local(parsed: ParsedBatch) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the first occurrence of each request id of ``parsed``, and all their
     keys (:func:`detector.ingest.idstore.id_keys`)."""
@@ -120,7 +127,6 @@ class ChunkWriter:
         self.extra = enrich.Outcome()
         self.held_locks = ExitStack()
         self.lock_held = False
-        self.older: set[str] = set()  # runs other workers reserved before this chunk's
 
     def _stage(self, parsed: ParsedBatch, keep: list[int]) -> tuple[list, dict[str, int]]:
         s, task = self.settings, self.task
@@ -182,20 +188,27 @@ class ChunkWriter:
         if len(keep) == parsed.n_rows:
             return
         staging = staging_dir(self.settings) / f"{self.state.file_id}-{self.state.seq}"
+        rest = np.ones(parsed.n_rows, bool)
+        rest[keep] = False
+        rest = np.flatnonzero(rest)
+        flight = (np.full(parsed.n_rows, idstore.NO_TS, np.int64),
+                  np.full(parsed.n_rows, None, object))
+        flight[0][rest], flight[1][rest] = self.ids.in_flight(self.con, keys[rest])
         self.extra = enrich.resolve(self.settings, parsed, keep, keys, staging, self.sample,
-                                    None if self.lock_held else self._older_pending)
+                                    None if self.lock_held else self._pending, flight)
         if self.extra.parts and not self.lock_held:  # stored rows to rewrite: again under
             # the lock, held to the rename (duplicates and conflicts need none: enrichment
-            # only adds to a row, so they are the same against any copy)
+            # only adds to a row, so they are the same against any copy); the same ids in
+            # flight, so that the second pass decides what the first did
             self._discard(self.extra.parts, None)
             self._lock()
-            self.extra = enrich.resolve(self.settings, parsed, keep, keys, staging, self.sample)
+            self.extra = enrich.resolve(self.settings, parsed, keep, keys, staging, self.sample,
+                                        flight=flight)
 
-    def _older_pending(self) -> bool:
-        """Whether chunks that other workers reserved before this chunk's reservation are
-        still uncommitted, or any committed chunk still unpublished (renames pending): their
-        rows are not yet readable in the lake."""
-        runs, con = self.older, self.con
+    def _pending(self, runs: set[str]) -> bool:
+        """Whether any of ``runs`` (other workers' chunks) is still reserved, or a committed
+        chunk unpublished: their rows are not yet readable in the lake."""
+        con = self.con
         if runs and con.execute(f"SELECT 1 FROM id_reserved WHERE name IN "
                                 f"({','.join('?' * len(runs))}) LIMIT 1", tuple(runs)
                                 ).fetchone():
@@ -239,7 +252,7 @@ class ChunkWriter:
         if self.sample:
             parts = self._commit_sampled(parsed, keep, keys, probed, end_offset, end_line)
         else:
-            keep, run = self._reserve(keep, keys, probed)
+            keep, run = self._reserve(keep, keys, _ts_us(parsed), probed)
             parts: list = []
             try:
                 self._resolve(parsed, keep, keys)
@@ -263,21 +276,21 @@ class ChunkWriter:
         mark_published(con, self.state.file_id, self.state.seq)
         self.state.seq += 1
 
-    def _reserve(self, keep: np.ndarray, keys: np.ndarray, probed: frozenset[str]
-                 ) -> tuple[np.ndarray, str | None]:
+    def _reserve(self, keep: np.ndarray, keys: np.ndarray, ts: np.ndarray,
+                 probed: frozenset[str]) -> tuple[np.ndarray, str | None]:
         """(rows kept, reserved run): the ids other workers committed since the probe are
-        dropped, the others written as a run, listed and reserved in one transaction."""
+        dropped, the others written as a run (with their ``ts``), listed and reserved in one
+        transaction."""
         con, ids = self.con, self.ids
-        run = ids.write(keys[keep]) if len(keep) else None
+        run = ids.write(keys[keep], ts=ts[keep]) if len(keep) else None
         con.execute("BEGIN IMMEDIATE")
         try:
-            self.older = {r[0] for r in con.execute("SELECT name FROM id_reserved")}
             late, _ = ids.known(con, keys[keep], probed)
             if late.any():
                 if run is not None:
                     ids.discard(run)
                 keep = keep[~late]
-                run = ids.write(keys[keep]) if len(keep) else None
+                run = ids.write(keys[keep], ts=ts[keep]) if len(keep) else None
             if run is not None:
                 idstore.list_run(con, run, len(keep), 0)
                 idstore.reserve(con, run)

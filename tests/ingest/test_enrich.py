@@ -230,3 +230,35 @@ def test_a_file_of_conflicting_redeliveries_is_readable(home, tmp_path):
     moved = [_full(i, timestamp="2026-11-20T11:00:00Z") for i in range(12)]
     res = ingest_counted(home, [write_jsonl(tmp_path / "b.jsonl", moved)])
     assert (res.read, res.duplicates, res.conflicting, res.quarantined) == (12, 12, 12, 0)
+
+
+def test_copies_across_files_count_the_same_with_one_and_two_workers(tmp_path):
+    """Files whose chunks are in flight together: exact copies, copies with another time and
+    with another account of ids stored by another file; the counts do not depend on which
+    worker reserves an id first (decided from the id store or the stored row, after waiting)."""
+    from detector.ingest import ingest_paths
+    from detector.settings import load_settings
+
+    for f in range(4):
+        recs = []
+        for i in range(f * 300, f * 300 + 300):
+            recs.append(record(i, timestamp=f"2026-11-27T{i % 24:02d}:00:00Z"))
+            j = (i * 7) % 1200  # an id of any file, earlier or later
+            if i % 10 == 0:  # an exact copy
+                recs.append(record(j, timestamp=f"2026-11-27T{j % 24:02d}:00:00Z"))
+            elif i % 10 == 1:  # another time
+                recs.append(record(j, timestamp=f"2026-11-26T{j % 24:02d}:30:00Z"))
+            elif i % 10 == 2:  # the same time, another account
+                recs.append(record(j, timestamp=f"2026-11-27T{j % 24:02d}:00:00Z",
+                                   account_id="acct_other"))
+        write_jsonl(tmp_path / "logs" / f"part-{f}.jsonl", recs)
+    files = sorted((tmp_path / "logs").iterdir())
+    out = []
+    for workers in (1, 2, 2):
+        home = load_settings(tmp_path / f"home{len(out)}")
+        res = ingest_paths(home, files, progress=False, workers=workers, chunk_lines=40)
+        assert res.read == res.accepted + res.duplicates + res.quarantined
+        out.append((res.read, res.accepted, res.duplicates, res.quarantined, res.conflicting,
+                    res.enriched))
+    assert out[0][1] == 1200 and out[0][4] > 0
+    assert out[1] == out[0] and out[2] == out[0]

@@ -169,7 +169,7 @@ def test_reingest_after_migration_counts_old_ids_as_duplicates(home, tmp_path):
     con = mf.connect(home)
     folder = idstore.folder_of(mf.ingest_state_dir(home))
     ids = idstore.IdStore(folder)
-    rows = np.concatenate([np.asarray(ids._run(n)).T for n, _, _ in idstore.listed(con)])
+    rows = np.concatenate([np.asarray(ids._run(n))[:2].T for n, _, _ in idstore.listed(con)])
     con.executemany("INSERT INTO seen VALUES (?, ?)", [tuple(map(int, r)) for r in rows])
     con.execute("DELETE FROM id_runs")
     con.close()
@@ -186,3 +186,22 @@ def test_a_damaged_run_is_named_in_the_error(store):
     (ids.folder / name).write_bytes(b"not an array")
     with pytest.raises(RuntimeError, match=f"{name}: unreadable id run"):
         ids.known(con, keys_of("a"))
+
+
+def test_in_flight_gives_the_time_of_ids_held_by_reserved_runs_only(store):
+    con, ids = store
+    settled = _add(con, ids, keys_of("s1", "s2"))
+    name = ids.write(keys_of("r1", "r2", "r3"), ts=np.array([30, 10, 20], np.int64))
+    con.execute("BEGIN IMMEDIATE")
+    idstore.list_run(con, name, 3, 0)
+    idstore.reserve(con, name)
+    con.execute("COMMIT")
+    assert ids._run(name).shape == (3, 3) and ids._run(settled).shape == (2, 2)
+    ts, runs = ids.in_flight(con, keys_of("r3", "s1", "x", "r1"))
+    assert ts.tolist() == [20, idstore.NO_TS, idstore.NO_TS, 30]
+    assert runs.tolist() == [name, None, None, name]
+    con.execute("BEGIN IMMEDIATE")
+    idstore.settle(con, name)
+    con.execute("COMMIT")
+    assert (ids.in_flight(con, keys_of("r1"))[0] == idstore.NO_TS).all()
+    assert ids.known(con, keys_of("r1", "r2", "s2", "x"))[0].tolist() == [True, True, True, False]
