@@ -19,8 +19,8 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
     "model_block_capped": (
         "Model block capped at review",
         "The classifier alone would have blocked this account, but the block was capped at "
-        "review because the day had too few requests to be sure or the account relays many "
-        "distinct end users."),
+        "review because too few requests (that day, over the last 7 days, or in its cluster) "
+        "stood behind the score, or because the account relays many distinct end users."),
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day, so the rest "

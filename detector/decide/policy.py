@@ -2,8 +2,9 @@
 
 Sources, per account-day:
 - the model: score >= block threshold -> block, >= review threshold -> review; a model-only
-  block needs ``model_block_min_requests`` requests that day, the account's own or its
-  cluster's (fewer: review at most), because
+  block needs ``model_block_min_requests`` requests behind the score: the account's own that
+  day or over the 7-day window its ``w7_*`` features read, or its cluster's that day (fewer:
+  review at most), because
   shares and ratios over a handful of requests are too noisy to cut a customer off on, and is
   capped at review for a relay passing ``model_block_max_end_users`` or more distinct end-user
   ids (a platform serving identified users is a business to talk to, not to cut off on a score);
@@ -144,15 +145,21 @@ def _threshold_rank(score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
 
 
 def _evidence_requests(frame: pd.DataFrame) -> np.ndarray:
-    """Requests behind each row's model score: the account's own that day, or its cluster's
-    when it is in one (a fleet of small accounts pools its evidence, as it pools its traffic)."""
-    own = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0)
+    """Requests behind each row's model score: the account's own that day or over the 7 days
+    ending on it (``w7_vol_requests``: the window its ``w7_*`` features are computed over; a
+    low-and-slow account accumulates evidence day after day), or its cluster's that day when
+    it is in one (a fleet of small accounts pools its evidence, as it pools its traffic)."""
+    day = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy()
+    own = day
+    if "w7_vol_requests" in frame.columns:
+        week = pd.to_numeric(frame["w7_vol_requests"], errors="coerce").fillna(0).to_numpy()
+        own = np.maximum(day, week)
     if "cluster_id" not in frame.columns:
-        return own.to_numpy()
+        return own
     cluster = frame["cluster_id"].astype(object).where(frame["cluster_id"].notna(), None)
-    keyed = pd.DataFrame({"c": cluster, "d": frame["date"], "v": own})
+    keyed = pd.DataFrame({"c": cluster, "d": frame["date"], "v": day})
     pooled = keyed.groupby(["c", "d"], dropna=True)["v"].transform("sum")
-    return np.maximum(own.to_numpy(), pooled.fillna(0).to_numpy())
+    return np.maximum(own, pooled.fillna(0).to_numpy())
 
 
 def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool,

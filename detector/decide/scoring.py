@@ -58,7 +58,8 @@ MODEL_BLOCK_FLOOR = 0.8
 #: (bench/foreign/README.md). Rules keep their own thresholds.
 MODEL_REVIEW_FLOOR = 0.5
 
-#: A model-only block needs this many requests on the day; below it the model can only review.
+#: A model-only block needs this many requests behind the score (the day's, the 7-day window's or
+#: the cluster's that day: ``policy._evidence_requests``); below it the model can only review.
 MODEL_BLOCK_MIN_REQUESTS = 50
 
 #: A model-only block is capped at review when the account passes this many distinct end-user

@@ -110,3 +110,15 @@ def test_a_cluster_pools_its_members_evidence_for_a_model_block():
     out = apply_policy(f, np.array([0.99, 0.99, 0.99, 0.99]), hits([]), cfg)
     # the cluster's 60 requests back each member's block; the lone 20-request account is reviewed
     assert list(out["decision"]) == ["block", "block", "block", "review"]
+
+
+def test_an_accounts_week_backs_a_model_block_its_day_alone_cannot():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50)
+    f = frame(["slow_week", "slow_new", "no_window"])
+    f["vol_requests"] = [20, 20, 20]
+    f["w7_vol_requests"] = [140, 20, None]
+    out = apply_policy(f, np.array([0.99, 0.99, 0.99]), hits([]), cfg)
+    # 20 requests today but 140 over the week the w7 features read: the score rests on 140;
+    # a first day (or a frame without the window column) stays at review
+    assert list(out["decision"]) == ["block", "review", "review"]
+    assert out.loc[1, "sources"] == ["model", "model_block_capped"]
