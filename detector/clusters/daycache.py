@@ -37,6 +37,7 @@ from typing import Any
 
 import duckdb
 import orjson
+import pyarrow.parquet as pq
 
 from detector.clusters import store
 from detector.clusters.keys import GENERIC_UA_RE, profile_sql
@@ -50,6 +51,9 @@ from detector.settings import Settings
 CACHE_VERSION = 1
 
 TABLES: tuple[str, ...] = ("payment", "ip", "prefix", "profile", "scaffold", "minutes")
+
+#: Accounts per range when the day's prompt sample is built (its text is held range by range).
+ACCOUNTS_PER_RANGE = 20_000
 
 #: Columns of the day's requests the key tables read (prompt text is read separately).
 _DAY_COLUMNS = ("account_id", "ts", "client_ip", "ip_prefix", "user_agent",
@@ -113,6 +117,49 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> None:
         con.execute(f"COPY ({sql}) TO '{_q(tmp)}' (FORMAT parquet, COMPRESSION zstd)")
 
 
+def _account_ranges(con: duckdb.DuckDBPyConnection, per_range: int) -> list[tuple[Any, Any]]:
+    """[lo, hi) bounds (hi None: open) splitting the accounts of ``_dc`` into runs of at most
+    ``per_range`` in DuckDB's own order; one unbounded range when they fit in one."""
+    firsts = [r[0] for r in con.execute(
+        "SELECT account_id FROM (SELECT account_id, row_number() OVER (ORDER BY account_id) AS n "
+        f"FROM (SELECT DISTINCT account_id FROM _dc)) WHERE (n - 1) % {int(per_range)} = 0 "
+        "ORDER BY account_id").fetchall()]
+    if len(firsts) <= 1:
+        return [(None, None)]
+    return [(None if k == 0 else lo, firsts[k + 1] if k + 1 < len(firsts) else None)
+            for k, lo in enumerate(firsts)]
+
+
+def _copy_by_account_range(con: duckdb.DuckDBPyConnection, sql: str, target: Path) -> None:
+    """Write ``sql`` over view ``_dc_part`` to ``target`` one account range at a time (view
+    ``_dc_part``: the range's rows of ``_dc_text``), atomically, into one Parquet file.
+
+    ``sql`` is ordered by account first, so the ranges in order give the rows of the whole
+    day in the same order; DuckDB's memory for the query is bounded by a range, not the day.
+    """
+    writer = None
+    with atomic_path(target) as tmp:
+        try:
+            for lo, hi in _account_ranges(con, ACCOUNTS_PER_RANGE):
+                cond = " AND ".join([*([f"account_id >= {_literal(lo)}"] if lo is not None else []),
+                                     *([f"account_id < {_literal(hi)}"] if hi is not None else [])])
+                con.execute("CREATE OR REPLACE TEMP VIEW _dc_part AS SELECT * FROM _dc_text "
+                            f"WHERE {cond or 'true'}")
+                reader = con.sql(sql).to_arrow_reader(batch_size=65_536)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, reader.schema, compression="zstd")
+                for batch in reader:
+                    writer.write_batch(batch)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+def _literal(value: Any) -> str:
+    """An account id as a SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def _day_sql(day: str, params: ClusterParams) -> dict[str, str]:
     """SQL per cached table over temp table ``_dc`` (the day's rows) and view ``_dc_text``.
 
@@ -129,7 +176,7 @@ def _day_sql(day: str, params: ClusterParams) -> dict[str, str]:
         "ip": addr.format(col="client_ip"),
         "prefix": addr.format(col="ip_prefix"),
         "profile": f"SELECT * FROM ({profile_sql('_dc')}) ORDER BY account_id, key",
-        "scaffold": (f"SELECT * FROM ({sample_sql('_dc_text', params.template_sample, params.template_max_chars)}) "
+        "scaffold": (f"SELECT * FROM ({sample_sql('_dc_part', params.template_sample, params.template_max_chars)}) "
                      "ORDER BY account_id, rk"),
         "minutes": ("SELECT account_id, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute, "
                     "count(*) AS c FROM _dc GROUP BY ALL"),
@@ -155,11 +202,15 @@ def build_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     rows, seconds = {}, {"read": round(time.perf_counter() - t0, 2)}
     for name, sql in _day_sql(day, params).items():
         t = time.perf_counter()
-        _copy(con, sql, folder / f"{name}.parquet")
+        if name == "scaffold":  # reads prompt text: account range by account range
+            _copy_by_account_range(con, sql, folder / f"{name}.parquet")
+        else:
+            _copy(con, sql, folder / f"{name}.parquet")
         seconds[name] = round(time.perf_counter() - t, 2)
         rows[name] = con.execute(
             f"SELECT count(*) FROM read_parquet('{_q(folder / f'{name}.parquet')}')").fetchone()[0]
     con.execute("DROP TABLE IF EXISTS _dc")
+    con.execute("DROP VIEW IF EXISTS _dc_part")
     con.execute("DROP VIEW IF EXISTS _dc_text")
     manifest = {"date": day, "key": key, "version": CACHE_VERSION,
                 "params": {"ip_slot_s": params.ip_slot_s,

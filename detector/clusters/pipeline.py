@@ -164,7 +164,10 @@ def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
         timings[f"window_{w}d_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     edges = pd.concat(edges_parts, ignore_index=True)
+    edges_parts.clear()  # each frame is held once: the parts, then the typed edges, then the best
+    n_typed = len(edges)
     best = best_edges(edges)
+    del edges
     pairs = score_pairs(best, params)
     groups = communities(build_graph(pairs), params, _components(spark, pairs))
     timings["graph_s"] = round(time.perf_counter() - t, 2)
@@ -192,7 +195,7 @@ def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     timings["features_s"] = round(time.perf_counter() - t, 2)
     _write(settings, day, stored, members, table, ids, nodes)
     timings["total_s"] = round(time.perf_counter() - t0, 2)
-    summary = {"date": day, "accounts": int(len(nodes)), "typed_edges": int(len(edges)),
+    summary = {"date": day, "accounts": int(len(nodes)), "typed_edges": int(n_typed),
                "candidate_pairs": int(len(pairs)),
                "linked_pairs": int(pairs["linked"].sum()) if len(pairs) else 0,
                "clusters": len(groups), "clustered_accounts": int(sum(map(len, groups))),

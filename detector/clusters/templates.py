@@ -21,6 +21,8 @@ import duckdb
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.features.minhash import band_pairs, permutation_signatures
@@ -100,12 +102,13 @@ def sample_sql(source: str, sample: int, max_chars: int, max_tokens: int = 48) -
 
 
 def scaffold_rows_from_samples(con: duckdb.DuckDBPyConnection, source: str, sample: int,
-                               max_accounts: int) -> pd.DataFrame:
+                               max_accounts: int) -> pa.Table:
     """``scaffold_rows`` over a window, from per-day samples (rows of ``sample_sql``) in
     ``source``: the ``sample`` smallest-``rk`` distinct prompts per account across the days,
     then the same scaffold and popularity rules. Same rows as ``scaffold_rows`` on the raw
-    requests of those days."""
-    return con.execute(f"""
+    requests of those days, as an Arrow table (a row per account and shingle: a pandas frame
+    would hold a Python string per row)."""
+    return con.sql(f"""
         WITH p AS (SELECT account_id, prompt_hash, any_value(rk) AS rk,
                           any_value(shingles) AS shingles
                    FROM {source} GROUP BY account_id, prompt_hash
@@ -113,11 +116,21 @@ def scaffold_rows_from_samples(con: duckdb.DuckDBPyConnection, source: str, samp
                            <= {int(sample)}),
         sh AS (SELECT account_id, prompt_hash, CAST(unnest(shingles) AS BIGINT) AS sh FROM p),
         {_SCAFFOLD_TAIL.format(max_accounts=int(max_accounts))}
-    """).df()
+    """).to_arrow_table()
 
 
-def scaffold_sets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+def scaffold_sets(rows: pd.DataFrame | pa.Table) -> dict[str, np.ndarray]:
     """Account -> sorted array of its scaffold shingles (rows sorted by account)."""
+    if isinstance(rows, pa.Table):
+        if rows.num_rows == 0:
+            return {}
+        acct_col = rows.column("account_id").combine_chunks()
+        sh = rows.column("sh").to_numpy().astype(np.int64)
+        changed = pc.not_equal(acct_col.slice(1), acct_col.slice(0, len(acct_col) - 1))
+        cut = np.flatnonzero(changed.to_numpy(zero_copy_only=False)) + 1
+        starts = np.concatenate([[0], cut])
+        names = acct_col.take(pa.array(starts)).to_pylist()
+        return dict(zip(names, np.split(sh, cut), strict=True))
     if rows.empty:
         return {}
     acct = rows["account_id"].to_numpy()

@@ -221,6 +221,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     parts = [x for x in parts if not x.empty]
     edges = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=keys.PAIR_COLUMNS)
+    parts.clear()  # the typed edges are held once, not also as their parts
     cands = verify_candidates(edges, p.family_min_weight)
     accounts = sorted(set(cands["src"]) | set(cands["dst"]))
     ctx.minutes = minute_matrix(con, accounts, day, days, cached)

@@ -191,3 +191,26 @@ def test_compute_of_the_latest_day_prunes_caches_outside_its_windows(home):
     C.compute(home, [DAYS[2]], params)
     assert sorted(p.name for p in daycache.cache_root(home).iterdir()) == [
         f"date={DAYS[1]}", f"date={DAYS[2]}"]
+
+
+def test_prompt_sample_by_account_range_is_the_whole_day_sample(home, monkeypatch):
+    """The day's prompt sample, built a few accounts at a time, is the one-pass sample row
+    for row (same order: the ranges follow the account order)."""
+    _lake(home)
+    key = daycache.cache_key(ClusterParams())
+    con = connect(home)
+    daycache.build_day(con, home, DAYS[0], ClusterParams())
+    path = daycache.day_dir(home, DAYS[0], key) / "scaffold.parquet"
+    whole = pq.read_table(path).to_pandas()
+    n_accounts = whole["account_id"].nunique()
+    monkeypatch.setattr(daycache, "ACCOUNTS_PER_RANGE", 3)
+    con.execute("CREATE OR REPLACE TEMP TABLE _dc AS SELECT account_id FROM requests "
+                f"WHERE CAST(date AS DATE) = DATE '{DAYS[0]}' AND account_id IS NOT NULL")
+    assert len(daycache._account_ranges(con, 3)) == -(-n_accounts // 3) > 2
+    daycache.build_day(con, home, DAYS[0], ClusterParams())
+    ranged = pq.read_table(path).to_pandas()
+    con.close()
+    assert len(ranged) == len(whole) > 0
+    for col in ("account_id", "prompt_hash", "rk"):
+        assert ranged[col].tolist() == whole[col].tolist(), col
+    assert [list(x) for x in ranged["shingles"]] == [list(x) for x in whole["shingles"]]
