@@ -13,8 +13,8 @@ blocked if any is ``block``; its score is its max score. Accounts without a verd
 allowed with score 0. A level's figures pool every seed of the chosen set (accounts split
 evenly across the seeds).
 
-Seeds come from ``data/scenarios/seeds.toml`` (training / development / final; training seeds
-are refused). Default: development seeds, all four levels, the ``volume`` scenario.
+Seeds come from ``data/scenarios/seeds.toml`` (training / development / final / spent;
+training and spent seeds are refused). Default: development seeds, all four levels, the ``volume`` scenario.
 
 Run::
 
@@ -152,12 +152,13 @@ def load_seeds(path: Path = SEEDS_FILE) -> dict[str, dict[str, list[int]]]:
 
 def pick_seeds(spec: str, generator: str) -> tuple[str, list[int]]:
     """(set name, seeds) for ``--seeds``: a set name, or a comma list of seeds (named 'custom').
-    Training seeds are refused."""
+    Training seeds and spent final seeds are refused."""
     sets = load_seeds()
-    training = set(sets["training"]["sim"]) | set(sets["training"]["foreign"])
+    training = {s for name in ("training", "spent") for g in ("sim", "foreign")
+                for s in sets.get(name, {}).get(g, [])}
     if spec in sets:
-        if spec == "training":
-            raise SystemExit("--seeds training: training seeds are never evaluated on")
+        if spec in ("training", "spent"):
+            raise SystemExit(f"--seeds {spec}: {spec} seeds are never evaluated on")
         return spec, list(sets[spec][generator])
     seeds = [int(s) for s in spec.split(",") if s.strip()]
     bad = [s for s in seeds if s in training or (generator == "sim" and s < 1000)

@@ -103,7 +103,7 @@ def test_wide_archetypes_volume_spread_and_diversity(tmp_path):
 
 def test_seed_sets_are_disjoint_and_training_matches_the_model():
     sets = tomllib.loads((REPO / "data/scenarios/seeds.toml").read_text())
-    assert set(sets) == {"training", "development", "final"}
+    assert set(sets) == {"training", "development", "final", "spent"}
     for gen in ("sim", "foreign"):
         names = [set(sets[s][gen]) for s in sets]
         assert all(not (a & b) for i, a in enumerate(names) for b in names[i + 1:])
@@ -172,3 +172,15 @@ def test_foreign_generator_volume(tmp_path):
     assert truth[1.0] == truth[3.0]
     assert {"app_forwarder", "study_helper", "power_chatter", "research_lab"} <= set(truth[1.0].values())
     assert 2.4 < reqs[3.0] / reqs[1.0] < 3.6
+
+
+def test_training_and_spent_seeds_are_refused_for_evaluation():
+    ev = _eval_volume()
+    sets = ev.load_seeds()
+    for name in ("training", "spent"):
+        with pytest.raises(SystemExit, match=name):
+            ev.pick_seeds(name, "sim")
+    spent = sets["spent"]["sim"][0]
+    with pytest.raises(SystemExit, match=str(spent)):
+        ev.pick_seeds(str(spent), "sim")
+    assert ev.pick_seeds("final", "sim") == ("final", list(sets["final"]["sim"]))
