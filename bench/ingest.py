@@ -10,14 +10,16 @@ files, side by side in one run:
 Peak RSS of each step is the summed RSS of the child process and its workers, sampled every
 50 ms. The two run in ``--rounds`` alternating rounds (default 3: reference, ours, reference,
 ours...), so that a change of the shared machine's load hits both; the ratio reported is the
-median of the rounds' ratios, and every round is recorded. Results go to
+median of the rounds' ratios, and every round is recorded, with our CPU seconds (user +
+system of the process tree: steadier than wall time on a shared machine). Results go to
 ``bench/results/ingest.json``.
 
     .venv/bin/python bench/ingest.py --records 1000000 --files 4
 
 ``--baseline-tree DIR`` (both modes above and below) also times the ``detector`` package of
-another checkout (``git worktree add DIR <commit>``) on the same files, right after ours, and
-records it under ``baseline``.
+another checkout (``git worktree add DIR <commit>``) on the same files, right after ours (in
+every round here: reference, ours, baseline, reference...; the median and every round are
+recorded), under ``baseline``.
 
 Memory mode: ``--single-file-gb 5`` writes ONE file of about that size (streamed, same record
 generator), ingests it with the default settings, records peak RSS of the whole process tree
@@ -126,27 +128,42 @@ print(r.to_json())
 """
 
 
-def _baseline(args: argparse.Namespace, files: list[str], ref_s: float | None = None) -> dict:
+def _cpu_of_children() -> float:
+    """User + system CPU seconds of the waited-for children (and theirs: the pool workers)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _baseline(args: argparse.Namespace, files: list[str], ref_s: float | None = None,
+              rounds: list[tuple[float, float]] | None = None) -> dict:
     """With ``--baseline-tree DIR`` (e.g. a ``git worktree`` of an earlier commit): the same
-    ingest by that tree's ``detector`` package, run right after ours on the same files."""
+    ingest by that tree's ``detector`` package, run right after ours on the same files.
+    ``rounds``: its (seconds, CPU seconds) in the rounds already run (the last is run here)."""
     if not args.baseline_tree:
         return {}
     home = args.work / "home-baseline"
     shutil.rmtree(home, ignore_errors=True)
+    cpu0 = _cpu_of_children()
     seconds, rss, out = _peak_tree_rss(_OURS.format(
         tree=str(Path(args.baseline_tree).resolve()), home=str(home), threads=args.threads,
         files=files, workers=args.workers))
+    cpu = _cpu_of_children() - cpu0
     shutil.rmtree(home, ignore_errors=True)
     res = json.loads(out.strip().splitlines()[-1])
     print(f"baseline ({args.baseline_tree}): {seconds:.2f} s, peak RSS {rss / 2**20:.0f} MiB, "
           f"accepted {res['accepted']} duplicates {res['duplicates']}")
     commit = subprocess.run(["git", "-C", str(args.baseline_tree), "rev-parse", "HEAD"],
                             capture_output=True, text=True).stdout.strip() or None
-    base = {"tree": str(args.baseline_tree), "commit": commit, "seconds": round(seconds, 3),
+    per_round = [*(rounds or []), (seconds, cpu)]
+    base = {"tree": str(args.baseline_tree), "commit": commit,
+            "seconds": round(statistics.median(x for x, _ in per_round), 3),
+            "seconds_per_round": [round(x, 3) for x, _ in per_round],
+            "cpu_seconds": round(statistics.median(c for _, c in per_round), 3),
+            "cpu_seconds_per_round": [round(c, 3) for _, c in per_round],
             "peak_rss_mib": round(rss / 2**20), "accepted": res["accepted"],
             "duplicates": res["duplicates"], "quarantined": res["quarantined"]}
     if ref_s is not None:
-        base["ratio_speed_vs_reference"] = round(ref_s / seconds, 3)
+        base["ratio_speed_vs_reference"] = round(ref_s / base["seconds"], 3)
     return {"baseline": base}
 
 
@@ -748,14 +765,17 @@ def main() -> None:
     in_bytes = sum(os.path.getsize(f) for f in files)
     print(f"generated {args.records} records, {in_bytes / 1e6:.0f} MB in {gen_s:.1f} s")
 
-    refs, ours = [], []
-    for r in range(args.rounds):  # alternating, so that a change of load hits both sides
+    refs, ours, base_s, ours_cpu = [], [], [], []
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    for r in range(args.rounds):  # alternating, so that a change of load hits every side
         ref_s, ref_rss, _ = _peak_tree_rss(_REFERENCE.format(
             threads=args.threads, files=files, out=args.work / "reference.parquet"))
         shutil.rmtree(args.work / "home", ignore_errors=True)
+        cpu0 = _cpu_of_children()
         ours_s, ours_rss, out = _peak_tree_rss(_OURS.format(
             tree=str(ROOT), home=str(args.work / "home"), threads=args.threads, files=files,
             workers=args.workers))
+        ours_cpu.append(_cpu_of_children() - cpu0)
         res = json.loads(out.strip().splitlines()[-1])
         refs.append((ref_s, ref_rss))
         ours.append((ours_s, ours_rss))
@@ -763,6 +783,9 @@ def main() -> None:
               f"{ref_rss / 2**20:.0f} MiB; ours {ours_s:.2f} s, peak RSS "
               f"{ours_rss / 2**20:.0f} MiB, accepted {res['accepted']} duplicates "
               f"{res['duplicates']}; ratio {ref_s / ours_s:.3f}")
+        if args.baseline_tree and r < args.rounds - 1:  # the last round's: _baseline below
+            b = _baseline(args, files)["baseline"]
+            base_s.append((b["seconds"], b["cpu_seconds"]))
     ratios = [a / b for (a, _), (b, _) in zip(refs, ours, strict=True)]
     ref_s = statistics.median(x for x, _ in refs)
     ours_s = statistics.median(x for x, _ in ours)
@@ -770,18 +793,21 @@ def main() -> None:
     result = {
         "records": args.records, "files": args.files, "input_bytes": in_bytes,
         "threads": args.threads, "workers": args.workers, "cpu_count": os.cpu_count(),
+        "load_average_at_start": load_start,
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()], "machine": platform.machine(),
         "python": platform.python_version(), "rounds": args.rounds,
         "reference_seconds_per_round": [round(x, 3) for x, _ in refs],
         "ours_seconds_per_round": [round(x, 3) for x, _ in ours],
+        "ours_cpu_seconds_per_round": [round(x, 3) for x in ours_cpu],
         "ratio_per_round": [round(x, 3) for x in ratios],
         "reference_seconds": round(ref_s, 3), "reference_peak_rss_mib": round(ref_rss / 2**20),
         "ours_seconds": round(ours_s, 3), "ours_peak_rss_mib": round(ours_rss / 2**20),
+        "ours_cpu_seconds": round(statistics.median(ours_cpu), 3),
         "ours_records_per_s": round(args.records / ours_s),
         "ratio_speed_vs_reference": round(statistics.median(ratios), 3),
         "accepted": res["accepted"], "duplicates": res["duplicates"],
         "quarantined": res["quarantined"],
-        **_baseline(args, files, ref_s),
+        **_baseline(args, files, ref_s, base_s),
         "command": f"python bench/ingest.py --records {args.records} --files {args.files}"
                    f" --rounds {args.rounds}"
                    + (f" --workers {args.workers}" if args.workers is not None else "")
