@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from detector.ingest.idstore import NO_TS
@@ -310,11 +311,17 @@ def _complete_kept(parsed: ParsedBatch, positions: list[int], rows: dict[int, di
     """Replace the chunk's own first occurrences that later copies completed."""
     if not positions:
         return
-    if parsed.table is not None:
-        table = parsed.table.to_pylist()
-        for i in positions:
-            table[i].update(base[rows[i]["request_id"]])
-        parsed.table = pa.Table.from_pylist(table, schema=parsed.table.schema)
+    if parsed.table is not None:  # only these rows are converted, column by column
+        table, at = parsed.table, sorted(positions)
+        new = pa.Table.from_pylist([base[rows[i]["request_id"]] for i in at],
+                                   schema=table.select(_NAMES).schema)
+        mask = np.zeros(table.num_rows, bool)
+        mask[at] = True
+        where = pa.array(mask)
+        parsed.table = pa.Table.from_arrays(
+            [pc.replace_with_mask(table.column(n).combine_chunks(), where,
+                                  new.column(n).combine_chunks()) if n in _NAMES
+             else table.column(n) for n in table.column_names], schema=table.schema)
         return
     for i in positions:
         merged = base[rows[i]["request_id"]]
