@@ -36,7 +36,7 @@ from detector.settings import Settings
 
 FEATURE_NAMES = [c["name"] for c in COLUMNS if c["name"] != "cluster_id"]
 #: DuckDB buffer memory cap of the stage's connection; above it DuckDB spills to disk.
-DUCKDB_MEMORY_LIMIT = "512MB"
+DUCKDB_MEMORY_LIMIT = "1GB"
 
 
 def compute(settings: Settings, dates: list[str], params: ClusterParams | None = None) -> None:

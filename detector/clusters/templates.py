@@ -107,16 +107,31 @@ def scaffold_rows_from_samples(con: duckdb.DuckDBPyConnection, source: str, samp
     ``source``: the ``sample`` smallest-``rk`` distinct prompts per account across the days,
     then the same scaffold and popularity rules. Same rows as ``scaffold_rows`` on the raw
     requests of those days, as an Arrow table (a row per account and shingle: a pandas frame
-    would hold a Python string per row)."""
-    return con.sql(f"""
-        WITH p AS (SELECT account_id, prompt_hash, any_value(rk) AS rk,
-                          any_value(shingles) AS shingles
-                   FROM {source} GROUP BY account_id, prompt_hash
-                   QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY any_value(rk))
-                           <= {int(sample)}),
-        sh AS (SELECT account_id, prompt_hash, CAST(unnest(shingles) AS BIGINT) AS sh FROM p),
-        {_SCAFFOLD_TAIL.format(max_accounts=int(max_accounts))}
+    would hold a Python string per row).
+
+    Three statements, each result a temporary table: the window's sample, each account's
+    scaffold (shingles in two or more of its prompts), then the popularity rule. One query
+    holding the sample's window, the shingle rows and their aggregate at once ran out of a
+    capped DuckDB memory on 100k accounts, where each step alone fits and spills."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _scaffold_p AS
+        SELECT account_id, prompt_hash, any_value(rk) AS rk, any_value(shingles) AS shingles
+        FROM {source} GROUP BY account_id, prompt_hash
+        QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY any_value(rk))
+                <= {int(sample)}""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _scaffold_sc AS
+        SELECT account_id, sh
+        FROM (SELECT account_id, prompt_hash, CAST(unnest(shingles) AS BIGINT) AS sh
+              FROM _scaffold_p)
+        GROUP BY account_id, sh HAVING count(*) >= 2""")
+    con.execute("DROP TABLE _scaffold_p")
+    out = con.sql(f"""
+        WITH df AS (SELECT sh FROM _scaffold_sc GROUP BY sh HAVING count(*) <= {int(max_accounts)})
+        SELECT account_id, sh FROM _scaffold_sc SEMI JOIN df USING (sh) ORDER BY account_id, sh
     """).to_arrow_table()
+    con.execute("DROP TABLE _scaffold_sc")
+    return out
 
 
 def scaffold_sets(rows: pd.DataFrame | pa.Table) -> dict[str, np.ndarray]:
