@@ -56,15 +56,16 @@ OUTPUTS = [f"clusters/date={DAY}/{n}.parquet" for n in ("members", "clusters", "
 OUTPUTS.append(f"features/cluster/date={DAY}/part-0.parquet")
 
 
-def home_for(size: str) -> Path:
-    """This bench's home for ``size``: the scale_day lake linked in, centroids computed once."""
+def home_for(size: str, centroids: bool = True) -> Path:
+    """This bench's home for ``size``: the scale_day lake linked in, centroids computed once
+    (without ``centroids`` a home of its own with none: no centroid edges, no embedding run)."""
     requests, accounts = (int(x) for x in size.split("_"))
     src, _ = lake(requests, accounts, 0)
-    home = WORK / size
+    home = WORK / (size if centroids else f"{size}_no_centroids")
     if not (home / "lake").exists():
         shutil.copytree(src / "lake", home / "lake.tmp", copy_function=os.link)
         os.replace(home / "lake.tmp", home / "lake")
-    if not (home / "embeddings" / "centroids" / f"date={DAY}").exists():
+    if centroids and not (home / "embeddings" / "centroids" / f"date={DAY}").exists():
         run_stage([CHILD, str(home), "detector.embeddings", "compute", DAY], None)
     return home
 
@@ -154,40 +155,54 @@ def main() -> None:
     parser.add_argument("--before", required=True, help="commit of the earlier code")
     parser.add_argument("--sizes", nargs="+", default=["1000000_10000", "3000000_30000"])
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--no-centroids", action="store_true",
+                        help="no embedding stage first (its 10M day takes 15 minutes here)")
+    parser.add_argument("--no-exact", action="store_true",
+                        help="skip the single-threaded runs (the byte comparison)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" /
                         "clusters_memory.json")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     before = before_tree(args.before)
-    doc: dict = {"provenance": stamp("bench/clusters_memory.py"),
-                 "before_commit": before.name.removeprefix("before-"), "day": DAY, "sizes": {}}
+    doc = json.loads(args.out.read_text()) if args.out.exists() else {}
+    doc.update({"provenance": stamp("bench/clusters_memory.py"),
+                "before_commit": before.name.removeprefix("before-"), "day": DAY})
+    doc.setdefault("sizes", {})
     identical = True
     for size in args.sizes:
-        home = home_for(size)
+        home = home_for(size, not args.no_centroids)
         runs: dict[str, list[dict]] = {"before": [], "after": []}
         for k in range(args.repeat):  # memory as scale_day measures it: DuckDB threads = 2
             for tag, code in (("before", before), ("after", None)):
                 runs[tag].append(clusters_run(home, code, 2, WORK / "runs" / size / f"{tag}{k}"))
         differ = same_tables(WORK / "runs" / size / "before0", WORK / "runs" / size / "after0",
                              1e-12)
-        exact = {tag: clusters_run(home, code, 1, WORK / "runs" / size / f"{tag}_t1")
-                 for tag, code in (("before", before), ("after", None))}
-        same_bytes = exact["before"]["sha256"] == exact["after"]["sha256"]
-        t1 = (WORK / "runs" / size / "before_t1", WORK / "runs" / size / "after_t1")
-        t1_far = same_tables(*t1, 1e-12)
-        identical &= not differ and not t1_far
-        doc["sizes"][size] = {
+        exact: dict = {}
+        if not args.no_exact:
+            exact = {tag: clusters_run(home, code, 1, WORK / "runs" / size / f"{tag}_t1")
+                     for tag, code in (("before", before), ("after", None))}
+            t1 = (WORK / "runs" / size / "before_t1", WORK / "runs" / size / "after_t1")
+            exact_cmp = {"bytes_identical_threads_1":
+                         exact["before"]["sha256"] == exact["after"]["sha256"],
+                         "threads_1_not_bit_identical": same_tables(*t1, 0.0),
+                         "threads_1_differ_beyond_1e-12": same_tables(*t1, 1e-12)}
+        else:
+            exact_cmp = {"bytes_identical_threads_1": None}
+        identical &= not differ and not exact_cmp.get("threads_1_differ_beyond_1e-12")
+        doc["sizes"][size if not args.no_centroids else f"{size}_no_centroids"] = {
             "requests": int(size.split("_")[0]), "accounts": int(size.split("_")[1]),
-            "bytes_identical_threads_1": same_bytes,
-            "threads_1_not_bit_identical": same_tables(*t1, 0.0),
-            "threads_1_differ_beyond_1e-12": t1_far,
+            "centroids": not args.no_centroids, "provenance": doc["provenance"],
+            **exact_cmp,
             "threads_2_differ_beyond_1e-12": differ,
             "peak_rss_mib": {k: max(r["peak_rss_mib"] for r in v) for k, v in runs.items()},
             "runs": runs, "runs_threads_1": exact}
-    doc["outputs_agree_1e-12"] = identical  # ids, members, evidence exact; floats to 1e-12
+    # every size in the file: ids, members, evidence exact; floats to 1e-12
+    doc["outputs_agree_1e-12"] = all(not v["threads_2_differ_beyond_1e-12"]
+                                     and not v.get("threads_1_differ_beyond_1e-12")
+                                     for v in doc["sizes"].values())
     write_atomic(args.out, json.dumps(doc, indent=2) + "\n")
     print(json.dumps({s: {"bytes": v["bytes_identical_threads_1"],
-                          "not_bit_identical": v["threads_1_not_bit_identical"],
+                          "not_bit_identical": v.get("threads_1_not_bit_identical"),
                           **v["peak_rss_mib"]}
                       for s, v in doc["sizes"].items()}))
     sys.exit(0 if identical else 1)
