@@ -21,6 +21,12 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "The classifier alone would have blocked this account, but the block was capped at "
         "review because too few requests (that day, over the last 7 days, or in its cluster) "
         "stood behind the score, or because the account relays many distinct end users."),
+    # detector/decide/relay_streams.py
+    "relay_stream_harvest": (
+        "Harvesting stream inside a relay",
+        "This account relays many end users, so the classifier alone could not block it; but "
+        "one stream of its own traffic (one end user, or one request profile), judged on its "
+        "own, scored as a block. The explanation names the stream."),
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day, so the rest "

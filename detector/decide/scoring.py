@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import distributed, returning
+from detector.decide import distributed, relay_streams, returning
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
@@ -100,6 +100,10 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
         proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
         anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
     out = apply_policy(frame, proba, hits, cfg, accounts, orgs)
+    # Relays the model would block but the relay cap held at review: blocked only when a
+    # stream of their own traffic (one end user, one request profile) scores as a block.
+    streams = relay_streams.judge(settings, frame, out, model, cfg)
+    out = relay_streams.apply(out, streams)
     # Returning actors: new accounts linked to previously blocked ones (review, never block).
     links = returning.link(settings, con, frame, out)
     out = at_least_review(out, sorted(links), returning.REASON)
@@ -116,6 +120,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     out["explanation_json"] = [explanation_json(s, f, a, r) for s, f, a, r
                                in zip(out["sources"], feats, anomaly, hit_values, strict=True)]
     out["explanation_json"] = returning.annotate(out["explanation_json"], links)
+    out["explanation_json"] = relay_streams.annotate(out["explanation_json"], streams)
     out["anomaly_score"] = anomaly
     out["risk"] = frame_risk(frame, out["score"].to_numpy())  # orders saturated scores
     out["not_evaluable"] = not_evaluable_text(out, ruleset.not_evaluable(con, view))

@@ -26,7 +26,7 @@ RULE_FAMILIES = frozenset({"volume", "timing", "diversity", "harvest", "coverage
 #: Source markers of the policy -> family.
 SOURCE_FAMILIES = {"model": "model", "model_block_capped": "model", "cluster_escalation": "cluster",
                    "campaign": "cluster", "allowlisted": "allowlist",
-                   "returning_actor": "returning"}
+                   "returning_actor": "returning", "relay_stream_harvest": "model"}
 CHANGES = ("newly_flagged", "cleared", "escalated", "deescalated")
 KEEP = ("account_id", "date", "decision", "score", "risk", "reasons")
 

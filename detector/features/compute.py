@@ -34,7 +34,7 @@ def definitions_version() -> str:
     return h.hexdigest()[:16]
 
 
-def _all_request_files(settings: Settings) -> list[Path]:
+def all_request_files(settings: Settings) -> list[Path]:
     root = settings.requests_dir
     if not root.exists():
         return []
@@ -70,6 +70,12 @@ def compute_day_tables(eng: engine.Engine, files: list[Path], day: str) -> tuple
     Needs view ``dg_first_seen`` bound on ``eng`` (see :func:`compute`).
     """
     eng.bind_parquet("dg_day", files)
+    return bound_day_tables(eng, day)
+
+
+def bound_day_tables(eng: engine.Engine, day: str) -> tuple[pa.Table, pa.Table]:
+    """(partials, daily) of the requests bound as view ``dg_day`` on ``eng`` (a day's files,
+    or any request rows, e.g. ``detector.decide.relay_streams``' pseudo-accounts)."""
     p = eng.run("partials", lambda: partials.partials(eng.table("dg_day"), eng.table("dg_first_seen")))
     s = eng.run_map("sample", lambda: sample.sample_expr(eng.table("dg_day")),
                     sample.sample_features, sample.SAMPLE_SCHEMA, by="account_id")
@@ -107,7 +113,7 @@ def compute(settings: Settings, dates: list[str], force: bool = False,
     days = sorted(set(dates))
     for d in days:
         _check_day(settings, d)
-    all_files = _all_request_files(settings)
+    all_files = all_request_files(settings)
     eng = engine.connect(settings, engine_name)
     try:
         fs = eng.timed("first_seen", lambda: first_seen(eng, all_files))

@@ -1,0 +1,194 @@
+"""Relay sub-streams: a relay is blocked only on evidence about its own harvesting traffic.
+
+The decision policy caps a model-only block at review for an account relaying many distinct
+end users (``PolicyConfig.model_block_max_end_users``): its volume and mix are its customers',
+not its own. A proxy that mixes a harvesting job into its customers' traffic is then reviewed
+at best. This module looks *inside* such a capped relay-day for traffic that, on its own, the
+classifier would block:
+
+- **streams**: the day's requests of each capped relay are cut two ways: per end user
+  (``end_user_hash``) and per request profile (model, temperature, logprobs, top_logprobs,
+  system prompt, max_tokens as none / under 2048 / 2048 and more, single- or multi-turn: one
+  harvesting script sends one profile, whatever end-user ids and client addresses it spreads
+  its requests over);
+- a stream is judged when it holds at least ``min_requests`` requests (the model-only block's
+  evidence floor) and at most ``max_share`` of the relay's requests that day (a stream that is
+  the whole relay is the relay, already judged and capped);
+- each judged stream gets the daily features of a pseudo-account ``<account>~<stream>``
+  (``detector.features.compute.bound_day_tables`` on the stream's requests; its ``w7_``
+  columns are the day's own values, a stream has no stored window) and is scored by the same
+  classifier; embedding, cluster and history features are absent (the classifier imputes);
+- the relay-day is blocked when a stream scores at or above the block threshold; the verdict's
+  sources get ``relay_stream_harvest`` and its explanation the stream (kind, key, requests,
+  share of the day, score), so the analyst sees which traffic decided it.
+
+Cost: only relay-days the model would have blocked are read (a handful per day), with one
+pass over the lake's (model, first request) pairs for the new-model features. Evasion:
+harvesting spread over many profiles and end users each under ``min_requests`` stays at review.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from detector.decide.policy import PolicyConfig
+from detector.features import catalog, engine, store
+from detector.features.compute import all_request_files, bound_day_tables, first_seen
+from detector.settings import Settings
+
+REASON = "relay_stream_harvest"
+
+#: Profile columns: one harvesting script sends one profile.
+PROFILE = ("model", "temperature", "logprobs", "top_logprobs", "system_hash")
+
+
+@dataclass(frozen=True)
+class StreamParams:
+    min_requests: int = 50
+    max_share: float = 0.8
+
+
+def candidates(out: pd.DataFrame, frame: pd.DataFrame, cfg: PolicyConfig) -> list[int]:
+    """Positions of relay-days whose model-only block was capped for relaying end users."""
+    if cfg.model_block_max_end_users is None or "inf_distinct_end_users" not in frame.columns:
+        return []
+    users = pd.to_numeric(frame["inf_distinct_end_users"], errors="coerce").fillna(0).to_numpy()
+    capped = np.array(["model_block_capped" in s for s in out["sources"]], dtype=bool)
+    relay = users >= cfg.model_block_max_end_users
+    open_ = (out["decision"] != "block").to_numpy() & ~out["allowlisted"].to_numpy(dtype=bool)
+    return np.flatnonzero(capped & relay & open_).tolist()
+
+
+def _profile_sql() -> str:
+    """A request's profile key: PROFILE, max_tokens as none / under 2048 / 2048 and more (a
+    script drawing its cap from a few long values is one stream), single- or multi-turn."""
+    cols = [f"coalesce(CAST({c} AS VARCHAR), '-')" for c in PROFILE]
+    cols.append("CASE WHEN max_tokens IS NULL THEN '-' WHEN max_tokens < 2048 THEN 'short' "
+                "ELSE 'long' END")
+    cols.append("CAST(coalesce(n_user_turns, 1) > 1 AS VARCHAR)")
+    return "'pf:' || substr(md5(concat_ws('|', " + ", ".join(cols) + ")), 1, 10)"
+
+
+def stream_requests(settings: Settings, day: str, accounts: list[str],
+                    params: StreamParams) -> tuple[pa.Table, dict[str, dict]]:
+    """The judged streams' requests of ``day`` (``account_id`` rewritten to
+    ``<account>~<stream>``; a request may be in its end user's and its profile's stream) and,
+    per pseudo-account, (account, kind, stream, requests, share of the account's day)."""
+    files = store.request_files(settings, day)
+    if not files or not accounts:
+        return pa.table({}), {}
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(
+            f"CREATE TEMP TABLE r AS SELECT *, 'eu:' || end_user_hash AS dg_eu, {_profile_sql()} "
+            f"AS dg_pf FROM read_parquet([{listed}], union_by_name = true) "
+            "WHERE account_id IN (SELECT unnest(?))", [accounts])
+        keep = con.execute(
+            """WITH tot AS (SELECT account_id, count(*) AS total FROM r GROUP BY 1),
+                    s AS (SELECT account_id, 'end_user' AS kind, dg_eu AS stream, count(*) AS n
+                          FROM r WHERE dg_eu IS NOT NULL GROUP BY ALL
+                          UNION ALL
+                          SELECT account_id, 'profile', dg_pf, count(*) FROM r GROUP BY ALL)
+               SELECT s.*, s.n / tot.total AS share FROM s JOIN tot USING (account_id)
+               WHERE s.n >= ? AND s.n <= ? * tot.total ORDER BY 1, 3""",
+            [params.min_requests, params.max_share]).df()
+        info = {f"{r.account_id}~{r.stream}": {"account_id": r.account_id, "kind": r.kind,
+                                                "stream": r.stream, "requests": int(r.n),
+                                                "share": round(float(r.share), 4)}
+                for r in keep.itertuples(index=False)}
+        con.register("dg_keep", keep)
+        req = con.sql(
+            """SELECT r.* EXCLUDE (dg_eu, dg_pf, account_id),
+                      k.account_id || '~' || k.stream AS account_id
+               FROM r JOIN dg_keep k ON r.account_id = k.account_id
+                AND ((k.kind = 'end_user' AND r.dg_eu = k.stream)
+                     OR (k.kind = 'profile' AND r.dg_pf = k.stream))""").to_arrow_table()
+    finally:
+        con.close()
+    if "date" in req.column_names:
+        req = req.drop(["date"])
+    return req, info
+
+
+def stream_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table) -> pd.DataFrame:
+    """Daily features of the pseudo-accounts in ``req`` (DuckDB: small by construction), with
+    each ``w7_`` column set to the day's own value."""
+    eng = engine.connect(settings, "duckdb")
+    try:
+        eng.bind_arrow("dg_first_seen", fs)
+        eng.bind_arrow("dg_day", req)
+        _, daily = bound_day_tables(eng, day)
+    finally:
+        eng.close()
+    df = daily.to_pandas()
+    for w in catalog.weekly_columns():
+        base = w[len("w7_"):]
+        if base in df.columns:
+            df[w] = df[base]
+    df["w7_days_active"] = 1
+    return df
+
+
+def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model, cfg: PolicyConfig,
+          params: StreamParams = StreamParams()) -> dict[int, dict]:
+    """Position of a capped relay-day -> its strongest stream scoring >= the block threshold."""
+    pos = candidates(out, frame, cfg)
+    if not pos:
+        return {}
+    by_day: dict[str, dict[str, int]] = {}
+    for p in pos:
+        day = str(pd.Timestamp(out["date"].iloc[p]).date())
+        by_day.setdefault(day, {})[out["account_id"].iloc[p]] = p
+    eng = engine.connect(settings, "duckdb")
+    try:
+        fs = first_seen(eng, all_request_files(settings))
+    finally:
+        eng.close()
+    found: dict[int, dict] = {}
+    for day, accounts in sorted(by_day.items()):
+        req, info = stream_requests(settings, day, sorted(accounts), params)
+        if not info:
+            continue
+        feats = stream_features(settings, req, day, fs)
+        scores = model.predict_proba(feats)[:, 1]
+        for pseudo, score in zip(feats["account_id"], scores, strict=True):
+            ev = info[pseudo]
+            p = accounts[ev["account_id"]]
+            if score >= cfg.block_threshold and score > found.get(p, {}).get("score", -1.0):
+                found[p] = {**ev, "score": round(float(score), 6)}
+    return found
+
+
+def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:
+    """Block the relay-days in ``found`` and record the source."""
+    if not found:
+        return out
+    out = out.copy()
+    decisions = out["decision"].to_numpy(dtype=object).copy()
+    sources = list(out["sources"])
+    for p in found:
+        decisions[p] = "block"
+        sources[p] = [s for s in sources[p] if s != "model_block_capped"] + [REASON]
+    out["decision"] = decisions
+    out["sources"] = sources
+    return out
+
+
+def annotate(explanations: list[str], found: dict[int, dict]) -> list[str]:
+    """Add the deciding stream to each blocked relay-day's explanation JSON."""
+    if not found:
+        return explanations
+    res = list(explanations)
+    for p, ev in found.items():
+        doc = json.loads(res[p]) if res[p] else {}
+        doc["relay_stream"] = {k: v for k, v in ev.items() if k not in ("account_id", "date")}
+        res[p] = json.dumps(doc, sort_keys=True)
+    return res

@@ -1,0 +1,117 @@
+"""Relay sub-streams: a relay capped at review is blocked only when a stream of its own traffic
+(one end user, one request profile), judged on its own, scores as a block."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.decide import relay_streams
+from detector.decide.policy import PolicyConfig, apply_policy
+from detector.settings import load_settings
+
+from .test_returning import write_lake
+
+DAY = "2026-11-05"
+CFG = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50,
+                   model_block_max_end_users=20)
+
+
+@pytest.fixture
+def home(tmp_path):
+    s = load_settings(tmp_path / "h")
+    s.ensure_dirs()
+    return s
+
+
+def _req(account: str, i: int, *, user: str | None, model: str = "chat-small",
+         max_tokens: int | None = None, minutes: float = 3.0) -> dict[str, Any]:
+    ts = dt.datetime.fromisoformat(DAY).replace(tzinfo=dt.UTC) + dt.timedelta(minutes=minutes * i)
+    text = f"{account} {model} question {i}"
+    return {"request_id": hashlib.sha1(f"{account}{model}{i}".encode()).hexdigest(), "ts": ts,
+            "account_id": account, "client_ip": "203.0.113.9", "ip_prefix": "203.0.113.0/24",
+            "user_agent": "RelayGateway/3.2", "prompt_text": text,
+            "prompt_hash": hashlib.sha1(text.encode()).hexdigest(), "max_tokens": max_tokens,
+            "model": model, "end_user_hash": user, "n_user_turns": 1,
+            "completion_tokens": 900 if max_tokens else 120, "prompt_tokens": 30}
+
+
+def relay(account: str, harvest: int, organic: int = 400) -> list[dict[str, Any]]:
+    """``organic`` requests of 40 end users on one profile and ``harvest`` on another (a long
+    max_tokens on a large model, spread over the same end users)."""
+    rows = [_req(account, i, user=f"u{i % 40}") for i in range(organic)]
+    rows += [_req(account, i, user=f"u{i % 40}", model="frontier-large",
+                  max_tokens=2048 if i % 2 else 4096, minutes=1.4) for i in range(harvest)]
+    return rows
+
+
+def test_streams_are_cut_per_end_user_and_per_profile_within_the_bounds(home):
+    write_lake(home, relay("proxy", harvest=120) + relay("small", harvest=30))
+    req, info = relay_streams.stream_requests(home, DAY, ["proxy", "small"],
+                                              relay_streams.StreamParams())
+    by_kind = {}
+    for pseudo, ev in info.items():
+        assert pseudo == f"{ev['account_id']}~{ev['stream']}"
+        by_kind.setdefault((ev["account_id"], ev["kind"]), []).append(ev)
+    # the two max_tokens values of the harvest script are one profile (2048 and more)
+    [harvest] = [e for e in by_kind[("proxy", "profile")] if e["requests"] == 120]
+    assert harvest["share"] == pytest.approx(120 / 520, abs=1e-4)
+    # the organic profile is 77% of the day (<= 80%): judged too; end users hold 13 requests
+    # each (< 50): not streams; the small relay's 30-request harvest is under the floor, and
+    # its organic profile is 93% of its day: the relay itself, not a stream
+    assert sorted(e["requests"] for e in by_kind[("proxy", "profile")]) == [120, 400]
+    assert ("proxy", "end_user") not in by_kind and not any(a == "small" for a, _ in by_kind)
+    counts = pd.Series(req.column("account_id").to_pylist()).value_counts()
+    assert counts[f"proxy~{harvest['stream']}"] == 120
+
+
+class _Model:
+    """Scores a pseudo-account by what its requests are: the harvesting profile blocks."""
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        long = pd.to_numeric(frame["hv_max_tokens_mean"], errors="coerce").fillna(0) >= 2048
+        p = np.where(long, 0.97, 0.2)
+        return np.column_stack([1 - p, p])
+
+
+def _decide(home, accounts: dict[str, int]) -> pd.DataFrame:
+    frame = pd.DataFrame({"account_id": list(accounts), "date": dt.date.fromisoformat(DAY),
+                          "vol_requests": 500, "inf_distinct_end_users": list(accounts.values())})
+    out = apply_policy(frame, np.full(len(frame), 0.95), pd.DataFrame(), CFG)
+    found = relay_streams.judge(home, frame, out, _Model(), CFG)
+    after = relay_streams.apply(out, found)
+    after["explanation_json"] = relay_streams.annotate(["{}"] * len(after), found)
+    return after.set_index("account_id")
+
+
+def test_a_capped_relay_is_blocked_on_its_harvesting_stream_only(home):
+    write_lake(home, relay("proxy", harvest=120) + relay("clean_relay", harvest=0)
+               + relay("operator", harvest=120))
+    out = _decide(home, {"proxy": 40, "clean_relay": 40, "operator": 1})
+    assert out.loc["proxy", "decision"] == "block"
+    assert out.loc["proxy", "sources"] == ["model", relay_streams.REASON]
+    ev = json.loads(out.loc["proxy", "explanation_json"])["relay_stream"]
+    assert ev["kind"] == "profile" and ev["requests"] == 120 and ev["score"] == pytest.approx(0.97)
+    # a relay whose streams all look ordinary stays at review with the cap visible
+    assert out.loc["clean_relay", "decision"] == "review"
+    assert "model_block_capped" in out.loc["clean_relay", "sources"]
+    # not a relay: the model blocked it directly, no stream was read
+    assert out.loc["operator", "decision"] == "block"
+    assert json.loads(out.loc["operator", "explanation_json"]) == {}
+
+
+def test_only_capped_relays_are_candidates():
+    frame = pd.DataFrame({"account_id": ["relay", "small", "relay_low", "allowed"],
+                          "date": dt.date.fromisoformat(DAY), "vol_requests": [500, 10, 500, 500],
+                          "inf_distinct_end_users": [40, 40, 40, 40], "org_id": [None, None, None, "o1"]})
+    out = apply_policy(frame, np.array([0.95, 0.95, 0.6, 0.95]), pd.DataFrame(), CFG,
+                       allow_orgs={"o1"})
+    # capped for relaying: yes; capped for thin evidence only (10 requests) is a relay too,
+    # but its streams cannot reach the floor; a review on the score, an allow-listed org: no
+    assert relay_streams.candidates(out, frame, CFG) == [0, 1]
