@@ -249,12 +249,14 @@ def ensure_days(con: duckdb.DuckDBPyConnection, settings: Settings, days: list[s
 
 def open_window(con: duckdb.DuckDBPyConnection, settings: Settings, day: str, days: int,
                 params: ClusterParams) -> dict[str, float]:
-    """Create the window's views over the cached days (built first where missing or stale).
+    """Create the window's tables from the cached days (built first where missing or stale).
 
-    Temp views ``win_payment``, ``win_ip``, ``win_prefix``, ``win_profile``, ``win_scaffold``
-    and ``win_minutes``: the cached rows of the window's days for the accounts of table
-    ``nodes``, read from the cache files by each query (not held in DuckDB's memory, whose
-    share of the stage is capped). Returns seconds spent building caches, per day built.
+    Temp tables ``win_payment``, ``win_ip``, ``win_prefix``, ``win_profile`` and views
+    ``win_scaffold``, ``win_minutes``: the cached rows of the window's days for the accounts
+    of table ``nodes``. The key tables are read by several queries; the prompt samples and
+    minute counts, the largest, by one each, straight from the cache files (not held in
+    DuckDB's memory, whose share of the stage is capped). Returns seconds spent building
+    caches, per day built.
     """
     in_window = window_days(settings, day, days)
     built = ensure_days(con, settings, in_window, params)
@@ -263,15 +265,20 @@ def open_window(con: duckdb.DuckDBPyConnection, settings: Settings, day: str, da
         files = [day_dir(settings, d, key) / f"{name}.parquet" for d in in_window]
         src = ("read_parquet([" + ", ".join(f"'{_q(f)}'" for f in files) + "])" if files
                else _EMPTY[name])
-        con.execute(f"CREATE OR REPLACE TEMP VIEW win_{name} AS SELECT * FROM {src} "
+        con.execute(f"CREATE OR REPLACE TEMP {_KIND[name]} win_{name} AS SELECT * FROM {src} "
                     "WHERE account_id IN (SELECT account_id FROM nodes)")
     return built
 
 
 def close_window(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the window's views."""
+    """Drop the window's tables and views (frees their memory before the next window)."""
     for name in TABLES:
-        con.execute(f"DROP VIEW IF EXISTS win_{name}")
+        con.execute(f"DROP {_KIND[name]} IF EXISTS win_{name}")
+
+
+#: How ``open_window`` holds each ingredient: a table (read by several queries) or a view.
+_KIND = {"payment": "TABLE", "ip": "TABLE", "prefix": "TABLE", "profile": "TABLE",
+         "scaffold": "VIEW", "minutes": "VIEW"}
 
 
 #: Empty relations with the cached tables' columns (a window with no lake day at all).

@@ -68,7 +68,7 @@ def open_window(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
 def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
               cached: bool = False, spark: Any = None) -> list[pd.DataFrame]:
     """Payment, address, prefix and client-fingerprint edges of the open window (from the
-    raw table ``win``, or with ``cached`` from the ``win_*`` views of ``daycache``); with
+    raw table ``win``, or with ``cached`` from the ``win_*`` tables and views of ``daycache``); with
     ``spark`` (a SparkSession) the pairing runs on the cluster (``keys.key_pairs``)."""
     cap, floor = p.max_key_accounts, p.min_edge_weight
     if cached:
