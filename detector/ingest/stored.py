@@ -1,10 +1,16 @@
 """Where the stored copies of known request ids are, read from the lake (enrichment,
 :mod:`detector.ingest.enrich`): three cheap columns of the part files whose row-group
-statistics admit an id, then whole rows only of the parts that hold one."""
+statistics admit an id, then whole rows only of the parts that hold one.
+
+The three columns of a part are kept in the process (up to ``CACHE_ROWS`` rows, least recently
+used first out) for as long as the file is the same (size, mtime, inode): each chunk with known
+ids looks through the same parts of its day again, and a part is written once (a rewrite by
+enrichment is a new file)."""
 
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from datetime import date
 from pathlib import Path
 
@@ -33,14 +39,43 @@ def stored_heads(settings: Settings, wanted: dict[str, str]
             break
         look = pa.array(todo, pa.string())
         for part in sorted((root / f"date={day}").glob("*.parquet")):
-            if part.name.startswith(".") or not _may_hold(part, todo):
+            if part.name.startswith("."):
                 continue
-            heads = pq.read_table(part, columns=["request_id", "ts", "account_id"])
+            heads = _heads(part, todo)
+            if heads is None:
+                continue
             hit = heads.filter(pc.is_in(heads.column("request_id"), value_set=look))
             for rid, ts, acct in zip(*(hit.column(c).to_pylist() for c in hit.column_names),
                                      strict=True):
                 found.setdefault(rid, (part, ts, acct))
     return found
+
+
+#: Rows of part heads (request_id, ts, account_id) kept between lookups, per process.
+CACHE_ROWS = 1_000_000
+_CACHE: OrderedDict[Path, tuple[tuple[int, int, int], pa.Table]] = OrderedDict()
+
+
+def _heads(part: Path, todo: list[str]) -> pa.Table | None:
+    """The three columns of ``part`` (cached), or None when its statistics rule out ``todo``
+    (or it is gone)."""
+    try:
+        st = part.stat()
+    except FileNotFoundError:
+        return None
+    key = (st.st_size, st.st_mtime_ns, st.st_ino)
+    cached = _CACHE.get(part)
+    if cached is not None and cached[0] == key:
+        _CACHE.move_to_end(part)
+        return cached[1]
+    if not _may_hold(part, todo):
+        return None
+    heads = pq.read_table(part, columns=["request_id", "ts", "account_id"])
+    _CACHE[part] = (key, heads)
+    rows = sum(t.num_rows for _, t in _CACHE.values())
+    while rows > CACHE_ROWS and len(_CACHE) > 1:
+        rows -= _CACHE.popitem(last=False)[1][1].num_rows
+    return heads
 
 
 def stored_rows(heads: dict[str, tuple[Path, object, str]], rids: set[str]

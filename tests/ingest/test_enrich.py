@@ -262,3 +262,31 @@ def test_copies_across_files_count_the_same_with_one_and_two_workers(tmp_path):
                     res.enriched))
     assert out[0][1] == 1200 and out[0][4] > 0
     assert out[1] == out[0] and out[2] == out[0]
+
+
+def test_stored_heads_never_serve_a_replaced_part_from_the_cache(home):
+    """The cached columns of a part are used only while the file is the same one."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from detector.ingest.stored import stored_heads
+
+    part = home.requests_dir / "date=2026-11-27" / "part-a.parquet"
+    part.parent.mkdir(parents=True)
+
+    def write(hour: int) -> None:
+        tmp = part.with_name(".part-a.tmp")
+        pq.write_table(pa.table({"request_id": ["req_1", "req_2"],
+                                 "ts": pa.array([datetime(2026, 11, 27, hour, tzinfo=UTC)] * 2,
+                                                pa.timestamp("us", tz="UTC")),
+                                 "account_id": ["acct_1", "acct_2"]}), tmp)
+        tmp.replace(part)  # as the lake's writers do: a new file, never one changed in place
+
+    write(1)
+    assert stored_heads(home, {"req_2": "2026-11-27"})["req_2"][1].hour == 1
+    assert stored_heads(home, {"req_2": "2026-11-27"})["req_2"][1].hour == 1  # cached
+    write(5)
+    assert stored_heads(home, {"req_2": "2026-11-27"})["req_2"][1].hour == 5
+    assert stored_heads(home, {"req_9": "2026-11-27"}) == {}
