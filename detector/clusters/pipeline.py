@@ -8,6 +8,7 @@ split by Louvain, are the clusters; ids carry over from the previous clustered d
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from datetime import date, timedelta
@@ -35,6 +36,7 @@ from detector.lake.io import write_bytes_atomic, write_parquet_atomic
 from detector.settings import Settings
 
 FEATURE_NAMES = [c["name"] for c in COLUMNS if c["name"] != "cluster_id"]
+LOG = logging.getLogger(__name__)
 #: DuckDB buffer memory cap of the stage's connection; above it DuckDB spills to disk.
 DUCKDB_MEMORY_LIMIT = "1GB"
 
@@ -137,11 +139,25 @@ def compute_day(settings: Settings, day: str, params: ClusterParams,
 
     The DuckDB connection is capped at ``DUCKDB_MEMORY_LIMIT`` and spills to a temporary
     folder removed afterwards, so the day cache, key pairs and scaffold queries hold a bounded
-    share of memory however many requests and accounts the day has."""
+    share of memory however many requests and accounts the day has. A day with a query that
+    needs more than the cap and cannot spill (DuckDB's out-of-memory error) is run again
+    without it (DuckDB's default, 80% of RAM), with a warning naming the day: nothing of the
+    failed attempt is kept but complete day caches."""
+    try:
+        return _compute_with_limit(settings, day, params, available, DUCKDB_MEMORY_LIMIT)
+    except duckdb.OutOfMemoryException as exc:
+        LOG.warning("clusters: %s needed more than the %s DuckDB cap (%s); running it again "
+                    "without the cap", day, DUCKDB_MEMORY_LIMIT, str(exc).splitlines()[0])
+        return _compute_with_limit(settings, day, params, available, None)
+
+
+def _compute_with_limit(settings: Settings, day: str, params: ClusterParams,
+                        available: set[str] | None, limit: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dg-clusters-spill-") as spill:
         con = connect(settings)
         try:
-            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            if limit is not None:
+                con.execute(f"SET memory_limit = '{limit}'")
             con.execute(f"SET temp_directory = '{spill.replace(chr(39), chr(39) * 2)}'")
             return _compute_day(con, settings, day, params, available)
         finally:
