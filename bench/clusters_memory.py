@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/clusters_memory.py --before ca6bdb6 [--sizes 1000000_10000 3000000_30000]
                                              [--repeat 1] [--out bench/results/clusters_memory.json]
+    .venv/bin/python bench/clusters_memory.py --before ca6bdb6 --sizes 10000000_100000 \
+                                             --no-centroids --no-exact
+
+Each size's entry is merged into the results file (key ``<size>``, or ``<size>_no_centroids``).
 
 For each size ``<requests>_<accounts>`` the synthetic day of ``bench/scale_day.py`` (seed 0, built
 there when absent) is linked, not copied, into ``bench/work/clusters_memory/<size>/``, and the
