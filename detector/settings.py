@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     #: the lake as the cluster reads it (file:///shared/dg/lake, hdfs://..., s3a://...);
     #: "" = the home's lake folder; the driver lists files in its own lake folder
     spark_lake_uri: str = ""
+    #: where connected components checkpoint their rounds on a cluster, a folder URI every
+    #: executor and the driver reach (file:///shared/dg/ckpt, hdfs://..., s3a://...,
+    #: dbfs:/...); "" = the home's state/spark-checkpoints (file://); unused for local[n]
+    spark_checkpoint_dir: str = ""
     embedding_backend: str = "auto"  # auto | static | minilm | hashing | off
     embedding_sample_k: int = 256
     threads: int = 0
@@ -148,6 +152,14 @@ class Settings(BaseSettings):
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError(f"expected a positive number, got {value!r}")
+        return value
+
+    @field_validator("spark_checkpoint_dir")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        if value and not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:/", value):
+            raise ValueError("expected a folder URI with a scheme (file:///shared/dg/ckpt, "
+                             f"hdfs://nn/dg/ckpt, s3a://bucket/dg/ckpt), got {value!r}")
         return value
 
     @field_validator("spark_conf", mode="before")

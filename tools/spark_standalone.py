@@ -107,6 +107,21 @@ class StandaloneCluster:
         with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback only)
             return json.loads(resp.read())
 
+    def executor_pids(self) -> list[int]:
+        """Pids of the executor JVMs (``CoarseGrainedExecutorBackend``) this cluster's workers
+        run: their working folder is under this cluster's work folder (Linux ``/proc``), so
+        other clusters' executors on the host are left out."""
+        work = str((self.workdir / "work").resolve()) + os.sep
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                if (b"CoarseGrainedExecutorBackend" in (proc / "cmdline").read_bytes()
+                        and os.readlink(proc / "cwd").startswith(work)):
+                    pids.append(int(proc.name))
+        return sorted(pids)
+
     def _wait_registered(self) -> None:
         deadline = time.monotonic() + self.timeout_s
         alive = 0

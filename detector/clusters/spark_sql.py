@@ -15,6 +15,9 @@ connected components, in Spark SQL.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
@@ -23,6 +26,7 @@ import pyarrow as pa
 from detector.clusters.keys import PAIR_COLUMNS, _empty
 from detector.settings import Settings
 
+log = logging.getLogger(__name__)
 _KEY_SCHEMA = "key string, slot long, account_id string, factor double"
 _WEIGHTS = {"one": "1.0D", "popularity": "factor * sqrt(2.0D / m)", "factor": "factor"}
 
@@ -99,26 +103,70 @@ def star_pairs(spark: Any, rows: pa.Table, edge_type: str, cap: int) -> pd.DataF
 MAX_ROUNDS = 1000
 
 
-def components(spark: Any, src: list[str], dst: list[str]) -> list[set[str]]:
+def checkpoint_dir(settings: Settings) -> str | None:
+    """Where :func:`components` checkpoints its rounds: ``settings.spark_checkpoint_dir``, else
+    the home's ``state/spark-checkpoints`` as a ``file://`` URI (the home on shared storage);
+    None for a ``local[...]`` master (one JVM: ``localCheckpoint`` is enough there)."""
+    from detector.features.engine import spark_master, spark_path
+
+    if spark_master(settings).startswith("local"):
+        return None
+    return (settings.spark_checkpoint_dir
+            or spark_path(settings, settings.state_dir / "spark-checkpoints"))
+
+
+def components(spark: Any, src: list[str], dst: list[str], checkpoint: str | None = None,
+               on_round: Callable[[int], None] | None = None) -> list[set[str]]:
     """Connected components (sets of accounts, isolated accounts left out) of the undirected
-    graph with edges ``src[i]``--``dst[i]``, by min-label propagation on the cluster."""
+    graph with edges ``src[i]``--``dst[i]``, by min-label propagation on the cluster.
+
+    Each round's labels are checkpointed to cut the lineage: to files under ``checkpoint`` (a
+    folder every executor and the driver reach; a fresh subfolder per call, deleted at the
+    end), so a lost executor's partitions are read back, not recomputed from the first
+    round; with ``checkpoint`` None, ``localCheckpoint`` (blocks on the executors: a lost
+    executor fails the job; for ``local[...]`` masters). ``on_round(r)`` runs after round
+    ``r`` (tests kill an executor there)."""
     if not src:
         return []
+    sc = spark.sparkContext
+    if checkpoint is not None:
+        with _naming(checkpoint):
+            sc.setCheckpointDir(checkpoint)  # Spark adds a fresh UUID subfolder
+        folder = sc._jsc.sc().getCheckpointDir().get()
+    try:
+        return _propagate(spark, src, dst, checkpoint, on_round)
+    finally:
+        if checkpoint is not None:
+            try:
+                _delete(sc, folder)
+            except Exception as exc:  # leftover files are not a wrong result: say so, go on
+                log.warning("clusters: could not delete the checkpoint folder %s: %s", folder, exc)
+
+
+def _propagate(spark: Any, src: list[str], dst: list[str], checkpoint: str | None,
+               on_round: Callable[[int], None] | None) -> list[set[str]]:
+    def cut(df: Any) -> Any:
+        if checkpoint is None:
+            return df.localCheckpoint()
+        with _naming(checkpoint):
+            return df.checkpoint()
+
     edges = pa.table({"a": pa.array(src + dst, pa.string()), "b": pa.array(dst + src, pa.string())})
-    e = spark.createDataFrame(edges, schema="a string, b string").distinct()
-    e = e.localCheckpoint()
+    e = cut(spark.createDataFrame(edges, schema="a string, b string").distinct())
     e.createOrReplaceTempView("dg_cc_edges")
-    labels = spark.sql("SELECT DISTINCT a AS id, a AS label FROM dg_cc_edges").localCheckpoint()
-    for _ in range(MAX_ROUNDS):
+    labels = cut(spark.sql("SELECT DISTINCT a AS id, a AS label FROM dg_cc_edges"))
+    for r in range(MAX_ROUNDS):
         labels.createOrReplaceTempView("dg_cc_labels")
-        new = spark.sql("""
+        new = cut(spark.sql("""
             SELECT l.id, least(l.label, coalesce(n.m, l.label)) AS label, l.label AS old
             FROM dg_cc_labels l LEFT JOIN (
                 SELECT e.a AS id, min(x.label) AS m FROM dg_cc_edges e
                 JOIN dg_cc_labels x ON e.b = x.id GROUP BY e.a) n ON l.id = n.id
-        """).localCheckpoint()
+        """))
         changed = new.where("label <> old").count()
         labels = new.select("id", "label")
+        if on_round is not None:
+            on_round(r)
         if changed == 0:
             break
     else:
@@ -130,3 +178,25 @@ def components(spark: Any, src: list[str], dst: list[str]) -> list[set[str]]:
                            strict=True):
         groups.setdefault(label, set()).add(node)
     return list(groups.values())
+
+
+@contextlib.contextmanager
+def _naming(checkpoint: str) -> Iterator[None]:
+    """A failure to checkpoint names the setting and the folder (and keeps Spark's error)."""
+    try:
+        yield
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        first = next((ln for ln in lines if "Exception" in ln or "Error" in ln),
+                     lines[0] if lines else type(exc).__name__)
+        raise RuntimeError(
+            f"clusters: connected components could not checkpoint to {checkpoint!r} (setting "
+            f"'spark_checkpoint_dir': a folder every executor and the driver reach): "
+            f"{first.strip()}") from exc
+
+
+def _delete(sc: Any, folder: str) -> None:
+    """Remove the checkpoint ``folder`` (any Hadoop file system: file://, hdfs://, s3a://)."""
+    jvm = sc._jvm
+    path = jvm.org.apache.hadoop.fs.Path(folder)
+    path.getFileSystem(sc._jsc.hadoopConfiguration()).delete(path, True)

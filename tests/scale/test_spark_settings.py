@@ -1,4 +1,5 @@
-"""Spark settings: master URL, free-form conf (TOML table or JSON environment), lake URI."""
+"""Spark settings: master URL, free-form conf (TOML table or JSON environment), lake URI,
+checkpoint folder."""
 
 from __future__ import annotations
 
@@ -51,3 +52,24 @@ def test_spark_paths_keep_partition_names_literal(tmp_path):
     assert spark_path(shared, f) == "s3a://bucket/dg/lake/requests/date=2026-06-02/part-0.parquet"
     outside = tmp_path.parent / "elsewhere.parquet"
     assert spark_path(shared, outside) == f"file://{outside.absolute().as_posix()}"
+
+
+def test_checkpoint_dir_follows_the_master(tmp_path):
+    from detector.clusters.spark_sql import checkpoint_dir
+
+    local = load_settings(tmp_path, engine="spark", spark_master="local[2]")
+    assert checkpoint_dir(local) is None  # one JVM: localCheckpoint
+    assert checkpoint_dir(load_settings(tmp_path, engine="spark")) is None  # local[threads]
+    cluster = load_settings(tmp_path, engine="spark", spark_master="spark://10.0.0.5:7077")
+    home_ckpt = (tmp_path / "state" / "spark-checkpoints").absolute().as_posix()
+    assert checkpoint_dir(cluster) == "file://" + home_ckpt
+    shared = cluster.replace(spark_checkpoint_dir="s3a://bucket/dg/ckpt")
+    assert checkpoint_dir(shared) == "s3a://bucket/dg/ckpt"
+
+
+@pytest.mark.parametrize("raw", ["ckpt", "/mnt/shared/ckpt"])
+def test_checkpoint_dir_must_be_a_uri(tmp_path, monkeypatch, raw):
+    monkeypatch.setenv("DETECTOR_SPARK_CHECKPOINT_DIR", raw)
+    with pytest.raises(ConfigError, match=r"spark_checkpoint_dir.*DETECTOR_SPARK_CHECKPOINT_DIR"
+                                          r".*folder URI with a scheme"):
+        load_settings(tmp_path)

@@ -18,6 +18,7 @@ SCALARS: dict[str, tuple[str, str, object]] = {
     "engine": ('"spark"', "spark", "spark"),
     "spark_master": ('"local[2]"', "local[2]", "local[2]"),
     "spark_lake_uri": ('"file:///x/lake"', "file:///x/lake", "file:///x/lake"),
+    "spark_checkpoint_dir": ('"dbfs:/dg/ckpt"', "dbfs:/dg/ckpt", "dbfs:/dg/ckpt"),
     "embedding_backend": ('"hashing"', "hashing", "hashing"),
     "embedding_sample_k": ("32", "32", 32),
     "threads": ("3", "3", 3),
