@@ -217,9 +217,22 @@ def _foreign_generate(out: Path, accounts: int, days: int, seed: int,
     return sorted(str(p) for p in (out / "logs").glob("*.jsonl.gz")), acc
 
 
+def _json_object(text: str) -> dict:
+    """The JSON object a ``--json`` command printed; lines before it (a library writing a
+    warning to stdout, as one baseline tree did) are skipped, never the object itself."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("{"):
+            try:
+                return json.loads("\n".join(lines[i:]))
+            except json.JSONDecodeError:
+                continue
+    raise SystemExit(f"no JSON object in the command's output: {text[-2000:]!r}")
+
+
 def _score(home: Path, files: list[str], tree: Path | None = None) -> tuple[int, list[dict]]:
     """Ingest, run and read the verdicts in a fresh home: (requests accepted, verdict rows)."""
-    n_req = json.loads(_cli(home, "ingest", *files, "--json", tree=tree)).get("accepted")
+    n_req = _json_object(_cli(home, "ingest", *files, "--json", tree=tree)).get("accepted")
     _cli(home, "run", "--all", tree=tree)
     text = _cli(home, "verdicts", "--format", "csv", tree=tree)
     return n_req, list(csv.DictReader(io.StringIO(text)))
