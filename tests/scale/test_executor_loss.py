@@ -83,3 +83,11 @@ def test_unreachable_checkpoint_dir_names_the_setting(spark_cluster, tmp_path):
                       spark_conf=spark_cluster.driver_conf())
     with pytest.raises(RuntimeError, match=r"file:///proc/dg-ckpt.*'spark_checkpoint_dir'"):
         spark_sql.components(spark_sql.session(s), ["a"], ["b"], checkpoint="file:///proc/dg-ckpt")
+
+
+def test_daily_job_checkpointed_in_the_home_and_cleaned(scale_job):
+    """The whole job on the cluster checkpointed its components under the default folder (the
+    home's state/spark-checkpoints; the master is not local) and deleted its subfolder."""
+    ckpt = scale_job.spark.state_dir / "spark-checkpoints"
+    assert ckpt.is_dir(), f"{ckpt} was never created: the job did not checkpoint there"
+    assert not any(ckpt.iterdir()), f"left in {ckpt}: {sorted(p.name for p in ckpt.iterdir())}"
