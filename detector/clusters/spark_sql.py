@@ -8,8 +8,9 @@ connected components, in Spark SQL.
   accounts, runs on the executors.
 - :func:`components`: connected components of the linked pairs by iterative min-label
   propagation (each account takes the smallest label among itself and its neighbours until no
-  label changes; GraphFrames needs a jar that cannot be fetched here). Only the components come
-  back; the per-component work (density, Louvain split) stays on the driver
+  label changes; GraphFrames needs a jar that cannot be fetched here), each round checkpointed
+  under :func:`checkpoint_dir` so that the loss of an executor does not fail the job. Only the
+  components come back; the per-component work (density, Louvain split) stays on the driver
   (``detector.clusters.graph.communities``).
 """
 
