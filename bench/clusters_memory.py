@@ -36,7 +36,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _meta import stamp, write_atomic  # noqa: E402
-from scale_day import CHILD, DAY, HighWater, lake  # noqa: E402
+from scale_day import CHILD, DAY, lake, measure_child  # noqa: E402
 
 #: the clusters stage with DuckDB threads = argv[2] (scale_day's stages run with 2)
 CLUSTERS = ("import sys; from detector.settings import load_settings;"
@@ -95,22 +94,10 @@ def run_stage(argv: list[str], code: Path | None) -> dict:
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = str(code)
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-c", *argv],
-                                stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=code or ROOT)
-        hwm = HighWater(proc.pid)
-        hwm.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        hwm.done.set()
-        hwm.join()
-        err.seek(0)
-        tail = err.read().decode(errors="replace")[-3000:]
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"child {argv[1:]} failed with code {code or ROOT}: {tail}")
-    return {"wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_rss_mib": round(hwm.kib / 1024)}
+    m = measure_child([sys.executable, "-c", *argv], env=env, cwd=code or ROOT)
+    if m["exit_code"] != 0:
+        raise SystemExit(f"child {argv[1:]} failed with code {code or ROOT}: {m['stderr_tail']}")
+    return {k: m[k] for k in ("wall_s", "cpu_s", "peak_rss_mib")}
 
 
 def clusters_run(home: Path, code: Path | None, threads: int, keep: Path) -> dict:

@@ -113,13 +113,12 @@ class HighWater(threading.Thread):
             self.done.wait(self.every_s)
 
 
-def run_stage(name: str, module: str, fn: str, home: Path) -> dict:
-    """One stage in a child process: wall, CPU (user + system), peak RSS, load around it."""
-    load0 = _load()
+def measure_child(cmd: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Run ``cmd`` as a child process: wall and CPU seconds (user + system, ``wait4``), peak
+    RSS (``HighWater``), exit code and the last 3,000 characters of its stderr."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(home), module, fn, DAY],
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=cwd)
         hwm = HighWater(proc.pid)
         hwm.start()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -128,12 +127,19 @@ def run_stage(name: str, module: str, fn: str, home: Path) -> dict:
         hwm.join()
         err.seek(0)
         tail = err.read().decode(errors="replace")[-3000:]
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"stage {name} ({module}.{fn}) failed on {home}: {tail}")
-    row = {"stage": name, "wall_s": round(wall, 1),
-           "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-           "peak_rss_mib": round(hwm.kib / 1024), "load_before": load0,
-           "load_after": _load()}
+    return {"wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mib": round(hwm.kib / 1024), "exit_code": os.waitstatus_to_exitcode(status),
+            "stderr_tail": tail}
+
+
+def run_stage(name: str, module: str, fn: str, home: Path) -> dict:
+    """One stage in a child process: wall, CPU (user + system), peak RSS, load around it."""
+    load0 = _load()
+    m = measure_child([sys.executable, "-c", CHILD, str(home), module, fn, DAY])
+    if m["exit_code"] != 0:
+        raise SystemExit(f"stage {name} ({module}.{fn}) failed on {home}: {m['stderr_tail']}")
+    row = {"stage": name, "wall_s": m["wall_s"], "cpu_s": m["cpu_s"],
+           "peak_rss_mib": m["peak_rss_mib"], "load_before": load0, "load_after": _load()}
     print(f"{name:11s} {row['wall_s']:8.1f} s wall {row['cpu_s']:8.1f} CPU-s "
           f"{row['peak_rss_mib']:7d} MiB  load {load0[0]} -> {row['load_after'][0]}", flush=True)
     return row
