@@ -18,9 +18,15 @@ classifier would block:
   (``detector.features.compute.bound_day_tables`` on the stream's requests; its ``w7_``
   columns are the day's own values, a stream has no stored window) and is scored by the same
   classifier; embedding, cluster and history features are absent (the classifier imputes);
-- the relay-day is blocked when a stream scores at or above the block threshold; the verdict's
-  sources get ``relay_stream_harvest`` and its explanation the stream (kind, key, requests,
-  share of the day, score), so the analyst sees which traffic decided it.
+- the rest of the relay's day beside each stream (its other requests) is featured and scored
+  the same way;
+- the relay-day is blocked when a stream scores at or above the block threshold *and* the rest
+  of the relay scores below the review threshold: harvesting concentrated in one stream of an
+  otherwise ordinary relay. (A relay the model already scores as a block gives high scores to
+  any large sample of its traffic; only the contrast says the stream is the relay's own
+  harvesting.) The verdict's sources get ``relay_stream_harvest`` and its explanation the
+  stream (kind, key, requests, share of the day, score, the rest's score), so the analyst sees
+  which traffic decided it.
 
 Cost: only relay-days the model would have blocked are read (a handful per day), with one
 pass over the lake's (model, first request) pairs for the new-model features. Evasion:
@@ -43,6 +49,9 @@ from detector.features.compute import all_request_files, bound_day_tables, first
 from detector.settings import Settings
 
 REASON = "relay_stream_harvest"
+REST = "~rest"
+_IN_STREAM = ("((k.kind = 'end_user' AND r.dg_eu IS NOT DISTINCT FROM k.stream) "
+              "OR (k.kind = 'profile' AND r.dg_pf = k.stream))")
 
 #: Profile columns: one harvesting script sends one profile.
 PROFILE = ("model", "temperature", "logprobs", "top_logprobs", "system_hash")
@@ -77,9 +86,10 @@ def _profile_sql() -> str:
 
 def stream_requests(settings: Settings, day: str, accounts: list[str],
                     params: StreamParams) -> tuple[pa.Table, dict[str, dict]]:
-    """The judged streams' requests of ``day`` (``account_id`` rewritten to
-    ``<account>~<stream>``; a request may be in its end user's and its profile's stream) and,
-    per pseudo-account, (account, kind, stream, requests, share of the account's day)."""
+    """The judged streams' requests of ``day`` and the rest of each relay's day beside each
+    stream (``account_id`` rewritten to ``<account>~<stream>`` and ``<account>~<stream>~rest``;
+    a request may be in its end user's and its profile's stream) and, per stream,
+    (account, kind, stream, requests, share of the account's day)."""
     files = store.request_files(settings, day)
     if not files or not accounts:
         return pa.table({}), {}
@@ -106,11 +116,10 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
                 for r in keep.itertuples(index=False)}
         con.register("dg_keep", keep)
         req = con.sql(
-            """SELECT r.* EXCLUDE (dg_eu, dg_pf, account_id),
-                      k.account_id || '~' || k.stream AS account_id
-               FROM r JOIN dg_keep k ON r.account_id = k.account_id
-                AND ((k.kind = 'end_user' AND r.dg_eu = k.stream)
-                     OR (k.kind = 'profile' AND r.dg_pf = k.stream))""").to_arrow_table()
+            f"""SELECT r.* EXCLUDE (dg_eu, dg_pf, account_id),
+                       k.account_id || '~' || k.stream
+                       || CASE WHEN {_IN_STREAM} THEN '' ELSE '{REST}' END AS account_id
+                FROM r JOIN dg_keep k ON r.account_id = k.account_id""").to_arrow_table()
     finally:
         con.close()
     if "date" in req.column_names:
@@ -158,12 +167,16 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model, cfg
         if not info:
             continue
         feats = stream_features(settings, req, day, fs)
-        scores = model.predict_proba(feats)[:, 1]
-        for pseudo, score in zip(feats["account_id"], scores, strict=True):
-            ev = info[pseudo]
+        scores = dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
+        for pseudo, ev in info.items():
+            score, rest = scores.get(pseudo, 0.0), scores.get(pseudo + REST, 0.0)
             p = accounts[ev["account_id"]]
-            if score >= cfg.block_threshold and score > found.get(p, {}).get("score", -1.0):
-                found[p] = {**ev, "score": round(float(score), 6)}
+            # the stream harvests and the relay's other traffic does not: a sample of traffic
+            # the model already scores as a block would score as one too, with its rest
+            if (score >= cfg.block_threshold and rest < cfg.review_threshold
+                    and score > found.get(p, {}).get("score", -1.0)):
+                found[p] = {**ev, "score": round(float(score), 6),
+                            "rest_score": round(float(rest), 6)}
     return found
 
 

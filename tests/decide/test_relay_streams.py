@@ -69,6 +69,8 @@ def test_streams_are_cut_per_end_user_and_per_profile_within_the_bounds(home):
     assert ("proxy", "end_user") not in by_kind and not any(a == "small" for a, _ in by_kind)
     counts = pd.Series(req.column("account_id").to_pylist()).value_counts()
     assert counts[f"proxy~{harvest['stream']}"] == 120
+    # beside each stream, the rest of the relay's day
+    assert counts[f"proxy~{harvest['stream']}{relay_streams.REST}"] == 400
 
 
 class _Model:
@@ -98,6 +100,7 @@ def test_a_capped_relay_is_blocked_on_its_harvesting_stream_only(home):
     assert out.loc["proxy", "sources"] == ["model", relay_streams.REASON]
     ev = json.loads(out.loc["proxy", "explanation_json"])["relay_stream"]
     assert ev["kind"] == "profile" and ev["requests"] == 120 and ev["score"] == pytest.approx(0.97)
+    assert ev["rest_score"] == pytest.approx(0.2)
     # a relay whose streams all look ordinary stays at review with the cap visible
     assert out.loc["clean_relay", "decision"] == "review"
     assert "model_block_capped" in out.loc["clean_relay", "sources"]
@@ -115,3 +118,16 @@ def test_only_capped_relays_are_candidates():
     # capped for relaying: yes; capped for thin evidence only (10 requests) is a relay too,
     # but its streams cannot reach the floor; a review on the score, an allow-listed org: no
     assert relay_streams.candidates(out, frame, CFG) == [0, 1]
+
+
+def test_a_relay_whose_other_traffic_looks_the_same_is_not_blocked_on_a_stream(home):
+    """A sample of traffic the model already scores as a block scores as one too: a stream
+    blocks only against a rest that looks ordinary."""
+    rows = [_req("app", i, user=f"u{i % 40}", model="chat-small", max_tokens=4096)
+            for i in range(300)]
+    rows += [_req("app", i, user=f"u{i % 40}", model="frontier-large", max_tokens=2048,
+                  minutes=1.4) for i in range(120)]
+    write_lake(home, rows)
+    out = _decide(home, {"app": 40})
+    assert out.loc["app", "decision"] == "review"
+    assert "model_block_capped" in out.loc["app", "sources"]
