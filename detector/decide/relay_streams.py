@@ -11,8 +11,9 @@ classifier would block:
   system prompt, max_tokens as none / under 2048 / 2048 and more, single- or multi-turn: one
   harvesting script sends one profile, whatever end-user ids and client addresses it spreads
   its requests over);
-- a stream is judged when it holds at least ``min_requests`` requests (the model-only block's
-  evidence floor) and at most ``max_share`` of the relay's requests that day (a stream that is
+- a stream is judged when it holds at least the model-only block's evidence floor
+  (``PolicyConfig.model_block_min_requests``) in requests and at most ``MAX_SHARE`` of the
+  relay's requests that day (a stream that is
   the whole relay is the relay, already judged and capped);
 - each judged stream gets the daily features of a pseudo-account ``<account>~<stream>``
   (``detector.features.compute.bound_day_tables`` on the stream's requests; its ``w7_``
@@ -30,13 +31,12 @@ classifier would block:
 
 Cost: only relay-days the model would have blocked are read (a handful per day), with one
 pass over the lake's (model, first request) pairs for the new-model features. Evasion:
-harvesting spread over many profiles and end users each under ``min_requests`` stays at review.
+harvesting spread over many profiles and end users each under the floor stays at review.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -57,10 +57,8 @@ _IN_STREAM = ("((k.kind = 'end_user' AND r.dg_eu IS NOT DISTINCT FROM k.stream) 
 PROFILE = ("model", "temperature", "logprobs", "top_logprobs", "system_hash")
 
 
-@dataclass(frozen=True)
-class StreamParams:
-    min_requests: int = 50
-    max_share: float = 0.8
+#: A stream holding more of the relay's day than this is the relay itself, already judged.
+MAX_SHARE = 0.8
 
 
 def candidates(out: pd.DataFrame, frame: pd.DataFrame, cfg: PolicyConfig) -> list[int]:
@@ -85,7 +83,8 @@ def _profile_sql() -> str:
 
 
 def stream_requests(settings: Settings, day: str, accounts: list[str],
-                    params: StreamParams) -> tuple[pa.Table, dict[str, dict]]:
+                    min_requests: int, max_share: float = MAX_SHARE
+                    ) -> tuple[pa.Table, dict[str, dict]]:
     """The judged streams' requests of ``day`` and the rest of each relay's day beside each
     stream (``account_id`` rewritten to ``<account>~<stream>`` and ``<account>~<stream>~rest``;
     a request may be in its end user's and its profile's stream) and, per stream,
@@ -109,7 +108,7 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
                           SELECT account_id, 'profile', dg_pf, count(*) FROM r GROUP BY ALL)
                SELECT s.*, s.n / tot.total AS share FROM s JOIN tot USING (account_id)
                WHERE s.n >= ? AND s.n <= ? * tot.total ORDER BY 1, 3""",
-            [params.min_requests, params.max_share]).df()
+            [min_requests, max_share]).df()
         info = {f"{r.account_id}~{r.stream}": {"account_id": r.account_id, "kind": r.kind,
                                                 "stream": r.stream, "requests": int(r.n),
                                                 "share": round(float(r.share), 4)}
@@ -146,8 +145,8 @@ def stream_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table) -
     return df
 
 
-def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model, cfg: PolicyConfig,
-          params: StreamParams = StreamParams()) -> dict[int, dict]:
+def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
+          cfg: PolicyConfig) -> dict[int, dict]:
     """Position of a capped relay-day -> its strongest stream scoring >= the block threshold."""
     pos = candidates(out, frame, cfg)
     if not pos:
@@ -163,7 +162,8 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model, cfg
         eng.close()
     found: dict[int, dict] = {}
     for day, accounts in sorted(by_day.items()):
-        req, info = stream_requests(settings, day, sorted(accounts), params)
+        req, info = stream_requests(settings, day, sorted(accounts),
+                                     cfg.model_block_min_requests)
         if not info:
             continue
         feats = stream_features(settings, req, day, fs)

@@ -54,7 +54,7 @@ def relay(account: str, harvest: int, organic: int = 400) -> list[dict[str, Any]
 def test_streams_are_cut_per_end_user_and_per_profile_within_the_bounds(home):
     write_lake(home, relay("proxy", harvest=120) + relay("small", harvest=30))
     req, info = relay_streams.stream_requests(home, DAY, ["proxy", "small"],
-                                              relay_streams.StreamParams())
+                                              CFG.model_block_min_requests)
     by_kind = {}
     for pseudo, ev in info.items():
         assert pseudo == f"{ev['account_id']}~{ev['stream']}"
