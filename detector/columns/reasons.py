@@ -20,7 +20,8 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "Model block capped at review",
         "The classifier alone would have blocked this account, but the block was capped at "
         "review because too few requests (that day, over the last 7 days, or in its cluster) "
-        "stood behind the score, or because the account relays many distinct end users."),
+        "stood behind the score, because the day's traffic came in one short burst (such as "
+        "a benchmark run), or because the account relays many distinct end users."),
     # detector/decide/relay_streams.py
     "relay_stream_harvest": (
         "Harvesting stream inside a relay",

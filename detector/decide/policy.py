@@ -5,9 +5,13 @@ Sources, per account-day:
   block needs ``model_block_min_requests`` requests behind the score: the account's own that
   day or over the 7-day window its ``w7_*`` features read, or its cluster's that day (fewer:
   review at most), because
-  shares and ratios over a handful of requests are too noisy to cut a customer off on, and is
-  capped at review for a relay passing ``model_block_max_end_users`` or more distinct end-user
-  ids (a platform serving identified users is a business to talk to, not to cut off on a score);
+  shares and ratios over a handful of requests are too noisy to cut a customer off on; when the
+  account's own day carries that evidence (outside a cluster), the day must also spread beyond a
+  single burst (``model_block_min_hour_entropy`` bits of hour-of-day entropy: one short job, such
+  as a benchmark run, is shown to an analyst before the account is cut off); and a model-only
+  block is capped at review for a relay passing ``model_block_max_end_users`` or more distinct
+  end-user ids (a platform serving identified users is a business to talk to, not to cut off on
+  a score);
 - rules: each acting rule (status test/stable) imposes its action and lifts the score to at least
   its score contribution; experimental rules are recorded as shadow hits and never act;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
@@ -37,6 +41,7 @@ class PolicyConfig:
     cluster_block_min_size: int = 5
     cluster_block_share: float = 0.8
     model_block_min_requests: int = 0
+    model_block_min_hour_entropy: float | None = None
     model_block_max_end_users: int | None = None
 
     def __post_init__(self) -> None:
@@ -47,6 +52,10 @@ class PolicyConfig:
         if self.model_block_min_requests < 0:
             raise ValueError("model_block_min_requests: expected a count >= 0, got "
                              f"{self.model_block_min_requests!r}")
+        h = self.model_block_min_hour_entropy
+        if h is not None and not 0.0 <= h <= np.log2(24):
+            raise ValueError("model_block_min_hour_entropy: expected bits in [0, log2(24)] or "
+                             f"None, got {h!r}")
 
 
 def _rule_table(hits: pd.DataFrame) -> pd.DataFrame:
@@ -129,15 +138,33 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
 
 
 def _model_rank(frame: pd.DataFrame, rank: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
-    """Rank the model alone imposes: its threshold ``rank``, with blocks on thin evidence or of
-    relays capped at review."""
+    """Rank the model alone imposes: its threshold ``rank``, with blocks on thin evidence, on a
+    single burst, or of relays capped at review."""
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
         volume = _evidence_requests(frame)
         rank = np.where((rank == 2) & (volume < cfg.model_block_min_requests), 1, rank)
+    if cfg.model_block_min_hour_entropy is not None and "tim_hour_entropy" in frame.columns:
+        rank = np.where((rank == 2) & _single_burst(frame, cfg), 1, rank)
     if cfg.model_block_max_end_users is not None and "inf_distinct_end_users" in frame.columns:
         users = pd.to_numeric(frame["inf_distinct_end_users"], errors="coerce").fillna(0).to_numpy()
         rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
     return rank
+
+
+def _single_burst(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:
+    """Rows whose model block would rest on one burst: the account's own day holds the
+    evidence floor (so the day alone backs the block), the account is in no cluster, and the
+    day's hour-of-day entropy is under ``model_block_min_hour_entropy`` (a job of an hour or
+    two). Entropy is a spread, not a count, so this does not move with volume; a block resting
+    on the week or a cluster is backed by more than the day and is not held here."""
+    day = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy() \
+        if "vol_requests" in frame.columns else np.zeros(len(frame))
+    spread = pd.to_numeric(frame["tim_hour_entropy"], errors="coerce").to_numpy(dtype=float)
+    alone = np.ones(len(frame), dtype=bool)
+    if "cluster_id" in frame.columns:
+        alone = frame["cluster_id"].isna().to_numpy() | (frame["cluster_id"].astype(str) == "").to_numpy()
+    burst = ~np.isnan(spread) & (spread < cfg.model_block_min_hour_entropy)
+    return alone & (day >= cfg.model_block_min_requests) & burst
 
 
 def _threshold_rank(score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:

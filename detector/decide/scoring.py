@@ -62,6 +62,13 @@ MODEL_REVIEW_FLOOR = 0.5
 #: the cluster's that day: ``policy._evidence_requests``); below it the model can only review.
 MODEL_BLOCK_MIN_REQUESTS = 50
 
+#: A model-only block resting on the account's own day (outside a cluster) needs the day spread
+#: over more than one burst: hour-of-day entropy of at least 1 bit (two equally busy hours).
+#: A benchmark run sends a few hundred long pass@k generations in an hour; harvesting jobs run on
+#: clocks with several windows or all day. Evasion cost: a harvester packing each day into one
+#: hour is reviewed, not blocked, by the model (rules and clusters still act).
+MODEL_BLOCK_MIN_HOUR_ENTROPY = 1.0
+
 #: A model-only block is capped at review when the account passes this many distinct end-user
 #: ids in a day (a relay or platform; see ``inf_distinct_end_users``). Evasion cost: a harvester
 #: inventing end-user ids avoids model-only blocks, not reviews, rules or cluster escalation.
@@ -77,6 +84,7 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
              else max(float(thr.get("block", 0.9)), MODEL_BLOCK_FLOOR))
     return PolicyConfig(review_threshold=min(review, block), block_threshold=block,
                         model_block_min_requests=MODEL_BLOCK_MIN_REQUESTS,
+                        model_block_min_hour_entropy=MODEL_BLOCK_MIN_HOUR_ENTROPY,
                         model_block_max_end_users=MODEL_BLOCK_MAX_END_USERS)
 
 

@@ -93,6 +93,27 @@ def test_model_block_min_requests_is_validated():
         PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=-1)
 
 
+def test_model_only_block_on_a_single_burst_is_capped_at_review():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50,
+                       model_block_min_hour_entropy=1.0)
+    f = frame(["burst", "all_day", "two_hours", "thin_day", "hydra", "unknown"],
+              clusters=[None, None, None, None, "c1", None])
+    f["vol_requests"] = [448, 448, 448, 20, 448, 448]
+    f["w7_vol_requests"] = [448, 448, 448, 140, 448, 448]
+    f["tim_hour_entropy"] = [0.11, 4.2, 1.0, 0.0, 0.0, None]
+    out = apply_policy(f, np.full(6, 0.99), hits([]), cfg)
+    # one benchmark-like burst: reviewed, the analyst sees the cap; two equally busy hours
+    # are enough spread; a day under the floor blocked on its week, a cluster member and a day
+    # whose spread is unknown are not held by this guard
+    assert list(out["decision"]) == ["review", "block", "block", "block", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]
+
+
+def test_model_block_min_hour_entropy_is_validated():
+    with pytest.raises(ValueError, match="model_block_min_hour_entropy"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_hour_entropy=5.0)
+
+
 def test_model_only_block_of_a_relay_with_many_end_users_is_capped_at_review():
     cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_max_end_users=20)
     f = frame(["relay", "operator", "ruled_relay"])
