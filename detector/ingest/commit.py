@@ -36,18 +36,18 @@ import orjson
 
 from detector.errors import InputError
 from detector.ingest import idstore
+from detector.ingest.config import IngestHome
 from detector.ingest.manifest import ingest_state_dir
 from detector.lake.io import fsync_dir
-from detector.settings import Settings
 
 
-def workers_lock_path(settings: Settings) -> Path:
+def workers_lock_path(settings: IngestHome) -> Path:
     """Lock file that every worker process holds shared for as long as it lives."""
     return ingest_state_dir(settings) / "workers.lock"
 
 
 @contextmanager
-def home_lock(settings: Settings) -> Iterator[None]:
+def home_lock(settings: IngestHome) -> Iterator[None]:
     """Exclusive ingest lock on the home (waits for another ingest in the same home).
 
     After taking it, waits until no worker process of an earlier (killed) ingest is alive:
@@ -88,18 +88,18 @@ def enter_worker(settings_lock: Path) -> None:
     _WORKER_LOCK.append(fh)
 
 
-def staging_dir(settings: Settings) -> Path:
+def staging_dir(settings: IngestHome) -> Path:
     return ingest_state_dir(settings) / "staging"
 
 
-def encode_parts(settings: Settings, parts: list[tuple[Path, Path]]) -> str:
+def encode_parts(settings: IngestHome, parts: list[tuple[Path, Path]]) -> str:
     """JSON list of (staged, final) paths relative to the home."""
     home = settings.home
     return orjson.dumps([[str(s.relative_to(home)), str(f.relative_to(home))]
                          for s, f in parts]).decode()
 
 
-def publish(settings: Settings, parts: list[tuple[Path, Path]]) -> None:
+def publish(settings: IngestHome, parts: list[tuple[Path, Path]]) -> None:
     """Rename staged files onto their final names (idempotent) and fsync the folders."""
     folders = set()
     for staged, final in parts:
@@ -115,7 +115,7 @@ def mark_published(con: sqlite3.Connection, file_id: int, seq: int) -> None:
     con.execute("UPDATE chunks SET published = 1 WHERE file_id = ? AND seq = ?", (file_id, seq))
 
 
-def recover(settings: Settings, con: sqlite3.Connection) -> int:
+def recover(settings: IngestHome, con: sqlite3.Connection) -> int:
     """Finish committed chunks and discard uncommitted staging; returns chunks rolled forward.
 
     Call only while holding :func:`home_lock`.

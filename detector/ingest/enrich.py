@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from detector.ingest.config import IngestHome
 from detector.ingest.idstore import NO_TS
 from detector.ingest.manifest import ingest_state_dir
 from detector.ingest.parse import ParsedBatch
@@ -51,7 +52,6 @@ from detector.ingest.tables import ROW_FIELDS, rows_to_table
 from detector.ingest.timeparse import day_of
 from detector.lake.io import write_parquet_atomic
 from detector.lake.schema import REQUEST_PARQUET_OPTIONS, REQUEST_SCHEMA
-from detector.settings import Settings
 
 _REQUEST_GROUP = ("n_messages", "n_user_turns", "system_prompt", "system_hash", "prompt_text",
                   "prompt_hash", "prompt_chars", "max_tokens", "temperature", "top_p", "n",
@@ -171,7 +171,7 @@ class Outcome:
 
 
 @contextmanager
-def rewrite_lock(settings: Settings) -> Iterator[None]:
+def rewrite_lock(settings: IngestHome) -> Iterator[None]:
     """Held by a chunk from reading stored rows until its rewritten parts are published, so
     two workers never rewrite one part file from the same old copy."""
     path = ingest_state_dir(settings) / "enrich.lock"
@@ -207,7 +207,7 @@ def _raw_of(row: dict, sampled: bool) -> bytes:
 WAIT_S = 60.0
 
 
-def resolve(settings: Settings, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
+def resolve(settings: IngestHome, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
             staging: Path, sampled: bool = False,
             pending: Callable[[set[str]], bool] | None = None,
             flight: tuple[np.ndarray, np.ndarray] | None = None) -> Outcome:

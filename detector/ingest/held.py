@@ -34,12 +34,15 @@ import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from detector.ingest.manifest import held_dir
 from detector.lake.io import write_bytes_atomic
-from detector.settings import Settings
+
+if TYPE_CHECKING:
+    from detector.settings import Settings
 
 _BATCH = "openai-batch"
 _LANGFUSE = "langfuse"

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from detector.ingest import idstore
-from detector.settings import Settings
+from detector.ingest.config import IngestHome
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -67,21 +67,21 @@ CREATE TABLE IF NOT EXISTS samples (
 
 
 
-def ingest_state_dir(settings: Settings) -> Path:
+def ingest_state_dir(settings: IngestHome) -> Path:
     """``<home>/state/ingest``: manifest, lock file and staging area."""
     return settings.state_dir / "ingest"
 
 
-def held_dir(settings: Settings) -> Path:
+def held_dir(settings: IngestHome) -> Path:
     """``<home>/state/ingest/held``: what later deliveries need (``Format.holds``)."""
     return ingest_state_dir(settings) / "held"
 
 
-def manifest_path(settings: Settings) -> Path:
+def manifest_path(settings: IngestHome) -> Path:
     return ingest_state_dir(settings) / "manifest.sqlite"
 
 
-def connect(settings: Settings) -> sqlite3.Connection:
+def connect(settings: IngestHome) -> sqlite3.Connection:
     """Open (creating if needed) the manifest; autocommit mode, transactions are explicit."""
     path = manifest_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +151,7 @@ def touch_dates(con: sqlite3.Connection, rows_per_date: dict[str, int]) -> list[
 WINDOW_DAYS = 28
 
 
-def dirty_dates(settings: Settings, window_days: int = WINDOW_DAYS) -> list[str]:
+def dirty_dates(settings: IngestHome, window_days: int = WINDOW_DAYS) -> list[str]:
     """Days (``YYYY-MM-DD``) to score: never scored, or scored before rows arrived for a day
     inside their window (themselves or one of the ``window_days - 1`` days before them).
 
@@ -172,7 +172,7 @@ def dirty_dates(settings: Settings, window_days: int = WINDOW_DAYS) -> list[str]
     return [r[0] for r in rows]
 
 
-def mark_scored(settings: Settings, dates: Iterable[str]) -> None:
+def mark_scored(settings: IngestHome, dates: Iterable[str]) -> None:
     """Record that ``dates`` were scored with every row committed so far.
 
     Rows committed for a listed day between the start of scoring and this call are treated as

@@ -23,12 +23,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from detector.errors import InputError
 from detector.ingest import manifest as mf
 from detector.ingest.commit import home_lock, recover, workers_lock_path
+from detector.ingest.config import IngestConfig, ingest_config
 from detector.ingest.formats import ACCOUNT_FORMATS, detect, get_format
 from detector.ingest.held import prune_held
 from detector.ingest.memory import freed_memory_kept
@@ -45,7 +47,9 @@ from detector.ingest.worker import (
     process_file,
     run_task,
 )
-from detector.settings import Settings
+
+if TYPE_CHECKING:
+    from detector.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ def _file_status(con: sqlite3.Connection, sha: str) -> str | None:
     return row[0] if row else None
 
 
-def _run_tasks(settings: Settings, tasks: list[FileTask], workers: int,
+def _run_tasks(config: IngestConfig, tasks: list[FileTask], workers: int,
                advance: Callable[[int], None]) -> None:
     """Process tasks inline (one worker) or in a spawn pool; outcomes land in the manifest.
 
@@ -184,15 +188,15 @@ def _run_tasks(settings: Settings, tasks: list[FileTask], workers: int,
     prompt-sampling mode, whose sample is drawn from row tuples at commit time); otherwise
     each pool worker ingests whole files.
     """
-    chunk_pool = len(tasks) < workers and settings.keep_prompt_text
+    chunk_pool = len(tasks) < workers and config.keep_prompt_text
     if workers <= 1 or not tasks or (len(tasks) == 1 and not chunk_pool):
         with freed_memory_kept():
             for task in tasks:
-                process_file(settings, task, advance)
+                process_file(config, task, advance)
         return
     ctx = get_context("spawn")
     with _single_threaded_blas(), freed_memory_kept():  # the parent commits in chunk pools
-        _run_pool(settings, tasks, workers, advance, ctx, chunk_pool)
+        _run_pool(config, tasks, workers, advance, ctx, chunk_pool)
 
 
 @contextmanager
@@ -213,20 +217,20 @@ def _single_threaded_blas() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def _run_pool(settings: Settings, tasks: list[FileTask], workers: int,
+def _run_pool(config: IngestConfig, tasks: list[FileTask], workers: int,
               advance: Callable[[int], None], ctx: object, chunk_pool: bool) -> None:
     if chunk_pool:
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
-                                 initargs=(None, str(workers_lock_path(settings)))) as ex:
+                                 initargs=(None, str(workers_lock_path(config)))) as ex:
             for task in tasks:
                 task = replace(task, chunk_bytes=min(task.chunk_bytes, POOL_CHUNK_BYTES))
-                process_file(settings, task, advance, pool=ex, pool_size=workers)
+                process_file(config, task, advance, pool=ex, pool_size=workers)
         return
     q = ctx.Queue()
     with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx,
                              initializer=init_worker,
-                             initargs=(q, str(workers_lock_path(settings)))) as ex:
-        pending = {ex.submit(run_task, settings, t) for t in tasks}
+                             initargs=(q, str(workers_lock_path(config)))) as ex:
+        pending = {ex.submit(run_task, config, t) for t in tasks}
         while pending:
             done, pending = wait(pending, timeout=0.2)
             for fut in done:
@@ -326,7 +330,7 @@ def ingest_paths(settings: Settings, paths: list[str | Path], fmt: str = "auto",
                                           options=options[inp.key]))
             bar, advance = _progress_bar(progress, sum(t.size for t in tasks))
             try:
-                _run_tasks(settings, tasks, n_workers, advance)
+                _run_tasks(ingest_config(settings), tasks, n_workers, advance)
             finally:
                 if bar is not None:
                     bar.stop()  # type: ignore[attr-defined]

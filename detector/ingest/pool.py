@@ -2,7 +2,9 @@
 
 :func:`parse_chunk` parses one batch of a file in a pool process (the parent commits, in file
 order: :func:`detector.ingest.worker.process_file`); :func:`run_task` ingests a whole file in a
-pool process; :func:`init_worker` prepares each pool process.
+pool process; :func:`init_worker` prepares each pool process. What a spawned process
+imports never reaches ``detector.settings`` (pydantic): it is given an
+:class:`detector.ingest.config.IngestConfig`, never the settings.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from detector.ingest.commit import enter_worker
+from detector.ingest.config import IngestConfig
 from detector.ingest.formats import get_format
 from detector.ingest.memory import keep_freed_memory
 from detector.ingest.normalize import Limits
 from detector.ingest.parse import ParsedBatch, RecordReader
 from detector.ingest.scan import parse_to_table
 from detector.ingest.sources import LineBatch
-from detector.settings import Settings
 
 if TYPE_CHECKING:
     from detector.ingest.worker import FileTask
@@ -78,11 +80,12 @@ def init_worker(queue: object, workers_lock: str) -> None:
     _QUEUE = queue
 
 
-def run_task(settings: Settings, task: FileTask) -> dict:
-    """Pool entry point: process one file, report progress through the queue."""
+def run_task(config: IngestConfig, task: FileTask) -> dict:
+    """Pool entry point: process one file, report progress through the queue (``config``: the
+    plain values :func:`detector.ingest.config.ingest_config` derived from the settings)."""
     def report(n: int) -> None:
         if _QUEUE is not None:
             _QUEUE.put(n)  # type: ignore[attr-defined]
     from detector.ingest.worker import process_file  # noqa: PLC0415 (imports this module)
 
-    return process_file(settings, task, report).to_dict()
+    return process_file(config, task, report).to_dict()

@@ -11,9 +11,12 @@ from __future__ import annotations
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from detector.ingest import manifest as mf
-from detector.settings import Settings
+
+if TYPE_CHECKING:
+    from detector.settings import Settings
 
 
 def _old_partitions(root: Path, cutoff: str) -> list[Path]:

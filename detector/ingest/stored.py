@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from detector.settings import Settings
+from detector.ingest.config import IngestHome
 
 
-def stored_heads(settings: Settings, wanted: dict[str, str]
+def stored_heads(settings: IngestHome, wanted: dict[str, str]
                  ) -> dict[str, tuple[Path, object, str]]:
     """(part file, ts, account_id) of each request id in ``wanted`` (id -> the day to look
     first, then the nearest days), read from three cheap columns of the parts whose request_id

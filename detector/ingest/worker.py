@@ -29,6 +29,7 @@ from detector.ingest.commit import (
     publish,
     staging_dir,
 )
+from detector.ingest.config import IngestConfig
 from detector.ingest.formats import get_format
 from detector.ingest.normalize import Limits
 from detector.ingest.outcome import (  # noqa: F401  (re-exported)
@@ -55,7 +56,6 @@ from detector.ingest.tables import (
 )
 from detector.lake.io import write_parquet_atomic
 from detector.lake.schema import REQUEST_PARQUET_OPTIONS
-from detector.settings import Settings
 
 Progress = Callable[[int], None]
 
@@ -118,18 +118,18 @@ def _dedupe_local(parsed: ParsedBatch) -> tuple[np.ndarray, np.ndarray]:
 class ChunkWriter:
     """Stages, commits and publishes the chunks of one file."""
 
-    def __init__(self, settings: Settings, con: sqlite3.Connection, task: FileTask,
+    def __init__(self, config: IngestConfig, con: sqlite3.Connection, task: FileTask,
                  state: _FileState) -> None:
-        self.settings, self.con, self.task, self.state = settings, con, task, state
-        self.ids = idstore.IdStore(idstore.folder_of(mf.ingest_state_dir(settings)))
-        self.sample = not settings.keep_prompt_text
-        self.sample_k = max(0, settings.embedding_sample_k)
+        self.config, self.con, self.task, self.state = config, con, task, state
+        self.ids = idstore.IdStore(idstore.folder_of(mf.ingest_state_dir(config)))
+        self.sample = not config.keep_prompt_text
+        self.sample_k = max(0, config.embedding_sample_k)
         self.extra = enrich.Outcome()
         self.held_locks = ExitStack()
         self.lock_held = False
 
     def _stage(self, parsed: ParsedBatch, keep: list[int]) -> tuple[list, dict[str, int]]:
-        s, task = self.settings, self.task
+        s, task = self.config, self.task
         tag = f"{self.state.file_id}-{self.state.seq}"
         base = staging_dir(s) / tag
         name = f"part-{task.job_id}-{tag}.parquet"
@@ -168,7 +168,7 @@ class ChunkWriter:
 
     def _stage_bad(self, parsed: ParsedBatch, base: Path, name: str,
                    parts: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-        s, task, extra = self.settings, self.task, self.extra
+        s, task, extra = self.config, self.task, self.extra
         parts.extend(extra.parts)
         if extra.conflicts:
             parsed = ParsedBatch(bad_lines=parsed.bad_lines + [c[0] for c in extra.conflicts],
@@ -187,14 +187,14 @@ class ChunkWriter:
         self.extra = enrich.Outcome()
         if len(keep) == parsed.n_rows:
             return
-        staging = staging_dir(self.settings) / f"{self.state.file_id}-{self.state.seq}"
+        staging = staging_dir(self.config) / f"{self.state.file_id}-{self.state.seq}"
         rest = np.ones(parsed.n_rows, bool)
         rest[keep] = False
         rest = np.flatnonzero(rest)
         flight = (np.full(parsed.n_rows, idstore.NO_TS, np.int64),
                   np.full(parsed.n_rows, None, object))
         flight[0][rest], flight[1][rest] = self.ids.in_flight(self.con, keys[rest])
-        self.extra = enrich.resolve(self.settings, parsed, keep, keys, staging, self.sample,
+        self.extra = enrich.resolve(self.config, parsed, keep, keys, staging, self.sample,
                                     None if self.lock_held else self._pending, flight)
         if self.extra.parts and not self.lock_held:  # stored rows to rewrite: again under
             # the lock, held to the rename (duplicates and conflicts need none: enrichment
@@ -202,7 +202,7 @@ class ChunkWriter:
             # flight, so that the second pass decides what the first did
             self._discard(self.extra.parts, None)
             self._lock()
-            self.extra = enrich.resolve(self.settings, parsed, keep, keys, staging, self.sample,
+            self.extra = enrich.resolve(self.config, parsed, keep, keys, staging, self.sample,
                                         flight=flight)
 
     def _pending(self, runs: set[str]) -> bool:
@@ -243,7 +243,7 @@ class ChunkWriter:
 
     def _lock(self) -> None:
         if not self.lock_held:
-            self.held_locks.enter_context(enrich.rewrite_lock(self.settings))
+            self.held_locks.enter_context(enrich.rewrite_lock(self.config))
             self.lock_held = True
 
     def _commit_locked(self, parsed: ParsedBatch, keep: np.ndarray, keys: np.ndarray,
@@ -272,7 +272,7 @@ class ChunkWriter:
                 self._discard(parts, None)
                 self._release(run)
                 raise
-        publish(self.settings, parts)
+        publish(self.config, parts)
         mark_published(con, self.state.file_id, self.state.seq)
         self.state.seq += 1
 
@@ -350,7 +350,7 @@ class ChunkWriter:
         extra, quarantined = self.extra, len(parsed.bad_raw)
         dup = parsed.read - accepted - quarantined
         con.execute("INSERT INTO chunks (file_id, seq, parts_json) VALUES (?, ?, ?)",
-                    (st.file_id, st.seq, encode_parts(self.settings, parts)))
+                    (st.file_id, st.seq, encode_parts(self.config, parts)))
         old_dates, old_rescore = con.execute(
             "SELECT dates_json, rescore_json FROM files WHERE file_id = ?", (st.file_id,)).fetchone()
         dates = sorted(set(orjson.loads(old_dates)) | set(per_date))
@@ -365,7 +365,7 @@ class ChunkWriter:
              orjson.dumps(dates).decode(), orjson.dumps(rescores).decode(), st.file_id))
 
 
-def process_file(settings: Settings, task: FileTask, progress: Progress | None = None,
+def process_file(config: IngestConfig, task: FileTask, progress: Progress | None = None,
                  pool: Executor | None = None, pool_size: int = 1) -> FileOutcome:
     """Ingest ``task.path`` from its last committed chunk to the end; see module docstring.
 
@@ -373,13 +373,13 @@ def process_file(settings: Settings, task: FileTask, progress: Progress | None =
     are parsed in the pool, a few ahead, and committed here in file order; without it (and in
     prompt-sampling mode, whose sample is drawn at commit time from row tuples) here.
     """
-    con = mf.connect(settings)
+    con = mf.connect(config)
     try:
         state = _open_file(con, task)
         if state.status == "done":
             return file_outcome(con, task.sha256, task.path, "processed")
         fmt = get_format(task.fmt)
-        writer = ChunkWriter(settings, con, task, state)
+        writer = ChunkWriter(config, con, task, state)
         source = fmt.source(Path(task.path), state.end_offset, state.end_line)
         batches = source.batches(task.chunk_lines, task.chunk_bytes)
         if pool is not None and not writer.sample:
