@@ -14,8 +14,6 @@ small day costs milliseconds.
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +27,13 @@ import pyarrow as pa
 
 from detector.errors import ConfigError
 from detector.lake.schema import REQUEST_SCHEMA
+from detector.lake.spark import (  # noqa: F401  (re-exported: the one way to a session)
+    SPARK_DEFAULTS,
+    spark_master,
+    spark_path,
+    spark_session,
+    stop_spark,
+)
 from detector.settings import Settings
 
 _COMPILED: dict[tuple, str] = {}
@@ -183,78 +188,6 @@ def _spark_schema(schema: pa.Schema) -> Any:
         kind = T.TimestampType() if pa.types.is_timestamp(f.type) else kinds.get(f.type, T.StringType())
         fields.append(T.StructField(f.name, kind, True))
     return T.StructType(fields)
-
-
-#: Spark conf the feature queries need (UTC, exact arithmetic, Arrow transfers) and small-machine
-#: defaults; ``settings.spark_conf`` is applied after these and overrides any of them.
-SPARK_DEFAULTS = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "2",
-    "spark.ui.enabled": "false",
-    "spark.sql.ansi.enabled": "false",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-}
-
-_SPARK: Any = None
-_SPARK_KEY: tuple = ()
-
-
-def spark_master(settings: Settings) -> str:
-    """``settings.spark_master``, or ``local[threads]`` (``local[*]`` with threads = 0)."""
-    return settings.spark_master or f"local[{settings.threads or '*'}]"
-
-
-def spark_session(settings: Settings) -> Any:
-    """The SparkSession for ``settings`` (one per process, reused while master and conf stay
-    the same; a different master or conf stops it and starts another)."""
-    global _SPARK, _SPARK_KEY
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise ConfigError("setting 'engine' is 'spark' but pyspark is not installed: "
-                          "pip install 'distill-guard[spark]'") from None
-    master = spark_master(settings)
-    conf = {**SPARK_DEFAULTS, **dict(settings.spark_conf)}
-    key = (master, tuple(sorted(conf.items())))
-    if _SPARK is not None and key != _SPARK_KEY:
-        _SPARK.stop()
-        _SPARK = None
-    if _SPARK is None:
-        # the Python the executors run mapInArrow functions with is the driver's
-        # PYSPARK_PYTHON when the context starts (not spark.pyspark.python, which only
-        # spark-submit reads): that conf, else the variable, else this interpreter
-        os.environ["PYSPARK_PYTHON"] = (conf.get("spark.pyspark.python")
-                                        or os.environ.get("PYSPARK_PYTHON") or sys.executable)
-        builder = SparkSession.builder.master(master).appName("distill-guard")
-        for k, v in conf.items():
-            builder = builder.config(k, v)
-        _SPARK, _SPARK_KEY = builder.getOrCreate(), key
-        _SPARK.sparkContext.setLogLevel("ERROR")
-    return _SPARK
-
-
-def stop_spark() -> None:
-    """Stop the process's SparkSession, if any (its executors on a cluster are released)."""
-    global _SPARK, _SPARK_KEY
-    if _SPARK is not None:
-        _SPARK.stop()
-        _SPARK, _SPARK_KEY = None, ()
-
-
-def spark_path(settings: Settings, path: Path) -> str:
-    """The URI the cluster reads ``path`` by: under the home's lake and with
-    ``settings.spark_lake_uri`` set, that URI + the path relative to the lake; otherwise
-    ``file://`` + the absolute path (shared storage mounted at the same path everywhere). Not
-    percent-encoded: Hadoop paths take ``date=D`` literally, ``%3D`` would name another file."""
-    path = Path(path).absolute()
-    if settings.spark_lake_uri:
-        try:
-            rel = path.relative_to(settings.lake.absolute())
-        except ValueError:
-            return "file://" + path.as_posix()
-        return settings.spark_lake_uri.rstrip("/") + "/" + rel.as_posix()
-    return "file://" + path.as_posix()
 
 
 def _spark(settings: Settings) -> Any:
