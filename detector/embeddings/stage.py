@@ -114,17 +114,7 @@ class CoverageStage:
 
     def population_candidates(self, sample: pd.DataFrame, blocked: set[str]) -> np.ndarray:
         """:meth:`population_sample` before one row per prompt hash is kept (ascending rows)."""
-        per = self.config.reference_per_account
-        n = sample.groupby("account_id", sort=False).size().to_numpy()
-        starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-        take = np.minimum(n, per)
-        owner = np.repeat(np.arange(len(n)), take)
-        j = np.arange(int(take.sum())) - np.repeat(np.cumsum(take) - take, take)
-        pos = np.where(n[owner] <= per, j, np.floor((j + 0.5) * n[owner] / per).astype(np.int64))
-        rows = starts[owner] + pos
-        if blocked:
-            rows = rows[~np.isin(sample["account_id"].to_numpy()[rows].astype(str), sorted(blocked))]
-        return rows
+        return candidate_rows(sample, blocked, self.config.reference_per_account)
 
     def ensure_population(self, vectors: np.ndarray, hashes: list[str], date: str,
                           refit: bool, excluded: int) -> tuple[Population | None, bool]:
@@ -150,8 +140,12 @@ class CoverageStage:
         from detector.embeddings.sampling import active_accounts, sample_prompts
 
         t0 = time.perf_counter()
-        accounts = active_accounts(con, date)
         blocked = self._blocked_accounts(con, date)
+        if self.settings.engine == "spark":  # the per-account work on the executors
+            from detector.embeddings.distributed import run_day_spark
+
+            return run_day_spark(self, date, blocked, refit)
+        accounts = active_accounts(con, date)
         n_buckets = -(-len(accounts) // self.config.accounts_per_batch)
         if n_buckets > 1:  # bounded memory: the sample in account-hash buckets, two passes
             from detector.embeddings.batched import run_day_batched
@@ -204,16 +198,7 @@ class CoverageStage:
 
     def _stats(self, vectors: np.ndarray, codes: np.ndarray, lengths: np.ndarray,
                pop: Population | None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        dev_vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)).to(self.device)
-        ref = pop.to_reference(self.device) if pop else _placeholder_reference(dev_vectors)
-        stats, centroids = coverage_stats(dev_vectors, codes.astype(np.int64), lengths, ref,
-                                          self.config.similar_threshold,
-                                          budget=(1 << 27) if self.device.startswith("cuda") else (1 << 24))
-        if pop is None:  # no population model yet: topic and MMD statistics are undefined
-            for name in ("topics_hit", "codebook_coverage", "topic_entropy", "js_divergence", "mmd",
-                         "mmd_threshold"):
-                stats[name][:] = np.nan
-        return stats, centroids
+        return account_stats(vectors, codes, lengths, pop, self.device, self.config.similar_threshold)
 
     def _write(self, date: str, accounts: list[str], sampled_accounts: list[str], lengths: np.ndarray,
                n_distinct: np.ndarray, stats: dict[str, np.ndarray], centroids: np.ndarray,
@@ -256,6 +241,40 @@ class CoverageStage:
                     "seconds": {k: round(v, 3) for k, v in res.seconds.items()},
                     "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
         write_text_atomic(root / "manifest" / f"date={date}.json", json.dumps(manifest, indent=2))
+
+
+def candidate_rows(sample: pd.DataFrame, blocked: set[str], per: int) -> np.ndarray:
+    """Rows of ``sample`` (accounts contiguous, arrival order inside an account) that are
+    population-sample candidates: <= ``per`` rows spread evenly over each account's sample,
+    accounts in ``blocked`` left out (ascending rows)."""
+    n = sample.groupby("account_id", sort=False).size().to_numpy()
+    starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+    take = np.minimum(n, per)
+    owner = np.repeat(np.arange(len(n)), take)
+    j = np.arange(int(take.sum())) - np.repeat(np.cumsum(take) - take, take)
+    pos = np.where(n[owner] <= per, j, np.floor((j + 0.5) * n[owner] / per).astype(np.int64))
+    rows = starts[owner] + pos
+    if blocked:
+        rows = rows[~np.isin(sample["account_id"].to_numpy()[rows].astype(str), sorted(blocked))]
+    return rows
+
+
+def account_stats(vectors: np.ndarray, codes: np.ndarray, lengths: np.ndarray,
+                  pop: Population | None, device: str, similar_threshold: float
+                  ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Coverage statistics and centroids of consecutive accounts (``lengths`` rows each; row i's
+    vector is ``vectors[codes[i]]``) against the population model ``pop`` (topic and MMD
+    statistics NaN without one). Each account's values depend on its own rows only."""
+    dev_vectors = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)).to(device)
+    ref = pop.to_reference(device) if pop else _placeholder_reference(dev_vectors)
+    stats, centroids = coverage_stats(dev_vectors, codes.astype(np.int64), lengths, ref,
+                                      similar_threshold,
+                                      budget=(1 << 27) if device.startswith("cuda") else (1 << 24))
+    if pop is None:  # no population model yet: topic and MMD statistics are undefined
+        for name in ("topics_hit", "codebook_coverage", "topic_entropy", "js_divergence", "mmd",
+                     "mmd_threshold"):
+            stats[name][:] = np.nan
+    return stats, centroids
 
 
 def _output_stat(name: str, stats: dict[str, np.ndarray]) -> np.ndarray:

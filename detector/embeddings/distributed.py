@@ -1,0 +1,336 @@
+"""The coverage stage's per-account work on a Spark cluster (``engine = "spark"``).
+
+The shape of :mod:`detector.embeddings.batched`, with Spark partitions for buckets: every
+account's statistics depend only on its own sampled prompts and the population model.
+
+1. **Sample** (Spark SQL over the day's request files, read by the URIs the feature stage
+   uses): the same rows as :func:`sampling.sample_prompts` (:data:`SAMPLE_SQL`), repartitioned
+   by ``account_id`` into partitions of about ``accounts_per_batch`` accounts and kept
+   (memory, then disk) on the executors for both passes.
+2. **Pass 1** (``mapInArrow``): each partition embeds its distinct prompts with the backend
+   loaded once per Python worker and returns only its population-sample candidates (at most
+   ``reference_per_account`` rows per account, with their vectors).
+3. **Driver**: the population model is loaded or fitted from the candidates in the one-pass
+   order (:meth:`CoverageStage.ensure_population`), exactly as on DuckDB.
+4. **Pass 2** (``mapInArrow``, the population pickled and broadcast, unpickled once per worker):
+   each partition embeds its prompts again and returns one row per account (sampled rows,
+   distinct prompts, statistics, centroid); the driver writes the day with
+   :meth:`CoverageStage._write`.
+
+What reaches the driver is bounded by accounts: the candidates and one row per account. The
+embedding cache (``embeddings/cache``) is the driver's: executors neither read nor write it, so
+every sampled prompt is encoded on every run, twice (pass 1 and pass 2). Executors run the
+``static`` model (its folder under the home, on storage every executor mounts at the same path)
+or ``hashing``; MiniLM on GPU executors is designed, not built (docs/scale.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from detector.embeddings.cache import vectors_from_arrow
+from detector.embeddings.stats import STAT_NAMES
+from detector.errors import ConfigError
+from detector.lake.spark import spark_path, spark_session
+
+if TYPE_CHECKING:
+    from detector.embeddings.stage import CoverageStage, DayResult
+    from detector.settings import Settings
+
+#: :mod:`detector.embeddings.sampling`'s query in Spark SQL over the view ``{view}`` (the day's
+#: request files): ``min_by`` for ``arg_min``, ``div`` for ``//``, ``concat`` for ``||``, a
+#: filtered window for ``QUALIFY``. Literals are validated before formatting.
+SAMPLE_SQL = """
+WITH day AS (
+    SELECT account_id, prompt_hash, ts, prompt_text
+    FROM {view}
+    WHERE account_id IS NOT NULL AND prompt_hash IS NOT NULL
+      AND prompt_text IS NOT NULL AND length(trim(prompt_text)) > 0
+),
+distinct_prompts AS (
+    SELECT account_id, prompt_hash,
+           min_by(left(prompt_text, {max_chars}), ts) AS prompt_text,
+           min(ts) AS first_ts
+    FROM day
+    GROUP BY account_id, prompt_hash
+),
+ranked AS (
+    SELECT *,
+           row_number() OVER (PARTITION BY account_id ORDER BY first_ts, prompt_hash) - 1 AS pos,
+           count(*) OVER (PARTITION BY account_id) AS n_distinct
+    FROM distinct_prompts
+),
+strata AS (
+    SELECT *,
+           CASE WHEN n_distinct <= {k} THEN pos ELSE (pos * {k}) div n_distinct END AS stratum,
+           CASE WHEN n_distinct <= {k} THEN ''
+                ELSE md5(concat('{date}', '|', account_id, '|', prompt_hash, '|', '{seed}')) END AS draw
+    FROM ranked
+),
+picked AS (
+    SELECT *, row_number() OVER (PARTITION BY account_id, stratum ORDER BY draw, prompt_hash) AS pick
+    FROM strata
+)
+SELECT account_id, prompt_hash, prompt_text, first_ts, n_distinct FROM picked WHERE pick = 1
+"""
+
+_CAND_SCHEMA = "account_id string, pos long, prompt_hash string, vector array<float>, encoded long"
+_STATS_SCHEMA = ", ".join(["account_id string", "n_sampled long", "n_distinct long",
+                           *(f"{name} double" for name in STAT_NAMES), "centroid array<float>"])
+_BACKENDS: dict[tuple, Any] = {}   # backend spec -> backend, per Python worker process
+_POPULATIONS: dict[str, Any] = {}  # pickle digest -> Population, per Python worker process
+
+
+def day_files(settings: Settings, date: str) -> list[Path]:
+    """The committed request files of ``date`` (temporary '.'-files excluded), sorted."""
+    folder = settings.requests_dir / f"date={date}"
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
+def sample_frame(session: Any, settings: Settings, date: str, k: int, seed: int,
+                 max_chars: int) -> Any:
+    """The day's sample as a Spark DataFrame (rows of :func:`sampling.sample_prompts`, no
+    order), or None when the day has no request file."""
+    files = day_files(settings, date)
+    if not files:
+        return None
+    day = session.read.parquet(*[spark_path(settings, p) for p in files])
+    view = f"dg_emb_day_{date.replace('-', '_')}"
+    day.select("account_id", "prompt_hash", "ts", "prompt_text").createOrReplaceTempView(view)
+    return session.sql(SAMPLE_SQL.format(view=view, date=date, k=int(k), seed=int(seed),
+                                         max_chars=int(max_chars)))
+
+
+def _spec(stage: CoverageStage) -> tuple:
+    """What an executor needs to build the driver's backend: (name, model_version, dim, folder,
+    batch size)."""
+    backend = stage.backend
+    if backend.name == "hashing":
+        return ("hashing", backend.model_version, backend.dim, "", 0)
+    if backend.name == "static":
+        return ("static", backend.model_version, backend.dim, str(Path(backend.model_dir).absolute()),
+                int(backend.batch_size))
+    raise ConfigError(f"setting 'embedding_backend': {backend.name!r} does not run on Spark executors "
+                      "(engine = 'spark' runs 'static' or 'hashing'; MiniLM on GPU executors is "
+                      "designed, not built: docs/scale.md)")
+
+
+def _backend(spec: tuple) -> Any:
+    """The backend of ``spec``, built once per Python worker process; its model version must be
+    the driver's (the same model files)."""
+    backend = _BACKENDS.get(spec)
+    if backend is None:
+        import torch
+
+        from detector.embeddings.backends import HashingBackend, StaticBackend
+
+        torch.set_num_threads(1)  # one task per core: Spark runs the partitions in parallel
+        name, version, dim, folder, batch = spec
+        backend = HashingBackend(dim) if name == "hashing" else StaticBackend(Path(folder), batch)
+        if backend.model_version != version:
+            raise RuntimeError(f"embeddings on Spark: executor built {name} model "
+                               f"{backend.model_version!r} from {folder or 'code'!r}, the driver "
+                               f"has {version!r}")
+        _BACKENDS.clear()
+        _BACKENDS[spec] = backend
+    return backend
+
+
+def _partition(batches: Iterator[pa.RecordBatch], spec: tuple
+               ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+    """(sample in one-pass order, row -> distinct prompt code, vectors per code) of one
+    partition; None when it is empty."""
+    got = list(batches)
+    if not got:
+        return None
+    sample = pa.Table.from_batches(got).to_pandas()
+    if not len(sample):
+        return None
+    sample = sample.sort_values(["account_id", "first_ts", "prompt_hash"], kind="stable",
+                                ignore_index=True)
+    codes, _ = pd.factorize(sample["prompt_hash"], sort=False)
+    _, first_row = np.unique(codes, return_index=True)
+    vectors = _backend(spec).encode(sample["prompt_text"].to_numpy()[first_row].tolist())
+    return sample, codes, vectors
+
+
+def _list_column(vectors: np.ndarray) -> pa.Array:
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+    offsets = pa.array(np.arange(len(vectors) + 1, dtype=np.int32) * vectors.shape[1])
+    return pa.ListArray.from_arrays(offsets, flat)
+
+
+class _Candidates:
+    """Pass 1: a partition's population-sample candidates (blocked accounts included: the
+    driver drops them) and one row (``account_id`` null) counting the prompts it encoded."""
+
+    def __init__(self, spec: tuple, per: int) -> None:
+        self.spec, self.per = spec, per
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from detector.embeddings.stage import candidate_rows
+
+        part = _partition(batches, self.spec)
+        if part is None:
+            return
+        sample, codes, vectors = part
+        rows = candidate_rows(sample, set(), self.per)
+        pos = sample.groupby("account_id", sort=False).cumcount().to_numpy()[rows]
+        n = len(rows)
+        yield pa.RecordBatch.from_pydict({
+            "account_id": pa.array([*sample["account_id"].to_numpy()[rows].tolist(), None], pa.string()),
+            "pos": pa.array(np.append(pos, -1).astype(np.int64)),
+            "prompt_hash": pa.array([*sample["prompt_hash"].to_numpy()[rows].tolist(), None], pa.string()),
+            "vector": pa.concat_arrays([_list_column(vectors[codes[rows]]),
+                                        pa.nulls(1, pa.list_(pa.float32()))]),
+            "encoded": pa.array(np.append(np.zeros(n, np.int64), len(vectors))),
+        })
+
+
+class _Coverage:
+    """Pass 2: one row per account of the partition: sampled rows, distinct prompts,
+    statistics against the broadcast population model, centroid."""
+
+    def __init__(self, spec: tuple, digest: str, broadcast: Any, similar_threshold: float) -> None:
+        self.spec, self.digest, self.broadcast = spec, digest, broadcast
+        self.similar_threshold = similar_threshold
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from detector.embeddings.stage import account_stats
+
+        part = _partition(batches, self.spec)
+        if part is None:
+            return
+        sample, codes, vectors = part
+        pop = _POPULATIONS.get(self.digest)
+        if pop is None and self.digest not in _POPULATIONS:
+            _POPULATIONS.clear()  # one population at a time: a worker lives for many jobs
+            pop = _POPULATIONS[self.digest] = pickle.loads(self.broadcast.value)
+        groups = sample.groupby("account_id", sort=False)
+        lengths = groups.size()
+        stats, centroids = account_stats(vectors, codes, lengths.to_numpy(), pop, "cpu",
+                                         self.similar_threshold)
+        cols = {"account_id": pa.array(lengths.index.astype(str).tolist(), pa.string()),
+                "n_sampled": pa.array(lengths.to_numpy().astype(np.int64)),
+                "n_distinct": pa.array(groups["n_distinct"].first().to_numpy().astype(np.int64))}
+        cols.update({name: pa.array(np.asarray(stats[name], np.float64)) for name in STAT_NAMES})
+        cols["centroid"] = _list_column(centroids)
+        yield pa.RecordBatch.from_pydict(cols)
+
+
+def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: bool) -> DayResult:
+    """The day's coverage features, centroids and manifest, the per-account work on Spark."""
+    from pyspark import StorageLevel
+
+    from detector.embeddings.stage import DayResult
+
+    cfg, dim = stage.config, stage.backend.dim
+    spec = _spec(stage)
+    session = spark_session(stage.settings)
+    seconds = dict.fromkeys(("sample", "embed", "population", "stats"), 0.0)
+    t0 = time.perf_counter()
+    frame = sample_frame(session, stage.settings, date, cfg.sample_k, cfg.seed, cfg.max_chars)
+    if frame is None:
+        accounts: list[str] = []
+    else:
+        view = f"dg_emb_day_{date.replace('-', '_')}"
+        accounts = sorted(r[0] for r in session.sql(
+            f"SELECT DISTINCT account_id FROM {view} WHERE account_id IS NOT NULL").collect())
+    res = DayResult(date=date, accounts=len(accounts))
+    parts = max(int(session.sparkContext.defaultParallelism),
+                -(-len(accounts) // cfg.accounts_per_batch), 1)
+    sample = None
+    if frame is not None:
+        sample = frame.repartition(parts, "account_id").persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        if sample is not None:
+            res.unique_prompts = int(sample.select("prompt_hash").distinct().count())
+        seconds["sample"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        cand = (sample.mapInArrow(_Candidates(spec, cfg.reference_per_account), _CAND_SCHEMA)
+                .toArrow() if sample is not None else None)
+        seconds["embed"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pop = _population(stage, cand, dim, date, blocked, refit, res)
+        res.population_version = pop.version if pop else None
+        seconds["population"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        got = None
+        if sample is not None:
+            blob = pickle.dumps(pop)
+            broadcast = session.sparkContext.broadcast(blob)
+            try:
+                fn = _Coverage(spec, hashlib.sha256(blob).hexdigest(), broadcast,
+                               cfg.similar_threshold)
+                got = sample.mapInArrow(fn, _STATS_SCHEMA).toArrow()
+            finally:
+                broadcast.unpersist()
+        seconds["stats"] = time.perf_counter() - t0
+    finally:
+        if sample is not None:
+            sample.unpersist()
+    ids, lengths, n_distinct, stats, centroids = _account_rows(got, dim)
+    res.sampled_rows = int(lengths.sum())
+    res.seconds = seconds
+    t0 = time.perf_counter()
+    stage._write(date, accounts, ids, lengths, n_distinct, stats, centroids, pop, res)
+    res.seconds["write"] = time.perf_counter() - t0
+    return res
+
+
+def _population(stage: CoverageStage, cand: pa.Table | None, dim: int, date: str,
+                blocked: set[str], refit: bool, res: DayResult) -> Any:
+    """The population model from pass 1's candidates, in the one-pass order (account, then
+    arrival; blocked accounts out; one row per prompt hash), as :mod:`batched` takes it."""
+    if cand is None or cand.num_rows == 0:
+        frame, vectors = pd.DataFrame({"account_id": [], "pos": [], "prompt_hash": []}), \
+            np.zeros((0, dim), np.float32)
+    else:
+        summary = pc.is_null(cand.column("account_id"))
+        res.embedded = int(pc.sum(cand.filter(summary).column("encoded")).as_py() or 0)
+        cand = cand.filter(pc.invert(summary))
+        frame = cand.select(["account_id", "pos", "prompt_hash"]).to_pandas()
+        vectors = vectors_from_arrow(cand.column("vector"), dim)
+    ids = frame["account_id"].to_numpy().astype(str)
+    keep_rows = ~np.isin(ids, sorted(blocked)) if blocked else np.ones(len(ids), bool)
+    order = np.lexsort((frame["pos"].to_numpy(), ids))
+    order = order[keep_rows[order]]
+    hashes = frame["prompt_hash"].to_numpy()[order].astype(str)
+    _, first = np.unique(hashes, return_index=True)
+    keep = order[np.sort(first)]
+    pop, res.population_fitted = stage.ensure_population(
+        vectors[keep], frame["prompt_hash"].to_numpy()[keep].astype(str).tolist(), date, refit,
+        excluded=len(blocked))
+    return pop
+
+
+def _account_rows(got: pa.Table | None, dim: int
+                  ) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Pass 2's rows in account order: (ids, sampled rows, distinct prompts, stats, centroids)."""
+    if got is None or got.num_rows == 0:
+        empty = np.zeros(0)
+        return ([], np.zeros(0, np.int64), np.zeros(0, np.int64),
+                {name: empty.copy() for name in STAT_NAMES}, np.zeros((0, dim), np.float32))
+    ids = np.asarray(got.column("account_id").to_pylist(), dtype=object)
+    order = np.argsort(ids.astype(str), kind="stable")
+    if len(set(ids)) != len(ids):
+        raise RuntimeError("embeddings on Spark: an account came back from two partitions")
+    stats = {name: got.column(name).to_numpy(zero_copy_only=False).astype(np.float64)[order]
+             for name in STAT_NAMES}
+    return (ids[order].tolist(), got.column("n_sampled").to_numpy()[order],
+            got.column("n_distinct").to_numpy()[order], stats,
+            vectors_from_arrow(got.column("centroid"), dim)[order])

@@ -1,0 +1,121 @@
+"""The coverage stage with ``engine = "spark"`` (``local[2]``) writes what DuckDB's writes.
+
+Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
+(``CI=true``), where a missing runtime is a failure. The sample must be the same rows; the
+statistics and centroids agree within float32 tolerance (the executors encode and reduce in
+their own partitions and threads).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.embeddings import compute
+from detector.embeddings.config import EmbeddingConfig
+from detector.embeddings.paths import embeddings_root
+from detector.embeddings.sampling import sample_prompts
+from detector.lake.db import connect
+from detector.settings import load_settings
+
+from .conftest import write_requests
+from .test_stage import traffic
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
+    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
+]
+
+DAY = "2026-05-01"
+CFG = EmbeddingConfig(backend="static", n_topics=16, reference_size=128, mmd_permutations=100,
+                      sample_k=64, max_chars=60)
+
+
+def _rows() -> list[tuple[str, str]]:
+    """The stage tests' traffic plus repeats (same hash, other case), blanks, non-ASCII text
+    and prompts longer than ``max_chars``."""
+    extra = [("repeat", "Same question"), ("repeat", "same QUESTION"), ("repeat", "   "),
+             ("repeat", "café ☕ über naïve façade " * 4), ("repeat", "Same question")]
+    extra += [("long", f"{'very long prompt ' * 5} number {i}") for i in range(70)]
+    return traffic() + extra
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory):
+    from detector.features.engine import stop_spark
+
+    root = tmp_path_factory.mktemp("emb_spark")
+    duck = load_settings(root / "duck", embedding_backend="static")
+    spark = load_settings(root / "spark", embedding_backend="static", engine="spark",
+                          spark_master="local[2]")
+    for s in (duck, spark):
+        write_requests(s.home, DAY, _rows())
+    try:
+        yield duck, spark
+    finally:
+        stop_spark()
+
+
+def _outputs(settings) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    cov = pd.read_parquet(settings.features_dir / "coverage" / f"date={DAY}" / "part-0.parquet")
+    root = embeddings_root(settings)
+    cen = pd.read_parquet(root / "centroids" / f"date={DAY}" / "part-0.parquet")
+    return cov, cen, json.loads((root / "manifest" / f"date={DAY}.json").read_text())
+
+
+def test_spark_sample_is_duckdbs(homes) -> None:
+    from detector.embeddings.distributed import sample_frame
+    from detector.features.engine import spark_session
+
+    duck, spark = homes
+    cfg = CFG.with_(seed=7)
+    want = sample_prompts(connect(duck), DAY, cfg.sample_k, cfg.seed, cfg.max_chars).to_pandas()
+    got = (sample_frame(spark_session(spark), spark, DAY, cfg.sample_k, cfg.seed, cfg.max_chars)
+           .toArrow().to_pandas().sort_values(["account_id", "first_ts", "prompt_hash"],
+                                              ignore_index=True))
+    assert len(want) > 64 and list(got.columns) == list(want.columns)
+    assert (want.groupby("account_id").size().max(), want.n_distinct.max()) == (64, 96)
+    for col in ("account_id", "prompt_hash", "prompt_text", "n_distinct"):
+        assert got[col].tolist() == want[col].tolist(), col
+    assert (pd.to_datetime(got.first_ts, utc=True) == pd.to_datetime(want.first_ts, utc=True)).all()
+
+
+def test_spark_stage_writes_duckdbs_coverage_and_centroids(homes, monkeypatch) -> None:
+    from detector.embeddings import sampling
+
+    duck, spark = homes
+    compute(duck, [DAY], config=CFG)
+
+    def no_duckdb(*args, **kwargs):
+        raise AssertionError("engine = 'spark' sampled on the driver with DuckDB")
+
+    monkeypatch.setattr(sampling, "sample_prompts", no_duckdb)
+    monkeypatch.setattr(sampling, "active_accounts", no_duckdb)
+    compute(spark, [DAY], config=CFG)
+
+    (cov1, cen1, man1), (cov2, cen2, man2) = _outputs(duck), _outputs(spark)
+    assert len(cov1) == 34 and list(cov1.columns) == list(cov2.columns)
+    assert cov2.account_id.tolist() == cov1.account_id.tolist()
+    for col in cov1.columns[1:]:
+        a, b = cov1[col].to_numpy(), cov2[col].to_numpy()
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=col)
+        else:
+            assert b.tolist() == a.tolist(), col
+    assert cov1.cov_n_sampled.sum() == man2["sampled_rows"] > 0
+    assert cen2.account_id.tolist() == cen1.account_id.tolist()
+    np.testing.assert_allclose(np.stack(cen2.centroid), np.stack(cen1.centroid), rtol=1e-5, atol=1e-6)
+    assert cen2.model_version.tolist() == cen1.model_version.tolist()
+    for key in ("backend", "model_version", "population_version", "accounts", "sampled_rows",
+                "unique_prompts"):
+        assert man2[key] == man1[key], key
+    assert man2["embedded_now"] >= man2["unique_prompts"]  # no cache on the executors
