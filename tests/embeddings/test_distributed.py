@@ -119,3 +119,40 @@ def test_spark_stage_writes_duckdbs_coverage_and_centroids(homes, monkeypatch) -
                 "unique_prompts"):
         assert man2[key] == man1[key], key
     assert man2["embedded_now"] >= man2["unique_prompts"]  # no cache on the executors
+
+
+def test_blocked_accounts_and_many_partitions_give_duckdbs_population(homes) -> None:
+    """Blocked accounts leave the population sample on the driver, after pass 1, as on DuckDB;
+    partitions of 7 accounts change nothing."""
+    from detector.embeddings.distributed import run_day_spark
+    from detector.embeddings.stage import CoverageStage
+
+    duck, spark = homes
+    cfg = CFG.with_(accounts_per_batch=7)
+    blocked = {"sweeper", "user03", "user11"}
+    con = connect(duck)
+    sample = sample_prompts(con, DAY, cfg.sample_k, cfg.seed, cfg.max_chars).to_pandas()
+    accounts = [r[0] for r in con.execute("SELECT DISTINCT account_id FROM requests").fetchall()]
+    unblocked = CoverageStage(duck, cfg).run_sample(sample, DAY, sorted(accounts), set(), refit=True)
+    duck_stage, spark_stage = CoverageStage(duck, cfg), CoverageStage(spark, cfg)
+    want = duck_stage.run_sample(sample, DAY, sorted(accounts), blocked, refit=True)
+    got = run_day_spark(spark_stage, DAY, blocked, refit=True)
+    assert want.population_fitted and got.population_fitted
+    assert got.population_version == want.population_version != unblocked.population_version
+    a, b = duck_stage.population, spark_stage.population
+    for name in ("centres", "topic_mix", "reference", "null_thresholds"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    assert (got.accounts, got.sampled_rows, got.unique_prompts) == \
+        (want.accounts, want.sampled_rows, want.unique_prompts)
+
+
+def test_minilm_does_not_run_on_executors() -> None:
+    from types import SimpleNamespace
+
+    from detector.embeddings.distributed import _spec
+    from detector.errors import ConfigError
+
+    stage = SimpleNamespace(backend=SimpleNamespace(name="minilm", model_version="x", dim=384))
+    with pytest.raises(ConfigError, match="embedding_backend.*minilm"):
+        _spec(stage)
