@@ -77,10 +77,8 @@ def run_day_batched(stage: CoverageStage, con: Any, date: str, accounts: list[st
         cand = pd.concat(cand_frames, ignore_index=True)
         vectors = np.concatenate(cand_vectors) if cand_vectors else np.zeros((0, stage.backend.dim), np.float32)
         del cand_frames, cand_vectors
-        order = np.lexsort((cand["pos"].to_numpy(), cand["account_id"].to_numpy().astype(str)))
-        hashes = cand["prompt_hash"].to_numpy()[order].astype(str)
-        _, first = np.unique(hashes, return_index=True)
-        keep = order[np.sort(first)]
+        keep = population_rows(cand["account_id"].to_numpy().astype(str), cand["pos"].to_numpy(),
+                               cand["prompt_hash"].to_numpy().astype(str))
         pop, res.population_fitted = stage.ensure_population(
             vectors[keep], cand["prompt_hash"].to_numpy()[keep].astype(str).tolist(), date, refit,
             excluded=len(blocked))
@@ -105,6 +103,18 @@ def run_day_batched(stage: CoverageStage, con: Any, date: str, accounts: list[st
     stage._write(date, accounts, ids[order].tolist(), lengths, n_distinct, stats, centroids, pop, res)
     res.seconds["write"] = time.perf_counter() - t0
     return res
+
+
+def population_rows(account_ids: np.ndarray, pos: np.ndarray, hashes: np.ndarray,
+                    drop: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the population sample among the candidates: the one-pass order (account,
+    then arrival ``pos``), one row per prompt hash (its first), without the rows ``drop`` marks.
+    The same rows whether the day ran in one pass, in buckets or in Spark partitions."""
+    order = np.lexsort((pos, account_ids))
+    if drop is not None:
+        order = order[~drop[order]]
+    _, first = np.unique(hashes[order], return_index=True)
+    return order[np.sort(first)]
 
 
 def _embed(stage: CoverageStage, sample: pd.DataFrame) -> tuple[np.ndarray, list[str], np.ndarray, int]:

@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from detector.embeddings.batched import population_rows
 from detector.embeddings.cache import vectors_from_arrow
 from detector.embeddings.stats import STAT_NAMES
 from detector.errors import ConfigError
@@ -306,12 +307,8 @@ def _population(stage: CoverageStage, cand: pa.Table | None, dim: int, date: str
         frame = cand.select(["account_id", "pos", "prompt_hash"]).to_pandas()
         vectors = vectors_from_arrow(cand.column("vector"), dim)
     ids = frame["account_id"].to_numpy().astype(str)
-    keep_rows = ~np.isin(ids, sorted(blocked)) if blocked else np.ones(len(ids), bool)
-    order = np.lexsort((frame["pos"].to_numpy(), ids))
-    order = order[keep_rows[order]]
-    hashes = frame["prompt_hash"].to_numpy()[order].astype(str)
-    _, first = np.unique(hashes, return_index=True)
-    keep = order[np.sort(first)]
+    keep = population_rows(ids, frame["pos"].to_numpy(), frame["prompt_hash"].to_numpy().astype(str),
+                           drop=np.isin(ids, sorted(blocked)) if blocked else None)
     pop, res.population_fitted = stage.ensure_population(
         vectors[keep], frame["prompt_hash"].to_numpy()[keep].astype(str).tolist(), date, refit,
         excluded=len(blocked))

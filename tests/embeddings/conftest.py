@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pytest
 
+from detector.embeddings.paths import embeddings_root
 from detector.lake.io import write_parquet_atomic
 from detector.lake.schema import REQUEST_SCHEMA
 from detector.settings import Settings, load_settings
@@ -42,6 +45,14 @@ TOPICS = {
     "medicine": ["symptom", "dose", "vaccine", "fever", "allergy", "clinic", "therapy", "virus"],
     "sports": ["football", "goal", "coach", "league", "tennis", "marathon", "referee", "score"],
 }
+
+
+def read_outputs(settings: Settings, day: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """What the coverage stage wrote for ``day``: (coverage features, centroids, manifest)."""
+    cov = pd.read_parquet(settings.features_dir / "coverage" / f"date={day}" / "part-0.parquet")
+    root = embeddings_root(settings)
+    cen = pd.read_parquet(root / "centroids" / f"date={day}" / "part-0.parquet")
+    return cov, cen, json.loads((root / "manifest" / f"date={day}.json").read_text())
 
 
 def topic_prompt(topic: str, i: int) -> str:

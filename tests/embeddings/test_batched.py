@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pandas as pd
 import pytest
 
 from detector.embeddings import compute
 from detector.embeddings.config import EmbeddingConfig
-from detector.embeddings.paths import embeddings_root
 from detector.errors import ConfigError
 from detector.settings import load_settings
 
-from .conftest import write_requests
+from .conftest import read_outputs, write_requests
 from .test_stage import CFG, DAY, traffic
-
-
-def _outputs(settings) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    cov = pd.read_parquet(settings.features_dir / "coverage" / f"date={DAY}" / "part-0.parquet")
-    root = embeddings_root(settings)
-    cen = pd.read_parquet(root / "centroids" / f"date={DAY}" / "part-0.parquet")
-    return cov, cen, json.loads((root / "manifest" / f"date={DAY}.json").read_text())
 
 
 def test_buckets_give_the_one_pass_coverage_centroids_and_population(tmp_path) -> None:
@@ -31,7 +20,7 @@ def test_buckets_give_the_one_pass_coverage_centroids_and_population(tmp_path) -
         settings = load_settings(tmp_path / name, embedding_backend="hashing")
         write_requests(settings.home, DAY, traffic())
         compute(settings, [DAY], config=CFG.with_(accounts_per_batch=per_batch))
-        homes[name] = _outputs(settings)
+        homes[name] = read_outputs(settings, DAY)
     (cov1, cen1, man1), (cov2, cen2, man2) = homes["one"], homes["buckets"]
     assert len(cov2) == 32 and list(cov2.account_id) == sorted(cov2.account_id)
     assert list(cov1.columns) == list(cov2.columns) and list(cov1.account_id) == list(cov2.account_id)

@@ -9,7 +9,6 @@ their own partitions and threads).
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 
@@ -19,12 +18,11 @@ import pytest
 
 from detector.embeddings import compute
 from detector.embeddings.config import EmbeddingConfig
-from detector.embeddings.paths import embeddings_root
 from detector.embeddings.sampling import sample_prompts
 from detector.lake.db import connect
 from detector.settings import load_settings
 
-from .conftest import write_requests
+from .conftest import read_outputs, write_requests
 from .test_stage import traffic
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -65,13 +63,6 @@ def homes(tmp_path_factory):
         stop_spark()
 
 
-def _outputs(settings) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    cov = pd.read_parquet(settings.features_dir / "coverage" / f"date={DAY}" / "part-0.parquet")
-    root = embeddings_root(settings)
-    cen = pd.read_parquet(root / "centroids" / f"date={DAY}" / "part-0.parquet")
-    return cov, cen, json.loads((root / "manifest" / f"date={DAY}.json").read_text())
-
-
 def test_spark_sample_is_duckdbs(homes) -> None:
     from detector.embeddings.distributed import sample_frame
     from detector.features.engine import spark_session
@@ -102,7 +93,7 @@ def test_spark_stage_writes_duckdbs_coverage_and_centroids(homes, monkeypatch) -
     monkeypatch.setattr(sampling, "active_accounts", no_duckdb)
     compute(spark, [DAY], config=CFG)
 
-    (cov1, cen1, man1), (cov2, cen2, man2) = _outputs(duck), _outputs(spark)
+    (cov1, cen1, man1), (cov2, cen2, man2) = read_outputs(duck, DAY), read_outputs(spark, DAY)
     assert len(cov1) == 34 and list(cov1.columns) == list(cov2.columns)
     assert cov2.account_id.tolist() == cov1.account_id.tolist()
     for col in cov1.columns[1:]:
