@@ -29,8 +29,8 @@ classifier would block:
   stream (kind, key, requests, share of the day, score, the rest's score), so the analyst sees
   which traffic decided it.
 
-Cost: only relay-days the model would have blocked are read (a handful per day), with one
-pass over the lake's (model, first request) pairs for the new-model features. Evasion:
+Cost: only relay-days the model would have blocked are read (a handful per day); the new-model
+features read the (model, first request) table the features stage stored. Evasion:
 harvesting spread over many profiles and end users each under the floor stays at review.
 """
 
@@ -155,11 +155,13 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
     for p in pos:
         day = str(pd.Timestamp(out["date"].iloc[p]).date())
         by_day.setdefault(day, {})[out["account_id"].iloc[p]] = p
-    eng = engine.connect(settings, "duckdb")
-    try:
-        fs = first_seen(eng, all_request_files(settings))
-    finally:
-        eng.close()
+    fs = store.read_model_first_seen(settings)  # the features run's; a home featured before
+    if fs is None:                                # this table existed reads the lake once
+        eng = engine.connect(settings, "duckdb")
+        try:
+            fs = first_seen(eng, all_request_files(settings))
+        finally:
+            eng.close()
     found: dict[int, dict] = {}
     for day, accounts in sorted(by_day.items()):
         req, info = stream_requests(settings, day, sorted(accounts),

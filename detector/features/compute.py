@@ -118,6 +118,7 @@ def compute(settings: Settings, dates: list[str], force: bool = False,
     try:
         fs = eng.timed("first_seen", lambda: first_seen(eng, all_files))
         eng.bind_arrow("dg_first_seen", fs)
+        store.write_model_first_seen(settings, fs)  # read again by decide's relay streams
         version = definitions_version()
         changed: list[str] = []
         for d in days:

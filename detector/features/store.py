@@ -71,6 +71,21 @@ def read_table(settings: Settings, table: str, day: str) -> pa.Table | None:
     return pq.read_table(path) if path.exists() else None
 
 
+def model_first_seen_path(settings: Settings) -> Path:
+    """``features/model_first_seen/part-0.parquet``: (model, first_ts) over the whole lake as of
+    the last features run (what ``rel_new_model_share`` reads); no account ids."""
+    return settings.features_dir / "model_first_seen" / "part-0.parquet"
+
+
+def write_model_first_seen(settings: Settings, data: pa.Table) -> None:
+    write_parquet_atomic(model_first_seen_path(settings), data)
+
+
+def read_model_first_seen(settings: Settings) -> pa.Table | None:
+    path = model_first_seen_path(settings)
+    return pq.read_table(path) if path.exists() else None
+
+
 def shift(day: str, days: int) -> str:
     return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
 

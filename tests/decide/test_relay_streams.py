@@ -131,3 +131,22 @@ def test_a_relay_whose_other_traffic_looks_the_same_is_not_blocked_on_a_stream(h
     out = _decide(home, {"app": 40})
     assert out.loc["app", "decision"] == "review"
     assert "model_block_capped" in out.loc["app", "sources"]
+
+
+def test_the_features_runs_model_first_seen_table_is_read_not_the_lake(home, monkeypatch):
+    import pyarrow as pa
+
+    from detector.features import store
+
+    write_lake(home, relay("proxy", harvest=120))
+    fs = pa.table({"model": pa.array(["chat-small"]),
+                   "first_ts": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.UTC)],
+                                        pa.timestamp("us", tz="UTC"))})
+    store.write_model_first_seen(home, fs)
+
+    def no_lake_pass(*_a, **_k):
+        raise AssertionError("the lake was read for first-seen models although the table exists")
+
+    monkeypatch.setattr(relay_streams, "first_seen", no_lake_pass)
+    out = _decide(home, {"proxy": 40})
+    assert out.loc["proxy", "decision"] == "block"
