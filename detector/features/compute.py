@@ -138,14 +138,27 @@ def compute(settings: Settings, dates: list[str], force: bool = False,
     finally:
         eng.close()
     with eng.phase("windows_percentiles"):
-        _windows_and_percentiles(settings, days, changed, say)
+        _windows_and_percentiles(settings, days, changed, say, eng.name)
     if timings is not None:
         timings.update(eng.timings)
     return changed
 
 
+def window_tables(settings: Settings, day: str, engine_name: str) -> tuple[pa.Table | None, pa.Table]:
+    """(``features/weekly`` rows or None, ``features/percentiles``) of ``day``: on the Spark
+    cluster over the stored files with ``engine_name`` 'spark'
+    (:mod:`detector.features.spark_windows`), else here with pandas and numpy."""
+    if engine_name == "spark":
+        from detector.features import spark_windows
+
+        return spark_windows.window_tables(settings, day)
+    weekly = weekly_table(settings, day)
+    tables = [t for t in (store.read_table(settings, "daily", day), weekly) if t is not None]
+    return weekly, percentile_table(day, tables)
+
+
 def _windows_and_percentiles(settings: Settings, days: list[str], changed: list[str],
-                             say: Progress) -> None:
+                             say: Progress, engine_name: str) -> None:
     targets = set(days)
     for d in changed:
         for k in range(7):
@@ -158,11 +171,10 @@ def _windows_and_percentiles(settings: Settings, days: list[str], changed: list[
         if state.get("weekly") == window_fp and store.table_path(settings, "percentiles", d).exists():
             continue
         say(f"features {d}: 7-day window and percentiles")
-        weekly = weekly_table(settings, d)
-        tables = [t for t in (store.read_table(settings, "daily", d), weekly) if t is not None]
+        weekly, percentiles = window_tables(settings, d, engine_name)
         if weekly is not None:
             store.write_table(settings, "weekly", d, weekly)
-        store.write_table(settings, "percentiles", d, percentile_table(d, tables))
+        store.write_table(settings, "percentiles", d, percentiles)
         store.write_state(settings, d, {**state, "weekly": window_fp})
 
 
