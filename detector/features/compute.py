@@ -83,13 +83,23 @@ def bound_day_tables(eng: engine.Engine, day: str) -> tuple[pa.Table, pa.Table]:
     return eng.timed("derive", lambda: derive.day_tables(p, s, date.fromisoformat(day)))
 
 
+def _plain_numbers(t: pa.Table) -> pa.Table:
+    """``t`` with decimal columns as int64 (scale 0: DuckDB's sums of counts) or float64, so that
+    days written by either engine combine (Spark writes the same sums as int64)."""
+    for i, f in enumerate(t.schema):
+        if pa.types.is_decimal(f.type):
+            to = pa.int64() if f.type.scale == 0 else pa.float64()
+            t = t.set_column(i, f.name, t.column(i).cast(to))
+    return t
+
+
 def weekly_table(settings: Settings, day: str) -> pa.Table | None:
     """``features/weekly`` rows for the window ending on ``day`` from stored partials."""
     frames = []
     for d in store.window_days(day):
         t = store.read_table(settings, "partials", d)
         if t is not None and t.num_rows:
-            frames.append(t.to_pandas())
+            frames.append(_plain_numbers(t).to_pandas())
     if not frames:
         return None
     combined = derive.combine_window(frames, day)

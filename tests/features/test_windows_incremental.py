@@ -9,6 +9,7 @@ import pytest
 from detector.errors import InputError
 from detector.features import compute, percentiles
 from detector.features.assemble import account_features
+from detector.features.compute import weekly_table
 from detector.features.store import shift, table_path
 from detector.lake.io import write_parquet_atomic
 
@@ -116,3 +117,22 @@ def test_account_features_view(settings):
 def test_account_features_without_daily(settings):
     with pytest.raises(InputError, match="daily"):
         account_features(duckdb.connect(), settings, ["2026-05-02"])
+
+
+def test_a_window_mixing_decimal_and_integer_partials_gives_the_same_rows(settings):
+    # DuckDB stores sums of counts as decimal(38,0), Spark as plain numbers (pandas reads an
+    # int64 column with nulls as float64): a home that switched engine holds both in one window
+    import pyarrow as pa
+
+    from detector.features.store import read_table, write_table
+
+    _write_days(settings)
+    days = [shift(D0, k) for k in range(8)]
+    compute(settings, days)
+    before = weekly_table(settings, days[-1])
+    p = read_table(settings, "partials", days[-2])
+    assert any(pa.types.is_decimal(f.type) for f in p.schema)  # the case under test
+    as_floats = pa.table({f.name: (p.column(f.name).cast(pa.float64()) if pa.types.is_decimal(f.type)
+                                   else p.column(f.name)) for f in p.schema})
+    write_table(settings, "partials", days[-2], as_floats)
+    assert weekly_table(settings, days[-1]).equals(before)
