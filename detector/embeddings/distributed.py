@@ -4,7 +4,7 @@ The shape of :mod:`detector.embeddings.batched`, with Spark partitions for bucke
 account's statistics depend only on its own sampled prompts and the population model.
 
 1. **Sample** (Spark SQL over the day's request files, read by the URIs the feature stage
-   uses): the same rows as :func:`sampling.sample_prompts` (:data:`SAMPLE_SQL`), repartitioned
+   uses): the same rows as :func:`sampling.sample_prompts` (:func:`sampling.sample_sql`), repartitioned
    by ``account_id`` into partitions of about ``accounts_per_batch`` accounts and kept
    (memory, then disk) on the executors for both passes.
 2. **Pass 1** (``mapInArrow``): each partition embeds its distinct prompts with the backend
@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 
 from detector.embeddings.batched import population_rows
 from detector.embeddings.cache import vectors_from_arrow
+from detector.embeddings.sampling import sample_sql
 from detector.embeddings.stats import STAT_NAMES
 from detector.errors import ConfigError
 from detector.lake.spark import spark_path, spark_session
@@ -47,43 +48,6 @@ from detector.lake.spark import spark_path, spark_session
 if TYPE_CHECKING:
     from detector.embeddings.stage import CoverageStage, DayResult
     from detector.settings import Settings
-
-#: :mod:`detector.embeddings.sampling`'s query in Spark SQL over the view ``{view}`` (the day's
-#: request files): ``min_by`` for ``arg_min``, ``div`` for ``//``, ``concat`` for ``||``, a
-#: filtered window for ``QUALIFY``. Literals are validated before formatting.
-SAMPLE_SQL = """
-WITH day AS (
-    SELECT account_id, prompt_hash, ts, prompt_text
-    FROM {view}
-    WHERE account_id IS NOT NULL AND prompt_hash IS NOT NULL
-      AND prompt_text IS NOT NULL AND length(trim(prompt_text)) > 0
-),
-distinct_prompts AS (
-    SELECT account_id, prompt_hash,
-           min_by(left(prompt_text, {max_chars}), ts) AS prompt_text,
-           min(ts) AS first_ts
-    FROM day
-    GROUP BY account_id, prompt_hash
-),
-ranked AS (
-    SELECT *,
-           row_number() OVER (PARTITION BY account_id ORDER BY first_ts, prompt_hash) - 1 AS pos,
-           count(*) OVER (PARTITION BY account_id) AS n_distinct
-    FROM distinct_prompts
-),
-strata AS (
-    SELECT *,
-           CASE WHEN n_distinct <= {k} THEN pos ELSE (pos * {k}) div n_distinct END AS stratum,
-           CASE WHEN n_distinct <= {k} THEN ''
-                ELSE md5(concat('{date}', '|', account_id, '|', prompt_hash, '|', '{seed}')) END AS draw
-    FROM ranked
-),
-picked AS (
-    SELECT *, row_number() OVER (PARTITION BY account_id, stratum ORDER BY draw, prompt_hash) AS pick
-    FROM strata
-)
-SELECT account_id, prompt_hash, prompt_text, first_ts, n_distinct FROM picked WHERE pick = 1
-"""
 
 _CAND_SCHEMA = "account_id string, pos long, prompt_hash string, vector array<float>, encoded long"
 _STATS_SCHEMA = ", ".join(["account_id string", "n_sampled long", "n_distinct long",
@@ -110,8 +74,8 @@ def sample_frame(session: Any, settings: Settings, date: str, k: int, seed: int,
     day = session.read.parquet(*[spark_path(settings, p) for p in files])
     view = f"dg_emb_day_{date.replace('-', '_')}"
     day.select("account_id", "prompt_hash", "ts", "prompt_text").createOrReplaceTempView(view)
-    return session.sql(SAMPLE_SQL.format(view=view, date=date, k=int(k), seed=int(seed),
-                                         max_chars=int(max_chars)))
+    return session.sql(sample_sql("spark", view=view, date=date, k=k, seed=seed,
+                                  max_chars=max_chars))
 
 
 def _spec(stage: CoverageStage) -> tuple:
