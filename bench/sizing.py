@@ -38,7 +38,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 DRIVERS = {"features": "requests", "embeddings": "accounts", "clusters": "accounts",
            "decide": "accounts", "campaigns": "flagged", "report": "flagged"}
 #: stages that run on the executors under engine = "spark" (spark.json measures these)
-SPARK_STAGES = ("features", "clusters", "decide")
+SPARK_STAGES = ("features", "embeddings", "clusters", "decide")
 
 
 def load(results: Path = RESULTS) -> dict:

@@ -14,7 +14,8 @@ cluster's workers have one core and 1 GiB each.
 ``--part executors`` (in ``all``): the home is scored once on DuckDB (features and embeddings:
 the centroids the graph reads), then copied for a cluster of one worker and for one of two
 workers (1 core, 1 GiB each: one executor each); on each, the stages that run on Spark
-(``features`` with ``force``, ``clusters``, ``decide``) run twice (cold, warm) and the warm wall
+(``features`` with ``force``, its windows and percentiles included, ``embeddings`` with the
+static encoder, ``clusters``, ``decide``) run twice (cold, warm) and the warm wall
 per stage is compared: ratio = one executor / two executors.
 
 Writes bench/results/spark.json with the script, commit, date and machine; a part not run keeps
@@ -94,11 +95,13 @@ def _run(settings, days: list[str], groups: list[int], requests: int) -> dict:
 def _spark_settings(home: Path, cluster: StandaloneCluster):
     return load_settings(home, engine="spark", spark_master=cluster.master_url,
                          spark_conf=cluster.driver_conf(),
-                         spark_lake_uri=(home / "lake").as_uri())
+                         spark_lake_uri=(home / "lake").as_uri(),
+                         embedding_backend="static")  # the encoder executors run
 
 
 #: The stages of the job that run on Spark with engine = "spark" (docs/scale.md).
 STAGES = {"features": lambda s, days: compute(s, days, force=True),
+          "embeddings": lambda s, days: embeddings.compute(s, days),
           "clusters": lambda s, days: clusters.compute(s, days),
           "decide": lambda s, days: decide.score(s, days)}
 
