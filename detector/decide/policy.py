@@ -83,7 +83,7 @@ def _escalate_clusters(out: pd.DataFrame, cfg: PolicyConfig) -> pd.Series:
     imposed = pd.Series(0, index=out.index)
     if "cluster_id" not in out.columns:
         return imposed
-    in_cluster = out["cluster_id"].notna() & (out["cluster_id"].astype(str) != "")
+    in_cluster = _in_cluster(out["cluster_id"])
     if not in_cluster.any():
         return imposed
     sub = out.loc[in_cluster]
@@ -160,11 +160,15 @@ def _single_burst(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:
     day = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy() \
         if "vol_requests" in frame.columns else np.zeros(len(frame))
     spread = pd.to_numeric(frame["tim_hour_entropy"], errors="coerce").to_numpy(dtype=float)
-    alone = np.ones(len(frame), dtype=bool)
-    if "cluster_id" in frame.columns:
-        alone = frame["cluster_id"].isna().to_numpy() | (frame["cluster_id"].astype(str) == "").to_numpy()
+    alone = (~_in_cluster(frame["cluster_id"]).to_numpy() if "cluster_id" in frame.columns
+             else np.ones(len(frame), dtype=bool))
     burst = ~np.isnan(spread) & (spread < cfg.model_block_min_hour_entropy)
     return alone & (day >= cfg.model_block_min_requests) & burst
+
+
+def _in_cluster(cluster_id: pd.Series) -> pd.Series:
+    """Rows whose account is in a cluster that day (a null or empty id: none)."""
+    return cluster_id.notna() & (cluster_id.astype(str) != "")
 
 
 def _threshold_rank(score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:

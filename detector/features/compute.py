@@ -102,10 +102,7 @@ def weekly_table(settings: Settings, day: str) -> pa.Table | None:
             frames.append(_plain_numbers(t).to_pandas())
     if not frames:
         return None
-    combined = derive.combine_window(frames, day)
-    df = derive.feature_frame(combined, window=True)
-    df["w7_days_active"] = combined["w7_days_active"].to_numpy()
-    return derive.to_arrow(df, catalog.weekly_columns() + ["w7_days_active"])
+    return derive.weekly_rows(derive.combine_window(frames, day))
 
 
 def compute(settings: Settings, dates: list[str], force: bool = False,

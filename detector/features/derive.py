@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.features.catalog import FEATURES, INT_FEATURES, daily_columns
+from detector.features.catalog import FEATURES, INT_FEATURES, daily_columns, weekly_columns
 from detector.features.partials import WINDOW_AGG
 from detector.features.sample import SAMPLE_COLUMNS
 
@@ -24,6 +24,19 @@ def feature_frame(p: pd.DataFrame, window: bool) -> pd.DataFrame:
         values = f.derive(p).to_numpy(dtype="float64", na_value=np.nan)  # type: ignore[misc]
         out[("w7_" if window else "") + f.name] = values
     return pd.DataFrame(out)
+
+
+#: ``features/weekly``'s value columns, in stored order: the ``w7_`` features and the day count.
+def weekly_value_columns() -> list[str]:
+    return weekly_columns() + ["w7_days_active"]
+
+
+def weekly_rows(combined: pd.DataFrame) -> pa.Table:
+    """``features/weekly`` rows from window partials combined per account (:func:`combine_window`
+    on the driver, a ``groupBy`` on Spark; with ``date`` and ``w7_days_active``)."""
+    df = feature_frame(combined, window=True)
+    df["w7_days_active"] = combined["w7_days_active"].to_numpy()
+    return to_arrow(df, weekly_value_columns())
 
 
 def to_arrow(df: pd.DataFrame, columns: list[str]) -> pa.Table:

@@ -40,15 +40,10 @@ from detector.settings import Settings
 KEYS = ("account_id", "date")
 
 
-def weekly_columns() -> list[str]:
-    """The value columns of ``features/weekly``, in stored order."""
-    return catalog.weekly_columns() + ["w7_days_active"]
-
-
 def weekly_schema() -> pa.Schema:
     """``features/weekly``'s schema as :func:`detector.features.derive.to_arrow` writes it."""
     fields = [pa.field("account_id", pa.string()), pa.field("date", pa.date32())]
-    for c in weekly_columns():
+    for c in derive.weekly_value_columns():
         whole = c.removeprefix("w7_") in catalog.INT_FEATURES or c == "w7_days_active"
         fields.append(pa.field(c, pa.int64() if whole else pa.float64()))
     return pa.schema(fields)
@@ -68,9 +63,7 @@ class WeeklyRows:
                 continue
             combined = batch.to_pandas()
             combined["date"] = dt.date.fromisoformat(self.day)
-            df = derive.feature_frame(combined, window=True)
-            df["w7_days_active"] = combined["w7_days_active"].to_numpy()
-            yield from derive.to_arrow(df, weekly_columns()).cast(schema).to_batches()
+            yield from derive.weekly_rows(combined).cast(schema).to_batches()
 
 
 def window_tables(settings: Settings, day: str) -> tuple[pa.Table | None, pa.Table]:
