@@ -46,6 +46,7 @@ import pyarrow as pa
 from detector.decide.policy import PolicyConfig
 from detector.features import catalog, engine, store
 from detector.features.compute import all_request_files, bound_day_tables, first_seen
+from detector.lake.db import request_files
 from detector.settings import Settings
 
 REASON = "relay_stream_harvest"
@@ -89,7 +90,7 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
     stream (``account_id`` rewritten to ``<account>~<stream>`` and ``<account>~<stream>~rest``;
     a request may be in its end user's and its profile's stream) and, per stream,
     (account, kind, stream, requests, share of the account's day)."""
-    files = store.request_files(settings, day)
+    files = request_files(settings, day)
     if not files or not accounts:
         return pa.table({}), {}
     listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)

@@ -43,6 +43,7 @@ from detector.embeddings.cache import vectors_from_arrow
 from detector.embeddings.sampling import sample_sql
 from detector.embeddings.stats import STAT_NAMES
 from detector.errors import ConfigError
+from detector.lake.db import request_files
 from detector.lake.spark import spark_path, spark_session
 
 if TYPE_CHECKING:
@@ -56,19 +57,11 @@ _BACKENDS: dict[tuple, Any] = {}   # backend spec -> backend, per Python worker 
 _POPULATIONS: dict[str, Any] = {}  # pickle digest -> Population, per Python worker process
 
 
-def day_files(settings: Settings, date: str) -> list[Path]:
-    """The committed request files of ``date`` (temporary '.'-files excluded), sorted."""
-    folder = settings.requests_dir / f"date={date}"
-    if not folder.exists():
-        return []
-    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
-
-
 def sample_frame(session: Any, settings: Settings, date: str, k: int, seed: int,
                  max_chars: int) -> Any:
     """The day's sample as a Spark DataFrame (rows of :func:`sampling.sample_prompts`, no
     order), or None when the day has no request file."""
-    files = day_files(settings, date)
+    files = request_files(settings, date)
     if not files:
         return None
     day = session.read.parquet(*[spark_path(settings, p) for p in files])

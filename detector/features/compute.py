@@ -19,6 +19,7 @@ import pyarrow as pa
 from detector.errors import InputError
 from detector.features import catalog, derive, engine, history, lexicon, partials, sample, store
 from detector.features.percentiles import percentile_table
+from detector.lake.db import request_files
 from detector.settings import Settings
 
 Progress = Callable[[str], None]
@@ -58,7 +59,7 @@ def _relevant_first_seen(fs: pa.Table, day: str) -> list[list[str]]:
 
 def _fingerprint(settings: Settings, day: str, fs: pa.Table, version: str) -> str:
     return store.digest({
-        "files": store.files_fingerprint(store.request_files(settings, day)),
+        "files": store.files_fingerprint(request_files(settings, day)),
         "version": version,
         "first_seen": _relevant_first_seen(fs, day),
     })
@@ -134,7 +135,7 @@ def compute(settings: Settings, dates: list[str], force: bool = False,
             if not force and state.get("daily") == fp and store.table_path(settings, "daily", d).exists():
                 continue
             say(f"features {d}: daily")
-            p_tab, daily = compute_day_tables(eng, store.request_files(settings, d), d)
+            p_tab, daily = compute_day_tables(eng, request_files(settings, d), d)
             with eng.phase("store"):
                 store.write_table(settings, "partials", d, p_tab)
                 store.write_table(settings, "daily", d, daily)
@@ -190,5 +191,5 @@ def _check_day(settings: Settings, day: str) -> None:
         date.fromisoformat(day)
     except ValueError:
         raise InputError(f"date {day!r}: expected YYYY-MM-DD") from None
-    if not store.request_files(settings, day):
+    if not request_files(settings, day):
         raise InputError(f"date {day}: no ingested requests under {settings.requests_dir / ('date=' + day)}")

@@ -29,14 +29,6 @@ def state_path(settings: Settings, day: str) -> Path:
     return settings.features_dir / "state" / f"date={day}.json"
 
 
-def request_files(settings: Settings, day: str) -> list[Path]:
-    """Committed request partition files of ``day`` (temporary '.'-files excluded), sorted."""
-    folder = settings.requests_dir / f"date={day}"
-    if not folder.exists():
-        return []
-    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
-
-
 def files_fingerprint(files: list[Path]) -> list[list[object]]:
     """Name, size and mtime (ns) of each file: changes whenever ingest rewrites a partition."""
     out: list[list[object]] = []

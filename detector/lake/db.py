@@ -57,13 +57,20 @@ def connect(settings: Settings, threads: int | None = None) -> duckdb.DuckDBPyCo
     return con
 
 
+def request_files(settings: Settings, day: str) -> list[Path]:
+    """Committed request partition files of ``day`` (temporary '.'-files excluded), sorted."""
+    return _committed(settings.requests_dir / f"date={day}")
+
+
+def _committed(folder: Path) -> list[Path]:
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
 def lake_dates(settings: Settings) -> list[str]:
     """Dates (YYYY-MM-DD) that have at least one committed request partition file."""
     root = settings.requests_dir
     if not root.exists():
         return []
-    out = []
-    for d in sorted(root.glob("date=*")):
-        if any(p for p in d.glob("*.parquet") if not p.name.startswith(".")):
-            out.append(d.name.split("=", 1)[1])
-    return out
+    return [d.name.split("=", 1)[1] for d in sorted(root.glob("date=*")) if _committed(d)]
