@@ -18,7 +18,10 @@ classifier would block:
 - each judged stream gets the daily features of a pseudo-account ``<account>~<stream>``
   (``detector.features.compute.bound_day_tables`` on the stream's requests; its ``w7_``
   columns are the day's own values, a stream has no stored window) and is scored by the same
-  classifier; embedding, cluster and history features are absent (the classifier imputes);
+  classifier, with its own coverage statistics (``cov_*``: its prompts sampled and embedded
+  as the coverage stage does, against the day's population model; a harvesting job's topic
+  sweep shows there even when its share of the relay's day is small); cluster and history
+  features are absent (the classifier imputes);
 - the rest of the relay's day beside each stream (its other requests) is featured and scored
   the same way;
 - the relay-day is blocked when a stream scores at or above the block threshold *and* the rest
@@ -44,6 +47,7 @@ import pandas as pd
 import pyarrow as pa
 
 from detector.decide.policy import PolicyConfig
+from detector.embeddings.adhoc import coverage_rows
 from detector.features import catalog, engine, store
 from detector.features.compute import all_request_files, bound_day_tables, first_seen
 from detector.lake.db import request_files
@@ -127,9 +131,11 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
     return req, info
 
 
-def stream_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table) -> pd.DataFrame:
+def stream_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table,
+                    coverage: bool = True) -> pd.DataFrame:
     """Daily features of the pseudo-accounts in ``req`` (DuckDB: small by construction), with
-    each ``w7_`` column set to the day's own value."""
+    each ``w7_`` column set to the day's own value, and (``coverage``) their ``cov_*`` coverage
+    statistics against the day's population model (:func:`detector.embeddings.adhoc.coverage_rows`)."""
     eng = engine.connect(settings, "duckdb")
     try:
         eng.bind_arrow("dg_first_seen", fs)
@@ -138,6 +144,8 @@ def stream_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table) -
     finally:
         eng.close()
     df = daily.to_pandas()
+    if coverage:
+        df = df.merge(coverage_rows(settings, req, day), on="account_id", how="left")
     for w in catalog.weekly_columns():
         base = w[len("w7_"):]
         if base in df.columns:
@@ -169,7 +177,8 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
                                      cfg.model_block_min_requests)
         if not info:
             continue
-        feats = stream_features(settings, req, day, fs)
+        feats = stream_features(settings, req, day, fs,
+                                coverage=any(c.startswith("cov_") for c in frame.columns))
         scores = dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
         for pseudo, ev in info.items():
             score, rest = scores.get(pseudo, 0.0), scores.get(pseudo + REST, 0.0)

@@ -203,11 +203,7 @@ class CoverageStage:
     def _write(self, date: str, accounts: list[str], sampled_accounts: list[str], lengths: np.ndarray,
                n_distinct: np.ndarray, stats: dict[str, np.ndarray], centroids: np.ndarray,
                pop: Population | None, res: DayResult) -> None:
-        frame = pd.DataFrame({"account_id": sampled_accounts,
-                              "cov_n_distinct": n_distinct.astype(np.int64),
-                              "cov_n_sampled": lengths.astype(np.int32)})
-        for name in OUTPUT_STATS:
-            frame[f"cov_{name}"] = _output_stat(name, stats)
+        frame = coverage_frame(sampled_accounts, lengths, n_distinct, stats)
         full = pd.DataFrame({"account_id": accounts}).merge(frame, on="account_id", how="left")
         full["cov_n_distinct"] = full["cov_n_distinct"].fillna(0).astype(np.int64)
         full["cov_n_sampled"] = full["cov_n_sampled"].fillna(0).astype(np.int32)
@@ -275,6 +271,17 @@ def account_stats(vectors: np.ndarray, codes: np.ndarray, lengths: np.ndarray,
                      "mmd_threshold"):
             stats[name][:] = np.nan
     return stats, centroids
+
+
+def coverage_frame(sampled_accounts: list[str], lengths: np.ndarray, n_distinct: np.ndarray,
+                   stats: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The ``cov_*`` columns of the sampled accounts (one row each, in the given order)."""
+    frame = pd.DataFrame({"account_id": sampled_accounts,
+                          "cov_n_distinct": n_distinct.astype(np.int64),
+                          "cov_n_sampled": lengths.astype(np.int32)})
+    for name in OUTPUT_STATS:
+        frame[f"cov_{name}"] = _output_stat(name, stats)
+    return frame
 
 
 def _output_stat(name: str, stats: dict[str, np.ndarray]) -> np.ndarray:

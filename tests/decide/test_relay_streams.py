@@ -150,3 +150,25 @@ def test_the_features_runs_model_first_seen_table_is_read_not_the_lake(home, mon
     monkeypatch.setattr(relay_streams, "first_seen", no_lake_pass)
     out = _decide(home, {"proxy": 40})
     assert out.loc["proxy", "decision"] == "block"
+
+
+def test_each_stream_gets_the_coverage_statistics_of_its_own_prompts(tmp_path):
+    import pyarrow as pa
+
+    s = load_settings(tmp_path / "h", embedding_backend="hashing")
+    s.ensure_dirs()
+    write_lake(s, relay("proxy", harvest=120))
+    req, info = relay_streams.stream_requests(s, DAY, ["proxy"], CFG.model_block_min_requests)
+    fs = pa.table({"model": pa.array(["chat-small", "frontier-large"]),
+                   "first_ts": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.UTC)] * 2,
+                                        pa.timestamp("us", tz="UTC"))})
+    feats = relay_streams.stream_features(s, req, DAY, fs).set_index("account_id")
+    [harvest] = [p for p, ev in info.items() if ev["requests"] == 120]
+    # every prompt of the 120-request stream is distinct: the sample holds all of them (k=256)
+    assert feats.loc[harvest, "cov_n_distinct"] == 120
+    assert feats.loc[harvest, "cov_n_sampled"] == 120
+    assert feats.loc[harvest + relay_streams.REST, "cov_n_sampled"] == 256
+    assert feats["cov_dispersion"].notna().all()
+    # the family switched off: no coverage columns at all (the classifier imputes them)
+    plain = relay_streams.stream_features(s, req, DAY, fs, coverage=False)
+    assert not any(c.startswith("cov_") for c in plain.columns)
