@@ -9,8 +9,9 @@ from that day's requests, per account (every account active on D):
 ``prefix.parquet``     account_id, key, slot: distinct (/24 or /48, slot)
 ``profile.parquet``    account_id, key, generic, c: requests per client profile
 ``scaffold.parquet``   account_id, prompt_hash, rk, shingles: the ``template_sample``
-                       prompts of smallest rk = hash(prompt_hash), each with its sorted
-                       distinct word 3-gram hashes (``templates.sample_sql``)
+                       prompts of smallest rk = hash63(prompt_hash), each with its sorted
+                       distinct word 3-gram hashes (``templates.sample_sql``; BIGINTs,
+                       ``dialect.hash63``: an md5 prefix)
 ``minutes.parquet``    account_id, minute (epoch minutes), c: requests per minute
 ``manifest.json``      written last: key, parameters, rows, the lake partition's fingerprint
 =====================  =================================================================
@@ -20,10 +21,14 @@ requests gives: address, payment and profile keys are unions of distinct rows or
 counts, and the sample of prompts of a window is the ``template_sample`` smallest ``rk`` over
 the days' samples (the k smallest of a union are among the k smallest of each part).
 
-``<key>`` hashes the cache version, the DuckDB version (shingle hashes come from its
-``hash``) and the parameters the ingredients depend on, so a changed parameter reads a new
-folder. A day is rebuilt when its partition changed (files added, replaced or removed by a
-re-ingest or late data): the manifest keeps each file's name, size and mtime.
+``<key>`` hashes the cache version and the parameters the ingredients depend on, so a
+changed parameter reads a new folder. A day is rebuilt when its partition changed (files
+added, replaced or removed by a re-ingest or late data): the manifest keeps each file's name,
+size and mtime.
+
+Each table is one SQL text for both engines (:func:`day_sql`, the spellings that differ from
+``detector.clusters.dialect``): with ``engine = "spark"`` the day is built on the cluster
+(``detector.clusters.daycache_spark``), the same rows and types as DuckDB's.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ import duckdb
 import orjson
 import pyarrow.parquet as pq
 
-from detector.clusters import store
+from detector.clusters import daycache_spark, dialect, store
 from detector.clusters.keys import GENERIC_UA_RE, profile_sql
 from detector.clusters.params import ClusterParams
 from detector.clusters.templates import sample_sql
@@ -47,8 +52,9 @@ from detector.lake.db import lake_dates
 from detector.lake.io import atomic_path, write_bytes_atomic
 from detector.settings import Settings
 
-#: Bump when the content or meaning of a cached table changes.
-CACHE_VERSION = 1
+#: Bump when the content or meaning of a cached table changes (2: md5-prefix hashes, BIGINT
+#: ``rk`` and ``shingles``, no longer DuckDB's ``hash``).
+CACHE_VERSION = 2
 
 TABLES: tuple[str, ...] = ("payment", "ip", "prefix", "profile", "scaffold", "minutes")
 
@@ -67,7 +73,7 @@ def cache_root(settings: Settings) -> Path:
 
 def cache_key(params: ClusterParams) -> str:
     """12 hex characters naming the parameters (and code versions) the ingredients depend on."""
-    basis = {"version": CACHE_VERSION, "duckdb": duckdb.__version__,
+    basis = {"version": CACHE_VERSION,
              "ip_slot_s": params.ip_slot_s, "template_sample": params.template_sample,
              "template_max_chars": params.template_max_chars, "generic_ua": GENERIC_UA_RE}
     return hashlib.blake2b(orjson.dumps(basis, option=orjson.OPT_SORT_KEYS),
@@ -160,32 +166,36 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _day_sql(day: str, params: ClusterParams) -> dict[str, str]:
-    """SQL per cached table over temp table ``_dc`` (the day's rows) and view ``_dc_text``.
+def day_sql(params: ClusterParams, engine: str = "duckdb", day: str = "_dc",
+            part: str = "_dc_part") -> dict[str, str]:
+    """SQL per cached table (DuckDB or Spark SQL, ``engine``) over relation ``day`` (the day's
+    rows with an account) and, for the prompt sample, ``part`` (the same rows with prompt
+    text: on DuckDB an account range of them, ``_copy_by_account_range``).
 
     The big tables (addresses, minutes) are written unsorted: sorting 9M minute rows of a
     10M-request day took 11 s for a file half the size; readers aggregate anyway."""
-    slot = int(params.ip_slot_s)
-    addr = ("SELECT DISTINCT account_id, {col} AS key, "
-            f"CAST(floor(epoch(ts) / {slot}) AS BIGINT) AS slot FROM _dc "
+    slot = dialect.slot("ts", params.ip_slot_s, engine)
+    addr = (f"SELECT DISTINCT account_id, {{col}} AS key, {slot} AS slot FROM {day} "
             "WHERE {col} IS NOT NULL AND {col} <> ''")
+    sample = sample_sql(part, params.template_sample, params.template_max_chars, engine=engine)
     return {
-        "payment": ("SELECT DISTINCT account_id, CAST(payment_fingerprint AS VARCHAR) AS key "
-                    "FROM _dc WHERE payment_fingerprint IS NOT NULL "
+        "payment": ("SELECT DISTINCT account_id, CAST(payment_fingerprint AS STRING) AS key "
+                    f"FROM {day} WHERE payment_fingerprint IS NOT NULL "
                     "AND payment_fingerprint <> '' ORDER BY account_id, key"),
         "ip": addr.format(col="client_ip"),
         "prefix": addr.format(col="ip_prefix"),
-        "profile": f"SELECT * FROM ({profile_sql('_dc')}) ORDER BY account_id, key",
-        "scaffold": (f"SELECT * FROM ({sample_sql('_dc_part', params.template_sample, params.template_max_chars)}) "
-                     "ORDER BY account_id, rk"),
-        "minutes": ("SELECT account_id, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute, "
-                    "count(*) AS c FROM _dc GROUP BY ALL"),
+        "profile": f"SELECT * FROM ({profile_sql(day, engine)}) pr ORDER BY account_id, key",
+        "scaffold": f"SELECT * FROM ({sample}) sc ORDER BY account_id, rk",
+        "minutes": (f"SELECT account_id, {dialect.slot('ts', 60, engine)} AS minute, "
+                    f"count(*) AS c FROM {day} GROUP BY ALL"),
     }
 
 
 def build_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
-              params: ClusterParams) -> dict[str, Any]:
+              params: ClusterParams, spark: Any = None) -> dict[str, Any]:
     """Read the day's requests once and write its cached ingredients; returns the manifest.
+    With ``spark`` (a SparkSession) the tables are computed and written on the cluster
+    (``daycache_spark.write_day``), otherwise by DuckDB on ``con``.
 
     The manifest is removed first and written last, so a half-written folder never reads as
     complete. Folders of other keys for the day (older parameters) are removed.
@@ -195,12 +205,36 @@ def build_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     folder = day_dir(settings, day, key)
     fingerprint = lake_fingerprint(settings, day)
     (folder / "manifest.json").unlink(missing_ok=True)
+    if spark is not None:
+        view = daycache_spark.VIEW
+        rows, seconds = daycache_spark.write_day(spark, settings, day,
+                                                 day_sql(params, "spark", view, view), folder)
+    else:
+        rows, seconds = _write_day(con, day, params, folder)
+    manifest = {"date": day, "key": key, "version": CACHE_VERSION,
+                "engine": "duckdb" if spark is None else "spark",
+                "params": {"ip_slot_s": params.ip_slot_s,
+                           "template_sample": params.template_sample,
+                           "template_max_chars": params.template_max_chars},
+                "rows": rows, "lake": fingerprint, "steps_s": seconds,
+                "seconds": round(time.perf_counter() - t0, 2)}
+    write_bytes_atomic(folder / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    for other in folder.parent.iterdir():
+        if other.is_dir() and other.name != key:
+            shutil.rmtree(other, ignore_errors=True)
+    return manifest
+
+
+def _write_day(con: duckdb.DuckDBPyConnection, day: str, params: ClusterParams,
+               folder: Path) -> tuple[dict[str, int], dict[str, float]]:
+    """The DuckDB build: every table of ``day_sql`` into ``folder``; (rows, seconds) per table."""
+    t0 = time.perf_counter()
     con.execute("CREATE OR REPLACE TEMP VIEW _dc_text AS SELECT * FROM requests "
                 f"WHERE CAST(date AS DATE) = DATE '{day}' AND account_id IS NOT NULL")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _dc AS SELECT {', '.join(_DAY_COLUMNS)} "
                 "FROM _dc_text")
     rows, seconds = {}, {"read": round(time.perf_counter() - t0, 2)}
-    for name, sql in _day_sql(day, params).items():
+    for name, sql in day_sql(params).items():
         t = time.perf_counter()
         if name == "scaffold":  # reads prompt text: account range by account range
             _copy_by_account_range(con, sql, folder / f"{name}.parquet")
@@ -212,17 +246,7 @@ def build_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     con.execute("DROP TABLE IF EXISTS _dc")
     con.execute("DROP VIEW IF EXISTS _dc_part")
     con.execute("DROP VIEW IF EXISTS _dc_text")
-    manifest = {"date": day, "key": key, "version": CACHE_VERSION,
-                "params": {"ip_slot_s": params.ip_slot_s,
-                           "template_sample": params.template_sample,
-                           "template_max_chars": params.template_max_chars},
-                "rows": rows, "lake": fingerprint, "steps_s": seconds,
-                "seconds": round(time.perf_counter() - t0, 2)}
-    write_bytes_atomic(folder / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    for other in folder.parent.iterdir():
-        if other.is_dir() and other.name != key:
-            shutil.rmtree(other, ignore_errors=True)
-    return manifest
+    return rows, seconds
 
 
 def _q(path: Path) -> str:
@@ -237,19 +261,21 @@ def window_days(settings: Settings, day: str, days: int) -> list[str]:
 
 
 def ensure_days(con: duckdb.DuckDBPyConnection, settings: Settings, days: list[str],
-                params: ClusterParams) -> dict[str, float]:
-    """Build the cache of every day in ``days`` that is missing or stale; seconds per build."""
+                params: ClusterParams, spark: Any = None) -> dict[str, float]:
+    """Build the cache of every day in ``days`` that is missing or stale (on the cluster with
+    ``spark``, a SparkSession); seconds per build."""
     key = cache_key(params)
     built = {}
     for d in days:
         if not is_current(settings, d, key):
-            built[d] = build_day(con, settings, d, params)["seconds"]
+            built[d] = build_day(con, settings, d, params, spark)["seconds"]
     return built
 
 
 def open_window(con: duckdb.DuckDBPyConnection, settings: Settings, day: str, days: int,
-                params: ClusterParams) -> dict[str, float]:
-    """Create the window's tables from the cached days (built first where missing or stale).
+                params: ClusterParams, spark: Any = None) -> dict[str, float]:
+    """Create the window's tables from the cached days (built first where missing or stale,
+    on the cluster with ``spark``).
 
     Temp tables ``win_payment``, ``win_ip``, ``win_prefix``, ``win_profile`` and views
     ``win_scaffold``, ``win_minutes``: the cached rows of the window's days for the accounts
@@ -259,7 +285,7 @@ def open_window(con: duckdb.DuckDBPyConnection, settings: Settings, day: str, da
     caches, per day built.
     """
     in_window = window_days(settings, day, days)
-    built = ensure_days(con, settings, in_window, params)
+    built = ensure_days(con, settings, in_window, params, spark)
     key = cache_key(params)
     for name in TABLES:
         files = [day_dir(settings, d, key) / f"{name}.parquet" for d in in_window]
@@ -291,7 +317,7 @@ _EMPTY = {
     "profile": "(SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS key, NULL::BOOLEAN AS "
                "generic, NULL::BIGINT AS c LIMIT 0)",
     "scaffold": "(SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS prompt_hash, "
-                "NULL::UBIGINT AS rk, NULL::UINTEGER[] AS shingles LIMIT 0)",
+                "NULL::BIGINT AS rk, NULL::BIGINT[] AS shingles LIMIT 0)",
     "minutes": "(SELECT NULL::VARCHAR AS account_id, NULL::BIGINT AS minute, NULL::BIGINT AS c "
                "LIMIT 0)",
 }

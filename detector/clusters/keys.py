@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from detector.clusters import dialect
+
 #: User agents of stock HTTP libraries and SDKs: weak evidence on their own.
 GENERIC_UA_RE = (
     r"^(python-requests|python-httpx|httpx|python-urllib|aiohttp|openai|asyncopenai|anthropic|"
@@ -129,7 +131,7 @@ def payment_sql() -> str:
 
 def address_sql(column: str, slot_s: int, factor: float) -> str:
     """Key rows: an address (``client_ip`` or ``ip_prefix``) per account and time slot."""
-    return (f"SELECT {column} AS key, CAST(floor(epoch(ts) / {int(slot_s)}) AS BIGINT) AS slot, "
+    return (f"SELECT {column} AS key, {dialect.slot('ts', slot_s)} AS slot, "
             f"account_id, {float(factor)} AS factor FROM win "
             f"WHERE {column} IS NOT NULL AND {column} <> ''")
 
@@ -144,22 +146,27 @@ def cached_payment_sql(table: str) -> str:
     return f"SELECT key, 0 AS slot, account_id, 1.0 AS factor FROM {table}"
 
 
-def profile_sql(source: str) -> str:
-    """Rows (account_id, key, generic, c): requests per client profile and account.
+def profile_sql(source: str, engine: str = "duckdb") -> str:
+    """Rows (account_id, key, generic, c): requests per client profile and account (DuckDB
+    or Spark SQL, ``engine``: the same rows on both).
 
     A profile is user agent + max_tokens + temperature + logprobs pattern + system prompt
     hash; ``generic`` marks stock-library user agents. Counts of several sources (days) add.
+    The temperature is kept to two decimals as ``round(t * 100) / 100``: both engines round
+    an exact double product alike, where ``round(t, 2)`` does not (Spark rounds the decimal
+    text, 0.285 -> 0.29; DuckDB the double, 0.28).
     """
     profile = ("concat_ws(' | ', 'ua=' || coalesce(user_agent, ''), "
-               "'max_tokens=' || coalesce(CAST(max_tokens AS VARCHAR), ''), "
-               "'temperature=' || coalesce(CAST(temperature AS VARCHAR), ''), "
-               "'logprobs=' || coalesce(CAST(logprobs AS VARCHAR), '') || '/' "
-               "|| coalesce(CAST(top_logprobs AS VARCHAR), ''), "
+               "'max_tokens=' || coalesce(CAST(max_tokens AS STRING), ''), "
+               "'temperature=' || coalesce(CAST(temperature AS STRING), ''), "
+               "'logprobs=' || coalesce(CAST(logprobs AS STRING), '') || '/' "
+               "|| coalesce(CAST(top_logprobs AS STRING), ''), "
                "'system=' || coalesce(system_hash, ''))")
-    generic = (f"(coalesce(user_agent, '') = '' OR regexp_matches("
-               f"lower(user_agent), '{GENERIC_UA_RE}'))")
+    generic = (f"(coalesce(user_agent, '') = '' OR "
+               f"{dialect.regexp(dialect.lower('user_agent', engine), GENERIC_UA_RE, engine)})")
     return f"""
-    WITH g AS (SELECT account_id, user_agent, max_tokens, round(temperature, 2) AS temperature,
+    WITH g AS (SELECT account_id, user_agent, max_tokens,
+                      round(temperature * 100) / 100 AS temperature,
                       logprobs, top_logprobs, system_hash, count(*) AS c
                FROM {source} GROUP BY ALL),
     p AS (SELECT account_id, {profile} AS key, {generic} AS generic, c FROM g)

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.clusters import daycache, keys
+from detector.clusters import daycache, dialect, keys
 from detector.clusters.params import ClusterParams
 from detector.clusters.templates import (
     scaffold_rows,
@@ -115,7 +115,7 @@ def minute_matrix(con: duckdb.DuckDBPyConnection, accounts: list[str], day: str,
         sql = ("SELECT account_id, minute, CAST(sum(c) AS BIGINT) AS c FROM win_minutes "
                "WHERE account_id IN (SELECT CAST(account_id AS VARCHAR) FROM _timed) GROUP BY ALL")
     else:
-        sql = ("SELECT account_id, CAST(floor(epoch(ts) / 60) AS BIGINT) AS minute, count(*) AS c "
+        sql = (f"SELECT account_id, {dialect.slot('ts', 60)} AS minute, count(*) AS c "
                "FROM win WHERE account_id IN (SELECT CAST(account_id AS VARCHAR) FROM _timed) "
                "GROUP BY ALL")
     counts = con.execute(sql).df()
@@ -194,7 +194,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     cached = settings is not None and p.window_cache
     if cached:
         open_text(con, day, days)
-        built = daycache.open_window(con, settings, day, days, p)
+        built = daycache.open_window(con, settings, day, days, p, spark)
         ctx.counts["cache_days_built"] = len(built)
         ctx.seconds["cache_build"] = round(sum(built.values()), 2)
         clock.lap("read")
