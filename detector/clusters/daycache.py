@@ -13,7 +13,8 @@ from that day's requests, per account (every account active on D):
                        distinct word 3-gram hashes (``templates.sample_sql``; BIGINTs,
                        ``dialect.hash63``: an md5 prefix)
 ``minutes.parquet``    account_id, minute (epoch minutes), c: requests per minute
-``manifest.json``      written last: key, parameters, rows, the lake partition's fingerprint
+``manifest.json``      written last: key, parameters, rows, the lake partition's fingerprint,
+                       the engine that built the day
 =====================  =================================================================
 
 A window then reads the cached days (``open_window``) and gives exactly what reading its raw
@@ -26,9 +27,9 @@ changed parameter reads a new folder. A day is rebuilt when its partition change
 added, replaced or removed by a re-ingest or late data): the manifest keeps each file's name,
 size and mtime.
 
-Each table is one SQL text for both engines (:func:`day_sql`, the spellings that differ from
-``detector.clusters.dialect``): with ``engine = "spark"`` the day is built on the cluster
-(``detector.clusters.daycache_spark``), the same rows and types as DuckDB's.
+Each table is one SQL text for both engines (:func:`day_sql`; spellings that differ between
+them come from ``detector.clusters.dialect``): with ``engine = "spark"`` the day is built on
+the cluster (``detector.clusters.daycache_spark``), the same rows and types as DuckDB's.
 """
 
 from __future__ import annotations
