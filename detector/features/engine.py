@@ -96,6 +96,14 @@ class Engine:
             self.backend.con.register(view, table)
         self._columns[view] = tuple(table.column_names)
 
+    def bind_frame(self, view: str, df: Any) -> None:
+        """View ``view`` = the Spark DataFrame ``df`` (Spark only: its rows stay on the executors)."""
+        if self.name != "spark":
+            raise ValueError(f"engine {self.name!r}: bind_frame({view!r}) takes a Spark DataFrame, "
+                             "only the 'spark' engine binds one")
+        df.createOrReplaceTempView(view)
+        self._columns[view] = tuple(df.columns)
+
     def _view_columns(self, view: str) -> list[str]:
         if self.name == "spark":
             return list(self.backend._session.table(view).columns)

@@ -16,7 +16,10 @@ stored day before that (a backfilled old day can move an account's first day).
 One Ibis definition (:func:`history_expr`) runs on the selected engine, DuckDB or Spark, for a
 batch of target days at once. Days are integer day numbers (days since 1970-01-01: no date
 arithmetic in SQL), medians are exact (DuckDB ``percentile_cont(0.5)``, Spark ``percentile``:
-both interpolate linearly between the two middle values).
+both interpolate linearly between the two middle values). The inputs are bound per engine:
+DuckDB reads them here (:func:`_day_rows`, :func:`merge_first_seen`); on Spark the executors
+read the stored files by URI (:mod:`detector.features.spark_history`), so no account-day row
+passes through the driver.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import hashlib
 import inspect
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import ibis
@@ -37,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from detector.columns import history as history_columns
-from detector.features import catalog, derive, store
+from detector.features import catalog, derive, spark_history, store
 from detector.features.catalog import (
     HISTORY_MAD_SCALE,
     HISTORY_METRICS,
@@ -56,6 +60,8 @@ WORD_ENTROPY = "div_word_ngram_entropy"
 EPOCH = dt.date(1970, 1, 1)
 
 Progress = Callable[[str], None]
+#: (settings, stored first-seen table or None, days to add) -> the merged first-seen table
+Merge = Callable[[Settings, Path | None, list[str]], pa.Table]
 
 
 def day_number(day: str) -> int:
@@ -161,36 +167,43 @@ def _first_seen_state(settings: Settings) -> Path:
     return settings.features_dir / "state" / "first_seen.json"
 
 
-def update_first_seen(settings: Settings, days: list[str]) -> pa.Table:
-    """(account_id, first_day int32) over the stored ``days``, merging only the days whose daily
-    fingerprint changed since they were last merged."""
-    state_file = _first_seen_state(settings)
-    path = first_seen_path(settings)
-    try:
-        merged: dict[str, str | None] = json.loads(state_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        merged = {}
-    table = pq.read_table(path) if path.exists() and merged else None
-    if table is None:
-        merged = {}
-    fps = {d: store.read_state(settings, d).get("daily") for d in days}
-    todo = [d for d in days if d not in merged or merged[d] != fps[d]]
-    if not todo and table is not None:
-        return table
-    frames = [] if table is None else [table]
-    for d in todo:
+def merge_first_seen(settings: Settings, stored: Path | None, days: list[str]) -> pa.Table:
+    """(account_id, first_day int32): the first-seen table at ``stored`` (None: none yet)
+    min-merged with the accounts of ``days``' partials, here with pyarrow."""
+    frames = [] if stored is None else [pq.read_table(stored)]
+    for d in days:
         ids = pq.read_table(store.table_path(settings, "partials", d), columns=["account_id"])
         frames.append(pa.table({"account_id": ids.column("account_id").cast(pa.string()),
                                 "first_day": pa.array([day_number(d)] * ids.num_rows, pa.int32())}))
     both = pa.concat_tables(frames) if frames else pa.table(
         {"account_id": pa.array([], pa.string()), "first_day": pa.array([], pa.int32())})
     agg = both.group_by("account_id").aggregate([("first_day", "min")])
-    table = pa.table({"account_id": agg.column("account_id"),
-                      "first_day": agg.column("first_day_min").cast(pa.int32())}).sort_by("account_id")
+    return pa.table({"account_id": agg.column("account_id"),
+                     "first_day": agg.column("first_day_min").cast(pa.int32())}).sort_by("account_id")
+
+
+def update_first_seen(settings: Settings, days: list[str], merge: Merge | None = None) -> Path:
+    """Bring ``features/first_seen`` up to date over the stored ``days``, merging only the days
+    whose daily fingerprint changed since they were last merged; returns its path. ``merge``:
+    :func:`merge_first_seen` (default) or :func:`spark_history.merge_first_seen` (on Spark)."""
+    state_file = _first_seen_state(settings)
+    path = first_seen_path(settings)
+    try:
+        merged: dict[str, str | None] = json.loads(state_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        merged = {}
+    stored = path if path.exists() and merged else None
+    if stored is None:
+        merged = {}
+    fps = {d: store.read_state(settings, d).get("daily") for d in days}
+    todo = [d for d in days if d not in merged or merged[d] != fps[d]]
+    if not todo and stored is not None:
+        return path
+    table = (merge or merge_first_seen)(settings, stored, todo)
     write_parquet_atomic(path, table)
     merged.update({d: fps[d] for d in todo})
     write_text_atomic(state_file, json.dumps(merged, sort_keys=True, indent=1))
-    return table
+    return path
 
 
 # --- incremental driver -----------------------------------------------------------------------
@@ -227,7 +240,8 @@ def update(settings: Settings, eng: Engine, days: list[str], changed: list[str],
     stored = stored_days(settings)
     if not stored:
         return []
-    first = update_first_seen(settings, stored)
+    on_spark = eng.name == "spark"
+    first = update_first_seen(settings, stored, spark_history.merge_first_seen if on_spark else None)
     have = set(stored)
     candidates = {d for d in days if d in have}
     if changed:
@@ -240,21 +254,37 @@ def update(settings: Settings, eng: Engine, days: list[str], changed: list[str],
             todo.append(d)
     if not todo:
         return []
-    eng.bind_arrow("dg_hist_first", first.combine_chunks())
+    if on_spark:  # read by the executors: no account-day row passes through the driver
+        spark_history.bind_first(eng, "dg_hist_first", first)
+    else:
+        eng.bind_arrow("dg_hist_first", pq.read_table(first).combine_chunks())
     for i in range(0, len(todo), BATCH_DAYS):
         batch = todo[i:i + BATCH_DAYS]
         say(f"features {batch[0]}..{batch[-1]}: own-history scores")
         need = sorted({w for t in batch for w in store.window_days(t, LOOKBACK + 1)} & have)
-        rows = [t for t in (_day_rows(settings, d) for d in need) if t is not None]
-        eng.bind_arrow("dg_hist_days", pa.concat_tables(rows).combine_chunks())
-        eng.bind_arrow("dg_hist_targets", pa.table({"t_day": pa.array([day_number(t) for t in batch], pa.int32())}))
-        result = eng.run("history", lambda: history_expr(eng.table("dg_hist_days"), eng.table("dg_hist_targets"),
-                                                         eng.table("dg_hist_first")))
+        with _days_bound(settings, eng, "dg_hist_days", need):
+            eng.bind_arrow("dg_hist_targets", pa.table({"t_day": pa.array([day_number(t) for t in batch],
+                                                                          pa.int32())}))
+            result = eng.run("history", lambda: history_expr(
+                eng.table("dg_hist_days"), eng.table("dg_hist_targets"), eng.table("dg_hist_first")))
         for t in batch:
             part = result.filter(pc.equal(result.column("day"), day_number(t)))
             write_parquet_atomic(store.table_path(settings, "history", t), history_table(part, t))
             store.write_state(settings, t, {**store.read_state(settings, t), "history": fps[t]})
     return todo
+
+
+@contextmanager
+def _days_bound(settings: Settings, eng: Engine, view: str, days: list[str]) -> Iterator[None]:
+    """View ``view`` = the history inputs of the stored ``days`` while the block runs: on Spark
+    read by the executors (:func:`spark_history.bound_days`), else here (:func:`_day_rows`)."""
+    if eng.name == "spark":
+        with spark_history.bound_days(eng, view, days):
+            yield
+        return
+    rows = [t for t in (_day_rows(settings, d) for d in days) if t is not None]
+    eng.bind_arrow(view, pa.concat_tables(rows).combine_chunks())
+    yield
 
 
 def history_table(result: pa.Table, day: str) -> pa.Table:

@@ -203,17 +203,46 @@ def test_incremental_reruns(home, tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed")
 @pytest.mark.skipif(shutil.which("java") is None and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
                     reason="no Java runtime")
-def test_spark_history_matches_duckdb(home, tmp_path):
-    """The same ``history_expr`` on Spark over the same stored partials gives the same tables."""
+def test_spark_history_matches_duckdb(home, tmp_path, monkeypatch):
+    """The same ``history_expr`` on Spark gives the same tables, its inputs (partials, daily
+    word entropy, first seen) read from the stored files by the executors, never bound from
+    the driver: also across a day written by the other engine (int64 sums where DuckDB writes
+    decimals) and a day without its daily file (word entropy null, as on DuckDB)."""
     from .test_parity import _compare
 
     s = _copy(home, tmp_path)
     shutil.rmtree(s.features_dir / "history")
+    shutil.rmtree(s.features_dir / "first_seen")  # merged again, on the executors
+    mixed, no_daily = DAYS[5], DAYS[-3]
+    p = pq.read_table(table_path(s, "partials", mixed))
+    for c in ("in_tok", "out_tok"):
+        p = p.set_column(p.column_names.index(c), c, p.column(c).cast("int64"))
+    pq.write_table(p, table_path(s, "partials", mixed))
+    table_path(s, "daily", no_daily).unlink()
+    # the reference for the days that read the missing daily file: DuckDB on the same lake
+    ref = _copy(s, tmp_path / "ref")
+    duck = engine.connect(ref, "duckdb")
+    try:
+        assert history.update(ref, duck, DAYS[-3:], [], force=True) == DAYS[-3:]
+    finally:
+        duck.close()
+    bound = []
+    real_bind = engine.Engine.bind_arrow
+    monkeypatch.setattr(engine.Engine, "bind_arrow", lambda e, v, t: bound.append(v) or real_bind(e, v, t))
+    monkeypatch.setattr(history, "_day_rows", lambda *a: pytest.fail("partials read by the driver"))
+    monkeypatch.setattr(history, "merge_first_seen", lambda *a: pytest.fail("first seen merged by the driver"))
     eng = engine.connect(s, "spark")
     try:
         assert history.update(s, eng, DAYS, [], force=True) == DAYS
     finally:
         eng.close()
+    assert set(bound) == {"dg_hist_targets"}  # only the batch's day numbers
+    first = history.first_seen_path
+    assert pq.read_table(first(s)).equals(pq.read_table(first(home)))
     for d in DAYS:
-        _compare(pq.read_table(table_path(home, "history", d)), pq.read_table(table_path(s, "history", d)),
+        want = ref if d >= no_daily else home
+        _compare(pq.read_table(table_path(want, "history", d)), pq.read_table(table_path(s, "history", d)),
                  f"history/{d}")
+    assert _hist(s, no_daily)["steady"]["hist_word_entropy_z28"] is None
+    assert _hist(s, DAYS[-1])["steady"]["hist_word_entropy_z28"] is not None
+    assert all(_hist(s, d)["late"][c] is None for d in DAYS[32:] for c in Z)  # short history
