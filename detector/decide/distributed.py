@@ -8,8 +8,8 @@ rows to explain. Every model output depends on its own row only, so any partitio
 same numbers as scoring the whole frame in one process.
 
 What stays on the driver (docs/scale.md): the feature frame itself (one row per account-day,
-read from the feature store), rules, the policy and the day's percentile ranks and medians of
-the explained rows' features (they need the whole day's column; ``detector.decide.explain``).
+read from the feature store), rules and the policy. The day's percentile ranks and medians of
+the explained rows' features run on the cluster too (``detector.decide.spark_percentiles``).
 """
 
 from __future__ import annotations

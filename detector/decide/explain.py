@@ -39,13 +39,16 @@ def day_medians(frame: pd.DataFrame, features: list[str]) -> dict[str, np.ndarra
 
 
 def explain_rows(model: DistillationClassifier, frame: pd.DataFrame, rows: np.ndarray,
-                 top: int = 3, contributions: list[list[tuple[str, float]]] | None = None
+                 top: int = 3, contributions: list[list[tuple[str, float]]] | None = None,
+                 ranks: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None
                  ) -> dict[int, list[dict]]:
     """Top contributing features for the selected row positions, with value and percentile.
 
     ``contributions``: ``model.explain(frame.iloc[rows], top)`` when it was already computed
-    elsewhere (on a Spark cluster, ``detector.decide.distributed``); the percentiles and
-    medians need the whole day's column and are computed here from ``frame``.
+    elsewhere (on a Spark cluster, ``detector.decide.distributed``). ``ranks``: the
+    (percentiles, medians) of the model's features, aligned with ``frame`` and filled at least
+    at ``rows``, when computed elsewhere (``detector.decide.spark_percentiles``); else they are
+    computed here over the whole day's column (:func:`percentile_ranks`, :func:`day_medians`).
 
     Occlusion finds nothing when the score is saturated (several features each suffice on their
     own); then the model's features where the account is most extreme among that day's accounts
@@ -55,8 +58,10 @@ def explain_rows(model: DistillationClassifier, frame: pd.DataFrame, rows: np.nd
         return {}
     if contributions is None:
         contributions = model.explain(frame.iloc[rows], top=top)
-    pct = percentile_ranks(frame, list(model.feature_names_in_))
-    med = day_medians(frame, list(model.feature_names_in_))
+    if ranks is None:
+        ranks = (percentile_ranks(frame, list(model.feature_names_in_)),
+                 day_medians(frame, list(model.feature_names_in_)))
+    pct, med = ranks
     out: dict[int, list[dict]] = {}
     for pos, row in zip(rows, contributions, strict=True):
         picked = [(name, round(drop, 4)) for name, drop in row]

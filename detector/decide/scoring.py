@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import distributed, relay_streams, returning
+from detector.decide import distributed, relay_streams, returning, spark_percentiles
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
@@ -119,7 +119,9 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     # gateway will read them (flagged account-days), not for the allowed majority.
     to_explain = np.flatnonzero((out["decision"] != "allow").to_numpy())
     explained = explain_rows(model, frame, to_explain, contributions=(
-        distributed.explain(settings, model, frame, to_explain) if on_spark else None))
+        distributed.explain(settings, model, frame, to_explain) if on_spark else None), ranks=(
+        spark_percentiles.day_ranks(settings, frame, list(model.feature_names_in_), to_explain)
+        if on_spark and len(to_explain) else None))
     feats = [explained.get(i, []) for i in range(len(out))]
     out["reasons"] = [reasons_text(s, f) for s, f in zip(out["sources"], feats, strict=True)]
     hit_values = rule_values(frame, [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"],
