@@ -16,7 +16,7 @@ from detector.api.overrides import OverridesHolder, apply_overrides
 from detector.api.verdict_index import DECISION_CODES, VerdictIndexHolder
 from detector.cases import CaseStore
 from detector.hooks import outbox
-from detector.lake.db import register_parquet_view
+from detector.lake.db import register_parquet_view, silence
 from detector.settings import Settings
 
 #: optional per-account feature tables joined on (account_id, date) for the account page
@@ -86,7 +86,9 @@ class Service:
                 register_parquet_view(con, "features_percentiles",
                                       self.settings.features_dir / "percentiles")
                 self._lake, self._lake_key = con, key
-            return self._lake.cursor()
+            cur = self._lake.cursor()
+        silence(cur)
+        return cur
 
     def _refresh_orgs(self) -> None:
         if self.overrides.current.allow_orgs:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
 from detector.api.reloader import Reloader
+from detector.lake.db import open_duckdb
 from detector.verdicts import files_signature, source_sql, verdict_files
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class VerdictIndex:
         if sticky_blocks:
             first = standing_block_start(files[-1][0], block_expiry_days)
             block_files = [p for day, p in every if first is None or day >= first]
-        con = duckdb.connect(":memory:")
+        con = open_duckdb()
         try:
             con.execute("SET TimeZone = 'UTC'")
             fields = ("date", "score", "decision", "reasons", "cluster_id", "org_id",

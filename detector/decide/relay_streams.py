@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -50,7 +49,7 @@ from detector.decide.policy import PolicyConfig
 from detector.embeddings.adhoc import coverage_rows
 from detector.features import catalog, engine, store
 from detector.features.compute import all_request_files, bound_day_tables, first_seen
-from detector.lake.db import request_files
+from detector.lake.db import open_duckdb, request_files
 from detector.settings import Settings
 
 REASON = "relay_stream_harvest"
@@ -98,7 +97,7 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
     if not files or not accounts:
         return pa.table({}), {}
     listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    con = duckdb.connect()
+    con = open_duckdb()
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(

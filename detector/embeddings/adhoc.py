@@ -11,7 +11,6 @@ pseudo-accounts x the sample size, not by their requests.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -20,6 +19,7 @@ from detector.embeddings.config import EmbeddingConfig
 from detector.embeddings.population import load_active
 from detector.embeddings.sampling import sample_prompts
 from detector.embeddings.stage import CoverageStage, account_stats, coverage_frame
+from detector.lake.db import open_duckdb
 from detector.settings import Settings
 
 
@@ -33,7 +33,7 @@ def coverage_rows(settings: Settings, requests: pa.Table, date: str,
     if config.backend == "off" or requests.num_rows == 0:
         return pd.DataFrame({"account_id": pd.Series([], dtype=object)})
     stage = stage or CoverageStage(settings, config)
-    con = duckdb.connect()
+    con = open_duckdb()
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("requests", requests)

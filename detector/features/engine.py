@@ -26,6 +26,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from detector.errors import ConfigError
+from detector.lake.db import silence
 from detector.lake.schema import REQUEST_SCHEMA
 from detector.lake.spark import (  # noqa: F401  (re-exported: the one way to a session)
     SPARK_DEFAULTS,
@@ -178,6 +179,7 @@ def connect(settings: Settings, name: str | None = None) -> Engine:
 
 def _duckdb(settings: Settings) -> Any:
     con = ibis.duckdb.connect()
+    silence(con.con)  # no progress bar on stdout: see lake.db.open_duckdb
     con.raw_sql("SET TimeZone = 'UTC'")
     con.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     con.raw_sql(f"SET temp_directory = '{str(SPILL_DIR).replace(chr(39), chr(39) * 2)}'")

@@ -144,10 +144,10 @@ def lake_fill_rates(files: list[Path]) -> tuple[int, dict[str, float]]:
     """(rows, fill rate per signal field) over the Parquet request files ``files``."""
     if not files:
         return 0, dict.fromkeys(SIGNALS, 0.0)
-    import duckdb  # noqa: PLC0415
+    from detector.lake.db import open_duckdb  # noqa: PLC0415  (imported when called, not by ingest workers)
 
     cols = ", ".join(f"count(*) FILTER (WHERE {test})" for test, _, _ in SIGNALS.values())
-    con = duckdb.connect()
+    con = open_duckdb()
     try:
         row = con.execute(f"SELECT count(*), {cols} FROM read_parquet(?, union_by_name=true)",
                           [[str(f) for f in files]]).fetchone()

@@ -44,9 +44,28 @@ def register_parquet_view(con: duckdb.DuckDBPyConnection, name: str, folder: Pat
     return False
 
 
+def open_duckdb(database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that prints nothing: every connection the package opens comes from here.
+
+    DuckDB draws a progress bar on stdout for queries running over two seconds (on by default
+    since DuckDB 2, also when stdout is not a terminal), which would corrupt the commands'
+    machine-readable output (``ingest --json``, ``verdicts --format csv``) that hooks parse."""
+    con = duckdb.connect(database)
+    silence(con)
+    return con
+
+
+def silence(con: duckdb.DuckDBPyConnection) -> None:
+    """Switch off DuckDB's progress bar and its printing on ``con`` (setting ``progress_bar_time``
+    switches the bar itself back on). A cursor does not inherit the printing setting: silence
+    it too."""
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET enable_progress_bar_print = false")
+
+
 def connect(settings: Settings, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with views over the home's lake and tables."""
-    con = duckdb.connect(":memory:")
+    con = open_duckdb()
     n = threads or settings.threads
     if n:
         con.execute(f"SET threads = {int(n)}")

@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from detector.lake.db import open_duckdb
 from detector.rules.evaluate import evaluate_rules
 from detector.rules.rule import Rule
 from detector.rules.ruleset import RuleSet
@@ -98,7 +99,7 @@ def _rule_failures(con: duckdb.DuckDBPyConnection, rule: Rule) -> list[RuleTestF
 def run_rule_tests(ruleset: RuleSet) -> RuleTestReport:
     """Run every rule's tests (deprecated rules included) and collect every failure."""
     report = RuleTestReport()
-    con = duckdb.connect(":memory:")
+    con = open_duckdb()
     try:
         for rule in ruleset.rules:
             report.rules += 1

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from detector.lake.db import connect as lake_connect
+from detector.lake.db import open_duckdb
 from detector.settings import Settings
 from detector.verdicts.paths import VERDICT_FILE, evaluated_dates, root, verdict_files
 from detector.verdicts.schema import CONTRACT_COLUMNS, EXTRA_COLUMNS, READ_SCHEMA, select_list
@@ -76,7 +77,7 @@ def evaluated_days(where: Settings | duckdb.DuckDBPyConnection,
         files = [p for _, p in verdict_files(root(where))]
         if not files:
             return []
-        con = duckdb.connect(":memory:")
+        con = open_duckdb()
         try:
             return [r[0] for r in con.execute(
                 f"SELECT DISTINCT date FROM ({source_sql(con, files, ['date'])}) "
@@ -123,7 +124,7 @@ def read(settings: Settings, columns: list[str] | None = None,
     params: list[Any] = []
     _in("account_id", accounts, "VARCHAR", where, params)
     _in("decision", decisions, "VARCHAR", where, params)
-    con = duckdb.connect(":memory:")
+    con = open_duckdb()
     try:
         con.execute("SET TimeZone = 'UTC'")
         source = source_sql(con, [p for _, p in files])  # columns pruned by the outer SELECT
