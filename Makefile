@@ -38,16 +38,19 @@ run: $(STAMP)
 	echo "Analyst pages: DETECTOR_DEV_MODE=1 $(BIN)/detector --home $(HOME_DIR) serve --port 8000" && \
 	echo "then open http://127.0.0.1:8000/queue with dev key: $$(DETECTOR_DEV_MODE=1 $(BIN)/detector --home $(HOME_DIR) keys dev)"
 
-## make test: same set-up, then the whole suite (slow end-to-end tests included).
+## make test: same set-up, then the whole suite (slow end-to-end tests included), split over
+## PYTEST_WORKERS processes (pytest-xdist; tests/conftest.py: whole modules or areas per worker);
+## PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check detector tests bench tools
 	$(BIN)/lint-imports
 	$(BIN)/detector rules test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 ## make test-quick: everything but the tests marked slow.
 test-quick: $(STAMP)
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check detector tests bench tools
