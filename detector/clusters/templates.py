@@ -208,6 +208,12 @@ def template_pairs(sets: dict[str, np.ndarray], threshold: float, num_perm: int,
               "shingles": int(len(sets[members[0]]))}
         rows += [(a, b, 1.0, ev) for i, a in enumerate(members) for b in members[i + 1:]]
     rows += _lsh_pairs(reps, sigs, groups, threshold, num_perm, cap, sets)
+    return pair_frame(rows)
+
+
+def pair_frame(rows: list[tuple[str, str, float, dict]]) -> pd.DataFrame:
+    """Template edges (``PAIR_COLUMNS``) from (account, account, weight, evidence) rows: each
+    pair ordered src < dst, the strongest row per pair, evidence as JSON (``orjson``)."""
     df = pd.DataFrame(rows, columns=["src", "dst", "weight", "evidence"])
     if df.empty:
         return pd.DataFrame(columns=PAIR_COLUMNS)

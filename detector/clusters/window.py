@@ -10,6 +10,7 @@ both give the same edges. Grain of the result: one row per (src, dst, edge_type)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.clusters import daycache, dialect, keys
+from detector.clusters import daycache, dialect, keys, templates_spark
 from detector.clusters.params import ClusterParams
 from detector.clusters.templates import (
     scaffold_rows,
@@ -40,6 +41,15 @@ class WindowContext:
     minutes: MinuteMatrix | None = None
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    #: with the template edges computed on Spark: the scaffolds of named accounts, read there
+    #: (``scaffolds`` is then empty: the driver never holds every account's set)
+    fetch_scaffolds: Callable[[list[str]], dict[str, np.ndarray]] | None = None
+
+    def scaffolds_of(self, accounts: list[str]) -> dict[str, np.ndarray]:
+        """Scaffold sets of those of ``accounts`` that have one (possibly more accounts)."""
+        if self.fetch_scaffolds is None:
+            return self.scaffolds
+        return self.fetch_scaffolds(accounts)
 
 
 #: Columns the graph reads; materialised once per window (prompt text stays on disk).
@@ -179,6 +189,31 @@ class _Clock:
         self.t = now
 
 
+def _template_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, ctx: WindowContext,
+                    clock: _Clock, day: str, settings: Settings | None,
+                    spark: Any) -> pd.DataFrame:
+    """Template edges of the open window: on the cluster with ``spark`` and the day caches
+    (``settings``; ``templates_spark``), else on the driver from the cached samples or, without
+    ``settings``, the raw prompts; the driver keeps every account's scaffold in ``ctx``."""
+    if settings is not None and spark is not None:
+        out, ctx.fetch_scaffolds = templates_spark.template_edges(spark, settings, day,
+                                                                  ctx.days, p)
+        clock.lap("template_lsh")
+        return out
+    if settings is not None:
+        rows = scaffold_rows_from_samples(con, "win_scaffold", p.template_sample,
+                                          p.max_key_accounts)
+    else:
+        rows = scaffold_rows(con, "win_text", p.template_sample, p.template_max_chars,
+                             p.max_key_accounts)
+    ctx.scaffolds = scaffold_sets(rows)
+    clock.lap("shingles")
+    out = template_pairs(ctx.scaffolds, p.template_threshold, p.template_num_perm, p.seed,
+                         p.max_key_accounts)
+    clock.lap("template_lsh")
+    return out
+
+
 def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, days: int,
                  centroids: dict[str, np.ndarray], settings: Settings | None = None,
                  spark: Any = None) -> tuple[pd.DataFrame, WindowContext]:
@@ -204,17 +239,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
         clock.lap("read")
     parts = key_edges(con, p, cached, spark)
     clock.lap("keys")
-    if cached:
-        rows = scaffold_rows_from_samples(con, "win_scaffold", p.template_sample,
-                                          p.max_key_accounts)
-    else:
-        rows = scaffold_rows(con, "win_text", p.template_sample, p.template_max_chars,
-                             p.max_key_accounts)
-    ctx.scaffolds = scaffold_sets(rows)
-    clock.lap("shingles")
-    parts.append(template_pairs(ctx.scaffolds, p.template_threshold, p.template_num_perm,
-                                p.seed, p.max_key_accounts))
-    clock.lap("template_lsh")
+    parts.append(_template_edges(con, p, ctx, clock, day, settings if cached else None, spark))
     if days == 1:
         parts.append(creation_edges(con, p, spark))
         clock.lap("creation")
