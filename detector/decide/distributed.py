@@ -7,9 +7,10 @@ the per-row results come back: probability and anomaly score, or the top contrib
 rows to explain. Every model output depends on its own row only, so any partitioning gives the
 same numbers as scoring the whole frame in one process.
 
-What stays on the driver (docs/scale.md): the feature frame itself (one row per account-day,
-read from the feature store), rules and the policy. The day's percentile ranks and medians of
-the explained rows' features run on the cluster too (``detector.decide.spark_percentiles``).
+:func:`predict_view` scores the rows of the Spark view the decide stage assembles on the
+executors (``detector.features.spark_assemble``), keyed by (account_id, date): nothing is sent
+from the driver. :func:`predict` and :func:`explain` send a frame's rows from the driver (the
+explanations: the flagged account-days only).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pyarrow as pa
 from detector.model.estimator import to_matrix
 from detector.settings import Settings
 
-_POS = "_pos"
+_POS, _DAY = "_pos", "_day"
 _MODELS: dict[str, Any] = {}  # pickle digest -> unpickled model, per Python worker process
 
 
@@ -41,12 +42,13 @@ def _model(digest: str, broadcast: Any) -> Any:
 
 
 class _Apply:
-    """``mapInArrow`` function: rows ``_pos`` + feature columns -> ``_pos`` + ``kind``'s output."""
+    """``mapInArrow`` function: rows of ``keys`` (default ``_pos``) + feature columns ->
+    ``keys`` + ``kind``'s output."""
 
     def __init__(self, digest: str, broadcast: Any, kind: str, top: int = 3,
-                 absent: list[str] | None = None):
+                 absent: list[str] | None = None, keys: tuple[str, ...] = (_POS,)):
         self.digest, self.broadcast, self.kind, self.top = digest, broadcast, kind, top
-        self.absent = absent
+        self.absent, self.keys = absent, keys
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         got = list(batches)
@@ -54,15 +56,15 @@ class _Apply:
             return
         frame = pa.Table.from_batches(got).to_pandas()
         model = _model(self.digest, self.broadcast)
-        pos = frame[_POS].to_numpy(np.int64)
+        keys = {k: pa.array(frame[k].to_numpy()) for k in self.keys}
         if self.kind == "score":
             proba = model.predict_proba(frame)[:, 1]
             anomaly = model.anomaly_score(frame)
-            out = pa.table({_POS: pos, "proba": np.asarray(proba, np.float64),
+            out = pa.table({**keys, "proba": np.asarray(proba, np.float64),
                             "anomaly": np.asarray(anomaly, np.float64)})
         else:
             rows = model.explain(frame, top=self.top, absent=self.absent)
-            out = pa.table({_POS: pos, "contributions": [json.dumps(r) for r in rows]})
+            out = pa.table({**keys, "contributions": [json.dumps(r) for r in rows]})
         yield from out.to_batches()
 
 
@@ -104,6 +106,50 @@ def predict(settings: Settings, model: Any, frame: pd.DataFrame) -> tuple[np.nda
     got = _collect(settings, model, frame, np.arange(len(frame)), "score",
                    f"{_POS} long, proba double, anomaly double")
     return got["proba"].to_numpy(np.float64), got["anomaly"].to_numpy(np.float64)
+
+
+def predict_view(settings: Settings, model: Any, view: str, frame: pd.DataFrame
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(calibrated probability, anomaly score) of every row of the Spark temp view ``view``
+    (``detector.features.spark_assemble``), scored where the rows are, in the order of
+    ``frame``'s (account_id, date) keys: only the two numbers per row come to the driver."""
+    from pyspark.sql import functions as F
+
+    from detector.features.engine import spark_session
+
+    if len(frame) == 0:
+        return np.zeros(0), np.zeros(0)
+    session = spark_session(settings)
+    table = session.table(f"`{view}`")
+    cols = [F.col("account_id").cast("string").alias("account_id"),
+            F.col("date").cast("string").alias(_DAY)]
+    features = list(model.feature_names_in_)
+    # the matrix the model builds (estimator.to_matrix): each feature as a double, absent: null
+    cols += [(F.col(f"`{f}`") if f in table.columns else F.lit(None)).cast("double").alias(f)
+             for f in features]
+    parts = max(1, int(session.sparkContext.defaultParallelism))
+    rows = table.select(*cols).repartition(parts, "account_id")
+    blob = pickle.dumps(model)
+    broadcast = session.sparkContext.broadcast(blob)
+    try:
+        fn = _Apply(hashlib.sha256(blob).hexdigest(), broadcast, "score", keys=("account_id", _DAY))
+        got = rows.mapInArrow(fn, f"account_id string, {_DAY} string, proba double, "
+                                  "anomaly double").toArrow().to_pandas()
+    finally:
+        broadcast.unpersist()
+    got = got.set_index(["account_id", _DAY])
+    want = pd.MultiIndex.from_arrays([frame["account_id"].astype(str).to_numpy(),
+                                      day_strings(frame["date"])])
+    if len(got) != len(frame) or not got.index.is_unique or not want.isin(got.index).all():
+        raise RuntimeError(f"spark score of view {view!r}: {len(got)} rows came back for the "
+                           f"{len(frame)} account-days of the frame, or not the same keys")
+    got = got.loc[want]
+    return got["proba"].to_numpy(np.float64), got["anomaly"].to_numpy(np.float64)
+
+
+def day_strings(dates: pd.Series) -> np.ndarray:
+    """``dates`` as YYYY-MM-DD strings (how Spark casts a date to a string)."""
+    return pd.to_datetime(dates).dt.strftime("%Y-%m-%d").to_numpy()
 
 
 def explain(settings: Settings, model: Any, frame: pd.DataFrame, rows: np.ndarray,

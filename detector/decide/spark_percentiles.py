@@ -13,11 +13,16 @@ counts and medians), and one window per (day, feature) ordered by value gives
 - the median: the values at positions ``(n + 1) div 2`` and ``n div 2 + 1`` (``row_number``),
   ``(min + max) / 2`` as pandas' groupby median computes it.
 
-Only the percentiles of the rows to explain (the flagged account-days) and one median per day
-and feature come back to the driver. Rows whose day is null belong to no day: NaN, as in pandas.
+:func:`view_day_ranks` reads the feature rows from the Spark view of the day's rows
+(``detector.features.spark_assemble``) where they are; only the keys of the rows to explain go
+to the cluster. :func:`day_ranks` sends a frame from the driver instead. Only the percentiles of
+the rows to explain (the flagged account-days) and one median per day and feature come back to
+the driver. Rows whose day is null belong to no day: NaN, as in pandas.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +39,6 @@ def day_ranks(settings: Settings, frame: pd.DataFrame, features: list[str], rows
     """(percentile, median) of each of ``features`` in ``frame``, arrays aligned with ``frame``
     and filled at the positions ``rows`` only (NaN elsewhere and where the value or day is
     null), computed on the cluster over every row of each day."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     names = [f for f in features if f in frame.columns]
@@ -55,8 +59,54 @@ def day_ranks(settings: Settings, frame: pd.DataFrame, features: list[str], rows
                         *(f"f{j} double" for j in range(len(names)))])
     session = spark_session(settings)
     wide = session.createDataFrame(pa.table(cols), schema=schema).where(F.col(_DAY) >= 0)
-    pairs = ", ".join(f"{j}, f{j}" for j in range(len(names)))
-    long = wide.selectExpr(_POS, _DAY, _SEL, f"stack({len(names)}, {pairs}) AS (f, v)")
+    got, mids = _ranked(wide, len(names))
+    _fill(pct, med, names, got, mids, rows, codes)
+    return pct, med
+
+
+def view_day_ranks(settings: Settings, view: str, frame: pd.DataFrame, features: list[str],
+                   rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """:func:`day_ranks` over the rows of the Spark temp view ``view``
+    (``detector.features.spark_assemble``) where they are: only the (account_id, date) keys of
+    ``frame``'s rows at ``rows`` go to the cluster; arrays aligned with ``frame``."""
+    from pyspark.sql import functions as F
+
+    session = spark_session(settings)
+    table = session.table(f"`{view}`")
+    names = [f for f in features if f in table.columns]
+    pct = {f: np.full(len(frame), np.nan) for f in names}
+    med = {f: np.full(len(frame), np.nan) for f in names}
+    rows = np.asarray(rows, np.int64)
+    if not names or len(rows) == 0:
+        return pct, med
+    days = pd.to_datetime(frame["date"])
+    codes = np.where(days.isna(), -1, (days - pd.Timestamp("1970-01-01")).dt.days.fillna(-1)
+                     ).astype(np.int64)  # the day number, as datediff gives it
+    chosen = pa.table({"_pacc": pa.array(frame["account_id"].astype(str).to_numpy()[rows]),
+                       "_dn": pa.array(codes[rows]), _POS: pa.array(rows)})
+    picked = session.createDataFrame(chosen, "_pacc string, _dn long, _pos long")
+    cols = [F.col("account_id").cast("string").alias("_acc"),
+            F.datediff(F.col("date"), F.to_date(F.lit("1970-01-01"))).cast("long").alias(_DAY)]
+    for j, f in enumerate(names):  # pd.to_numeric as float64, NaN -> null
+        v = F.col(f"`{f}`").cast("double")
+        cols.append(F.when(F.isnan(v), F.lit(None)).otherwise(v).alias(f"f{j}"))
+    wide = table.select(*cols).where(F.col(_DAY).isNotNull()).join(
+        F.broadcast(picked), (F.col("_acc") == F.col("_pacc")) & (F.col(_DAY) == F.col("_dn")),
+        "left").select(F.coalesce(F.col(_POS), F.lit(-1)).alias(_POS), _DAY,
+                       F.col(_POS).isNotNull().alias(_SEL), *(f"f{j}" for j in range(len(names))))
+    got, mids = _ranked(wide, len(names))
+    _fill(pct, med, names, got, mids, rows, codes)
+    return pct, med
+
+
+def _ranked(wide: Any, count: int) -> tuple[pa.Table, pa.Table]:
+    """(_pos, f, p) of the selected rows and (_day, f, m) medians, from ``wide``: columns
+    ``_pos``, ``_day``, ``_sel`` and ``f0`` .. ``f{count - 1}``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    pairs = ", ".join(f"{j}, f{j}" for j in range(count))
+    long = wide.selectExpr(_POS, _DAY, _SEL, f"stack({count}, {pairs}) AS (f, v)")
     long = long.where(F.col("v").isNotNull())
     by = Window.partitionBy(_DAY, "f")
     ordered = by.orderBy("v")
@@ -73,6 +123,12 @@ def day_ranks(settings: Settings, frame: pd.DataFrame, features: list[str], rows
             ((F.min("v") + F.max("v")) / 2).alias("m")).toArrow()
     finally:
         ranked.unpersist()
+    return got, mids
+
+
+def _fill(pct: dict[str, np.ndarray], med: dict[str, np.ndarray], names: list[str],
+          got: pa.Table, mids: pa.Table, rows: np.ndarray, codes: np.ndarray) -> None:
+    """Put the cluster's percentiles and medians at ``rows`` of ``pct`` and ``med``."""
     pos, which, p = (got.column(c).to_numpy() for c in (_POS, "f", "p"))
     for j, f in enumerate(names):
         at = which == j
@@ -82,4 +138,3 @@ def day_ranks(settings: Settings, frame: pd.DataFrame, features: list[str], rows
     for j, f in enumerate(names):
         med[f][rows] = [np.nan if codes[r] < 0 else day_median.get((int(codes[r]), j), np.nan)
                         for r in rows]
-    return pct, med

@@ -21,7 +21,7 @@ from detector.rules.rule import Rule
 
 HIT_COLUMNS = ["account_id", "date", "rule_id", "rule_name", "title", "action", "severity",
                "status", "score", "shadow"]
-_VIEW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+VIEW_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -116,7 +116,8 @@ def empty_hits() -> pd.DataFrame:
         {"score": "float64", "shadow": "bool"})
 
 
-def _attach_meta(raw: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
+def attach_meta(raw: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
+    """Raw (account_id, date, rule_idx) rows -> HIT_COLUMNS, sorted by date, account, rule."""
     meta = pd.DataFrame({
         "rule_idx": range(len(rules)),
         "rule_id": [r.id for r in rules], "rule_name": [r.name for r in rules],
@@ -137,7 +138,7 @@ def evaluate_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule],
 
     ``since`` / ``until`` (YYYY-MM-DD, inclusive) restrict the dates scanned.
     """
-    if not _VIEW_NAME.match(view):
+    if not VIEW_NAME.match(view):
         raise ValueError(f"view: expected a plain SQL identifier, got {view!r}")
     present = view_columns(con, view)
     result = Evaluation(hits=empty_hits())
@@ -166,5 +167,5 @@ def evaluate_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule],
             return result
         raw = con.execute(_hit_query(runnable, view, where), params).fetchdf()
     if len(raw):
-        result.hits = _attach_meta(raw, runnable)
+        result.hits = attach_meta(raw, runnable)
     return result

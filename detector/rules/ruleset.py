@@ -6,10 +6,12 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
+from detector.rules import spark_evaluate
 from detector.rules.evaluate import Evaluation, evaluate_rules, not_evaluable
 from detector.rules.rule import Rule
 
@@ -70,8 +72,23 @@ class RuleSet:
         are in ``df.attrs["warnings"]`` (and ``self.last_warnings``), their ids in
         ``df.attrs["skipped"]``.
         """
-        result = self.evaluate_detailed(con, view=view, since=since, until=until)
-        hits = result.hits
-        hits.attrs["warnings"] = list(result.warnings)
-        hits.attrs["skipped"] = list(result.skipped)
-        return hits
+        return _with_attrs(self, self.evaluate_detailed(con, view=view, since=since, until=until))
+
+    def evaluate_spark(self, spark: Any, view: str = "account_features") -> pd.DataFrame:
+        """:meth:`evaluate` in Spark SQL over the Spark temp view ``view`` of session ``spark``
+        (``detector.rules.spark_evaluate``): the same hits, only they come to the driver."""
+        return _with_attrs(self, spark_evaluate.evaluate_rules(spark, self.rules, view=view))
+
+    def not_evaluable_spark(self, spark: Any, view: str = "account_features") -> pd.DataFrame:
+        """:meth:`not_evaluable` over the Spark temp view ``view`` of session ``spark``."""
+        return spark_evaluate.not_evaluable(spark, self.rules, view=view)
+
+
+def _with_attrs(ruleset: RuleSet, result: Evaluation) -> pd.DataFrame:
+    """``result``'s hits with its warnings and skipped rule ids in ``attrs`` (also kept as the
+    rule set's ``last_warnings``)."""
+    ruleset.last_warnings = list(result.warnings)
+    hits = result.hits
+    hits.attrs["warnings"] = list(result.warnings)
+    hits.attrs["skipped"] = list(result.skipped)
+    return hits

@@ -1,0 +1,195 @@
+"""Rules evaluated in Spark SQL over a Spark temp view of the feature rows (``engine = "spark"``).
+
+The same hits and not-evaluable rows as :mod:`detector.rules.evaluate` on DuckDB: one query
+builds, per row, an array of ``CASE WHEN (condition) THEN <rule index> END``, explodes it and
+keeps the non-NULL elements; only those (account_id, date, rule) rows come back to the driver.
+
+Conditions are validated and stored in DuckDB's dialect (:mod:`detector.rules.condition`).
+:func:`spark_condition` is the one place that turns one into Spark SQL: sqlglot re-emits the
+tree for Spark (backquoted identifiers, ``log10`` as ``LOG10``) and the functions whose results
+differ on Spark with ``spark.sql.ansi.enabled = false`` (the session's default) are rewritten
+to DuckDB's IEEE results:
+
+- ``a / b`` with ``b`` zero: DuckDB gives +-inf (NaN for 0 / 0), Spark NULL;
+- ``ln(x)`` and ``log10(x)`` with ``x`` zero or negative: DuckDB gives -inf or NaN, Spark NULL.
+
+Everything else the condition subset allows (comparisons, BETWEEN, IN, IS, AND/OR/NOT, + - *,
+abs, least and greatest (NULLs skipped, NaN the largest on both), coalesce, sqrt (NaN below 0))
+runs identically. Not matched: 64-bit integer overflow (an error on DuckDB, which reports the
+rule as not evaluated; wraps on Spark) and comparisons across types DuckDB refuses to cast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+
+from detector.rules.evaluate import VIEW_NAME, Evaluation, attach_meta, empty_hits
+from detector.rules.rule import Rule
+
+#: DuckDB's results of the functions Spark computes differently, as Spark SQL over placeholder
+#: columns ``_a``, ``_b`` (x / 0: +-inf by the sign of x and of the zero, -0.0 printing as
+#: "-0.0"; NaN for 0 / 0 and NaN / 0 as 0 * inf and NaN * inf are) and ``_x`` (a logarithm of
+#: zero is -inf, of a negative number NaN; ``_f`` stands for LN or LOG10)
+_TEMPLATES = {
+    "div": "CASE WHEN CAST(_b AS DOUBLE) = 0 THEN CAST(_a AS DOUBLE) "
+           "* (CASE WHEN CAST(CAST(_b AS DOUBLE) AS STRING) LIKE '-%' THEN -1.0 ELSE 1.0 END) "
+           "* CAST('Infinity' AS DOUBLE) ELSE _a / _b END",
+    "log": "CASE WHEN _x = 0 THEN -CAST('Infinity' AS DOUBLE) WHEN _x < 0 "
+           "THEN CAST('NaN' AS DOUBLE) ELSE _f(_x) END",
+}
+
+
+#: Longest Spark SQL one condition may become (a condition that exceeds it is not evaluated).
+MAX_SPARK_CHARS = 200_000
+
+
+def _fill(template: str, fn: str = "", **args: exp.Expression) -> exp.Expression:
+    """``_TEMPLATES[template]`` with its placeholders replaced by (translated) ``args``."""
+    args = {k: _translate(v) for k, v in args.items()}
+
+    def put(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.name in args:
+            return exp.Paren(this=args[node.name].copy())
+        if isinstance(node, exp.Anonymous) and node.name == "_f":
+            # built, never parsed: sqlglot would read LOG10(x) back as LOG(10, x)
+            return exp.Anonymous(this=fn, expressions=[exp.Paren(this=args["_x"].copy())])
+        return node
+
+    return exp.Paren(this=sqlglot.parse_one(_TEMPLATES[template], read="spark").transform(put))
+
+
+def _rewrite(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Div):
+        return _fill("div", _a=node.this, _b=node.expression)
+    if isinstance(node, exp.Ln):
+        return _fill("log", "LN", _x=node.this)
+    if isinstance(node, exp.Log):  # only log10(x) is allowed: LOG(10, x) in the tree
+        return _fill("log", "LOG10", _x=node.expression)
+    return node
+
+
+def _translate(tree: exp.Expression) -> exp.Expression:
+    return tree.transform(_rewrite, copy=True)
+
+
+def spark_condition(condition: str) -> str:
+    """The Spark SQL of a validated condition (DuckDB dialect) with DuckDB's results."""
+    tree = _translate(sqlglot.parse_one(condition, read="duckdb"))
+    sql = tree.sql(dialect="spark", comments=False)
+    if len(sql) > MAX_SPARK_CHARS:  # each rewrite repeats its operands: nesting multiplies
+        raise ValueError(f"condition {condition[:60]!r}: {len(sql)} characters of Spark SQL "
+                         f"(more than {MAX_SPARK_CHARS}); nest fewer divisions and logarithms")
+    return sql
+
+
+def _cases(rules: list[Rule], unknown: bool) -> str:
+    test = "({}) IS NULL" if unknown else "{}"
+    return ", ".join(f"CASE WHEN {test.format('(' + spark_condition(r.condition) + ')')} "
+                     f"THEN {i} END" for i, r in enumerate(rules))
+
+
+def _query(rules: list[Rule], view: str, unknown: bool = False) -> str:
+    return (f"SELECT account_id, date, rule_idx FROM (SELECT account_id, date, "
+            f"explode(array({_cases(rules, unknown)})) AS rule_idx FROM `{view}`) "
+            "WHERE rule_idx IS NOT NULL")
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    return PySparkException, Py4JJavaError, ValueError
+
+
+def _fetch(spark: Any, sql: str) -> pd.DataFrame:
+    """The (small) result of ``sql`` as pandas, ``date`` as datetime64 (as DuckDB gives it)."""
+    raw = spark.sql(sql).toArrow().to_pandas()
+    if "date" in raw.columns:
+        raw["date"] = pd.to_datetime(raw["date"]).astype("datetime64[us]")
+    return raw
+
+
+def _broken(spark: Any, rules: list[Rule], view: str) -> dict[str, str]:
+    """Run each rule alone to find those that fail; maps rule id -> error text."""
+    broken = {}
+    for r in rules:
+        try:
+            spark.sql(f"SELECT count(*) FROM `{view}` "
+                      f"WHERE ({spark_condition(r.condition)})").collect()
+        except _errors() as exc:
+            broken[r.id] = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return broken
+
+
+def _run(spark: Any, rules: list[Rule], view: str, unknown: bool,
+         broken_out: dict[str, str]) -> tuple[list[Rule], pd.DataFrame]:
+    """The raw (account_id, date, rule_idx) rows of ``rules`` that run; the failing ones are
+    left out and added to ``broken_out``."""
+    try:
+        return rules, _fetch(spark, _query(rules, view, unknown))
+    except _errors():
+        broken = _broken(spark, rules, view)
+        broken_out.update(broken)
+        rules = [r for r in rules if r.id not in broken]
+        if not rules:
+            return rules, pd.DataFrame(columns=["account_id", "date", "rule_idx"])
+        return rules, _fetch(spark, _query(rules, view, unknown))
+
+
+def view_columns(spark: Any, view: str) -> set[str]:
+    """Column names of the Spark temp view ``view``."""
+    return set(spark.table(f"`{view}`").columns)
+
+
+def evaluate_rules(spark: Any, rules: list[Rule], view: str = "account_features") -> Evaluation:
+    """:func:`detector.rules.evaluate.evaluate_rules` (no date bounds) over Spark view ``view``."""
+    if not VIEW_NAME.match(view):
+        raise ValueError(f"view: expected a plain SQL identifier, got {view!r}")
+    present = view_columns(spark, view)
+    result = Evaluation(hits=empty_hits())
+    runnable = []
+    for r in (r for r in rules if r.evaluated):
+        missing = [c for c in r.columns if c not in present]
+        if missing:
+            result.skipped.append(r.id)
+            result.warnings.append(f"rule {r.name} ({r.id}) not evaluated: column(s) "
+                                   f"{', '.join(missing)} absent from {view}")
+        else:
+            runnable.append(r)
+    if not runnable:
+        return result
+    broken: dict[str, str] = {}
+    runnable, raw = _run(spark, runnable, view, False, broken)
+    for rid, msg in broken.items():
+        r = next(x for x in rules if x.id == rid)
+        result.skipped.append(rid)
+        result.warnings.append(f"rule {r.name} ({rid}) not evaluated: {msg}")
+    if len(raw):
+        result.hits = attach_meta(raw, runnable)
+    return result
+
+
+def not_evaluable(spark: Any, rules: list[Rule], view: str = "account_features") -> pd.DataFrame:
+    """:func:`detector.rules.evaluate.not_evaluable` over Spark view ``view``."""
+    acting = [r for r in rules if r.evaluated and not r.shadow]
+    present = view_columns(spark, view)
+    runnable = [r for r in acting if all(c in present for c in r.columns)]
+    absent = [r for r in acting if r not in runnable]
+    parts = []
+    if runnable:
+        runnable, raw = _run(spark, runnable, view, True, {})
+        names = pd.Series([r.name for r in runnable], dtype="object")
+        raw["rule_name"] = names.iloc[raw["rule_idx"].astype("int64")].to_numpy() \
+            if len(raw) else pd.Series(dtype="object")
+        parts.append(raw[["account_id", "date", "rule_name"]])
+    if absent:
+        keys = _fetch(spark, f"SELECT account_id, date FROM `{view}`")
+        for r in absent:
+            parts.append(keys.assign(rule_name=r.name))
+    if not parts:
+        return pd.DataFrame(columns=["account_id", "date", "rule_name"])
+    return pd.concat(parts, ignore_index=True)
