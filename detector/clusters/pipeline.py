@@ -280,9 +280,10 @@ def _clusters(settings: Settings, day: str, ids: pd.DataFrame, nodes: pd.DataFra
     day_ctx = contexts[min(contexts)]
     long_ctx = contexts[max(contexts)]
     volumes = volume_table(con, members)
-    scaffolds = long_ctx.scaffolds_of(sorted({a for ms in ids["members"] for a in ms}))
+    clustered = sorted({a for ms in ids["members"] for a in ms})
     table = cluster_table(day, ids[["cluster_id", "members"]], nodes, edges, volumes,
-                          scaffolds, day_ctx.minutes, centroids, params)
+                          long_ctx.scaffolds_of(clustered), day_ctx.minutes_of(clustered),
+                          centroids, params)
     first = {}
     if prev_day is not None:
         old = store.read(settings, prev_day, "clusters")

@@ -113,6 +113,13 @@ def timing_pairs(mm: MinuteMatrix, pairs: pd.DataFrame, min_corr: float, min_min
         out = out.merge(lockstep, on=["src", "dst"], how="left")
     else:
         out = out.assign(na=np.nan, nb=np.nan, max_lead=np.nan)
+    return timing_frame(out, min_corr, max_lead)
+
+
+def timing_frame(out: pd.DataFrame, min_corr: float, max_lead: int) -> pd.DataFrame:
+    """Timing edges (``PAIR_COLUMNS``) from one row per pair: src, dst, corr (NaN: not
+    computed), act_a, act_b (active minutes), and the lockstep test's na, nb, max_lead (NaN:
+    not tested); see :func:`timing_pairs`."""
     w_corr = np.where(out["corr"].fillna(-1) >= min_corr, out["corr"].fillna(0), 0.0)
     w_lock = np.where(out["max_lead"].fillna(np.inf) <= max_lead, 1.0, 0.0)
     out["weight"] = np.clip(np.maximum(w_corr, w_lock), 0, 1)

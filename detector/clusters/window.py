@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.clusters import daycache, dialect, keys, templates_spark
+from detector.clusters import daycache, dialect, keys, templates_spark, timing_spark
 from detector.clusters.params import ClusterParams
 from detector.clusters.templates import (
     scaffold_rows,
@@ -44,12 +44,21 @@ class WindowContext:
     #: with the template edges computed on Spark: the scaffolds of named accounts, read there
     #: (``scaffolds`` is then empty: the driver never holds every account's set)
     fetch_scaffolds: Callable[[list[str]], dict[str, np.ndarray]] | None = None
+    #: with the timing edges computed on Spark: the minute counts of named accounts among the
+    #: window's candidates, read there (``minutes`` is then None)
+    fetch_minutes: Callable[[list[str]], MinuteMatrix] | None = None
 
     def scaffolds_of(self, accounts: list[str]) -> dict[str, np.ndarray]:
         """Scaffold sets of those of ``accounts`` that have one (possibly more accounts)."""
         if self.fetch_scaffolds is None:
             return self.scaffolds
         return self.fetch_scaffolds(accounts)
+
+    def minutes_of(self, accounts: list[str]) -> MinuteMatrix | None:
+        """Minute counts of those of ``accounts`` among the candidates (possibly more)."""
+        if self.fetch_minutes is None:
+            return self.minutes
+        return self.fetch_minutes(accounts)
 
 
 #: Columns the graph reads; materialised once per window (prompt text stays on disk).
@@ -214,6 +223,25 @@ def _template_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, ctx: Windo
     return out
 
 
+def _timing_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, ctx: WindowContext,
+                  clock: _Clock, day: str, cands: pd.DataFrame, settings: Settings | None,
+                  spark: Any) -> pd.DataFrame:
+    """Timing edges of the candidate pairs: on the cluster with ``spark`` and the day caches
+    (``settings``; ``timing_spark``), else on the driver from the candidates' minute counts,
+    which it keeps in ``ctx``."""
+    if settings is not None and spark is not None:
+        out, ctx.fetch_minutes = timing_spark.timing_edges(spark, settings, day, ctx.days,
+                                                           cands, p)
+        return out
+    accounts = sorted(set(cands["src"]) | set(cands["dst"]))
+    ctx.minutes = minute_matrix(con, accounts, day, ctx.days, settings is not None)
+    clock.lap("minutes")
+    lock = lockstep_stats(ctx.minutes, cands, p.lockstep_min_events, p.lockstep_max_events,
+                          p.lockstep_max_lead)
+    return timing_pairs(ctx.minutes, cands, p.timing_min_corr, p.timing_min_minutes, lock,
+                        p.lockstep_max_lead)
+
+
 def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, days: int,
                  centroids: dict[str, np.ndarray], settings: Settings | None = None,
                  spark: Any = None) -> tuple[pd.DataFrame, WindowContext]:
@@ -248,13 +276,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
         columns=keys.PAIR_COLUMNS)
     parts.clear()  # the typed edges are held once, not also as their parts
     cands = verify_candidates(edges, p.family_min_weight)
-    accounts = sorted(set(cands["src"]) | set(cands["dst"]))
-    ctx.minutes = minute_matrix(con, accounts, day, days, cached)
-    clock.lap("minutes")
-    lock = lockstep_stats(ctx.minutes, cands, p.lockstep_min_events, p.lockstep_max_events,
-                          p.lockstep_max_lead)
-    extra = [timing_pairs(ctx.minutes, cands, p.timing_min_corr, p.timing_min_minutes, lock,
-                          p.lockstep_max_lead),
+    extra = [_timing_edges(con, p, ctx, clock, day, cands, settings if cached else None, spark),
              embedding_edges(centroids, cands, p.embedding_min_cos)]
     clock.lap("timing_embedding")
     extra = [x for x in extra if not x.empty]
