@@ -15,7 +15,10 @@ then the rest in collection order.
 Each worker's OpenMP and BLAS pools (scikit-learn's gradient boosting, torch, numpy) get the
 machine's cores divided by the workers (1 each on 2 cores), unless the environment sets them:
 two workers each spinning a pool as wide as the machine made the model tests several times
-slower. Without ``-n`` nothing here runs and the suite runs in order in one process.
+slower. A worker's ``COLUMNS`` and ``LINES`` are the controller's: GNU readline, loaded as a
+worker starts, sets them to 80x24 when it finds no terminal, and a rich ``Console`` made at
+import would then cut CLI tables at 80 columns whatever a test's ``COLUMNS`` says. Without
+``-n`` nothing here runs and the suite runs in order in one process.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import pytest
 
 #: the thread-pool sizes set for each worker (read when those libraries load)
 POOL_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: the terminal size variables a worker takes from the controller (set or unset alike)
+TERM_VARS = ("COLUMNS", "LINES")
 
 #: areas whose modules share a session fixture: one work unit each
 AREA_UNITS = ("tests/scale/", "tests/e2e/", "tests/simulate/")
@@ -52,12 +57,25 @@ def _slow_first(items: list[pytest.Item]) -> list[pytest.Item]:
 
 
 def pytest_configure(config):
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # on a worker, before any test module is imported
+        for name, value in workerinput.get("dg_term_env", {}).items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        return
     # on the controller, before it starts the workers (they inherit the environment)
     workers = getattr(config.option, "numprocesses", None)
-    if workers and not hasattr(config, "workerinput"):
+    if workers:
         per_worker = str(max(1, (os.cpu_count() or 1) // int(workers)))
         for name in POOL_VARS:
             os.environ.setdefault(name, per_worker)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput["dg_term_env"] = {name: os.environ.get(name) for name in TERM_VARS}
 
 
 @pytest.hookimpl(optionalhook=True)
