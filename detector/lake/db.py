@@ -59,8 +59,13 @@ def silence(con: duckdb.DuckDBPyConnection) -> None:
     """Switch off DuckDB's progress bar and its printing on ``con`` (setting ``progress_bar_time``
     switches the bar itself back on). A cursor does not inherit the printing setting: silence
     it too."""
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET enable_progress_bar_print = false")
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET enable_progress_bar_print = false")
+    except duckdb.InvalidInputException:
+        # In a Jupyter kernel DuckDB refuses any change to these settings without ipywidgets
+        # (it draws a widget there); a notebook's output is read by people, not parsed.
+        pass
 
 
 def connect(settings: Settings, threads: int | None = None) -> duckdb.DuckDBPyConnection:
