@@ -97,9 +97,10 @@ def _pairs_sql(p: ClusterParams) -> str:
     WITH exact AS (
         SELECT a AS src, b AS dst, 1.0D AS weight, 1.0D AS jaccard, size AS identical_group,
                n AS shingles, CAST(NULL AS BIGINT) AS other_shingles
-        FROM dg_tpl_groups LATERAL VIEW posexplode(members) x AS i, a
-                           LATERAL VIEW posexplode(members) y AS j, b
-        WHERE size BETWEEN 2 AND {cap} AND i < j),
+        FROM (SELECT * FROM dg_tpl_groups WHERE size BETWEEN 2 AND {cap}) g
+             LATERAL VIEW posexplode(members) x AS i, a
+             LATERAL VIEW posexplode(members) y AS j, b
+        WHERE i < j),
     banded AS (SELECT rep, band, slice(sig, band * {rows} + 1, {rows}) AS bkey
                FROM dg_tpl_groups LATERAL VIEW explode(sequence(0, {bands - 1})) t AS band),
     cand AS (SELECT DISTINCT x.rep AS lo, y.rep AS hi FROM banded x JOIN banded y

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 
 from detector.clusters import daycache
+from detector.clusters.keys import PAIR_COLUMNS
 from detector.clusters.params import ClusterParams
 from detector.clusters.timing import MinuteMatrix, timing_frame
 from detector.lake.spark import spark_path
@@ -144,19 +145,13 @@ def timing_edges(spark: Any, settings: Settings, day: str, days: int, cands: pd.
                            sorted(set(accounts) & set(candidates)))
 
     if cands.empty:
-        return timing_frame(_empty_stats(), p.timing_min_corr, p.lockstep_max_lead), fetch
+        return pd.DataFrame(columns=PAIR_COLUMNS), fetch
     _views(spark, settings, day, days, p, pairs=cands)
     got = spark.sql(_stats_sql(p, start, n_minutes)).toArrow().to_pandas()
     out = cands[["src", "dst"]].drop_duplicates().merge(got, on=["src", "dst"], how="left")
     for col in ("corr", "act_a", "act_b", "na", "nb", "max_lead"):
         out[col] = out[col].astype("float64")  # nulls -> NaN, as the driver's frame
     return timing_frame(out, p.timing_min_corr, p.lockstep_max_lead), fetch
-
-
-def _empty_stats() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object if c in ("src", "dst") else "float64")
-                         for c in ("src", "dst", "corr", "act_a", "act_b", "na", "nb",
-                                   "max_lead")})
 
 
 def minute_rows(spark: Any, settings: Settings, day: str, days: int, p: ClusterParams,

@@ -102,3 +102,12 @@ def test_minute_rows_of_named_candidates(edges):
     idx = mm.index()
     want = mm.matrix[[idx["burst_a"], idx["rr_b"]]]
     assert (got.matrix != want).nnz == 0 and got.n_minutes == mm.n_minutes
+
+
+def test_no_candidates_asks_nothing_of_the_cluster(tmp_path):
+    s = load_settings(tmp_path / "home", engine="spark")
+    empty = pd.DataFrame({"src": pd.Series(dtype=object), "dst": pd.Series(dtype=object)})
+    out, fetch = timing_spark.timing_edges(None, s, DAY, 2, empty, PARAMS)  # no session
+    assert out.empty and list(out.columns) == list(timing.PAIR_COLUMNS)
+    mm = fetch(["rr_a"])
+    assert mm.accounts == [] and mm.n_minutes == 2 * 1440
