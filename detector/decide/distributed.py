@@ -9,8 +9,8 @@ same numbers as scoring the whole frame in one process.
 
 :func:`predict_view` scores the rows of the Spark view the decide stage assembles on the
 executors (``detector.features.spark_assemble``), keyed by (account_id, date): nothing is sent
-from the driver. :func:`predict` and :func:`explain` send a frame's rows from the driver (the
-explanations: the flagged account-days only).
+from the driver. :func:`explain` sends a frame's rows from the driver (the flagged
+account-days only).
 """
 
 from __future__ import annotations
@@ -97,15 +97,6 @@ def _collect(settings: Settings, model: Any, frame: pd.DataFrame, rows: np.ndarr
     if len(got) != len(rows):
         raise RuntimeError(f"spark {kind}: {len(rows)} rows sent, {len(got)} came back")
     return got.set_index(_POS).loc[rows]
-
-
-def predict(settings: Settings, model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(calibrated probability, anomaly score) of every row of ``frame``, on the cluster."""
-    if len(frame) == 0:
-        return np.zeros(0), np.zeros(0)
-    got = _collect(settings, model, frame, np.arange(len(frame)), "score",
-                   f"{_POS} long, proba double, anomaly double")
-    return got["proba"].to_numpy(np.float64), got["anomaly"].to_numpy(np.float64)
 
 
 def predict_view(settings: Settings, model: Any, view: str, frame: pd.DataFrame

@@ -10,12 +10,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import distributed, relay_streams, returning, spark_percentiles
+from detector.decide import distributed, relay_streams, returning
+from detector.decide import on_spark as on_spark_
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
 from detector.features.assemble import account_features
+from detector.features.spark_assemble import spark_account_features
 from detector.lake.db import connect
+from detector.lake.spark import spark_session
 from detector.model.registry import load_active_model
 from detector.rules import load_ruleset
 from detector.settings import Settings
@@ -94,16 +97,21 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
 
     ``model_card`` (model, card) and ``ruleset`` default to the active model and the rules in
     force; shadow scoring (``detector.decide.shadow``) passes a candidate instead."""
-    frame = con.sql(f"SELECT * FROM {view} ORDER BY date, account_id").df()
     model, card = model_card if model_card is not None else load_active_model(settings)
     ruleset = ruleset if ruleset is not None else load_ruleset()
-    hits = ruleset.evaluate(con, view)
+    on_spark = settings.engine == "spark"
+    if on_spark:  # rows assembled, ruled and scored on the executors; the driver reads the
+        frame = on_spark_.driver_frame(con, view, ruleset)  # columns it needs (on_spark.py)
+        spark, spark_view = spark_session(settings), spark_account_features(settings, _days(frame))
+        hits = ruleset.evaluate_spark(spark, spark_view)
+    else:
+        frame = con.sql(f"SELECT * FROM {view} ORDER BY date, account_id").df()
+        hits = ruleset.evaluate(con, view)
     frame["org_id"] = _org_ids(con, frame).to_numpy()
     accounts, orgs = _allowlist(settings)
     cfg = policy_config(settings, card)
-    on_spark = settings.engine == "spark"
-    if on_spark:  # the model broadcast, applied on the executors
-        proba, anomaly = distributed.predict(settings, model, frame)
+    if on_spark:  # the model broadcast, applied on the executors to the view's rows
+        proba, anomaly = distributed.predict_view(settings, model, spark_view, frame)
     else:
         proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
         anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
@@ -118,10 +126,8 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     # Explanations cost one batched prediction per feature: compute them where a person or a
     # gateway will read them (flagged account-days), not for the allowed majority.
     to_explain = np.flatnonzero((out["decision"] != "allow").to_numpy())
-    explained = explain_rows(model, frame, to_explain, contributions=(
-        distributed.explain(settings, model, frame, to_explain) if on_spark else None), ranks=(
-        spark_percentiles.day_ranks(settings, frame, list(model.feature_names_in_), to_explain)
-        if on_spark and len(to_explain) else None))
+    explained = (on_spark_.explained_rows(settings, con, view, spark_view, model, frame, to_explain)
+                 if on_spark else explain_rows(model, frame, to_explain))
     feats = [explained.get(i, []) for i in range(len(out))]
     out["reasons"] = [reasons_text(s, f) for s, f in zip(out["sources"], feats, strict=True)]
     hit_values = rule_values(frame, [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"],
@@ -133,10 +139,16 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     out["explanation_json"] = relay_streams.annotate(out["explanation_json"], streams)
     out["anomaly_score"] = anomaly
     out["risk"] = frame_risk(frame, out["score"].to_numpy())  # orders saturated scores
-    out["not_evaluable"] = not_evaluable_text(out, ruleset.not_evaluable(con, view))
+    out["not_evaluable"] = not_evaluable_text(out, ruleset.not_evaluable_spark(spark, spark_view)
+                                              if on_spark else ruleset.not_evaluable(con, view))
     out["model_version"] = card.get("version", "unknown")
     out["ruleset_hash"] = ruleset.hash
     return out
+
+
+def _days(frame: pd.DataFrame) -> list[str]:
+    """The days (YYYY-MM-DD) of ``frame``'s rows."""
+    return sorted({pd.Timestamp(d).date().isoformat() for d in frame["date"].dropna().unique()})
 
 
 def not_evaluable_text(out: pd.DataFrame, unknown: pd.DataFrame) -> list[str | None]:

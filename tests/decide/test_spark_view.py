@@ -158,7 +158,7 @@ def test_every_allowed_function_gives_duckdbs_value(both):
         duck.append(f"CAST(({inner}) AS DOUBLE) AS v{i}")
         on_spark.append(f"CAST(({spark_condition(inner)}) AS DOUBLE) AS v{i}")
     query = "SELECT account_id, {} FROM account_features ORDER BY account_id"
-    want = con.sql(query.format(", ".join(duck))).fetch_arrow_table()
+    want = con.sql(query.format(", ".join(duck))).to_arrow_table()
     got = spark.sql(query.format(", ".join(on_spark))).toArrow()
     for i, text in enumerate(EXPRESSIONS):
         a, b = want.column(f"v{i}"), got.column(f"v{i}")
@@ -192,3 +192,14 @@ def test_scores_and_ranks_over_the_view_are_the_drivers(both):
         assert np.array_equal(pct[f][rows], want_pct[f][rows], equal_nan=True), f
         assert np.array_equal(med[f][rows], want_med[f][rows], equal_nan=True), f
         assert np.isnan(np.delete(pct[f], rows)).all()
+    # the driver reads a few columns of every row; the flagged rows' explanations are the same
+    from detector.decide import on_spark
+    from detector.decide.explain import explain_rows
+
+    driver = on_spark.driver_frame(con, "account_features", load_ruleset())
+    assert driver["account_id"].tolist() == frame["account_id"].tolist()
+    assert {"vol_requests", "vol_output_tokens", "cov_n_sampled"} <= set(driver.columns) < \
+        set(frame.columns)
+    got = on_spark.explained_rows(settings, con, "account_features", "account_features", model,
+                                  driver, rows)
+    assert got == explain_rows(model, frame, rows) and len(got) == len(rows)
