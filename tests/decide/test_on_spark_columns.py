@@ -1,0 +1,60 @@
+"""With ``engine = "spark"`` the driver reads only ``on_spark.driver_columns`` of every feature
+row: the policy, the relay-stream candidates, the returning-actor test and the risk order must
+decide the same on those columns as on every column (a consumer that starts reading another
+column fails here, not silently on Spark only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pandas.testing as pdt
+
+from detector.decide import on_spark, relay_streams, returning
+from detector.decide.policy import apply_policy
+from detector.decide.risk import frame_risk
+from detector.decide.scoring import policy_config
+from detector.features import catalog, derive
+from detector.rules import load_ruleset
+from detector.rules.evaluate import empty_hits
+from detector.settings import load_settings
+
+
+def _full_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    names = [f.name for f in (*catalog.FEATURES, *catalog.HISTORY)]
+    names += list(derive.weekly_value_columns()) + ["cov_mmd_ratio", "cov_n_sampled", "clu_size"]
+    frame = pd.DataFrame({c: rng.uniform(0, 50, n) for c in dict.fromkeys(names)})
+    frame["vol_requests"] = rng.integers(0, 120, n)  # the evidence floor (50) by the day,
+    frame["w7_vol_requests"] = frame["vol_requests"] + rng.integers(0, 100, n)  # or the week
+    frame["tim_hour_entropy"] = rng.uniform(0, 3, n)
+    frame["inf_distinct_end_users"] = rng.integers(0, 40, n)
+    frame.insert(0, "date", [dt.date(2026, 11, 23 + i % 2) for i in range(n)])
+    frame.insert(0, "account_id", [f"a{i:03d}" for i in range(n)])
+    frame["cluster_id"] = [f"c{i % 5}" if i % 3 == 0 else None for i in range(n)]
+    frame["org_id"] = [f"o{i % 7}" for i in range(n)]
+    return frame
+
+
+def test_driver_columns_decide_as_every_column(tmp_path):
+    rng = np.random.default_rng(8)
+    full = _full_frame(300, rng)
+    ruleset = load_ruleset()
+    cols = on_spark.driver_columns(list(full.columns), ruleset)
+    part = full[[*cols, "org_id"]]
+    assert len(cols) < len(full.columns) / 2
+    settings = load_settings(tmp_path / "home")
+    cfg = policy_config(settings, {})
+    proba = rng.uniform(0, 1, len(full))
+    want = apply_policy(full, proba, empty_hits(), cfg)
+    got = apply_policy(part, proba, empty_hits(), cfg)
+    pdt.assert_frame_equal(got, want)
+    assert (want["decision"] == "block").any() and want["sources"].map(
+        lambda s: "model_block_capped" in s).any()
+    assert relay_streams.candidates(got, part, cfg) == relay_streams.candidates(want, full, cfg)
+    params = returning.Params.from_settings(settings)
+    pdt.assert_series_equal(returning._new_accounts(part, params),
+                            returning._new_accounts(full, params))
+    score = want["score"].to_numpy()
+    assert np.array_equal(frame_risk(part, score), frame_risk(full, score))
+    assert any(c.startswith("cov_") for c in part.columns)  # relay streams' coverage switch
