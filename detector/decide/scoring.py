@@ -103,6 +103,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     if on_spark:  # rows assembled, ruled and scored on the executors; the driver reads the
         frame = on_spark_.driver_frame(con, view, ruleset)  # columns it needs (on_spark.py)
         spark, spark_view = spark_session(settings), spark_account_features(settings, _days(frame))
+        spark.catalog.cacheTable(spark_view)  # joined once for rules, scores and ranks
         hits = ruleset.evaluate_spark(spark, spark_view)
     else:
         frame = con.sql(f"SELECT * FROM {view} ORDER BY date, account_id").df()
@@ -143,6 +144,8 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
                                               if on_spark else ruleset.not_evaluable(con, view))
     out["model_version"] = card.get("version", "unknown")
     out["ruleset_hash"] = ruleset.hash
+    if on_spark:  # on an error the process ends; the next view of that name replaces it
+        spark.catalog.uncacheTable(spark_view)
     return out
 
 
