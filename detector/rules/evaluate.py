@@ -131,17 +131,10 @@ def attach_meta(raw: pd.DataFrame, rules: list[Rule]) -> pd.DataFrame:
     return out.sort_values(["date", "account_id", "rule_name"], kind="stable").reset_index(drop=True)
 
 
-def evaluate_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule],
-                   view: str = "account_features", since: str | None = None,
-                   until: str | None = None) -> Evaluation:
-    """Evaluate every non-deprecated rule of ``rules`` over ``view`` in one query.
-
-    ``since`` / ``until`` (YYYY-MM-DD, inclusive) restrict the dates scanned.
-    """
-    if not VIEW_NAME.match(view):
-        raise ValueError(f"view: expected a plain SQL identifier, got {view!r}")
-    present = view_columns(con, view)
-    result = Evaluation(hits=empty_hits())
+def runnable_rules(rules: list[Rule], present: set[str], view: str,
+                   result: Evaluation) -> list[Rule]:
+    """The non-deprecated rules of ``rules`` whose columns are all in ``present`` (the view's);
+    each other one is recorded in ``result`` as skipped, with a warning naming the columns."""
     runnable = []
     for r in (r for r in rules if r.evaluated):
         missing = [c for c in r.columns if c not in present]
@@ -151,6 +144,20 @@ def evaluate_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule],
                                    f"{', '.join(missing)} absent from {view}")
         else:
             runnable.append(r)
+    return runnable
+
+
+def evaluate_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule],
+                   view: str = "account_features", since: str | None = None,
+                   until: str | None = None) -> Evaluation:
+    """Evaluate every non-deprecated rule of ``rules`` over ``view`` in one query.
+
+    ``since`` / ``until`` (YYYY-MM-DD, inclusive) restrict the dates scanned.
+    """
+    if not VIEW_NAME.match(view):
+        raise ValueError(f"view: expected a plain SQL identifier, got {view!r}")
+    result = Evaluation(hits=empty_hits())
+    runnable = runnable_rules(rules, view_columns(con, view), view, result)
     if not runnable:
         return result
     where, params = _date_filter(since, until)

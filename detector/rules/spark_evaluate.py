@@ -27,7 +27,13 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-from detector.rules.evaluate import VIEW_NAME, Evaluation, attach_meta, empty_hits
+from detector.rules.evaluate import (
+    VIEW_NAME,
+    Evaluation,
+    attach_meta,
+    empty_hits,
+    runnable_rules,
+)
 from detector.rules.rule import Rule
 
 #: DuckDB's results of the functions Spark computes differently, as Spark SQL over placeholder
@@ -149,17 +155,8 @@ def evaluate_rules(spark: Any, rules: list[Rule], view: str = "account_features"
     """:func:`detector.rules.evaluate.evaluate_rules` (no date bounds) over Spark view ``view``."""
     if not VIEW_NAME.match(view):
         raise ValueError(f"view: expected a plain SQL identifier, got {view!r}")
-    present = view_columns(spark, view)
     result = Evaluation(hits=empty_hits())
-    runnable = []
-    for r in (r for r in rules if r.evaluated):
-        missing = [c for c in r.columns if c not in present]
-        if missing:
-            result.skipped.append(r.id)
-            result.warnings.append(f"rule {r.name} ({r.id}) not evaluated: column(s) "
-                                   f"{', '.join(missing)} absent from {view}")
-        else:
-            runnable.append(r)
+    runnable = runnable_rules(rules, view_columns(spark, view), view, result)
     if not runnable:
         return result
     broken: dict[str, str] = {}
