@@ -63,7 +63,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from detector.decide.returning_keys import day_keys
+from detector.decide.returning_keys import DuckKeys
+from detector.decide.returning_spark import SparkKeys
 from detector.lake.io import write_parquet_atomic, write_text_atomic
 from detector.settings import Settings
 
@@ -77,6 +78,8 @@ PAYMENT_MAX_ACCOUNTS = 200
 TEMPLATE_THRESHOLD = 0.5
 #: Blocked accounts named per linked account-day in the evidence.
 MAX_EVIDENCE = 10
+#: Where the linking keys are read: DuckDB, or the executors (``key_source``).
+KeySource = DuckKeys | SparkKeys
 
 INDEX_SCHEMA = pa.schema([("account_id", pa.string()), ("date", pa.date32()),
                           ("key_type", pa.string()), ("key", pa.string()),
@@ -123,12 +126,21 @@ def analyst_state(settings: Settings) -> tuple[set[str], dict[str, str]]:
     return confirmed, cleared
 
 
-def index_rows(con: duckdb.DuckDBPyConnection, day: str, secret: str,
-               blocked: dict[str, str]) -> pd.DataFrame:
+def key_source(settings: Settings, con: duckdb.DuckDBPyConnection) -> KeySource:
+    """Where the linking keys are read from the lake: DuckDB's ``requests`` view over ``con``,
+    or with ``engine = "spark"`` the executors (``returning_spark.SparkKeys``, the same rows;
+    only per-account keys come back to the driver). The linking queries run on ``con``."""
+    if settings.engine == "spark":
+        return SparkKeys(settings, con)
+    return DuckKeys(con)
+
+
+def index_rows(lake: KeySource, day: str, secret: str, blocked: dict[str, str]) -> pd.DataFrame:
     """Index rows of ``day`` for ``blocked`` (account -> source: verdict | analyst)."""
     if not blocked:
         return _empty_index()
-    keys = day_keys(con, day, secret, sorted(blocked))
+    keys = lake.keys(day, secret, sorted(blocked)).sort_values(  # the same file either engine
+        ["account_id", "key_type", "key"], kind="stable").reset_index(drop=True)
     keys["date"] = date.fromisoformat(day)
     keys["source"] = keys["account_id"].map(blocked)
     return keys[INDEX_SCHEMA.names]
@@ -138,17 +150,7 @@ def _empty_index() -> pd.DataFrame:
     return INDEX_SCHEMA.empty_table().to_pandas()
 
 
-def _active(con: duckdb.DuckDBPyConnection, day: str, accounts: set[str]) -> set[str]:
-    if not accounts:
-        return set()
-    con.register("_rt_q", pd.DataFrame({"account_id": pd.Series(sorted(accounts), dtype=object)}))
-    rows = con.execute(f"SELECT DISTINCT account_id FROM requests WHERE CAST(date AS DATE) = "
-                       f"DATE '{day}' AND account_id IN (SELECT account_id FROM _rt_q)").fetchall()
-    con.unregister("_rt_q")
-    return {r[0] for r in rows}
-
-
-def frame_index(settings: Settings, con: duckdb.DuckDBPyConnection, out: pd.DataFrame,
+def frame_index(settings: Settings, lake: KeySource, out: pd.DataFrame,
                 secret: str, confirmed: set[str]) -> dict[str, pd.DataFrame]:
     """Index rows of each day of ``out`` (verdict rows): its blocked accounts, plus the
     analyst-confirmed ones active that day."""
@@ -157,13 +159,13 @@ def frame_index(settings: Settings, con: duckdb.DuckDBPyConnection, out: pd.Data
     for day in sorted(days.unique()):
         rows = out.loc[days == day]
         blocked = {a: "verdict" for a in rows.loc[rows["decision"] == "block", "account_id"]}
-        for a in _active(con, day, confirmed - set(blocked)):
+        for a in lake.active(day, confirmed - set(blocked)):
             blocked[a] = "analyst"
-        result[day] = index_rows(con, day, secret, blocked)
+        result[day] = index_rows(lake, day, secret, blocked)
     return result
 
 
-def catch_up(settings: Settings, con: duckdb.DuckDBPyConnection, stored: pd.DataFrame,
+def catch_up(settings: Settings, lake: KeySource, stored: pd.DataFrame,
              confirmed: set[str], first: str, params: Params, secret: str
              ) -> dict[str, pd.DataFrame]:
     """Index rows for analyst-confirmed accounts missing from the stored index, from their
@@ -172,14 +174,8 @@ def catch_up(settings: Settings, con: duckdb.DuckDBPyConnection, stored: pd.Data
     if not missing:
         return {}
     start = (date.fromisoformat(first) - timedelta(days=params.lookback_days)).isoformat()
-    con.register("_rt_q", pd.DataFrame({"account_id": pd.Series(sorted(missing), dtype=object)}))
-    days = con.execute(f"""SELECT CAST(date AS DATE) AS d, list(DISTINCT account_id) AS a
-                           FROM requests WHERE CAST(date AS DATE) >= DATE '{start}'
-                           AND CAST(date AS DATE) < DATE '{first}'
-                           AND account_id IN (SELECT account_id FROM _rt_q) GROUP BY d""").fetchall()
-    con.unregister("_rt_q")
-    return {d.isoformat(): index_rows(con, d.isoformat(), secret, dict.fromkeys(a, "analyst"))
-            for d, a in days}
+    return {d: index_rows(lake, d, secret, dict.fromkeys(a, "analyst"))
+            for d, a in lake.days_of(missing, start, first)}
 
 
 def stored_index(settings: Settings, start: str, end: str) -> pd.DataFrame:
@@ -224,9 +220,10 @@ def link(settings: Settings, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame
     stored = stored_index(settings, start, max(days))  # earlier days and gaps between ours
     stored = stored[~stored["date"].astype(str).isin(scored)]
     secret = _secret(settings)
-    extra = catch_up(settings, con, stored, confirmed, first, params, secret)
+    lake = key_source(settings, con)
+    extra = catch_up(settings, lake, stored, confirmed, first, params, secret)
     index = pd.concat([stored, *extra.values(),
-                       *frame_index(settings, con, out, secret, confirmed).values()],
+                       *frame_index(settings, lake, out, secret, confirmed).values()],
                       ignore_index=True)
     index = _drop_cleared(index, cleared)
     found: dict[int, dict] = {}
@@ -237,7 +234,7 @@ def link(settings: Settings, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame
             continue
         rows = [i for i in cand if days[i] == day]
         accounts = {str(out["account_id"].iat[i]): i for i in rows}
-        for acct, ev in match_day(con, day, idx, set(accounts), secret, params).items():
+        for acct, ev in match_day(lake, day, idx, set(accounts), secret, params).items():
             found[accounts[acct]] = ev
     return found
 
@@ -251,13 +248,15 @@ def _drop_cleared(index: pd.DataFrame, cleared: dict[str, str]) -> pd.DataFrame:
     return index.loc[~gone]
 
 
-def match_day(con: duckdb.DuckDBPyConnection, day: str, idx: pd.DataFrame, candidates: set[str],
+def match_day(lake: KeySource, day: str, idx: pd.DataFrame, candidates: set[str],
               secret: str, params: Params) -> dict[str, dict]:
-    """Linked candidates of ``day`` -> evidence, against index rows ``idx`` (earlier days)."""
-    today = day_keys(con, day, secret)
+    """Linked candidates of ``day`` -> evidence, against index rows ``idx`` (earlier days).
+    Where a pair matches on several index days or keys of one type, the evidence names the
+    latest day's source and the most popular key (deterministic on either engine)."""
+    today = lake.today(day, secret, idx, params.max_key_accounts, PAYMENT_MAX_ACCOUNTS)
     if today.empty:
         return {}
-    d = date.fromisoformat(day)
+    d, con = date.fromisoformat(day), lake.con
     con.register("_rt_today", today)
     con.register("_rt_idx", idx.assign(age=[(d - x).days for x in idx["date"]]))
     try:
@@ -265,7 +264,7 @@ def match_day(con: duckdb.DuckDBPyConnection, day: str, idx: pd.DataFrame, candi
             WITH pop AS (SELECT key_type, key, count(DISTINCT account_id) AS m FROM _rt_today
                          WHERE key_type <> 'shingle' GROUP BY ALL)
             SELECT t.account_id, i.account_id AS blocked, i.key_type, max(i.date) AS blocked_on,
-                   any_value(i.source) AS source, any_value(pop.m) AS m
+                   arg_max(i.source, i.date) AS source, max(pop.m) AS m
             FROM _rt_today t JOIN _rt_idx i USING (key_type, key) JOIN pop USING (key_type, key)
             WHERE t.account_id <> i.account_id
               AND (i.key_type <> 'prefix' OR i.age <= {int(params.prefix_days)})
@@ -278,14 +277,14 @@ def match_day(con: duckdb.DuckDBPyConnection, day: str, idx: pd.DataFrame, candi
                   WHERE key_type = 'shingle'),
             na AS (SELECT account_id, count(*) AS na FROM a GROUP BY ALL),
             nb AS (SELECT blocked, date, count(*) AS nb FROM b GROUP BY ALL),
-            j AS (SELECT a.account_id, b.blocked, b.date, any_value(b.source) AS source,
+            j AS (SELECT a.account_id, b.blocked, b.date, min(b.source) AS source,
                          count(*) AS n FROM a JOIN b USING (key) GROUP BY ALL),
             hit AS (SELECT j.* FROM j JOIN na USING (account_id) JOIN nb USING (blocked, date)
                     WHERE j.account_id <> j.blocked
                       AND n >= {TEMPLATE_THRESHOLD} * (na + nb - n)),
             pop AS (SELECT blocked, date, count(DISTINCT account_id) AS m FROM hit GROUP BY ALL)
             SELECT account_id, blocked, 'template' AS key_type, max(date) AS blocked_on,
-                   any_value(source) AS source, max(m) AS m
+                   arg_max(source, date) AS source, max(m) AS m
             FROM hit JOIN pop USING (blocked, date)
             WHERE m <= {int(params.max_key_accounts)} GROUP BY account_id, blocked""").df()
     finally:
@@ -293,6 +292,8 @@ def match_day(con: duckdb.DuckDBPyConnection, day: str, idx: pd.DataFrame, candi
         con.unregister("_rt_idx")
     pairs = pd.concat([exact, template], ignore_index=True)
     pairs = pairs[pairs["account_id"].isin(candidates)]
+    pairs = pairs.sort_values(["account_id", "blocked", "blocked_on", "key_type"],
+                              ascending=[True, True, False, True], kind="stable")
     return _evidence(pairs)
 
 
@@ -337,10 +338,11 @@ def write_index(settings: Settings, con: duckdb.DuckDBPyConnection, out: pd.Data
         return {}
     secret = _secret(settings)
     confirmed, _ = analyst_state(settings)
-    days = frame_index(settings, con, out, secret, confirmed)
+    lake = key_source(settings, con)
+    days = frame_index(settings, lake, out, secret, confirmed)
     first = min(days)
     start = (date.fromisoformat(first) - timedelta(days=params.lookback_days)).isoformat()
-    for day, rows in catch_up(settings, con, stored_index(settings, start, first), confirmed,
+    for day, rows in catch_up(settings, lake, stored_index(settings, start, first), confirmed,
                               first, params, secret).items():
         days[day] = pd.concat([stored_index(settings, day, _next(day)), rows],
                               ignore_index=True).drop_duplicates()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import distributed, relay_streams, returning
+from detector.decide import distributed, relay_streams, returning, spark_requests
 from detector.decide import on_spark as on_spark_
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
@@ -43,9 +43,16 @@ def _feature_run_id(settings: Settings, dates: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _org_ids(con, frame: pd.DataFrame) -> pd.Series:
-    orgs = con.sql("SELECT account_id, any_value(org_id) AS org_id FROM requests "
-                   "GROUP BY account_id").df()
+def org_ids(settings: Settings, con, frame: pd.DataFrame) -> pd.Series:
+    """The organisation of each row's account: the smallest org id of its requests over every
+    lake day (an account's requests normally carry one), null when none has one. With
+    ``engine = "spark"`` computed on the executors for ``frame``'s accounts only
+    (``spark_requests.org_ids``)."""
+    if settings.engine == "spark":
+        orgs = spark_requests.org_ids(settings, frame["account_id"].dropna().unique())
+    else:
+        orgs = con.sql("SELECT account_id, min(org_id) AS org_id FROM requests "
+                       "GROUP BY account_id").df()
     return frame[["account_id"]].merge(orgs, on="account_id", how="left")["org_id"]
 
 
@@ -108,7 +115,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     else:
         frame = con.sql(f"SELECT * FROM {view} ORDER BY date, account_id").df()
         hits = ruleset.evaluate(con, view)
-    frame["org_id"] = _org_ids(con, frame).to_numpy()
+    frame["org_id"] = org_ids(settings, con, frame).to_numpy()
     accounts, orgs = _allowlist(settings)
     cfg = policy_config(settings, card)
     if on_spark:  # the model broadcast, applied on the executors to the view's rows
