@@ -235,7 +235,7 @@ def pandas_partials(df: pd.DataFrame, first_seen: pd.DataFrame) -> pd.DataFrame:
 
 
 def _account_sample_features(texts: pd.Series) -> pd.Series:
-    """The 4 sample features of one account's sampled prompts (groupby-apply body)."""
+    """The sample features of one account's sampled prompts (groupby-apply body)."""
     t = texts.tolist()
     groups = np.zeros(len(t), dtype=np.int64)
     rows, hashes = minhash.shingles(t)
@@ -244,8 +244,13 @@ def _account_sample_features(texts: pd.Series) -> pd.Series:
     w_rows, w_hash = minhash.word_tokens(t)
     word_ent = minhash.group_entropy(groups[w_rows], w_hash, 1)[0]
     cot_share = (cot.scores(t) >= cot.THRESHOLD).mean()
+    c = _template(texts).value_counts().to_numpy(dtype=float)
+    k = float(len(t))
+    reuse = (c * (c - 1)).sum() / (k * (k - 1)) if k >= 2 else np.nan
+    top = c.max() / k if k >= 2 else np.nan
     return pd.Series({"div_near_dup_rate": near, "div_char_ngram_entropy": char_ent,
-                      "div_word_ngram_entropy": word_ent, "hv_cot_classifier_share": cot_share})
+                      "div_word_ngram_entropy": word_ent, "hv_cot_classifier_share": cot_share,
+                      "div_template_reuse": reuse, "div_top_template_share": top})
 
 
 def pandas_sample_features(df: pd.DataFrame) -> pd.DataFrame:

@@ -41,6 +41,9 @@ TRAIN_ACCOUNT_SHARE = {101: 1.0, 202: 0.5}
 
 def build(accounts: int | None, days: int | None, out_dir: Path = DEFAULT_DIR,
           work: Path | None = None) -> dict:
+    """Train and write the default model; the simulated logs and homes go to ``work`` (kept, to
+    study the training data) or to a temporary folder (removed)."""
+    keep_work = work is not None
     work = Path(work or tempfile.mkdtemp(prefix="distill-guard-train-"))
     frames = []
     t0 = time.perf_counter()
@@ -70,7 +73,8 @@ def build(accounts: int | None, days: int | None, out_dir: Path = DEFAULT_DIR,
     card["training_data"]["volumes"] = {str(k): v for k, v in TRAIN_VOLUMES.items()}
     card["training_seconds"] = round(time.perf_counter() - t0, 1)
     save_model_files(out_dir, model, card)
-    shutil.rmtree(work, ignore_errors=True)
+    if not keep_work:
+        shutil.rmtree(work, ignore_errors=True)
     return card
 
 
@@ -79,8 +83,10 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=TRAIN_ACCOUNTS, help="accounts per training seed")
     parser.add_argument("--days", type=int, default=TRAIN_DAYS, help="days per training seed")
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep the training logs and homes here (default: a temporary folder, removed)")
     args = parser.parse_args()
-    card = build(args.accounts, args.days, args.out)
+    card = build(args.accounts, args.days, args.out, args.work)
     val = card["validation"]
     print(f"default model {card['version']}: AP {val['average_precision']:.4f}, "
           f"recall@review {val['recall_review']:.3f}, recall@block {val['recall_block']:.3f}, "

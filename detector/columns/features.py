@@ -88,13 +88,18 @@ DIVERSITY = [
        "Distinct prompt_hash / requests.",
        "Dataset harvesting rarely repeats a prompt (ratio ~1); apps and retries repeat."),
     _c("div_template_reuse", FLOAT, "fraction", HIGHER, "Template reuse",
-       "1 - distinct masked templates / requests. A template is the first 300 characters with "
-       "quoted text, capitalised words (names) and numbers masked, lower-cased, whitespace "
-       "collapsed.",
+       "Probability that two of the account's sampled distinct prompts share a masked "
+       "template (pairs sharing one / all pairs, over the day's fixed-size prompt sample; null "
+       "under 2 sampled prompts). A template is the first 300 characters with quoted text, "
+       "capitalised words (names) and numbers masked, lower-cased, whitespace collapsed. An "
+       "unbiased pair estimate on a fixed sample, so it does not grow with the account's "
+       "volume (a share of repeated templates over all requests does: diverse questions "
+       "collide on short templates).",
        "Generated prompt sets fill one template with many values: distinct prompts, few "
        "templates."),
     _c("div_top_template_share", FLOAT, "fraction", HIGHER, "Share of the busiest template",
-       "Share of requests using the account's most frequent masked template.",
+       "Share of the sampled distinct prompts using the sample's most frequent masked template "
+       "(null under 2 sampled prompts).",
        "A single template driving most traffic is a generator."),
     _c("div_multiturn_share", FLOAT, "fraction", LOWER, "Multi-turn requests",
        "Share of requests with more than one user turn.",

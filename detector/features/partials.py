@@ -16,7 +16,7 @@ consumer per distinct column) plus side aggregates that each read only the colum
 joined on account_id: timing (one window over (account number, time), then per
 account-minute sums giving gaps, periodic pairs, hours and peak rate), per-(account, value)
 counts (models, user agents, keys, /24 prefixes with the shared-prefix count, payment
-fingerprints, and one per distinct-count column), templates and the CoT lexicon once per
+fingerprints, and one per distinct-count column), the CoT lexicon once per
 distinct prompt text of the day. Per-model constants (the 48 h new-model window's end) are
 computed on the small first-seen table, not per request.
 """
@@ -50,8 +50,8 @@ WINDOW_AGG: dict[str, str] = {
     "finish_n": "sum", "length_n": "sum", "high_effort_n": "sum", "reasoning_tok": "sum",
     "cot_lex_n": "sum", "multiturn_n": "sum", "system_n": "sum", "script_ua_n": "sum",
     "shared_prefix_n": "sum", "new_model_n": "sum", "created_min": "min",
-    "n_distinct_prompt": "none", "top_model_n": "none", "n_models": "none", "n_templates": "none",
-    "top_template_n": "none", "temp_distinct": "none", "temp_min": "none", "temp_max": "none",
+    "n_distinct_prompt": "none", "top_model_n": "none", "n_models": "none",
+    "temp_distinct": "none", "temp_min": "none", "temp_max": "none",
     "system_distinct": "none", "ip_distinct": "none", "prefix_distinct": "none",
     "ua_distinct": "none", "key_distinct": "none", "key_evenness": "none", "end_user_distinct": "none",
     "payment_shared_accounts": "none",
@@ -184,17 +184,15 @@ def _models(req: ir.Table) -> ir.Table:
 
 
 def _prompts(req: ir.Table) -> ir.Table:
-    """Masked templates and the CoT lexicon, evaluated once per distinct prompt text of the day
-    (null text counts as ""), then weighted by each (account, text)'s requests."""
+    """The CoT lexicon, evaluated once per distinct prompt text of the day (null text counts as
+    ""), then weighted by each (account, text)'s requests."""
     cot = alternation(load_phrases("cot_phrases"))
     r = req.select(account_id=req.account_id, text=req.prompt_text.fill_null(""))
     p = r.group_by(["account_id", "text"]).aggregate(c=r.count())
     texts = p.select("text").distinct()
-    texts = texts.mutate(tmpl=template(texts.text), cot=texts.text.lower().re_search(cot).fill_null(False))
+    texts = texts.mutate(cot=texts.text.lower().re_search(cot).fill_null(False))
     j = p.join(texts, "text")
-    t = j.group_by(["account_id", "tmpl"]).aggregate(c=j.c.sum(), cot_n=_sum_if(j.cot, j.c))
-    return t.group_by("account_id").aggregate(n_templates=t.count(), top_template_n=t.c.max(),
-                                              cot_lex_n=t.cot_n.sum())
+    return j.group_by("account_id").aggregate(cot_lex_n=_sum_if(j.cot, j.c))
 
 
 def _agents(req: ir.Table) -> ir.Table:
@@ -253,7 +251,7 @@ COLUMNS = ["account_id", "n", "n_distinct_prompt", "in_tok", "out_tok", "reasoni
            "finish_n", "length_n", "temp_distinct", "temp_min", "temp_max", "high_effort_n", "cot_lex_n",
            "multiturn_n", "system_n", "system_distinct", "ip_distinct", "prefix_distinct", "ua_distinct",
            "key_distinct", "end_user_distinct", "script_ua_n", "new_model_n", "created_min", "top_model_n", "peak_rpm",
-           "n_templates", "top_template_n", "key_evenness", "shared_prefix_n", "payment_shared_accounts"]
+           "key_evenness", "shared_prefix_n", "payment_shared_accounts"]
 
 
 def partials(req: ir.Table, first_seen: ir.Table) -> ir.Table:

@@ -1,6 +1,7 @@
 """Sample-based features (source ``sample`` in the catalog): a deterministic sample of up to
 SAMPLE_K distinct prompts per account-day (smallest prompt_hash first, which is pseudo-random
-and identical on every engine), processed locally with numpy and the CoT classifier.
+and identical on every engine), with each prompt's masked template (``partials.template``,
+computed by the engine), processed locally with numpy and the CoT classifier.
 
 Grain of the result: one row per account that has at least one prompt that day.
 """
@@ -14,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detector.features import cot, minhash
+from detector.features.partials import template
 
 SAMPLE_K = 32
 #: The entropies are measured on a fixed budget so that they do not grow with an account's
@@ -26,7 +28,7 @@ SHINGLES_PER_PROMPT = 64
 CHUNK_GROUPS = 1000
 CHUNK_TEXTS = 20_000
 SAMPLE_COLUMNS = ["div_near_dup_rate", "div_char_ngram_entropy", "div_word_ngram_entropy",
-                  "hv_cot_classifier_share"]
+                  "hv_cot_classifier_share", "div_template_reuse", "div_top_template_share"]
 #: :func:`sample_features`' result; each account's values depend on its own sample only, so the
 #: function runs on any partition of the sample by account (on Spark: on the executors)
 SAMPLE_SCHEMA = pa.schema([("account_id", pa.string())]
@@ -34,12 +36,15 @@ SAMPLE_SCHEMA = pa.schema([("account_id", pa.string())]
 
 
 def sample_expr(req: ir.Table, k: int = SAMPLE_K) -> ir.Table:
-    """Up to ``k`` distinct prompts per account (by smallest prompt_hash)."""
+    """Up to ``k`` distinct prompts per account (by smallest prompt_hash), each with its masked
+    template ``tmpl``."""
     r = req.filter(req.prompt_hash.notnull())
     d = r.group_by(["account_id", "prompt_hash"]).aggregate(prompt_text=r.prompt_text.min())
     w = ibis.window(group_by=d.account_id, order_by=d.prompt_hash)
     d = d.mutate(rk=ibis.row_number().over(w))
-    return d.filter(d.rk < k).select("account_id", "prompt_hash", "prompt_text")
+    d = d.filter(d.rk < k)  # ibis row_number() counts from 0
+    return d.select("account_id", "prompt_hash", "prompt_text",
+                    tmpl=template(d.prompt_text.fill_null("")))
 
 
 def _expand(rows_u: np.ndarray, values_u: np.ndarray, inv: np.ndarray, n_u: int) -> tuple[np.ndarray, np.ndarray]:
@@ -109,11 +114,16 @@ def _cot_flags(distinct: pa.Array) -> np.ndarray:
 
 
 def sample_features(sample: pa.Table) -> pa.Table:
-    """The SAMPLE_COLUMNS per account from a sample table (account_id, prompt_hash, prompt_text).
+    """The SAMPLE_COLUMNS per account from a sample table (account_id, prompt_hash, prompt_text,
+    tmpl: :func:`sample_expr`'s columns).
 
     Each distinct prompt text of the day is classified once (the same prompts recur across
     accounts); sketches are computed once per distinct text of each chunk of CHUNK_GROUPS accounts.
     """
+    missing = {"account_id", "prompt_hash", "prompt_text", "tmpl"} - set(sample.column_names)
+    if missing:
+        raise ValueError(f"sample_features: sample table lacks column(s) {sorted(missing)}; "
+                         f"got {sample.column_names} (build it with sample_expr)")
     if sample.num_rows == 0:
         return pa.table({"account_id": pa.array([], pa.string()),
                          **{c: pa.array([], pa.float64()) for c in SAMPLE_COLUMNS}})
@@ -130,10 +140,36 @@ def sample_features(sample: pa.Table) -> pa.Table:
             g0 = groups[lo]
             cols[:, g0:groups[hi - 1] + 1] = _chunk(distinct, text_ids[lo:hi], groups[lo:hi] - g0, cot_flags)
     near, char_ent, word_ent, cot_share = cols
+    reuse, top = _template_stats(sample.column("tmpl"), groups, len(uniq))
     return pa.table({
         "account_id": uniq, "div_near_dup_rate": near, "div_char_ngram_entropy": char_ent,
         "div_word_ngram_entropy": word_ent, "hv_cot_classifier_share": cot_share,
+        "div_template_reuse": reuse, "div_top_template_share": top,
     })
+
+
+def _template_stats(tmpl: pa.ChunkedArray, groups: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """(collision, top share) of masked templates per group of sampled distinct prompts.
+
+    Collision: the share of pairs of sampled prompts that share a template,
+    sum_t c_t (c_t - 1) / (k (k - 1)): an unbiased estimate of the probability that two of the
+    account's distinct prompts share a scaffold, whatever the sample size k, so it neither grows
+    with an account's volume nor with the sample. Top share: max_t c_t / k. Both null with fewer
+    than two sampled prompts (one prompt says nothing about reuse).
+    """
+    ids = pc.fill_null(tmpl.combine_chunks().cast(pa.string()), "").dictionary_encode()
+    t = ids.indices.to_numpy().astype(np.int64)
+    m = int(t.max(initial=0)) + 1
+    pair, counts = np.unique(groups * m + t, return_counts=True)
+    owner = pair // m
+    k = np.bincount(groups, minlength=n_groups).astype(float)
+    same = np.bincount(owner, weights=counts * (counts - 1.0), minlength=n_groups)
+    top = np.zeros(n_groups)
+    np.maximum.at(top, owner, counts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reuse = np.where(k >= 2, same / (k * (k - 1)), np.nan)
+        top = np.where(k >= 2, top / k, np.nan)
+    return reuse, top
 
 
 def _group_ids(accounts: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:

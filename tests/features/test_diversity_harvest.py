@@ -41,9 +41,11 @@ def rows(module_settings):
 def test_distinct_and_templates(rows):
     d = rows["d"]
     assert d["div_distinct_prompt_ratio"] == pytest.approx(3 / 4)
-    # templates: 'translate "q" for N 0' x3, 'why is the sea salty' x1 -> 2 distinct of 4
-    assert d["div_template_reuse"] == pytest.approx(1 - 2 / 4)
-    assert d["div_top_template_share"] == pytest.approx(3 / 4)
+    # template features read the sample of distinct prompts, not the requests: the exact repeat
+    # counts once. Templates: 'translate "q" for N 0' x2 (Alice, Bob), 'why is the sea salty'
+    # x1 -> of the 3 pairs, 1 shares a template (pairs counted both ways: 2 of 6)
+    assert d["div_template_reuse"] == pytest.approx(2 / 6)
+    assert d["div_top_template_share"] == pytest.approx(2 / 3)
 
 
 def test_multiturn_and_system(rows):
@@ -100,7 +102,8 @@ def test_repeated_texts_are_weighted_by_their_requests(settings):
     write_day(settings, DAY, rows)
     c = run_day(settings, DAY)["c"]
     assert c["hv_cot_lexicon_share"] == pytest.approx(3 / 5)
-    assert c["div_template_reuse"] == pytest.approx(1 - 3 / 5)
-    assert c["div_top_template_share"] == pytest.approx(3 / 5)
+    # the sample holds the 2 distinct hashed prompts (the null prompt has no hash), on 2 templates
+    assert c["div_template_reuse"] == pytest.approx(0.0)
+    assert c["div_top_template_share"] == pytest.approx(1 / 2)
     assert c["inf_script_ua_share"] == pytest.approx(2 / 5)
     assert c["inf_distinct_user_agents"] == 2

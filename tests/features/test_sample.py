@@ -5,22 +5,35 @@ from __future__ import annotations
 import math
 import re
 
+import ibis
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from detector.features import cot, minhash
+from detector.features.partials import template
 from detector.features.sample import (
     ENTROPY_PROMPTS,
+    SAMPLE_K,
     WORDS_PER_PROMPT,
     _expand,
+    sample_expr,
     sample_features,
 )
 
 
+def _with_templates(t: pa.Table) -> pa.Table:
+    """``t`` plus ``tmpl``, masked by the engine's own template expression (as sample_expr does)."""
+    m = ibis.memtable(t)
+    expr = m.mutate(tmpl=template(m.prompt_text.fill_null("")))
+    return ibis.duckdb.connect().to_pyarrow(expr).select(["account_id", "prompt_hash", "prompt_text", "tmpl"])
+
+
 def _table(rows):
-    return pa.table({"account_id": [r[0] for r in rows], "prompt_hash": [f"h{i}" for i in range(len(rows))],
-                     "prompt_text": [r[1] for r in rows]})
+    return _with_templates(pa.table({
+        "account_id": pa.array([r[0] for r in rows], pa.string()),
+        "prompt_hash": pa.array([f"h{i}" for i in range(len(rows))], pa.string()),
+        "prompt_text": pa.array([r[1] for r in rows], pa.string())}))
 
 
 def test_near_dup_rate():
@@ -48,9 +61,10 @@ def test_minhash_estimates_jaccard():
 
 def _hashed(rows):
     """Like _table with prompt hashes that sort in the given order (h000, h001, ...)."""
-    return pa.table({"account_id": [r[0] for r in rows],
-                     "prompt_hash": [f"h{i:03d}" for i in range(len(rows))],
-                     "prompt_text": [r[1] for r in rows]})
+    return _with_templates(pa.table({
+        "account_id": pa.array([r[0] for r in rows], pa.string()),
+        "prompt_hash": pa.array([f"h{i:03d}" for i in range(len(rows))], pa.string()),
+        "prompt_text": pa.array([r[1] for r in rows], pa.string())}))
 
 
 def test_entropies_hand_computed():
@@ -124,6 +138,55 @@ def test_cot_classifier_separates_generated_examples():
              "What is the capital of France?", "Translate hello into Spanish"]
     s = cot.scores(texts)
     assert s[0] >= 0.5 and s[1] >= 0.5 and s[2] < 0.5 and s[3] < 0.5
+
+
+def test_template_reuse_hand_computed():
+    # a: 'translate "q" for N 0' x3, 'why is the sea salty' x1 -> 3*2 = 6 of the 4*3 = 12
+    # ordered pairs share a template; top share 3/4
+    a = [("a", 'Translate "good day" for Alice 3'), ("a", 'Translate "see you" for Bob 45'),
+         ("a", 'Translate "hi" for Carol 7'), ("a", "why is the sea salty")]
+    # one: a single sampled prompt says nothing about reuse (null); z: all distinct templates
+    rows = a + [("one", "hello")] + [("z", "why is the sea salty"), ("z", "how do tides work")]
+    out = sample_features(_table(rows)).to_pandas().set_index("account_id")
+    assert out.loc["a", "div_template_reuse"] == pytest.approx(6 / 12)
+    assert out.loc["a", "div_top_template_share"] == pytest.approx(3 / 4)
+    assert np.isnan(out.loc["one", "div_template_reuse"])
+    assert np.isnan(out.loc["one", "div_top_template_share"])
+    assert out.loc["z", "div_template_reuse"] == 0.0
+    assert out.loc["z", "div_top_template_share"] == pytest.approx(1 / 2)
+
+
+def test_template_reuse_does_not_grow_with_the_sample():
+    # accounts whose distinct prompts each use one of 4 scaffolds at random: the pair estimate's
+    # mean is 1/4 whether 8 or 32 prompts are sampled, where "1 - templates / prompts" goes from
+    # about 0.55 to 0.87 (it counts collisions, which grow with the number of prompts)
+    rng = np.random.default_rng(7)
+    verbs = ["explain", "describe", "summarise", "list"]
+
+    def acct(name, k):
+        return [(name, f"{verbs[rng.integers(4)]} topic {i} in detail") for i in range(k)]
+    rows = [r for a in range(60) for r in acct(f"s{a}", 8)] + [r for a in range(60) for r in acct(f"b{a}", 32)]
+    out = sample_features(_table(rows)).to_pandas().set_index("account_id")
+    small = out.loc[[f"s{a}" for a in range(60)], "div_template_reuse"].mean()
+    big = out.loc[[f"b{a}" for a in range(60)], "div_template_reuse"].mean()
+    assert abs(small - 0.25) < 0.04 and abs(big - 0.25) < 0.03 and abs(big - small) < 0.05
+
+
+def test_sample_expr_keeps_sample_k_distinct_prompts_with_templates():
+    # 40 distinct prompts, each sent twice, plus a null hash: SAMPLE_K rows, smallest hashes first
+    texts = [f'Translate "x{i}" for Alice {i}' for i in range(40)]
+    req = pa.table({"account_id": ["a"] * 81,
+                    "prompt_hash": [f"h{i:02d}" for i in range(40)] * 2 + [None],
+                    "prompt_text": texts * 2 + ["no hash"]})
+    out = ibis.duckdb.connect().to_pyarrow(sample_expr(ibis.memtable(req))).to_pandas()
+    assert sorted(out["prompt_hash"]) == [f"h{i:02d}" for i in range(SAMPLE_K)]
+    assert set(out["tmpl"]) == {'n "q" for n 0'}  # capitalised words are masked too
+
+
+def test_sample_without_templates_is_refused():
+    t = pa.table({"account_id": ["a"], "prompt_hash": ["h"], "prompt_text": ["hi"]})
+    with pytest.raises(ValueError, match="tmpl"):
+        sample_features(t)
 
 
 def test_empty_sample():
