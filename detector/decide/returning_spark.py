@@ -111,17 +111,22 @@ class SparkKeys:
             return _empty_keys()
         on = ["key_type", "key"]
         exact_idx = self._index_keys(idx[idx["key_type"] != "shingle"])
-        exact = self._exact(secret).join(F.broadcast(exact_idx), on, "left_semi")
-        cap = F.when(F.col("key_type") == "payment", F.lit(int(payment_max_accounts))) \
-            .otherwise(F.lit(int(max_key_accounts)))
-        held = (exact.groupBy(*on).agg(F.countDistinct("account_id").alias("m"))
-                .where(F.col("m") <= cap).select(*on))
-        exact = exact.join(held, on, "left_semi")
-        shingles = self._shingles(secret)
-        sharing = (shingles.join(F.broadcast(self._index_keys(idx[idx["key_type"] == "shingle"])),
-                                 on, "left_semi").select("account_id").distinct())
-        shingles = shingles.join(sharing, "account_id", "left_semi")
-        return self._collect(exact.unionByName(shingles))
+        # each read twice below: computed once, kept on the executors until collected
+        exact = self._exact(secret).join(F.broadcast(exact_idx), on, "left_semi").persist()
+        shingles = self._shingles(secret).persist()
+        try:
+            cap = F.when(F.col("key_type") == "payment", F.lit(int(payment_max_accounts))) \
+                .otherwise(F.lit(int(max_key_accounts)))
+            held = (exact.groupBy(*on).agg(F.countDistinct("account_id").alias("m"))
+                    .where(F.col("m") <= cap).select(*on))
+            shingle_idx = self._index_keys(idx[idx["key_type"] == "shingle"])
+            sharing = (shingles.join(F.broadcast(shingle_idx), on, "left_semi")
+                       .select("account_id").distinct())
+            return self._collect(exact.join(held, on, "left_semi").unionByName(
+                shingles.join(sharing, "account_id", "left_semi")))
+        finally:
+            exact.unpersist()
+            shingles.unpersist()
 
     def _exact(self, secret: str) -> Any:
         return spark_session(self.settings).sql(keys_sql(VIEW, secret, "spark")).select(

@@ -149,6 +149,9 @@ def test_links_and_index_on_spark_are_duckdbs(tmp_path):
     every = DuckKeys(connect(duck)).today(D3, secret, idx, 20, 200)
     assert set(reduced["account_id"]) < set(every["account_id"]) and len(reduced) < len(every)
     assert not reduced["account_id"].str.startswith("student").any()
+    exact = SparkKeys(spark, connect(spark)).today(D3, secret, idx[idx["key_type"] != "shingle"],
+                                                   20, 200)  # no indexed scaffold
+    assert len(exact) and "shingle" not in set(exact["key_type"])
     for s in (duck, spark):  # confirmed after D1 was indexed: caught up from the lake
         CaseStore(s).record_decision("sold", "confirm-block", "ana", date=D1)
     accounts = sorted({r["account_id"] for r in day3})
