@@ -1,6 +1,10 @@
 """Linking keys of an account-day for returning actors (:mod:`detector.decide.returning`):
 payment fingerprint, client profile, network prefix, system prompt and prompt-template scaffold,
 each as a keyed hash (the index never holds a raw value).
+
+:func:`keys_sql` is one SQL text for DuckDB and Spark (where they spell a computation
+differently, the text takes the engine's spelling: :func:`round2`, the hash); :class:`DuckKeys`
+reads the lake with DuckDB (:func:`day_keys`), ``returning_spark.SparkKeys`` on the executors.
 """
 
 from __future__ import annotations
