@@ -18,12 +18,10 @@ import duckdb
 import numpy as np
 import orjson
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from detector.clusters import daycache, spark_sql, store, sweeps
 from detector.clusters.catalog import COLUMNS
+from detector.clusters.centroids import centroid_table
 from detector.clusters.features import cluster_table, volume_table
 from detector.clusters.graph import build_graph, communities
 from detector.clusters.ids import assign_ids
@@ -69,45 +67,6 @@ def _nodes(con: duckdb.DuckDBPyConnection, day: str) -> pd.DataFrame:
                min(account_created_at) AS created_at
         FROM day WHERE account_id IS NOT NULL GROUP BY account_id""")
     return con.execute("SELECT * FROM nodes").df()
-
-
-def load_centroids(settings: Settings, day: str) -> dict[str, np.ndarray]:
-    """Embedding centroid per account for ``day``, centred on the day's mean centroid and
-    rescaled to unit length; empty when the embeddings stage wrote none.
-
-    Raw centroids of accounts with many varied prompts all drift towards the population mean
-    (cosine 0.9 between unrelated people is common), so only the part of a centroid that
-    departs from the population says what an account is about."""
-    path = store.centroid_path(settings, day)
-    if not path.exists():
-        return {}
-    # read a batch at a time into one float32 matrix: never a Python float per dimension, and
-    # the decoded file is never whole in memory (a list column decodes to several times its size)
-    accounts: list[str] = []
-    rows: list[np.ndarray] = []
-    width = None
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096,
-                                                   columns=["account_id", "centroid"]):
-        col = batch.column("centroid")
-        lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
-        keep = lengths > 0
-        if not keep.any():
-            continue
-        found = set(lengths[keep].tolist()) | ({width} if width is not None else set())
-        if len(found) > 1:
-            raise InputError(f"clusters: centroids of {day} in {path} have mixed lengths "
-                             f"{sorted(found)}")
-        width = int(lengths[keep][0])
-        flat = col.filter(pa.array(keep)).flatten().to_numpy(zero_copy_only=False)
-        rows.append(np.array(flat, dtype=np.float32).reshape(-1, width))
-        accounts += batch.column("account_id").filter(pa.array(keep)).to_pylist()
-    pa.default_memory_pool().release_unused()
-    if not accounts:
-        return {}
-    x = np.concatenate(rows) if len(rows) > 1 else rows[0]
-    x -= x.mean(axis=0) if len(x) > 1 else 0.0
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return {a: x[k] for k, a in enumerate(accounts)}
 
 
 def _windows(day: str, params: ClusterParams, available: set[str]) -> list[int]:
@@ -170,11 +129,11 @@ def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     timings: dict[str, float] = {}
     spark = spark_sql.session(settings) if settings.engine == "spark" else None
     nodes = _nodes(con, day)
-    centroids = load_centroids(settings, day)
+    centroids, centroid_mean = centroid_table(settings, day)
     edges_parts, contexts = [], {}
     for w in _windows(day, params, available or {day}):
         t = time.perf_counter()
-        e, ctx = window_edges(con, params, day, w, centroids, settings, spark)
+        e, ctx = window_edges(con, params, day, w, centroids, settings, spark, centroid_mean)
         edges_parts.append(e)
         contexts[w] = ctx
         timings[f"window_{w}d_s"] = round(time.perf_counter() - t, 2)

@@ -17,10 +17,17 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import orjson
 import pandas as pd
 
-from detector.clusters import daycache, dialect, keys, templates_spark, timing_spark
+from detector.clusters import (
+    daycache,
+    dialect,
+    embedding_spark,
+    keys,
+    templates_spark,
+    timing_spark,
+)
+from detector.clusters.centroids import embedding_frame, row_cosines
 from detector.clusters.params import ClusterParams
 from detector.clusters.templates import (
     scaffold_rows,
@@ -152,8 +159,7 @@ def _pair_cosines(centroids: dict[str, np.ndarray], src: list[str], dst: list[st
     for k in range(0, len(src), chunk):
         a = np.vstack([centroids[s] for s in src[k:k + chunk]])
         b = np.vstack([centroids[d] for d in dst[k:k + chunk]])
-        out.append((a * b).sum(axis=1) / np.maximum(
-            np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12))
+        out.append(row_cosines(a, b))
     return np.concatenate(out)
 
 
@@ -166,14 +172,8 @@ def embedding_edges(centroids: dict[str, np.ndarray], pairs: pd.DataFrame,
     sub = pairs[ok]
     if sub.empty:
         return pd.DataFrame(columns=keys.PAIR_COLUMNS)
-    cos = _pair_cosines(centroids, sub["src"].tolist(), sub["dst"].tolist())
-    sel = cos >= min_cos
-    out = sub.loc[sel, ["src", "dst"]].copy()
-    out["edge_type"] = "embedding"
-    out["weight"] = ((cos[sel] - min_cos) / max(1.0 - min_cos, 1e-9)).clip(0, 1)
-    out["evidence"] = [orjson.dumps({"centroid_cos": round(float(c), 4)}).decode()
-                       for c in cos[sel]]
-    return out[keys.PAIR_COLUMNS].reset_index(drop=True)
+    return embedding_frame(sub, _pair_cosines(centroids, sub["src"].tolist(),
+                                              sub["dst"].tolist()), min_cos)
 
 
 def verify_candidates(edges: pd.DataFrame, min_weight: float) -> pd.DataFrame:
@@ -242,10 +242,29 @@ def _timing_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, ctx: WindowC
                         p.lockstep_max_lead)
 
 
+def _embedding_edges(centroids: dict[str, np.ndarray], cands: pd.DataFrame, p: ClusterParams,
+                     day: str, settings: Settings | None, spark: Any,
+                     mean: np.ndarray | float | None) -> pd.DataFrame:
+    """Embedding edges of the candidate pairs: on the cluster with ``spark``, ``settings`` and
+    the ``mean`` the day's centroids were centred on (``embedding_spark``: the executors read
+    the stored centroids), else on the driver from ``centroids``."""
+    if settings is not None and spark is not None and mean is not None:
+        if not centroids:  # the driver's rule: no stored centroids, no edges
+            return pd.DataFrame(columns=keys.PAIR_COLUMNS)
+        return embedding_spark.embedding_edges(spark, settings, day, cands, mean,
+                                               p.embedding_min_cos)
+    return embedding_edges(centroids, cands, p.embedding_min_cos)
+
+
 def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, days: int,
                  centroids: dict[str, np.ndarray], settings: Settings | None = None,
-                 spark: Any = None) -> tuple[pd.DataFrame, WindowContext]:
+                 spark: Any = None, centroid_mean: np.ndarray | float | None = None,
+                 ) -> tuple[pd.DataFrame, WindowContext]:
     """Every typed edge of the window ending on ``day`` and lasting ``days`` days.
+
+    ``centroids`` are the day's unit centred centroids (``centroids.centroid_table``); with
+    ``spark``, ``settings`` and ``centroid_mean`` (the mean they were centred on) the
+    centroid cosines are computed on the cluster from the stored centroids instead.
 
     With ``settings`` and ``p.window_cache`` the window is merged from per-day cached
     ingredients (``daycache``; missing or stale days are built first); otherwise its raw
@@ -277,7 +296,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     parts.clear()  # the typed edges are held once, not also as their parts
     cands = verify_candidates(edges, p.family_min_weight)
     extra = [_timing_edges(con, p, ctx, clock, day, cands, settings if cached else None, spark),
-             embedding_edges(centroids, cands, p.embedding_min_cos)]
+             _embedding_edges(centroids, cands, p, day, settings, spark, centroid_mean)]
     clock.lap("timing_embedding")
     extra = [x for x in extra if not x.empty]
     if extra:

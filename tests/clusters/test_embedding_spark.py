@@ -1,0 +1,117 @@
+"""The clusters stage's centroid (embedding) edges computed on Spark (``local[1]``: the cosines in
+a Python worker by ``mapInArrow``; ``detector/clusters/embedding_spark.py``) equal the driver's
+(``window.embedding_edges`` over ``centroids.centroid_table``) bit for bit, on stored centroids
+with near-duplicate pairs, accounts without a centroid (null, empty list, no row) and pairs
+naming them.
+
+Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
+(``CI=true``), where a missing runtime is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from detector.clusters import embedding_spark, store, window
+from detector.clusters.centroids import centroid_table
+from detector.clusters.keys import PAIR_COLUMNS
+from detector.settings import load_settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
+    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
+]
+
+DAY = "2026-11-28"
+MIN_COS = 0.3
+
+
+def _write_centroids(settings, day: str, width: int = 48) -> list[str]:
+    """Stored centroids as the embeddings stage writes them (list<float32>): 4 topics with 5
+    accounts each (noisy copies), 6 loners, one null and one empty centroid."""
+    rng = np.random.default_rng(7)
+    topics = rng.normal(size=(4, width)).astype(np.float32)
+    ids, vecs = [], []
+    for t in range(4):
+        for k in range(5):
+            ids.append(f"t{t}_{k}")
+            vecs.append(topics[t] + rng.normal(scale=0.6, size=width).astype(np.float32))
+    for k in range(6):
+        ids.append(f"solo_{k}")
+        vecs.append(rng.normal(size=width).astype(np.float32))
+    values = [v.tolist() for v in vecs] + [None, []]
+    table = pa.table({"account_id": ids + ["null_c", "empty_c"],
+                      "date": pa.array([pd.Timestamp(day).date()] * (len(ids) + 2)),
+                      "centroid": pa.array(values, pa.list_(pa.float32()))})
+    path = store.centroid_path(settings, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return ids + ["null_c", "empty_c", "no_row"]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    from detector.features.engine import stop_spark
+
+    s = load_settings(tmp_path_factory.mktemp("emb_edges") / "home", engine="spark",
+                      spark_master="local[1]")
+    s.ensure_dirs()
+    accounts = _write_centroids(s, DAY)
+    cands = pd.DataFrame(list(combinations(sorted(accounts), 2)), columns=["src", "dst"])
+    try:
+        yield s, cands
+    finally:
+        stop_spark()
+
+
+def test_centroid_edges_on_spark_equal_the_drivers(home):
+    from detector.lake.spark import spark_session
+
+    s, cands = home
+    centroids, mean = centroid_table(s, DAY)
+    assert len(centroids) == 26 and isinstance(mean, np.ndarray)
+    driver = window.embedding_edges(centroids, cands, MIN_COS)
+    spark = embedding_spark.embedding_edges(spark_session(s), s, DAY, cands, mean, MIN_COS)
+    # the data reach both sides of the threshold, and pairs without centroids are dropped
+    assert 10 <= len(driver) < len(cands) // 4
+    assert not set(driver["src"]) & {"empty_c", "no_row", "null_c"}
+    assert list(spark.columns) == list(PAIR_COLUMNS)
+    pd.testing.assert_frame_equal(spark, driver, check_exact=True)
+
+
+def test_every_cosine_is_the_drivers_float32(home):
+    from detector.lake.spark import spark_session
+
+    s, cands = home
+    centroids, mean = centroid_table(s, DAY)
+    got = embedding_spark.pair_cosines(spark_session(s), s, DAY, cands, mean)
+    ok = cands["src"].isin(centroids.keys()) & cands["dst"].isin(centroids.keys())
+    want = cands[ok].assign(cos=window._pair_cosines(centroids, cands.loc[ok, "src"].tolist(),
+                                                     cands.loc[ok, "dst"].tolist()))
+    got = got.sort_values(["src", "dst"], ignore_index=True)
+    want = want.sort_values(["src", "dst"], ignore_index=True)
+    assert got["cos"].dtype == np.float32 and want["cos"].dtype == np.float32
+    assert len(got) == 26 * 25 // 2
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_no_candidates_or_no_centroids_ask_nothing_of_spark(tmp_path):
+    s = load_settings(tmp_path / "home", engine="spark")
+    empty = pd.DataFrame({"src": pd.Series(dtype=object), "dst": pd.Series(dtype=object)})
+    pairs = pd.DataFrame({"src": ["a"], "dst": ["b"]})
+    for cands in (empty, pairs):  # no session: any Spark call would fail
+        out = embedding_spark.embedding_edges(None, s, DAY, cands, 0.0, MIN_COS)
+        assert out.empty and list(out.columns) == list(PAIR_COLUMNS)
