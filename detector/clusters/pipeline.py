@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.clusters import daycache, spark_sql, store, sweeps
+from detector.clusters import daycache, scoring_spark, spark_sql, store, sweeps
 from detector.clusters.catalog import COLUMNS
 from detector.clusters.centroids import centroid_table
 from detector.clusters.features import cluster_table, volume_table
@@ -141,9 +141,13 @@ def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     edges = pd.concat(edges_parts, ignore_index=True)
     edges_parts.clear()  # each frame is held once: the parts, then the typed edges, then the best
     n_typed = len(edges)
-    best = best_edges(edges)
-    del edges
-    pairs = score_pairs(best, params)
+    if spark is not None:  # strongest edges and pair scores on the cluster, the same rows
+        best, pairs = scoring_spark.score(spark, edges, params)
+        del edges
+    else:
+        best = best_edges(edges)
+        del edges
+        pairs = score_pairs(best, params)
     groups = communities(build_graph(pairs), params, _components(spark, pairs, settings))
     timings["graph_s"] = round(time.perf_counter() - t, 2)
     sweep = None

@@ -1,0 +1,94 @@
+"""Pair scoring on Spark (``local[1]``; ``detector/clusters/scoring_spark.py``) gives the
+driver's ``scoring.best_edges`` + ``scoring.score_pairs`` bit for bit: typed edges of every
+family in two windows, with ties in weight (same window: the first row wins; other window: the
+shorter name wins), payment links, corroborated links and pairs that link on neither.
+
+Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
+(``CI=true``), where a missing runtime is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.clusters import scoring_spark
+from detector.clusters.params import FAMILIES, ClusterParams
+from detector.clusters.scoring import best_edges, score_pairs
+from detector.settings import load_settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
+    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
+]
+
+PARAMS = ClusterParams()
+
+
+def _edges(n_pairs: int = 400, seed: int = 5) -> pd.DataFrame:
+    """Typed edges (the window's columns) with tied and random weights, evidence naming the
+    row, so the strongest row chosen shows in the evidence."""
+    rng = np.random.default_rng(seed)
+    accounts = [f"acc_{k:02d}" for k in range(45)]
+    types = list(FAMILIES)
+    rows = []
+    seen = set()
+    while len(seen) < n_pairs:
+        a, b = sorted(rng.choice(accounts, 2, replace=False).tolist())
+        seen.add((a, b))
+    for a, b in sorted(seen):
+        for _ in range(int(rng.integers(1, 7))):
+            w = float(rng.choice([0.2, 0.35, 0.5, 1.0, rng.uniform(0.05, 1.0)]))
+            rows.append((a, b, str(rng.choice(types)), w, str(rng.choice(["1d", "7d"]))))
+            if rng.uniform() < 0.2:  # the same type and weight again: a tie
+                rows.append((a, b, rows[-1][2], w, str(rng.choice(["1d", "7d"]))))
+    e = pd.DataFrame(rows, columns=["src", "dst", "edge_type", "weight", "window"])
+    e["evidence"] = [f'{{"row": {k}}}' for k in range(len(e))]
+    return e[["src", "dst", "edge_type", "weight", "evidence", "window"]]
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    from detector.features.engine import stop_spark
+    from detector.lake.spark import spark_session
+
+    s = load_settings(tmp_path_factory.mktemp("scoring") / "home", engine="spark",
+                      spark_master="local[1]")
+    try:
+        yield spark_session(s)
+    finally:
+        stop_spark()
+
+
+def test_pair_scores_on_spark_equal_the_drivers(spark):
+    edges = _edges()
+    want_best = best_edges(edges)
+    want = score_pairs(want_best, PARAMS)
+    best, pairs = scoring_spark.score(spark, edges, PARAMS)
+    # the data reach every rule: ties, payment links, corroborated links, unlinked pairs
+    ties = edges.duplicated(["src", "dst", "edge_type", "weight"], keep=False)
+    assert ties.sum() > 50 and len(want_best) < len(edges)
+    assert want["linked"].any() and not want["linked"].all()
+    assert (want["linked"] & (want["payment"] < 1.0)).any()
+    assert (want["score"] != want["score"].round(2)).any()  # sums of random weights
+    pd.testing.assert_frame_equal(pairs, want, check_exact=True)
+    order = ["src", "dst", "edge_type"]
+    pd.testing.assert_frame_equal(best.sort_values(order, ignore_index=True),
+                                  want_best.sort_values(order, ignore_index=True),
+                                  check_exact=True)
+
+
+def test_no_edges_ask_nothing_of_spark():
+    empty = _edges().iloc[:0]
+    best, pairs = scoring_spark.score(None, empty, PARAMS)  # no session
+    assert best.empty and pairs.empty
+    assert list(pairs.columns) == list(score_pairs(empty, PARAMS).columns)
