@@ -11,13 +11,15 @@ for counts, 1e-9 relative for float sums, which each engine adds in a different 
 Two comparisons, because SQL cannot express the sample features (MinHash, n-gram entropies,
 the CoT classifier):
 
-- ``partials``: every SQL-expressible aggregate behind the 42 partial-sourced features (the
-  67-column ``features/partials`` table: counts, sums, distinct counts, gaps and periodicity,
-  the 24-hour histogram, the lexicon regexes, masked templates, key evenness, shared prefixes,
+- ``partials``: every SQL-expressible aggregate behind the 41 partial-sourced features (the
+  ``features/partials`` table, 66 value columns: counts, sums, distinct counts, gaps and
+  periodicity, the 24-hour histogram, the lexicon regexes, key evenness, shared prefixes,
   shared payment fingerprints, the first-seen join). Ours vs hand SQL vs pandas.
-- ``daily``: all 46 daily features (partial-based formulas + the 4 sample features). Ours
+- ``daily``: all 47 daily features (partial-based formulas + the 6 sample features). Ours
   (``compute_day_tables``, what the stage runs) vs pandas (partials above, the same catalog
-  formulas, the sample features with a per-account ``groupby().apply`` over the same kernels).
+  formulas, the sample features with a per-account ``groupby().apply`` written from the
+  catalog's definitions: the fixed entropy budget, the masked templates' pair collision and top
+  share; MinHash shingles, signatures, word tokens and the CoT classifier are shared kernels).
 
 Children get ``oom_score_adj`` 1000 (on a shared machine, a benchmark child is what the kernel
 should kill first if memory runs out). ``stage`` is the whole feature stage on that day (``compute``: first-seen, daily, 7-day window,
@@ -73,7 +75,7 @@ def hand_sql() -> str:
     return f"""
 WITH r AS MATERIALIZED (
   SELECT q.account_id, q.request_id, q.model, q.api_key_id, q.client_ip, q.ip_prefix, q.user_agent,
-    q.payment_fingerprint, q.account_created_at, q.prompt_hash, q.system_hash, q.prompt_text,
+    q.payment_fingerprint, q.account_created_at, q.prompt_hash, q.system_hash,
     q.end_user_hash,
     q.max_tokens, q.temperature, q.finish_reason,
     hour(q.ts) AS hour, hour(q.ts) * 60 + minute(q.ts) AS minute,
@@ -119,12 +121,6 @@ tm AS (SELECT account_id, max(c) AS top_model_n FROM
   (SELECT account_id, model, count(*) AS c FROM r GROUP BY ALL) GROUP BY account_id),
 pk AS (SELECT account_id, max(c) AS peak_rpm FROM
   (SELECT account_id, minute, count(*) AS c FROM r GROUP BY ALL) GROUP BY account_id),
-tp AS (SELECT account_id, count(*) AS n_templates, max(c) AS top_template_n FROM (
-  SELECT account_id, trim(regexp_replace(lower(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-      substr(coalesce(prompt_text, ''), 1, {partials.TEMPLATE_CHARS}),
-      '"[^"]*"', '"q"', 'g'), '\u201c[^\u201d]*\u201d', '"q"', 'g'), '[A-Z][a-z]+', 'N', 'g'),
-      '[0-9]+([.,][0-9]+)*', '0', 'g')), '[ \t\r\n]+', ' ', 'g')) AS t, count(*) AS c
-  FROM r GROUP BY ALL) GROUP BY account_id),
 ke AS (SELECT account_id, CASE WHEN count(*) >= 2 THEN -sum(c / tot * log2(c / tot)) / log2(count(*)) END
     AS key_evenness FROM (
   SELECT account_id, count(*)::DOUBLE AS c, sum(count(*)) OVER (PARTITION BY account_id)::DOUBLE AS tot
@@ -136,10 +132,10 @@ pay AS (SELECT DISTINCT account_id, payment_fingerprint FROM r WHERE payment_fin
 pf AS (SELECT a.account_id, count(DISTINCT b.account_id) AS payment_shared_accounts
   FROM pay a JOIN pay b ON a.payment_fingerprint = b.payment_fingerprint AND a.account_id <> b.account_id
   GROUP BY a.account_id)
-SELECT main.*, tm.top_model_n, pk.peak_rpm, tp.n_templates, tp.top_template_n, ke.key_evenness,
+SELECT main.*, tm.top_model_n, pk.peak_rpm, ke.key_evenness,
   coalesce(sp.shared_prefix_n, 0) AS shared_prefix_n,
   coalesce(pf.payment_shared_accounts, 0) AS payment_shared_accounts
-FROM main LEFT JOIN tm USING (account_id) LEFT JOIN pk USING (account_id) LEFT JOIN tp USING (account_id)
+FROM main LEFT JOIN tm USING (account_id) LEFT JOIN pk USING (account_id)
   LEFT JOIN ke USING (account_id) LEFT JOIN sp USING (account_id) LEFT JOIN pf USING (account_id)
 """
 
@@ -212,9 +208,6 @@ def pandas_partials(df: pd.DataFrame, first_seen: pd.DataFrame) -> pd.DataFrame:
     out = out.join(hours.rename(columns=lambda h: f"h{h:02d}"))
     out["top_model_n"] = df.groupby(["account_id", "model"], dropna=False).size().groupby(level=0).max()
     out["peak_rpm"] = df.groupby(["account_id", "minute"]).size().groupby(level=0).max()
-    tc = df.assign(tmpl=_template(df["prompt_text"])).groupby(["account_id", "tmpl"]).size()
-    out["n_templates"] = tc.groupby(level=0).size()
-    out["top_template_n"] = tc.groupby(level=0).max()
     kc = df.groupby(["account_id", "api_key_id"]).size()
     p = kc / kc.groupby(level=0).transform("sum")
     keys = kc.groupby(level=0).size()
@@ -234,15 +227,33 @@ def pandas_partials(df: pd.DataFrame, first_seen: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _entropy(tokens: np.ndarray) -> float:
+    """Shannon entropy (bits) of a list of tokens."""
+    if len(tokens) == 0:
+        return np.nan  # no tokens: undefined, as minhash.group_entropy
+    _, counts = np.unique(tokens, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def _budget_entropy(rows: np.ndarray, tokens: np.ndarray, n_texts: int, per_text: int) -> float:
+    """Entropy of the first ``per_text`` tokens of each of ``n_texts`` texts (``rows``: owner)."""
+    return _entropy(np.concatenate([tokens[rows == i][:per_text] for i in range(n_texts)]))
+
+
 def _account_sample_features(texts: pd.Series) -> pd.Series:
-    """The sample features of one account's sampled prompts (groupby-apply body)."""
+    """The sample features of one account's sampled prompts, in prompt_hash order (groupby-apply
+    body). Entropies as the catalog defines them: the first ENTROPY_PROMPTS prompts, the first
+    SHINGLES_PER_PROMPT 4-grams / WORDS_PER_PROMPT words of each; null below ENTROPY_PROMPTS."""
     t = texts.tolist()
     groups = np.zeros(len(t), dtype=np.int64)
     rows, hashes = minhash.shingles(t)
     near = minhash.near_dup_flags(groups, minhash.signatures(rows, hashes, len(t))).mean()
-    char_ent = minhash.group_entropy(groups[rows], hashes, 1)[0]
-    w_rows, w_hash = minhash.word_tokens(t)
-    word_ent = minhash.group_entropy(groups[w_rows], w_hash, 1)[0]
+    char_ent = word_ent = np.nan
+    if len(t) >= sample.ENTROPY_PROMPTS:
+        first = t[:sample.ENTROPY_PROMPTS]
+        char_ent = _budget_entropy(*minhash.shingles(first), len(first), sample.SHINGLES_PER_PROMPT)
+        word_ent = _budget_entropy(*minhash.word_tokens(first), len(first), sample.WORDS_PER_PROMPT)
     cot_share = (cot.scores(t) >= cot.THRESHOLD).mean()
     c = _template(texts).value_counts().to_numpy(dtype=float)
     k = float(len(t))
