@@ -4,22 +4,26 @@ The shape of :mod:`detector.embeddings.batched`, with Spark partitions for bucke
 account's statistics depend only on its own sampled prompts and the population model.
 
 1. **Sample** (Spark SQL over the day's request files, read by the URIs the feature stage
-   uses): the same rows as :func:`sampling.sample_prompts` (:func:`sampling.sample_sql`), repartitioned
-   by ``account_id`` into partitions of about ``accounts_per_batch`` accounts and kept
-   (memory, then disk) on the executors for both passes.
-2. **Pass 1** (``mapInArrow``): each partition embeds its distinct prompts with the backend
-   loaded once per Python worker and returns only its population-sample candidates (at most
-   ``reference_per_account`` rows per account, with their vectors).
+   uses): the same rows as :func:`sampling.sample_prompts` (:func:`sampling.sample_sql`),
+   repartitioned by ``account_id`` into partitions of about ``accounts_per_batch`` accounts.
+2. **Pass 1** (``mapInArrow``, the one encoding): each partition embeds its distinct prompts
+   with the backend loaded once per Python worker and returns its sample without the text, in
+   the one-pass order (``row``), each distinct prompt's vector on its first row and on the
+   population-sample candidates (at most ``reference_per_account`` rows per account). This
+   frame is kept (memory, then disk) on the executors until the stage ends; only the
+   candidates reach the driver.
 3. **Driver**: the population model is loaded or fitted from the candidates in the one-pass
    order (:meth:`CoverageStage.ensure_population`), exactly as on DuckDB.
-4. **Pass 2** (``mapInArrow``, the population pickled and broadcast, unpickled once per worker):
-   each partition embeds its prompts again and returns one row per account (sampled rows,
-   distinct prompts, statistics, centroid); the driver writes the day with
-   :meth:`CoverageStage._write`.
+4. **Pass 2** (``mapInArrow`` over pass 1's kept frame, same partitions; the population pickled
+   and broadcast, unpickled once per worker): each partition rebuilds pass 1's rows, prompt
+   codes and vectors (the same float32 numbers, nothing encoded) and returns one row per
+   account (sampled rows, distinct prompts, statistics, centroid); the driver writes the day
+   with :meth:`CoverageStage._write`.
 
 What reaches the driver is bounded by accounts: the candidates and one row per account. The
 embedding cache (``embeddings/cache``) is the driver's: executors neither read nor write it, so
-every sampled prompt is encoded on every run, twice (pass 1 and pass 2). Executors run the
+every sampled prompt is encoded on every run, once per partition that samples it (an
+accumulator counts the encoded prompts: ``embedded_now``). Executors run the
 ``static`` model (its folder under the home, on storage every executor mounts at the same path)
 or ``hashing``; MiniLM on GPU executors is designed, not built (docs/scale.md).
 """
@@ -50,7 +54,8 @@ if TYPE_CHECKING:
     from detector.embeddings.stage import CoverageStage, DayResult
     from detector.settings import Settings
 
-_CAND_SCHEMA = "account_id string, pos long, prompt_hash string, vector array<float>, encoded long"
+_ENC_SCHEMA = ("account_id string, row long, pos long, prompt_hash string, n_distinct long, "
+               "first boolean, candidate boolean, vector array<float>")
 _STATS_SCHEMA = ", ".join(["account_id string", "n_sampled long", "n_distinct long",
                            *(f"{name} double" for name in STAT_NAMES), "centroid array<float>"])
 _BACKENDS: dict[tuple, Any] = {}   # backend spec -> backend, per Python worker process
@@ -106,10 +111,10 @@ def _backend(spec: tuple) -> Any:
     return backend
 
 
-def _partition(batches: Iterator[pa.RecordBatch], spec: tuple
+def _partition(batches: Iterator[pa.RecordBatch], spec: tuple, counter: Any = None
                ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
     """(sample in one-pass order, row -> distinct prompt code, vectors per code) of one
-    partition; None when it is empty."""
+    partition, its distinct prompts encoded (and counted in ``counter``); None when empty."""
     got = list(batches)
     if not got:
         return None
@@ -121,71 +126,109 @@ def _partition(batches: Iterator[pa.RecordBatch], spec: tuple
     codes, _ = pd.factorize(sample["prompt_hash"], sort=False)
     _, first_row = np.unique(codes, return_index=True)
     vectors = _backend(spec).encode(sample["prompt_text"].to_numpy()[first_row].tolist())
+    if counter is not None:
+        counter.add(len(first_row))
     return sample, codes, vectors
 
 
-def _list_column(vectors: np.ndarray) -> pa.Array:
+def _list_column(vectors: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """``vectors`` as a list<float32> column; with ``mask``, one row per entry, null where it is
+    true, ``vectors`` holding the other rows' vectors in order."""
+    n = len(mask) if mask is not None else len(vectors)
     flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
-    offsets = pa.array(np.arange(len(vectors) + 1, dtype=np.int32) * vectors.shape[1])
-    return pa.ListArray.from_arrays(offsets, flat)
+    sizes = np.full(n, vectors.shape[1], np.int32)
+    if mask is not None:
+        sizes[mask] = 0
+    offsets = pa.array(np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32))
+    return pa.ListArray.from_arrays(offsets, flat,
+                                    mask=pa.array(mask) if mask is not None else None)
 
 
-class _Candidates:
-    """Pass 1: a partition's population-sample candidates (blocked accounts included: the
-    driver drops them) and one row (``account_id`` null) counting the prompts it encoded."""
+class _Encode:
+    """Pass 1: a partition's sample in the one-pass order (``row``), without its text; each
+    distinct prompt's vector on its first row (``first``) and on the population-sample
+    candidates (``candidate``, blocked accounts included: the driver drops them)."""
 
-    def __init__(self, spec: tuple, per: int) -> None:
-        self.spec, self.per = spec, per
+    def __init__(self, spec: tuple, per: int, counter: Any) -> None:
+        self.spec, self.per, self.counter = spec, per, counter
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from detector.embeddings.stage import candidate_rows
 
-        part = _partition(batches, self.spec)
+        part = _partition(batches, self.spec, self.counter)
         if part is None:
             return
         sample, codes, vectors = part
-        rows = candidate_rows(sample, set(), self.per)
-        pos = sample.groupby("account_id", sort=False).cumcount().to_numpy()[rows]
-        n = len(rows)
+        n = len(sample)
+        first = np.zeros(n, bool)
+        first[np.unique(codes, return_index=True)[1]] = True
+        candidate = np.zeros(n, bool)
+        candidate[candidate_rows(sample, set(), self.per)] = True
         yield pa.RecordBatch.from_pydict({
-            "account_id": pa.array([*sample["account_id"].to_numpy()[rows].tolist(), None], pa.string()),
-            "pos": pa.array(np.append(pos, -1).astype(np.int64)),
-            "prompt_hash": pa.array([*sample["prompt_hash"].to_numpy()[rows].tolist(), None], pa.string()),
-            "vector": pa.concat_arrays([_list_column(vectors[codes[rows]]),
-                                        pa.nulls(1, pa.list_(pa.float32()))]),
-            "encoded": pa.array(np.append(np.zeros(n, np.int64), len(vectors))),
+            "account_id": pa.array(sample["account_id"].astype(str).tolist(), pa.string()),
+            "row": pa.array(np.arange(n, dtype=np.int64)),
+            "pos": pa.array(sample.groupby("account_id", sort=False).cumcount().to_numpy()
+                            .astype(np.int64)),
+            "prompt_hash": pa.array(sample["prompt_hash"].astype(str).tolist(), pa.string()),
+            "n_distinct": pa.array(sample["n_distinct"].to_numpy().astype(np.int64)),
+            "first": pa.array(first), "candidate": pa.array(candidate),
+            "vector": _list_column(vectors[codes[first | candidate]], ~(first | candidate)),
         })
 
 
-class _Coverage:
-    """Pass 2: one row per account of the partition: sampled rows, distinct prompts,
-    statistics against the broadcast population model, centroid."""
+def _encoded(batches: Iterator[pa.RecordBatch], dim: int
+             ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+    """Pass 1's (sample, codes, vectors) of one partition, rebuilt from its kept rows: the
+    same order, codes and float32 vectors, nothing encoded; None when empty."""
+    got = list(batches)
+    if not got or not sum(b.num_rows for b in got):
+        return None
+    table = pa.Table.from_batches(got)
+    table = table.take(pc.sort_indices(table, [("row", "ascending")]))
+    sample = table.select(["account_id", "prompt_hash", "n_distinct"]).to_pandas()
+    codes, _ = pd.factorize(sample["prompt_hash"], sort=False)
+    first = table.column("first").to_numpy(zero_copy_only=False)
+    if not np.array_equal(np.flatnonzero(first), np.unique(codes, return_index=True)[1]):
+        raise RuntimeError("embeddings on Spark: pass 1's kept rows lost their one-pass order "
+                           f"(account {sample['account_id'].iloc[0]!r}'s partition)")
+    vectors = vectors_from_arrow(table.column("vector").filter(first), dim).copy()  # writable
+    return sample, codes, vectors
 
-    def __init__(self, spec: tuple, digest: str, broadcast: Any, similar_threshold: float) -> None:
-        self.spec, self.digest, self.broadcast = spec, digest, broadcast
+
+class _Coverage:
+    """Pass 2, over pass 1's kept frame: one row per account of the partition: sampled rows,
+    distinct prompts, statistics against the broadcast population model, centroid."""
+
+    def __init__(self, dim: int, digest: str, broadcast: Any, similar_threshold: float) -> None:
+        self.dim, self.digest, self.broadcast = dim, digest, broadcast
         self.similar_threshold = similar_threshold
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from detector.embeddings.stage import account_stats
-
-        part = _partition(batches, self.spec)
+        part = _encoded(batches, self.dim)
         if part is None:
             return
-        sample, codes, vectors = part
         pop = _POPULATIONS.get(self.digest)
         if pop is None and self.digest not in _POPULATIONS:
             _POPULATIONS.clear()  # one population at a time: a worker lives for many jobs
             pop = _POPULATIONS[self.digest] = pickle.loads(self.broadcast.value)
-        groups = sample.groupby("account_id", sort=False)
-        lengths = groups.size()
-        stats, centroids = account_stats(vectors, codes, lengths.to_numpy(), pop, "cpu",
-                                         self.similar_threshold)
-        cols = {"account_id": pa.array(lengths.index.astype(str).tolist(), pa.string()),
-                "n_sampled": pa.array(lengths.to_numpy().astype(np.int64)),
-                "n_distinct": pa.array(groups["n_distinct"].first().to_numpy().astype(np.int64))}
-        cols.update({name: pa.array(np.asarray(stats[name], np.float64)) for name in STAT_NAMES})
-        cols["centroid"] = _list_column(centroids)
-        yield pa.RecordBatch.from_pydict(cols)
+        yield _stats_batch(*part, pop, self.similar_threshold)
+
+
+def _stats_batch(sample: pd.DataFrame, codes: np.ndarray, vectors: np.ndarray, pop: Any,
+                 similar_threshold: float) -> pa.RecordBatch:
+    """One row per account of a partition (accounts contiguous in ``sample``)."""
+    from detector.embeddings.stage import account_stats
+
+    groups = sample.groupby("account_id", sort=False)
+    lengths = groups.size()
+    stats, centroids = account_stats(vectors, codes, lengths.to_numpy(), pop, "cpu",
+                                     similar_threshold)
+    cols = {"account_id": pa.array(lengths.index.astype(str).tolist(), pa.string()),
+            "n_sampled": pa.array(lengths.to_numpy().astype(np.int64)),
+            "n_distinct": pa.array(groups["n_distinct"].first().to_numpy().astype(np.int64))}
+    cols.update({name: pa.array(np.asarray(stats[name], np.float64)) for name in STAT_NAMES})
+    cols["centroid"] = _list_column(centroids)
+    return pa.RecordBatch.from_pydict(cols)
 
 
 def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: bool) -> DayResult:
@@ -209,17 +252,19 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
     res = DayResult(date=date, accounts=len(accounts))
     parts = max(int(session.sparkContext.defaultParallelism),
                 -(-len(accounts) // cfg.accounts_per_batch), 1)
-    sample = None
+    seconds["sample"] = time.perf_counter() - t0
+    encoded = cand = None
+    counter = session.sparkContext.accumulator(0)
     if frame is not None:
-        sample = frame.repartition(parts, "account_id").persist(StorageLevel.MEMORY_AND_DISK)
+        encoded = (frame.repartition(parts, "account_id")
+                   .mapInArrow(_Encode(spec, cfg.reference_per_account, counter), _ENC_SCHEMA)
+                   .persist(StorageLevel.MEMORY_AND_DISK))
     try:
-        if sample is not None:
-            res.unique_prompts = int(sample.select("prompt_hash").distinct().count())
-        seconds["sample"] = time.perf_counter() - t0
-
         t0 = time.perf_counter()
-        cand = (sample.mapInArrow(_Candidates(spec, cfg.reference_per_account), _CAND_SCHEMA)
-                .toArrow() if sample is not None else None)
+        if encoded is not None:  # the first action encodes and keeps every partition
+            cand = (encoded.filter("candidate")
+                    .select("account_id", "pos", "prompt_hash", "vector").toArrow())
+            res.unique_prompts = int(encoded.select("prompt_hash").distinct().count())
         seconds["embed"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         pop = _population(stage, cand, dim, date, blocked, refit, res)
@@ -228,19 +273,20 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
 
         t0 = time.perf_counter()
         got = None
-        if sample is not None:
+        if encoded is not None:
             blob = pickle.dumps(pop)
             broadcast = session.sparkContext.broadcast(blob)
             try:
-                fn = _Coverage(spec, hashlib.sha256(blob).hexdigest(), broadcast,
+                fn = _Coverage(dim, hashlib.sha256(blob).hexdigest(), broadcast,
                                cfg.similar_threshold)
-                got = sample.mapInArrow(fn, _STATS_SCHEMA).toArrow()
+                got = encoded.mapInArrow(fn, _STATS_SCHEMA).toArrow()
             finally:
                 broadcast.unpersist()
         seconds["stats"] = time.perf_counter() - t0
     finally:
-        if sample is not None:
-            sample.unpersist()
+        if encoded is not None:
+            encoded.unpersist()
+    res.embedded = int(counter.value)  # after pass 2: a partition recomputed counts again
     ids, lengths, n_distinct, stats, centroids = _account_rows(got, dim)
     res.sampled_rows = int(lengths.sum())
     res.seconds = seconds
@@ -258,9 +304,6 @@ def _population(stage: CoverageStage, cand: pa.Table | None, dim: int, date: str
         frame, vectors = pd.DataFrame({"account_id": [], "pos": [], "prompt_hash": []}), \
             np.zeros((0, dim), np.float32)
     else:
-        summary = pc.is_null(cand.column("account_id"))
-        res.embedded = int(pc.sum(cand.filter(summary).column("encoded")).as_py() or 0)
-        cand = cand.filter(pc.invert(summary))
         frame = cand.select(["account_id", "pos", "prompt_hash"]).to_pandas()
         vectors = vectors_from_arrow(cand.column("vector"), dim)
     ids = frame["account_id"].to_numpy().astype(str)

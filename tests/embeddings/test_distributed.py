@@ -109,7 +109,31 @@ def test_spark_stage_writes_duckdbs_coverage_and_centroids(homes, monkeypatch) -
     for key in ("backend", "model_version", "population_version", "accounts", "sampled_rows",
                 "unique_prompts"):
         assert man2[key] == man1[key], key
-    assert man2["embedded_now"] >= man2["unique_prompts"]  # no cache on the executors
+    # no cache on the executors; each partition encodes its distinct prompts once per run
+    assert man2["embedded_now"] == _partition_prompts(spark) > man2["unique_prompts"]
+
+
+def _partition_prompts(settings) -> int:
+    """Distinct prompts per partition of the day's sample, summed: what one encoding per run
+    of each partition's prompts encodes (the stage's partitions: ``account_id`` hashed; two
+    encodings per run, as before, would count twice this)."""
+    from pyspark.sql import functions as F
+
+    from detector.embeddings.distributed import sample_frame
+    from detector.features.engine import spark_session
+
+    session = spark_session(settings)
+    frame = sample_frame(session, settings, DAY, CFG.sample_k, CFG.seed, CFG.max_chars)
+    accounts = frame.select("account_id").distinct().count()
+    parts = max(int(session.sparkContext.defaultParallelism), -(-accounts // CFG.accounts_per_batch))
+    key = "spark.sql.adaptive.coalescePartitions.enabled"  # the stage's kept frame keeps its
+    before = session.conf.get(key)                        # partitions; AQE would merge these
+    session.conf.set(key, "false")
+    try:
+        return (frame.repartition(parts, "account_id")
+                .select(F.spark_partition_id().alias("part"), "prompt_hash").distinct().count())
+    finally:
+        session.conf.set(key, before)
 
 
 def test_blocked_accounts_and_many_partitions_give_duckdbs_population(homes) -> None:
