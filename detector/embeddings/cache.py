@@ -56,6 +56,21 @@ def vectors_from_arrow(column: pa.ChunkedArray | pa.Array, dim: int) -> np.ndarr
     return values.reshape(len(column), dim)
 
 
+def cache_table(hashes: list[str] | np.ndarray, vectors: np.ndarray, backend_name: str,
+                model_version: str, dim: int) -> pa.Table:
+    """A cache part file's rows: ``vectors`` (already L2-normalised) of ``hashes``."""
+    if vectors.shape != (len(hashes), dim):
+        raise ValueError(f"vectors: expected shape ({len(hashes)}, {dim}), got {vectors.shape}")
+    n = len(hashes)
+    return pa.table({
+        "prompt_hash": pa.array(list(hashes), type=pa.string()),
+        "vector": _vectors_to_arrow(vectors),
+        "backend": pa.array([backend_name] * n, type=pa.string()).dictionary_encode(),
+        "model_version": pa.array([model_version] * n, type=pa.string()).dictionary_encode(),
+        "created_at": pa.array([datetime.now(UTC)] * n, type=pa.timestamp("us", tz="UTC")),
+    })
+
+
 class EmbeddingCache:
     """Vectors of one model, keyed by prompt hash."""
 
@@ -67,13 +82,13 @@ class EmbeddingCache:
         self.max_parts = max_parts
         self.folder = Path(root) / f"model={model_slug(backend_name, model_version)}"
 
-    def _parts(self) -> list[Path]:
+    def parts(self) -> list[Path]:
         if not self.folder.exists():
             return []
         return sorted(p for p in self.folder.glob("part-*.parquet"))
 
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / ".lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -90,7 +105,7 @@ class EmbeddingCache:
         codes, uniq = pd.factorize(np.asarray(hashes, dtype=object))
         found_u = np.zeros(len(uniq), dtype=bool)
         out_u = np.zeros((len(uniq), self.dim), dtype=np.float32)
-        parts = self._parts()
+        parts = self.parts()
         if parts and len(uniq):
             index = pd.Index(uniq)
             for batch in self._batches(parts, ["prompt_hash", "vector"]):
@@ -110,21 +125,12 @@ class EmbeddingCache:
         """Append vectors (already L2-normalised) for new hashes as one part file."""
         if len(hashes) == 0:
             return
-        if vectors.shape != (len(hashes), self.dim):
-            raise ValueError(f"vectors: expected shape ({len(hashes)}, {self.dim}), got {vectors.shape}")
-        n = len(hashes)
-        table = pa.table({
-            "prompt_hash": pa.array(list(hashes), type=pa.string()),
-            "vector": _vectors_to_arrow(vectors),
-            "backend": pa.array([self.backend_name] * n, type=pa.string()).dictionary_encode(),
-            "model_version": pa.array([self.model_version] * n, type=pa.string()).dictionary_encode(),
-            "created_at": pa.array([datetime.now(UTC)] * n, type=pa.timestamp("us", tz="UTC")),
-        })
-        with self._lock():
+        table = cache_table(hashes, vectors, self.backend_name, self.model_version, self.dim)
+        with self.locked():
             write_parquet_atomic(self.folder / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.parquet",
                                  table, row_group_size=ROW_GROUP)
-            if len(self._parts()) > self.max_parts:
-                self._compact()
+            if len(self.parts()) > self.max_parts:
+                self.compact()
 
     @staticmethod
     def _batches(parts: list[Path], columns: list[str] | None = None,
@@ -135,10 +141,10 @@ class EmbeddingCache:
             yield from ds.dataset(str(p), format="parquet").to_batches(
                 columns=columns, filter=filt, batch_readahead=0, fragment_readahead=0)
 
-    def _compact(self) -> None:
+    def compact(self) -> None:
         """The parts rewritten as one, first stored copy of each hash kept, streamed in row
         groups of ROW_GROUP rows (a compacted cache is read back one row group at a time)."""
-        parts = self._parts()
+        parts = self.parts()
         seen: set[str] = set()
         target = self.folder / f"part-{time.time_ns():020d}-compact.parquet"
         with atomic_path(target) as tmp:
@@ -154,7 +160,7 @@ class EmbeddingCache:
 
     def size(self) -> int:
         """Number of stored rows (duplicates included)."""
-        parts = self._parts()
+        parts = self.parts()
         return ds.dataset([str(p) for p in parts], format="parquet").count_rows() if parts else 0
 
 

@@ -4,10 +4,12 @@ The shape of :mod:`detector.embeddings.batched`, with Spark partitions for bucke
 account's statistics depend only on its own sampled prompts and the population model.
 
 1. **Sample** (Spark SQL over the day's request files, read by the URIs the feature stage
-   uses): the same rows as :func:`sampling.sample_prompts` (:func:`sampling.sample_sql`),
+   uses): the same rows as :func:`sampling.sample_prompts` (:func:`sampling.sample_sql`), each
+   with its vector from the embedding cache when it has one (:func:`cache_spark.cached_vectors`),
    repartitioned by ``account_id`` into partitions of about ``accounts_per_batch`` accounts.
 2. **Pass 1** (``mapInArrow``, the one encoding): each partition embeds its distinct prompts
-   with the backend loaded once per Python worker and returns its sample without the text, in
+   the cache lacks with the backend loaded once per Python worker (and writes them for the
+   cache: :mod:`cache_spark`) and returns its sample without the text, in
    the one-pass order (``row``), each distinct prompt's vector on its first row and on the
    population-sample candidates (at most ``reference_per_account`` rows per account). This
    frame is kept (memory, then disk) on the executors until the stage ends; only the
@@ -20,10 +22,10 @@ account's statistics depend only on its own sampled prompts and the population m
    account (sampled rows, distinct prompts, statistics, centroid); the driver writes the day
    with :meth:`CoverageStage._write`.
 
-What reaches the driver is bounded by accounts: the candidates and one row per account. The
-embedding cache (``embeddings/cache``) is the driver's: executors neither read nor write it, so
-every sampled prompt is encoded on every run, once per partition that samples it (an
-accumulator counts the encoded prompts: ``embedded_now``). Executors run the
+What reaches the driver is bounded by accounts: the candidates and one row per account. A
+sampled prompt missing from the embedding cache is encoded once per partition that samples it,
+in pass 1 only (an accumulator counts the encoded prompts: ``embedded_now``); the driver moves
+the new vectors into the cache after pass 2. Executors run the
 ``static`` model (its folder under the home, on storage every executor mounts at the same path)
 or ``hashing``; MiniLM on GPU executors is designed, not built (docs/scale.md).
 """
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +47,7 @@ import pyarrow.compute as pc
 
 from detector.embeddings.batched import population_rows
 from detector.embeddings.cache import vectors_from_arrow
+from detector.embeddings.cache_spark import cached_vectors, publish, staging, write_new
 from detector.embeddings.sampling import sample_sql
 from detector.embeddings.stats import STAT_NAMES
 from detector.errors import ConfigError
@@ -111,23 +115,36 @@ def _backend(spec: tuple) -> Any:
     return backend
 
 
-def _partition(batches: Iterator[pa.RecordBatch], spec: tuple, counter: Any = None
-               ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
+def _partition(batches: Iterator[pa.RecordBatch], spec: tuple, counter: Any = None,
+               stash: str | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray] | None:
     """(sample in one-pass order, row -> distinct prompt code, vectors per code) of one
-    partition, its distinct prompts encoded (and counted in ``counter``); None when empty."""
+    partition; None when empty. Distinct prompts with a ``cached`` vector (column optional)
+    take it, the others are encoded, counted in ``counter`` and written into ``stash``."""
     got = list(batches)
     if not got:
         return None
-    sample = pa.Table.from_batches(got).to_pandas()
-    if not len(sample):
+    table = pa.Table.from_batches(got)
+    if not table.num_rows:
         return None
-    sample = sample.sort_values(["account_id", "first_ts", "prompt_hash"], kind="stable",
-                                ignore_index=True)
+    cached = table.column("cached") if "cached" in table.column_names else None
+    sample = table.drop_columns(["cached"] if cached is not None else []).to_pandas()
+    sample = sample.sort_values(["account_id", "first_ts", "prompt_hash"], kind="stable")
+    source, sample = sample.index.to_numpy(), sample.reset_index(drop=True)
     codes, _ = pd.factorize(sample["prompt_hash"], sort=False)
     _, first_row = np.unique(codes, return_index=True)
-    vectors = _backend(spec).encode(sample["prompt_text"].to_numpy()[first_row].tolist())
-    if counter is not None:
-        counter.add(len(first_row))
+    new = np.ones(len(first_row), bool)
+    vectors = np.zeros((len(first_row), spec[2]), np.float32)
+    if cached is not None:
+        hit = cached.take(pa.array(source[first_row]))
+        new = hit.is_null().to_numpy(zero_copy_only=False)
+        vectors[~new] = vectors_from_arrow(hit.filter(pc.invert(hit.is_null())), spec[2])
+    if new.any():
+        vectors[new] = _backend(spec).encode(sample["prompt_text"].to_numpy()[first_row[new]].tolist())
+        if counter is not None:
+            counter.add(int(new.sum()))
+        if stash is not None:
+            write_new(stash, spec, sample["prompt_hash"].to_numpy()[first_row[new]].tolist(),
+                      vectors[new])
     return sample, codes, vectors
 
 
@@ -149,13 +166,13 @@ class _Encode:
     distinct prompt's vector on its first row (``first``) and on the population-sample
     candidates (``candidate``, blocked accounts included: the driver drops them)."""
 
-    def __init__(self, spec: tuple, per: int, counter: Any) -> None:
-        self.spec, self.per, self.counter = spec, per, counter
+    def __init__(self, spec: tuple, per: int, counter: Any, stash: str | None = None) -> None:
+        self.spec, self.per, self.counter, self.stash = spec, per, counter, stash
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from detector.embeddings.stage import candidate_rows
 
-        part = _partition(batches, self.spec, self.counter)
+        part = _partition(batches, self.spec, self.counter, self.stash)
         if part is None:
             return
         sample, codes, vectors = part
@@ -255,9 +272,13 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
     seconds["sample"] = time.perf_counter() - t0
     encoded = cand = None
     counter = session.sparkContext.accumulator(0)
+    stash = staging(stage.cache)
     if frame is not None:
-        encoded = (frame.repartition(parts, "account_id")
-                   .mapInArrow(_Encode(spec, cfg.reference_per_account, counter), _ENC_SCHEMA)
+        known = cached_vectors(session, stage.settings, stage.cache, frame)
+        frame = (frame.join(known, "prompt_hash", "left") if known is not None else
+                 frame.selectExpr("*", "CAST(NULL AS array<float>) AS cached"))
+        fn = _Encode(spec, cfg.reference_per_account, counter, str(stash))
+        encoded = (frame.repartition(parts, "account_id").mapInArrow(fn, _ENC_SCHEMA)
                    .persist(StorageLevel.MEMORY_AND_DISK))
     try:
         t0 = time.perf_counter()
@@ -283,9 +304,11 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
             finally:
                 broadcast.unpersist()
         seconds["stats"] = time.perf_counter() - t0
+        publish(stage.cache, stash)  # after pass 2: a recomputed partition writes again
     finally:
         if encoded is not None:
             encoded.unpersist()
+        shutil.rmtree(stash, ignore_errors=True)
     res.embedded = int(counter.value)  # after pass 2: a partition recomputed counts again
     ids, lengths, n_distinct, stats, centroids = _account_rows(got, dim)
     res.sampled_rows = int(lengths.sum())

@@ -14,10 +14,12 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from detector.embeddings import compute
 from detector.embeddings.config import EmbeddingConfig
+from detector.embeddings.paths import embeddings_root
 from detector.embeddings.sampling import sample_prompts
 from detector.lake.db import connect
 from detector.settings import load_settings
@@ -91,6 +93,7 @@ def test_spark_stage_writes_duckdbs_coverage_and_centroids(homes, monkeypatch) -
 
     monkeypatch.setattr(sampling, "sample_prompts", no_duckdb)
     monkeypatch.setattr(sampling, "active_accounts", no_duckdb)
+    shutil.rmtree(embeddings_root(spark) / "cache", ignore_errors=True)  # cold, in any order
     compute(spark, [DAY], config=CFG)
 
     (cov1, cen1, man1), (cov2, cen2, man2) = read_outputs(duck, DAY), read_outputs(spark, DAY)
@@ -171,3 +174,64 @@ def test_minilm_does_not_run_on_executors() -> None:
     stage = SimpleNamespace(backend=SimpleNamespace(name="minilm", model_version="x", dim=384))
     with pytest.raises(ConfigError, match="embedding_backend.*minilm"):
         _spec(stage)
+
+
+def _assert_duckdbs(duck, other) -> None:
+    (cov1, cen1, _), (cov2, cen2, _) = read_outputs(duck, DAY), read_outputs(other, DAY)
+    assert cov2.account_id.tolist() == cov1.account_id.tolist()
+    for col in cov1.columns[1:]:
+        a, b = cov1[col].to_numpy(), cov2[col].to_numpy()
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=col)
+        else:
+            assert b.tolist() == a.tolist(), col
+    np.testing.assert_allclose(np.stack(cen2.centroid), np.stack(cen1.centroid), rtol=1e-5, atol=1e-6)
+
+
+def test_executors_read_and_add_to_the_embedding_cache(homes, tmp_path) -> None:
+    """Cold: every prompt encoded and added to the cache (no hidden folder left); warm, from the
+    executors' vectors or the driver's: nothing encoded, DuckDB's output."""
+    duck, spark = homes
+    compute(duck, [DAY], config=CFG)
+    cold = load_settings(tmp_path / "cold", embedding_backend="static", engine="spark",
+                         spark_master="local[2]")
+    write_requests(cold.home, DAY, _rows())
+    cache = embeddings_root(cold) / "cache"
+    compute(cold, [DAY], config=CFG)
+    first = read_outputs(cold, DAY)
+    stored = sum(pq.ParquetFile(p).metadata.num_rows for p in cache.rglob("part-*.parquet"))
+    assert stored == first[2]["embedded_now"] > first[2]["unique_prompts"]
+    assert not [p for p in cache.rglob(".spark-*")]
+    compute(cold, [DAY], config=CFG)
+    warm = read_outputs(cold, DAY)
+    assert warm[2]["embedded_now"] == 0
+    assert warm[0].equals(first[0]) and warm[1].centroid.map(list).tolist() == \
+        first[1].centroid.map(list).tolist()
+    _assert_duckdbs(duck, cold)
+
+    driver = load_settings(tmp_path / "driver", embedding_backend="static", engine="spark",
+                           spark_master="local[2]")
+    write_requests(driver.home, DAY, _rows())
+    shutil.copytree(embeddings_root(duck) / "cache", embeddings_root(driver) / "cache")
+    compute(driver, [DAY], config=CFG)
+    assert read_outputs(driver, DAY)[2]["embedded_now"] == 0
+    _assert_duckdbs(duck, driver)
+
+
+def test_executors_take_the_first_stored_copy(homes, tmp_path) -> None:
+    from detector.embeddings.cache import EmbeddingCache
+    from detector.embeddings.cache_spark import cached_vectors
+    from detector.features.engine import spark_session
+
+    _, spark = homes
+    session = spark_session(spark)
+    cache = EmbeddingCache(tmp_path / "cache", "static", "v", 4)
+    cache.add(["x", "y", "x"], np.eye(3, 4, dtype=np.float32))
+    cache.add(["y", "z"], np.full((2, 4), 0.5, np.float32))
+    wanted = session.createDataFrame([("x",), ("y",), ("w",)], "prompt_hash string")
+    got = {r.prompt_hash: r.cached for r in cached_vectors(session, spark, cache, wanted).collect()}
+    found, want = cache.lookup(["x", "y"])
+    assert sorted(got) == ["x", "y"] and found.all()
+    assert np.array_equal(np.array([got["x"], got["y"]], np.float32), want)
+    assert cached_vectors(session, spark, EmbeddingCache(tmp_path / "none", "static", "v", 4),
+                          wanted) is None

@@ -113,3 +113,22 @@ def test_kept_rows_out_of_their_order_are_an_error() -> None:
     broken = kept.set_column(kept.schema.get_field_index("row"), "row", pa.array(rows))
     with pytest.raises(RuntimeError, match="one-pass order"):
         _encoded(iter([broken]), DIM)
+
+
+def test_executor_parts_are_published_into_the_cache(tmp_path) -> None:
+    from detector.embeddings.cache import EmbeddingCache
+    from detector.embeddings.cache_spark import publish, staging, write_new
+
+    cache = EmbeddingCache(tmp_path, "hashing", SPEC[1], DIM, max_parts=2)
+    cache.add(["a"], np.full((1, DIM), 0.5, np.float32))
+    stash = staging(cache)
+    vectors = np.eye(3, DIM, dtype=np.float32)
+    write_new(str(stash), SPEC, ["a", "b"], vectors[:2])   # "a" again: the first copy wins
+    write_new(str(stash), SPEC, ["c"], vectors[2:])
+    write_new(str(stash), SPEC, [], vectors[:0])
+    assert publish(cache, stash) == 2 and not stash.exists()
+    assert len(cache.parts()) == 1  # three parts > max_parts: compacted
+    found, got = cache.lookup(["a", "b", "c", "d"])
+    assert found.tolist() == [True, True, True, False]
+    assert np.array_equal(got[:3], np.vstack([np.full((1, DIM), 0.5, np.float32), vectors[1:]]))
+    assert publish(cache, staging(cache)) == 0
