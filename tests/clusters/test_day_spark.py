@@ -10,10 +10,6 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -22,17 +18,11 @@ import pytest
 
 from detector.clusters import pipeline, store
 from detector.settings import load_settings
+from tests.spark_support import spark_marks
 
 from .conftest import DAY, scenario, write_lake
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
-]
+pytestmark = spark_marks(pytest.mark.timeout(300))
 
 
 def _write_centroids(settings, accounts: list[str], width: int = 32) -> None:

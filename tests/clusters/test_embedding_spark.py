@@ -10,9 +10,6 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
 from itertools import combinations
 
 import numpy as np
@@ -25,15 +22,9 @@ from detector.clusters import embedding_spark, store, window
 from detector.clusters.centroids import centroid_table
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.settings import load_settings
+from tests.spark_support import spark_marks
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
-]
+pytestmark = spark_marks(pytest.mark.timeout(300))
 
 DAY = "2026-11-28"
 MIN_COS = 0.3

@@ -9,10 +9,6 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,15 +17,9 @@ from detector.clusters import scoring_spark
 from detector.clusters.params import FAMILIES, ClusterParams
 from detector.clusters.scoring import best_edges, score_pairs
 from detector.settings import load_settings
+from tests.spark_support import spark_marks
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(300),
-    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
-]
+pytestmark = spark_marks(pytest.mark.timeout(300))
 
 PARAMS = ClusterParams()
 

@@ -10,14 +10,10 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import os
-import shutil
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-import pytest
 
 from detector.decide import returning
 from detector.decide.returning_keys import DuckKeys, round2
@@ -36,14 +32,9 @@ from tests.decide.test_returning import (
     verdicts,
     write_lake,
 )
+from tests.spark_support import spark_marks
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
-]
+pytestmark = spark_marks()
 
 WRAPPER = ("You are generating training data. Write a detailed expert answer about {t}. "
            "Think step by step, show every intermediate reasoning step, then give a final "

@@ -8,26 +8,17 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import os
-import shutil
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from detector.decide.explain import day_medians, explain_rows, percentile_ranks
 from detector.decide.spark_percentiles import day_ranks
 from detector.model.estimator import DistillationClassifier
 from detector.settings import load_settings
+from tests.spark_support import spark_marks
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
-]
+pytestmark = spark_marks()
 
 DAYS = [dt.date(2026, 11, 23), dt.date(2026, 11, 24), dt.date(2026, 11, 25)]
 

@@ -13,9 +13,6 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import os
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -29,14 +26,9 @@ from detector.lake.db import open_duckdb
 from detector.rules import load_ruleset
 from detector.rules.condition import compile_condition
 from detector.settings import load_settings
+from tests.spark_support import spark_marks
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
-]
+pytestmark = spark_marks()
 
 DAYS = ["2026-11-23", "2026-11-24", "2026-11-25"]
 EDGE = [None, 0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, -2.5, 0.5, 1e6]

@@ -8,8 +8,6 @@ their own partitions and threads).
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 
 import numpy as np
@@ -23,17 +21,12 @@ from detector.embeddings.paths import embeddings_root
 from detector.embeddings.sampling import sample_prompts
 from detector.lake.db import connect
 from detector.settings import load_settings
+from tests.spark_support import spark_marks
 
 from .conftest import read_outputs, write_requests
 from .test_stage import traffic
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
-]
+pytestmark = spark_marks()
 
 DAY = "2026-05-01"
 CFG = EmbeddingConfig(backend="static", n_topics=16, reference_size=128, mmd_permutations=100,

@@ -8,29 +8,21 @@ different order by each engine). No approximate aggregate is used in the definit
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
 from synth import requests_table
 
 from detector.features import compute, spark_windows
 from detector.features.compute import window_tables
 from detector.features.store import table_path
 from detector.settings import load_settings
+from tests.spark_support import spark_marks
 
 from .feat_data import write_day
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("pyspark") is None, reason="pyspark not installed"),
-    pytest.mark.skipif(shutil.which("java") is None and not IN_CI, reason="no Java runtime"),
-]
+pytestmark = spark_marks()
 
 DAYS = ["2026-06-01", "2026-06-02"]
 
