@@ -69,6 +69,22 @@ def _views(spark: Any, settings: Settings, day: str, days: int, p: ClusterParams
                               "account_id string").createOrReplaceTempView("dg_tm_accounts")
 
 
+def _lead_runs(pairs: str, counts: str, slot: str) -> str:
+    """Spark SQL: per pair of ``pairs`` (src, dst) and slot of ``counts`` (account_id,
+    ``slot``, c), the running difference of src's counts minus dst's in slot order (``run``):
+    how far one account leads the other at each slot's end."""
+    return f"""
+               SELECT src, dst, sum(d) OVER (PARTITION BY src, dst ORDER BY {slot}
+                                             ROWS UNBOUNDED PRECEDING) AS run
+               FROM (SELECT src, dst, {slot}, sum(c) AS d FROM (
+                         SELECT e.src, e.dst, t.{slot}, t.c FROM {pairs} e
+                         JOIN {counts} t ON t.account_id = e.src
+                         UNION ALL
+                         SELECT e.src, e.dst, t.{slot}, -t.c FROM {pairs} e
+                         JOIN {counts} t ON t.account_id = e.dst
+                     ) u GROUP BY 1, 2, 3) g"""
+
+
 def _stats_sql(p: ClusterParams, start: int, n_minutes: int) -> str:
     """Spark SQL: per pair of ``dg_tm_pairs``, corr, act_a, act_b, na, nb, max_lead (nulls
     where the driver has NaN)."""
@@ -104,23 +120,9 @@ def _stats_sql(p: ClusterParams, start: int, n_minutes: int) -> str:
              WHERE least(na, nb) >= {int(p.lockstep_min_events)}
                AND greatest(na, nb) <= {int(p.lockstep_max_events)}
                AND CAST(least(na, nb) AS DOUBLE) >= 0.8D * CAST(greatest(na, nb) AS DOUBLE)),
-    hl AS (SELECT src, dst FROM (
-               SELECT src, dst, sum(d) OVER (PARTITION BY src, dst ORDER BY hr
-                                             ROWS UNBOUNDED PRECEDING) AS run
-               FROM (SELECT src, dst, hr, sum(c) AS d FROM (
-                         SELECT e.src, e.dst, h.hr, h.c FROM elig e JOIN h ON h.account_id = e.src
-                         UNION ALL
-                         SELECT e.src, e.dst, h.hr, -h.c FROM elig e JOIN h ON h.account_id = e.dst
-                     ) u GROUP BY 1, 2, 3) g) r
+    hl AS (SELECT src, dst FROM ({_lead_runs("elig", "h", "hr")}) r
            GROUP BY src, dst HAVING max(abs(run)) <= {floor}),
-    ml AS (SELECT src, dst, max(abs(run)) AS max_lead FROM (
-               SELECT src, dst, sum(d) OVER (PARTITION BY src, dst ORDER BY col
-                                             ROWS UNBOUNDED PRECEDING) AS run
-               FROM (SELECT src, dst, col, sum(c) AS d FROM (
-                         SELECT e.src, e.dst, x.col, x.c FROM hl e JOIN x ON x.account_id = e.src
-                         UNION ALL
-                         SELECT e.src, e.dst, x.col, -x.c FROM hl e JOIN x ON x.account_id = e.dst
-                     ) u GROUP BY 1, 2, 3) g) r
+    ml AS (SELECT src, dst, max(abs(run)) AS max_lead FROM ({_lead_runs("hl", "x", "col")}) r
            GROUP BY src, dst)
     SELECT st.src, st.dst, st.act_a, st.act_b,
            CASE WHEN st.act_a >= {int(p.timing_min_minutes)}

@@ -42,8 +42,7 @@ def day_ranks(settings: Settings, frame: pd.DataFrame, features: list[str], rows
     from pyspark.sql import functions as F
 
     names = [f for f in features if f in frame.columns]
-    pct = {f: np.full(len(frame), np.nan) for f in names}
-    med = {f: np.full(len(frame), np.nan) for f in names}
+    pct, med = _unfilled(len(frame), names)
     rows = np.asarray(rows, np.int64)
     if not names or len(rows) == 0:
         return pct, med
@@ -74,8 +73,7 @@ def view_day_ranks(settings: Settings, view: str, frame: pd.DataFrame, features:
     session = spark_session(settings)
     table = session.table(f"`{view}`")
     names = [f for f in features if f in table.columns]
-    pct = {f: np.full(len(frame), np.nan) for f in names}
-    med = {f: np.full(len(frame), np.nan) for f in names}
+    pct, med = _unfilled(len(frame), names)
     rows = np.asarray(rows, np.int64)
     if not names or len(rows) == 0:
         return pct, med
@@ -97,6 +95,11 @@ def view_day_ranks(settings: Settings, view: str, frame: pd.DataFrame, features:
     got, mids = _ranked(wide, len(names))
     _fill(pct, med, names, got, mids, rows, codes)
     return pct, med
+
+
+def _unfilled(n: int, names: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(percentiles, medians): an all-NaN array of ``n`` per feature, filled by :func:`_fill`."""
+    return ({f: np.full(n, np.nan) for f in names}, {f: np.full(n, np.nan) for f in names})
 
 
 def _ranked(wide: Any, count: int) -> tuple[pa.Table, pa.Table]:

@@ -91,13 +91,7 @@ def test_spark_stage_writes_duckdbs_coverage_and_centroids(homes, monkeypatch) -
 
     (cov1, cen1, man1), (cov2, cen2, man2) = read_outputs(duck, DAY), read_outputs(spark, DAY)
     assert len(cov1) == 34 and list(cov1.columns) == list(cov2.columns)
-    assert cov2.account_id.tolist() == cov1.account_id.tolist()
-    for col in cov1.columns[1:]:
-        a, b = cov1[col].to_numpy(), cov2[col].to_numpy()
-        if a.dtype.kind == "f":
-            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=col)
-        else:
-            assert b.tolist() == a.tolist(), col
+    _assert_coverage(cov1, cov2)
     assert cov1.cov_n_sampled.sum() == man2["sampled_rows"] > 0
     assert cen2.account_id.tolist() == cen1.account_id.tolist()
     np.testing.assert_allclose(np.stack(cen2.centroid), np.stack(cen1.centroid), rtol=1e-5, atol=1e-6)
@@ -169,8 +163,8 @@ def test_minilm_does_not_run_on_executors() -> None:
         _spec(stage)
 
 
-def _assert_duckdbs(duck, other) -> None:
-    (cov1, cen1, _), (cov2, cen2, _) = read_outputs(duck, DAY), read_outputs(other, DAY)
+def _assert_coverage(cov1, cov2) -> None:
+    """Coverage rows ``cov2`` are ``cov1``'s: same accounts, floats within float32 tolerance."""
     assert cov2.account_id.tolist() == cov1.account_id.tolist()
     for col in cov1.columns[1:]:
         a, b = cov1[col].to_numpy(), cov2[col].to_numpy()
@@ -178,6 +172,11 @@ def _assert_duckdbs(duck, other) -> None:
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=col)
         else:
             assert b.tolist() == a.tolist(), col
+
+
+def _assert_duckdbs(duck, other) -> None:
+    (cov1, cen1, _), (cov2, cen2, _) = read_outputs(duck, DAY), read_outputs(other, DAY)
+    _assert_coverage(cov1, cov2)
     np.testing.assert_allclose(np.stack(cen2.centroid), np.stack(cen1.centroid), rtol=1e-5, atol=1e-6)
 
 

@@ -65,8 +65,16 @@ class ScaleJob:
     apps: list[str]  # the applications the cluster's master ran while the job ran
 
 
-def _ingested(root: Path, name: str, logs: Path, **overrides) -> Settings:
-    s = load_settings(root / name, **overrides)
+def cluster_home(spark_cluster, home: Path) -> Settings:
+    """Settings of a home (folders made) scored with ``engine = "spark"`` on the standalone
+    cluster, its lake read by ``file://`` URI as on shared storage."""
+    s = load_settings(home, engine="spark", spark_master=spark_cluster.master_url,
+                      spark_conf=spark_cluster.driver_conf(), spark_lake_uri=(home / "lake").as_uri())
+    s.ensure_dirs()
+    return s
+
+
+def _ingested(s: Settings, logs: Path) -> Settings:
     s.ensure_dirs()
     ingest_paths(s, [logs], progress=False, workers=1)
     return s
@@ -78,11 +86,8 @@ def scale_job(spark_cluster, tmp_path_factory) -> ScaleJob:
     the standalone cluster, the lake read by its ``file://`` URI as on shared storage."""
     root = tmp_path_factory.mktemp("scale")
     simulate(root / "logs", accounts=100, days=2, seed=11)
-    duck = _ingested(root, "duck", root / "logs", engine="duckdb")
-    spark = _ingested(root, "spark", root / "logs", engine="spark",
-                      spark_master=spark_cluster.master_url,
-                      spark_conf=spark_cluster.driver_conf(),
-                      spark_lake_uri=(root / "spark" / "lake").as_uri())
+    duck = _ingested(load_settings(root / "duck", engine="duckdb"), root / "logs")
+    spark = _ingested(cluster_home(spark_cluster, root / "spark"), root / "logs")
     days = lake_dates(duck)
     run_pipeline(duck, days)
     run_pipeline(spark, days)

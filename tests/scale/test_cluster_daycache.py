@@ -20,6 +20,7 @@ from detector.settings import load_settings
 
 from ..clusters.conftest import T0, req, scenario, write_lake
 from ..clusters.test_dialect import TRICKY, reference_hash63
+from .conftest import cluster_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -53,9 +54,7 @@ def _tricky_rows() -> list[dict]:
 def homes(spark_cluster, tmp_path_factory):
     root = tmp_path_factory.mktemp("daycache")
     duck = load_settings(root / "duck")
-    spark = load_settings(root / "spark", engine="spark", spark_master=spark_cluster.master_url,
-                          spark_conf=spark_cluster.driver_conf(),
-                          spark_lake_uri=(root / "spark" / "lake").as_uri())
+    spark = cluster_home(spark_cluster, root / "spark")
     rows = scenario(day_index=0)[0] + _tricky_rows()
     for s in (duck, spark):
         s.ensure_dirs()

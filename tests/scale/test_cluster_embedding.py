@@ -14,10 +14,10 @@ import pytest
 from detector.clusters import embedding_spark, scoring_spark, window
 from detector.clusters.centroids import centroid_table
 from detector.clusters.scoring import best_edges, score_pairs
-from detector.settings import load_settings
 
 from ..clusters.test_embedding_spark import DAY, MIN_COS, _write_centroids
 from ..clusters.test_scoring_spark import PARAMS, _edges
+from .conftest import cluster_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -25,11 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 @pytest.fixture(scope="module")
 def settings(spark_cluster, tmp_path_factory):
     root = tmp_path_factory.mktemp("emb_cluster")
-    s = load_settings(root / "home", engine="spark", spark_master=spark_cluster.master_url,
-                      spark_conf=spark_cluster.driver_conf(),
-                      spark_lake_uri=(root / "home" / "lake").as_uri())
-    s.ensure_dirs()
-    return s
+    return cluster_home(spark_cluster, root / "home")
 
 
 def test_centroid_edges_and_pair_scores_on_cluster_equal_the_drivers(settings):

@@ -19,9 +19,9 @@ import pytest
 from detector.clusters import daycache, templates, templates_spark
 from detector.clusters.params import ClusterParams
 from detector.lake.db import connect
-from detector.settings import load_settings
 
 from ..clusters.conftest import T0, req, write_lake
+from .conftest import cluster_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -75,10 +75,7 @@ def window(spark_cluster, tmp_path_factory):
     from detector.lake.spark import spark_session
 
     root = tmp_path_factory.mktemp("templates")
-    s = load_settings(root / "home", engine="spark", spark_master=spark_cluster.master_url,
-                      spark_conf=spark_cluster.driver_conf(),
-                      spark_lake_uri=(root / "home" / "lake").as_uri())
-    s.ensure_dirs()
+    s = cluster_home(spark_cluster, root / "home")
     write_lake(s, _rows())
     con = connect(s)
     try:

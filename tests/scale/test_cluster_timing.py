@@ -21,6 +21,7 @@ from detector.lake.db import connect
 from detector.settings import load_settings
 
 from ..clusters.conftest import T0, req, write_lake
+from .conftest import cluster_home
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -59,10 +60,7 @@ def edges(spark_cluster, tmp_path_factory):
     from detector.lake.spark import spark_session
 
     root = tmp_path_factory.mktemp("timing")
-    s = load_settings(root / "home", engine="spark", spark_master=spark_cluster.master_url,
-                      spark_conf=spark_cluster.driver_conf(),
-                      spark_lake_uri=(root / "home" / "lake").as_uri())
-    s.ensure_dirs()
+    s = cluster_home(spark_cluster, root / "home")
     write_lake(s, _rows())
     accounts = ["burst_a", "burst_b", "busy", "drift_a", "drift_b", "quiet", "rr_a", "rr_b"]
     cands = pd.DataFrame(list(combinations(accounts, 2)), columns=["src", "dst"])
