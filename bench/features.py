@@ -3,9 +3,10 @@ straightforward pandas implementation, on the SAME columns, each in its own chil
 
     .venv/bin/python bench/features.py --rows 10000000 --accounts 20000
 
-The Parquet input (one day of ``synth.requests_table`` rows) is generated once; then each
-implementation runs in a fresh child process (its own peak RSS: ``ru_maxrss`` of the child via
-``os.wait4``) and writes its result table, which the parent compares column by column (exact
+The Parquet input (one day of ``synth.requests_table`` rows, LONG_SHARE of the prompts longer
+than the sample features' per-prompt entropy budgets, so the comparison covers the budgets'
+truncation) is generated once; then each implementation runs in a fresh child process (its own
+peak RSS: ``ru_maxrss`` of the child via ``os.wait4``) and writes its result table, which the parent compares column by column (exact
 for counts, 1e-9 relative for float sums, which each engine adds in a different order).
 
 Two comparisons, because SQL cannot express the sample features (MinHash, n-gram entropies,
@@ -56,6 +57,8 @@ from detector.settings import load_settings
 DAY = "2026-07-01"
 IMPLS = ("partials_ours", "partials_sql", "partials_pandas", "daily_ours", "daily_pandas", "stage")
 compute_mod = importlib.import_module("detector.features.compute")
+#: Share of the generated prompts that are long (``synth.LONG_WORDS`` more words).
+LONG_SHARE = 0.25
 
 # --- children --------------------------------------------------------------------------------
 
@@ -201,7 +204,8 @@ def main() -> None:
         s.ensure_dirs()
         path = s.requests_dir / f"date={DAY}" / "part-0.parquet"
         path.parent.mkdir(parents=True)
-        gen_s, table = _timed(lambda: requests_table(DAY, args.rows, args.accounts, seed=1))
+        gen_s, table = _timed(lambda: requests_table(DAY, args.rows, args.accounts, seed=1,
+                                                     long_share=LONG_SHARE))
         pq.write_table(table, path, compression="zstd")
         del table
         load_before = os.getloadavg()

@@ -21,6 +21,10 @@ _UA = np.array(["python-requests/2.31", "Mozilla/5.0 (X11)", "openai-python/1.30
                dtype=object)
 _EFFORT = np.array(["low", "medium", "high", None], dtype=object)
 _FINISH = np.array(["stop", "length", "stop", None], dtype=object)
+#: Words appended to a long prompt (``long_share``): with them it has more words and character
+#: 4-grams than the feature sample's entropy budgets take from one prompt
+#: (``detector.features.sample``: WORDS_PER_PROMPT 16, SHINGLES_PER_PROMPT 64).
+LONG_WORDS = 24
 
 
 def _text(values: np.ndarray) -> pa.Array:
@@ -39,9 +43,12 @@ def _cat(*parts: pa.Array | str) -> pa.Array:
 
 
 def requests_table(day: str, n_rows: int, n_accounts: int, seed: int = 0,
-                   models: tuple[str, ...] = ("m-a", "m-b", "m-c")) -> pa.Table:
+                   models: tuple[str, ...] = ("m-a", "m-b", "m-c"), long_share: float = 0.0) -> pa.Table:
     """``n_rows`` requests of ``day`` spread over ``n_accounts`` accounts (Zipf-like volumes).
 
+    About ``long_share`` of the prompts are long (:data:`LONG_WORDS` more words, fixed by the
+    prompt's template and number, under a prompt_hash of their own); they are drawn from a
+    generator of their own, so every other column is the same whatever ``long_share``.
     Strings are built with Arrow kernels (no per-row Python, no fixed-width numpy strings), so
     10M rows take seconds and little memory.
     """
@@ -56,6 +63,9 @@ def requests_table(day: str, n_rows: int, n_accounts: int, seed: int = 0,
     num_s = _text(num)
     prompts = _cat(_pick(_WORDS, tmpl % len(_WORDS)), " the ", _pick(_WORDS, (tmpl * 7) % len(_WORDS)),
                    " number ", num_s, _pick(_SUFFIX, rng.integers(0, len(_SUFFIX), n_rows)))
+    prompt_hash = _cat("h", _text(tmpl), "-", num_s)
+    if long_share > 0:
+        prompts, prompt_hash = _lengthen(prompts, prompt_hash, tmpl, num, long_share, seed)
     ip_last = rng.integers(1, 6, n_rows)
     prefix = _text(acct % 50)
     accounts = _cat("acct_", _text(acct))
@@ -80,7 +90,7 @@ def requests_table(day: str, n_rows: int, n_accounts: int, seed: int = 0,
         "system_hash": pc.if_else(pa.array(rng.random(n_rows) < 0.5), pa.scalar(None, pa.string()),
                                   _cat("s", _text(acct % 4))),
         "prompt_text": prompts,
-        "prompt_hash": _cat("h", _text(tmpl), "-", num_s),
+        "prompt_hash": prompt_hash,
         "prompt_chars": pc.cast(pc.utf8_length(prompts), pa.int64()),
         "max_tokens": pa.array(np.where(has_max, rng.choice([256, 1024, 4096, 8192], n_rows), 0), mask=~has_max),
         "temperature": pa.array(rng.choice([0.0, 0.2, 0.7, 1.0], n_rows)),
@@ -94,6 +104,17 @@ def requests_table(day: str, n_rows: int, n_accounts: int, seed: int = 0,
         "reasoning_tokens": pa.array(rng.integers(0, 300, n_rows)),
     }
     return conform(cols, n_rows)
+
+
+def _lengthen(prompts: pa.Array, hashes: pa.Array, tmpl: np.ndarray, num: np.ndarray,
+              share: float, seed: int) -> tuple[pa.Array, pa.Array]:
+    """(prompts, hashes) with about ``share`` of the rows long: LONG_WORDS words appended (the
+    same words for the same template and number) and the hash suffixed ``L`` (so it sorts among
+    the short hashes, and long prompts reach each account's sample)."""
+    long = pa.array(np.random.default_rng([seed, 1]).random(len(prompts)) < share)
+    words = [_pick(_WORDS, (tmpl * (k + 3) + num * (2 * k + 1) + k) % len(_WORDS)) for k in range(LONG_WORDS)]
+    tail = _cat(*[part for w in words for part in (" ", w)])
+    return pc.if_else(long, _cat(prompts, tail), prompts), pc.if_else(long, _cat(hashes, "L"), hashes)
 
 
 def conform(cols: dict[str, pa.Array], n_rows: int) -> pa.Table:
