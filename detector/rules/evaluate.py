@@ -33,6 +33,12 @@ class Evaluation:
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def skip(self, rule: Rule, reason: str) -> None:
+        """Record ``rule`` as not evaluated this run, with its warning line (the one wording
+        of it, on DuckDB and on Spark): ``rule NAME (ID) not evaluated: <reason>``."""
+        self.skipped.append(rule.id)
+        self.warnings.append(f"rule {rule.name} ({rule.id}) not evaluated: {reason}")
+
 
 def view_columns(con: duckdb.DuckDBPyConnection, view: str) -> set[str]:
     """Column names of ``view`` (a table or view of the connection)."""
@@ -139,9 +145,7 @@ def runnable_rules(rules: list[Rule], present: set[str], view: str,
     for r in (r for r in rules if r.evaluated):
         missing = [c for c in r.columns if c not in present]
         if missing:
-            result.skipped.append(r.id)
-            result.warnings.append(f"rule {r.name} ({r.id}) not evaluated: column(s) "
-                                   f"{', '.join(missing)} absent from {view}")
+            result.skip(r, f"column(s) {', '.join(missing)} absent from {view}")
         else:
             runnable.append(r)
     return runnable
@@ -166,9 +170,7 @@ def evaluate_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule],
     except duckdb.Error:
         broken = _broken_rules(con, runnable, view, where, params)
         for rid, msg in broken.items():
-            r = next(x for x in runnable if x.id == rid)
-            result.skipped.append(rid)
-            result.warnings.append(f"rule {r.name} ({rid}) not evaluated: {msg}")
+            result.skip(next(x for x in runnable if x.id == rid), msg)
         runnable = [r for r in runnable if r.id not in broken]
         if not runnable:
             return result

@@ -162,9 +162,7 @@ def evaluate_rules(spark: Any, rules: list[Rule], view: str = "account_features"
     broken: dict[str, str] = {}
     runnable, raw = _run(spark, runnable, view, False, broken)
     for rid, msg in broken.items():
-        r = next(x for x in rules if x.id == rid)
-        result.skipped.append(rid)
-        result.warnings.append(f"rule {r.name} ({rid}) not evaluated: {msg}")
+        result.skip(next(x for x in rules if x.id == rid), msg)
     if len(raw):
         result.hits = attach_meta(raw, runnable)
     return result
