@@ -15,9 +15,9 @@ counts and medians), and one window per (day, feature) ordered by value gives
 
 :func:`view_day_ranks` reads the feature rows from the Spark view of the day's rows
 (``detector.features.spark_assemble``) where they are; only the keys of the rows to explain go
-to the cluster. :func:`day_ranks` sends a frame from the driver instead. Only the percentiles of
-the rows to explain (the flagged account-days) and one median per day and feature come back to
-the driver. Rows whose day is null belong to no day: NaN, as in pandas.
+to the cluster. Only the percentiles of the rows to explain (the flagged account-days) and one
+median per day and feature come back to the driver. Rows whose day is null belong to no day:
+NaN, as in pandas.
 """
 
 from __future__ import annotations
@@ -34,40 +34,13 @@ from detector.settings import Settings
 _POS, _DAY, _SEL = "_pos", "_day", "_sel"
 
 
-def day_ranks(settings: Settings, frame: pd.DataFrame, features: list[str], rows: np.ndarray
-              ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(percentile, median) of each of ``features`` in ``frame``, arrays aligned with ``frame``
-    and filled at the positions ``rows`` only (NaN elsewhere and where the value or day is
-    null), computed on the cluster over every row of each day."""
-    from pyspark.sql import functions as F
-
-    names = [f for f in features if f in frame.columns]
-    pct, med = _unfilled(len(frame), names)
-    rows = np.asarray(rows, np.int64)
-    if not names or len(rows) == 0:
-        return pct, med
-    codes = pd.factorize(frame["date"])[0].astype(np.int64)  # -1: null day
-    selected = np.zeros(len(frame), bool)
-    selected[rows] = True
-    cols = {_POS: pa.array(np.arange(len(frame), dtype=np.int64)), _DAY: pa.array(codes),
-            _SEL: pa.array(selected)}
-    for j, f in enumerate(names):
-        values = pd.to_numeric(frame[f], errors="coerce").astype("float64").to_numpy()
-        cols[f"f{j}"] = pa.array(values, from_pandas=True)  # NaN -> null
-    schema = ", ".join([f"{_POS} long, {_DAY} long, {_SEL} boolean",
-                        *(f"f{j} double" for j in range(len(names)))])
-    session = spark_session(settings)
-    wide = session.createDataFrame(pa.table(cols), schema=schema).where(F.col(_DAY) >= 0)
-    got, mids = _ranked(wide, len(names))
-    _fill(pct, med, names, got, mids, rows, codes)
-    return pct, med
-
-
 def view_day_ranks(settings: Settings, view: str, frame: pd.DataFrame, features: list[str],
                    rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """:func:`day_ranks` over the rows of the Spark temp view ``view``
-    (``detector.features.spark_assemble``) where they are: only the (account_id, date) keys of
-    ``frame``'s rows at ``rows`` go to the cluster; arrays aligned with ``frame``."""
+    """(percentile, median) of each of ``features`` that the Spark temp view ``view``
+    (``detector.features.spark_assemble``) has, computed on the cluster over every row of each
+    of its days, read where they are: only the (account_id, date) keys of ``frame``'s rows at
+    ``rows`` go to the cluster. Arrays aligned with ``frame``, filled at the positions ``rows``
+    only (NaN elsewhere and where the value or day is null)."""
     from pyspark.sql import functions as F
 
     session = spark_session(settings)

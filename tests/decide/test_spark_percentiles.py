@@ -1,4 +1,5 @@
-"""The day's percentile ranks and medians on Spark are the driver's, to the bit.
+"""The day's percentile ranks and medians on Spark (over a temp view of the feature rows, as
+decide reads ``account_features``) are the driver's, to the bit.
 
 Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
 (``CI=true``), where a missing runtime is a failure. Uses the process's Spark session
@@ -11,9 +12,11 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from detector.decide.explain import day_medians, explain_rows, percentile_ranks
-from detector.decide.spark_percentiles import day_ranks
+from detector.decide.spark_percentiles import view_day_ranks
+from detector.lake.spark import spark_session
 from detector.model.estimator import DistillationClassifier
 from detector.settings import load_settings
 from tests.spark_support import spark_marks
@@ -41,6 +44,19 @@ def _frame(n: int = 301, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
     return frame, y
 
 
+def _view(settings, frame: pd.DataFrame, name: str = "pct_rows") -> str:
+    """``frame`` as the Spark temp view ``name``: the feature columns as doubles, coerced as
+    pd.to_numeric does; NaN stays NaN (as in stored feature files) except in ``vol_mixed``,
+    whose unparseable value and NaN are nulls (both are left out of ranks)."""
+    cols = {"account_id": pa.array(frame["account_id"], pa.string()),
+            "date": pa.array(frame["date"], pa.date32())}
+    for f in frame.columns.drop(["account_id", "date"]):
+        values = pd.to_numeric(frame[f], errors="coerce").astype("float64").to_numpy()
+        cols[f] = pa.array(values, from_pandas=f == "vol_mixed")
+    spark_session(settings).createDataFrame(pa.table(cols)).createOrReplaceTempView(name)
+    return name
+
+
 def _same(got: np.ndarray, want: np.ndarray, rows: np.ndarray, what: str) -> None:
     assert np.array_equal(got[rows], want[rows], equal_nan=True), what  # bit for bit
 
@@ -50,7 +66,8 @@ def test_spark_percentiles_and_medians_are_the_drivers(tmp_path):
     features = ["hv_a", "vol_ties", "vol_mixed", "vol_small", "not_in_frame"]
     rows = np.array([0, 3, 5, 7, 8, 11, 40, 41, 100, 299, 300])
     settings = load_settings(tmp_path / "home", engine="spark")
-    pct, med = day_ranks(settings, frame, features, rows)
+    view = _view(settings, frame)
+    pct, med = view_day_ranks(settings, view, frame, features, rows)
     want_pct, want_med = percentile_ranks(frame, features), day_medians(frame, features)
     assert set(pct) == set(med) == set(want_pct) == {"hv_a", "vol_ties", "vol_mixed", "vol_small"}
     for f in pct:
@@ -64,5 +81,5 @@ def test_spark_percentiles_and_medians_are_the_drivers(tmp_path):
     # the verdict's explanations, fed the cluster's numbers, are the driver's
     fit = frame.drop(columns=["vol_mixed"])
     model = DistillationClassifier(max_iter=30).fit(fit.fillna(0.0), y)
-    ranks = day_ranks(settings, fit, list(model.feature_names_in_), rows)
+    ranks = view_day_ranks(settings, view, fit, list(model.feature_names_in_), rows)
     assert explain_rows(model, fit, rows, ranks=ranks) == explain_rows(model, fit, rows)
