@@ -61,14 +61,15 @@ WITH r AS MATERIALIZED (
     coalesce(q.ts < f.first_ts + INTERVAL {partials.NEW_MODEL_HOURS} HOUR, false) AS new_model
   FROM req q LEFT JOIN first_seen f ON q.model = f.model),
 g AS (
-  SELECT *, (t_ms - lag(t_ms) OVER w) / 1000.0 AS gap, (lag(t_ms) OVER w - lag(t_ms, 2) OVER w) / 1000.0 AS pg
+  SELECT *, t_ms - lag(t_ms) OVER w AS gap_ms, (t_ms - lag(t_ms) OVER w) / 1000.0 AS gap, (lag(t_ms) OVER w - lag(t_ms, 2) OVER w) / 1000.0 AS pg
   FROM r WINDOW w AS (PARTITION BY account_id ORDER BY t_ms, request_id)),
 main AS (
   SELECT account_id, count(*) AS n, count(DISTINCT prompt_hash) AS n_distinct_prompt,
     sum(in_tok) AS in_tok, sum(out_tok) AS out_tok, sum(reasoning_tok) AS reasoning_tok,
     count(DISTINCT hour) AS active_hours, count(DISTINCT model) AS n_models,
     {hours},
-    count(gap) AS gap_n, sum(gap) AS gap_sum, sum(gap * gap) AS gap_sq,
+    count(gap) AS gap_n, CAST(sum(gap_ms) AS BIGINT) AS gap_ms_sum,
+    CAST(sum(gap_ms * gap_ms) AS BIGINT) AS gap_ms_sq,
     count(*) FILTER (WHERE pg IS NOT NULL AND gap >= 1 AND pg >= 1) AS pair_n,
     count(*) FILTER (WHERE pg IS NOT NULL AND gap >= 1 AND pg >= 1
                      AND abs(gap - pg) <= {partials.PERIODIC_TOLERANCE} * greatest(gap, pg)) AS periodic_n,
@@ -144,7 +145,8 @@ def _enrich_pandas(df: pd.DataFrame, first_seen: pd.DataFrame) -> pd.DataFrame:
     pair = df["pg"].notna() & (df["gap"] >= 1) & (df["pg"] >= 1)
     df["pair"] = pair
     df["periodic"] = pair & ((df["gap"] - df["pg"]).abs() <= partials.PERIODIC_TOLERANCE * np.maximum(df["gap"], df["pg"]))
-    df["gap_sq"] = df["gap"] ** 2
+    df["gap_ms"] = df.groupby("account_id")["t_ms"].diff()
+    df["gap_ms_sq"] = df["gap_ms"] ** 2
     df["max_tokens_high"] = df["max_tokens"] >= partials.HIGH_MAX_TOKENS
     df["n_gt1"] = df["n"] > 1
     df["length"] = df["finish_reason"] == "length"
@@ -159,7 +161,7 @@ def pandas_partials(df: pd.DataFrame, first_seen: pd.DataFrame) -> pd.DataFrame:
         n=("request_id", "size"), n_distinct_prompt=("prompt_hash", "nunique"),
         in_tok=("in_tok", "sum"), out_tok=("out_tok", "sum"), reasoning_tok=("reasoning_tok", "sum"),
         active_hours=("hour", "nunique"), n_models=("model", "nunique"),
-        gap_n=("gap", "count"), gap_sum=("gap", "sum"), gap_sq=("gap_sq", "sum"),
+        gap_n=("gap", "count"), gap_ms_sum=("gap_ms", "sum"), gap_ms_sq=("gap_ms_sq", "sum"),
         pair_n=("pair", "sum"), periodic_n=("periodic", "sum"), logprobs_n=("lp", "sum"),
         top_logprobs_sum=("top_lp", "sum"), n_gt1=("n_gt1", "sum"), n_sum=("n", "sum"),
         max_tokens_n=("max_tokens", "count"), max_tokens_sum=("max_tokens", "sum"),
@@ -192,7 +194,7 @@ def pandas_partials(df: pd.DataFrame, first_seen: pd.DataFrame) -> pd.DataFrame:
     out[["shared_prefix_n", "payment_shared_accounts"]] = out[["shared_prefix_n", "payment_shared_accounts"]].fillna(0)
     out["key_distinct"] = out["key_distinct"].fillna(0)
     # SQL semantics: a sum over no non-null values is null (pandas gives 0)
-    out.loc[out["gap_n"] == 0, ["gap_sum", "gap_sq"]] = np.nan
+    out.loc[out["gap_n"] == 0, ["gap_ms_sum", "gap_ms_sq"]] = np.nan
     out.loc[out["max_tokens_n"] == 0, "max_tokens_sum"] = np.nan
     return out.reset_index()
 

@@ -139,8 +139,8 @@ def utc_offset(p: pd.DataFrame) -> pd.Series:
 
 
 def gap_cv(p: pd.DataFrame) -> pd.Series:
-    mean = ratio(p["gap_sum"], p["gap_n"])
-    var = (ratio(p["gap_sq"], p["gap_n"]) - mean**2).clip(lower=0)
+    mean = ratio(p["gap_ms_sum"], p["gap_n"])
+    var = (ratio(p["gap_ms_sq"], p["gap_n"]) - mean**2).clip(lower=0)
     cv = np.sqrt(var) / mean.where(mean > 0)
     return cv.where(_f(p["gap_n"]) >= 2)
 

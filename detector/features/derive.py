@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from detector.features.catalog import FEATURES, INT_FEATURES, daily_columns, weekly_columns
-from detector.features.partials import WINDOW_AGG
+from detector.features.partials import LEGACY_GAP_SUMS, WINDOW_AGG
 from detector.features.sample import SAMPLE_COLUMNS
 
 
@@ -81,9 +81,19 @@ def day_tables(partials: pa.Table, sample: pa.Table, day: dt.date) -> tuple[pa.T
     return p, daily_table(p.to_pandas(), sample.to_pandas())
 
 
+def legacy_gap_sums(p: pd.DataFrame) -> pd.DataFrame:
+    """Stored partials ``p`` with the current gap sums: a day stored before they were int64
+    milliseconds holds float seconds under the old names (:data:`LEGACY_GAP_SUMS`), converted
+    here and rounded to whole milliseconds (gaps always were whole milliseconds)."""
+    for old, new, factor in LEGACY_GAP_SUMS:
+        if new not in p and old in p:
+            p = p.assign(**{new: (pd.to_numeric(p[old]) * factor).round()}).drop(columns=old)
+    return p
+
+
 def combine_window(frames: list[pd.DataFrame], day: str) -> pd.DataFrame:
     """Partials of several days combined per account following WINDOW_AGG (daily-only dropped)."""
-    both = pd.concat(frames, ignore_index=True)
+    both = pd.concat([legacy_gap_sums(f) for f in frames], ignore_index=True)
     how = {c: a for c, a in WINDOW_AGG.items() if a != "none" and c in both}
     out = both.groupby("account_id", sort=True).agg(how)
     out["w7_days_active"] = both.groupby("account_id", sort=True).size()

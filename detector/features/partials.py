@@ -39,12 +39,18 @@ PERIODIC_MIN_GAP_S = 1.0
 NEW_MODEL_HOURS = 48
 US_PER_DAY = 86_400_000_000
 US_PER_MINUTE = 60_000_000
+#: Type the key-entropy terms are summed in (exact and order-independent on DuckDB and Spark).
+EXACT_TERM = dt.Decimal(38, 18)
+#: Partials stored before the gap sums became int64 milliseconds held float seconds under other
+#: names: (stored name, current name, factor to milliseconds); see
+#: :func:`detector.features.derive.legacy_gap_sums`.
+LEGACY_GAP_SUMS = (("gap_sum", "gap_ms_sum", 1e3), ("gap_sq", "gap_ms_sq", 1e6))
 
 #: How each partial column combines across the days of a window (``none``: daily only).
 WINDOW_AGG: dict[str, str] = {
     "n": "sum", "in_tok": "sum", "out_tok": "sum", "active_hours": "sum", "peak_rpm": "max",
     **{h: "sum" for h in HOURS},
-    "gap_n": "sum", "gap_sum": "sum", "gap_sq": "sum", "pair_n": "sum", "periodic_n": "sum",
+    "gap_n": "sum", "gap_ms_sum": "sum", "gap_ms_sq": "sum", "pair_n": "sum", "periodic_n": "sum",
     "logprobs_n": "sum", "top_logprobs_sum": "sum", "n_gt1": "sum", "n_sum": "sum",
     "max_tokens_n": "sum", "max_tokens_sum": "sum", "max_tokens_high_n": "sum",
     "finish_n": "sum", "length_n": "sum", "high_effort_n": "sum", "reasoning_tok": "sum",
@@ -147,31 +153,37 @@ def _main(req: ir.Table, first_seen: ir.Table) -> ir.Table:
 
 
 def _timing(req: ir.Table) -> ir.Table:
-    """Inter-arrival gaps (seconds), periodic gap pairs, the hour-of-day histogram, active hours
-    and the peak per-minute rate per account, from one sort of (account number, time).
+    """Inter-arrival gaps, periodic gap pairs, the hour-of-day histogram, active hours and the
+    peak per-minute rate per account, from one sort of (account number, time).
 
     The account number is the rank of account_id (integer partition keys sort and hash faster
     than strings). Both lags come from one window; gap statistics are summed per
     (account, minute), which also gives the per-minute counts. Requests with equal times need
     no tie-breaker: whatever their order, the sequence of times (hence of gaps and gap pairs)
-    is the same.
+    is the same. Gaps are whole milliseconds (times are truncated to the millisecond), so their
+    sums and sums of squares are exact int64 (at most 8.64e7 and 7.5e15 per account-day) and do
+    not depend on the order in which threads or executors add them; the periodicity test runs
+    per row on the gap in seconds.
     """
     acc = req.select("account_id").distinct()
     acc = acc.mutate(k=ibis.row_number().over(order_by=acc.account_id))
     e = req.select(account_id=req.account_id, t=_day_ms_as_us(req.ts)).join(acc, "account_id")
     w = ibis.window(group_by=e.k, order_by=e.t)
     lag1, lag2 = e.t.lag().over(w), e.t.lag(2).over(w)
-    g = e.select(k=e.k, minute=e.t // US_PER_MINUTE, gap=(e.t - lag1).cast("float64") / 1e6,
+    g = e.select(k=e.k, minute=e.t // US_PER_MINUTE, gap_ms=((e.t - lag1) // 1000).cast("int64"),
                  prev_gap=(lag1 - lag2).cast("float64") / 1e6)
-    big = ibis.greatest(g.gap, g.prev_gap)
-    pair = g.prev_gap.notnull() & (g.gap >= PERIODIC_MIN_GAP_S) & (g.prev_gap >= PERIODIC_MIN_GAP_S)
-    periodic = pair & ((g.gap - g.prev_gap).abs() <= PERIODIC_TOLERANCE * big)
+    gap = g.gap_ms.cast("float64") / 1e3  # the same double as (t - lag1) / 1e6
+    big = ibis.greatest(gap, g.prev_gap)
+    pair = g.prev_gap.notnull() & (gap >= PERIODIC_MIN_GAP_S) & (g.prev_gap >= PERIODIC_MIN_GAP_S)
+    periodic = pair & ((gap - g.prev_gap).abs() <= PERIODIC_TOLERANCE * big)
     m = g.group_by(["k", "minute"]).aggregate(
-        c=g.count(), gap_n=g.gap.count(), gap_sum=g.gap.sum(), gap_sq=(g.gap * g.gap).sum(),
+        c=g.count(), gap_n=g.gap_ms.count(), gap_ms_sum=g.gap_ms.sum().cast("int64"),
+        gap_ms_sq=(g.gap_ms * g.gap_ms).sum().cast("int64"),
         pair_n=_count_if(g, pair), periodic_n=_count_if(g, periodic))
     m = m.mutate(hour=(m.minute // 60).cast("int32"))
     stats = m.group_by("k").aggregate(
-        gap_n=m.gap_n.sum(), gap_sum=m.gap_sum.sum(), gap_sq=m.gap_sq.sum(), pair_n=m.pair_n.sum(),
+        gap_n=m.gap_n.sum(), gap_ms_sum=m.gap_ms_sum.sum().cast("int64"),
+        gap_ms_sq=m.gap_ms_sq.sum().cast("int64"), pair_n=m.pair_n.sum(),
         periodic_n=m.periodic_n.sum(), active_hours=m.hour.nunique(), peak_rpm=m.c.max(),
         **{h: _sum_if(m.hour == i, m.c) for i, h in enumerate(HOURS)})
     return stats.join(acc, "k").drop("k")
@@ -211,8 +223,10 @@ def _keys(req: ir.Table) -> ir.Table:
     tot = c.group_by("account_id").aggregate(tot=c.c.sum(), keys=c.count())
     j = c.join(tot, "account_id")
     p = j.c.cast("float64") / j.tot.cast("float64")
-    j = j.mutate(term=-(p * p.log2()))
-    agg = j.group_by("account_id").aggregate(ent=j.term.sum(), keys=j.keys.max())
+    # each term rounded to 18 decimals and summed as DECIMAL(38, 18): an exact sum, the same
+    # whatever order threads or executors add the terms in (a double sum is not)
+    j = j.mutate(term=(-(p * p.log2())).cast(EXACT_TERM))
+    agg = j.group_by("account_id").aggregate(ent=j.term.sum().cast("float64"), keys=j.keys.max())
     even = ibis.ifelse(agg.keys >= 2, agg.ent / agg.keys.cast("float64").log2(), ibis.null())
     return agg.select("account_id", key_distinct=agg.keys, key_evenness=even.cast("float64"))
 
@@ -246,7 +260,7 @@ def _payment(req: ir.Table) -> ir.Table:
 
 #: Column order of the partials table (the stored ``features/partials`` order, before ``date``).
 COLUMNS = ["account_id", "n", "n_distinct_prompt", "in_tok", "out_tok", "reasoning_tok", "active_hours",
-           "n_models", *HOURS, "gap_n", "gap_sum", "gap_sq", "pair_n", "periodic_n", "logprobs_n",
+           "n_models", *HOURS, "gap_n", "gap_ms_sum", "gap_ms_sq", "pair_n", "periodic_n", "logprobs_n",
            "top_logprobs_sum", "n_gt1", "n_sum", "max_tokens_n", "max_tokens_sum", "max_tokens_high_n",
            "finish_n", "length_n", "temp_distinct", "temp_min", "temp_max", "high_effort_n", "cot_lex_n",
            "multiturn_n", "system_n", "system_distinct", "ip_distinct", "prefix_distinct", "ua_distinct",

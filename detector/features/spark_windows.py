@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from detector.features import catalog, derive, store
-from detector.features.partials import WINDOW_AGG
+from detector.features.partials import LEGACY_GAP_SUMS, WINDOW_AGG
 from detector.features.percentiles import GRID, SCHEMA
 from detector.lake.spark import spark_path, spark_session
 from detector.settings import Settings
@@ -102,8 +102,9 @@ def weekly_frame(spark: Any, settings: Settings, day: str) -> Any | None:
         both = spark.read.parquet(*uris)
     else:
         # days written by another engine or code version differ in column types (widened by
-        # the union) or lack a column (null there): one read per day, unioned by name
-        frames = [spark.read.parquet(u) for u in uris]
+        # the union), lack a column (null there) or hold the gap sums under their old names
+        # (converted): one read per day, unioned by name
+        frames = [_legacy_gap_sums(spark.read.parquet(u)) for u in uris]
         both = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
     both = both.where(F.col("account_id").isNotNull())
     aggs = [F.count(F.lit(1)).alias("w7_days_active")]
@@ -121,6 +122,17 @@ def weekly_frame(spark: Any, settings: Settings, day: str) -> Any | None:
                              "(expected sum, max, min or none)")
     combined = both.groupBy("account_id").agg(*aggs)
     return combined.mapInArrow(WeeklyRows(day), from_arrow_schema(weekly_schema()))
+
+
+def _legacy_gap_sums(df: Any) -> Any:
+    """One day's stored partials with the current gap sums (as
+    :func:`detector.features.derive.legacy_gap_sums`: old float seconds to whole milliseconds)."""
+    from pyspark.sql import functions as F
+
+    for old, new, factor in LEGACY_GAP_SUMS:
+        if new not in df.columns and old in df.columns:
+            df = df.withColumn(new, F.round(F.col(old) * factor).cast("long")).drop(old)
+    return df
 
 
 def percentile_grid(spark: Any, day: str, frames: list[Any]) -> pa.Table:
