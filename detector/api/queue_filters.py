@@ -36,8 +36,8 @@ FAMILY_LABELS = {**{c: FAMILIES[c] for c in FEATURE_FAMILIES}, "model": "model s
                  "other": "other"}
 #: rules are named ``<word>_...`` (harvest_..., volume_...): word -> family code
 _CODE_OF_NAME = {word: code for code, word in RULE_FAMILY_WORDS.items()}
-_POLICY = {"model": "model", "model_block_capped": "model", "cluster_escalation": "clu",
-           "campaign": "clu", "campaign_sweep": "clu"}
+_POLICY = {"model": "model", "model_block_capped": "model", "model_block_thin_evidence": "model",
+           "cluster_escalation": "clu", "campaign": "clu", "campaign_sweep": "clu"}
 CASE_STATES = tuple(STATUS_AFTER.values())
 CLAIMED = ("mine", "unclaimed", "others")
 

@@ -22,6 +22,11 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "review because too few requests (that day, over the last 7 days, or in its cluster) "
         "stood behind the score, because the day's traffic came in one short burst (such as "
         "a benchmark run), or because the account relays many distinct end users."),
+    "model_block_thin_evidence": (
+        "Model block on few requests, at a stricter bar",
+        "Fewer requests than the usual evidence floor stood behind the classifier's score, "
+        "but the block stands: the score passed a stricter bar, the day was mostly one-shot "
+        "questions rather than conversations, and it was spread beyond one burst."),
     # detector/decide/relay_streams.py
     "relay_stream_harvest": (
         "Harvesting stream inside a relay",

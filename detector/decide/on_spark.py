@@ -7,8 +7,8 @@ every row and whole rows of the flagged account-days only, from the same stored 
 (DuckDB's ``account_features`` view, projected):
 
 - every row, :func:`driver_columns`: keys, ``org_id`` (added), ``cluster_id``,
-  ``vol_requests``, ``w7_vol_requests``, ``tim_hour_entropy``, ``inf_distinct_end_users``
-  (``policy.apply_policy``; ``relay_streams.candidates``), ``hist_days_since_first_seen``,
+  ``vol_requests``, ``w7_vol_requests``, ``tim_hour_entropy``, ``div_multiturn_share``,
+  ``inf_distinct_end_users`` (``policy.apply_policy``; ``relay_streams.candidates``), ``hist_days_since_first_seen``,
   ``inf_account_age_days`` (``returning.link``), ``vol_output_tokens`` (``risk.frame_risk``),
   every column a rule reads (``explain.rule_values``: a hit's values, shadow hits on allowed
   rows included) and one ``cov_`` column where the view has any (``relay_streams.judge``
@@ -30,7 +30,8 @@ from detector.settings import Settings
 
 #: Columns of every row the policy and outputs read (besides the rules' columns).
 POLICY_COLUMNS = ("account_id", "date", "cluster_id", "vol_requests", "w7_vol_requests",
-                  "tim_hour_entropy", "inf_distinct_end_users", "hist_days_since_first_seen",
+                  "tim_hour_entropy", "div_multiturn_share", "inf_distinct_end_users",
+                  "hist_days_since_first_seen",
                   "inf_account_age_days", OUTPUT_TOKENS)
 
 

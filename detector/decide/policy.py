@@ -5,7 +5,11 @@ Sources, per account-day:
   block needs ``model_block_min_requests`` requests behind the score: the account's own that
   day or over the 7-day window its ``w7_*`` features read, or its cluster's that day (fewer:
   review at most), because
-  shares and ratios over a handful of requests are too noisy to cut a customer off on; when the
+  shares and ratios over a handful of requests are too noisy to cut a customer off on; below
+  that floor, down to ``thin_block_min_requests``, a stricter bar applies instead of a cap
+  (score >= ``thin_block_min_score``, a day of mostly one-shot questions: multi-turn share under
+  ``thin_block_max_multiturn``, and more than one burst), marked ``model_block_thin_evidence``;
+  when the
   account's own day carries that evidence (outside a cluster), the day must also spread beyond a
   single burst (``model_block_min_hour_entropy`` bits of hour-of-day entropy: one short job, such
   as a benchmark run, is shown to an analyst before the account is cut off); and a model-only
@@ -43,6 +47,9 @@ class PolicyConfig:
     model_block_min_requests: int = 0
     model_block_min_hour_entropy: float | None = None
     model_block_max_end_users: int | None = None
+    thin_block_min_requests: int | None = None
+    thin_block_min_score: float = 1.0
+    thin_block_max_multiturn: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
@@ -52,6 +59,17 @@ class PolicyConfig:
         if self.model_block_min_requests < 0:
             raise ValueError("model_block_min_requests: expected a count >= 0, got "
                              f"{self.model_block_min_requests!r}")
+        t = self.thin_block_min_requests
+        if t is not None and not 0 < t <= self.model_block_min_requests:
+            raise ValueError("thin_block_min_requests: expected None or a count in "
+                             f"(0, model_block_min_requests={self.model_block_min_requests}], "
+                             f"got {t!r}")
+        if t is not None and not self.block_threshold <= self.thin_block_min_score <= 1.0 + 1e-9:
+            raise ValueError("thin_block_min_score: expected a score in [block_threshold, 1], "
+                             f"got {self.thin_block_min_score!r}")
+        if not 0.0 <= self.thin_block_max_multiturn <= 1.0:
+            raise ValueError("thin_block_max_multiturn: expected a share in [0, 1], got "
+                             f"{self.thin_block_max_multiturn!r}")
         h = self.model_block_min_hour_entropy
         if h is not None and not 0.0 <= h <= np.log2(24):
             raise ValueError("model_block_min_hour_entropy: expected bits in [0, log2(24)] or "
@@ -116,7 +134,7 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     for col in ("rule_hits", "shadow_hits"):
         out[col] = out[col].apply(lambda v: v if isinstance(v, list) else [])
     by_threshold = _threshold_rank(out["model_score"].to_numpy(), cfg)
-    model_rank = _model_rank(frame, by_threshold, cfg)
+    model_rank, thin = _model_rank(frame, by_threshold, out["model_score"].to_numpy(), cfg)
     capped = (by_threshold == 2) & (model_rank < 2)
     out["model_rank"] = model_rank
     out["pre_rank"] = np.maximum(model_rank, out["rule_rank"].to_numpy())
@@ -130,25 +148,52 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     out["decision"] = [DECISIONS[r] for r in final]
     out["allowlisted"] = allowed
     out["sources"] = [
-        _sources(m, rh, c, a, cap)
-        for m, rh, c, a, cap in zip(out["model_rank"], out["rule_hits"],
-                                    out["cluster_rank"] > out["pre_rank"], allowed, capped, strict=True)
+        _sources(m, rh, c, a, cap, th)
+        for m, rh, c, a, cap, th in zip(out["model_rank"], out["rule_hits"],
+                                        out["cluster_rank"] > out["pre_rank"], allowed, capped,
+                                        thin & (model_rank == 2), strict=True)
     ]
     return out.drop(columns=["rule_rank", "rule_score", "pre_rank"])
 
 
-def _model_rank(frame: pd.DataFrame, rank: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
+def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: PolicyConfig
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Rank the model alone imposes: its threshold ``rank``, with blocks on thin evidence, on a
-    single burst, or of relays capped at review."""
+    single burst, or of relays capped at review; and the rows whose block passed the
+    thin-evidence bar instead of the evidence floor."""
+    thin = np.zeros(len(rank), dtype=bool)
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
         volume = _evidence_requests(frame)
-        rank = np.where((rank == 2) & (volume < cfg.model_block_min_requests), 1, rank)
+        below = volume < cfg.model_block_min_requests
+        thin = (rank == 2) & below & _thin_bar(frame, volume, score, cfg)
+        rank = np.where((rank == 2) & below & ~thin, 1, rank)
     if cfg.model_block_min_hour_entropy is not None and "tim_hour_entropy" in frame.columns:
         rank = np.where((rank == 2) & _single_burst(frame, cfg), 1, rank)
     if cfg.model_block_max_end_users is not None and "inf_distinct_end_users" in frame.columns:
         users = pd.to_numeric(frame["inf_distinct_end_users"], errors="coerce").fillna(0).to_numpy()
         rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
-    return rank
+    return rank, thin
+
+
+def _thin_bar(frame: pd.DataFrame, volume: np.ndarray, score: np.ndarray, cfg: PolicyConfig
+              ) -> np.ndarray:
+    """Rows under the evidence floor that may still be blocked by the model: at least
+    ``thin_block_min_requests`` requests behind the score, a score of at least
+    ``thin_block_min_score``, a day of mostly one-shot questions (``div_multiturn_share`` under
+    ``thin_block_max_multiturn``: harvesting wants prompt-answer pairs, people converse) and,
+    when ``model_block_min_hour_entropy`` is set, a day spread beyond one burst. A missing
+    feature fails the bar."""
+    if cfg.thin_block_min_requests is None:
+        return np.zeros(len(volume), dtype=bool)
+    multiturn = (pd.to_numeric(frame["div_multiturn_share"], errors="coerce").to_numpy(dtype=float)
+                 if "div_multiturn_share" in frame.columns else np.full(len(volume), np.nan))
+    ok = ((volume >= cfg.thin_block_min_requests) & (score >= cfg.thin_block_min_score)
+          & ~np.isnan(multiturn) & (np.nan_to_num(multiturn, nan=1.0) < cfg.thin_block_max_multiturn))
+    if cfg.model_block_min_hour_entropy is not None:
+        spread = (pd.to_numeric(frame["tim_hour_entropy"], errors="coerce").to_numpy(dtype=float)
+                  if "tim_hour_entropy" in frame.columns else np.full(len(volume), np.nan))
+        ok &= np.nan_to_num(spread, nan=-1.0) >= cfg.model_block_min_hour_entropy
+    return ok
 
 
 def _single_burst(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:
@@ -194,7 +239,7 @@ def _evidence_requests(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool,
-             capped: bool = False) -> list[str]:
+             capped: bool = False, thin: bool = False) -> list[str]:
     if allowed:
         return ["allowlisted"]
     src = list(rule_hits)
@@ -202,6 +247,8 @@ def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: b
         src.append("model")
     if capped:
         src.append("model_block_capped")  # the model alone would have blocked: analyst decides
+    if thin:
+        src.append("model_block_thin_evidence")  # blocked under the floor, at the stricter bar
     if by_cluster:
         src.append("cluster_escalation")
     return src

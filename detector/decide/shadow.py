@@ -24,7 +24,8 @@ FEATURE_FAMILIES = {"vol": "volume", "tim": "timing", "div": "diversity", "hv": 
 RULE_FAMILIES = frozenset({"volume", "timing", "diversity", "harvest", "coverage", "infra",
                            "release", "cluster"})
 #: Source markers of the policy -> family.
-SOURCE_FAMILIES = {"model": "model", "model_block_capped": "model", "cluster_escalation": "cluster",
+SOURCE_FAMILIES = {"model": "model", "model_block_capped": "model",
+                   "model_block_thin_evidence": "model", "cluster_escalation": "cluster",
                    "campaign": "cluster", "allowlisted": "allowlist",
                    "returning_actor": "returning", "relay_stream_harvest": "model"}
 CHANGES = ("newly_flagged", "cleared", "escalated", "deescalated")
