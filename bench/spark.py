@@ -2,6 +2,7 @@
 the Spark stages of the job on one executor vs two.
 
     .venv/bin/python bench/spark.py --accounts 1000 --days 1 [--workers 1] [--part all]
+                                    [--memory 1g]
 
 Simulates ``--accounts`` accounts over ``--days`` days, ingests them once, copies the home, then
 runs ``features.compute`` on each engine twice: ``cold`` (the first run: Spark session,
@@ -17,6 +18,15 @@ workers (1 core, 1 GiB each: one executor each); on each, the stages that run on
 (``features`` with ``force``, its windows and percentiles included, ``embeddings`` with the
 static encoder, ``clusters``, ``decide``) run twice (cold, warm) and the warm wall
 per stage is compared: ratio = one executor / two executors.
+
+``--part job`` (in ``all``, run first): the whole scoring job per stage (``features`` with
+``force`` on the warm run, ``embeddings`` with the static encoder, ``clusters``, ``decide``,
+``campaigns``; ``detector.pipeline.run_pipeline``'s stages) twice (cold, warm) on DuckDB in
+process and on a cluster of one worker (1 core, ``--memory``: one executor), each on its own copy
+of the freshly ingested home; per stage and run wall s, CPU s, CPU s per million requests and
+the Spark / DuckDB ratio (``bench/spark_job.py``), Spark's fixed-cost share against the
+executors part's warm one-executor CPU, and the verdict check (rows, decisions, scores to 6
+decimals). The machine block records the load average at the start and at the end.
 
 Writes bench/results/spark.json with the script, commit, date and machine; a part not run keeps
 its section from the previous file (each section names its own script, commit and date).
@@ -43,15 +53,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+import spark_job  # noqa: E402
 from spark_standalone import StandaloneCluster  # noqa: E402
 
 from detector import clusters, decide, embeddings  # noqa: E402
+from detector.clusters import campaigns  # noqa: E402
 from detector.features import compute  # noqa: E402
 from detector.features.engine import stop_spark  # noqa: E402
 from detector.ingest import ingest_paths  # noqa: E402
 from detector.lake.db import lake_dates  # noqa: E402
 from detector.settings import load_settings  # noqa: E402
 from detector.simulate.engine import simulate  # noqa: E402
+from detector.verdicts import read as read_verdicts  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "spark.json"
 
@@ -104,20 +117,25 @@ STAGES = {"features": lambda s, days: compute(s, days, force=True),
           "embeddings": lambda s, days: embeddings.compute(s, days),
           "clusters": lambda s, days: clusters.compute(s, days),
           "decide": lambda s, days: decide.score(s, days)}
+#: The whole scoring job (``detector.pipeline.run_pipeline``'s stages): campaigns run on the
+#: driver on both engines.
+JOB_STAGES = {**STAGES, "campaigns": lambda s, days: campaigns.compute(s, days)}
 
 
-def _stages(settings, days: list[str], groups: list[int], requests: int) -> dict:
-    """Each Spark stage twice (cold, warm): wall and CPU seconds per stage and run."""
+def _stages(settings, days: list[str], groups: list[int], requests: int,
+            stages: dict = STAGES) -> dict:
+    """Each stage twice (cold, warm): wall and CPU seconds per stage and run."""
     out: dict[str, dict] = {}
     for label in ("cold", "warm"):
-        for name, fn in STAGES.items():
+        for name, fn in stages.items():
             c0, t0 = _cpu(groups), time.perf_counter()
             fn(settings, days)
             wall, cpu = time.perf_counter() - t0, _cpu(groups) - c0
             out.setdefault(name, {})[label] = {
                 "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
                 "cpu_s_per_million_requests": round(cpu / requests * 1e6, 1)}
-            print(f"  {label} {name}: {wall:.1f} s wall, {cpu:.1f} CPU-s", flush=True)
+            print(f"  {settings.engine} {label} {name}: {wall:.1f} s wall, {cpu:.1f} CPU-s",
+                  flush=True)
     return out
 
 
@@ -144,6 +162,33 @@ def executors_part(base, root: Path, days: list[str], requests: int) -> dict:
                         "executors": "one per worker"}}
 
 
+def job_part(root: Path, days: list[str], requests: int, memory: str) -> dict:
+    """The whole scoring job per stage (:data:`JOB_STAGES`, cold then warm) on DuckDB in process
+    and on a standalone cluster of one worker (1 core, ``memory``: one executor), each on its
+    own copy of the freshly ingested home (``job-duck``, ``job-spark``), both with the static
+    encoder; then the two homes' verdicts compared."""
+    duck = load_settings(root / "job-duck", engine="duckdb", embedding_backend="static")
+    duck.ensure_dirs()
+    print("job on DuckDB:", flush=True)
+    runs = {"duckdb": _stages(duck, days, [], requests, JOB_STAGES)}
+    with StandaloneCluster(workers=1, cores=1, memory=memory) as cluster:
+        spark = _spark_settings(root / "job-spark", cluster)
+        spark.ensure_dirs()
+        print(f"job on the standalone cluster (one worker, 1 core, {memory}):", flush=True)
+        try:
+            runs["spark_standalone"] = _stages(spark, days, [p.pid for p in cluster.procs],
+                                               requests, JOB_STAGES)
+        finally:
+            stop_spark()
+    cols = ["account_id", "date", "decision", *spark_job.SCORES]
+    return {**runs, **spark_job.summarise(runs, requests),
+            "verdicts": spark_job.compare_verdicts(read_verdicts(duck, columns=cols),
+                                                   read_verdicts(spark, columns=cols)),
+            "cluster": {"workers": 1, "cores_per_worker": 1, "memory_per_worker": memory,
+                        "executors": "one"},
+            "embedding_backend": "static"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--accounts", type=int, default=1000)
@@ -151,7 +196,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=OUT)
-    ap.add_argument("--part", choices=("all", "engines", "executors"), default="all")
+    ap.add_argument("--part", choices=("all", "engines", "executors", "job"), default="all")
+    ap.add_argument("--memory", default="1g", help="the job part's worker memory")
     args = ap.parse_args()
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dg-bench-spark-") as tmp:
@@ -164,6 +210,11 @@ def main() -> None:
         days = lake_dates(duck)
         requests = ds.dataset(duck.requests_dir, format="parquet").count_rows()
         print(f"{requests} requests, {args.accounts} accounts, days {days}", flush=True)
+        job = None
+        if args.part in ("all", "job"):  # first: on copies of the freshly ingested home
+            for name in ("job-duck", "job-spark"):
+                shutil.copytree(root / "duck", root / name)
+            job = job_part(root, days, requests, args.memory)
         results = None
         if args.part in ("all", "engines"):
             results = {"duckdb": _run(duck, days, [], requests)}
@@ -186,6 +237,7 @@ def main() -> None:
         **made,
         "machine": {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
                     "platform": platform.platform(), "load_average_at_start": [round(x, 1) for x in load0],
+                    "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
                     "note": "shared machine: other jobs ran at the same time"},
     }
     old = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -208,6 +260,14 @@ def main() -> None:
     doc["executors"] = ({**made, "machine": doc["machine"], "scenario": scenario, **executors}
                         if executors is not None
                         else old.get("executors"))
+    if job is not None:
+        fixed = doc["executors"]["one_executor"]
+        job["fixed_cost"] = {**spark_job.fixed_cost(job, {s: fixed[s]["warm"]["cpu_s"]
+                                                          for s in STAGES}, requests),
+                             "source": "executors section: warm CPU-s per stage, one executor, "
+                                       f"{doc['executors']['scenario']['requests']:,} requests"}
+    doc["job"] = ({**made, "machine": doc["machine"], "scenario": scenario, **job}
+                  if job is not None else old.get("job"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = args.out.with_suffix(".json.tmp")
     tmp_out.write_text(json.dumps(doc, indent=2) + "\n")
