@@ -1,11 +1,12 @@
 """Size a cluster for N requests a day from the measured CPU-seconds and peak memory per stage.
 
-    .venv/bin/python bench/sizing.py [--requests 1e9] [--accounts 1e7] [--engine-factor 2]
+    .venv/bin/python bench/sizing.py [--requests 1e9] [--accounts 1e7] [--engine-factor F]
                                      [--utilisation 0.7] [--hours 2] [--price 0.05]
 
 Reads ``bench/results/scale_day.json`` (the whole job per stage on DuckDB, one synthetic day at
 1M/3M/10M requests with 10k/30k/100k accounts), ``bench/results/spark.json`` (Spark's fixed cost
-per stage and the one- vs two-executor ratios) and ``bench/results/clusters_memory.json`` (the
+per stage, the one- vs two-executor ratios and, from its ``job`` section, Spark's CPU per row
+against DuckDB's on the same day) and ``bench/results/clusters_memory.json`` (the
 clusters stage's peak memory with the current code) and prints the Markdown of the "Sizing and
 cost per billion requests" section of ``docs/scale.md`` (``tests/architecture/test_sizing_doc.py``
 checks that the doc holds exactly this output for the default arguments).
@@ -21,6 +22,12 @@ stage's CPU grows linearly with its driver, at the unit cost of the largest meas
 - ``flagged``: a fixed cost per day plus a slope per account, fitted through the smallest and
   largest day (campaigns and the report work on flagged accounts and clusters, a small share
   of accounts).
+
+Engine factor (Spark's CPU per row against DuckDB's): measured by ``bench/spark.py --part job``
+on one day on both engines, once the fixed cost per run is taken off Spark's warm CPU over the
+stages it runs (:func:`measured_engine_factor`); used when that fixed cost is under half of
+Spark's CPU that day (:data:`FIXED_SHARE_MAX`), else the stated ``--engine-factor`` default,
+:data:`STATED_ENGINE_FACTOR`. ``--engine-factor`` overrides either.
 
 The measured days all have 100 requests per account-day, so the split between requests and
 accounts is a design statement, not a fit; it matters only when the sized day has another ratio.
@@ -39,6 +46,11 @@ DRIVERS = {"features": "requests", "embeddings": "accounts", "clusters": "accoun
            "decide": "accounts", "campaigns": "flagged", "report": "flagged"}
 #: stages that run on the executors under engine = "spark" (spark.json measures these)
 SPARK_STAGES = ("features", "embeddings", "clusters", "decide")
+#: engine factor assumed when spark.json has no job measurement at a size fixed cost does not
+#: dominate
+STATED_ENGINE_FACTOR = 2.0
+#: the job measurement's engine factor is used when Spark's fixed cost is under this share
+FIXED_SHARE_MAX = 0.5
 
 
 def load(results: Path = RESULTS) -> dict:
@@ -118,10 +130,36 @@ def spark_fixed(doc: dict) -> dict[str, float]:
     return {s: float(one[s]["warm"]["cpu_s"]) for s in SPARK_STAGES}
 
 
+def measured_engine_factor(doc: dict) -> dict | None:
+    """``spark.json``'s job measurement (``fixed_cost``: Spark's net CPU per row against
+    DuckDB's, the fixed cost's share) with its day, when the fixed cost is under
+    :data:`FIXED_SHARE_MAX` of Spark's CPU there; else None."""
+    job = doc["spark"].get("job")
+    if not job or job["fixed_cost"]["fixed_share_of_spark"] >= FIXED_SHARE_MAX:
+        return None
+    return {**job["fixed_cost"], "requests": job["scenario"]["requests"],
+            "accounts": job["scenario"]["accounts"], "commit": job["commit"][:7]}
+
+
 def render_markdown(doc: dict, requests: float = 1e9, accounts: float = 1e7,
-                    engine_factor: float = 2.0, utilisation: float = 0.7, hours: float = 2.0,
+                    engine_factor: float | None = None, utilisation: float = 0.7, hours: float = 2.0,
                     price: float = 0.05) -> str:
-    """The doc section's tables and worked example for these assumptions."""
+    """The doc section's tables and worked example for these assumptions (``engine_factor``
+    None: the measured one where :func:`measured_engine_factor` gives it, else
+    :data:`STATED_ENGINE_FACTOR`)."""
+    measured = measured_engine_factor(doc) if engine_factor is None else None
+    if engine_factor is None:
+        engine_factor = measured["engine_factor_per_row"] if measured else STATED_ENGINE_FACTOR
+    if measured:
+        factor_text = (f"*engine factor {engine_factor:g}* (Spark's CPU per row against DuckDB's, "
+                       f"measured: `bench/spark.py --part job` on one day of "
+                       f"{measured['requests']:,} requests on both engines, Spark's warm CPU over "
+                       f"its four stages less its fixed cost per run, "
+                       f"{measured['fixed_cpu_s']:g} CPU-s, "
+                       f"{measured['fixed_share_of_spark']:.0%} of it)")
+    else:
+        factor_text = (f"*engine factor {engine_factor:g}* (Spark's CPU per row against "
+                       "DuckDB's at scale, not measured here)")
     rs = runs(doc)
     sizes = " / ".join(f"{r['requests'] / 1e6:g}M" for r in rs)
     acc = " / ".join(f"{r['accounts'] / 1e3:g}k" for r in rs)
@@ -156,9 +194,7 @@ def render_markdown(doc: dict, requests: float = 1e9, accounts: float = 1e7,
                                                              SPARK_STAGES) + ".", "",
               "Worked example (assumptions in italics, replace them with yours):", "",
               f"- work at DuckDB's measured efficiency: **{total_h:,.1f} core-hours** a day;",
-              f"- *engine factor {engine_factor:g}* (Spark's CPU per row against DuckDB's at "
-              f"scale, not measured here) and *utilisation {utilisation:g}* (cores busy while "
-              f"paid): {total_h:,.1f} x {engine_factor:g} / {utilisation:g} = "
+              f"- {factor_text} and *utilisation {utilisation:g}* (cores busy while paid): {total_h:,.1f} x {engine_factor:g} / {utilisation:g} = "
               f"**{paid_h:,.1f} paid core-hours** a day;",
               f"- *finished in {hours:g} hours*: **{cores:,.0f} cores** for those hours "
               f"({cores / 4:,.0f} executors of 4 cores);",
@@ -177,7 +213,9 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=float, default=1e9)
     parser.add_argument("--accounts", type=float, default=1e7)
-    parser.add_argument("--engine-factor", type=float, default=2.0)
+    parser.add_argument("--engine-factor", type=float, default=None,
+                        help="Spark's CPU per row / DuckDB's (default: measured, else "
+                             f"{STATED_ENGINE_FACTOR:g})")
     parser.add_argument("--utilisation", type=float, default=0.7)
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--price", type=float, default=0.05)

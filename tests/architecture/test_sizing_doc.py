@@ -63,3 +63,19 @@ def test_worked_example_arithmetic(sizing):
     assert f"**{paid / 4.0:,.0f} cores**" in text
     assert f"**USD {paid * 0.1:,.2f} a day**" in text
     assert re.search(r"\| \*\*whole job\*\* \| \| \| \| \*\*[0-9.,]+\*\* \| \|", text)
+
+
+def test_engine_factor_is_measured_only_where_fixed_cost_does_not_dominate(sizing):
+    doc = sizing.load()
+    fixed = {"fixed_share_of_spark": 0.2, "engine_factor_per_row": 3.5, "fixed_cpu_s": 76.0}
+    job = {"scenario": {"requests": 1_000_000, "accounts": 22_000}, "commit": "0" * 40,
+           "fixed_cost": fixed}
+    doc = {**doc, "spark": {**doc["spark"], "job": job}}
+    total = sum(r["core_hours"] for r in sizing.project(doc, 1e9, 1e7))
+    text = sizing.render_markdown(doc)
+    assert f"{total:,.1f} x 3.5 / 0.7 = **{total * 3.5 / 0.7:,.1f} paid core-hours**" in text
+    assert "1,000,000 requests on both engines" in text
+    assert "x 4 / 0.7" in sizing.render_markdown(doc, engine_factor=4.0)  # explicit wins
+    fixed["fixed_share_of_spark"] = 0.6  # fixed cost dominates: the stated factor
+    text = sizing.render_markdown(doc)
+    assert f"x {sizing.STATED_ENGINE_FACTOR:g} / 0.7" in text and "not measured here" in text
