@@ -43,11 +43,13 @@ def all_request_files(settings: Settings) -> list[Path]:
 
 
 def first_seen(eng: engine.Engine, files: list[Path]) -> pa.Table:
-    """(model, first_ts) over the request ``files`` (the whole lake in :func:`compute`)."""
+    """(model, first_ts) over the request ``files`` (the whole lake in :func:`compute`), sorted
+    by model (the stored copy is the same file whatever order the engine's groups come in)."""
     eng.bind_parquet("dg_lake", files)
     fs = eng.run("first_seen", lambda: partials.first_seen_models(eng.table("dg_lake")))
     return pa.table({"model": fs.column("model").cast(pa.string()),
-                     "first_ts": fs.column("first_ts").cast(pa.timestamp("us", tz="UTC"))})
+                     "first_ts": fs.column("first_ts").cast(pa.timestamp("us", tz="UTC"))}
+                    ).sort_by("model")
 
 
 def _relevant_first_seen(fs: pa.Table, day: str) -> list[list[str]]:
