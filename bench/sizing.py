@@ -24,10 +24,11 @@ stage's CPU grows linearly with its driver, at the unit cost of the largest meas
   of accounts).
 
 Engine factor (Spark's CPU per row against DuckDB's): measured by ``bench/spark.py --part job``
-on one day on both engines, once the fixed cost per run is taken off Spark's warm CPU over the
-stages it runs (:func:`measured_engine_factor`); used when that fixed cost is under half of
-Spark's CPU that day (:data:`FIXED_SHARE_MAX`), else the stated ``--engine-factor`` default,
-:data:`STATED_ENGINE_FACTOR`. ``--engine-factor`` overrides either.
+on one day on both engines, per Spark stage, once the fixed cost per run is taken off Spark's
+warm CPU (:func:`measured_engine_factor`), and weighted by the stages' projected core-hours
+(campaigns and the report run on the driver: 1); used when that fixed cost is under half of
+Spark's CPU that day (:data:`FIXED_SHARE_MAX`), else the stated :data:`STATED_ENGINE_FACTOR`.
+``--engine-factor`` overrides either.
 
 The measured days all have 100 requests per account-day, so the split between requests and
 accounts is a design statement, not a fit; it matters only when the sized day has another ratio.
@@ -131,35 +132,30 @@ def spark_fixed(doc: dict) -> dict[str, float]:
 
 
 def measured_engine_factor(doc: dict) -> dict | None:
-    """``spark.json``'s job measurement (``fixed_cost``: Spark's net CPU per row against
-    DuckDB's, the fixed cost's share) with its day, when the fixed cost is under
-    :data:`FIXED_SHARE_MAX` of Spark's CPU there; else None."""
+    """Spark's CPU per row against DuckDB's per Spark stage, from ``spark.json``'s job
+    measurement (one day on both engines, warm): (Spark's CPU less its fixed cost per run,
+    :func:`spark_fixed`) / DuckDB's CPU; with that day's size and the fixed cost's share of
+    Spark's CPU over those stages. None without a job measurement, or when the fixed cost is
+    :data:`FIXED_SHARE_MAX` of Spark's CPU or more (the day too small to tell the cost per row)."""
     job = doc["spark"].get("job")
     if not job or job["fixed_cost"]["fixed_share_of_spark"] >= FIXED_SHARE_MAX:
         return None
-    return {**job["fixed_cost"], "requests": job["scenario"]["requests"],
-            "accounts": job["scenario"]["accounts"], "commit": job["commit"][:7]}
+    fixed = spark_fixed(doc)
+    warm = {e: {s: float(job[e][s]["warm"]["cpu_s"]) for s in SPARK_STAGES}
+            for e in ("duckdb", "spark_standalone")}
+    per_stage = {s: max(warm["spark_standalone"][s] - fixed[s], 0.0) / warm["duckdb"][s]
+                 for s in SPARK_STAGES}
+    return {"per_stage": per_stage, "requests": job["scenario"]["requests"],
+            "fixed_share": job["fixed_cost"]["fixed_share_of_spark"]}
 
 
 def render_markdown(doc: dict, requests: float = 1e9, accounts: float = 1e7,
-                    engine_factor: float | None = None, utilisation: float = 0.7, hours: float = 2.0,
-                    price: float = 0.05) -> str:
+                    engine_factor: float | None = None, utilisation: float = 0.7,
+                    hours: float = 2.0, price: float = 0.05) -> str:
     """The doc section's tables and worked example for these assumptions (``engine_factor``
-    None: the measured one where :func:`measured_engine_factor` gives it, else
+    None: the per-stage factors of :func:`measured_engine_factor` weighted by each stage's
+    projected core-hours, the driver's stages at 1, where it gives them; else
     :data:`STATED_ENGINE_FACTOR`)."""
-    measured = measured_engine_factor(doc) if engine_factor is None else None
-    if engine_factor is None:
-        engine_factor = measured["engine_factor_per_row"] if measured else STATED_ENGINE_FACTOR
-    if measured:
-        factor_text = (f"*engine factor {engine_factor:g}* (Spark's CPU per row against DuckDB's, "
-                       f"measured: `bench/spark.py --part job` on one day of "
-                       f"{measured['requests']:,} requests on both engines, Spark's warm CPU over "
-                       f"its four stages less its fixed cost per run, "
-                       f"{measured['fixed_cpu_s']:g} CPU-s, "
-                       f"{measured['fixed_share_of_spark']:.0%} of it)")
-    else:
-        factor_text = (f"*engine factor {engine_factor:g}* (Spark's CPU per row against "
-                       "DuckDB's at scale, not measured here)")
     rs = runs(doc)
     sizes = " / ".join(f"{r['requests'] / 1e6:g}M" for r in rs)
     acc = " / ".join(f"{r['accounts'] / 1e3:g}k" for r in rs)
@@ -184,6 +180,25 @@ def render_markdown(doc: dict, requests: float = 1e9, accounts: float = 1e7,
     n_tasks = accounts / part["accounts"]
     fixed = spark_fixed(doc)
     ratio = doc["spark"]["executors"]["ratio_warm_wall_one_over_two"]
+    measured = measured_engine_factor(doc) if engine_factor is None else None
+    factor_lines: list[str] = []
+    if measured:
+        spark_h = sum(r["core_hours"] * measured["per_stage"].get(r["stage"], 1.0) for r in rows)
+        engine_factor = round(spark_h / total_h, 2)
+        factor_text = (f"engine factor **{engine_factor:g}** (Spark's CPU per row against "
+                       "DuckDB's, measured per stage above and weighted by the stages' "
+                       "core-hours)")
+        factor_lines = ["", "Spark's CPU per row against DuckDB's (`bench/spark.py --part job`, "
+                        f"one day of {measured['requests']:,} requests on both engines, warm, "
+                        "Spark's fixed cost per run above taken off; "
+                        f"that fixed cost was {measured['fixed_share']:.0%} of Spark's CPU "
+                        "there): " + ", ".join(f"{s} {v:.1f}x" for s, v in
+                                               measured["per_stage"].items())
+                        + "; campaigns and the report run on the driver on both engines (1x)."]
+    else:
+        engine_factor = STATED_ENGINE_FACTOR if engine_factor is None else engine_factor
+        factor_text = (f"*engine factor {engine_factor:g}* (Spark's CPU per row against "
+                       "DuckDB's at scale, not measured here)")
     paid_h = total_h * engine_factor / utilisation
     cores = paid_h / hours
     lines += ["", "Spark's fixed cost per daily run (warm, one executor, "
@@ -191,10 +206,12 @@ def render_markdown(doc: dict, requests: float = 1e9, accounts: float = 1e7,
                                                            fixed.items())
               + f", {sum(fixed.values()) / 3600:.3f} core-hours in all; two executors vs one "
               "on 2 shared cores (wall, warm): " + ", ".join(f"{s} {ratio[s]:.2f}x" for s in
-                                                             SPARK_STAGES) + ".", "",
+                                                             SPARK_STAGES) + ".",
+              *factor_lines, "",
               "Worked example (assumptions in italics, replace them with yours):", "",
               f"- work at DuckDB's measured efficiency: **{total_h:,.1f} core-hours** a day;",
-              f"- {factor_text} and *utilisation {utilisation:g}* (cores busy while paid): {total_h:,.1f} x {engine_factor:g} / {utilisation:g} = "
+              f"- {factor_text} and *utilisation {utilisation:g}* (cores busy while paid): "
+              f"{total_h:,.1f} x {engine_factor:g} / {utilisation:g} = "
               f"**{paid_h:,.1f} paid core-hours** a day;",
               f"- *finished in {hours:g} hours*: **{cores:,.0f} cores** for those hours "
               f"({cores / 4:,.0f} executors of 4 cores);",

@@ -67,15 +67,21 @@ def test_worked_example_arithmetic(sizing):
 
 def test_engine_factor_is_measured_only_where_fixed_cost_does_not_dominate(sizing):
     doc = sizing.load()
-    fixed = {"fixed_share_of_spark": 0.2, "engine_factor_per_row": 3.5, "fixed_cpu_s": 76.0}
-    job = {"scenario": {"requests": 1_000_000, "accounts": 22_000}, "commit": "0" * 40,
-           "fixed_cost": fixed}
+    fixed = sizing.spark_fixed(doc)
+    # a job day where each Spark stage costs its fixed cost plus 3x DuckDB's 10 CPU-s
+    stages = {s: {"warm": {"cpu_s": 10.0}} for s in sizing.SPARK_STAGES}
+    spark = {s: {"warm": {"cpu_s": fixed[s] + 30.0}} for s in sizing.SPARK_STAGES}
+    job = {"scenario": {"requests": 1_000_000}, "duckdb": stages, "spark_standalone": spark,
+           "fixed_cost": {"fixed_share_of_spark": 0.2}}
     doc = {**doc, "spark": {**doc["spark"], "job": job}}
-    total = sum(r["core_hours"] for r in sizing.project(doc, 1e9, 1e7))
+    rows = sizing.project(doc, 1e9, 1e7)
+    total = sum(r["core_hours"] for r in rows)
+    driver = sum(r["core_hours"] for r in rows if r["stage"] not in sizing.SPARK_STAGES)
+    factor = round((3 * (total - driver) + driver) / total, 2)  # driver's stages at 1x
     text = sizing.render_markdown(doc)
-    assert f"{total:,.1f} x 3.5 / 0.7 = **{total * 3.5 / 0.7:,.1f} paid core-hours**" in text
-    assert "1,000,000 requests on both engines" in text
+    assert f"{total:,.1f} x {factor:g} / 0.7 = **{total * factor / 0.7:,.1f} paid" in text
+    assert "one day of 1,000,000 requests" in text and "features 3.0x" in text
     assert "x 4 / 0.7" in sizing.render_markdown(doc, engine_factor=4.0)  # explicit wins
-    fixed["fixed_share_of_spark"] = 0.6  # fixed cost dominates: the stated factor
+    job["fixed_cost"]["fixed_share_of_spark"] = 0.6  # fixed cost dominates: the stated factor
     text = sizing.render_markdown(doc)
     assert f"x {sizing.STATED_ENGINE_FACTOR:g} / 0.7" in text and "not measured here" in text
