@@ -1,6 +1,7 @@
 """The ``job`` part of ``bench/spark.py``: what it derives from the per-stage runs of the whole
 scoring job on DuckDB and on the standalone cluster (ratios, totals, Spark's fixed-cost share)
 and the verdict check (the parity goal of issue #25: decisions equal, scores to 6 decimals).
+``python bench/spark_job.py [spark.json]`` prints the job section as a Markdown table.
 """
 
 from __future__ import annotations
@@ -75,3 +76,36 @@ def compare_verdicts(a, b) -> dict:
     out["identical"] = (out["rows_on_one_side_only"] == 0 and out["decision_mismatches"] == 0
                         and len(a) > 0 and not any(out["score_mismatches_6_decimals"].values()))
     return out
+
+
+def table(job: dict) -> str:
+    """The job section of ``spark.json`` as a Markdown table: per stage and run, DuckDB's and
+    the cluster's wall and CPU seconds, CPU-s per million requests and the CPU ratio."""
+    duck, spark = job["duckdb"], job["spark_standalone"]
+    lines = ["| stage | run | DuckDB wall s | DuckDB CPU s | DuckDB CPU-s / M req | "
+             "Spark wall s | Spark CPU s | Spark CPU-s / M req | Spark / DuckDB CPU |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for label in ("cold", "warm"):
+        for stage in duck:
+            a, b = duck[stage][label], spark[stage][label]
+            ratio = job["ratio_spark_over_duckdb"][stage][label]["cpu"]
+            lines.append(f"| {stage} | {label} | {a['wall_s']:,.1f} | {a['cpu_s']:,.1f} | "
+                         f"{a['cpu_s_per_million_requests']:,.0f} | {b['wall_s']:,.1f} | "
+                         f"{b['cpu_s']:,.1f} | {b['cpu_s_per_million_requests']:,.0f} | "
+                         f"{ratio:g}x |")
+        a, b = job["totals"]["duckdb"][label], job["totals"]["spark_standalone"][label]
+        lines.append(f"| **job** | {label} | {a['wall_s']:,.1f} | {a['cpu_s']:,.1f} | "
+                     f"{a['cpu_s_per_million_requests']:,.0f} | {b['wall_s']:,.1f} | "
+                     f"{b['cpu_s']:,.1f} | {b['cpu_s_per_million_requests']:,.0f} | "
+                     f"{b['cpu_s'] / max(a['cpu_s'], 1e-9):.1f}x |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # print the job table of a results file (default: spark.json)
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else (
+        Path(__file__).resolve().parent / "results" / "spark.json")
+    sys.stdout.write(table(json.loads(path.read_text(encoding="utf-8"))["job"]))
