@@ -22,7 +22,8 @@ per stage is compared: ratio = one executor / two executors.
 ``--part job`` (in ``all``, run first): the whole scoring job per stage (``features`` with
 ``force`` on the warm run, ``embeddings`` with the static encoder, ``clusters``, ``decide``,
 ``campaigns``; ``detector.pipeline.run_pipeline``'s stages) twice (cold, warm) on DuckDB in
-process and on a cluster of one worker (1 core, ``--memory``: one executor), each on its own copy
+process and on a cluster of one worker (1 core, ``--memory``: one executor; the driver JVM
+gets ``--memory`` too), each on its own copy
 of the freshly ingested home; per stage and run wall s, CPU s, CPU s per million requests and
 the Spark / DuckDB ratio (``bench/spark_job.py``), Spark's fixed-cost share against the
 executors part's warm one-executor CPU, and the verdict check (rows, decisions, scores to 6
@@ -105,9 +106,10 @@ def _run(settings, days: list[str], groups: list[int], requests: int) -> dict:
     return out
 
 
-def _spark_settings(home: Path, cluster: StandaloneCluster):
+def _spark_settings(home: Path, cluster: StandaloneCluster, driver_memory: str = "1g"):
+    conf = (*cluster.driver_conf(), ("spark.driver.memory", driver_memory))  # the last wins
     return load_settings(home, engine="spark", spark_master=cluster.master_url,
-                         spark_conf=cluster.driver_conf(),
+                         spark_conf=conf,
                          spark_lake_uri=(home / "lake").as_uri(),
                          embedding_backend="static")  # the encoder executors run
 
@@ -164,7 +166,9 @@ def executors_part(base, root: Path, days: list[str], requests: int) -> dict:
 
 def job_part(root: Path, days: list[str], requests: int, memory: str) -> dict:
     """The whole scoring job per stage (:data:`JOB_STAGES`, cold then warm) on DuckDB in process
-    and on a standalone cluster of one worker (1 core, ``memory``: one executor), each on its
+    and on a standalone cluster of one worker (1 core, ``memory``: one executor; the driver
+    JVM gets ``memory`` too: at 1M requests 1 GiB ran out collecting the clusters stage's
+    task results), each on its
     own copy of the freshly ingested home (``job-duck``, ``job-spark``), both with the static
     encoder; then the two homes' verdicts compared."""
     duck = load_settings(root / "job-duck", engine="duckdb", embedding_backend="static")
@@ -172,7 +176,7 @@ def job_part(root: Path, days: list[str], requests: int, memory: str) -> dict:
     print("job on DuckDB:", flush=True)
     runs = {"duckdb": _stages(duck, days, [], requests, JOB_STAGES)}
     with StandaloneCluster(workers=1, cores=1, memory=memory) as cluster:
-        spark = _spark_settings(root / "job-spark", cluster)
+        spark = _spark_settings(root / "job-spark", cluster, driver_memory=memory)
         spark.ensure_dirs()
         print(f"job on the standalone cluster (one worker, 1 core, {memory}):", flush=True)
         try:
@@ -185,6 +189,7 @@ def job_part(root: Path, days: list[str], requests: int, memory: str) -> dict:
             "verdicts": spark_job.compare_verdicts(read_verdicts(duck, columns=cols),
                                                    read_verdicts(spark, columns=cols)),
             "cluster": {"workers": 1, "cores_per_worker": 1, "memory_per_worker": memory,
+                        "driver_memory": memory,
                         "executors": "one"},
             "embedding_backend": "static"}
 
