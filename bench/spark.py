@@ -168,9 +168,8 @@ def job_part(root: Path, days: list[str], requests: int, memory: str) -> dict:
     """The whole scoring job per stage (:data:`JOB_STAGES`, cold then warm) on DuckDB in process
     and on a standalone cluster of one worker (1 core, ``memory``: one executor; the driver
     JVM gets ``memory`` too: at 1M requests 1 GiB ran out collecting the clusters stage's
-    task results), each on its
-    own copy of the freshly ingested home (``job-duck``, ``job-spark``), both with the static
-    encoder; then the two homes' verdicts compared."""
+    task results), each on its own copy of the freshly ingested home (``job-duck``,
+    ``job-spark``), both with the static encoder; then the two homes' verdicts compared."""
     duck = load_settings(root / "job-duck", engine="duckdb", embedding_backend="static")
     duck.ensure_dirs()
     print("job on DuckDB:", flush=True)
