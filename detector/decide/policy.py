@@ -7,9 +7,10 @@ Sources, per account-day:
   review at most), because
   shares and ratios over a handful of requests are too noisy to cut a customer off on; below
   that floor, down to ``thin_block_min_requests``, a stricter bar applies instead of a cap
-  (score >= ``thin_block_min_score``, a day of mostly one-shot questions: multi-turn share under
-  ``thin_block_max_multiturn``, and more than one burst), marked ``model_block_thin_evidence``;
-  when the
+  (score >= ``thin_block_min_score`` and more than one burst), marked
+  ``model_block_thin_evidence``; a model-only block is capped at review when at least
+  ``model_block_max_multiturn`` of the day's requests continue a conversation (harvesting
+  wants prompt-answer pairs; people, even heavy chat users, converse); when the
   account's own day carries that evidence (outside a cluster), the day must also spread beyond a
   single burst (``model_block_min_hour_entropy`` bits of hour-of-day entropy: one short job, such
   as a benchmark run, is shown to an analyst before the account is cut off); and a model-only
@@ -47,9 +48,9 @@ class PolicyConfig:
     model_block_min_requests: int = 0
     model_block_min_hour_entropy: float | None = None
     model_block_max_end_users: int | None = None
+    model_block_max_multiturn: float | None = None
     thin_block_min_requests: int | None = None
     thin_block_min_score: float = 1.0
-    thin_block_max_multiturn: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
@@ -67,9 +68,10 @@ class PolicyConfig:
         if t is not None and not self.block_threshold <= self.thin_block_min_score <= 1.0 + 1e-9:
             raise ValueError("thin_block_min_score: expected a score in [block_threshold, 1], "
                              f"got {self.thin_block_min_score!r}")
-        if not 0.0 <= self.thin_block_max_multiturn <= 1.0:
-            raise ValueError("thin_block_max_multiturn: expected a share in [0, 1], got "
-                             f"{self.thin_block_max_multiturn!r}")
+        m = self.model_block_max_multiturn
+        if m is not None and not 0.0 < m <= 1.0:
+            raise ValueError("model_block_max_multiturn: expected a share in (0, 1] or None, "
+                             f"got {m!r}")
         h = self.model_block_min_hour_entropy
         if h is not None and not 0.0 <= h <= np.log2(24):
             raise ValueError("model_block_min_hour_entropy: expected bits in [0, log2(24)] or "
@@ -169,6 +171,10 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
         rank = np.where((rank == 2) & below & ~thin, 1, rank)
     if cfg.model_block_min_hour_entropy is not None and "tim_hour_entropy" in frame.columns:
         rank = np.where((rank == 2) & _single_burst(frame, cfg), 1, rank)
+    if cfg.model_block_max_multiturn is not None and "div_multiturn_share" in frame.columns:
+        turns = pd.to_numeric(frame["div_multiturn_share"], errors="coerce").to_numpy(dtype=float)
+        rank = np.where((rank == 2) & (np.nan_to_num(turns, nan=0.0) >= cfg.model_block_max_multiturn),
+                        1, rank)
     if cfg.model_block_max_end_users is not None and "inf_distinct_end_users" in frame.columns:
         users = pd.to_numeric(frame["inf_distinct_end_users"], errors="coerce").fillna(0).to_numpy()
         rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
@@ -179,16 +185,12 @@ def _thin_bar(frame: pd.DataFrame, volume: np.ndarray, score: np.ndarray, cfg: P
               ) -> np.ndarray:
     """Rows under the evidence floor that may still be blocked by the model: at least
     ``thin_block_min_requests`` requests behind the score, a score of at least
-    ``thin_block_min_score``, a day of mostly one-shot questions (``div_multiturn_share`` under
-    ``thin_block_max_multiturn``: harvesting wants prompt-answer pairs, people converse) and,
-    when ``model_block_min_hour_entropy`` is set, a day spread beyond one burst. A missing
-    feature fails the bar."""
+    ``thin_block_min_score`` and, when ``model_block_min_hour_entropy`` is set, a day spread
+    beyond one burst (an unknown spread fails). The other guards (conversations, relays) apply
+    to these blocks as to any other."""
     if cfg.thin_block_min_requests is None:
         return np.zeros(len(volume), dtype=bool)
-    multiturn = (pd.to_numeric(frame["div_multiturn_share"], errors="coerce").to_numpy(dtype=float)
-                 if "div_multiturn_share" in frame.columns else np.full(len(volume), np.nan))
-    ok = ((volume >= cfg.thin_block_min_requests) & (score >= cfg.thin_block_min_score)
-          & ~np.isnan(multiturn) & (np.nan_to_num(multiturn, nan=1.0) < cfg.thin_block_max_multiturn))
+    ok = (volume >= cfg.thin_block_min_requests) & (score >= cfg.thin_block_min_score)
     if cfg.model_block_min_hour_entropy is not None:
         spread = (pd.to_numeric(frame["tim_hour_entropy"], errors="coerce").to_numpy(dtype=float)
                   if "tim_hour_entropy" in frame.columns else np.full(len(volume), np.nan))

@@ -73,16 +73,21 @@ MODEL_REVIEW_FLOOR = 0.5
 MODEL_BLOCK_MIN_REQUESTS = 50
 
 #: Under that floor, a model-only block still stands on at least this many requests when the
-#: evidence is strong and harvest-shaped (``policy._thin_bar``): a calibrated score of at least
-#: ``THIN_BLOCK_MIN_SCORE``, under ``THIN_BLOCK_MAX_MULTITURN`` of the day's requests continuing a
-#: conversation, and more than one burst. Low-and-slow rings keep each account at 8-45 requests
-#: a day of one-shot questions; people who reach such scores on a few requests converse (on the
-#: development seeds of both generators, no benign account-day under 50 requests passed the bar:
-#: docs/model.md). Evasion cost: under 10 requests an account a day, or half its requests spent
-#: on follow-ups, keeps a ring member reviewed, not blocked, by the model alone.
+#: score is at least ``THIN_BLOCK_MIN_SCORE`` and the day spans more than one burst
+#: (``policy._thin_bar``; the conversation guard below applies too). Low-and-slow rings keep each
+#: account at 8-45 one-shot questions a day; on the development seeds of both generators no
+#: benign account-day under 50 requests passed this bar and the conversation guard
+#: (docs/model.md). Evasion cost: under 10 requests an account a day keeps a ring member
+#: reviewed, not blocked, by the model alone.
 THIN_BLOCK_MIN_REQUESTS = 10
 THIN_BLOCK_MIN_SCORE = 0.95
-THIN_BLOCK_MAX_MULTITURN = 0.5
+
+#: A model-only block is capped at review when at least this share of the day's requests
+#: continue a conversation (``div_multiturn_share``): a training example is one prompt and one
+#: answer, and people, heavy chat users included, converse. Evasion cost: an operator spending
+#: half its requests on follow-ups is reviewed, not blocked, by the model alone (rules, clusters
+#: and relay streams still act).
+MODEL_BLOCK_MAX_MULTITURN = 0.5
 
 #: A model-only block resting on the account's own day (outside a cluster) needs the day spread
 #: over more than one burst: hour-of-day entropy of at least 1 bit (two equally busy hours).
@@ -108,9 +113,9 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
                         model_block_min_requests=MODEL_BLOCK_MIN_REQUESTS,
                         model_block_min_hour_entropy=MODEL_BLOCK_MIN_HOUR_ENTROPY,
                         model_block_max_end_users=MODEL_BLOCK_MAX_END_USERS,
+                        model_block_max_multiturn=MODEL_BLOCK_MAX_MULTITURN,
                         thin_block_min_requests=THIN_BLOCK_MIN_REQUESTS,
-                        thin_block_min_score=max(THIN_BLOCK_MIN_SCORE, block),
-                        thin_block_max_multiturn=THIN_BLOCK_MAX_MULTITURN)
+                        thin_block_min_score=max(THIN_BLOCK_MIN_SCORE, block))
 
 
 def score_frame(settings: Settings, con, view: str, model_card: tuple | None = None,

@@ -147,20 +147,20 @@ def test_an_accounts_week_backs_a_model_block_its_day_alone_cannot():
 
 def test_under_the_floor_a_confident_one_shot_day_is_blocked_at_the_stricter_bar():
     cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
-                       model_block_min_hour_entropy=1.0, thin_block_min_requests=10,
-                       thin_block_min_score=0.95, thin_block_max_multiturn=0.5,
+                       model_block_min_hour_entropy=1.0, model_block_max_multiturn=0.5,
+                       thin_block_min_requests=10, thin_block_min_score=0.95,
                        model_block_max_end_users=20)
-    ids = ["ring", "chatty", "unsure", "tiny", "burst", "no_turns", "ring_relay"]
+    ids = ["ring", "chatty", "unsure", "tiny", "burst", "spread_unknown", "ring_relay"]
     f = frame(ids)
     f["vol_requests"] = [14, 21, 14, 9, 14, 14, 14]
-    f["div_multiturn_share"] = [0.1, 0.71, 0.1, 0.1, 0.1, None, 0.1]
-    f["tim_hour_entropy"] = [2.9, 2.3, 2.9, 2.9, 0.5, 2.9, 2.9]
+    f["div_multiturn_share"] = [0.1, 0.71, 0.1, 0.1, 0.1, 0.1, 0.1]
+    f["tim_hour_entropy"] = [2.9, 2.3, 2.9, 2.9, 0.5, None, 2.9]
     f["inf_distinct_end_users"] = [0, 0, 0, 0, 0, 0, 25]
     score = np.array([0.99, 0.99, 0.9, 0.99, 0.99, 0.99, 0.99])
     out = apply_policy(f, score, hits([]), cfg)
     # 14 one-shot questions over the day at 0.99: blocked, and the analyst sees on what; a
     # conversation, a score under the stricter bar, under 10 requests, one burst, an unknown
-    # multi-turn share and a relay stay at review (the floor's cap)
+    # spread and a relay stay at review (the floor's cap)
     assert list(out["decision"]) == ["block"] + ["review"] * 6
     assert out.loc[0, "sources"] == ["model", "model_block_thin_evidence"]
     assert all(s == ["model", "model_block_capped"] for s in out["sources"][1:])
@@ -174,13 +174,27 @@ def test_the_thin_evidence_bar_is_off_unless_configured():
     assert list(out["decision"]) == ["review"]
 
 
+def test_a_model_only_block_of_a_day_of_conversations_is_capped_at_review():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_max_multiturn=0.5)
+    f = frame(["chat", "pairs", "unknown", "ruled_chat"])
+    f["vol_requests"] = [91, 900, 300, 91]
+    f["div_multiturn_share"] = [0.76, 0.05, None, 0.76]
+    h = hits([["ruled_chat", D, "u1", "harvest_x", "t", "block", "high", "stable", 0.97, False]])
+    out = apply_policy(f, np.array([0.83, 0.83, 0.83, 0.83]), h, cfg)
+    # a heavy chat user's conversations: reviewed, the analyst sees the cap; prompt-answer pairs
+    # and an unknown share are blocked; a blocking rule still blocks
+    assert list(out["decision"]) == ["review", "block", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"thin_block_min_requests": 0}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 60}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 10, "thin_block_min_score": 0.7}, "thin_block_min_score"),
-    ({"thin_block_min_requests": 10, "thin_block_max_multiturn": 1.5}, "thin_block_max_multiturn"),
+    ({"model_block_max_multiturn": 0.0}, "model_block_max_multiturn"),
+    ({"model_block_max_multiturn": 1.5}, "model_block_max_multiturn"),
 ])
-def test_thin_evidence_settings_are_validated(kwargs, match):
+def test_thin_evidence_and_conversation_settings_are_validated(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
                      **kwargs)
