@@ -20,8 +20,9 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "Model block capped at review",
         "The classifier alone would have blocked this account, but the block was capped at "
         "review because too few requests (that day, over the last 7 days, or in its cluster) "
-        "stood behind the score, because the day's traffic came in one short burst (such as "
-        "a benchmark run), because most of the day's requests continued conversations, or "
+        "stood behind the score, because the day's traffic came in one short burst or one "
+        "working session that the score did not clear at the stricter bar (such as a "
+        "benchmark run), because most of the day's requests continued conversations, or "
         "because the account relays many distinct end users."),
     "model_block_thin_evidence": (
         "Model block on few requests, at a stricter bar",

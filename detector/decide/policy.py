@@ -7,8 +7,11 @@ Sources, per account-day:
   review at most), because
   shares and ratios over a handful of requests are too noisy to cut a customer off on; below
   that floor, down to ``thin_block_min_requests``, a stricter bar applies instead of a cap
-  (score >= ``thin_block_min_score`` and more than one burst), marked
-  ``model_block_thin_evidence``; a model-only block is capped at review when at least
+  (score >= ``strict_block_min_score`` and more than one burst), marked
+  ``model_block_thin_evidence``; a model-only block resting on one working session (the
+  account's own day, outside a cluster, spread under ``session_block_max_hour_entropy`` bits:
+  a benchmark run looks like an office-hours harvesting job) needs that stricter score too; a
+  model-only block is capped at review when at least
   ``model_block_max_multiturn`` of the day's requests continue a conversation (harvesting
   wants prompt-answer pairs; people, even heavy chat users, converse); when the
   account's own day carries that evidence (outside a cluster), the day must also spread beyond a
@@ -50,7 +53,8 @@ class PolicyConfig:
     model_block_max_end_users: int | None = None
     model_block_max_multiturn: float | None = None
     thin_block_min_requests: int | None = None
-    thin_block_min_score: float = 1.0
+    session_block_max_hour_entropy: float | None = None
+    strict_block_min_score: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
@@ -65,13 +69,19 @@ class PolicyConfig:
             raise ValueError("thin_block_min_requests: expected None or a count in "
                              f"(0, model_block_min_requests={self.model_block_min_requests}], "
                              f"got {t!r}")
-        if t is not None and not self.block_threshold <= self.thin_block_min_score <= 1.0 + 1e-9:
-            raise ValueError("thin_block_min_score: expected a score in [block_threshold, 1], "
-                             f"got {self.thin_block_min_score!r}")
+        strict = t is not None or self.session_block_max_hour_entropy is not None
+        if strict and not self.block_threshold <= self.strict_block_min_score <= 1.0 + 1e-9:
+            raise ValueError("strict_block_min_score: expected a score in [block_threshold, 1], "
+                             f"got {self.strict_block_min_score!r}")
         m = self.model_block_max_multiturn
         if m is not None and not 0.0 < m <= 1.0:
             raise ValueError("model_block_max_multiturn: expected a share in (0, 1] or None, "
                              f"got {m!r}")
+        e = self.session_block_max_hour_entropy
+        if e is not None and not (self.model_block_min_hour_entropy or 0.0) <= e <= np.log2(24):
+            raise ValueError("session_block_max_hour_entropy: expected bits in "
+                             "[model_block_min_hour_entropy, log2(24)] or None, got "
+                             f"{e!r}")
         h = self.model_block_min_hour_entropy
         if h is not None and not 0.0 <= h <= np.log2(24):
             raise ValueError("model_block_min_hour_entropy: expected bits in [0, log2(24)] or "
@@ -161,8 +171,9 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
 def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: PolicyConfig
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank the model alone imposes: its threshold ``rank``, with blocks on thin evidence, on a
-    single burst, or of relays capped at review; and the rows whose block passed the
-    thin-evidence bar instead of the evidence floor."""
+    single burst, on one working session under the strict score, on a day of conversations, or
+    of relays capped at review; and the rows whose block passed the thin-evidence bar instead
+    of the evidence floor."""
     thin = np.zeros(len(rank), dtype=bool)
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
         volume = _evidence_requests(frame)
@@ -170,7 +181,11 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
         thin = (rank == 2) & below & _thin_bar(frame, volume, score, cfg)
         rank = np.where((rank == 2) & below & ~thin, 1, rank)
     if cfg.model_block_min_hour_entropy is not None and "tim_hour_entropy" in frame.columns:
-        rank = np.where((rank == 2) & _single_burst(frame, cfg), 1, rank)
+        rank = np.where((rank == 2) & _own_day_under(frame, cfg, cfg.model_block_min_hour_entropy),
+                        1, rank)
+    if cfg.session_block_max_hour_entropy is not None and "tim_hour_entropy" in frame.columns:
+        session = _own_day_under(frame, cfg, cfg.session_block_max_hour_entropy)
+        rank = np.where((rank == 2) & session & (score < cfg.strict_block_min_score), 1, rank)
     if cfg.model_block_max_multiturn is not None and "div_multiturn_share" in frame.columns:
         turns = pd.to_numeric(frame["div_multiturn_share"], errors="coerce").to_numpy(dtype=float)
         rank = np.where((rank == 2) & (np.nan_to_num(turns, nan=0.0) >= cfg.model_block_max_multiturn),
@@ -185,12 +200,12 @@ def _thin_bar(frame: pd.DataFrame, volume: np.ndarray, score: np.ndarray, cfg: P
               ) -> np.ndarray:
     """Rows under the evidence floor that may still be blocked by the model: at least
     ``thin_block_min_requests`` requests behind the score, a score of at least
-    ``thin_block_min_score`` and, when ``model_block_min_hour_entropy`` is set, a day spread
+    ``strict_block_min_score`` and, when ``model_block_min_hour_entropy`` is set, a day spread
     beyond one burst (an unknown spread fails). The other guards (conversations, relays) apply
     to these blocks as to any other."""
     if cfg.thin_block_min_requests is None:
         return np.zeros(len(volume), dtype=bool)
-    ok = (volume >= cfg.thin_block_min_requests) & (score >= cfg.thin_block_min_score)
+    ok = (volume >= cfg.thin_block_min_requests) & (score >= cfg.strict_block_min_score)
     if cfg.model_block_min_hour_entropy is not None:
         spread = (pd.to_numeric(frame["tim_hour_entropy"], errors="coerce").to_numpy(dtype=float)
                   if "tim_hour_entropy" in frame.columns else np.full(len(volume), np.nan))
@@ -198,19 +213,20 @@ def _thin_bar(frame: pd.DataFrame, volume: np.ndarray, score: np.ndarray, cfg: P
     return ok
 
 
-def _single_burst(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:
-    """Rows whose model block would rest on one burst: the account's own day holds the
-    evidence floor (so the day alone backs the block), the account is in no cluster, and the
-    day's hour-of-day entropy is under ``model_block_min_hour_entropy`` (a job of an hour or
-    two). Entropy is a spread, not a count, so this does not move with volume; a block resting
-    on the week or a cluster is backed by more than the day and is not held here."""
+def _own_day_under(frame: pd.DataFrame, cfg: PolicyConfig, bits: float) -> np.ndarray:
+    """Rows whose model block rests on the account's own day alone, spread under ``bits`` of
+    hour-of-day entropy: the day holds the evidence floor, the account is in no cluster, and
+    the day's entropy is known and under ``bits`` (``model_block_min_hour_entropy``: one
+    burst of an hour or two; ``session_block_max_hour_entropy``: one working session).
+    Entropy is a spread, not a count, so this does not move with volume; a block resting on
+    the week or a cluster is backed by more than the day and is not held here."""
     day = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy() \
         if "vol_requests" in frame.columns else np.zeros(len(frame))
     spread = pd.to_numeric(frame["tim_hour_entropy"], errors="coerce").to_numpy(dtype=float)
     alone = (~_in_cluster(frame["cluster_id"]).to_numpy() if "cluster_id" in frame.columns
              else np.ones(len(frame), dtype=bool))
-    burst = ~np.isnan(spread) & (spread < cfg.model_block_min_hour_entropy)
-    return alone & (day >= cfg.model_block_min_requests) & burst
+    under = ~np.isnan(spread) & (spread < bits)
+    return alone & (day >= cfg.model_block_min_requests) & under
 
 
 def _in_cluster(cluster_id: pd.Series) -> pd.Series:

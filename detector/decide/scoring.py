@@ -73,14 +73,25 @@ MODEL_REVIEW_FLOOR = 0.5
 MODEL_BLOCK_MIN_REQUESTS = 50
 
 #: Under that floor, a model-only block still stands on at least this many requests when the
-#: score is at least ``THIN_BLOCK_MIN_SCORE`` and the day spans more than one burst
+#: score is at least ``STRICT_BLOCK_MIN_SCORE`` and the day spans more than one burst
 #: (``policy._thin_bar``; the conversation guard below applies too). Low-and-slow rings keep each
 #: account at 8-45 one-shot questions a day; on the development seeds of both generators no
 #: benign account-day under 50 requests passed this bar and the conversation guard
 #: (docs/model.md). Evasion cost: under 10 requests an account a day keeps a ring member
 #: reviewed, not blocked, by the model alone.
 THIN_BLOCK_MIN_REQUESTS = 10
-THIN_BLOCK_MIN_SCORE = 0.95
+#: The score a model-only block on narrow evidence needs: 10 to 49 requests (above) or one
+#: working session (below). It sits above the isotonic step that holds both bulk harvesters and
+#: benchmark runs (0.917 for the default model).
+STRICT_BLOCK_MIN_SCORE = 0.95
+
+#: A model-only block resting on the account's own day (outside a cluster) whose traffic is
+#: spread under this many bits of hour-of-day entropy (six equally busy hours, a working day)
+#: needs ``STRICT_BLOCK_MIN_SCORE``: a benchmark run of a few hours looks like an office-hours
+#: harvesting job to the model (eval runs of 51, 132 and 900 requests spread over 1.0-2.3 bits
+#: scored 0.83-0.92 on development and final homes). Evasion cost: a harvester packing each day
+#: into a few hours is blocked by the model only at 0.95 (rules, clusters and its week act).
+SESSION_BLOCK_MAX_HOUR_ENTROPY = float(np.log2(6))
 
 #: A model-only block is capped at review when at least this share of the day's requests
 #: continue a conversation (``div_multiturn_share``): a training example is one prompt and one
@@ -115,7 +126,8 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
                         model_block_max_end_users=MODEL_BLOCK_MAX_END_USERS,
                         model_block_max_multiturn=MODEL_BLOCK_MAX_MULTITURN,
                         thin_block_min_requests=THIN_BLOCK_MIN_REQUESTS,
-                        thin_block_min_score=max(THIN_BLOCK_MIN_SCORE, block))
+                        session_block_max_hour_entropy=SESSION_BLOCK_MAX_HOUR_ENTROPY,
+                        strict_block_min_score=max(STRICT_BLOCK_MIN_SCORE, block))
 
 
 def score_frame(settings: Settings, con, view: str, model_card: tuple | None = None,

@@ -27,7 +27,8 @@ def _full_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
     frame = pd.DataFrame({c: rng.uniform(0, 50, n) for c in dict.fromkeys(names)})
     frame["vol_requests"] = rng.integers(0, 120, n)  # the evidence floor (50) by the day,
     frame["w7_vol_requests"] = frame["vol_requests"] + rng.integers(0, 100, n)  # or the week
-    frame["tim_hour_entropy"] = rng.uniform(0, 3, n)
+    frame["tim_hour_entropy"] = rng.uniform(0, 4.5, n)  # the burst and session guards
+    frame["div_multiturn_share"] = rng.uniform(0, 1, n)  # the conversation guard
     frame["inf_distinct_end_users"] = rng.integers(0, 40, n)
     frame.insert(0, "date", [dt.date(2026, 11, 23 + i % 2) for i in range(n)])
     frame.insert(0, "account_id", [f"a{i:03d}" for i in range(n)])

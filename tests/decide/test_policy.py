@@ -148,7 +148,7 @@ def test_an_accounts_week_backs_a_model_block_its_day_alone_cannot():
 def test_under_the_floor_a_confident_one_shot_day_is_blocked_at_the_stricter_bar():
     cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
                        model_block_min_hour_entropy=1.0, model_block_max_multiturn=0.5,
-                       thin_block_min_requests=10, thin_block_min_score=0.95,
+                       thin_block_min_requests=10, strict_block_min_score=0.95,
                        model_block_max_end_users=20)
     ids = ["ring", "chatty", "unsure", "tiny", "burst", "spread_unknown", "ring_relay"]
     f = frame(ids)
@@ -187,10 +187,29 @@ def test_a_model_only_block_of_a_day_of_conversations_is_capped_at_review():
     assert out.loc[0, "sources"] == ["model", "model_block_capped"]
 
 
+def test_a_model_only_block_on_one_working_session_needs_the_strict_score():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
+                       model_block_min_hour_entropy=1.0, session_block_max_hour_entropy=2.585,
+                       strict_block_min_score=0.95)
+    ids = ["bench_run", "sure_job", "all_day", "in_cluster", "week_backed"]
+    f = frame(ids, clusters=[None, None, None, "c1", None])
+    f["vol_requests"] = [900, 900, 900, 900, 30]
+    f["w7_vol_requests"] = [900, 900, 900, 900, 200]
+    f["tim_hour_entropy"] = [1.01, 1.01, 4.2, 1.01, 1.01]
+    out = apply_policy(f, np.array([0.917, 0.99, 0.917, 0.917, 0.917]), hits([]), cfg)
+    # a few hours' run at the step that holds benchmark runs and harvesters alike: reviewed;
+    # a stricter score, a day-long spread, a cluster or a week behind the score still block
+    assert list(out["decision"]) == ["review", "block", "block", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
+    ({"session_block_max_hour_entropy": 5.0}, "session_block_max_hour_entropy"),
+    ({"session_block_max_hour_entropy": 2.5, "strict_block_min_score": 0.5},
+     "strict_block_min_score"),
     ({"thin_block_min_requests": 0}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 60}, "thin_block_min_requests"),
-    ({"thin_block_min_requests": 10, "thin_block_min_score": 0.7}, "thin_block_min_score"),
+    ({"thin_block_min_requests": 10, "strict_block_min_score": 0.7}, "strict_block_min_score"),
     ({"model_block_max_multiturn": 0.0}, "model_block_max_multiturn"),
     ({"model_block_max_multiturn": 1.5}, "model_block_max_multiturn"),
 ])
