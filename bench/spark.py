@@ -204,6 +204,8 @@ def main() -> None:
     ap.add_argument("--memory", default="1g", help="the job part's worker memory")
     args = ap.parse_args()
     load0 = os.getloadavg()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()  # the code the run started with
     with tempfile.TemporaryDirectory(prefix="dg-bench-spark-") as tmp:
         root = Path(tmp)
         simulate(root / "logs", accounts=args.accounts, days=args.days, seed=args.seed)
@@ -232,8 +234,6 @@ def main() -> None:
         executors = None
         if args.part in ("all", "executors"):
             executors = executors_part(duck, root, days, requests)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
     made = {"script": "bench/spark.py " + " ".join(sys.argv[1:]), "commit": commit,
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     scenario = {"accounts": args.accounts, "days": days, "requests": requests, "seed": args.seed}
