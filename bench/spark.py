@@ -1,5 +1,5 @@
-"""The feature stage on DuckDB (in process) vs a Spark standalone cluster on this machine, and
-the Spark stages of the job on one executor vs two.
+"""The whole scoring job per stage, and the feature stage, on DuckDB (in process) vs a Spark
+standalone cluster on this machine, and the Spark stages of the job on one executor vs two.
 
     .venv/bin/python bench/spark.py --accounts 1000 --days 1 [--workers 1] [--part all]
                                     [--memory 1g]
