@@ -1,25 +1,21 @@
 """Decision policy: ordered outcomes allow < review < block; the strongest source wins.
 
 Sources, per account-day:
-- the model: score >= block threshold -> block, >= review threshold -> review; a model-only
-  block needs ``model_block_min_requests`` requests behind the score: the account's own that
-  day or over the 7-day window its ``w7_*`` features read, or its cluster's that day (fewer:
-  review at most), because
-  shares and ratios over a handful of requests are too noisy to cut a customer off on; below
-  that floor, down to ``thin_block_min_requests``, a stricter bar applies instead of a cap
-  (score >= ``strict_block_min_score`` and more than one burst), marked
-  ``model_block_thin_evidence``; a model-only block resting on one working session (the
-  account's own day, outside a cluster, spread under ``session_block_max_hour_entropy`` bits:
-  a benchmark run looks like an office-hours harvesting job) needs that stricter score too; a
-  model-only block is capped at review when at least
-  ``model_block_max_multiturn`` of the day's requests continue a conversation (harvesting
-  wants prompt-answer pairs; people, even heavy chat users, converse); when the
-  account's own day carries that evidence (outside a cluster), the day must also spread beyond a
-  single burst (``model_block_min_hour_entropy`` bits of hour-of-day entropy: one short job, such
-  as a benchmark run, is shown to an analyst before the account is cut off); and a model-only
-  block is capped at review for a relay passing ``model_block_max_end_users`` or more distinct
-  end-user ids (a platform serving identified users is a business to talk to, not to cut off on
-  a score);
+- the model: score >= block threshold -> block, >= review threshold -> review. A model-only
+  block is capped at review (``model_block_capped``) unless:
+  - ``model_block_min_requests`` requests stand behind the score: the account's own that day
+    or over the 7-day window its ``w7_*`` features read, or its cluster's that day (shares and
+    ratios over a handful of requests are too noisy to cut a customer off on); or, down to
+    ``thin_block_min_requests``, the score reaches ``strict_block_min_score`` over more than
+    one burst (``model_block_thin_evidence``);
+  - when the account's own day carries that evidence (outside a cluster), the day spreads
+    beyond a single burst (``model_block_min_hour_entropy`` bits of hour-of-day entropy), and
+    beyond one working session (``session_block_max_hour_entropy`` bits) or the score reaches
+    ``strict_block_min_score`` (a benchmark run looks like an office-hours harvesting job);
+  - under ``model_block_max_multiturn`` of the day's requests continue a conversation
+    (harvesting wants prompt-answer pairs; people, even heavy chat users, converse);
+  - the account relays fewer than ``model_block_max_end_users`` distinct end-user ids (a
+    platform serving identified users is a business to talk to, not to cut off on a score);
 - rules: each acting rule (status test/stable) imposes its action and lifts the score to at least
   its score contribution; experimental rules are recorded as shadow hits and never act;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
