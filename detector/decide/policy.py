@@ -7,7 +7,9 @@ Sources, per account-day:
     or over the 7-day window its ``w7_*`` features read, or its cluster's that day (shares and
     ratios over a handful of requests are too noisy to cut a customer off on); or, down to
     ``thin_block_min_requests``, the score reaches ``strict_block_min_score`` over more than
-    one burst (``model_block_thin_evidence``);
+    one burst (``model_block_thin_evidence``); when the tier is on, a day under the floor
+    backed by its week needs ``strict_block_min_score`` too (a week of a small app's ordinary
+    days is not a harvesting job's evidence);
   - when the account's own day carries that evidence (outside a cluster), the day spreads
     beyond a single burst (``model_block_min_hour_entropy`` bits of hour-of-day entropy), and
     beyond one working session (``session_block_max_hour_entropy`` bits) or the score reaches
@@ -176,6 +178,9 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
         below = volume < cfg.model_block_min_requests
         thin = (rank == 2) & below & _thin_bar(frame, volume, score, cfg)
         rank = np.where((rank == 2) & below & ~thin, 1, rank)
+        if cfg.thin_block_min_requests is not None:  # the day thin, the week full: strict too
+            by_week = ~below & (_day_evidence(frame) < cfg.model_block_min_requests)
+            rank = np.where((rank == 2) & by_week & (score < cfg.strict_block_min_score), 1, rank)
     if cfg.model_block_min_hour_entropy is not None and "tim_hour_entropy" in frame.columns:
         rank = np.where((rank == 2) & _own_day_under(frame, cfg, cfg.model_block_min_hour_entropy),
                         1, rank)
@@ -235,21 +240,26 @@ def _threshold_rank(score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
 
 
 def _evidence_requests(frame: pd.DataFrame) -> np.ndarray:
-    """Requests behind each row's model score: the account's own that day or over the 7 days
-    ending on it (``w7_vol_requests``: the window its ``w7_*`` features are computed over; a
-    low-and-slow account accumulates evidence day after day), or its cluster's that day when
-    it is in one (a fleet of small accounts pools its evidence, as it pools its traffic)."""
-    day = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy()
-    own = day
+    """Requests behind each row's model score: the day's (:func:`_day_evidence`) or the
+    account's over the 7 days ending on it (``w7_vol_requests``: the window its ``w7_*``
+    features are computed over; a low-and-slow account accumulates evidence day after day)."""
+    own = _day_evidence(frame)
     if "w7_vol_requests" in frame.columns:
         week = pd.to_numeric(frame["w7_vol_requests"], errors="coerce").fillna(0).to_numpy()
-        own = np.maximum(day, week)
+        own = np.maximum(own, week)
+    return own
+
+
+def _day_evidence(frame: pd.DataFrame) -> np.ndarray:
+    """Requests behind each row's score that day: the account's own, or its cluster's when it
+    is in one (a fleet of small accounts pools its evidence, as it pools its traffic)."""
+    day = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy()
     if "cluster_id" not in frame.columns:
-        return own
+        return day
     cluster = frame["cluster_id"].astype(object).where(frame["cluster_id"].notna(), None)
     keyed = pd.DataFrame({"c": cluster, "d": frame["date"], "v": day})
     pooled = keyed.groupby(["c", "d"], dropna=True)["v"].transform("sum")
-    return np.maximum(own, pooled.fillna(0).to_numpy())
+    return np.maximum(day, pooled.fillna(0).to_numpy())
 
 
 def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool,

@@ -217,3 +217,18 @@ def test_thin_evidence_and_conversation_settings_are_validated(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
                      **kwargs)
+
+
+def test_with_the_thin_tier_a_block_backed_by_the_week_alone_needs_the_strict_score():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
+                       thin_block_min_requests=10, strict_block_min_score=0.95)
+    f = frame(["small_app", "ring_member", "full_day", "fleet1", "fleet2", "fleet3"],
+              clusters=[None, None, None, "c1", "c1", "c1"])
+    f["vol_requests"] = [31, 31, 120, 20, 20, 20]
+    f["w7_vol_requests"] = [92, 92, 120, 20, 20, 20]
+    f["tim_hour_entropy"] = [4.0, 3.0, 4.0, 3.0, 3.0, 3.0]
+    out = apply_policy(f, np.array([0.83, 0.99, 0.83, 0.83, 0.83, 0.83]), hits([]), cfg)
+    # 31 requests today, 92 over the week, at 0.83: reviewed; at 0.99 the week backs a block;
+    # a day holding the floor, or a cluster's pooled day, blocks at the usual threshold
+    assert list(out["decision"]) == ["review", "block", "block", "block", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]
