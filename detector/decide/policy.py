@@ -173,31 +173,42 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
     of relays capped at review; and the rows whose block passed the thin-evidence bar instead
     of the evidence floor."""
     thin = np.zeros(len(rank), dtype=bool)
+    spread = _numeric(frame, "tim_hour_entropy")  # hour-of-day entropy; unknown: NaN, held
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
-        volume = _evidence_requests(frame)
+        day = _day_evidence(frame)
+        volume = np.maximum(day, _numeric(frame, "w7_vol_requests", 0.0))
         below = volume < cfg.model_block_min_requests
-        thin = (rank == 2) & below & _thin_bar(frame, volume, score, cfg)
+        thin = (rank == 2) & below & _thin_bar(volume, spread, score, cfg)
         rank = np.where((rank == 2) & below & ~thin, 1, rank)
         if cfg.thin_block_min_requests is not None:  # the day thin, the week full: strict too
-            by_week = ~below & (_day_evidence(frame) < cfg.model_block_min_requests)
+            by_week = ~below & (day < cfg.model_block_min_requests)
             rank = np.where((rank == 2) & by_week & (score < cfg.strict_block_min_score), 1, rank)
-    if cfg.model_block_min_hour_entropy is not None and "tim_hour_entropy" in frame.columns:
-        rank = np.where((rank == 2) & _own_day_under(frame, cfg, cfg.model_block_min_hour_entropy),
-                        1, rank)
-    if cfg.session_block_max_hour_entropy is not None and "tim_hour_entropy" in frame.columns:
-        session = _own_day_under(frame, cfg, cfg.session_block_max_hour_entropy)
-        rank = np.where((rank == 2) & session & (score < cfg.strict_block_min_score), 1, rank)
+    if "tim_hour_entropy" in frame.columns:
+        own = _own_day(frame, cfg)
+        if cfg.model_block_min_hour_entropy is not None:
+            rank = np.where((rank == 2) & own & (spread < cfg.model_block_min_hour_entropy), 1, rank)
+        if cfg.session_block_max_hour_entropy is not None:
+            session = own & (spread < cfg.session_block_max_hour_entropy)
+            rank = np.where((rank == 2) & session & (score < cfg.strict_block_min_score), 1, rank)
     if cfg.model_block_max_multiturn is not None and "div_multiturn_share" in frame.columns:
-        turns = pd.to_numeric(frame["div_multiturn_share"], errors="coerce").to_numpy(dtype=float)
-        rank = np.where((rank == 2) & (np.nan_to_num(turns, nan=0.0) >= cfg.model_block_max_multiturn),
-                        1, rank)
+        turns = _numeric(frame, "div_multiturn_share", 0.0)
+        rank = np.where((rank == 2) & (turns >= cfg.model_block_max_multiturn), 1, rank)
     if cfg.model_block_max_end_users is not None and "inf_distinct_end_users" in frame.columns:
-        users = pd.to_numeric(frame["inf_distinct_end_users"], errors="coerce").fillna(0).to_numpy()
+        users = _numeric(frame, "inf_distinct_end_users", 0.0)
         rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
     return rank, thin
 
 
-def _thin_bar(frame: pd.DataFrame, volume: np.ndarray, score: np.ndarray, cfg: PolicyConfig
+def _numeric(frame: pd.DataFrame, column: str, missing: float = np.nan) -> np.ndarray:
+    """``column`` of ``frame`` as floats, ``missing`` for nulls, unparsable values and an
+    absent column."""
+    if column not in frame.columns:
+        return np.full(len(frame), missing)
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isnan(values), missing, values)
+
+
+def _thin_bar(volume: np.ndarray, spread: np.ndarray, score: np.ndarray, cfg: PolicyConfig
               ) -> np.ndarray:
     """Rows under the evidence floor that may still be blocked by the model: at least
     ``thin_block_min_requests`` requests behind the score, a score of at least
@@ -208,26 +219,20 @@ def _thin_bar(frame: pd.DataFrame, volume: np.ndarray, score: np.ndarray, cfg: P
         return np.zeros(len(volume), dtype=bool)
     ok = (volume >= cfg.thin_block_min_requests) & (score >= cfg.strict_block_min_score)
     if cfg.model_block_min_hour_entropy is not None:
-        spread = (pd.to_numeric(frame["tim_hour_entropy"], errors="coerce").to_numpy(dtype=float)
-                  if "tim_hour_entropy" in frame.columns else np.full(len(volume), np.nan))
-        ok &= np.nan_to_num(spread, nan=-1.0) >= cfg.model_block_min_hour_entropy
+        ok &= spread >= cfg.model_block_min_hour_entropy  # NaN compares False
     return ok
 
 
-def _own_day_under(frame: pd.DataFrame, cfg: PolicyConfig, bits: float) -> np.ndarray:
-    """Rows whose model block rests on the account's own day alone, spread under ``bits`` of
-    hour-of-day entropy: the day holds the evidence floor, the account is in no cluster, and
-    the day's entropy is known and under ``bits`` (``model_block_min_hour_entropy``: one
-    burst of an hour or two; ``session_block_max_hour_entropy``: one working session).
-    Entropy is a spread, not a count, so this does not move with volume; a block resting on
-    the week or a cluster is backed by more than the day and is not held here."""
-    day = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy() \
-        if "vol_requests" in frame.columns else np.zeros(len(frame))
-    spread = pd.to_numeric(frame["tim_hour_entropy"], errors="coerce").to_numpy(dtype=float)
+def _own_day(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:
+    """Rows whose model block rests on the account's own day alone: the day holds the evidence
+    floor and the account is in no cluster. The burst and session guards hold such a day when
+    its hour-of-day entropy is known and under their bits (entropy is a spread, not a count,
+    so they do not move with volume); a block resting on the week or a cluster is backed by
+    more than the day and is not held there."""
+    day = _numeric(frame, "vol_requests", 0.0)
     alone = (~_in_cluster(frame["cluster_id"]).to_numpy() if "cluster_id" in frame.columns
              else np.ones(len(frame), dtype=bool))
-    under = ~np.isnan(spread) & (spread < bits)
-    return alone & (day >= cfg.model_block_min_requests) & under
+    return alone & (day >= cfg.model_block_min_requests)
 
 
 def _in_cluster(cluster_id: pd.Series) -> pd.Series:
@@ -239,21 +244,10 @@ def _threshold_rank(score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
     return np.where(score >= cfg.block_threshold, 2, np.where(score >= cfg.review_threshold, 1, 0))
 
 
-def _evidence_requests(frame: pd.DataFrame) -> np.ndarray:
-    """Requests behind each row's model score: the day's (:func:`_day_evidence`) or the
-    account's over the 7 days ending on it (``w7_vol_requests``: the window its ``w7_*``
-    features are computed over; a low-and-slow account accumulates evidence day after day)."""
-    own = _day_evidence(frame)
-    if "w7_vol_requests" in frame.columns:
-        week = pd.to_numeric(frame["w7_vol_requests"], errors="coerce").fillna(0).to_numpy()
-        own = np.maximum(own, week)
-    return own
-
-
 def _day_evidence(frame: pd.DataFrame) -> np.ndarray:
     """Requests behind each row's score that day: the account's own, or its cluster's when it
     is in one (a fleet of small accounts pools its evidence, as it pools its traffic)."""
-    day = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0).to_numpy()
+    day = _numeric(frame, "vol_requests", 0.0)
     if "cluster_id" not in frame.columns:
         return day
     cluster = frame["cluster_id"].astype(object).where(frame["cluster_id"].notna(), None)

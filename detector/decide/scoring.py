@@ -69,7 +69,7 @@ MODEL_BLOCK_FLOOR = 0.8
 MODEL_REVIEW_FLOOR = 0.5
 
 #: A model-only block needs this many requests behind the score (the day's, the 7-day window's or
-#: the cluster's that day: ``policy._evidence_requests``); below it the model can only review.
+#: the cluster's that day: ``policy._model_rank``); below it the model can only review.
 MODEL_BLOCK_MIN_REQUESTS = 50
 
 #: Under that floor, a model-only block still stands on at least this many requests when the
