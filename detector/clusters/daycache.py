@@ -282,7 +282,9 @@ def open_window(con: duckdb.DuckDBPyConnection, settings: Settings, day: str, da
     ``win_scaffold``, ``win_minutes``: the cached rows of the window's days for the accounts
     of table ``nodes``. The key tables are read by several queries; the prompt samples and
     minute counts, the largest, by one each, straight from the cache files (not held in
-    DuckDB's memory, whose share of the stage is capped). Returns seconds spent building
+    DuckDB's memory, whose share of the stage is capped). With ``spark`` every one is a view:
+    the executors read the files themselves (``keys_spark``, ``templates_spark``,
+    ``timing_spark``), so the driver holds none of their rows. Returns seconds spent building
     caches, per day built.
     """
     in_window = window_days(settings, day, days)
@@ -292,15 +294,22 @@ def open_window(con: duckdb.DuckDBPyConnection, settings: Settings, day: str, da
         files = [day_dir(settings, d, key) / f"{name}.parquet" for d in in_window]
         src = ("read_parquet([" + ", ".join(f"'{_q(f)}'" for f in files) + "])" if files
                else _EMPTY[name])
-        con.execute(f"CREATE OR REPLACE TEMP {_KIND[name]} win_{name} AS SELECT * FROM {src} "
-                    "WHERE account_id IN (SELECT account_id FROM nodes)")
+        con.execute(f"CREATE OR REPLACE TEMP {_kind(name, spark)} win_{name} AS SELECT * "
+                    f"FROM {src} WHERE account_id IN (SELECT account_id FROM nodes)")
     return built
 
 
-def close_window(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the window's tables and views (frees their memory before the next window)."""
+def close_window(con: duckdb.DuckDBPyConnection, spark: Any = None) -> None:
+    """Drop the window's tables and views (frees their memory before the next window);
+    ``spark`` as given to :func:`open_window`."""
     for name in TABLES:
-        con.execute(f"DROP {_KIND[name]} IF EXISTS win_{name}")
+        con.execute(f"DROP {_kind(name, spark)} IF EXISTS win_{name}")
+
+
+def _kind(name: str, spark: Any) -> str:
+    """How :func:`open_window` holds ingredient ``name``: a view with ``spark``, else
+    ``_KIND``'s."""
+    return "VIEW" if spark is not None else _KIND[name]
 
 
 #: How ``open_window`` holds each ingredient: a table (read by several queries) or a view.

@@ -2,9 +2,10 @@
 connected components, in Spark SQL.
 
 - :func:`key_pairs` / :func:`star_pairs`: the same SQL as ``detector.clusters.keys`` (same
-  popular-key cap, weights, floor and evidence JSON), over key rows sent from the driver. The
-  key rows are per account (distinct addresses, instruments, profiles: bounded by accounts x
-  keys); the self-join inside each key group, which costs m^2 / 2 pairs for a key of m
+  popular-key cap, weights, floor and evidence JSON), over key rows built on the executors from
+  the day caches (a Spark DataFrame: ``detector.clusters.keys_spark``) or sent from the driver
+  (an Arrow table: the raw window without the caches, the creation buckets of the day's
+  accounts). The self-join inside each key group, which costs m^2 / 2 pairs for a key of m
   accounts, runs on the executors.
 - :func:`components`: connected components of the linked pairs by iterative min-label
   propagation (each account takes the smallest label among itself and its neighbours until no
@@ -39,8 +40,16 @@ def session(settings: Settings) -> Any:
     return spark_session(settings)
 
 
-def _view(spark: Any, name: str, rows: pa.Table, schema: str) -> None:
-    spark.createDataFrame(rows, schema=schema).createOrReplaceTempView(name)
+def _view(spark: Any, name: str, rows: pa.Table | Any, schema: str) -> None:
+    """View ``name`` of ``rows``: an Arrow table (sent from the driver) or a Spark DataFrame."""
+    if isinstance(rows, pa.Table):
+        rows = spark.createDataFrame(rows, schema=schema)
+    rows.createOrReplaceTempView(name)
+
+
+def _no_rows(rows: pa.Table | Any) -> bool:
+    """True for an empty Arrow table (a DataFrame is not counted: an empty one pairs nothing)."""
+    return isinstance(rows, pa.Table) and rows.num_rows == 0
 
 
 def _fetch(spark: Any, sql: str) -> pd.DataFrame:
@@ -50,11 +59,11 @@ def _fetch(spark: Any, sql: str) -> pd.DataFrame:
     return df[PAIR_COLUMNS].sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
 
 
-def key_pairs(spark: Any, rows: pa.Table, edge_type: str, cap: int, weigh: str = "popularity",
+def key_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int, weigh: str = "popularity",
               normalize: bool = False, min_weight: float = 0.0) -> pd.DataFrame:
     """``detector.clusters.keys.key_pairs`` over ``rows`` (distinct key, slot, account_id,
-    factor: the key rows, nulls already dropped), the pairing on the cluster."""
-    if rows.num_rows == 0:
+    factor: the key rows, nulls already dropped; Arrow or Spark), the pairing on the cluster."""
+    if _no_rows(rows):
         return _empty()
     _view(spark, "dg_keys", rows, _KEY_SCHEMA)
     combine = ("least(1.0D, sum(kw) / first(norm))" if normalize
@@ -84,9 +93,10 @@ def key_pairs(spark: Any, rows: pa.Table, edge_type: str, cap: int, weigh: str =
     """)
 
 
-def star_pairs(spark: Any, rows: pa.Table, edge_type: str, cap: int) -> pd.DataFrame:
-    """``detector.clusters.keys.star_pairs`` over ``rows`` (distinct key, account_id)."""
-    if rows.num_rows == 0:
+def star_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int) -> pd.DataFrame:
+    """``detector.clusters.keys.star_pairs`` over ``rows`` (distinct key, account_id; Arrow or
+    Spark)."""
+    if _no_rows(rows):
         return _empty()
     _view(spark, "dg_star", rows, "key string, account_id string")
     return _fetch(spark, f"""

@@ -24,6 +24,7 @@ from detector.clusters import (
     dialect,
     embedding_spark,
     keys,
+    keys_spark,
     templates_spark,
     timing_spark,
 )
@@ -91,30 +92,52 @@ def open_window(con: duckdb.DuckDBPyConnection, day: str, days: int) -> None:
                 "FROM win_text")
 
 
-def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
-              cached: bool = False, spark: Any = None) -> list[pd.DataFrame]:
-    """Payment, address, prefix and client-fingerprint edges of the open window (from the
-    raw table ``win``, or with ``cached`` from the ``win_*`` tables and views of ``daycache``); with
-    ``spark`` (a SparkSession) the pairing runs on the cluster (``keys.key_pairs``)."""
-    cap, floor = p.max_key_accounts, p.min_edge_weight
-    if cached:
-        pay = keys.cached_payment_sql("win_payment")
-        ip = keys.cached_address_sql("win_ip", 1.0)
-        prefix = keys.cached_address_sql("win_prefix", p.prefix_factor)
-        fp = keys.fingerprint_sql(p.fingerprint_min_share, p.generic_ua_factor, "win_profile")
+def key_specs(p: ClusterParams, tables: dict[str, str] | None = None,
+              ) -> list[tuple[str, str, dict[str, Any]]]:
+    """(edge type, key SQL, pairing arguments) of the payment, address, prefix and
+    client-fingerprint families of the open window: over the raw table ``win`` (``tables``
+    None) or over the cached key tables named by ``tables`` (payment, ip, prefix, profile:
+    DuckDB's ``win_*`` tables or ``keys_spark.VIEWS``). ``star``: ``keys.star_pairs``."""
+    floor = p.min_edge_weight
+    if tables is not None:
+        pay = keys.cached_payment_sql(tables["payment"])
+        ip = keys.cached_address_sql(tables["ip"], 1.0)
+        prefix = keys.cached_address_sql(tables["prefix"], p.prefix_factor)
+        fp = keys.fingerprint_sql(p.fingerprint_min_share, p.generic_ua_factor,
+                                  tables["profile"])
     else:
         pay = keys.payment_sql()
         ip = keys.address_sql("client_ip", p.ip_slot_s, 1.0)
         prefix = keys.address_sql("ip_prefix", p.ip_slot_s, p.prefix_factor)
         fp = keys.fingerprint_sql(p.fingerprint_min_share, p.generic_ua_factor)
     return [
-        keys.key_pairs(con, "payment", pay, cap, weigh="one", spark=spark),
-        keys.star_pairs(con, "payment", pay, cap, spark=spark),
-        keys.key_pairs(con, "ip", ip, cap, normalize=True, min_weight=floor, spark=spark),
-        keys.key_pairs(con, "prefix", prefix, cap, normalize=True, min_weight=floor,
-                       spark=spark),
-        keys.key_pairs(con, "fingerprint", fp, cap, min_weight=floor, spark=spark),
+        ("payment", pay, {"weigh": "one"}),
+        ("payment", pay, {"star": True}),
+        ("ip", ip, {"normalize": True, "min_weight": floor}),
+        ("prefix", prefix, {"normalize": True, "min_weight": floor}),
+        ("fingerprint", fp, {"min_weight": floor}),
     ]
+
+
+#: DuckDB's tables of the cached key tables of the open window (``daycache.open_window``).
+WIN_KEY_TABLES = {name: f"win_{name}" for name in ("payment", "ip", "prefix", "profile")}
+
+
+def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
+              cached: bool = False, spark: Any = None) -> list[pd.DataFrame]:
+    """Payment, address, prefix and client-fingerprint edges of the open window (from the
+    raw table ``win``, or with ``cached`` from the ``win_*`` tables and views of ``daycache``); with
+    ``spark`` (a SparkSession) the key rows are read here and the pairing runs on the cluster
+    (``keys.key_pairs``; with the day caches on Spark, ``keys_spark.key_edges`` instead)."""
+    out = []
+    for edge_type, sql, kw in key_specs(p, WIN_KEY_TABLES if cached else None):
+        kw = dict(kw)
+        if kw.pop("star", False):
+            out.append(keys.star_pairs(con, edge_type, sql, p.max_key_accounts, spark=spark))
+        else:
+            out.append(keys.key_pairs(con, edge_type, sql, p.max_key_accounts, spark=spark,
+                                      **kw))
+    return out
 
 
 def creation_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
@@ -284,7 +307,11 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     else:
         open_window(con, day, days)
         clock.lap("read")
-    parts = key_edges(con, p, cached, spark)
+    if cached and spark is not None:  # key rows built and paired on the cluster
+        parts = keys_spark.key_edges(spark, settings, day, days, p,
+                                     key_specs(p, keys_spark.VIEWS))
+    else:
+        parts = key_edges(con, p, cached, spark)
     clock.lap("keys")
     parts.append(_template_edges(con, p, ctx, clock, day, settings if cached else None, spark))
     if days == 1:
@@ -303,6 +330,6 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
         edges = pd.concat([edges, *extra], ignore_index=True)
     edges["window"] = f"{days}d"
     if cached:
-        daycache.close_window(con)
+        daycache.close_window(con, spark)
     ctx.counts.update({"typed_edges": int(len(edges)), "verified_pairs": int(len(cands))})
     return edges, ctx
