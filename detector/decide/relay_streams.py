@@ -12,9 +12,10 @@ classifier would block:
   harvesting script sends one profile, whatever end-user ids and client addresses it spreads
   its requests over);
 - a stream is judged when it holds at least the model-only block's evidence floor
-  (``PolicyConfig.model_block_min_requests``) in requests and at most ``MAX_SHARE`` of the
-  relay's requests that day (a stream that is
-  the whole relay is the relay, already judged and capped);
+  (``PolicyConfig.model_block_min_requests``) in requests, or, with the thin-evidence tier on,
+  at least ``thin_block_min_requests`` (its bar is then ``strict_block_min_score``, as for an
+  account's thin day), and at most ``MAX_SHARE`` of the relay's requests that day (a stream
+  that is the whole relay is the relay, already judged and capped);
 - each judged stream gets the daily features of a pseudo-account ``<account>~<stream>``
   (``detector.features.compute.bound_day_tables`` on the stream's requests; its ``w7_``
   columns are the day's own values, a stream has no stored window) and is scored by the same
@@ -24,8 +25,9 @@ classifier would block:
   features are absent (the classifier imputes);
 - the rest of the relay's day beside each stream (its other requests) is featured and scored
   the same way;
-- the relay-day is blocked when a stream scores at or above the block threshold *and* the rest
-  of the relay scores below the review threshold: harvesting concentrated in one stream of an
+- the relay-day is blocked when a stream scores at or above its bar (the block threshold, or
+  the strict score under the floor) *and* the rest of the relay scores below the review
+  threshold: harvesting concentrated in one stream of an
   otherwise ordinary relay. (A relay the model already scores as a block gives high scores to
   any large sample of its traffic; only the contrast says the stream is the relay's own
   harvesting.) The verdict's sources get ``relay_stream_harvest`` and its explanation the
@@ -172,8 +174,7 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
             eng.close()
     found: dict[int, dict] = {}
     for day, accounts in sorted(by_day.items()):
-        req, info = stream_requests(settings, day, sorted(accounts),
-                                     cfg.model_block_min_requests)
+        req, info = stream_requests(settings, day, sorted(accounts), _stream_floor(cfg))
         if not info:
             continue
         feats = stream_features(settings, req, day, fs,
@@ -184,11 +185,24 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
             p = accounts[ev["account_id"]]
             # the stream harvests and the relay's other traffic does not: a sample of traffic
             # the model already scores as a block would score as one too, with its rest
-            if (score >= cfg.block_threshold and rest < cfg.review_threshold
+            if (score >= _stream_bar(ev["requests"], cfg) and rest < cfg.review_threshold
                     and score > found.get(p, {}).get("score", -1.0)):
                 found[p] = {**ev, "score": round(float(score), 6),
                             "rest_score": round(float(rest), 6)}
     return found
+
+
+def _stream_floor(cfg: PolicyConfig) -> int:
+    """The fewest requests a judged stream holds: the thin tier's floor when it is on."""
+    return cfg.thin_block_min_requests or cfg.model_block_min_requests
+
+
+def _stream_bar(requests: int, cfg: PolicyConfig) -> float:
+    """The score a stream of ``requests`` needs: the block threshold at the evidence floor,
+    the strict score under it (a stream of 10-49 requests is thin evidence, as a day is)."""
+    if requests >= cfg.model_block_min_requests:
+        return cfg.block_threshold
+    return cfg.strict_block_min_score
 
 
 def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:

@@ -172,3 +172,37 @@ def test_each_stream_gets_the_coverage_statistics_of_its_own_prompts(tmp_path):
     # the family switched off: no coverage columns at all (the classifier imputes them)
     plain = relay_streams.stream_features(s, req, DAY, fs, coverage=False)
     assert not any(c.startswith("cov_") for c in plain.columns)
+
+
+THIN = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50,
+                    model_block_max_end_users=20, thin_block_min_requests=10,
+                    strict_block_min_score=0.95)
+
+
+class _Scores:
+    """Scores the harvesting profile ``harvest`` and everything else 0.2."""
+
+    def __init__(self, harvest: float) -> None:
+        self.harvest = harvest
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        long = pd.to_numeric(frame["hv_max_tokens_mean"], errors="coerce").fillna(0) >= 2048
+        p = np.where(long, self.harvest, 0.2)
+        return np.column_stack([1 - p, p])
+
+
+@pytest.mark.parametrize("harvest,cfg,blocked", [
+    (0.97, THIN, True),    # 30 requests at the strict score, the tier on: thin evidence
+    (0.93, THIN, False),   # above the block threshold, under the strict score
+    (0.97, CFG, False),    # the tier off: under the floor, not a stream
+])
+def test_a_stream_under_the_floor_needs_the_strict_score_with_the_thin_tier(home, harvest, cfg,
+                                                                            blocked):
+    write_lake(home, relay("proxy", harvest=30))
+    frame = pd.DataFrame({"account_id": ["proxy"], "date": dt.date.fromisoformat(DAY),
+                          "vol_requests": 430, "inf_distinct_end_users": 40})
+    out = apply_policy(frame, np.array([0.95]), pd.DataFrame(), cfg)
+    found = relay_streams.judge(home, frame, out, _Scores(harvest), cfg)
+    assert (0 in found) is blocked
+    if blocked:
+        assert found[0]["requests"] == 30 and found[0]["kind"] == "profile"
