@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from detector.clusters import dialect
+from detector.clusters import dialect, exact
 
 #: User agents of stock HTTP libraries and SDKs: weak evidence on their own.
 GENERIC_UA_RE = (
@@ -51,7 +51,7 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
     window; keys with m > cap are skipped. A shared key weighs ``factor * sqrt(2/m)``
     (``weigh='popularity'``: 1 for two accounts, 0.1 for two hundred), ``factor`` itself
     (``weigh='factor'``) or 1 (``weigh='one'``). A pair's weight is the sum over its shared
-    keys, capped at 1. With
+    keys (exact, ``exact.sum_sql``: the same bits in any order), capped at 1. With
     ``normalize`` the sum is divided by sqrt(Ka * Kb), Ka being the number of distinct keys
     account a holds (cosine-like): an account spraying thousands of addresses (a reseller
     relaying end users, a residential proxy) meets others on a few by chance, which must not
@@ -70,7 +70,9 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
         return spark_sql.key_pairs(spark, rows.to_arrow_table(), edge_type, cap, weigh,
                                    normalize, min_weight)
     w = {"one": "1.0", "popularity": "factor * sqrt(2.0 / m)", "factor": "factor"}[weigh]
-    combine = "least(1.0, sum(kw) / any_value(norm))" if normalize else "least(1.0, sum(kw))"
+    total = exact.sum_sql("kw")  # the same bits whatever order threads add the terms in
+    combine = (f"least(1.0, {total} / any_value(norm))" if normalize
+               else f"least(1.0, {total})")
     held = ", 'keys_held_geomean': round(any_value(norm), 1)" if normalize else ""
     sql = f"""
     WITH k AS ({key_rows_sql(key_sql)}),

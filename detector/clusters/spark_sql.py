@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from detector.clusters import exact
 from detector.clusters.keys import PAIR_COLUMNS, _empty
 from detector.settings import Settings
 
@@ -66,8 +67,9 @@ def key_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int, weigh:
     if _no_rows(rows):
         return _empty()
     _view(spark, "dg_keys", rows, _KEY_SCHEMA)
-    combine = ("least(1.0D, sum(kw) / first(norm))" if normalize
-               else "least(1.0D, sum(kw))")
+    total = exact.sum_sql("kw")  # the driver's exact sum: the same bits in any order
+    combine = (f"least(1.0D, {total} / first(norm))" if normalize
+               else f"least(1.0D, {total})")
     held = ", 'keys_held_geomean', round(first(norm), 1)" if normalize else ""
     floor = f"CAST({float(min_weight)!r} AS DOUBLE)"
     return _fetch(spark, f"""

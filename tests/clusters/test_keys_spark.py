@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
-from detector.clusters import daycache, keys_spark, window
+from detector.clusters import daycache, keys, keys_spark, spark_sql, window
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.clusters.params import ClusterParams
 from detector.lake.db import connect
@@ -45,13 +47,23 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def pairs(tmp_path_factory):
+def home(tmp_path_factory):
     from detector.features.engine import stop_spark
-    from detector.lake.spark import spark_session
 
     s = load_settings(tmp_path_factory.mktemp("keys_spark") / "home", engine="spark",
                       spark_master="local[1]")
     s.ensure_dirs()
+    try:
+        yield s
+    finally:
+        stop_spark()
+
+
+@pytest.fixture(scope="module")
+def pairs(home):
+    from detector.lake.spark import spark_session
+
+    s = home
     write_lake(s, _rows())
     con = connect(s)
     try:
@@ -61,12 +73,9 @@ def pairs(tmp_path_factory):
         driver = window.key_edges(con, PARAMS, cached=True)
     finally:
         con.close()
-    try:
-        cluster = keys_spark.key_edges(spark_session(s), s, DAY, 2, PARAMS,
-                                       window.key_specs(PARAMS, keys_spark.VIEWS))
-        yield dict(zip(FAMILIES, driver, strict=True)), dict(zip(FAMILIES, cluster, strict=True))
-    finally:
-        stop_spark()
+    cluster = keys_spark.key_edges(spark_session(s), s, DAY, 2, PARAMS,
+                                   window.key_specs(PARAMS, keys_spark.VIEWS))
+    return dict(zip(FAMILIES, driver, strict=True)), dict(zip(FAMILIES, cluster, strict=True))
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -85,3 +94,32 @@ def test_the_window_reaches_every_rule(pairs):
     assert "hydra07" not in accounts and "hydra06" in accounts  # active on the first day only
     assert not (set(driver["ip"]["src"]) & {"campus00"})  # the NAT is over the cap
     assert (driver["fingerprint"]["weight"] < 1.0).any()  # generic (stock) user agents
+
+
+@pytest.mark.parametrize("kw", [{"weigh": "factor", "normalize": True},
+                                {"weigh": "popularity", "normalize": True, "min_weight": 0.05}])
+def test_a_weight_summed_over_many_keys_is_the_same_bits_on_both_engines(home, kw):
+    """Pairs sharing thousands of keys (the terms split over Spark partitions and DuckDB
+    threads): the exact sum gives the same bits on both engines."""
+    from detector.lake.spark import spark_session
+
+    rng = np.random.default_rng(9)
+    n = 6000
+    accounts = np.array(["a", "b", "c"])[rng.integers(0, 3, 3 * n)]
+    frame = pd.DataFrame({"key": [f"k{i}" for i in rng.integers(0, n, 3 * n)],
+                          "slot": rng.integers(0, 2, 3 * n), "account_id": accounts,
+                          "factor": rng.uniform(0.01, 1.0, 3 * n)})
+    con = duckdb.connect()
+    con.execute("SET threads = 4")
+    con.register("t0", frame)
+    con.execute("CREATE TABLE t AS SELECT * FROM t0")
+    sql = "SELECT key, slot, account_id, factor FROM t"
+    want = _sorted(keys.key_pairs(con, "ip", sql, 6, **kw))
+    rows = con.sql(f"SELECT key, CAST(slot AS BIGINT) AS slot, account_id, factor "
+                   f"FROM ({keys.key_rows_sql(sql)})").to_arrow_table()
+    con.close()
+    spark = spark_session(home)
+    got = _sorted(spark_sql.key_pairs(
+        spark, spark.createDataFrame(rows).repartition(4), "ip", 6, **kw))
+    assert len(want) == 3 and (want["weight"] < 1.0).all()
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
