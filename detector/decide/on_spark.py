@@ -1,18 +1,17 @@
 """What the driver reads of the day's feature rows when the decide stage runs on Spark.
 
 With ``engine = "spark"`` the feature rows (one per account-day, some 250 columns) are assembled,
-ruled, scored and ranked on the executors over a Spark view
-(``detector.features.spark_assemble``). The driver's policy and outputs read a few columns of
-every row and whole rows of the flagged account-days only, from the same stored files
-(DuckDB's ``account_features`` view, projected):
+ruled, scored, decided and ranked on the executors over a Spark view
+(``detector.features.spark_assemble``; the policy and risk: ``detector.decide.spark_policy``).
+What the driver reads of them:
 
-- every row, :func:`driver_columns`: keys, ``org_id`` (added), ``cluster_id``,
-  ``vol_requests``, ``w7_vol_requests``, ``tim_hour_entropy``, ``div_multiturn_share``,
-  ``inf_distinct_end_users`` (``policy.apply_policy``; ``relay_streams.candidates``), ``hist_days_since_first_seen``,
-  ``inf_account_age_days`` (``returning.link``), ``vol_output_tokens`` (``risk.frame_risk``),
-  every column a rule reads (``explain.rule_values``: a hit's values, shadow hits on allowed
-  rows included) and one ``cov_`` column where the view has any (``relay_streams.judge``
-  scores a relay's streams with coverage features when the day had them);
+- every row: its compact verdict row, with the few values the later steps read
+  (:func:`driver_frame`: keys, ``cluster_id``, ``inf_distinct_end_users`` for the relay-stream
+  candidates, ``hist_days_since_first_seen`` and ``inf_account_age_days`` for the
+  returning-actor test);
+- rows with rule hits (shadow hits on allowed rows included), :func:`hit_rule_values`: the
+  columns those rules read (``explain.rule_values``: the values that made them fire), from the
+  stored files (DuckDB's ``account_features`` view, semi-joined with their keys);
 - flagged rows, :func:`explained_rows`: every column (the explanations' values, the model's
   occlusion on the executors, ``explain.explain_rows``).
 """
@@ -24,39 +23,57 @@ import numpy as np
 import pandas as pd
 
 from detector.decide import distributed, spark_percentiles
-from detector.decide.explain import explain_rows
-from detector.decide.risk import OUTPUT_TOKENS
+from detector.decide.explain import explain_rows, rule_values
+from detector.decide.spark_policy import DRIVER_COLUMNS
 from detector.settings import Settings
 
-#: Columns of every row the policy and outputs read (besides the rules' columns).
-POLICY_COLUMNS = ("account_id", "date", "cluster_id", "vol_requests", "w7_vol_requests",
-                  "tim_hour_entropy", "div_multiturn_share", "inf_distinct_end_users",
-                  "hist_days_since_first_seen",
-                  "inf_account_age_days", OUTPUT_TOKENS)
+
+def view_days(con: duckdb.DuckDBPyConnection, view: str) -> list[str]:
+    """The days (YYYY-MM-DD) of ``view``'s rows (one value per day comes back)."""
+    got = con.sql(f'SELECT DISTINCT CAST(date AS DATE) AS d FROM "{view}" '
+                  "WHERE date IS NOT NULL ORDER BY d").fetchall()
+    return [d.isoformat() for (d,) in got]
 
 
-def driver_columns(present: list[str], ruleset) -> list[str]:
-    """The columns of ``present`` (the view's, in order) the driver reads for every row."""
-    wanted = set(POLICY_COLUMNS) | {c for r in ruleset.rules for c in r.columns}
-    coverage = [c for c in present if c.startswith("cov_")]
-    wanted |= set(coverage[:1])
-    return [c for c in present if c in wanted]
+def driver_frame(verdicts: pd.DataFrame, coverage: str | None) -> pd.DataFrame:
+    """The feature values of every row the driver's later steps read, from the verdict rows
+    ``spark_policy.decide_view`` returned: keys, ``cluster_id`` and :data:`DRIVER_COLUMNS`.
+    ``coverage``: the name of a ``cov_`` column of the view, if it has any, present here
+    with no values: ``relay_streams.judge`` reads only whether the day had coverage features."""
+    cols = ["account_id", "date", "cluster_id", *(c for c in DRIVER_COLUMNS if c in verdicts)]
+    frame = verdicts[cols].copy()
+    if coverage is not None:
+        frame[coverage] = np.nan
+    return frame
 
 
-def driver_frame(con: duckdb.DuckDBPyConnection, view: str, ruleset) -> pd.DataFrame:
-    """Every row of ``view`` (ordered by date, account_id), :func:`driver_columns` only."""
-    present = [r[0] for r in con.execute(f'DESCRIBE SELECT * FROM "{view}"').fetchall()]
-    cols = ", ".join(f'"{c}"' for c in driver_columns(present, ruleset))
-    return con.sql(f'SELECT {cols} FROM "{view}" ORDER BY date, account_id').df()
+def hit_rule_values(con: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame,
+                    hits: list[list[str]], columns: dict[str, tuple]) -> list[dict[str, dict]]:
+    """``explain.rule_values(frame, hits, columns)`` with the rules' columns read from ``view``
+    for the rows with hits only (``frame``: keys, one row per verdict; ``hits``: each row's hit
+    rule names)."""
+    rows = np.flatnonzero([len(h) > 0 for h in hits])
+    out: list[dict[str, dict]] = [{} for _ in hits]
+    if len(rows) == 0:
+        return out
+    wanted = sorted({c for i in rows for name in hits[i] for c in columns.get(name, ())})
+    sub = full_rows(con, view, frame, rows, wanted)
+    for i, values in zip(rows, rule_values(sub, [hits[i] for i in rows], columns), strict=True):
+        out[int(i)] = values
+    return out
 
 
 def full_rows(con: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame,
-              rows: np.ndarray) -> pd.DataFrame:
-    """Every column of ``view`` for ``frame``'s rows at ``rows`` (ascending), in that order."""
+              rows: np.ndarray, columns: list[str] | None = None) -> pd.DataFrame:
+    """Every column of ``view`` (or its ``columns`` that it has, after the keys) for
+    ``frame``'s rows at ``rows`` (ascending), in that order."""
     keys = frame[["account_id", "date"]].iloc[rows].reset_index(drop=True)
+    present = [r[0] for r in con.execute(f'DESCRIBE SELECT * FROM "{view}"').fetchall()]
+    picked = ("v.*" if columns is None else ", ".join(
+        f'v."{c}"' for c in dict.fromkeys(["account_id", "date", *columns]) if c in present))
     con.register("_dg_flagged", keys)
     try:
-        got = con.sql(f'SELECT v.* FROM "{view}" AS v JOIN _dg_flagged AS k '
+        got = con.sql(f'SELECT {picked} FROM "{view}" AS v JOIN _dg_flagged AS k '
                       "ON v.account_id = k.account_id AND v.date = k.date "
                       "ORDER BY v.date, v.account_id").df()
     finally:

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import distributed, relay_streams, returning, spark_requests
 from detector.decide import on_spark as on_spark_
+from detector.decide import relay_streams, returning, spark_policy, spark_requests
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
@@ -139,23 +139,26 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     model, card = model_card if model_card is not None else load_active_model(settings)
     ruleset = ruleset if ruleset is not None else load_ruleset()
     on_spark = settings.engine == "spark"
-    if on_spark:  # rows assembled, ruled and scored on the executors; the driver reads the
-        frame = on_spark_.driver_frame(con, view, ruleset)  # columns it needs (on_spark.py)
-        spark, spark_view = spark_session(settings), spark_account_features(settings, _days(frame))
-        spark.catalog.cacheTable(spark_view)  # joined once for rules, scores and ranks
+    accounts, orgs = _allowlist(settings)
+    cfg = policy_config(settings, card)
+    if on_spark:  # rows assembled, ruled, scored and decided on the executors; the driver
+        spark = spark_session(settings)  # gets the compact verdict rows (spark_policy.py)
+        spark_view = spark_account_features(settings, on_spark_.view_days(con, view))
+        spark.catalog.cacheTable(spark_view)  # joined once for rules, verdicts and ranks
         hits = ruleset.evaluate_spark(spark, spark_view)
+        got = spark_policy.decide_view(settings, spark_view, model, hits, cfg, accounts, orgs)
+        coverage = next((c for c in spark.table(f"`{spark_view}`").columns
+                         if c.startswith("cov_")), None)
+        frame = on_spark_.driver_frame(got, coverage)
+        anomaly, risk = got["anomaly_score"].to_numpy(), got["risk"].to_numpy()
+        out = got[[name for name, _ in spark_policy.VERDICT]].copy()
     else:
         frame = con.sql(f"SELECT * FROM {view} ORDER BY date, account_id").df()
         hits = ruleset.evaluate(con, view)
-    frame["org_id"] = org_ids(settings, con, frame).to_numpy()
-    accounts, orgs = _allowlist(settings)
-    cfg = policy_config(settings, card)
-    if on_spark:  # the model broadcast, applied on the executors to the view's rows
-        proba, anomaly = distributed.predict_view(settings, model, spark_view, frame)
-    else:
+        frame["org_id"] = org_ids(settings, con, frame).to_numpy()
         proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
         anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
-    out = apply_policy(frame, proba, hits, cfg, accounts, orgs)
+        out = apply_policy(frame, proba, hits, cfg, accounts, orgs)
     # Relays the model would block but the relay cap held at review: blocked only when a
     # stream of their own traffic (one end user, one request profile) scores as a block.
     streams = relay_streams.judge(settings, frame, out, model, cfg)
@@ -170,15 +173,17 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
                  if on_spark else explain_rows(model, frame, to_explain))
     feats = [explained.get(i, []) for i in range(len(out))]
     out["reasons"] = [reasons_text(s, f) for s, f in zip(out["sources"], feats, strict=True)]
-    hit_values = rule_values(frame, [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"],
-                                                              strict=True)],
-                             {r.name: r.columns for r in ruleset.rules})
+    hit_names = [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"], strict=True)]
+    rule_columns = {r.name: r.columns for r in ruleset.rules}
+    hit_values = (on_spark_.hit_rule_values(con, view, frame, hit_names, rule_columns) if on_spark
+                  else rule_values(frame, hit_names, rule_columns))
     out["explanation_json"] = [explanation_json(s, f, a, r) for s, f, a, r
                                in zip(out["sources"], feats, anomaly, hit_values, strict=True)]
     out["explanation_json"] = returning.annotate(out["explanation_json"], links)
     out["explanation_json"] = relay_streams.annotate(out["explanation_json"], streams)
     out["anomaly_score"] = anomaly
-    out["risk"] = frame_risk(frame, out["score"].to_numpy())  # orders saturated scores
+    out["risk"] = (risk if on_spark  # computed with the policy, on the executors
+                   else frame_risk(frame, out["score"].to_numpy()))  # orders saturated scores
     out["not_evaluable"] = not_evaluable_text(out, ruleset.not_evaluable_spark(spark, spark_view)
                                               if on_spark else ruleset.not_evaluable(con, view))
     out["model_version"] = card.get("version", "unknown")
@@ -186,11 +191,6 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     if on_spark:  # on an error the process ends; the next view of that name replaces it
         spark.catalog.uncacheTable(spark_view)
     return out
-
-
-def _days(frame: pd.DataFrame) -> list[str]:
-    """The days (YYYY-MM-DD) of ``frame``'s rows."""
-    return sorted({pd.Timestamp(d).date().isoformat() for d in frame["date"].dropna().unique()})
 
 
 def not_evaluable_text(out: pd.DataFrame, unknown: pd.DataFrame) -> list[str | None]:

@@ -1,5 +1,6 @@
-"""With ``engine = "spark"`` the driver reads only ``on_spark.driver_columns`` of every feature
-row: the policy, the relay-stream candidates, the returning-actor test and the risk order must
+"""With ``engine = "spark"`` the executors decide on ``spark_policy.POLICY_COLUMNS`` of every
+feature row (and its org id), and the driver reads only ``on_spark.driver_frame`` of every row:
+the policy and the risk order, the relay-stream candidates and the returning-actor test must
 decide the same on those columns as on every column (a consumer that starts reading another
 column fails here, not silently on Spark only)."""
 
@@ -11,12 +12,11 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 
-from detector.decide import on_spark, relay_streams, returning
+from detector.decide import on_spark, relay_streams, returning, spark_policy
 from detector.decide.policy import apply_policy
 from detector.decide.risk import frame_risk
 from detector.decide.scoring import policy_config
 from detector.features import catalog, derive
-from detector.rules import load_ruleset
 from detector.rules.evaluate import empty_hits
 from detector.settings import load_settings
 
@@ -37,25 +37,30 @@ def _full_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
-def test_driver_columns_decide_as_every_column(tmp_path):
+def test_policy_and_driver_columns_decide_as_every_column(tmp_path):
     rng = np.random.default_rng(8)
     full = _full_frame(300, rng)
-    ruleset = load_ruleset()
-    cols = on_spark.driver_columns(list(full.columns), ruleset)
+    cols = [c for c in full.columns if c in spark_policy.POLICY_COLUMNS]
     part = full[[*cols, "org_id"]]
-    assert len(cols) < len(full.columns) / 2
+    assert len(cols) < len(full.columns) / 4
     settings = load_settings(tmp_path / "home")
     cfg = policy_config(settings, {})
     proba = rng.uniform(0, 1, len(full))
-    want = apply_policy(full, proba, empty_hits(), cfg)
-    got = apply_policy(part, proba, empty_hits(), cfg)
+    want = apply_policy(full, proba, empty_hits(), cfg, allow_orgs={"o3"})
+    got = apply_policy(part, proba, empty_hits(), cfg, allow_orgs={"o3"})
     pdt.assert_frame_equal(got, want)
     assert (want["decision"] == "block").any() and want["sources"].map(
-        lambda s: "model_block_capped" in s).any()
-    assert relay_streams.candidates(got, part, cfg) == relay_streams.candidates(want, full, cfg)
-    params = returning.Params.from_settings(settings)
-    pdt.assert_series_equal(returning._new_accounts(part, params),
-                            returning._new_accounts(full, params))
+        lambda s: "model_block_capped" in s).any() and want["allowlisted"].any()
     score = want["score"].to_numpy()
     assert np.array_equal(frame_risk(part, score), frame_risk(full, score))
-    assert any(c.startswith("cov_") for c in part.columns)  # relay streams' coverage switch
+    # what comes back with the verdicts: the driver's later steps decide the same on it
+    verdicts = got.assign(**{c: full[c].astype("float64") for c in spark_policy.DRIVER_COLUMNS})
+    driver = on_spark.driver_frame(verdicts, "cov_mmd_ratio")
+    assert len(driver.columns) == 7
+    relays = relay_streams.candidates(want, full, cfg)
+    assert relay_streams.candidates(got, driver, cfg) == relays and relays
+    params = returning.Params.from_settings(settings)
+    new = returning._new_accounts(full, params)
+    pdt.assert_series_equal(returning._new_accounts(driver, params), new)
+    assert new.any() and not new.all()
+    assert any(c.startswith("cov_") for c in driver.columns)  # relay streams' coverage switch

@@ -162,10 +162,13 @@ def test_every_allowed_function_gives_duckdbs_value(both):
 
 
 def test_scores_and_ranks_over_the_view_are_the_drivers(both):
-    from detector.decide.distributed import predict_view
-    from detector.decide.explain import day_medians, percentile_ranks
+    from detector.decide import on_spark
+    from detector.decide.explain import day_medians, explain_rows, percentile_ranks
+    from detector.decide.scoring import policy_config
     from detector.decide.spark_percentiles import view_day_ranks
+    from detector.decide.spark_policy import decide_view
     from detector.model.estimator import DistillationClassifier
+    from detector.rules.evaluate import empty_hits
 
     settings, con, _, rules = both
     frame = con.sql("SELECT * FROM account_features ORDER BY date, account_id").df()
@@ -173,9 +176,11 @@ def test_scores_and_ranks_over_the_view_are_the_drivers(both):
     y = np.arange(len(frame)) % 2
     fit = frame[features].replace([np.inf, -np.inf], np.nan).fillna(0.0)
     model = DistillationClassifier(max_iter=10, cv=2).fit(fit, y)
-    proba, anomaly = predict_view(settings, model, "account_features", frame)
-    assert np.array_equal(proba, model.predict_proba(frame)[:, 1])
-    assert np.array_equal(anomaly, model.anomaly_score(frame))
+    got = decide_view(settings, "account_features", model, empty_hits(),
+                      policy_config(settings, {}))
+    assert got["account_id"].tolist() == frame["account_id"].tolist()
+    assert np.array_equal(got["model_score"], model.predict_proba(frame)[:, 1])
+    assert np.array_equal(got["anomaly_score"], model.anomaly_score(frame))
     rows = np.arange(0, len(frame), 3)
     pct, med = view_day_ranks(settings, "account_features", frame, [*features, "absent"], rows)
     want_pct, want_med = percentile_ranks(frame, features), day_medians(frame, features)
@@ -184,14 +189,10 @@ def test_scores_and_ranks_over_the_view_are_the_drivers(both):
         assert np.array_equal(pct[f][rows], want_pct[f][rows], equal_nan=True), f
         assert np.array_equal(med[f][rows], want_med[f][rows], equal_nan=True), f
         assert np.isnan(np.delete(pct[f], rows)).all()
-    # the driver reads a few columns of every row; the flagged rows' explanations are the same
-    from detector.decide import on_spark
-    from detector.decide.explain import explain_rows
-
-    driver = on_spark.driver_frame(con, "account_features", load_ruleset())
-    assert driver["account_id"].tolist() == frame["account_id"].tolist()
-    assert {"vol_requests", "vol_output_tokens", "cov_n_sampled"} <= set(driver.columns) < \
-        set(frame.columns)
-    got = on_spark.explained_rows(settings, con, "account_features", "account_features", model,
-                                  driver, rows)
-    assert got == explain_rows(model, frame, rows) and len(got) == len(rows)
+    # the driver holds the compact verdict rows; the flagged rows' explanations are the same
+    driver = on_spark.driver_frame(got, "cov_n_sampled")
+    assert {"account_id", "date", "cluster_id", "cov_n_sampled"} <= set(driver.columns)
+    assert len(driver.columns) < 10
+    explained = on_spark.explained_rows(settings, con, "account_features", "account_features",
+                                        model, driver, rows)
+    assert explained == explain_rows(model, frame, rows) and len(explained) == len(rows)
