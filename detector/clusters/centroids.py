@@ -5,7 +5,9 @@ of that comparison, shared by the driver (``window.embedding_edges``) and the ex
 Raw centroids of accounts with many varied prompts all drift towards the population mean
 (cosine 0.9 between unrelated people is common), so only the part of a centroid that departs
 from the population says what an account is about: each is centred on the day's mean centroid
-and rescaled to unit length (``unit_rows``).
+and rescaled to unit length (``unit_rows``). The mean is an exact sum per dimension
+(``mean_from_sums`` over ``detector.clusters.exact``'s integer parts), so the driver's batches
+and Spark's partitions (``embedding_spark.centroid_mean``) give the same float32 bits.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from detector.clusters import store
+from detector.clusters import exact, store
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.errors import InputError
 from detector.settings import Settings
@@ -49,6 +51,17 @@ def embedding_frame(sub: pd.DataFrame, cos: np.ndarray, min_cos: float) -> pd.Da
     return out[PAIR_COLUMNS].reset_index(drop=True)
 
 
+def mean_from_sums(hi: np.ndarray, lo: np.ndarray, n: int) -> np.ndarray | float:
+    """The day's mean centroid from the per-dimension sums of ``exact.parts`` over its ``n``
+    centroids: ``float32(exact sum / n)`` (0.0 for fewer than two centroids). The sums are
+    exact integers, so the mean does not depend on the order the centroids are added in: the
+    driver (batch by batch) and Spark's partitions (``embedding_spark.centroid_mean``) give
+    the same bits."""
+    if n < 2:
+        return 0.0
+    return (exact.total(hi, lo) / float(n)).astype(np.float32)
+
+
 def list_matrix(col: pa.Array | pa.ChunkedArray, width: int | None = None) -> np.ndarray:
     """A list column of equally long non-empty rows as a float32 (rows, width) matrix."""
     if isinstance(col, pa.ChunkedArray):
@@ -62,7 +75,8 @@ def list_matrix(col: pa.Array | pa.ChunkedArray, width: int | None = None) -> np
 def centroid_table(settings: Settings, day: str) -> tuple[dict[str, np.ndarray],
                                                           np.ndarray | float]:
     """Unit centred centroid per account for ``day`` (``unit_rows``) and the mean they were
-    centred on (0.0 for a single account); ({}, 0.0) when the embeddings stage wrote none."""
+    centred on (:func:`mean_from_sums`; 0.0 for a single account); ({}, 0.0) when the
+    embeddings stage wrote none."""
     path = store.centroid_path(settings, day)
     if not path.exists():
         return {}, 0.0
@@ -71,6 +85,7 @@ def centroid_table(settings: Settings, day: str) -> tuple[dict[str, np.ndarray],
     accounts: list[str] = []
     rows: list[np.ndarray] = []
     width = None
+    hi_sum = lo_sum = np.int64(0)
     for batch in pq.ParquetFile(path).iter_batches(batch_size=4096,
                                                    columns=["account_id", "centroid"]):
         col = batch.column("centroid")
@@ -84,12 +99,14 @@ def centroid_table(settings: Settings, day: str) -> tuple[dict[str, np.ndarray],
                              f"{sorted(found)}")
         width = int(lengths[keep][0])
         rows.append(list_matrix(col.filter(pa.array(keep)), width))
+        hi, lo = exact.parts(rows[-1])
+        hi_sum, lo_sum = hi_sum + hi.sum(axis=0), lo_sum + lo.sum(axis=0)
         accounts += batch.column("account_id").filter(pa.array(keep)).to_pylist()
     pa.default_memory_pool().release_unused()
     if not accounts:
         return {}, 0.0
     x = np.concatenate(rows) if len(rows) > 1 else rows[0]
-    mean = x.mean(axis=0) if len(x) > 1 else 0.0
+    mean = mean_from_sums(hi_sum, lo_sum, len(x))
     x = unit_rows(x, mean)
     return {a: x[k] for k, a in enumerate(accounts)}, mean
 

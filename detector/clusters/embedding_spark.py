@@ -9,13 +9,16 @@ by URI (``spark_path``: the home's ``embeddings/`` folder must be on storage eve
 reaches at the same path) and joined to both ends of each pair, and :class:`Cosines`
 (``mapInArrow``) centres and scales both rows and takes their cosine with the driver's own
 numpy code (``centroids.unit_rows``, ``centroids.row_cosines``: float32, row by row, so a row's
-bits do not depend on the batch it is in). The only thing the driver sends besides the pairs is
-the day's mean centroid (``centroid_table``'s, a few hundred float32s, pickled with the
-function once per task): that mean is a sum over every account in the driver's order, which
-no partitioned sum would reproduce bit for bit. The cosines come back as float32 and the
-driver's ``centroids.embedding_frame`` makes the edges, so weights and evidence are the driver's
-bits (``tests/clusters/test_embedding_spark.py``), given the same numpy on both sides (one
-virtualenv).
+bits do not depend on the batch it is in). The day's mean centroid they are centred on is
+computed on the cluster too (:func:`centroid_mean`): each coordinate split into the integer
+parts of ``detector.clusters.exact``, summed per dimension on the executors (integers: the
+same in any order of partitions), the sums (one row per dimension) divided on the driver by
+``centroids.mean_from_sums``, the driver's own definition, so the mean is ``centroid_table``'s
+bits; it is pickled with :class:`Cosines` (a few hundred float32s). The cosines come back as
+float32 and the driver's ``centroids.embedding_frame`` makes the edges, so weights and evidence
+are the driver's bits (``tests/clusters/test_embedding_spark.py``), given the same numpy on both
+sides (one virtualenv). The driver never reads every account's centroid: the cluster features'
+``clu_centroid_spread`` needs the clustered accounts' only (:func:`unit_centroids_of`).
 """
 
 from __future__ import annotations
@@ -27,9 +30,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.clusters import store
-from detector.clusters.centroids import embedding_frame, list_matrix, row_cosines, unit_rows
+from detector.clusters import exact, store
+from detector.clusters.centroids import (
+    embedding_frame,
+    list_matrix,
+    mean_from_sums,
+    row_cosines,
+    unit_rows,
+)
 from detector.clusters.keys import PAIR_COLUMNS
+from detector.errors import InputError
 from detector.lake.spark import spark_path
 from detector.settings import Settings
 
@@ -72,11 +82,68 @@ def pair_cosines(spark: Any, settings: Settings, day: str, pairs: pd.DataFrame,
                       "dst": pa.array(pairs["dst"].astype(str).tolist(), pa.string())})
     spark.createDataFrame(table, "src string, dst string").createOrReplaceTempView(
         "dg_emb_pairs")
+    _centroid_view(spark, settings, day)
+    got = spark.sql(_JOIN_SQL).mapInArrow(Cosines(mean), _COS_SCHEMA).toArrow()
+    return got.to_pandas()
+
+
+def _centroid_view(spark: Any, settings: Settings, day: str) -> bool:
+    """View ``dg_emb_centroids`` of ``day``'s stored centroids, read by URI; False when the
+    embeddings stage wrote none."""
+    if not store.centroid_path(settings, day).exists():
+        return False
     path = spark_path(settings, store.centroid_path(settings, day))
     spark.read.schema(_CENTROID_SCHEMA).parquet(path).createOrReplaceTempView(
         "dg_emb_centroids")
-    got = spark.sql(_JOIN_SQL).mapInArrow(Cosines(mean), _COS_SCHEMA).toArrow()
-    return got.to_pandas()
+    return True
+
+
+#: Spark SQL over view ``dg_emb_centroids``: per dimension (``pos``) of the non-empty
+#: centroids, the sums of their ``exact`` parts and how many centroids reach it.
+_SUMS_SQL = f"""
+    SELECT pos, sum(hi) AS hi, sum(lo) AS lo, count(*) AS n FROM (
+        SELECT pos, {exact.hi_sql("v")} AS hi, {exact.lo_sql("v")} AS lo
+        FROM dg_emb_centroids LATERAL VIEW posexplode(centroid) e AS pos, v
+        WHERE size(centroid) > 0) d
+    GROUP BY pos"""
+
+
+def centroid_mean(spark: Any, settings: Settings, day: str) -> np.ndarray | float | None:
+    """The mean ``centroids.centroid_table`` centres ``day``'s centroids on, the same bits,
+    computed on the cluster: the per-dimension sums of the exact parts (integers: any order of
+    partitions gives the same) come back, one row per dimension, and the driver divides
+    (``centroids.mean_from_sums``). None when the day has no non-empty stored centroid."""
+    if not _centroid_view(spark, settings, day):
+        return None
+    got = spark.sql(_SUMS_SQL).toArrow().sort_by("pos")
+    if got.num_rows == 0:
+        return None
+    n = got.column("n").to_numpy()
+    if (n != n[0]).any():
+        sizes = sorted(r[0] for r in spark.sql(
+            "SELECT DISTINCT size(centroid) FROM dg_emb_centroids WHERE size(centroid) > 0"
+        ).collect())
+        raise InputError(f"clusters: centroids of {day} in {store.centroid_path(settings, day)} "
+                         f"have mixed lengths {sizes}")
+    return mean_from_sums(got.column("hi").to_numpy(), got.column("lo").to_numpy(), int(n[0]))
+
+
+def unit_centroids_of(spark: Any, settings: Settings, day: str, accounts: list[str],
+                      mean: np.ndarray | float | None) -> dict[str, np.ndarray]:
+    """Unit centred centroids (``centroids.unit_rows`` on ``mean``, row by row: the bits of
+    ``centroid_table``'s rows) of those of ``accounts`` with a non-empty stored centroid on
+    ``day``, read on the cluster: only their rows come back."""
+    if not accounts or mean is None or not _centroid_view(spark, settings, day):
+        return {}
+    wanted = pa.table({"account_id": pa.array(sorted(set(accounts)), pa.string())})
+    spark.createDataFrame(wanted, "account_id string").createOrReplaceTempView("dg_emb_wanted")
+    got = spark.sql("SELECT c.account_id, c.centroid FROM dg_emb_centroids c "
+                    "LEFT SEMI JOIN dg_emb_wanted w ON c.account_id = w.account_id "
+                    "WHERE size(c.centroid) > 0").toArrow()
+    if got.num_rows == 0:
+        return {}
+    x = unit_rows(list_matrix(got.column("centroid")), mean)
+    return {a: x[k] for k, a in enumerate(got.column("account_id").to_pylist())}
 
 
 def embedding_edges(spark: Any, settings: Settings, day: str, cands: pd.DataFrame,

@@ -19,7 +19,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.clusters import daycache, scoring_spark, spark_sql, store, sweeps
+from detector.clusters import daycache, embedding_spark, scoring_spark, spark_sql, store, sweeps
 from detector.clusters.catalog import COLUMNS
 from detector.clusters.centroids import centroid_table
 from detector.clusters.features import cluster_table, volume_table
@@ -129,7 +129,10 @@ def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     timings: dict[str, float] = {}
     spark = spark_sql.session(settings) if settings.engine == "spark" else None
     nodes = _nodes(con, day)
-    centroids, centroid_mean = centroid_table(settings, day)
+    if spark is not None:  # the mean on the cluster; the clustered accounts' rows fetched below
+        centroids, centroid_mean = {}, embedding_spark.centroid_mean(spark, settings, day)
+    else:
+        centroids, centroid_mean = centroid_table(settings, day)
     edges_parts, contexts = [], {}
     for w in _windows(day, params, available or {day}):
         t = time.perf_counter()
@@ -167,6 +170,9 @@ def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     ids["previous_date"] = pd.Series([prev_day if isinstance(p, str) else None
                                       for p in ids["previous_cluster_id"]], dtype=object)
     stored = _stored_edges(best, pairs, params)
+    if spark is not None:
+        centroids = embedding_spark.unit_centroids_of(
+            spark, settings, day, sorted({a for g in groups for a in g}), centroid_mean)
     t = time.perf_counter()
     members = _members(ids, pairs)
     table = _clusters(settings, day, ids, nodes, stored, members, contexts, centroids, con,

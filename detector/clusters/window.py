@@ -268,11 +268,12 @@ def _timing_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, ctx: WindowC
 def _embedding_edges(centroids: dict[str, np.ndarray], cands: pd.DataFrame, p: ClusterParams,
                      day: str, settings: Settings | None, spark: Any,
                      mean: np.ndarray | float | None) -> pd.DataFrame:
-    """Embedding edges of the candidate pairs: on the cluster with ``spark``, ``settings`` and
-    the ``mean`` the day's centroids were centred on (``embedding_spark``: the executors read
-    the stored centroids), else on the driver from ``centroids``."""
-    if settings is not None and spark is not None and mean is not None:
-        if not centroids:  # the driver's rule: no stored centroids, no edges
+    """Embedding edges of the candidate pairs: on the cluster with ``spark`` and ``settings``,
+    centred on ``mean`` (``embedding_spark.centroid_mean``: None when the day has no stored
+    centroid; the executors read the stored centroids), else on the driver from
+    ``centroids``."""
+    if settings is not None and spark is not None:
+        if mean is None:  # the driver's rule: no stored centroids, no edges
             return pd.DataFrame(columns=keys.PAIR_COLUMNS)
         return embedding_spark.embedding_edges(spark, settings, day, cands, mean,
                                                p.embedding_min_cos)
@@ -286,8 +287,9 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     """Every typed edge of the window ending on ``day`` and lasting ``days`` days.
 
     ``centroids`` are the day's unit centred centroids (``centroids.centroid_table``); with
-    ``spark``, ``settings`` and ``centroid_mean`` (the mean they were centred on) the
-    centroid cosines are computed on the cluster from the stored centroids instead.
+    ``spark`` and ``settings`` the centroid cosines are computed on the cluster from the
+    stored centroids instead, centred on ``centroid_mean`` (``embedding_spark.centroid_mean``;
+    None: no stored centroid, no edges) and ``centroids`` is not read.
 
     With ``settings`` and ``p.window_cache`` the window is merged from per-day cached
     ingredients (``daycache``; missing or stale days are built first); otherwise its raw

@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from detector.clusters import embedding_spark, store, window
+from detector.clusters import centroids as centroids_mod
+from detector.clusters import embedding_spark, exact, store, window
 from detector.clusters.centroids import centroid_table
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.settings import load_settings
@@ -106,3 +107,71 @@ def test_no_candidates_or_no_centroids_ask_nothing_of_spark(tmp_path):
     for cands in (empty, pairs):  # no session: any Spark call would fail
         out = embedding_spark.embedding_edges(None, s, DAY, cands, 0.0, MIN_COS)
         assert out.empty and list(out.columns) == list(PAIR_COLUMNS)
+
+
+def _write_many(settings, day: str, n: int = 400, width: int = 48) -> list[str]:
+    """``n`` centroids in row groups of 25 (several Spark partitions), one empty."""
+    rng = np.random.default_rng(11)
+    ids = [f"acct{k:04d}" for k in range(n)]
+    vecs = [(rng.normal(size=width) * rng.uniform(0.01, 3)).astype(np.float32).tolist()
+            for _ in ids]
+    vecs[7] = []
+    path = store.centroid_path(settings, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"account_id": ids,
+                             "centroid": pa.array(vecs, pa.list_(pa.float32()))}), path,
+                   row_group_size=25)
+    return ids
+
+
+def test_the_mean_centroid_on_spark_is_the_drivers_bits(home):
+    """The mean is an exact sum per dimension: the cluster's partitions, the driver's batches
+    and a shuffled order all give the same float32 bits."""
+    from detector.lake.spark import spark_session
+
+    s, _ = home
+    day = "2026-11-29"
+    ids = _write_many(s, day)
+    spark = spark_session(s)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "4096")
+    try:
+        assert spark.read.parquet(str(store.centroid_path(s, day))).rdd.getNumPartitions() > 1
+        got = embedding_spark.centroid_mean(spark, s, day)
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    centroids, want = centroid_table(s, day)
+    assert len(centroids) == len(ids) - 1
+    assert got.dtype == np.float32 and got.tobytes() == want.tobytes()
+    x = np.array([v for v in pq.read_table(store.centroid_path(s, day))
+                  .column("centroid").to_pylist() if v], dtype=np.float32)
+    perm = np.random.default_rng(1).permutation(len(x))
+    hi, lo = exact.parts(x[perm])
+    shuffled = centroids_mod.mean_from_sums(hi.sum(axis=0), lo.sum(axis=0), len(x))
+    assert shuffled.tobytes() == want.tobytes()
+    np.testing.assert_allclose(want, x.astype(np.float64).mean(axis=0), rtol=1e-6, atol=1e-7)
+    # the clustered accounts' rows fetched from the cluster are centroid_table's rows
+    named = ["acct0003", "acct0007", "acct0100", "nobody"]
+    rows = embedding_spark.unit_centroids_of(spark, s, day, named, got)
+    assert sorted(rows) == ["acct0003", "acct0100"]
+    for a, v in rows.items():
+        assert v.tobytes() == centroids[a].tobytes()
+
+
+def test_no_centroid_file_no_mean_and_mixed_lengths_fail_on_spark(home):
+    from detector.errors import InputError
+    from detector.lake.spark import spark_session
+
+    s, _ = home
+    spark = spark_session(s)
+    assert embedding_spark.centroid_mean(spark, s, "2026-01-01") is None
+    assert embedding_spark.unit_centroids_of(spark, s, "2026-01-01", ["a"], None) == {}
+    day = "2026-11-30"
+    path = store.centroid_path(s, day)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"account_id": ["a", "b"],
+                             "centroid": pa.array([[1.0, 2.0], [1.0]], pa.list_(pa.float32()))}),
+                   path)
+    for compute in (lambda: centroid_table(s, day),
+                    lambda: embedding_spark.centroid_mean(spark, s, day)):
+        with pytest.raises(InputError, match="mixed lengths"):
+            compute()
