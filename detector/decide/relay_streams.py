@@ -18,7 +18,9 @@ classifier would block:
   that is the whole relay is the relay, already judged and capped);
 - each judged stream gets the daily features of a pseudo-account ``<account>~<stream>``
   (``detector.features.compute.bound_day_tables`` on the stream's requests; its ``w7_``
-  columns are the day's own values, a stream has no stored window) and is scored by the same
+  columns are the day's own values, a stream has no stored window; the features measured
+  against the day's other accounts, ``POPULATION_COLUMNS``, against the real day's accounts,
+  never against the relay's other pseudo-accounts) and is scored by the same
   classifier, with its own coverage statistics (``cov_*``: its prompts sampled and embedded
   as the coverage stage does, against the day's population model; a harvesting job's topic
   sweep shows there even when its share of the relay's day is small); cluster and history
@@ -51,6 +53,7 @@ from detector.decide.policy import PolicyConfig
 from detector.embeddings.adhoc import coverage_rows
 from detector.features import catalog, engine, store
 from detector.features.compute import all_request_files, bound_day_tables, first_seen
+from detector.features.partials import SHARED_PREFIX_ACCOUNTS
 from detector.lake.db import open_duckdb, request_files
 from detector.settings import Settings
 
@@ -65,6 +68,12 @@ PROFILE = ("model", "temperature", "logprobs", "top_logprobs", "system_hash")
 
 #: A stream holding more of the relay's day than this is the relay itself, already judged.
 MAX_SHARE = 0.8
+
+#: Daily features measured against the day's other accounts (``detector.features.partials``:
+#: ``_prefixes``, ``_payment``). A relay's pseudo-accounts are featured together and carry
+#: their relay's addresses and payment fingerprint, so among themselves every prefix and the
+#: card would look shared; :func:`population_columns` measures them against the real day.
+POPULATION_COLUMNS = ("inf_shared_prefix_share", "inf_payment_shared_accounts")
 
 
 def candidates(out: pd.DataFrame, frame: pd.DataFrame, cfg: PolicyConfig) -> list[int]:
@@ -132,11 +141,54 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
     return req, info
 
 
+def population_columns(settings: Settings, day: str, req: pa.Table,
+                       parents: dict[str, str]) -> pd.DataFrame:
+    """``POPULATION_COLUMNS`` of the pseudo-accounts in ``req`` against the real accounts of
+    ``day``: the share of a pseudo-account's requests from /24 prefixes that at least
+    ``SHARED_PREFIX_ACCOUNTS`` real accounts used that day, and the other real accounts sharing
+    its relay's (``parents``: pseudo-account -> account) payment fingerprints."""
+    files = request_files(settings, day)
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    con = open_duckdb()
+    try:
+        con.register("dg_req", req.select(["account_id", "ip_prefix"]))
+        con.register("dg_parent", pd.DataFrame({"account_id": list(parents),
+                                                "parent": list(parents.values())}))
+        return con.execute(
+            f"""WITH real AS (SELECT account_id, ip_prefix, payment_fingerprint
+                              FROM read_parquet([{listed}], union_by_name = true)),
+                    crowd AS (SELECT ip_prefix FROM real
+                              WHERE ip_prefix IN (SELECT ip_prefix FROM dg_req)
+                              GROUP BY 1 HAVING count(DISTINCT account_id) >= ?),
+                    own AS (SELECT DISTINCT account_id, payment_fingerprint FROM real
+                            WHERE payment_fingerprint IS NOT NULL
+                              AND account_id IN (SELECT parent FROM dg_parent)),
+                    pay AS (SELECT own.account_id AS parent,
+                                   count(DISTINCT r.account_id) AS shared
+                            FROM own JOIN real AS r
+                              ON r.payment_fingerprint = own.payment_fingerprint
+                             AND r.account_id <> own.account_id GROUP BY 1),
+                    share AS (SELECT q.account_id, avg(CASE WHEN c.ip_prefix IS NULL THEN 0.0
+                                                            ELSE 1.0 END) AS s
+                              FROM dg_req AS q LEFT JOIN crowd AS c USING (ip_prefix)
+                              GROUP BY 1)
+               SELECT share.account_id, share.s AS inf_shared_prefix_share,
+                      CAST(coalesce(pay.shared, 0) AS BIGINT) AS inf_payment_shared_accounts
+               FROM share JOIN dg_parent AS p USING (account_id)
+               LEFT JOIN pay ON pay.parent = p.parent ORDER BY 1""",
+            [SHARED_PREFIX_ACCOUNTS]).df()
+    finally:
+        con.close()
+
+
 def stream_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table,
-                    coverage: bool = True) -> pd.DataFrame:
+                    coverage: bool = True, parents: dict[str, str] | None = None
+                    ) -> pd.DataFrame:
     """Daily features of the pseudo-accounts in ``req`` (DuckDB: small by construction), with
-    each ``w7_`` column set to the day's own value, and (``coverage``) their ``cov_*`` coverage
-    statistics against the day's population model (:func:`detector.embeddings.adhoc.coverage_rows`)."""
+    each ``w7_`` column set to the day's own value, (``parents``: pseudo-account -> account)
+    ``POPULATION_COLUMNS`` measured against the real day (:func:`population_columns`), and
+    (``coverage``) their ``cov_*`` coverage statistics against the day's population model
+    (:func:`detector.embeddings.adhoc.coverage_rows`)."""
     eng = engine.connect(settings, "duckdb")
     try:
         eng.bind_arrow("dg_first_seen", fs)
@@ -145,6 +197,11 @@ def stream_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table,
     finally:
         eng.close()
     df = daily.to_pandas()
+    if parents:
+        pop = population_columns(settings, day, req, parents).set_index("account_id")
+        for c in POPULATION_COLUMNS:
+            if c in df.columns:
+                df[c] = df["account_id"].map(pop[c]).astype(df[c].dtype)
     if coverage:
         df = df.merge(coverage_rows(settings, req, day), on="account_id", how="left")
     for w in catalog.weekly_columns():
@@ -177,8 +234,11 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
         req, info = stream_requests(settings, day, sorted(accounts), _stream_floor(cfg))
         if not info:
             continue
+        parents = {p: ev["account_id"] for pseudo, ev in info.items()
+                   for p in (pseudo, pseudo + REST)}
         feats = stream_features(settings, req, day, fs,
-                                coverage=any(c.startswith("cov_") for c in frame.columns))
+                                coverage=any(c.startswith("cov_") for c in frame.columns),
+                                parents=parents)
         scores = dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
         for pseudo, ev in info.items():
             score, rest = scores.get(pseudo, 0.0), scores.get(pseudo + REST, 0.0)

@@ -14,6 +14,8 @@ import pytest
 
 from detector.decide import relay_streams
 from detector.decide.policy import PolicyConfig, apply_policy
+from detector.features import engine
+from detector.features.compute import all_request_files, first_seen
 from detector.settings import load_settings
 
 from .test_returning import write_lake
@@ -206,3 +208,36 @@ def test_a_stream_under_the_floor_needs_the_strict_score_with_the_thin_tier(home
     assert (0 in found) is blocked
     if blocked:
         assert found[0]["requests"] == 30 and found[0]["kind"] == "profile"
+
+
+def test_population_features_are_measured_against_the_real_day_not_the_other_streams(home):
+    """A relay's pseudo-accounts carry its addresses and card: among themselves every prefix
+    and the card would look shared. Measured against the day's real accounts, a stream's
+    values do not depend on which other streams are judged beside it."""
+    rows = [dict(r, payment_fingerprint="card-1") for r in relay("proxy", harvest=120)]
+    # one other real account on the relay's card, none on its prefix
+    rows += [dict(_req("sibling", i, user=None), client_ip="198.51.100.7",
+                  ip_prefix="198.51.100.0/24", payment_fingerprint="card-1") for i in range(5)]
+    write_lake(home, rows)
+    eng = engine.connect(home, "duckdb")
+    try:
+        fs = first_seen(eng, all_request_files(home))
+    finally:
+        eng.close()
+    got = {}
+    for floor in (50, 10):  # floor 10: the 40 end users' streams are judged beside the profiles
+        req, info = relay_streams.stream_requests(home, DAY, ["proxy"], floor)
+        parents = {p: ev["account_id"] for q, ev in info.items()
+                   for p in (q, q + relay_streams.REST)}
+        feats = relay_streams.stream_features(home, req, DAY, fs, coverage=False,
+                                              parents=parents).set_index("account_id")
+        got[floor] = feats
+    harvest = [p for p in got[50].index if not p.endswith(relay_streams.REST)
+               and got[50].loc[p, "vol_requests"] == 120]
+    assert len(harvest) == 1
+    for floor in (50, 10):
+        row = got[floor].loc[harvest[0]]
+        assert row["inf_payment_shared_accounts"] == 1          # the sibling, not the streams
+        assert row["inf_shared_prefix_share"] == 0.0            # one real account on the prefix
+    assert (got[10].loc[got[50].index, "inf_shared_prefix_share"]
+            == got[50]["inf_shared_prefix_share"]).all()
