@@ -112,10 +112,12 @@ def rule_values(frame: pd.DataFrame, rule_hits: list[list[str]], columns: dict[s
 
 
 def _plain(value: object) -> object:
-    if value is None:
+    """A frame cell as JSON: null for a missing value (None, NaN, and the ``pd.NA`` / ``NaT``
+    of the nullable columns DuckDB's ``.df()`` returns), numbers as numbers, else text."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return None
     if isinstance(value, (np.floating, float)):
-        return None if math.isnan(float(value)) else round(float(value), 6)
+        return round(float(value), 6)
     if isinstance(value, (np.integer, int)):
         return int(value)
     if isinstance(value, (np.bool_, bool)):

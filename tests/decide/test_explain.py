@@ -1,9 +1,11 @@
 import datetime as dt
+import json
 
+import duckdb
 import numpy as np
 import pandas as pd
 
-from detector.decide.explain import explain_rows, reasons_text
+from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.model.estimator import DistillationClassifier
 
 
@@ -35,3 +37,32 @@ def test_reasons_put_rules_first_and_drop_the_model_marker():
     features = [{"feature": "hv_a"}, {"feature": "hv_b"}]
     assert reasons_text(["harvest_x", "model", "cluster_escalation"], features) == \
         "harvest_x;cluster_escalation;hv_a;hv_b"
+
+
+class _Named:
+    """The one attribute ``explain_rows`` reads of a model when contributions are given."""
+
+    feature_names_in_ = np.array(["inf_distinct_end_users", "div_multiturn_share"])
+
+
+def test_null_integers_and_floats_from_duckdb_are_json_null():
+    # as scoring reads the view: a nullable INTEGER comes back as pandas Int32 (pd.NA when null)
+    frame = duckdb.connect().sql(
+        "SELECT * FROM (VALUES ('a0', DATE '2026-11-24', 7, 0.1234567), "
+        "('a1', DATE '2026-11-24', NULL, NULL), ('a2', DATE '2026-11-24', 3, 0.5)) "
+        "t(account_id, date, inf_distinct_end_users, div_multiturn_share)").df()
+    assert isinstance(frame["inf_distinct_end_users"].dtype, pd.api.extensions.ExtensionDtype)
+    picked = [("inf_distinct_end_users", 0.2), ("div_multiturn_share", 0.1)]
+    items = explain_rows(_Named(), frame, np.array([0, 1]), contributions=[picked, picked])
+    hits = rule_values(frame, [["r"], ["r"], []],
+                       {"r": ("inf_distinct_end_users", "div_multiturn_share")})
+    docs = [json.loads(explanation_json(["r"], items[i], 0.5, hits[i])) for i in (0, 1)]
+    values = [{f["feature"]: f["value"] for f in d["top_features"]} for d in docs]
+    assert values[1] == {"inf_distinct_end_users": None, "div_multiturn_share": None}
+    assert docs[1]["rule_values"]["r"] == values[1]
+    assert [f["percentile"] for f in docs[1]["top_features"]] == [None, None]
+    # the other values keep their form: an integer stays an integer, a float is rounded
+    assert values[0] == {"inf_distinct_end_users": 7, "div_multiturn_share": 0.123457}
+    assert docs[0]["rule_values"]["r"] == values[0]
+    assert isinstance(values[0]["inf_distinct_end_users"], int)
+    assert hits[2] == {}
