@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from detector.decide import on_spark as on_spark_
-from detector.decide import relay_streams, returning, spark_policy, spark_requests
+from detector.decide import relay_streams, returning, spark_policy
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
@@ -43,16 +43,13 @@ def _feature_run_id(settings: Settings, dates: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def org_ids(settings: Settings, con, frame: pd.DataFrame) -> pd.Series:
+def org_ids(con, frame: pd.DataFrame) -> pd.Series:
     """The organisation of each row's account: the smallest org id of its requests over every
-    lake day (an account's requests normally carry one), null when none has one. With
-    ``engine = "spark"`` computed on the executors for ``frame``'s accounts only
-    (``spark_requests.org_ids``)."""
-    if settings.engine == "spark":
-        orgs = spark_requests.org_ids(settings, frame["account_id"].dropna().unique())
-    else:
-        orgs = con.sql("SELECT account_id, min(org_id) AS org_id FROM requests "
-                       "GROUP BY account_id").df()
+    lake day (an account's requests normally carry one), null when none has one; a ``GROUP BY``
+    over ``con``'s ``requests`` view (the DuckDB engine; with ``engine = "spark"`` the policy
+    joins ``spark_requests.org_ids_frame`` on the executors instead)."""
+    orgs = con.sql("SELECT account_id, min(org_id) AS org_id FROM requests "
+                   "GROUP BY account_id").df()
     return frame[["account_id"]].merge(orgs, on="account_id", how="left")["org_id"]
 
 
@@ -155,7 +152,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     else:
         frame = con.sql(f"SELECT * FROM {view} ORDER BY date, account_id").df()
         hits = ruleset.evaluate(con, view)
-        frame["org_id"] = org_ids(settings, con, frame).to_numpy()
+        frame["org_id"] = org_ids(con, frame).to_numpy()
         proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
         anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
         out = apply_policy(frame, proba, hits, cfg, accounts, orgs)

@@ -13,8 +13,8 @@ apply_policy reads is the row's own (model score, volumes, hour entropy, convers
 end users, the row's rule hits, its org id against the allow-lists). The rule hits (come to
 the driver from ``ruleset.evaluate_spark``) go back to the cluster as a DataFrame and join
 their account-day's row there, and, when an org is allow-listed, the accounts' org ids are
-computed on the executors and joined there too (``org_ids_frame``); the policy config and the
-allow-lists are pickled with the function.
+computed on the executors and joined there too (``spark_requests.org_ids_frame``); the policy
+config and the allow-lists are pickled with the function.
 
 What comes back is one compact row per account-day: the policy's verdict columns, the anomaly
 score and risk, and the few feature values the driver's later steps read
@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import distributed
+from detector.decide import distributed, spark_requests
 from detector.decide.policy import PolicyConfig, apply_policy
 from detector.decide.risk import OUTPUT_TOKENS, frame_risk
 from detector.settings import Settings
@@ -127,22 +127,6 @@ def _hits_frame(session: Any, hits: pd.DataFrame) -> Any:
         F.collect_list(F.struct(*_HIT_FIELDS)).alias(_HITS))
 
 
-def org_ids_frame(settings: Settings, accounts: Any) -> Any | None:
-    """(account_id, org_id) of the accounts of Spark DataFrame ``accounts`` with requests in the
-    lake: the smallest org id of their requests over every lake day, on the executors (the
-    rows ``spark_requests.org_ids`` collects); None when the lake has no request file."""
-    from pyspark.sql import functions as F
-
-    from detector.decide import spark_requests
-    from detector.lake.db import lake_dates
-
-    requests = spark_requests.read_requests(settings, lake_dates(settings), ["account_id", "org_id"])
-    if requests is None:
-        return None
-    return (requests.join(accounts, "account_id", "left_semi")
-            .groupBy("account_id").agg(F.min("org_id").alias("org_id")))
-
-
 def decide_view(settings: Settings, view: str, model: Any, hits: pd.DataFrame,
                 cfg: PolicyConfig, allow_accounts: set[str] = frozenset(),
                 allow_orgs: set[str] = frozenset(), partitions: int | None = None
@@ -172,8 +156,8 @@ def decide_view(settings: Settings, view: str, model: Any, hits: pd.DataFrame,
              .alias(f"{_FEATURE}{j}") for j, f in enumerate(features)]
     rows = table.select(*cols).join(_hits_frame(session, hits), ["account_id", _DAY], "left")
     if allow_orgs:
-        orgs = org_ids_frame(settings, table.select(F.col("account_id").cast("string")
-                                                    .alias("account_id")).distinct())
+        accounts = table.select(F.col("account_id").cast("string").alias("account_id"))
+        orgs = spark_requests.org_ids_frame(settings, accounts.distinct())
         rows = (rows.join(orgs, "account_id", "left") if orgs is not None
                 else rows.withColumn("org_id", F.lit(None).cast("string")))
     # a cluster-day's rows in one partition (its escalation and pooled evidence), others by account

@@ -1,13 +1,14 @@
 """The decide stage's reads of request rows on Spark (``engine = "spark"``).
 
 The request files are read by the URIs the feature stage uses (``detector.lake.db.request_files``,
-``spark_path``: ``spark_lake_uri`` or the lake's ``file://`` path) on the executors; a set of
-accounts goes to them as a broadcast table, and only per-account rows come back:
+``spark_path``: ``spark_lake_uri`` or the lake's ``file://`` path) on the executors, and joined
+there with a set of accounts (a Spark DataFrame); only per-account rows come back, or none:
 
-- :func:`org_ids`: each account's organisation, ``min(org_id)`` over every lake day (the DuckDB
-  path's ``GROUP BY`` over the ``requests`` view, the same rows);
-- :func:`read_requests` / :func:`accounts_frame`: what ``returning_spark`` builds its key
-  queries on.
+- :func:`org_ids_frame`: each account's organisation, ``min(org_id)`` over every lake day (the
+  DuckDB path's ``GROUP BY`` over the ``requests`` view, ``scoring.org_ids``), a DataFrame the
+  policy joins on the executors (``spark_policy.decide_view``); nothing comes to the driver;
+- :func:`read_requests` / :func:`accounts_frame` (named accounts, joined as a broadcast
+  table): what ``returning_spark`` builds its key queries on.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Iterable
 from functools import reduce
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
 from detector.lake.db import lake_dates, request_files
@@ -49,17 +49,15 @@ def accounts_frame(settings: Settings, accounts: Iterable[str]) -> Any:
         pa.table({"account_id": pa.array(names, pa.string())}), "account_id string")
 
 
-def org_ids(settings: Settings, accounts: Iterable[str]) -> pd.DataFrame:
-    """Rows (account_id, org_id) of ``accounts`` that have requests in the lake: the smallest
-    org id of their requests over every lake day (null when none has one), computed on the
-    executors."""
+def org_ids_frame(settings: Settings, accounts: Any) -> Any | None:
+    """(account_id, org_id) of the accounts of the Spark DataFrame ``accounts`` (one column,
+    account_id) that have requests in the lake: the smallest org id of their requests over every
+    lake day (null when none has one), on the executors; nothing is collected. None when the
+    lake has no request file."""
     from pyspark.sql import functions as F
 
-    wanted = accounts_frame(settings, accounts)
     requests = read_requests(settings, lake_dates(settings), ["account_id", "org_id"])
     if requests is None:
-        return pd.DataFrame({"account_id": pd.Series(dtype=object),
-                             "org_id": pd.Series(dtype=object)})
-    got = (requests.join(F.broadcast(wanted), "account_id", "left_semi")
-           .groupBy("account_id").agg(F.min("org_id").alias("org_id")))
-    return got.toPandas()
+        return None
+    return (requests.join(accounts, "account_id", "left_semi")
+            .groupBy("account_id").agg(F.min("org_id").alias("org_id")))

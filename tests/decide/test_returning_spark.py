@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from detector.decide import returning
+from detector.decide import returning, spark_requests
 from detector.decide.returning_keys import DuckKeys, round2
 from detector.decide.returning_spark import SparkKeys
 from detector.decide.scoring import org_ids
@@ -166,7 +166,11 @@ def test_org_ids_on_spark_are_duckdbs(tmp_path):
     duck, spark, _ = _homes(tmp_path, rows)
     frame = pd.DataFrame({"account_id": ["a", "b", "c", "d", "absent", "a"],
                           "date": dt.date.fromisoformat(D3)})
-    want = [None if pd.isna(o) else o for o in org_ids(duck, connect(duck), frame)]
-    got = [None if pd.isna(o) else o for o in org_ids(spark, connect(spark), frame)]
+    want = [None if pd.isna(o) else o for o in org_ids(connect(duck), frame)]
+    # the DataFrame the policy joins on the executors (spark_policy.decide_view), collected here
+    accounts = spark_requests.accounts_frame(spark, frame["account_id"])
+    orgs = spark_requests.org_ids_frame(spark, accounts).toPandas()
+    assert sorted(orgs["account_id"]) == ["a", "b", "c", "d"]  # no row for an absent account
+    got = frame[["account_id"]].merge(orgs, on="account_id", how="left")["org_id"]
     assert want == ["org-1", "org-2", None, "org-4", None, "org-1"]
-    assert got == want
+    assert [None if pd.isna(o) else o for o in got] == want
