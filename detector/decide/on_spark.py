@@ -3,17 +3,23 @@
 With ``engine = "spark"`` the feature rows (one per account-day, some 250 columns) are assembled,
 ruled, scored, decided and ranked on the executors over a Spark view
 (``detector.features.spark_assemble``; the policy and risk: ``detector.decide.spark_policy``).
-What the driver reads of them:
+The daily job (:func:`write_verdicts`) keeps the compact verdict rows there (persisted) and the
+executors write the verdict files (``detector.verdicts.write_spark``). What the driver reads:
 
-- every row: its compact verdict row, with the few values the later steps read
-  (:func:`driver_frame`: keys, ``cluster_id``, ``inf_distinct_end_users`` for the relay-stream
-  candidates, ``hist_days_since_first_seen`` and ``inf_account_age_days`` for the
-  returning-actor test);
+- the rows its later steps work on (:func:`_driver_rows`, filtered on the executors): flagged
+  rows, rows with rule hits, relay-stream candidates and returning-actor candidates (new
+  accounts not blocked), with the few values those steps read (:func:`driver_frame`: keys,
+  ``cluster_id``, ``inf_distinct_end_users``, ``hist_days_since_first_seen``,
+  ``inf_account_age_days``);
 - rows with rule hits (shadow hits on allowed rows included), :func:`hit_rule_values`: the
   columns those rules read (``explain.rule_values``: the values that made them fire), from the
   stored files (DuckDB's ``account_features`` view, semi-joined with their keys);
 - flagged rows, :func:`explained_rows`: every column (the explanations' values, the model's
   occlusion on the executors, ``explain.explain_rows``).
+
+What it sends back (a small DataFrame keyed by account and day, joined on the executors):
+decision, reasons and explanation of the flagged and hit rows, and the not-evaluable rules'
+texts. ``scoring.score_frame`` (shadow scoring) still collects every row (``decide_view``).
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from detector.decide import distributed, spark_percentiles
+from detector.decide import distributed, spark_percentiles, spark_policy
 from detector.decide.explain import explain_rows, rule_values
 from detector.decide.spark_policy import DRIVER_COLUMNS
 from detector.settings import Settings
@@ -103,3 +110,175 @@ def explained_rows(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     got = explain_rows(model, sub, local, ranks=ranks,
                        contributions=distributed.explain(settings, model, sub, local))
     return {int(rows[i]): items for i, items in got.items()}
+
+
+# --- the verdict files written by the executors (``scoring.score`` with engine = "spark") ----
+_SET, _DAY = "_set", "_day"
+#: What the driver sends back for a row it changed or added to (keyed by account and day).
+CHANGED = (("_decision", "string"), ("_reasons", "string"), ("_explanation", "string"),
+           ("_not_evaluable", "string"))
+
+
+def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str,
+                   dates: list[str], model, ruleset, cfg, allow: tuple[set[str], set[str]],
+                   stamp: dict) -> tuple[dict[str, int], pd.DataFrame]:
+    """Decide every account-day of ``view``'s days on the executors and write ``dates``'
+    verdict files from there (``detector.verdicts.write_spark``): the verdict rows stay on the
+    cluster (persisted); the driver reads only the rows its later steps work on
+    (:func:`_driver_rows`) and sends back what it changed or added for them (relay-stream
+    blocks, returning-actor links, explanations, rule values, not-evaluable rules), which the
+    executors join to their rows. ``stamp``: the run's constant columns (model_version,
+    ruleset_hash, feature_run_id, run_id, created_at). Returns (rows written per date, the
+    driver's rows with their final decisions: every flagged row and a placeholder for a day
+    without one, for ``returning.write_index``)."""
+    from pyspark.sql import functions as F
+
+    from detector.decide import relay_streams, returning
+    from detector.decide.policy import at_least_review
+    from detector.features.spark_assemble import spark_account_features
+    from detector.lake.spark import spark_session
+    from detector.verdicts import write_spark
+
+    spark = spark_session(settings)
+    days = view_days(con, view)
+    spark_view = spark_account_features(settings, days)
+    spark.catalog.cacheTable(spark_view)  # joined once for rules, verdicts and ranks
+    hits = ruleset.evaluate_spark(spark, spark_view)
+    rows, broadcast = spark_policy.verdict_frame(settings, spark_view, model, hits, cfg, *allow)
+    rows = rows.persist()  # read twice: the driver's rows, then the files
+    try:
+        out = _driver_rows(rows, days, returning.Params.from_settings(settings).new_days)
+        coverage = next((c for c in spark.table(f"`{spark_view}`").columns
+                         if c.startswith("cov_")), None)
+        frame = driver_frame(out, coverage)
+        streams = relay_streams.judge(settings, frame, out, model, cfg)
+        out = relay_streams.apply(out, streams)
+        links = returning.link(settings, con, frame, out)
+        out = at_least_review(out, sorted(links), returning.REASON)
+        changed = _changes(settings, con, view, spark_view, model, ruleset, frame, out,
+                           streams, links)
+        unknown = _not_evaluable(ruleset.not_evaluable_spark(spark, spark_view))
+        changed = changed.merge(unknown, on=["account_id", _DAY], how="outer")
+        sent = spark.createDataFrame(pa.table(
+            {"account_id": pa.array(changed["account_id"].tolist(), pa.string()),
+             _DAY: pa.array(changed[_DAY].tolist(), pa.string()),
+             **{c: pa.array(changed[c].astype(object).where(changed[c].notna(), None).tolist(),
+                            pa.string()) for c, _ in CHANGED}}),
+            ", ".join(f"{c} {t}" for c, t in (("account_id", "string"), (_DAY, "string"),
+                                              *CHANGED)))
+        final = (rows.withColumn(_DAY, F.col("date").cast("string"))
+                 .join(F.broadcast(sent), ["account_id", _DAY], "left"))
+        written = write_spark.write_days(settings, final, dates, VerdictColumns(stamp))
+    finally:
+        rows.unpersist()
+        broadcast.unpersist()
+        spark.catalog.uncacheTable(spark_view)
+    return written, out
+
+
+def _driver_rows(rows, days: list[str], new_days: int) -> pd.DataFrame:
+    """The verdict rows the driver's later steps read, ordered by (date, account_id): the
+    flagged rows (the explanations; every block: the returning-actor index), rows with rule
+    hits (their rule values), the relay-stream candidates (``model_block_capped``) and the
+    returning-actor candidates (new accounts not blocked nor allow-listed:
+    ``returning._new_accounts``'s test, on the executors); a superset of what those steps
+    select, so they select the same rows as over every row. A day without such a row gets one
+    placeholder (no account, allowed, no values) so that the index and the links see every
+    scored day."""
+    from pyspark.sql import functions as F
+
+    new = F.lit(False)
+    if "hist_days_since_first_seen" in rows.columns:
+        new = new | F.coalesce(F.col("hist_days_since_first_seen") < new_days, F.lit(False))
+    if "inf_account_age_days" in rows.columns:
+        new = new | F.coalesce(F.col("inf_account_age_days") <= new_days, F.lit(False))
+    wanted = ((F.col("decision") != "allow") | (F.size("rule_hits") > 0)
+              | (F.size("shadow_hits") > 0)
+              | F.array_contains("sources", "model_block_capped")
+              | (new & (F.col("decision") != "block") & ~F.coalesce("allowlisted", F.lit(False))))
+    out = spark_policy.collect(rows.where(wanted))
+    seen = set(out["date"].astype(str))
+    missing = [d for d in days if d not in seen]
+    if not missing:
+        return out
+    blank = pd.DataFrame({"date": [pd.Timestamp(d).date() for d in missing]})
+    blank["decision"], blank["allowlisted"] = "allow", False
+    for name in ("rule_hits", "shadow_hits", "sources"):
+        blank[name] = [[] for _ in missing]
+    return pd.concat([out, blank], ignore_index=True).reindex(columns=out.columns)
+
+
+def _changes(settings: Settings, con: duckdb.DuckDBPyConnection, view: str, spark_view: str,
+             model, ruleset, frame: pd.DataFrame, out: pd.DataFrame, streams: dict,
+             links: dict) -> pd.DataFrame:
+    """(account_id, _day, _decision, _reasons, _explanation) of the rows of ``out`` (the
+    driver's rows, final decisions) that differ from what the executors would give a row
+    alone: the flagged rows (explanations) and the rows with rule hits (rule values)."""
+    from detector.decide import relay_streams, returning
+    from detector.decide.explain import explanation_json, reasons_text
+
+    hit_names = [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"], strict=True)]
+    flagged = (out["decision"] != "allow").to_numpy() & out["account_id"].notna().to_numpy()
+    explained = explained_rows(settings, con, view, spark_view, model, frame,
+                               np.flatnonzero(flagged))
+    hit_values = hit_rule_values(con, view, frame, hit_names,
+                                 {r.name: r.columns for r in ruleset.rules})
+    pick = np.flatnonzero(flagged | np.array([len(h) > 0 for h in hit_names], dtype=bool))
+    feats = [explained.get(int(i), []) for i in pick]
+    sources = [out["sources"].iat[i] for i in pick]
+    texts = [explanation_json(s, f, out["anomaly_score"].iat[i], hit_values[i])
+             for s, f, i in zip(sources, feats, pick, strict=True)]
+    texts = returning.annotate(texts, {k: links[i] for k, i in enumerate(pick) if i in links})
+    texts = relay_streams.annotate(texts, {k: streams[i] for k, i in enumerate(pick)
+                                           if i in streams})
+    return pd.DataFrame({"account_id": out["account_id"].to_numpy()[pick],
+                         _DAY: out["date"].astype(str).to_numpy()[pick],
+                         "_decision": out["decision"].to_numpy()[pick],
+                         "_reasons": [reasons_text(s, f) for s, f in zip(sources, feats,
+                                                                         strict=True)],
+                         "_explanation": texts})
+
+
+def _not_evaluable(unknown: pd.DataFrame) -> pd.DataFrame:
+    """(account_id, _day, _not_evaluable) of the account-days with rules not evaluable
+    (``scoring.not_evaluable_text``'s texts)."""
+    from detector.decide.scoring import not_evaluable_text
+
+    keys = unknown[["account_id", "date"]].drop_duplicates().reset_index(drop=True)
+    return pd.DataFrame({"account_id": keys["account_id"].astype(str).to_numpy(),
+                         _DAY: pd.to_datetime(keys["date"]).dt.date.astype(str).to_numpy(),
+                         "_not_evaluable": not_evaluable_text(keys, unknown)})
+
+
+class VerdictColumns:
+    """A day's verdict rows (``spark_policy.verdict_frame``'s columns, joined with the driver's
+    :data:`CHANGED`) -> its verdict table in ``VERDICT_SCHEMA``'s columns, ordered by account:
+    a row the driver did not change gets the explanation of a row with no explained features
+    and no rule values (``reasons_text``, ``explanation_json``), as on DuckDB; ``stamp``: the
+    run's constant columns. Runs on the executors (``verdicts.write_spark``)."""
+
+    def __init__(self, stamp: dict):
+        self.stamp = dict(stamp)
+
+    def __call__(self, rows: pa.Table) -> pa.Table:
+        from detector.decide.explain import explanation_json, reasons_text
+        from detector.verdicts import VERDICT_SCHEMA
+
+        f = rows.to_pandas().sort_values("account_id", kind="stable").reset_index(drop=True)
+        sources = [list(s) for s in f["sources"]]
+        kept = f["_decision"].isna().to_numpy() & f["_reasons"].isna().to_numpy()
+        f["decision"] = np.where(kept, f["decision"], f["_decision"])
+        f["reasons"] = [reasons_text(s, []) if k else r
+                        for s, k, r in zip(sources, kept, f["_reasons"], strict=True)]
+        f["explanation_json"] = [explanation_json(s, [], a) if k else e for s, k, a, e
+                                 in zip(sources, kept, f["anomaly_score"], f["_explanation"],
+                                        strict=True)]
+        f["not_evaluable"] = f["_not_evaluable"].astype(object).where(
+            f["_not_evaluable"].notna(), None)
+        for name in ("rule_hits", "shadow_hits"):
+            f[name] = [list(v) for v in f[name]]
+        for name, value in self.stamp.items():
+            f[name] = value
+        f["cluster_id"] = f["cluster_id"].astype(object).where(f["cluster_id"].notna(), None)
+        return pa.Table.from_pandas(f[VERDICT_SCHEMA.names], schema=VERDICT_SCHEMA,
+                                    preserve_index=False)

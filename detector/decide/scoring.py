@@ -208,6 +208,17 @@ def score(settings: Settings, dates: list[str]) -> dict[str, int]:
     """Score ``dates`` and write one verdict file per date. Returns rows written per date."""
     con = connect(settings)
     view = account_features(con, settings, dates)
+    if settings.engine == "spark":  # the executors write the files (on_spark.write_verdicts)
+        model, card = load_active_model(settings)
+        ruleset = load_ruleset()
+        stamp = {"model_version": card.get("version", "unknown"), "ruleset_hash": ruleset.hash,
+                 "feature_run_id": _feature_run_id(settings, dates),
+                 "run_id": uuid.uuid4().hex[:12], "created_at": pd.Timestamp(datetime.now(UTC))}
+        written, flagged = on_spark_.write_verdicts(settings, con, view, dates, model, ruleset,
+                                                    policy_config(settings, card),
+                                                    _allowlist(settings), stamp)
+        returning.write_index(settings, con, flagged)  # its blocked accounts, every day
+        return written
     out = score_frame(settings, con, view)
     out["feature_run_id"] = _feature_run_id(settings, dates)
     out["run_id"] = uuid.uuid4().hex[:12]

@@ -16,10 +16,12 @@ their account-day's row there, and, when an org is allow-listed, the accounts' o
 computed on the executors and joined there too (``spark_requests.org_ids_frame``); the policy
 config and the allow-lists are pickled with the function.
 
-What comes back is one compact row per account-day: the policy's verdict columns, the anomaly
-score and risk, and the few feature values the driver's later steps read
-(:data:`DRIVER_COLUMNS`: the relay-stream candidates and the returning-actor test), ordered by
-(date, account_id) as the DuckDB path orders them.
+The result (:func:`verdict_frame`) is one compact row per account-day: the policy's verdict
+columns, the anomaly score and risk, and the few feature values the driver's later steps read
+(:data:`DRIVER_COLUMNS`: the relay-stream candidates and the returning-actor test). The daily
+job keeps it on the cluster (``on_spark.write_verdicts``: the executors write the verdict
+files); :func:`decide_view` collects every row, ordered by (date, account_id) as the DuckDB path
+orders them (``scoring.score_frame``, for shadow scoring).
 """
 
 from __future__ import annotations
@@ -132,9 +134,38 @@ def decide_view(settings: Settings, view: str, model: Any, hits: pd.DataFrame,
                 allow_orgs: set[str] = frozenset(), partitions: int | None = None
                 ) -> pd.DataFrame:
     """Verdict rows of every row of the Spark temp view ``view``, decided on the executors
-    (``apply_policy`` with ``hits``, ``cfg`` and the allow-lists; ``frame_risk``), ordered by
-    (date, account_id): the policy's columns, ``anomaly_score``, ``risk`` and the view's
-    :data:`DRIVER_COLUMNS` (as doubles). ``partitions``: how many partitions the rows are
+    (:func:`verdict_frame`), collected and ordered by (date, account_id): the policy's columns,
+    ``anomaly_score``, ``risk`` and the view's :data:`DRIVER_COLUMNS` (as doubles)."""
+    rows, broadcast = verdict_frame(settings, view, model, hits, cfg, allow_accounts,
+                                    allow_orgs, partitions)
+    try:
+        return collect(rows)
+    finally:
+        broadcast.unpersist()
+
+
+def collect(rows: Any) -> pd.DataFrame:
+    """Rows of :func:`verdict_frame` (or some of them) on the driver, ordered by
+    (date, account_id) as the DuckDB path orders them, list columns as lists."""
+    from pyspark.sql import functions as F
+
+    got = (rows.orderBy(F.col("date").asc_nulls_last(), F.col("account_id").asc_nulls_last())
+           .toArrow().to_pandas())
+    for name, kind in VERDICT:
+        if kind == "array<string>":
+            got[name] = [list(v) for v in got[name]]
+    return got
+
+
+def verdict_frame(settings: Settings, view: str, model: Any, hits: pd.DataFrame,
+                  cfg: PolicyConfig, allow_accounts: set[str] = frozenset(),
+                  allow_orgs: set[str] = frozenset(), partitions: int | None = None
+                  ) -> tuple[Any, Any]:
+    """(Spark DataFrame of the verdict rows of every row of the Spark temp view ``view``,
+    decided on the executors (``apply_policy`` with ``hits``, ``cfg`` and the allow-lists;
+    ``frame_risk``): the policy's columns, ``anomaly_score``, ``risk`` and the view's
+    :data:`DRIVER_COLUMNS` (as doubles), unordered; the model's broadcast, which the caller
+    unpersists once it has read the rows). ``partitions``: how many partitions the rows are
     spread over (default: the session's parallelism)."""
     from pyspark.sql import functions as F
 
@@ -168,15 +199,6 @@ def decide_view(settings: Settings, view: str, model: Any, hits: pd.DataFrame,
     schema = ", ".join(f"{n} {t}" for n, t in (*VERDICT, *EXTRA, *((c, "double") for c in passed)))
     blob = pickle.dumps(model)
     broadcast = session.sparkContext.broadcast(blob)
-    try:
-        fn = _Decide(hashlib.sha256(blob).hexdigest(), broadcast, features, cfg,
-                     set(allow_accounts), set(allow_orgs), passed)
-        got = (rows.repartition(parts, _KEY).mapInArrow(fn, schema)
-               .orderBy(F.col("date").asc_nulls_last(), F.col("account_id").asc_nulls_last())
-               .toArrow().to_pandas())
-    finally:
-        broadcast.unpersist()
-    for name, kind in VERDICT:
-        if kind == "array<string>":
-            got[name] = [list(v) for v in got[name]]
-    return got
+    fn = _Decide(hashlib.sha256(blob).hexdigest(), broadcast, features, cfg,
+                 set(allow_accounts), set(allow_orgs), passed)
+    return rows.repartition(parts, _KEY).mapInArrow(fn, schema), broadcast

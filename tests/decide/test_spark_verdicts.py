@@ -1,0 +1,140 @@
+"""The verdict files written by the executors (``scoring.score`` with ``engine = "spark"``,
+``local[1]``: ``on_spark.write_verdicts``, ``verdicts.write_spark``) hold the same table as
+the DuckDB engine's files and as the driver-written files of the Spark path before them
+(``score_frame`` collected, one ``write_verdict_day`` per day): same rows, columns, types and
+values, on the scenario of ``test_spark_policy`` (escalating clusters, pooled evidence, relay
+caps, rule and shadow hits, a returning actor). A write that fails on the executors or at the
+rename leaves every day's previous file as it was, and no hidden folder behind.
+
+Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
+(``CI=true``), where a missing runtime is a failure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from detector import verdicts
+from detector.decide import returning, scoring
+from detector.features.assemble import account_features
+from detector.lake.db import connect
+from detector.settings import load_settings
+from detector.verdicts import write_spark
+from tests.decide.test_spark_policy import DAYS, _accounts, _lake, _model, _write
+from tests.spark_support import spark_marks
+
+pytestmark = spark_marks()
+
+#: Columns that differ between two runs by construction.
+RUN = ["run_id", "created_at"]
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory):
+    """(DuckDB settings, Spark settings on local[1]) of one home, and the model."""
+    rng = np.random.default_rng(11)
+    home = tmp_path_factory.mktemp("spark_verdicts") / "home"
+    duck = load_settings(home)
+    duck.ensure_dirs()
+    frame = _accounts(rng)
+    _write(duck, frame)
+    _lake(duck, frame)
+    spark = load_settings(home, engine="spark", spark_master="local[1]")
+    return duck, spark, _model(frame, rng)
+
+
+def _files(settings) -> dict[str, pa.Table]:
+    return {d: pq.read_table(verdicts.verdict_path(settings, d)) for d in DAYS}
+
+
+def _score(settings, model, monkeypatch) -> tuple[dict[str, int], dict[str, pa.Table]]:
+    monkeypatch.setattr(scoring, "load_active_model", lambda s: (model, {"version": "t1"}))
+    written = scoring.score(settings, DAYS)
+    return written, _files(settings)
+
+
+def _driver_written(settings, model) -> dict[str, pa.Table]:
+    """The Spark path before the executors wrote the files: every verdict row collected
+    (``score_frame``), each day's table built and written on the driver, as ``score`` did."""
+    con = connect(settings)
+    try:
+        out = scoring.score_frame(settings, con, account_features(con, settings, DAYS),
+                                  (model, {"version": "t1"}))
+    finally:
+        con.close()
+    out["feature_run_id"] = scoring._feature_run_id(settings, DAYS)
+    out["run_id"] = "x"
+    out["created_at"] = pd.Timestamp("2026-12-01", tz="UTC")
+    out["cluster_id"] = out["cluster_id"].astype(object).where(out["cluster_id"].notna(), None)
+    return {d: pa.Table.from_pandas(out[out["date"].astype(str) == d][verdicts.VERDICT_SCHEMA
+                                                                      .names],
+                                    schema=verdicts.VERDICT_SCHEMA, preserve_index=False)
+            for d in DAYS}
+
+
+def _same(got: pa.Table, want: pa.Table, day: str) -> None:
+    assert got.schema.remove_metadata() == verdicts.VERDICT_SCHEMA, day
+    for c in RUN:  # one value per run
+        assert len(got[c].unique()) == 1, (day, c)
+    a, b = got.drop_columns(RUN), want.drop_columns(RUN)
+    if not a.equals(b):
+        diff = [c for c in a.column_names if not a[c].equals(b[c])]
+        pytest.fail(f"{day}: columns differ: {diff}\n"
+                    f"{a.select(diff).to_pandas().compare(b.select(diff).to_pandas())}")
+
+
+def test_executor_written_files_are_the_drivers(homes, monkeypatch):
+    duck, spark, model = homes
+    want_rows, want = _score(duck, model, monkeypatch)
+    index = {p.parent.name: pq.read_table(p) for p in
+             sorted(returning.index_dir(duck).glob("date=*/keys.parquet"))}
+    old = _driver_written(spark, model)
+    got_rows, got = _score(spark, model, monkeypatch)
+    assert got_rows == want_rows and sum(got_rows.values()) > 0
+    for d in DAYS:
+        _same(got[d], want[d], d)
+        _same(got[d], old[d], d)
+    # the returning-actor index, written from the driver's rows only, is DuckDB's
+    assert {p.parent.name: pq.read_table(p) for p in
+            sorted(returning.index_dir(spark).glob("date=*/keys.parquet"))} == index
+    assert not list(verdicts.root(spark).glob(".*")), "hidden folder left behind"
+    # what the driver changed or added reached the files: explanations, links, not-evaluable
+    rows = pd.concat([t.to_pandas() for t in got.values()], ignore_index=True)
+    flagged = rows[rows["decision"] != "allow"]
+    assert len(flagged) and flagged["explanation_json"].str.contains('"feature"').any()
+    assert rows["explanation_json"].str.contains("rule_values").any()
+    assert rows["not_evaluable"].notna().any()
+    assert '"returning"' in rows.loc[rows["account_id"] == "n00", "explanation_json"].item()
+
+
+def _committed(settings) -> dict[str, bytes]:
+    return {d: verdicts.verdict_path(settings, d).read_bytes() for d in DAYS}
+
+
+def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch):
+    _, spark, model = homes
+    _score(spark, model, monkeypatch)
+    before = _committed(spark)
+
+    def refuse(part, target):
+        raise OSError(f"disk full renaming {part}")
+
+    with monkeypatch.context() as m:  # at the driver's rename
+        m.setattr(write_spark, "_rename", refuse)
+        with pytest.raises(OSError, match="disk full"):
+            scoring.score(spark, DAYS)
+    assert _committed(spark) == before
+    assert not list(verdicts.root(spark).glob(".*"))
+    # on the executors: the rows do not fit the schema the tasks were given
+    bad = pa.schema([pa.field("account_id", pa.int64()) if f.name == "account_id" else f
+                     for f in verdicts.VERDICT_SCHEMA])
+    with monkeypatch.context() as m:
+        m.setattr(write_spark, "VERDICT_SCHEMA", bad)
+        with pytest.raises(Exception, match="account_id|int64|Invalid"):
+            scoring.score(spark, DAYS)
+    assert _committed(spark) == before
+    assert not list(verdicts.root(spark).glob(".*"))
