@@ -20,7 +20,7 @@ from detector.verdicts.schema import DEFAULTS, VERDICT_SCHEMA
 FROZEN = ("account_id", "date", "score", "decision")
 
 
-def _conform(table: pa.Table, where: str) -> pa.Table:
+def conform(table: pa.Table, where: str) -> pa.Table:
     missing = [n for n in VERDICT_SCHEMA.names if n not in table.column_names]
     if missing:
         raise InputError(f"{where}: verdict table lacks column(s) {', '.join(missing)} "
@@ -38,7 +38,7 @@ def write_verdict_day(settings: Settings, day: str, table: pa.Table) -> Path:
     """Replace the verdict file of ``day`` atomically with ``table`` (cast to
     ``VERDICT_SCHEMA``; a missing column is an InputError naming it)."""
     path = verdict_path(settings, day)
-    write_parquet_atomic(path, _conform(table, f"verdicts of {day}"))
+    write_parquet_atomic(path, conform(table, f"verdicts of {day}"))
     return path
 
 
@@ -78,8 +78,8 @@ def annotate(settings: Settings, day: str,
         if col not in after.columns or not after[col].equals(base[col]):
             raise InputError(f"{where}: column {col} changed (annotations may not change "
                              f"{', '.join(FROZEN)})")
-    table = _conform(pa.Table.from_pandas(after, preserve_index=False), where)
-    old = _conform(pa.Table.from_pandas(base, preserve_index=False), where)
+    table = conform(pa.Table.from_pandas(after, preserve_index=False), where)
+    old = conform(pa.Table.from_pandas(base, preserve_index=False), where)
     if table.equals(old):
         return False
     write_parquet_atomic(verdict_path(settings, day), table)

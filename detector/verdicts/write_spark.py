@@ -28,7 +28,7 @@ from detector.lake.spark import spark_path
 from detector.settings import Settings
 from detector.verdicts.paths import root, verdict_path
 from detector.verdicts.schema import VERDICT_SCHEMA
-from detector.verdicts.write import _conform, write_verdict_day
+from detector.verdicts.write import conform, write_verdict_day
 
 #: What each writing task returns per day it wrote.
 RESULT = "day string, rows long, file string"
@@ -52,7 +52,7 @@ class _WriteDays:
         filesystem, base = fs.FileSystem.from_uri(self.folder)
         for day in sorted(d for d in pc.unique(rows["date"]).to_pylist() if d is not None):
             table = self.build(rows.filter(pc.equal(rows["date"], pa.scalar(day, pa.date32()))))
-            table = _conform(table, f"verdicts of {day} on an executor")
+            table = conform(table, f"verdicts of {day} on an executor")
             if table.schema != self.schema:
                 table = table.cast(self.schema)
             name = f"date={day}.{uuid.uuid4().hex}.parquet"  # a retried task writes a new file

@@ -1,8 +1,8 @@
 """With ``engine = "spark"`` the executors decide on ``spark_policy.POLICY_COLUMNS`` of every
-feature row (and its org id), and the driver reads only ``on_spark.driver_frame`` of every row:
-the policy and the risk order, the relay-stream candidates and the returning-actor test must
-decide the same on those columns as on every column (a consumer that starts reading another
-column fails here, not silently on Spark only)."""
+feature row (and its org id), and the driver's later steps read only ``on_spark.driver_frame``
+of the rows it fetches: the policy and the risk order, the relay-stream candidates and the
+returning-actor test must decide the same on those columns as on every column (a consumer
+that starts reading another column fails here, not silently on Spark only)."""
 
 from __future__ import annotations
 

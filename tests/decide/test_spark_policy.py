@@ -116,11 +116,10 @@ def _model(frame: pd.DataFrame, rng: np.random.Generator) -> DistillationClassif
     return DistillationClassifier(features=FEATURES, max_iter=30, cv=2).fit(frame[FEATURES], y)
 
 
-@pytest.fixture(scope="module")
-def homes(tmp_path_factory):
+def make_homes(tmp_path_factory, name: str):
     """(DuckDB settings, Spark settings on local[1]) of one home, and the model."""
     rng = np.random.default_rng(11)
-    home = tmp_path_factory.mktemp("spark_policy") / "home"
+    home = tmp_path_factory.mktemp(name) / "home"
     duck = load_settings(home)
     duck.ensure_dirs()
     frame = _accounts(rng)
@@ -128,6 +127,11 @@ def homes(tmp_path_factory):
     _lake(duck, frame)
     spark = load_settings(home, engine="spark", spark_master="local[1]")
     return duck, spark, _model(frame, rng)
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory):
+    return make_homes(tmp_path_factory, "spark_policy")
 
 
 def _score(settings, model) -> pd.DataFrame:

@@ -12,7 +12,6 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,9 +21,8 @@ from detector import verdicts
 from detector.decide import returning, scoring
 from detector.features.assemble import account_features
 from detector.lake.db import connect
-from detector.settings import load_settings
 from detector.verdicts import write_spark
-from tests.decide.test_spark_policy import DAYS, _accounts, _lake, _model, _write
+from tests.decide.test_spark_policy import DAYS, make_homes
 from tests.spark_support import spark_marks
 
 pytestmark = spark_marks()
@@ -35,16 +33,7 @@ RUN = ["run_id", "created_at"]
 
 @pytest.fixture(scope="module")
 def homes(tmp_path_factory):
-    """(DuckDB settings, Spark settings on local[1]) of one home, and the model."""
-    rng = np.random.default_rng(11)
-    home = tmp_path_factory.mktemp("spark_verdicts") / "home"
-    duck = load_settings(home)
-    duck.ensure_dirs()
-    frame = _accounts(rng)
-    _write(duck, frame)
-    _lake(duck, frame)
-    spark = load_settings(home, engine="spark", spark_master="local[1]")
-    return duck, spark, _model(frame, rng)
+    return make_homes(tmp_path_factory, "spark_verdicts")
 
 
 def _files(settings) -> dict[str, pa.Table]:
