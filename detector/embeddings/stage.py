@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import date as date_cls
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -203,31 +204,16 @@ class CoverageStage:
     def _write(self, date: str, accounts: list[str], sampled_accounts: list[str], lengths: np.ndarray,
                n_distinct: np.ndarray, stats: dict[str, np.ndarray], centroids: np.ndarray,
                pop: Population | None, res: DayResult) -> None:
-        frame = coverage_frame(sampled_accounts, lengths, n_distinct, stats)
-        full = pd.DataFrame({"account_id": accounts}).merge(frame, on="account_id", how="left")
-        full["cov_n_distinct"] = full["cov_n_distinct"].fillna(0).astype(np.int64)
-        full["cov_n_sampled"] = full["cov_n_sampled"].fillna(0).astype(np.int32)
-        full["cov_mmd_exceeds"] = full["cov_mmd_exceeds"].astype("boolean")
-        day = date_cls.fromisoformat(date)
-        full.insert(1, "date", day)
-        table = pa.Table.from_pandas(full, preserve_index=False)
-        table = table.set_column(1, "date", pa.array([day] * len(full), type=pa.date32()))
-        features = self.settings.features_dir / "coverage" / f"date={date}" / "part-0.parquet"
-        write_parquet_atomic(features, table)
+        """Write the day's coverage features, centroids (tables built by :func:`coverage_table`
+        and :func:`centroid_table`) and, last, its manifest."""
+        write_parquet_atomic(coverage_path(self.settings, date),
+                             coverage_table(date, accounts, sampled_accounts, lengths, n_distinct, stats))
+        write_parquet_atomic(centroids_path(self.settings, date),
+                             centroid_table(date, sampled_accounts, lengths, centroids,
+                                            self.backend.name, self.backend.model_version))
+        self._write_manifest(date, pop, res)
 
-        root = embeddings_root(self.settings)
-        n = len(sampled_accounts)
-        flat = pa.array(np.ascontiguousarray(centroids, dtype=np.float32).reshape(-1))
-        offsets = pa.array(np.arange(0, centroids.size + 1, max(centroids.shape[1], 1), dtype=np.int32)[: n + 1])
-        cent = pa.table({
-            "account_id": pa.array(sampled_accounts, type=pa.string()),
-            "date": pa.array([day] * n, type=pa.date32()),
-            "centroid": pa.ListArray.from_arrays(offsets, flat) if n else pa.array([], pa.list_(pa.float32())),
-            "n_sampled": pa.array(lengths.astype(np.int32)),
-            "backend": pa.array([self.backend.name] * n, type=pa.string()),
-            "model_version": pa.array([self.backend.model_version] * n, type=pa.string()),
-        })
-        write_parquet_atomic(root / "centroids" / f"date={date}" / "part-0.parquet", cent)
+    def _write_manifest(self, date: str, pop: Population | None, res: DayResult) -> None:
         manifest = {"date": date, "backend": self.backend.name, "model_version": self.backend.model_version,
                     "dim": self.backend.dim, "device": self.device, "sample_k": self.config.sample_k,
                     "population_version": pop.version if pop else None,
@@ -236,7 +222,45 @@ class CoverageStage:
                     "embedded_now": res.embedded,
                     "seconds": {k: round(v, 3) for k, v in res.seconds.items()},
                     "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
-        write_text_atomic(root / "manifest" / f"date={date}.json", json.dumps(manifest, indent=2))
+        write_text_atomic(embeddings_root(self.settings) / "manifest" / f"date={date}.json",
+                          json.dumps(manifest, indent=2))
+
+
+def coverage_path(settings: Settings, date: str) -> Path:
+    """The day's coverage features file."""
+    return settings.features_dir / "coverage" / f"date={date}" / "part-0.parquet"
+
+
+def coverage_table(date: str, accounts: list[str], sampled_accounts: list[str], lengths: np.ndarray,
+                   n_distinct: np.ndarray, stats: dict[str, np.ndarray]) -> pa.Table:
+    """The coverage features file's rows: one per account of ``accounts`` (in that order), the
+    ``sampled_accounts`` (``lengths`` rows each) with their statistics, the others zero/null."""
+    frame = coverage_frame(sampled_accounts, lengths, n_distinct, stats)
+    full = pd.DataFrame({"account_id": accounts}).merge(frame, on="account_id", how="left")
+    full["cov_n_distinct"] = full["cov_n_distinct"].fillna(0).astype(np.int64)
+    full["cov_n_sampled"] = full["cov_n_sampled"].fillna(0).astype(np.int32)
+    full["cov_mmd_exceeds"] = full["cov_mmd_exceeds"].astype("boolean")
+    day = date_cls.fromisoformat(date)
+    full.insert(1, "date", day)
+    table = pa.Table.from_pandas(full, preserve_index=False)
+    return table.set_column(1, "date", pa.array([day] * len(full), type=pa.date32()))
+
+
+def centroid_table(date: str, sampled_accounts: list[str], lengths: np.ndarray, centroids: np.ndarray,
+                   backend: str, model_version: str) -> pa.Table:
+    """The centroids file's rows: one per sampled account, in the given order."""
+    day = date_cls.fromisoformat(date)
+    n = len(sampled_accounts)
+    flat = pa.array(np.ascontiguousarray(centroids, dtype=np.float32).reshape(-1))
+    offsets = pa.array(np.arange(0, centroids.size + 1, max(centroids.shape[1], 1), dtype=np.int32)[: n + 1])
+    return pa.table({
+        "account_id": pa.array(sampled_accounts, type=pa.string()),
+        "date": pa.array([day] * n, type=pa.date32()),
+        "centroid": pa.ListArray.from_arrays(offsets, flat) if n else pa.array([], pa.list_(pa.float32())),
+        "n_sampled": pa.array(lengths.astype(np.int32)),
+        "backend": pa.array([backend] * n, type=pa.string()),
+        "model_version": pa.array([model_version] * n, type=pa.string()),
+    })
 
 
 def candidate_rows(sample: pd.DataFrame, blocked: set[str], per: int) -> np.ndarray:
