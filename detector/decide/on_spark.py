@@ -18,8 +18,10 @@ executors write the verdict files (``detector.verdicts.write_spark``). What the 
   occlusion on the executors, ``explain.explain_rows``).
 
 What it sends back (a small DataFrame keyed by account and day, joined on the executors):
-decision, reasons and explanation of the flagged and hit rows, and the not-evaluable rules'
-texts. ``scoring.score_frame`` (shadow scoring) still collects every row (``decide_view``).
+decision, reasons and explanation of the flagged and hit rows. The not-evaluable rules' texts
+never come to the driver: built on the executors from the Spark view
+(``rules.spark_evaluate.not_evaluable_texts``) and joined there. ``scoring.score_frame``
+(shadow scoring) still collects every row (``decide_view``) and the not-evaluable rows.
 """
 
 from __future__ import annotations
@@ -115,8 +117,9 @@ def explained_rows(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
 # --- the verdict files written by the executors (``scoring.score`` with engine = "spark") ----
 _SET, _DAY = "_set", "_day"
 #: What the driver sends back for a row it changed or added to (keyed by account and day).
-CHANGED = (("_decision", "string"), ("_reasons", "string"), ("_explanation", "string"),
-           ("_not_evaluable", "string"))
+CHANGED = (("_decision", "string"), ("_reasons", "string"), ("_explanation", "string"))
+#: The not-evaluable rules' text of an account-day (joined on the executors).
+_UNKNOWN = "_not_evaluable"
 
 
 def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str,
@@ -126,8 +129,9 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     verdict files from there (``detector.verdicts.write_spark``): the verdict rows stay on the
     cluster (persisted); the driver reads only the rows its later steps work on
     (:func:`_driver_rows`) and sends back what it changed or added for them (relay-stream
-    blocks, returning-actor links, explanations, rule values, not-evaluable rules), which the
-    executors join to their rows. ``stamp``: the run's constant columns (model_version,
+    blocks, returning-actor links, explanations, rule values), which the executors join to
+    their rows, as they join the not-evaluable rules' texts they build (nothing of those
+    comes to the driver). ``stamp``: the run's constant columns (model_version,
     ruleset_hash, feature_run_id, run_id, created_at). Returns (rows written per date, the
     driver's rows with their final decisions: every flagged row and a placeholder for a day
     without one, for ``returning.write_index``)."""
@@ -137,6 +141,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     from detector.decide.policy import at_least_review
     from detector.features.spark_assemble import spark_account_features
     from detector.lake.spark import spark_session
+    from detector.rules.spark_evaluate import not_evaluable_texts
     from detector.verdicts import write_spark
 
     spark = spark_session(settings)
@@ -146,6 +151,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     hits = ruleset.evaluate_spark(spark, spark_view)
     rows, broadcast = spark_policy.verdict_frame(settings, spark_view, model, hits, cfg, *allow)
     rows = rows.persist()  # read twice: the driver's rows, then the files
+    unknown = None
     try:
         out = _driver_rows(rows, days, returning.Params.from_settings(settings).new_days)
         coverage = next((c for c in spark.table(f"`{spark_view}`").columns
@@ -157,8 +163,6 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
         out = at_least_review(out, sorted(links), returning.REASON)
         changed = _changes(settings, con, view, spark_view, model, ruleset, frame, out,
                            streams, links)
-        unknown = _not_evaluable(ruleset.not_evaluable_spark(spark, spark_view))
-        changed = changed.merge(unknown, on=["account_id", _DAY], how="outer")
         sent = spark.createDataFrame(pa.table(
             {"account_id": pa.array(changed["account_id"].tolist(), pa.string()),
              _DAY: pa.array(changed[_DAY].tolist(), pa.string()),
@@ -168,8 +172,13 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
                                               *CHANGED)))
         final = (rows.withColumn(_DAY, F.col("date").cast("string"))
                  .join(F.broadcast(sent), ["account_id", _DAY], "left"))
+        unknown = not_evaluable_texts(spark, ruleset.rules, spark_view, _DAY, _UNKNOWN)
+        final = (final.withColumn(_UNKNOWN, F.lit(None).cast("string")) if unknown is None
+                 else final.join(unknown, ["account_id", _DAY], "left"))
         written = write_spark.write_days(settings, final, dates, VerdictColumns(stamp))
     finally:
+        if unknown is not None:
+            unknown.unpersist()
         rows.unpersist()
         broadcast.unpersist()
         spark.catalog.uncacheTable(spark_view)
@@ -237,17 +246,6 @@ def _changes(settings: Settings, con: duckdb.DuckDBPyConnection, view: str, spar
                          "_reasons": [reasons_text(s, f) for s, f in zip(sources, feats,
                                                                          strict=True)],
                          "_explanation": texts})
-
-
-def _not_evaluable(unknown: pd.DataFrame) -> pd.DataFrame:
-    """(account_id, _day, _not_evaluable) of the account-days with rules not evaluable
-    (``scoring.not_evaluable_text``'s texts)."""
-    from detector.decide.scoring import not_evaluable_text
-
-    keys = unknown[["account_id", "date"]].drop_duplicates().reset_index(drop=True)
-    return pd.DataFrame({"account_id": keys["account_id"].astype(str).to_numpy(),
-                         _DAY: pd.to_datetime(keys["date"]).dt.date.astype(str).to_numpy(),
-                         "_not_evaluable": not_evaluable_text(keys, unknown)})
 
 
 class VerdictColumns:

@@ -188,3 +188,60 @@ def not_evaluable(spark: Any, rules: list[Rule], view: str = "account_features")
     if not parts:
         return pd.DataFrame(columns=["account_id", "date", "rule_name"])
     return pd.concat(parts, ignore_index=True)
+
+
+def _texts(spark: Any, view: str, runnable: list[Rule], absent: list[Rule],
+           day: str, column: str) -> Any:
+    """The not-evaluable text frame of ``runnable`` (conditions NULL per row) and ``absent``
+    rules (every row), lazy."""
+    from pyspark.sql import functions as F
+
+    names = [F.when(F.expr(f"({spark_condition(r.condition)}) IS NULL"), F.lit(r.name))
+             for r in runnable]
+    names += [F.lit(r.name) for r in absent]
+    rows = (spark.table(f"`{view}`")
+            .select(F.col("account_id").cast("string").alias("account_id"),
+                    F.col("date").cast("date").cast("string").alias(day),
+                    F.filter(F.array(*names), lambda x: x.isNotNull()).alias("_names"))
+            .where(F.size("_names") > 0))
+    return (rows.groupBy("account_id", day)
+            .agg(F.array_sort(F.array_distinct(F.flatten(F.collect_list("_names"))))
+                 .alias("_names"))
+            .select("account_id", day, F.concat_ws(";", "_names").alias(column)))
+
+
+def not_evaluable_texts(spark: Any, rules: list[Rule], view: str = "account_features",
+                        day: str = "_day", column: str = "_not_evaluable") -> Any | None:
+    """The not-evaluable texts of ``view``'s account-days as a Spark DataFrame that stays on
+    the executors: (account_id, ``day`` (YYYY-MM-DD), ``column``), one row per account-day
+    with at least one acting rule not evaluable (:func:`not_evaluable`'s rows), its rule names
+    distinct, sorted (code points: Spark compares strings by their UTF-8 bytes) and
+    ";"-joined: ``detector.decide.scoring.not_evaluable_text``'s text; an account-day without
+    one has no row (None there). None when no rule is acting.
+
+    The frame is persisted and counted here, so a rule whose condition fails at run time is
+    found now and left out (as :func:`not_evaluable` does); only the count comes back. The
+    caller unpersists it."""
+    if not VIEW_NAME.match(view):
+        raise ValueError(f"view: expected a plain SQL identifier, got {view!r}")
+    acting = [r for r in rules if r.evaluated and not r.shadow]
+    if not acting:
+        return None
+    present = view_columns(spark, view)
+    runnable = [r for r in acting if all(c in present for c in r.columns)]
+    absent = [r for r in acting if r not in runnable]
+    frame = None
+    try:
+        frame = _texts(spark, view, runnable, absent, day, column).persist()
+        frame.count()
+        return frame
+    except _errors():
+        if frame is not None:
+            frame.unpersist()
+        broken = _broken(spark, runnable, view)
+        runnable = [r for r in runnable if r.id not in broken]
+        if not runnable and not absent:
+            return None
+        frame = _texts(spark, view, runnable, absent, day, column).persist()
+        frame.count()
+        return frame

@@ -12,6 +12,8 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -21,6 +23,8 @@ from detector import verdicts
 from detector.decide import returning, scoring
 from detector.features.assemble import account_features
 from detector.lake.db import connect
+from detector.rules import load_ruleset
+from detector.rules.ruleset import RuleSet
 from detector.verdicts import write_spark
 from tests.decide.test_spark_policy import DAYS, make_homes
 from tests.spark_support import spark_marks
@@ -40,8 +44,25 @@ def _files(settings) -> dict[str, pa.Table]:
     return {d: pq.read_table(verdicts.verdict_path(settings, d)) for d in DAYS}
 
 
+def _ruleset() -> RuleSet:
+    """The default rules and two that are not evaluable where the account-day has no cluster
+    (``clu_size`` NULL) and never hit: the not-evaluable text then differs between rows (the
+    default rules alone miss the same columns on every row). ``Z_...`` sorts first by code
+    point (a locale's order would put it last), ``hist_...`` among the default names."""
+    rules = load_ruleset()
+    base = rules.get("timing_machine_paced")
+    extra = [replace(base, id=f"test-{name}", name=name, condition=cond, source_condition=cond,
+                     columns=cols)
+             for name, cond, cols in (
+                 ("Z_cluster_too_large", "clu_size > 1000", ("clu_size",)),
+                 ("hist_cluster_vs_window", "clu_size > w7_vol_requests * 1000",
+                  ("clu_size", "w7_vol_requests")))]
+    return RuleSet(rules=[*rules.rules, *extra], rules_dir=rules.rules_dir)
+
+
 def _score(settings, model, monkeypatch) -> tuple[dict[str, int], dict[str, pa.Table]]:
     monkeypatch.setattr(scoring, "load_active_model", lambda s: (model, {"version": "t1"}))
+    monkeypatch.setattr(scoring, "load_ruleset", _ruleset)
     written = scoring.score(settings, DAYS)
     return written, _files(settings)
 
@@ -50,7 +71,7 @@ def _driver_written(settings, model) -> dict[str, pa.Table]:
     """The Spark path before the executors wrote the files: every verdict row collected
     (``score_frame``), each day's table built and written on the driver, as ``score`` did."""
     con = connect(settings)
-    try:
+    try:  # scoring.load_ruleset is _ruleset here (monkeypatched by _score before)
         out = scoring.score_frame(settings, con, account_features(con, settings, DAYS),
                                   (model, {"version": "t1"}))
     finally:
@@ -96,7 +117,11 @@ def test_executor_written_files_are_the_drivers(homes, monkeypatch):
     flagged = rows[rows["decision"] != "allow"]
     assert len(flagged) and flagged["explanation_json"].str.contains('"feature"').any()
     assert rows["explanation_json"].str.contains("rule_values").any()
-    assert rows["not_evaluable"].notna().any()
+    texts = rows["not_evaluable"]
+    clustered = rows["account_id"].str.startswith("m") & (rows["date"].astype(str) == DAYS[0])
+    assert texts.notna().all() and texts[~clustered].str.startswith("Z_cluster_too_large;").all()
+    assert texts.nunique() == 2 and not texts[clustered].str.contains("Z_|hist_").any()
+    assert texts[~clustered].str.contains(";hist_cluster_vs_window;").all()
     assert '"returning"' in rows.loc[rows["account_id"] == "n00", "explanation_json"].item()
 
 
