@@ -19,10 +19,15 @@ account's statistics depend only on its own sampled prompts and the population m
 4. **Pass 2** (``mapInArrow`` over pass 1's kept frame, same partitions; the population pickled
    and broadcast, unpickled once per worker): each partition rebuilds pass 1's rows, prompt
    codes and vectors (the same float32 numbers, nothing encoded) and returns one row per
-   account (sampled rows, distinct prompts, statistics, centroid); the driver writes the day
-   with :meth:`CoverageStage._write`.
+   account (sampled rows, distinct prompts, statistics, centroid). These rows stay on the
+   cluster: joined with the day's active accounts, one task builds and writes the day's
+   coverage features and centroids files (:mod:`write_spark`, the tables
+   :meth:`CoverageStage._write` builds); the driver renames them into place and writes the
+   manifest last.
 
-What reaches the driver is bounded by accounts: the candidates and one row per account. A
+What reaches the driver: the candidates (at most ``reference_per_account`` rows per account,
+with their vectors), the day's account and distinct prompt counts, and the write task's one
+result row (file names, counts, sampled rows); never prompts nor centroids. A
 sampled prompt missing from the embedding cache is encoded once per partition that samples it,
 in pass 1 only (an accumulator counts the encoded prompts: ``embedded_now``); the driver moves
 the new vectors into the cache after pass 2. Executors run the
@@ -50,6 +55,7 @@ from detector.embeddings.cache import vectors_from_arrow
 from detector.embeddings.cache_spark import cached_vectors, publish, staging, write_new
 from detector.embeddings.sampling import sample_sql
 from detector.embeddings.stats import STAT_NAMES
+from detector.embeddings.write_spark import write_day
 from detector.errors import ConfigError
 from detector.lake.db import request_files
 from detector.lake.spark import spark_path, spark_session
@@ -260,15 +266,14 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
     seconds = dict.fromkeys(("sample", "embed", "population", "stats"), 0.0)
     t0 = time.perf_counter()
     frame = sample_frame(session, stage.settings, date, cfg.sample_k, cfg.seed, cfg.max_chars)
-    if frame is None:
-        accounts: list[str] = []
-    else:
+    accounts = None
+    if frame is not None:
         view = f"dg_emb_day_{date.replace('-', '_')}"
-        accounts = sorted(r[0] for r in session.sql(
-            f"SELECT DISTINCT account_id FROM {view} WHERE account_id IS NOT NULL").collect())
-    res = DayResult(date=date, accounts=len(accounts))
+        accounts = session.sql(f"SELECT DISTINCT account_id FROM {view} "
+                               "WHERE account_id IS NOT NULL")
+    res = DayResult(date=date, accounts=int(accounts.count()) if accounts is not None else 0)
     parts = max(int(session.sparkContext.defaultParallelism),
-                -(-len(accounts) // cfg.accounts_per_batch), 1)
+                -(-res.accounts // cfg.accounts_per_batch), 1)
     seconds["sample"] = time.perf_counter() - t0
     encoded = cand = None
     counter = session.sparkContext.accumulator(0)
@@ -292,16 +297,17 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
         res.population_version = pop.version if pop else None
         seconds["population"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        got = None
+        t0 = time.perf_counter()  # pass 2 and the files' write: one job, one task writes
+        stats = broadcast = None
         if encoded is not None:
             blob = pickle.dumps(pop)
             broadcast = session.sparkContext.broadcast(blob)
-            try:
-                fn = _Coverage(dim, hashlib.sha256(blob).hexdigest(), broadcast,
-                               cfg.similar_threshold)
-                got = encoded.mapInArrow(fn, _STATS_SCHEMA).toArrow()
-            finally:
+            fn = _Coverage(dim, hashlib.sha256(blob).hexdigest(), broadcast, cfg.similar_threshold)
+            stats = encoded.mapInArrow(fn, _STATS_SCHEMA)
+        try:
+            res.sampled_rows = write_day(stage, date, accounts, stats, res.accounts)
+        finally:
+            if broadcast is not None:
                 broadcast.unpersist()
         seconds["stats"] = time.perf_counter() - t0
         publish(stage.cache, stash)  # after pass 2: a recomputed partition writes again
@@ -310,11 +316,9 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
             encoded.unpersist()
         shutil.rmtree(stash, ignore_errors=True)
     res.embedded = int(counter.value)  # after pass 2: a partition recomputed counts again
-    ids, lengths, n_distinct, stats, centroids = _account_rows(got, dim)
-    res.sampled_rows = int(lengths.sum())
     res.seconds = seconds
     t0 = time.perf_counter()
-    stage._write(date, accounts, ids, lengths, n_distinct, stats, centroids, pop, res)
+    stage._write_manifest(date, pop, res)
     res.seconds["write"] = time.perf_counter() - t0
     return res
 
@@ -336,21 +340,3 @@ def _population(stage: CoverageStage, cand: pa.Table | None, dim: int, date: str
         vectors[keep], frame["prompt_hash"].to_numpy()[keep].astype(str).tolist(), date, refit,
         excluded=len(blocked))
     return pop
-
-
-def _account_rows(got: pa.Table | None, dim: int
-                  ) -> tuple[list[str], np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
-    """Pass 2's rows in account order: (ids, sampled rows, distinct prompts, stats, centroids)."""
-    if got is None or got.num_rows == 0:
-        empty = np.zeros(0)
-        return ([], np.zeros(0, np.int64), np.zeros(0, np.int64),
-                {name: empty.copy() for name in STAT_NAMES}, np.zeros((0, dim), np.float32))
-    ids = np.asarray(got.column("account_id").to_pylist(), dtype=object)
-    order = np.argsort(ids.astype(str), kind="stable")
-    if len(set(ids)) != len(ids):
-        raise RuntimeError("embeddings on Spark: an account came back from two partitions")
-    stats = {name: got.column(name).to_numpy(zero_copy_only=False).astype(np.float64)[order]
-             for name in STAT_NAMES}
-    return (ids[order].tolist(), got.column("n_sampled").to_numpy()[order],
-            got.column("n_distinct").to_numpy()[order], stats,
-            vectors_from_arrow(got.column("centroid"), dim)[order])

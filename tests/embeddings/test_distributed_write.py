@@ -1,0 +1,131 @@
+"""With ``engine = "spark"`` (``local[1]``) the coverage features and centroids files are written
+by one executor task (:mod:`detector.embeddings.write_spark`): the same bytes as the driver's
+writer (:meth:`CoverageStage._write`, what the Spark path did before) given the same pass-2
+rows, DuckDB's files within float32 tolerance, and a write that fails on the executor or at
+the driver's rename leaves the previous files and manifest.
+
+Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
+(``CI=true``), where a missing runtime is a failure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from detector.embeddings import compute, distributed, write_spark
+from detector.embeddings.paths import centroids_path, embeddings_root
+from detector.embeddings.stage import DayResult, coverage_path
+from detector.settings import load_settings
+from tests.spark_support import spark_marks
+
+from .conftest import read_outputs, write_requests
+from .test_distributed import CFG, DAY, _assert_coverage, _rows
+
+pytestmark = spark_marks()
+
+EMPTY_DAY = "2026-05-02"  # no request file
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory):
+    from detector.features.engine import stop_spark
+
+    root = tmp_path_factory.mktemp("emb_spark_write")
+    duck = load_settings(root / "duck", embedding_backend="static")
+    spark = load_settings(root / "spark", embedding_backend="static", engine="spark",
+                          spark_master="local[1]")
+    for s in (duck, spark):
+        write_requests(s.home, DAY, _rows())
+    compute(duck, [DAY, EMPTY_DAY], config=CFG)
+    try:
+        yield duck, spark
+    finally:
+        stop_spark()
+
+
+def _files(settings, day: str = DAY) -> dict[str, bytes]:
+    root = embeddings_root(settings)
+    return {"coverage": coverage_path(settings, day).read_bytes(),
+            "centroids": centroids_path(settings, day).read_bytes(),
+            "manifest": (root / "manifest" / f"date={day}.json").read_bytes()}
+
+
+def _hidden(settings) -> list:
+    """Hidden folders left beside the day folders."""
+    return [*coverage_path(settings, DAY).parent.parent.glob(".*"),
+            *centroids_path(settings, DAY).parent.parent.glob(".*")]
+
+
+def _driver_write(stage, date, accounts, stats, expect):
+    """The Spark path before the executors wrote: pass 2's rows to the driver (``toArrow``),
+    put in account order there and written by :meth:`CoverageStage._write`."""
+    ids, lengths, n_distinct, st, cen = write_spark.account_rows(stats.toArrow(), stage.backend.dim)
+    active = sorted(r[0] for r in accounts.collect())
+    assert len(active) == expect
+    stage._write(date, active, ids, lengths, n_distinct, st, cen, None, DayResult(date=date))
+    return int(lengths.sum())
+
+
+def test_executor_files_are_the_drivers_and_duckdbs(homes, monkeypatch) -> None:
+    duck, spark = homes
+    with monkeypatch.context() as m:
+        m.setattr(distributed, "write_day", _driver_write)
+        compute(spark, [DAY], config=CFG)
+    before = _files(spark)
+    compute(spark, [DAY], config=CFG)
+    after = _files(spark)
+    assert after["coverage"] == before["coverage"] and after["centroids"] == before["centroids"]
+    assert not _hidden(spark)
+
+    (cov1, cen1, man1), (cov2, cen2, man2) = read_outputs(duck, DAY), read_outputs(spark, DAY)
+    assert pq.read_schema(coverage_path(spark, DAY)) == pq.read_schema(coverage_path(duck, DAY))
+    assert pq.read_schema(centroids_path(spark, DAY)) == pq.read_schema(centroids_path(duck, DAY))
+    assert len(cov1) == 34 and list(cov2.columns) == list(cov1.columns)
+    _assert_coverage(cov1, cov2)
+    assert cen2.account_id.tolist() == cen1.account_id.tolist()
+    assert cen2.n_sampled.tolist() == cen1.n_sampled.tolist()
+    np.testing.assert_allclose(np.stack(cen2.centroid), np.stack(cen1.centroid), rtol=1e-5, atol=1e-6)
+    for key in ("backend", "model_version", "dim", "population_version", "accounts",
+                "sampled_rows", "unique_prompts"):
+        assert man2[key] == man1[key], key
+    assert man2["sampled_rows"] == cov2.cov_n_sampled.sum() > 0
+
+
+def test_a_day_without_requests_gets_duckdbs_empty_files(homes) -> None:
+    duck, spark = homes
+    compute(spark, [EMPTY_DAY], config=CFG)
+    for path in (coverage_path, centroids_path):
+        got, want = pq.read_table(path(spark, EMPTY_DAY)), pq.read_table(path(duck, EMPTY_DAY))
+        assert got.num_rows == 0 and got.equals(want) and got.schema == want.schema
+    assert read_outputs(spark, EMPTY_DAY)[2]["accounts"] == 0
+
+
+def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch, tmp_path) -> None:
+    _, spark = homes
+    compute(spark, [DAY], config=CFG)
+    before = _files(spark)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    uri = write_spark.spark_path
+
+    def centroids_unwritable(settings, path):  # the coverage file is written, then this fails
+        return uri(settings, blocker / "x") if path.parent.name == "centroids" else uri(settings, path)
+
+    with monkeypatch.context() as m:  # on the executor, between its two files
+        m.setattr(write_spark, "spark_path", centroids_unwritable)
+        with pytest.raises(Exception, match="blocker|Not a directory|directory"):
+            compute(spark, [DAY], config=CFG)
+    assert _files(spark) == before
+    assert not _hidden(spark)
+
+    def refuse(part, target):
+        raise OSError(f"disk full renaming {part}")
+
+    with monkeypatch.context() as m:  # at the driver's rename
+        m.setattr(write_spark, "_rename", refuse)
+        with pytest.raises(OSError, match="disk full"):
+            compute(spark, [DAY], config=CFG)
+    assert _files(spark) == before
+    assert not _hidden(spark)
