@@ -129,3 +129,32 @@ def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch, tmp_path) 
             compute(spark, [DAY], config=CFG)
     assert _files(spark) == before
     assert not _hidden(spark)
+
+
+def test_a_loaded_population_collects_no_candidates(homes, monkeypatch, tmp_path) -> None:
+    """A complete population model loaded (no refit): the candidates stay on the executors,
+    the files are those of the run that fitted it; a refit collects them."""
+    from detector.embeddings.population import load_active
+
+    cfg = CFG.with_(reference_size=16)
+    home = load_settings(tmp_path / "home", embedding_backend="static", engine="spark",
+                         spark_master="local[1]")
+    write_requests(home.home, DAY, _rows())
+    compute(home, [DAY], config=cfg, refit=True)
+    fitted = _files(home)
+    man = read_outputs(home, DAY)[2]
+    pop = load_active(embeddings_root(home) / "population", man["backend"], man["model_version"], cfg)
+    assert man["population_fitted_now"] and not pop.meta["provisional"]
+
+    def collected(encoded):
+        raise AssertionError("the candidates reached the driver")
+
+    monkeypatch.setattr(distributed, "_candidates", collected)
+    compute(home, [DAY], config=cfg)
+    loaded = read_outputs(home, DAY)[2]
+    assert not loaded["population_fitted_now"]
+    assert loaded["population_version"] == man["population_version"] == pop.version
+    assert {k: _files(home)[k] for k in ("coverage", "centroids")} == \
+        {k: fitted[k] for k in ("coverage", "centroids")}
+    with pytest.raises(AssertionError, match="candidates reached"):
+        compute(home, [DAY], config=cfg, refit=True)
