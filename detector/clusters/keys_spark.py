@@ -12,6 +12,11 @@ engines, given the view names) and :func:`key_rows_sql` (``keys.key_rows_sql`` i
 spelling) make the key rows there, and ``spark_sql.key_pairs`` / ``star_pairs`` pair them. So
 the driver sends SQL text and receives pairs; no key row passes through it. The same pairs as
 the driver's, weights and evidence bit for bit (``tests/clusters/test_keys_spark.py``).
+
+The creation-time keys (:func:`creation_edges`) come from the day's request files, read by URI
+(``detector.lake.db.request_files``, as ``daycache_spark`` reads them): each account's earliest
+``account_created_at`` (the driver's ``nodes.created_at``) and :func:`creation_sql`, Spark's
+spelling of ``keys.creation_sql``, make the key rows on the executors.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import pandas as pd
 
 from detector.clusters import daycache, spark_sql
 from detector.clusters.params import ClusterParams
+from detector.lake.db import request_files
 from detector.lake.spark import spark_path
 from detector.settings import Settings
 
@@ -85,3 +91,57 @@ def key_edges(spark: Any, settings: Settings, day: str, days: int, p: ClusterPar
             rows = spark.sql(key_rows_sql(sql))
             out.append(spark_sql.key_pairs(spark, rows, edge_type, p.max_key_accounts, **kw))
     return out
+
+
+#: DuckDB's ``epoch(created_at)`` of a TIMESTAMPTZ (ICU: the whole milliseconds / 1000 plus the
+#: microseconds past them / 10^6, two double divisions of exact integers and a sum) in Spark SQL
+_EPOCH = ("(CAST(unix_micros(created_at) - pmod(unix_micros(created_at), 1000) AS DOUBLE) / 1e6"
+          " + CAST(pmod(unix_micros(created_at), 1000) AS DOUBLE) / 1e6)")
+
+
+def creation_sql(bucket_s: int, shift: bool, baseline_buckets: int = 36,
+                 nodes: str = "dg_creation_nodes") -> str:
+    """Spark SQL of ``keys.creation_sql`` (key rows: creation-time bucket per account of view
+    ``nodes`` (account_id, created_at), factor from the bucket's crowd) with DuckDB's values:
+    the epoch as :data:`_EPOCH`, the doubles DuckDB's decimal literals become spelled as
+    doubles (Spark would divide decimals); every other operation is the same IEEE one."""
+    offset = int(bucket_s) // 2 if shift else 0
+    tag = "b" if shift else "a"
+    nb = int(baseline_buckets)
+    return f"""
+    WITH c AS (SELECT account_id,
+                      CAST(floor(({_EPOCH} + {offset}) / {int(bucket_s)}) AS BIGINT) AS bucket
+               FROM {nodes} WHERE created_at IS NOT NULL),
+    b AS (SELECT bucket, count(*) AS m FROM c GROUP BY bucket),
+    l AS (SELECT bucket, m, CAST(sum(m) OVER (ORDER BY bucket RANGE BETWEEN {nb} PRECEDING
+                                               AND {nb} FOLLOWING) - m AS DOUBLE)
+                            / CAST({2 * nb} AS DOUBLE) AS lam FROM b)
+    SELECT concat('{tag}', CAST(c.bucket AS STRING)) AS key, 0 AS slot, c.account_id,
+           greatest(0.0D, least(1.0D, (l.m - 1 - l.lam - 3 * sqrt(l.lam)) / l.m)) AS factor
+    FROM c JOIN l USING (bucket)
+    """
+
+
+def creation_nodes(spark: Any, settings: Settings, day: str) -> bool:
+    """View ``dg_creation_nodes``: each account of ``day``'s request files (read by URI on the
+    executors) with its earliest ``account_created_at`` (``pipeline._nodes``'s ``created_at``);
+    False when the day has no request file."""
+    files = request_files(settings, day)
+    if not files:
+        return False
+    (spark.read.parquet(*[spark_path(settings, f) for f in files])
+     .where("account_id IS NOT NULL").groupBy("account_id")
+     .agg({"account_created_at": "min"}).toDF("account_id", "created_at")
+     .createOrReplaceTempView("dg_creation_nodes"))
+    return True
+
+
+def creation_edges(spark: Any, settings: Settings, day: str,
+                   p: ClusterParams) -> list[pd.DataFrame]:
+    """The creation-time pairs of ``day`` (unshifted buckets, then half-shifted), the key rows
+    built and paired on the cluster: ``window.creation_edges``'s parts."""
+    if not creation_nodes(spark, settings, day):
+        return []
+    return [spark_sql.key_pairs(spark, spark.sql(key_rows_sql(creation_sql(
+        p.creation_bucket_s, shift))), "creation", p.max_key_accounts, weigh="factor",
+        min_weight=p.min_edge_weight) for shift in (False, True)]

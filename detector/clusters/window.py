@@ -140,14 +140,21 @@ def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
     return out
 
 
-def creation_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
-                   spark: Any = None) -> pd.DataFrame:
-    """Accounts created close together (same bucket, or same half-shifted bucket)."""
-    parts = [keys.key_pairs(con, "creation", keys.creation_sql(p.creation_bucket_s, shift),
-                            p.max_key_accounts, weigh="factor", min_weight=p.min_edge_weight,
-                            spark=spark)
-             for shift in (False, True)]
-    df = pd.concat(parts, ignore_index=True)
+def creation_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, spark: Any = None,
+                   settings: Settings | None = None, day: str | None = None) -> pd.DataFrame:
+    """Accounts created close together (same bucket, or same half-shifted bucket): the key rows
+    from table ``nodes``; with ``spark``, ``settings`` and ``day`` built on the cluster from the
+    day's request files instead (``keys_spark.creation_edges``: no account row passes through
+    the driver)."""
+    if spark is not None and settings is not None and day is not None:
+        parts = keys_spark.creation_edges(spark, settings, day, p)
+    else:
+        parts = [keys.key_pairs(con, "creation", keys.creation_sql(p.creation_bucket_s, shift),
+                                p.max_key_accounts, weigh="factor",
+                                min_weight=p.min_edge_weight, spark=spark)
+                 for shift in (False, True)]
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=keys.PAIR_COLUMNS)
     if df.empty:
         return df
     # ties (both buckets equally strong) keep the unshifted bucket: the same row every run
@@ -317,7 +324,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
     clock.lap("keys")
     parts.append(_template_edges(con, p, ctx, clock, day, settings if cached else None, spark))
     if days == 1:
-        parts.append(creation_edges(con, p, spark))
+        parts.append(creation_edges(con, p, spark, settings, day))
         clock.lap("creation")
     parts = [x for x in parts if not x.empty]
     edges = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(

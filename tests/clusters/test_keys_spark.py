@@ -11,7 +11,7 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import numpy as np
@@ -123,3 +123,91 @@ def test_a_weight_summed_over_many_keys_is_the_same_bits_on_both_engines(home, k
         spark, spark.createDataFrame(rows).repartition(4), "ip", 6, **kw))
     assert len(want) == 3 and (want["weight"] < 1.0).all()
     pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+CREATION = ClusterParams(max_key_accounts=12, min_edge_weight=0.01)
+
+
+def _creation_rows() -> list[dict]:
+    """The day's scenario (the hydra created 10 minutes apart) and accounts created within a
+    microsecond of an hour's or a half-hour's boundary (both bucketings), at sub-millisecond
+    times, before 1970, with a later creation time on another request (the earliest counts),
+    with and without one, and a steady background of sign-ups (a baseline above zero, so
+    factors under one)."""
+    day = T0 + timedelta(days=1)
+    rows = scenario(day_index=1)[0]
+    edge = T0 - timedelta(days=2)  # a whole hour: both bucket boundaries around it
+    us = timedelta(microseconds=1)
+    created = {"edge_m1": edge - us, "edge_0": edge, "edge_p1": edge + us,
+               "half_m1": edge + timedelta(minutes=30) - us,
+               "half_0": edge + timedelta(minutes=30),
+               "half_p1": edge + timedelta(minutes=30, microseconds=1),
+               "sub_ms": edge + timedelta(seconds=1799, microseconds=999_500),
+               "old_a": datetime(1969, 12, 31, 23, 59, 59, 999_001, tzinfo=UTC),
+               "old_b": datetime(1969, 12, 31, 23, 30, tzinfo=UTC),
+               "old_c": datetime(1969, 12, 31, 23, 0, tzinfo=UTC) - us}
+    created.update({f"bg{i:02d}": edge + timedelta(minutes=37 * i - 600) for i in range(30)})
+    for k, (account, at) in enumerate(created.items()):
+        rows.append(req(account, day + timedelta(minutes=k), "hi", account_created_at=at))
+        rows.append(req(account, day + timedelta(hours=2, minutes=k), "again",
+                        account_created_at=at + timedelta(days=1) if k % 2 else None))
+    rows.append(req("never_created", day, "hi"))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def creation(home, tmp_path_factory):
+    """(the driver's creation pairs from table ``nodes``, those built on the cluster), a home
+    of its own (the lake of ``_creation_rows``)."""
+    from detector.clusters.pipeline import _nodes
+    from detector.lake.spark import spark_session
+
+    s = load_settings(tmp_path_factory.mktemp("creation_spark") / "home", engine="spark",
+                      spark_master="local[1]")
+    s.ensure_dirs()
+    write_lake(s, _creation_rows())
+    con = connect(s)
+    try:
+        _nodes(con, DAY)
+        driver = window.creation_edges(con, CREATION)
+        con.execute("DROP TABLE nodes")  # the cluster's path must not read it
+        cluster = window.creation_edges(con, CREATION, spark_session(s), s, DAY)
+    finally:
+        con.close()
+    return driver, cluster
+
+
+def test_creation_pairs_built_on_spark_equal_the_drivers(creation):
+    want, got = (_sorted(x) for x in creation)
+    assert list(got.columns) == list(PAIR_COLUMNS)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    # the day reaches both bucketings, the boundaries, pre-1970 buckets and factors under one
+    pairs = set(zip(want["src"], want["dst"], strict=True))
+    assert {("edge_0", "edge_p1"), ("half_0", "half_p1"), ("old_a", "old_b")} <= pairs
+    assert want["evidence"].str.contains('"key":"a').any()
+    assert want["evidence"].str.contains('"key":"b').any()
+    assert (want["weight"] < 1.0).any() and (want["weight"] > 0.0).any()
+    assert not {"never_created", "old_c"} & (set(want["src"]) | set(want["dst"]))
+
+
+def test_the_creation_epoch_is_duckdbs(home):
+    """``keys_spark._EPOCH`` gives DuckDB's ``epoch`` of a TIMESTAMPTZ bit for bit (ICU's: whole
+    milliseconds, then the microseconds past them), from 1700 to 2200."""
+    import pyarrow as pa
+
+    from detector.lake.spark import spark_session
+
+    rng = np.random.default_rng(3)
+    micros = np.concatenate([rng.integers(-8_000_000_000_000_000, 7_300_000_000_000_000, 20_000),
+                             rng.integers(1_600_000_000, 1_900_000_000, 2_000) * 1_000_000
+                             + rng.integers(-1, 2, 2_000), [-1, 0, 1, -999, -1000, -1001]])
+    stamps = pa.table({"i": np.arange(len(micros)),
+                      "created_at": pa.array(micros, pa.timestamp("us", tz="UTC"))})
+    con = duckdb.connect()
+    want = con.sql("SELECT i, epoch(created_at) AS e FROM stamps ORDER BY i").df()
+    con.close()
+    spark = spark_session(home)
+    got = (spark.createDataFrame(stamps)
+           .selectExpr("i", f"{keys_spark._EPOCH} AS e").toPandas()
+           .sort_values("i").reset_index(drop=True))
+    assert (got["e"].to_numpy().view(np.int64) == want["e"].to_numpy().view(np.int64)).all()
