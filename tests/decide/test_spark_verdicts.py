@@ -134,11 +134,11 @@ def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch):
     _score(spark, model, monkeypatch)
     before = _committed(spark)
 
-    def refuse(part, target):
+    def refuse(part, target, what):
         raise OSError(f"disk full renaming {part}")
 
     with monkeypatch.context() as m:  # at the driver's rename
-        m.setattr(write_spark, "_rename", refuse)
+        m.setattr(write_spark, "move_into_place", refuse)
         with pytest.raises(OSError, match="disk full"):
             scoring.score(spark, DAYS)
     assert _committed(spark) == before
@@ -152,3 +152,47 @@ def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch):
             scoring.score(spark, DAYS)
     assert _committed(spark) == before
     assert not list(verdicts.root(spark).glob(".*"))
+
+
+def test_not_evaluable_texts_on_the_executors_are_duckdbs(homes, monkeypatch):
+    """``spark_evaluate.not_evaluable_texts`` gives ``scoring.not_evaluable_text``'s text over
+    DuckDB's not-evaluable rows per account-day: NULL inputs (also inside a division), a
+    ``coalesce`` that decides, a column the view lacks (every row), a shadow rule (never
+    listed), names out of code-point order; a rule whose Spark SQL fails is left out, as
+    ``not_evaluable`` leaves out the rules that fail."""
+    import duckdb
+
+    from detector.lake.spark import spark_session
+    from detector.rules import evaluate, spark_evaluate
+
+    _, spark_settings, _ = homes
+    base = load_ruleset().get("timing_machine_paced")
+    specs = [("c_ratio", "x / y > 2", ("x", "y")), ("A_upper", "x > 1", ("x",)),
+             ("b_decided", "coalesce(y, 0) > 1", ("y",)), ("d_absent", "z > 1", ("z",)),
+             ("e_broken", "x > 1000", ("x",)), ("f_shadow", "y > 1", ("y",))]
+    rules = [replace(base, id=f"t-{n}", name=n, condition=c, source_condition=c, columns=cols,
+                     status="experimental" if n == "f_shadow" else base.status)
+             for n, c, cols in specs]
+    assert [r.shadow for r in rules] == [False] * 5 + [True]
+    day = pd.Timestamp(DAYS[0]).date()
+    frame = pd.DataFrame({"account_id": [f"a{i}" for i in range(6)], "date": [day] * 6,
+                          "x": [1.0, None, 3.0, None, 5.0, 0.0],
+                          "y": [0.0, 2.0, None, None, 1.0, 0.0]})
+    con = duckdb.connect()
+    con.register("ne_view", frame)
+    unknown = evaluate.not_evaluable(con, [r for r in rules if r.name != "e_broken"], "ne_view")
+    con.close()
+    want = scoring.not_evaluable_text(frame, unknown)
+    spark = spark_session(spark_settings)
+    spark.createDataFrame(frame).createOrReplaceTempView("ne_view")
+    real = spark_evaluate.spark_condition
+    monkeypatch.setattr(spark_evaluate, "spark_condition",
+                        lambda c: "no_such_column > 1" if c == "x > 1000" else real(c))
+    texts = spark_evaluate.not_evaluable_texts(spark, rules, "ne_view")
+    try:
+        got = {(r["account_id"], r["_day"]): r["_not_evaluable"] for r in texts.collect()}
+    finally:
+        texts.unpersist()
+    assert [got.get((a, str(day))) for a in frame["account_id"]] == want
+    assert want[1] == "A_upper;c_ratio;d_absent" and want[5] == "d_absent"
+    assert spark_evaluate.not_evaluable_texts(spark, rules[-1:], "ne_view") is None
