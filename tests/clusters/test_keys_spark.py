@@ -3,7 +3,9 @@
 (DuckDB over ``daycache.open_window``'s tables), weights and evidence bit for bit, on a two-day
 window of the constructed scenario with a card shared by more accounts than the cap (star
 edges), a campus NAT over the cap, stock user agents (generic profiles) and an account active
-only on the first day (its keys must not count on the second).
+only on the first day (its keys must not count on the second). The creation-time pairs built
+on Spark from the day's request files (``keys_spark.creation_edges``) equal the driver's from
+table ``nodes``, and Spark's spelling of DuckDB's ``epoch`` gives its bits.
 
 Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
 (``CI=true``), where a missing runtime is a failure.

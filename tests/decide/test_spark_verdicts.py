@@ -3,7 +3,8 @@
 the DuckDB engine's files and as the driver-written files of the Spark path before them
 (``score_frame`` collected, one ``write_verdict_day`` per day): same rows, columns, types and
 values, on the scenario of ``test_spark_policy`` (escalating clusters, pooled evidence, relay
-caps, rule and shadow hits, a returning actor). A write that fails on the executors or at the
+caps, rule and shadow hits, a returning actor, two rules not evaluable on unclustered rows;
+the not-evaluable texts built on the executors). A write that fails on the executors or at the
 rename leaves every day's previous file as it was, and no hidden folder behind.
 
 Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
