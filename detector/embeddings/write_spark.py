@@ -18,7 +18,6 @@ of every path it did not reach; the hidden folders are removed.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from detector.embeddings.cache import vectors_from_arrow
 from detector.embeddings.paths import centroids_path
 from detector.embeddings.stage import CoverageStage, centroid_table, coverage_path, coverage_table
 from detector.embeddings.stats import STAT_NAMES
-from detector.lake.io import current_umask, fsync_dir, write_parquet_atomic
+from detector.lake.io import move_into_place, write_parquet_atomic
 from detector.lake.spark import spark_path
 
 #: What the writing task returns (one row).
@@ -140,7 +139,7 @@ def write_day(stage: CoverageStage, date: str, accounts: Any, stats: Any, expect
                                f"{date}, with {[r['accounts'] for r in got]} accounts (expected "
                                f"one, with the day's {expect}); nothing replaced")
         for key, target in targets.items():
-            _rename(folders[key] / got[0][key], target)
+            move_into_place(folders[key] / got[0][key], target, "embeddings on Spark")
         return int(got[0]["sampled_rows"])
     finally:
         for folder in folders.values():
@@ -155,18 +154,3 @@ def _write_empty(stage: CoverageStage, date: str, targets: dict[str, Path]) -> i
     write_parquet_atomic(targets["centroids"], centroid_table(
         date, ids, lengths, centroids, stage.backend.name, stage.backend.model_version))
     return 0
-
-
-def _rename(part: Path, target: Path) -> None:
-    """Move the executor-written ``part`` onto ``target`` atomically (fsynced, the mode an
-    atomic write gives)."""
-    if not part.is_file():
-        raise RuntimeError(f"embeddings on Spark: {part} was reported written but is not there "
-                           f"(is {part.parent.parent} on storage the executors share with the "
-                           "driver?)")
-    with open(part, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.chmod(part, 0o666 & ~current_umask())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(part, target)
-    fsync_dir(target.parent)

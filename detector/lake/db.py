@@ -30,7 +30,9 @@ def register_parquet_view(con: duckdb.DuckDBPyConnection, name: str, folder: Pat
     """Create or replace view ``name`` over every Parquet file under ``folder``.
 
     Returns False (and creates an empty view when ``empty_schema`` is given) when there are none.
-    Files whose names start with '.' (temporary, not yet renamed) are never read.
+    Only names ending in ``.parquet`` are read, so the temporary files of atomic writes
+    (``lake.io.atomic_path``: ``.<name>.<random>.tmp``) never are; DuckDB's glob does read
+    names starting with '.', so nothing may stage ``.parquet`` files under a view's folder.
     """
     if _has_parquet(folder):
         con.execute(

@@ -83,3 +83,19 @@ def write_parquet_atomic(target: Path, table: pa.Table, compression: str = "zstd
     """``options``: further ``pyarrow.parquet.write_table`` keywords."""
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp, compression=compression, **options)
+
+
+def move_into_place(part: Path, target: Path, what: str) -> None:
+    """Move ``part``, a file another process wrote (a Spark executor, on storage this process
+    shares), onto ``target`` atomically: fsynced, given the mode an atomic write gives, renamed,
+    the folder fsynced. ``what`` names the stage in the error when ``part`` is not there."""
+    part, target = Path(part), Path(target)
+    if not part.is_file():
+        raise RuntimeError(f"{what}: {part} was reported written but is not there (is "
+                           f"{part.parent.parent} on storage the executors share with the driver?)")
+    with open(part, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.chmod(part, 0o666 & ~current_umask())
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(part, target)
+    fsync_dir(target.parent)

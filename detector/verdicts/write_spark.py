@@ -13,7 +13,6 @@ leaves every day it did not reach with its previous file; the hidden folder is r
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from detector.lake.io import current_umask, fsync_dir
+from detector.lake.io import move_into_place
 from detector.lake.spark import spark_path
 from detector.settings import Settings
 from detector.verdicts.paths import root, verdict_path
@@ -88,25 +87,10 @@ def write_days(settings: Settings, frame: Any, days: list[str],
         for day in days:
             if day in files:
                 path, written[day] = files[day]
-                _rename(path, verdict_path(settings, day))
+                move_into_place(path, verdict_path(settings, day), "verdicts on Spark")
             else:
                 write_verdict_day(settings, day, VERDICT_SCHEMA.empty_table())
                 written[day] = 0
         return written
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _rename(part: Any, target: Any) -> None:
-    """Move the executor-written ``part`` onto ``target`` atomically (fsynced, the mode an
-    atomic write gives)."""
-    if not part.is_file():
-        raise RuntimeError(f"verdicts on Spark: {part} was reported written but is not there "
-                           f"(is {part.parent.parent} on storage the executors share with the "
-                           "driver?)")
-    with open(part, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.chmod(part, 0o666 & ~current_umask())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(part, target)
-    fsync_dir(target.parent)

@@ -120,11 +120,11 @@ def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch, tmp_path) 
     assert _files(spark) == before
     assert not _hidden(spark)
 
-    def refuse(part, target):
+    def refuse(part, target, what):
         raise OSError(f"disk full renaming {part}")
 
     with monkeypatch.context() as m:  # at the driver's rename
-        m.setattr(write_spark, "_rename", refuse)
+        m.setattr(write_spark, "move_into_place", refuse)
         with pytest.raises(OSError, match="disk full"):
             compute(spark, [DAY], config=CFG)
     assert _files(spark) == before
