@@ -2,8 +2,8 @@
 Spark view of the day's feature rows (``detector.features.spark_assemble``), decided where the
 rows are.
 
-One ``mapInArrow`` over the view's rows scores them with the broadcast model (as
-``distributed.predict_view``: each feature cast to double, absent ones null) and applies the
+One ``mapInArrow`` over the view's rows scores them with the broadcast model (each feature
+cast to double, absent ones null, as ``model.estimator.to_matrix`` reads a frame) and applies the
 same :func:`detector.decide.policy.apply_policy` and :func:`detector.decide.risk.frame_risk`
 to each partition. The rows are repartitioned so that the policy's inputs that look across
 rows are complete in one partition: the rows of an account in a cluster (a non-null
