@@ -13,11 +13,12 @@ account's statistics depend only on its own sampled prompts and the population m
    the one-pass order (``row``), each distinct prompt's vector on its first row and on the
    population-sample candidates (at most ``reference_per_account`` rows per account). This
    frame is kept (memory, then disk) on the executors until the stage ends; only the
-   candidates reach the driver, and only when the model may be fitted (3.).
-3. **Driver**: the population model is loaded or fitted from the candidates in the one-pass
-   order (:meth:`CoverageStage.ensure_population`), exactly as on DuckDB. When an active,
-   complete (not provisional) model is loaded and no refit is asked for, nothing is fitted,
-   so the candidates are not collected.
+   candidates a fit uses reach the driver, and only when the model may be fitted (3.).
+3. **Driver**: the population model is loaded or fitted (:meth:`CoverageStage.ensure_population`),
+   exactly as on DuckDB; the executors make the candidates the population sample and only the
+   rows the fit uses (at most ``codebook_sample``) are collected (:mod:`population_spark`).
+   When an active, complete (not provisional) model is loaded and no refit is asked for,
+   nothing is fitted, so nothing is collected.
 4. **Pass 2** (``mapInArrow`` over pass 1's kept frame, same partitions; the population pickled
    and broadcast, unpickled once per worker): each partition rebuilds pass 1's rows, prompt
    codes and vectors (the same float32 numbers, nothing encoded) and returns one row per
@@ -27,8 +28,8 @@ account's statistics depend only on its own sampled prompts and the population m
    :meth:`CoverageStage._write` builds); the driver renames them into place and writes the
    manifest last.
 
-What reaches the driver: the candidates when the model may be fitted (at most
-``reference_per_account`` rows per account, with their vectors), the day's account and distinct prompt counts, and the write task's one
+What reaches the driver: when the model may be fitted, the population sample's rows the fit
+uses (at most ``codebook_sample``, with their vectors), the day's account and distinct prompt counts, and the write task's one
 result row (file names, counts, sampled rows); never prompts nor centroids. A
 sampled prompt missing from the embedding cache is encoded once per partition that samples it,
 in pass 1 only (an accumulator counts the encoded prompts: ``embedded_now``); the driver moves
@@ -52,10 +53,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detector.embeddings.batched import population_rows
+from detector.embeddings import population_spark
 from detector.embeddings.cache import vectors_from_arrow
 from detector.embeddings.cache_spark import cached_vectors, publish, staging, write_new
-from detector.embeddings.population import load_active
 from detector.embeddings.sampling import sample_sql
 from detector.embeddings.stats import STAT_NAMES
 from detector.embeddings.write_spark import write_day
@@ -279,6 +279,7 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
                 -(-res.accounts // cfg.accounts_per_batch), 1)
     seconds["sample"] = time.perf_counter() - t0
     encoded = cand = None
+    n_pop = 0
     counter = session.sparkContext.accumulator(0)
     stash = staging(stage.cache)
     if frame is not None:
@@ -291,11 +292,12 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
     try:
         t0 = time.perf_counter()
         if encoded is not None:  # the first action encodes and keeps every partition
-            cand = _candidates(encoded) if _may_fit(stage, refit) else None
+            if population_spark.may_fit(stage, refit):
+                cand, n_pop = population_spark.candidates(session, encoded, blocked, cfg)
             res.unique_prompts = int(encoded.select("prompt_hash").distinct().count())
         seconds["embed"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        pop = _population(stage, cand, dim, date, blocked, refit, res)
+        pop = population_spark.population(stage, cand, n_pop, dim, date, blocked, refit, res)
         res.population_version = pop.version if pop else None
         seconds["population"] = time.perf_counter() - t0
 
@@ -323,42 +325,3 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
     stage._write_manifest(date, pop, res)
     res.seconds["write"] = time.perf_counter() - t0
     return res
-
-
-def _may_fit(stage: CoverageStage, refit: bool) -> bool:
-    """Whether :meth:`CoverageStage.ensure_population` may fit today, so needs the candidates:
-    not when an active, complete (not provisional) model is loaded and no refit is asked for,
-    which it then returns whatever the candidates (the model is kept on the stage)."""
-    if refit:
-        return True
-    backend = stage.backend
-    active = stage.population or load_active(stage.population_root, backend.name,
-                                             backend.model_version, stage.config)
-    if active is None or active.meta.get("provisional"):
-        return True
-    stage.population = active
-    return False
-
-
-def _candidates(encoded: Any) -> pa.Table:
-    """Pass 1's population-sample candidates, with their vectors, on the driver."""
-    return encoded.filter("candidate").select("account_id", "pos", "prompt_hash", "vector").toArrow()
-
-
-def _population(stage: CoverageStage, cand: pa.Table | None, dim: int, date: str,
-                blocked: set[str], refit: bool, res: DayResult) -> Any:
-    """The population model from pass 1's candidates, in the one-pass order (account, then
-    arrival; blocked accounts out; one row per prompt hash), as :mod:`batched` takes it."""
-    if cand is None or cand.num_rows == 0:
-        frame, vectors = pd.DataFrame({"account_id": [], "pos": [], "prompt_hash": []}), \
-            np.zeros((0, dim), np.float32)
-    else:
-        frame = cand.select(["account_id", "pos", "prompt_hash"]).to_pandas()
-        vectors = vectors_from_arrow(cand.column("vector"), dim)
-    ids = frame["account_id"].to_numpy().astype(str)
-    keep = population_rows(ids, frame["pos"].to_numpy(), frame["prompt_hash"].to_numpy().astype(str),
-                           drop=np.isin(ids, sorted(blocked)) if blocked else None)
-    pop, res.population_fitted = stage.ensure_population(
-        vectors[keep], frame["prompt_hash"].to_numpy()[keep].astype(str).tolist(), date, refit,
-        excluded=len(blocked))
-    return pop

@@ -109,17 +109,35 @@ def calibrate_null(reference: torch.Tensor, gamma: float, sizes: list[int], perm
     return np.asarray(out, dtype=np.float64)
 
 
-def fit_population(vectors: np.ndarray, hashes: list[str], config: EmbeddingConfig, backend: str,
-                   model_version: str, device: str, meta: dict | None = None) -> Population:
-    """Fit codebook, topic mix, reference and MMD null on a population sample (unit rows)."""
-    n = vectors.shape[0]
-    if n < 8:
-        raise ValueError(f"population sample: expected at least 8 prompts, got {n}")
+def fit_rows(n: int, config: EmbeddingConfig) -> tuple[np.ndarray | None, np.random.Generator]:
+    """(rows of a population sample of ``n`` prompts that the fit uses, ascending, or None for
+    all of them when ``n <= codebook_sample``; the seeded generator after that draw, which
+    then draws the reference rows among them). Depends only on ``n`` and ``config``."""
     rng = np.random.default_rng(config.seed)
     if n > config.codebook_sample:
-        keep = np.sort(rng.choice(n, config.codebook_sample, replace=False))
+        return np.sort(rng.choice(n, config.codebook_sample, replace=False)), rng
+    return None, rng
+
+
+def fit_population(vectors: np.ndarray, hashes: list[str], config: EmbeddingConfig, backend: str,
+                   model_version: str, device: str, meta: dict | None = None,
+                   total: int | None = None) -> Population:
+    """Fit codebook, topic mix, reference and MMD null on a population sample (unit rows).
+
+    ``total``: the population sample's size when ``vectors`` and ``hashes`` hold only the rows
+    :func:`fit_rows` chooses among ``total`` (in order; the Spark engine collects only those);
+    the same model and version as fitting on the whole sample."""
+    n = vectors.shape[0] if total is None else total
+    if n < 8:
+        raise ValueError(f"population sample: expected at least 8 prompts, got {n}")
+    keep, rng = fit_rows(n, config)
+    chosen = n if keep is None else len(keep)
+    if total is not None and vectors.shape[0] != chosen:
+        raise ValueError(f"population sample: expected the {chosen} rows fit_rows chose among "
+                         f"{total}, got {vectors.shape[0]}")
+    if keep is not None and total is None:
         vectors, hashes = vectors[keep], [hashes[i] for i in keep]
-        n = len(hashes)
+    n = len(hashes)
     k = min(config.n_topics, max(2, n // 4))
     x = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)).to(device)
     book = TopicCodebook(n_topics=k, random_state=config.seed, device=device).fit(x)

@@ -118,19 +118,25 @@ class CoverageStage:
         return candidate_rows(sample, blocked, self.config.reference_per_account)
 
     def ensure_population(self, vectors: np.ndarray, hashes: list[str], date: str,
-                          refit: bool, excluded: int) -> tuple[Population | None, bool]:
-        """The active population model, fitted now when missing, stale, provisional or asked for."""
+                          refit: bool, excluded: int, total: int | None = None
+                          ) -> tuple[Population | None, bool]:
+        """The active population model, fitted now when missing, stale, provisional or asked for.
+
+        ``total``: the population sample's size when ``vectors``/``hashes`` are only the rows
+        ``population.fit_rows`` chose among them (the Spark engine)."""
         active = self.population or load_active(self.population_root, self.backend.name,
                                                 self.backend.model_version, self.config)
+        n = len(hashes) if total is None else total
         outgrown = (active is not None and active.meta.get("provisional")
-                    and len(hashes) > active.meta.get("n_fit", 0))
+                    and n > active.meta.get("n_fit", 0))
         if active is not None and not refit and not outgrown:
             self.population = active
             return active, False
-        if len(hashes) < 8:
+        if n < 8:
             return active, False
         pop = fit_population(vectors, hashes, self.config, self.backend.name, self.backend.model_version,
-                             self.device, meta={"fit_dates": [date], "excluded_blocked_accounts": excluded})
+                             self.device, meta={"fit_dates": [date], "excluded_blocked_accounts": excluded},
+                             total=total)
         save_population(pop, self.population_root)
         self.population = pop
         return pop, True

@@ -11,6 +11,7 @@ from detector.embeddings.config import EmbeddingConfig
 from detector.embeddings.population import (
     calibrate_null,
     fit_population,
+    fit_rows,
     load_active,
     median_gamma,
     null_grid,
@@ -110,3 +111,24 @@ def test_population_is_versioned_persisted_and_matched_to_config(tmp_path) -> No
     assert loaded.topic_mix.sum() == pytest.approx(1.0)
     assert load_active(tmp_path, "hashing", "v2", cfg) is None               # another model
     assert load_active(tmp_path, "hashing", "v1", cfg.with_(n_topics=8)) is None  # another k
+
+
+def test_fit_on_the_chosen_rows_alone_is_the_fit_on_the_whole_sample() -> None:
+    """The Spark engine collects only the rows ``fit_rows`` chooses (``total``): the same
+    model and version, bit for bit, as fitting on every row; the wrong rows are refused."""
+    x, _ = blobs(50, 4, 8, 0.3, seed=5)
+    hashes = [f"h{i}" for i in range(len(x))]
+    cfg = EmbeddingConfig(backend="hashing", n_topics=4, reference_size=32, mmd_permutations=50,
+                          sample_k=16, codebook_sample=64)
+    keep, _ = fit_rows(len(x), cfg)
+    assert keep is not None and len(keep) == 64 and np.all(np.diff(keep) > 0)
+    assert fit_rows(64, cfg)[0] is None
+    whole = fit_population(x, hashes, cfg, "hashing", "v1", "cpu")
+    chosen = fit_population(x[keep], [hashes[i] for i in keep], cfg, "hashing", "v1", "cpu",
+                            total=len(x))
+    assert chosen.version == whole.version and chosen.meta["n_fit"] == whole.meta["n_fit"] == 64
+    for name in ("centres", "topic_mix", "reference", "null_sizes", "null_thresholds"):
+        np.testing.assert_array_equal(getattr(chosen, name), getattr(whole, name), err_msg=name)
+    assert (chosen.gamma, chosen.krr_mean) == (whole.gamma, whole.krr_mean)
+    with pytest.raises(ValueError, match="64 rows fit_rows chose among 200, got 65"):
+        fit_population(x[:65], hashes[:65], cfg, "hashing", "v1", "cpu", total=len(x))

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from detector.embeddings import compute, distributed, write_spark
+from detector.embeddings import compute, distributed, population_spark, write_spark
 from detector.embeddings.paths import centroids_path, embeddings_root
 from detector.embeddings.stage import DayResult, coverage_path
 from detector.settings import load_settings
@@ -146,10 +146,10 @@ def test_a_loaded_population_collects_no_candidates(homes, monkeypatch, tmp_path
     pop = load_active(embeddings_root(home) / "population", man["backend"], man["model_version"], cfg)
     assert man["population_fitted_now"] and not pop.meta["provisional"]
 
-    def collected(encoded):
+    def collected(*args):
         raise AssertionError("the candidates reached the driver")
 
-    monkeypatch.setattr(distributed, "_candidates", collected)
+    monkeypatch.setattr(population_spark, "candidates", collected)
     compute(home, [DAY], config=cfg)
     loaded = read_outputs(home, DAY)[2]
     assert not loaded["population_fitted_now"]
@@ -158,3 +158,39 @@ def test_a_loaded_population_collects_no_candidates(homes, monkeypatch, tmp_path
         {k: fitted[k] for k in ("coverage", "centroids")}
     with pytest.raises(AssertionError, match="candidates reached"):
         compute(home, [DAY], config=cfg, refit=True)
+
+
+def test_only_the_rows_a_fit_uses_reach_the_driver(homes, monkeypatch) -> None:
+    """A population sample larger than ``codebook_sample``: the driver collects only the rows
+    ``population.fit_rows`` chooses, and fits DuckDB's model (same version) from them."""
+    from detector.embeddings.sampling import sample_prompts
+    from detector.embeddings.stage import CoverageStage
+    from detector.lake.db import connect
+
+    duck, spark = homes
+    cfg = CFG.with_(codebook_sample=16, reference_size=8, accounts_per_batch=7)
+    blocked = {"sweeper", "user03"}
+    con = connect(duck)
+    sample = sample_prompts(con, DAY, cfg.sample_k, cfg.seed, cfg.max_chars).to_pandas()
+    accounts = sorted(r[0] for r in con.execute("SELECT DISTINCT account_id FROM requests").fetchall())
+    duck_stage, spark_stage = CoverageStage(duck, cfg), CoverageStage(spark, cfg)
+    want = duck_stage.run_sample(sample, DAY, accounts, blocked, refit=True)
+    n_duck = len(duck_stage.population_sample(sample, blocked))
+    seen = []
+    real = population_spark.candidates
+
+    def counted(*args):
+        got = real(*args)
+        seen.append((got[0].num_rows, got[1]))
+        return got
+
+    monkeypatch.setattr(population_spark, "candidates", counted)
+    got = distributed.run_day_spark(spark_stage, DAY, blocked, refit=True)
+    assert seen == [(16, n_duck)] and n_duck > 16
+    assert got.population_fitted and want.population_fitted
+    assert got.population_version == want.population_version
+    a, b = duck_stage.population, spark_stage.population
+    assert b.meta["n_fit"] == a.meta["n_fit"] == 16
+    for name in ("centres", "topic_mix", "reference", "null_thresholds"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
