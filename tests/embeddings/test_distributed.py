@@ -127,8 +127,8 @@ def _partition_prompts(settings) -> int:
 
 
 def test_blocked_accounts_and_many_partitions_give_duckdbs_population(homes) -> None:
-    """Blocked accounts leave the population sample on the driver, after pass 1, as on DuckDB;
-    partitions of 7 accounts change nothing."""
+    """Blocked accounts leave the population sample on the executors, after pass 1, as on
+    DuckDB; partitions of 7 accounts change nothing."""
     from detector.embeddings.distributed import run_day_spark
     from detector.embeddings.stage import CoverageStage
 
