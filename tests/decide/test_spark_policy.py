@@ -185,7 +185,7 @@ def test_a_cluster_day_is_decided_in_one_partition(homes):
     ruleset = load_ruleset()
     hits = ruleset.evaluate_spark(spark_session(spark), view)
     one = spark_policy.decide_view(spark, view, model, hits, cfg, partitions=1)
-    many = spark_policy.decide_view(spark, view, model, hits, cfg, partitions=97)
+    many = spark_policy.decide_view(spark, view, model, hits, cfg, partitions=16)
     pd.testing.assert_frame_equal(many, one)
     con = connect(duck)
     try:

@@ -1,8 +1,6 @@
 """The verdict files written by the executors (``scoring.score`` with ``engine = "spark"``,
 ``local[1]``: ``on_spark.write_verdicts``, ``verdicts.write_spark``) hold the same table as
-the DuckDB engine's files and as the driver-written files of the Spark path before them
-(``score_frame`` collected, one ``write_verdict_day`` per day): same rows, columns, types and
-values, on the scenario of ``test_spark_policy`` (escalating clusters, pooled evidence, relay
+the DuckDB engine's files: same rows, columns, types and values, on the scenario of ``test_spark_policy`` (escalating clusters, pooled evidence, relay
 caps, rule and shadow hits, a returning actor, two rules not evaluable on unclustered rows;
 the not-evaluable texts built on the executors). A write that fails on the executors or at the
 rename leaves every day's previous file as it was, and no hidden folder behind.
@@ -22,8 +20,6 @@ import pytest
 
 from detector import verdicts
 from detector.decide import returning, scoring
-from detector.features.assemble import account_features
-from detector.lake.db import connect
 from detector.rules import load_ruleset
 from detector.rules.ruleset import RuleSet
 from detector.verdicts import write_spark
@@ -68,25 +64,6 @@ def _score(settings, model, monkeypatch) -> tuple[dict[str, int], dict[str, pa.T
     return written, _files(settings)
 
 
-def _driver_written(settings, model) -> dict[str, pa.Table]:
-    """The Spark path before the executors wrote the files: every verdict row collected
-    (``score_frame``), each day's table built and written on the driver, as ``score`` did."""
-    con = connect(settings)
-    try:  # scoring.load_ruleset is _ruleset here (monkeypatched by _score before)
-        out = scoring.score_frame(settings, con, account_features(con, settings, DAYS),
-                                  (model, {"version": "t1"}))
-    finally:
-        con.close()
-    out["feature_run_id"] = scoring._feature_run_id(settings, DAYS)
-    out["run_id"] = "x"
-    out["created_at"] = pd.Timestamp("2026-12-01", tz="UTC")
-    out["cluster_id"] = out["cluster_id"].astype(object).where(out["cluster_id"].notna(), None)
-    return {d: pa.Table.from_pandas(out[out["date"].astype(str) == d][verdicts.VERDICT_SCHEMA
-                                                                      .names],
-                                    schema=verdicts.VERDICT_SCHEMA, preserve_index=False)
-            for d in DAYS}
-
-
 def _same(got: pa.Table, want: pa.Table, day: str) -> None:
     assert got.schema.remove_metadata() == verdicts.VERDICT_SCHEMA, day
     for c in RUN:  # one value per run
@@ -103,12 +80,12 @@ def test_executor_written_files_are_the_drivers(homes, monkeypatch):
     want_rows, want = _score(duck, model, monkeypatch)
     index = {p.parent.name: pq.read_table(p) for p in
              sorted(returning.index_dir(duck).glob("date=*/keys.parquet"))}
-    old = _driver_written(spark, model)
     got_rows, got = _score(spark, model, monkeypatch)
     assert got_rows == want_rows and sum(got_rows.values()) > 0
+    # DuckDB's files exactly (the rows the Spark path collects, score_frame, are DuckDB's too:
+    # tests/decide/test_spark_policy.py)
     for d in DAYS:
         _same(got[d], want[d], d)
-        _same(got[d], old[d], d)
     # the returning-actor index, written from the driver's rows only, is DuckDB's
     assert {p.parent.name: pq.read_table(p) for p in
             sorted(returning.index_dir(spark).glob("date=*/keys.parquet"))} == index
