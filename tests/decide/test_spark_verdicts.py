@@ -108,8 +108,8 @@ def _committed(settings) -> dict[str, bytes]:
 
 
 def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch):
-    _, spark, model = homes
-    _score(spark, model, monkeypatch)
+    duck, spark, model = homes
+    _score(duck, model, monkeypatch)  # the previous files (one home: the same verdict folder)
     before = _committed(spark)
 
     def refuse(part, target, what):
