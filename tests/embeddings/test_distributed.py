@@ -42,16 +42,22 @@ def _rows() -> list[tuple[str, str]]:
     return traffic() + extra
 
 
+def spark_homes(root, master: str):
+    """(DuckDB settings, Spark settings on ``master``) of two homes under ``root``, each with
+    the day's requests of :func:`_rows`."""
+    duck = load_settings(root / "duck", embedding_backend="static")
+    spark = load_settings(root / "spark", embedding_backend="static", engine="spark",
+                          spark_master=master)
+    for s in (duck, spark):
+        write_requests(s.home, DAY, _rows())
+    return duck, spark
+
+
 @pytest.fixture(scope="module")
 def homes(tmp_path_factory):
     from detector.features.engine import stop_spark
 
-    root = tmp_path_factory.mktemp("emb_spark")
-    duck = load_settings(root / "duck", embedding_backend="static")
-    spark = load_settings(root / "spark", embedding_backend="static", engine="spark",
-                          spark_master="local[2]")
-    for s in (duck, spark):
-        write_requests(s.home, DAY, _rows())
+    duck, spark = spark_homes(tmp_path_factory.mktemp("emb_spark"), "local[2]")
     try:
         yield duck, spark
     finally:

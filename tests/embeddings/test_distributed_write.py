@@ -21,7 +21,7 @@ from detector.settings import load_settings
 from tests.spark_support import spark_marks
 
 from .conftest import read_outputs, write_requests
-from .test_distributed import CFG, DAY, _assert_coverage, _rows
+from .test_distributed import CFG, DAY, _assert_coverage, _rows, spark_homes
 
 pytestmark = spark_marks()
 
@@ -32,12 +32,7 @@ EMPTY_DAY = "2026-05-02"  # no request file
 def homes(tmp_path_factory):
     from detector.features.engine import stop_spark
 
-    root = tmp_path_factory.mktemp("emb_spark_write")
-    duck = load_settings(root / "duck", embedding_backend="static")
-    spark = load_settings(root / "spark", embedding_backend="static", engine="spark",
-                          spark_master="local[1]")
-    for s in (duck, spark):
-        write_requests(s.home, DAY, _rows())
+    duck, spark = spark_homes(tmp_path_factory.mktemp("emb_spark_write"), "local[1]")
     compute(duck, [DAY, EMPTY_DAY], config=CFG)
     try:
         yield duck, spark
