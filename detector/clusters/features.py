@@ -10,10 +10,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from detector.clusters.catalog import COLUMNS
 from detector.clusters.params import ClusterParams
 from detector.clusters.timing import MinuteMatrix, mean_pair_correlation
 
 _MAX_PAIRS = 2000
+#: The per-account cluster feature columns (catalog order), after ``account_id``, ``date``, ``cluster_id``.
+FEATURE_NAMES = [c["name"] for c in COLUMNS if c["name"] != "cluster_id"]
 
 
 def _pairs(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,3 +124,26 @@ def cluster_table(day: str, groups: pd.DataFrame, nodes: pd.DataFrame, edges: pd
     out["clu_coverage"] = out["union_prompts"] / out["clu_total_requests"].clip(lower=1)
     out["clu_prompt_overlap"] = 1.0 - out["union_prompts"] / out["sum_member_prompts"].clip(lower=1)
     return out.drop(columns=["union_prompts", "sum_member_prompts"])
+
+
+def account_features(day: str, nodes: pd.DataFrame, members: pd.DataFrame,
+                     table: pd.DataFrame) -> pd.DataFrame:
+    """One row per account active on ``day``: cluster_id and clu_* (see catalog)."""
+    base = nodes[["account_id", "n_requests"]].copy()
+    base = base.merge(members[["account_id", "cluster_id", "degree"]], on="account_id", how="left")
+    feats = [c for c in FEATURE_NAMES if c not in ("clu_degree", "clu_member_share")]
+    if not table.empty:
+        base = base.merge(table[["cluster_id", *feats]], on="cluster_id", how="left")
+    for c in feats:
+        if c not in base:
+            base[c] = np.nan
+    base["clu_size"] = base["clu_size"].fillna(1).astype("int64")
+    base["clu_degree"] = base["degree"].fillna(0).astype("int64")
+    base["clu_member_share"] = base["n_requests"] / base["clu_total_requests"]
+    base["date"] = pd.Timestamp(day).date()
+    cols = ["account_id", "date", "cluster_id", *FEATURE_NAMES]
+    out = base[cols].sort_values("account_id").reset_index(drop=True)
+    for c in FEATURE_NAMES:
+        if c not in ("clu_size", "clu_degree"):
+            out[c] = out[c].astype("float64")
+    return out

@@ -13,10 +13,10 @@ spelling) make the key rows there, and ``spark_sql.key_pairs`` / ``star_pairs`` 
 the driver sends SQL text and receives pairs; no key row passes through it. The same pairs as
 the driver's, weights and evidence bit for bit (``tests/clusters/test_keys_spark.py``).
 
-The creation-time keys (:func:`creation_edges`) come from the day's request files, read by URI
-(``detector.lake.db.request_files``, as ``daycache_spark`` reads them): each account's earliest
-``account_created_at`` (the driver's ``nodes.created_at``) and :func:`creation_sql`, Spark's
-spelling of ``keys.creation_sql``, make the key rows on the executors.
+The creation-time keys (:func:`creation_edges`) come from the day's node table built on the
+executors from its request files (``nodes_spark``: each account's earliest
+``account_created_at``, the driver's ``nodes.created_at``) and :func:`creation_sql`, Spark's
+spelling of ``keys.creation_sql``, make the key rows there.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from typing import Any
 
 import pandas as pd
 
-from detector.clusters import daycache, spark_sql
+from detector.clusters import daycache, nodes_spark, spark_sql
 from detector.clusters.params import ClusterParams
-from detector.lake.db import request_files
 from detector.lake.spark import spark_path
 from detector.settings import Settings
 
@@ -124,15 +123,13 @@ def creation_sql(bucket_s: int, shift: bool, baseline_buckets: int = 36,
 
 def creation_nodes(spark: Any, settings: Settings, day: str) -> bool:
     """View ``dg_creation_nodes``: each account of ``day``'s request files (read by URI on the
-    executors) with its earliest ``account_created_at`` (``pipeline._nodes``'s ``created_at``);
-    False when the day has no request file."""
-    files = request_files(settings, day)
-    if not files:
+    executors) with its earliest ``account_created_at`` (``pipeline._nodes``'s ``created_at``):
+    the day's node table (``nodes_spark.frame``: the one the stage keeps on the executors
+    while it clusters the day); False when the day has no request file."""
+    nodes = nodes_spark.frame(spark, settings, day)
+    if nodes is None:
         return False
-    (spark.read.parquet(*[spark_path(settings, f) for f in files])
-     .where("account_id IS NOT NULL").groupBy("account_id")
-     .agg({"account_created_at": "min"}).toDF("account_id", "created_at")
-     .createOrReplaceTempView("dg_creation_nodes"))
+    nodes.select("account_id", "created_at").createOrReplaceTempView("dg_creation_nodes")
     return True
 
 

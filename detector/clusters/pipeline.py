@@ -19,10 +19,17 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.clusters import daycache, embedding_spark, scoring_spark, spark_sql, store, sweeps
-from detector.clusters.catalog import COLUMNS
+from detector.clusters import (
+    daycache,
+    embedding_spark,
+    nodes_spark,
+    scoring_spark,
+    spark_sql,
+    store,
+    sweeps,
+)
 from detector.clusters.centroids import centroid_table
-from detector.clusters.features import cluster_table, volume_table
+from detector.clusters.features import FEATURE_NAMES, account_features, cluster_table, volume_table
 from detector.clusters.graph import build_graph, communities
 from detector.clusters.ids import assign_ids
 from detector.clusters.params import FAMILIES, ClusterParams
@@ -33,7 +40,6 @@ from detector.lake.db import connect, lake_dates
 from detector.lake.io import write_bytes_atomic, write_parquet_atomic
 from detector.settings import Settings
 
-FEATURE_NAMES = [c["name"] for c in COLUMNS if c["name"] != "cluster_id"]
 LOG = logging.getLogger(__name__)
 #: DuckDB buffer memory cap of the stage's connection; above it DuckDB spills to disk.
 DUCKDB_MEMORY_LIMIT = "1GB"
@@ -58,7 +64,9 @@ def compute(settings: Settings, dates: list[str], params: ClusterParams | None =
         daycache.prune(settings, keep.isoformat())
 
 
-def _nodes(con: duckdb.DuckDBPyConnection, day: str) -> pd.DataFrame:
+def _nodes(con: duckdb.DuckDBPyConnection, day: str, fetch: bool = True) -> pd.DataFrame | None:
+    """View ``day`` (the day's requests) and table ``nodes`` (one row per active account);
+    returns the table (None without ``fetch``)."""
     con.execute("CREATE OR REPLACE TEMP VIEW day AS SELECT * FROM requests "
                 f"WHERE CAST(date AS DATE) = DATE '{day}'")
     con.execute("""
@@ -66,7 +74,27 @@ def _nodes(con: duckdb.DuckDBPyConnection, day: str) -> pd.DataFrame:
         SELECT account_id, count(*) AS n_requests, count(DISTINCT prompt_hash) AS n_prompts,
                min(account_created_at) AS created_at
         FROM day WHERE account_id IS NOT NULL GROUP BY account_id""")
-    return con.execute("SELECT * FROM nodes").df()
+    return con.execute("SELECT * FROM nodes").df() if fetch else None
+
+
+def _spark_nodes(con: duckdb.DuckDBPyConnection, day: str, params: ClusterParams) -> None:
+    """DuckDB's ``day`` view and ``nodes`` relation with ``engine = "spark"`` (the node table
+    itself is built on the executors, ``nodes_spark``): the table, built here, only where a
+    driver path reads it (the raw window without the day caches, the sweep search's
+    ``win_text``); else a view that fails when read, so the views over it (``win_text``,
+    ``daycache.open_window``'s) bind and no driver query reads accounts unnoticed."""
+    if not params.window_cache or params.sweep_enabled:
+        _nodes(con, day, fetch=False)
+        return
+    con.execute("CREATE OR REPLACE TEMP VIEW day AS SELECT * FROM requests "
+                f"WHERE CAST(date AS DATE) = DATE '{day}'")
+    con.execute("""
+        CREATE OR REPLACE TEMP VIEW nodes AS
+        SELECT error('clusters: DuckDB table nodes is not built with engine = spark (the '
+                     || 'node table is on the executors: nodes_spark)')::VARCHAR AS account_id,
+               NULL::BIGINT AS n_requests, NULL::BIGINT AS n_prompts,
+               NULL::TIMESTAMPTZ AS created_at
+        FROM range(1)""")
 
 
 def _windows(day: str, params: ClusterParams, available: set[str]) -> list[int]:
@@ -126,9 +154,24 @@ def _compute_with_limit(settings: Settings, day: str, params: ClusterParams,
 def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
                  params: ClusterParams, available: set[str] | None) -> dict[str, Any]:
     t0 = time.perf_counter()
+    if settings.engine != "spark":
+        return _cluster_day(con, settings, day, params, available, t0)
+    spark = spark_sql.session(settings)
+    with nodes_spark.open_day(spark, settings, day) as day_nodes:  # kept on the executors
+        return _cluster_day(con, settings, day, params, available, t0, spark, day_nodes)
+
+
+def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
+                 params: ClusterParams, available: set[str] | None, t0: float,
+                 spark: Any = None, day_nodes: nodes_spark.DayNodes | None = None,
+                 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
-    spark = spark_sql.session(settings) if settings.engine == "spark" else None
-    nodes = _nodes(con, day)
+    if day_nodes is None:
+        nodes = _nodes(con, day)
+        n_accounts = len(nodes)
+    else:  # the clustered accounts' rows are fetched below
+        _spark_nodes(con, day, params)
+        n_accounts = day_nodes.count
     if spark is not None:  # the mean on the cluster; the clustered accounts' rows fetched below
         centroids, centroid_mean = {}, embedding_spark.centroid_mean(spark, settings, day)
     else:
@@ -171,16 +214,19 @@ def _compute_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
                                       for p in ids["previous_cluster_id"]], dtype=object)
     stored = _stored_edges(best, pairs, params)
     if spark is not None:
-        centroids = embedding_spark.unit_centroids_of(
-            spark, settings, day, sorted({a for g in groups for a in g}), centroid_mean)
+        clustered = sorted({a for g in groups for a in g})
+        centroids = embedding_spark.unit_centroids_of(spark, settings, day, clustered,
+                                                      centroid_mean)
+    if day_nodes is not None:
+        nodes = day_nodes.rows_of(clustered)
     t = time.perf_counter()
     members = _members(ids, pairs)
     table = _clusters(settings, day, ids, nodes, stored, members, contexts, centroids, con,
                       params, prev_day)
     timings["features_s"] = round(time.perf_counter() - t, 2)
-    _write(settings, day, stored, members, table, ids, nodes)
+    _write(settings, day, stored, members, table, ids, nodes, day_nodes)
     timings["total_s"] = round(time.perf_counter() - t0, 2)
-    summary = {"date": day, "accounts": int(len(nodes)), "typed_edges": int(n_typed),
+    summary = {"date": day, "accounts": int(n_accounts), "typed_edges": int(n_typed),
                "candidate_pairs": int(len(pairs)),
                "linked_pairs": int(pairs["linked"].sum()) if len(pairs) else 0,
                "clusters": len(groups), "clustered_accounts": int(sum(map(len, groups))),
@@ -271,31 +317,11 @@ def _clusters(settings: Settings, day: str, ids: pd.DataFrame, nodes: pd.DataFra
     return table[lead + [c for c in table.columns if c not in lead]]
 
 
-def account_features(day: str, nodes: pd.DataFrame, members: pd.DataFrame,
-                     table: pd.DataFrame) -> pd.DataFrame:
-    """One row per account active on ``day``: cluster_id and clu_* (see catalog)."""
-    base = nodes[["account_id", "n_requests"]].copy()
-    base = base.merge(members[["account_id", "cluster_id", "degree"]], on="account_id", how="left")
-    feats = [c for c in FEATURE_NAMES if c not in ("clu_degree", "clu_member_share")]
-    if not table.empty:
-        base = base.merge(table[["cluster_id", *feats]], on="cluster_id", how="left")
-    for c in feats:
-        if c not in base:
-            base[c] = np.nan
-    base["clu_size"] = base["clu_size"].fillna(1).astype("int64")
-    base["clu_degree"] = base["degree"].fillna(0).astype("int64")
-    base["clu_member_share"] = base["n_requests"] / base["clu_total_requests"]
-    base["date"] = pd.Timestamp(day).date()
-    cols = ["account_id", "date", "cluster_id", *FEATURE_NAMES]
-    out = base[cols].sort_values("account_id").reset_index(drop=True)
-    for c in FEATURE_NAMES:
-        if c not in ("clu_size", "clu_degree"):
-            out[c] = out[c].astype("float64")
-    return out
-
-
 def _write(settings: Settings, day: str, edges: pd.DataFrame, members: pd.DataFrame,
-           table: pd.DataFrame, ids: pd.DataFrame, nodes: pd.DataFrame) -> None:
+           table: pd.DataFrame, ids: pd.DataFrame, nodes: pd.DataFrame,
+           day_nodes: nodes_spark.DayNodes | None = None) -> None:
+    """The day's tables; the per-account feature file from ``nodes`` (every active account),
+    or with ``day_nodes`` built and written on the executors (``nodes_spark``)."""
     d = store.day_dir(settings, day)
     store.drop_campaigns(settings, day)  # they were found among this clustering's leftovers
     members = members.assign(date=pd.Timestamp(day).date())
@@ -304,6 +330,9 @@ def _write(settings: Settings, day: str, edges: pd.DataFrame, members: pd.DataFr
     id_map = ids[["cluster_id", "derived_id", "previous_cluster_id", "previous_date", "jaccard"]]
     write_parquet_atomic(d / "id_map.parquet", store.arrow_table(id_map.astype(
         {"previous_cluster_id": "object", "previous_date": "object", "jaccard": "float64"})))
-    feats = account_features(day, nodes, members, table)
-    write_parquet_atomic(store.feature_path(settings, day), store.arrow_table(feats))
+    if day_nodes is not None:
+        day_nodes.write_features(members, table, store.feature_path(settings, day))
+    else:
+        feats = account_features(day, nodes, members, table)
+        write_parquet_atomic(store.feature_path(settings, day), store.arrow_table(feats))
     write_parquet_atomic(d / "clusters.parquet", store.arrow_table(table))

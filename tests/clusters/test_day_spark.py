@@ -11,6 +11,7 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -74,3 +75,9 @@ def test_cluster_features_on_spark_equal_duckdbs(homes):
     want = pq.read_table(store.feature_path(duck, DAY))
     got = pq.read_table(store.feature_path(spark, DAY))
     assert want.num_rows > 40 and got.equals(want)
+    # the node table on the executors: the summary's count of active accounts is DuckDB's
+    counts = [orjson.loads((store.day_dir(s, DAY) / "summary.json").read_bytes())["accounts"]
+              for s in homes]
+    assert counts == [want.num_rows] * 2
+    # the executors' file was renamed into place: no hidden folder is left behind
+    assert not list((spark.features_dir / "cluster").glob(".spark-*"))
