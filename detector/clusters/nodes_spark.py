@@ -98,6 +98,35 @@ class DayNodes:
             return _empty_nodes()
         return got.sort_by("account_id").to_pandas()
 
+    def volumes(self, members: pd.DataFrame) -> pd.DataFrame:
+        """``features.volume_table`` on the executors: per cluster of ``members`` (cluster_id,
+        account_id; sent broadcast), the day's requests, tokens, distinct prompts and client
+        addresses of its members, from the request files read by URI; one row per cluster
+        with requests comes back (DuckDB's columns and dtypes)."""
+        files = request_files(self.settings, self.day)
+        if not files or members.empty:
+            return _VOLUMES.empty_table().to_pandas()
+        from pyspark.sql import functions as F
+
+        ids = self.spark.createDataFrame(pa.table({
+            "cluster_id": pa.array(members["cluster_id"].astype(str).tolist(), pa.string()),
+            "account_id": pa.array(members["account_id"].astype(str).tolist(), pa.string())}),
+            schema="cluster_id string, account_id string")
+        reqs = self.spark.read.parquet(*[spark_path(self.settings, f) for f in files])
+        got = (reqs.select("account_id", "completion_tokens", "prompt_tokens", "prompt_hash",
+                           "client_ip")
+               .join(F.broadcast(ids), "account_id").groupBy("cluster_id")
+               .agg(F.count(F.lit(1)).alias("clu_total_requests"),
+                    # DuckDB's sum of BIGINT is a HUGEINT, a float64 in pandas
+                    F.coalesce(F.sum("completion_tokens"), F.lit(0)).cast("double")
+                    .alias("clu_total_output_tokens"),
+                    F.coalesce(F.sum("prompt_tokens"), F.lit(0)).cast("double")
+                    .alias("clu_total_prompt_tokens"),
+                    F.countDistinct("prompt_hash").alias("union_prompts"),
+                    F.countDistinct("client_ip").alias("clu_distinct_ips"))
+               .toArrow())
+        return got.cast(_VOLUMES).sort_by("cluster_id").to_pandas()
+
     def write_features(self, members: pd.DataFrame, table: pd.DataFrame, target: Path) -> int:
         """Replace ``target`` (``store.feature_path``) with ``features.account_features`` of
         every active account, ``members`` and ``table`` (the day's cluster members and
@@ -125,6 +154,13 @@ class DayNodes:
             return self.count
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+#: ``features.volume_table``'s columns and (Arrow) types.
+_VOLUMES = pa.schema([("cluster_id", pa.string()), ("clu_total_requests", pa.int64()),
+                      ("clu_total_output_tokens", pa.float64()),
+                      ("clu_total_prompt_tokens", pa.float64()),
+                      ("union_prompts", pa.int64()), ("clu_distinct_ips", pa.int64())])
 
 
 def _empty_nodes() -> pd.DataFrame:

@@ -78,16 +78,14 @@ def _nodes(con: duckdb.DuckDBPyConnection, day: str, fetch: bool = True) -> pd.D
 
 
 def _spark_nodes(con: duckdb.DuckDBPyConnection, day: str, params: ClusterParams) -> None:
-    """DuckDB's ``day`` view and ``nodes`` relation with ``engine = "spark"`` (the node table
-    itself is built on the executors, ``nodes_spark``): the table, built here, only where a
+    """DuckDB's ``nodes`` relation with ``engine = "spark"`` (the node table itself is built on
+    the executors, ``nodes_spark``): the table (and view ``day``), built here, only where a
     driver path reads it (the raw window without the day caches, the sweep search's
     ``win_text``); else a view that fails when read, so the views over it (``win_text``,
     ``daycache.open_window``'s) bind and no driver query reads accounts unnoticed."""
     if not params.window_cache or params.sweep_enabled:
         _nodes(con, day, fetch=False)
         return
-    con.execute("CREATE OR REPLACE TEMP VIEW day AS SELECT * FROM requests "
-                f"WHERE CAST(date AS DATE) = DATE '{day}'")
     con.execute("""
         CREATE OR REPLACE TEMP VIEW nodes AS
         SELECT error('clusters: DuckDB table nodes is not built with engine = spark (the '
@@ -222,7 +220,7 @@ def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     t = time.perf_counter()
     members = _members(ids, pairs)
     table = _clusters(settings, day, ids, nodes, stored, members, contexts, centroids, con,
-                      params, prev_day)
+                      params, prev_day, day_nodes)
     timings["features_s"] = round(time.perf_counter() - t, 2)
     _write(settings, day, stored, members, table, ids, nodes, day_nodes)
     timings["total_s"] = round(time.perf_counter() - t0, 2)
@@ -286,7 +284,8 @@ def _members(ids: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 def _clusters(settings: Settings, day: str, ids: pd.DataFrame, nodes: pd.DataFrame,
               edges: pd.DataFrame, members: pd.DataFrame, contexts: dict[int, WindowContext],
               centroids: dict[str, np.ndarray], con: duckdb.DuckDBPyConnection,
-              params: ClusterParams, prev_day: str | None) -> pd.DataFrame:
+              params: ClusterParams, prev_day: str | None,
+              day_nodes: nodes_spark.DayNodes | None = None) -> pd.DataFrame:
     if ids.empty:
         return pd.DataFrame(columns=["cluster_id", "date", "size", "first_seen",
                                      "previous_cluster_id", *[c for c in FEATURE_NAMES
@@ -294,7 +293,8 @@ def _clusters(settings: Settings, day: str, ids: pd.DataFrame, nodes: pd.DataFra
                                                                            "clu_member_share")]])
     day_ctx = contexts[min(contexts)]
     long_ctx = contexts[max(contexts)]
-    volumes = volume_table(con, members)
+    volumes = (volume_table(con, members) if day_nodes is None
+               else day_nodes.volumes(members))  # on the executors: a scan of the day's requests
     clustered = sorted({a for ms in ids["members"] for a in ms})
     table = cluster_table(day, ids[["cluster_id", "members"]], nodes, edges, volumes,
                           long_ctx.scaffolds_of(clustered), day_ctx.minutes_of(clustered),
