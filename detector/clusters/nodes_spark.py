@@ -1,5 +1,6 @@
 """The clusters stage's per-account tables on a Spark cluster (``engine = "spark"``): the day's
-node table and the per-account cluster feature file, built on the executors.
+node table, the clusters' day volumes and the per-account cluster feature file, built on the
+executors.
 
 On DuckDB the driver builds table ``nodes`` (``pipeline._nodes``: one row per account active
 on the day, ``n_requests``, ``n_prompts``, earliest ``account_created_at`` as ``created_at``)
@@ -13,6 +14,9 @@ every active account, cluster columns joined). Both grow with accounts. Here:
 - The driver receives only the count of active accounts (the summary's ``accounts``) and the
   rows of named accounts (:meth:`DayNodes.rows_of`: the clustered ones, for
   ``features.cluster_table``): small by construction.
+- :meth:`DayNodes.volumes`: ``features.volume_table`` (per cluster: the day's requests, tokens,
+  distinct prompts and addresses of its members) over the day's request files, the members
+  broadcast; one row per cluster comes back (on DuckDB the driver scans the day's requests).
 - :meth:`DayNodes.write_features` sends the small ``members`` and ``clusters`` tables with the
   writing function to one task, which receives every active account's ``account_id`` and
   ``n_requests`` sorted by account, applies ``features.account_features`` (the same code as
@@ -20,7 +24,7 @@ every active account, cluster columns joined). Both grow with accounts. Here:
   a hidden folder beside the target (``features/cluster/.spark-*``, the name ending in
   ``.tmp``); the driver renames it onto the target (``move_into_place``: a reader sees the old
   file or the new one) and deletes the folder. Same schema, rows, order and values as DuckDB's
-  file (``tests/clusters/test_day_spark.py``).
+  file, and the same clusters table (``tests/clusters/test_day_spark.py``).
 
 The features folder must be on storage every executor and the driver reach at the same path
 (``spark_path``), as the day cache is. A failed task or rename leaves the previous file.
