@@ -225,7 +225,7 @@ class _WriteFeatures:
                 ids = part.column("account_id")
                 if last is not None and ids[0].as_py() <= last:
                     raise RuntimeError(f"clusters on Spark: the accounts of {self.day} reached "
-                                       f"the writing task out of order ({ids[0]} after {last})")
+                                       f"the writing task out of order ({ids[0].as_py()!r} after {last!r})")
                 last = ids[-1].as_py()
                 held.append(part)
                 rows += part.num_rows

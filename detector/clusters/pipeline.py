@@ -167,7 +167,7 @@ def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     if day_nodes is None:
         nodes = _nodes(con, day)
         n_accounts = len(nodes)
-    else:  # the clustered accounts' rows are fetched below
+    else:  # on the executors: the clustered accounts' rows are fetched below
         _spark_nodes(con, day, params)
         n_accounts = day_nodes.count
     if spark is not None:  # the mean on the cluster; the clustered accounts' rows fetched below
@@ -211,12 +211,12 @@ def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     ids["previous_date"] = pd.Series([prev_day if isinstance(p, str) else None
                                       for p in ids["previous_cluster_id"]], dtype=object)
     stored = _stored_edges(best, pairs, params)
-    if spark is not None:
+    if spark is not None:  # the clustered accounts' centroids and node rows, from the cluster
         clustered = sorted({a for g in groups for a in g})
         centroids = embedding_spark.unit_centroids_of(spark, settings, day, clustered,
                                                       centroid_mean)
-    if day_nodes is not None:
-        nodes = day_nodes.rows_of(clustered)
+        if day_nodes is not None:
+            nodes = day_nodes.rows_of(clustered)
     t = time.perf_counter()
     members = _members(ids, pairs)
     table = _clusters(settings, day, ids, nodes, stored, members, contexts, centroids, con,
