@@ -1,8 +1,9 @@
 """The whole scoring job with ``engine = "spark"`` on the standalone cluster (features, the
 blocking-key pairs and connected components of the account graph, classifier scoring and
-explanations on the executors) gives the same clusters and verdicts as DuckDB on the session's
-scenario (``scale_job`` in conftest); and the cluster's key pairing and components match the
-in-process ones on random inputs with popular keys, floors and long chains."""
+explanations on the executors) gives the same clusters, per-account cluster features and
+verdicts as DuckDB on the session's scenario (``scale_job`` in conftest); and the cluster's key
+pairing and components match the in-process ones on random inputs with popular keys, floors and
+long chains."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import duckdb
 import networkx as nx
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from detector.clusters import keys, spark_sql, store
@@ -48,6 +50,9 @@ def test_clusters_on_cluster_match_duckdb(scale_job):
             assert a is not None and b is not None, f"{name}/{day} missing"
             _same_frame(a, b, by, f"{name}/{day}")
         clustered += len(store.read(scale_job.duck, day, "members"))
+        # every active account's cluster features: written by an executor, renamed by the driver
+        a, b = (pq.read_table(store.feature_path(s, day)) for s in (scale_job.duck, scale_job.spark))
+        assert a.num_rows > 0 and b.equals(a), f"features/cluster/{day}"
     assert clustered > 0, "the scenario formed no cluster: nothing was compared"
 
 
