@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from detector.clusters.features import account_features
 from detector.clusters.store import arrow_table
 from detector.lake.db import request_files
-from detector.lake.io import move_into_place, write_parquet_atomic
+from detector.lake.io import hidden_folder, move_into_place, write_parquet_atomic
 from detector.lake.spark import spark_path
 from detector.settings import Settings
 
@@ -174,13 +174,6 @@ def _empty_nodes() -> pd.DataFrame:
                      "created_at": pa.array([], pa.timestamp("us", tz="UTC"))}).to_pandas()
 
 
-def hidden_folder(target: Path) -> Path:
-    """A fresh hidden folder beside ``target``'s ``date=D`` folder, for the executors' file."""
-    folder = target.parent.parent / f".spark-{uuid.uuid4().hex}"
-    folder.mkdir(parents=True)
-    return folder
-
-
 @contextmanager
 def open_day(spark: Any, settings: Settings, day: str) -> Iterator[DayNodes]:
     """The node table of ``day`` kept on the executors (``persist``) while the block runs;
@@ -216,6 +209,14 @@ class _WriteFeatures:
         filesystem, base = fs.FileSystem.from_uri(self.folder)
         name = f"date={self.day}.{uuid.uuid4().hex}.parquet.tmp"  # a retried task: a new name
         writer, held, rows, last = None, [], 0, None
+
+        def flush() -> None:
+            nonlocal writer, held
+            writer = writer or pq.ParquetWriter(f"{base}/{name}", self.schema,
+                                                filesystem=filesystem, compression="zstd")
+            writer.write_table(pa.concat_tables(held))
+            held = []
+
         try:
             for batch in batches:
                 if not batch.num_rows:
@@ -230,14 +231,9 @@ class _WriteFeatures:
                 held.append(part)
                 rows += part.num_rows
                 if sum(t.num_rows for t in held) >= ROW_GROUP:
-                    writer = writer or pq.ParquetWriter(f"{base}/{name}", self.schema,
-                                                        filesystem=filesystem, compression="zstd")
-                    writer.write_table(pa.concat_tables(held))
-                    held = []
+                    flush()
             if held:
-                writer = writer or pq.ParquetWriter(f"{base}/{name}", self.schema,
-                                                    filesystem=filesystem, compression="zstd")
-                writer.write_table(pa.concat_tables(held))
+                flush()
         finally:
             if writer is not None:
                 writer.close()

@@ -33,7 +33,7 @@ from detector.embeddings.cache import vectors_from_arrow
 from detector.embeddings.paths import centroids_path
 from detector.embeddings.stage import CoverageStage, centroid_table, coverage_path, coverage_table
 from detector.embeddings.stats import STAT_NAMES
-from detector.lake.io import move_into_place, write_parquet_atomic
+from detector.lake.io import hidden_folder, move_into_place, write_parquet_atomic
 from detector.lake.spark import spark_path
 
 #: What the writing task returns (one row).
@@ -104,13 +104,6 @@ def _write(folder: str, name: str, table: pa.Table) -> str:
     filesystem, base = fs.FileSystem.from_uri(folder)
     pq.write_table(table, f"{base}/{name}", filesystem=filesystem, compression="zstd")
     return name
-
-
-def hidden_folder(target: Path) -> Path:
-    """A fresh hidden folder beside ``target``'s ``date=D`` folder, for the executors' file."""
-    folder = target.parent.parent / f".spark-{uuid.uuid4().hex}"
-    folder.mkdir(parents=True)
-    return folder
 
 
 def write_day(stage: CoverageStage, date: str, accounts: Any, stats: Any, expect: int) -> int:

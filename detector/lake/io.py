@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,6 +84,14 @@ def write_parquet_atomic(target: Path, table: pa.Table, compression: str = "zstd
     """``options``: further ``pyarrow.parquet.write_table`` keywords."""
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp, compression=compression, **options)
+
+
+def hidden_folder(target: Path) -> Path:
+    """A fresh hidden folder (``.spark-<hex>``) beside ``target``'s ``date=D`` folder, where
+    executors write the file that :func:`move_into_place` then moves onto ``target``."""
+    folder = Path(target).parent.parent / f".spark-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    return folder
 
 
 def move_into_place(part: Path, target: Path, what: str) -> None:
