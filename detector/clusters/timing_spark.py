@@ -4,8 +4,9 @@ lockstep test of the candidate pairs, in Spark SQL over the day caches' minute c
 The driver (``timing.lockstep_stats`` + ``timing.timing_pairs`` over ``window.minute_matrix``)
 holds a sparse accounts x minutes matrix of every candidate account of the window; here the
 window's ``minutes.parquet`` files are read by URI on the executors, the candidate pairs (on
-the driver already: ``window.verify_candidates``) are sent there, and only one row of numbers
-per pair comes back; the edges' weights and evidence are made by the driver's own code
+the driver already: ``window.verify_candidates``) are sent there once, as a Parquet file of a
+scratch folder read by URI (:func:`_sent`: not rows in the query plan), and only one row of
+numbers per pair comes back; the edges' weights and evidence are made by the driver's own code
 (``timing.timing_frame``). The same numbers as the driver's, bit for bit
 (``tests/scale/test_cluster_timing.py``): every sum is of integer counts (exact in BIGINT, and
 in the driver's float64 below 2^53), and the few double operations after them are the same
@@ -24,7 +25,9 @@ Minute columns are clipped to the window as ``MinuteMatrix.from_counts`` does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -36,6 +39,7 @@ from detector.clusters import daycache
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.clusters.params import ClusterParams
 from detector.clusters.timing import MinuteMatrix, timing_frame
+from detector.lake.io import hidden_folder, write_parquet_atomic
 from detector.lake.spark import spark_path
 from detector.settings import Settings
 
@@ -49,24 +53,36 @@ def window_start(day: str, days: int) -> int:
     return int(pd.Timestamp(end, tz="UTC").timestamp()) // 60 - days * 1440
 
 
-def _views(spark: Any, settings: Settings, day: str, days: int, p: ClusterParams,
-           accounts: list[str] | None = None, pairs: pd.DataFrame | None = None) -> None:
-    """View ``dg_tm_minutes`` (the window's cached minute counts, read by URI), and
-    ``dg_tm_pairs`` (src, dst) from ``pairs`` or ``dg_tm_accounts`` from ``accounts``."""
+def _minutes_view(spark: Any, settings: Settings, day: str, days: int,
+                  p: ClusterParams) -> None:
+    """View ``dg_tm_minutes``: the window's cached minute counts, read by URI."""
     key = daycache.cache_key(p)
     files = [spark_path(settings, daycache.day_dir(settings, d, key) / "minutes.parquet")
              for d in daycache.window_days(settings, day, days)]
     frame = (spark.read.schema(_MINUTES_SCHEMA).parquet(*files) if files
              else spark.createDataFrame([], _MINUTES_SCHEMA))
     frame.createOrReplaceTempView("dg_tm_minutes")
-    if pairs is not None:
-        table = pa.table({"src": pa.array(pairs["src"].astype(str).tolist(), pa.string()),
-                          "dst": pa.array(pairs["dst"].astype(str).tolist(), pa.string())})
-        spark.createDataFrame(table, "src string, dst string").createOrReplaceTempView(
-            "dg_tm_pairs")
-    if accounts is not None:
-        spark.createDataFrame(pa.table({"account_id": pa.array(accounts, pa.string())}),
-                              "account_id string").createOrReplaceTempView("dg_tm_accounts")
+
+
+@contextmanager
+def _sent(spark: Any, settings: Settings, day: str, view: str, table: pa.Table,
+          schema: str) -> Iterator[None]:
+    """View ``view`` of ``table``'s rows (Spark DDL ``schema``), sent to the cluster once: one
+    Parquet file in a fresh hidden folder of the clusters' day cache (``clusters/cache/
+    .spark-*``, beside the ``date=D`` folders), read by URI, so the query plans hold a file
+    scan (``createDataFrame`` would put the rows in the plan, a local relation the optimizer
+    copies at each reference, in the driver's heap). The view is dropped and the folder
+    removed on leaving, also on error."""
+    folder = hidden_folder(daycache.cache_root(settings) / f"date={day}" / f"{view}.parquet")
+    try:
+        path = folder / f"{view}.parquet"
+        write_parquet_atomic(path, table)
+        spark.read.schema(schema).parquet(spark_path(settings, path)).createOrReplaceTempView(
+            view)
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        spark.catalog.dropTempView(view)
 
 
 def _lead_runs(pairs: str, counts: str, slot: str) -> str:
@@ -133,13 +149,25 @@ def _stats_sql(p: ClusterParams, start: int, n_minutes: int) -> str:
     FROM st LEFT JOIN ml ON ml.src = st.src AND ml.dst = st.dst"""
 
 
+@contextmanager
+def pair_stats(spark: Any, settings: Settings, day: str, days: int, cands: pd.DataFrame,
+               p: ClusterParams) -> Iterator[Any]:
+    """The Spark DataFrame of :func:`_stats_sql` over the pairs of ``cands`` (src, dst; sent
+    by :func:`_sent` as view ``dg_tm_pairs``) in the window of ``days`` days ending on
+    ``day``; it can be run inside the block only."""
+    _minutes_view(spark, settings, day, days, p)
+    table = pa.table({"src": pa.array(cands["src"].astype(str).tolist(), pa.string()),
+                      "dst": pa.array(cands["dst"].astype(str).tolist(), pa.string())})
+    with _sent(spark, settings, day, "dg_tm_pairs", table, "src string, dst string"):
+        yield spark.sql(_stats_sql(p, window_start(day, days), days * 1440))
+
+
 def timing_edges(spark: Any, settings: Settings, day: str, days: int, cands: pd.DataFrame,
                  p: ClusterParams) -> tuple[pd.DataFrame, Callable[[list[str]], MinuteMatrix]]:
     """Timing edges of the candidate pairs ``cands`` (src, dst) in the window of ``days`` days
     ending on ``day`` (its day caches built), computed on the cluster; and a function giving
     the ``MinuteMatrix`` of named accounts among the candidates' (the cluster features read
     the clustered accounts' rows only), read from the same files."""
-    start, n_minutes = window_start(day, days), days * 1440
     candidates = sorted(set(cands["src"].astype(str)) | set(cands["dst"].astype(str)))
 
     def fetch(accounts: list[str]) -> MinuteMatrix:
@@ -148,8 +176,8 @@ def timing_edges(spark: Any, settings: Settings, day: str, days: int, cands: pd.
 
     if cands.empty:
         return pd.DataFrame(columns=PAIR_COLUMNS), fetch
-    _views(spark, settings, day, days, p, pairs=cands)
-    got = spark.sql(_stats_sql(p, start, n_minutes)).toArrow().to_pandas()
+    with pair_stats(spark, settings, day, days, cands, p) as query:
+        got = query.toArrow().to_pandas()
     out = cands[["src", "dst"]].drop_duplicates().merge(got, on=["src", "dst"], how="left")
     for col in ("corr", "act_a", "act_b", "na", "nb", "max_lead"):
         out[col] = out[col].astype("float64")  # nulls -> NaN, as the driver's frame
@@ -166,10 +194,12 @@ def minute_rows(spark: Any, settings: Settings, day: str, days: int, p: ClusterP
                                "minute": pd.Series(dtype="int64"),
                                "c": pd.Series(dtype="int64")})
         return MinuteMatrix.from_counts(counts, start, n_minutes)
-    _views(spark, settings, day, days, p, accounts=accounts)
-    counts = spark.sql("""
-        SELECT account_id, minute, sum(c) AS c FROM dg_tm_minutes m
-        LEFT SEMI JOIN dg_tm_accounts a ON m.account_id = a.account_id
-        GROUP BY account_id, minute""").toArrow().to_pandas()
+    _minutes_view(spark, settings, day, days, p)
+    table = pa.table({"account_id": pa.array(accounts, pa.string())})
+    with _sent(spark, settings, day, "dg_tm_accounts", table, "account_id string"):
+        counts = spark.sql("""
+            SELECT account_id, minute, sum(c) AS c FROM dg_tm_minutes m
+            LEFT SEMI JOIN dg_tm_accounts a ON m.account_id = a.account_id
+            GROUP BY account_id, minute""").toArrow().to_pandas()
     counts["minute"] = counts["minute"].astype(np.int64)
     return MinuteMatrix.from_counts(counts, start, n_minutes)

@@ -109,3 +109,41 @@ def test_no_candidates_asks_nothing_of_the_cluster(tmp_path):
     assert out.empty and list(out.columns) == list(timing.PAIR_COLUMNS)
     mm = fetch(["rr_a"])
     assert mm.accounts == [] and mm.n_minutes == 2 * 1440
+
+
+def test_pairs_reach_the_plan_as_a_file_scan_and_the_scratch_goes(spark_cluster, tmp_path):
+    """The pairs are read from a scratch Parquet file, not copied into the plan as a local
+    relation (a 1 GiB driver ran out of heap copying them); the scratch folder is removed
+    after the query, after ``fetch`` and when the block fails."""
+    from detector.lake.spark import spark_session
+
+    s = cluster_home(spark_cluster, tmp_path / "home")
+    write_lake(s, _rows())
+    con = connect(s)
+    try:
+        con.execute("CREATE TEMP TABLE nodes AS SELECT DISTINCT account_id FROM requests "
+                    f"WHERE CAST(date AS DATE) = DATE '{DAY}'")
+        daycache.open_window(con, s, DAY, 2, PARAMS)
+    finally:
+        con.close()
+    spark, root = spark_session(s), daycache.cache_root(s)
+    cands = pd.DataFrame([("burst_a", "burst_b"), ("rr_a", "rr_b")], columns=["src", "dst"])
+    with timing_spark.pair_stats(spark, s, DAY, 2, cands, PARAMS) as query:
+        qe = query._jdf.queryExecution()
+        optimized, plan = qe.optimizedPlan().toString(), qe.executedPlan().toString()
+        (scratch,) = root.glob(".spark-*")
+        pairs_file = (scratch / "dg_tm_pairs.parquet").as_uri()
+        assert pairs_file in query.inputFiles()  # a file scan of the scratch file
+        assert query.count() == 2
+    assert "LocalRelation" not in optimized and "LocalTableScan" not in plan, plan
+    assert not scratch.exists() and not spark.catalog.tableExists("dg_tm_pairs")
+
+    out, fetch = timing_spark.timing_edges(spark, s, DAY, 2, cands, PARAMS)
+    assert set(out["src"] + "-" + out["dst"]) == {"burst_a-burst_b", "rr_a-rr_b"}
+    assert fetch(["rr_a"]).accounts == ["rr_a"]
+    assert not list(root.glob(".spark-*"))
+
+    with (pytest.raises(RuntimeError, match="boom"),
+          timing_spark.pair_stats(spark, s, DAY, 2, cands, PARAMS)):
+        raise RuntimeError("boom")
+    assert not list(root.glob(".spark-*"))
