@@ -25,8 +25,9 @@ classifier would block:
   as the coverage stage does, against the day's population model; a harvesting job's topic
   sweep shows there even when its share of the relay's day is small); cluster and history
   features are absent (the classifier imputes);
-- the rest of the relay's day beside each stream (its other requests) is featured and scored
-  the same way;
+- the rest of the relay's day beside a stream (its other requests) is featured and scored the
+  same way, for the streams that reach their bar only (best first, at most ``MAX_RESTS`` per
+  relay-day, stopping at the first whose rest scores under review);
 - the relay-day is blocked when a stream scores at or above its bar (the block threshold, or
   the strict score under the floor) *and* the rest of the relay scores below the review
   threshold: harvesting concentrated in one stream of an
@@ -36,8 +37,11 @@ classifier would block:
   stream (kind, key, requests, share of the day, score, the rest's score), so the analyst sees
   which traffic decided it.
 
-Cost: only relay-days the model would have blocked are read (a handful per day); the new-model
-features read the (model, first request) table the features stage stored. Evasion:
+Cost: only relay-days the model would have blocked are read (a handful per day); the streams
+hold at most twice their requests (a request is in its end user's and its profile's stream),
+and each round of rests once more, so memory grows with the relays' requests, not with their
+number of streams times their requests; the new-model features read the (model, first
+request) table the features stage stored. Evasion:
 harvesting spread over many profiles and end users each under the floor stays at review.
 """
 
@@ -69,6 +73,11 @@ PROFILE = ("model", "temperature", "logprobs", "top_logprobs", "system_hash")
 #: A stream holding more of the relay's day than this is the relay itself, already judged.
 MAX_SHARE = 0.8
 
+#: The most streams of one relay-day judged against their rest (the best-scoring first): each
+#: rest is the relay's whole day again, so this bounds the stage at a few times the relays'
+#: requests, whatever their number of streams.
+MAX_RESTS = 8
+
 #: Daily features measured against the day's other accounts (``detector.features.partials``:
 #: ``_prefixes``, ``_payment``). A relay's pseudo-accounts are featured together and carry
 #: their relay's addresses and payment fingerprint, so among themselves every prefix and the
@@ -98,12 +107,14 @@ def _profile_sql() -> str:
 
 
 def stream_requests(settings: Settings, day: str, accounts: list[str],
-                    min_requests: int, max_share: float = MAX_SHARE
-                    ) -> tuple[pa.Table, dict[str, dict]]:
-    """The judged streams' requests of ``day`` and the rest of each relay's day beside each
-    stream (``account_id`` rewritten to ``<account>~<stream>`` and ``<account>~<stream>~rest``;
-    a request may be in its end user's and its profile's stream) and, per stream,
-    (account, kind, stream, requests, share of the account's day)."""
+                    min_requests: int, max_share: float = MAX_SHARE,
+                    rests: list[str] | None = None) -> tuple[pa.Table, dict[str, dict]]:
+    """The judged streams' requests of ``day`` (``account_id`` rewritten to
+    ``<account>~<stream>``; a request may be in its end user's and its profile's stream, so at
+    most twice the relays' requests) and, per stream, (account, kind, stream, requests, share
+    of the account's day). With ``rests`` (stream pseudo-accounts), instead the rest of the
+    relay's day beside each of those streams (``<account>~<stream>~rest``): a whole relay-day
+    per stream, which is why only the streams that reach their bar are asked for."""
     files = request_files(settings, day)
     if not files or not accounts:
         return pa.table({}), {}
@@ -128,12 +139,17 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
                                                 "stream": r.stream, "requests": int(r.n),
                                                 "share": round(float(r.share), 4)}
                 for r in keep.itertuples(index=False)}
+        if rests is not None:
+            wanted = set(rests)
+            keep = keep[[f"{a}~{st}" in wanted for a, st in zip(keep["account_id"],
+                                                                   keep["stream"], strict=True)]]
         con.register("dg_keep", keep)
+        side, suffix = ("NOT ", REST) if rests is not None else ("", "")
         req = con.sql(
             f"""SELECT r.* EXCLUDE (dg_eu, dg_pf, account_id),
-                       k.account_id || '~' || k.stream
-                       || CASE WHEN {_IN_STREAM} THEN '' ELSE '{REST}' END AS account_id
-                FROM r JOIN dg_keep k ON r.account_id = k.account_id""").to_arrow_table()
+                       k.account_id || '~' || k.stream || '{suffix}' AS account_id
+                FROM r JOIN dg_keep k ON r.account_id = k.account_id
+                WHERE {side}{_IN_STREAM}""").to_arrow_table()
     finally:
         con.close()
     if "date" in req.column_names:
@@ -230,26 +246,48 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
         finally:
             eng.close()
     found: dict[int, dict] = {}
+    coverage = any(c.startswith("cov_") for c in frame.columns)
     for day, accounts in sorted(by_day.items()):
         req, info = stream_requests(settings, day, sorted(accounts), _stream_floor(cfg))
         if not info:
             continue
-        parents = {p: ev["account_id"] for pseudo, ev in info.items()
-                   for p in (pseudo, pseudo + REST)}
-        feats = stream_features(settings, req, day, fs,
-                                coverage=any(c.startswith("cov_") for c in frame.columns),
-                                parents=parents)
-        scores = dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
-        for pseudo, ev in info.items():
-            score, rest = scores.get(pseudo, 0.0), scores.get(pseudo + REST, 0.0)
-            p = accounts[ev["account_id"]]
-            # the stream harvests and the relay's other traffic does not: a sample of traffic
-            # the model already scores as a block would score as one too, with its rest
-            if (score >= _stream_bar(ev["requests"], cfg) and rest < cfg.review_threshold
-                    and score > found.get(p, {}).get("score", -1.0)):
-                found[p] = {**ev, "score": round(float(score), 6),
-                            "rest_score": round(float(rest), 6)}
+        scores = _scores(settings, req, day, fs, coverage, model,
+                         {pseudo: ev["account_id"] for pseudo, ev in info.items()})
+        # a stream blocks its relay only with the best score that reaches its bar while the
+        # rest scores under review: the rests of the passing streams, best first per relay (on
+        # equal scores the larger stream), one stream per relay per round (each rest is a
+        # whole relay-day)
+        passing: dict[str, list[tuple[float, int, int, str]]] = {}
+        for i, (pseudo, ev) in enumerate(info.items()):
+            if scores.get(pseudo, 0.0) >= _stream_bar(ev["requests"], cfg):
+                passing.setdefault(ev["account_id"], []).append(
+                    (-scores[pseudo], -ev["requests"], i, pseudo))
+        queue = {a: [q[-1] for q in sorted(qs)][:MAX_RESTS] for a, qs in passing.items()}
+        while queue:
+            batch = [qs.pop(0) for qs in queue.values()]
+            relays = sorted({info[pseudo]["account_id"] for pseudo in batch})
+            rest_req, _ = stream_requests(settings, day, relays, _stream_floor(cfg), rests=batch)
+            rest = _scores(settings, rest_req, day, fs, coverage, model,
+                           {pseudo + REST: info[pseudo]["account_id"] for pseudo in batch})
+            for pseudo in batch:
+                ev, r = info[pseudo], rest.get(pseudo + REST, 0.0)
+                if r < cfg.review_threshold:
+                    found[accounts[ev["account_id"]]] = {
+                        **ev, "score": round(float(scores[pseudo]), 6),
+                        "rest_score": round(float(r), 6)}
+                    queue[ev["account_id"]] = []
+            queue = {a: qs for a, qs in queue.items() if qs}
     return found
+
+
+def _scores(settings: Settings, req: pa.Table, day: str, fs: pa.Table, coverage: bool, model,
+            parents: dict[str, str]) -> dict[str, float]:
+    """The classifier's score of each pseudo-account in ``req`` (``parents``: pseudo-account
+    -> relay)."""
+    if req.num_rows == 0:
+        return {}
+    feats = stream_features(settings, req, day, fs, coverage=coverage, parents=parents)
+    return dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
 
 
 def _stream_floor(cfg: PolicyConfig) -> int:

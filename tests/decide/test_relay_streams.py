@@ -71,8 +71,12 @@ def test_streams_are_cut_per_end_user_and_per_profile_within_the_bounds(home):
     assert ("proxy", "end_user") not in by_kind and not any(a == "small" for a, _ in by_kind)
     counts = pd.Series(req.column("account_id").to_pylist()).value_counts()
     assert counts[f"proxy~{harvest['stream']}"] == 120
-    # beside each stream, the rest of the relay's day
-    assert counts[f"proxy~{harvest['stream']}{relay_streams.REST}"] == 400
+    assert not any(a.endswith(relay_streams.REST) for a in counts.index)
+    # the rest of the relay's day beside a stream, for the streams asked for only
+    rest, _ = relay_streams.stream_requests(home, DAY, ["proxy"], CFG.model_block_min_requests,
+                                            rests=[f"proxy~{harvest['stream']}"])
+    assert pd.Series(rest.column("account_id").to_pylist()).value_counts().to_dict() == {
+        f"proxy~{harvest['stream']}{relay_streams.REST}": 400}
 
 
 class _Model:
@@ -164,8 +168,11 @@ def test_each_stream_gets_the_coverage_statistics_of_its_own_prompts(tmp_path):
     fs = pa.table({"model": pa.array(["chat-small", "frontier-large"]),
                    "first_ts": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.UTC)] * 2,
                                         pa.timestamp("us", tz="UTC"))})
-    feats = relay_streams.stream_features(s, req, DAY, fs).set_index("account_id")
     [harvest] = [p for p, ev in info.items() if ev["requests"] == 120]
+    rest, _ = relay_streams.stream_requests(s, DAY, ["proxy"], CFG.model_block_min_requests,
+                                            rests=[harvest])
+    req = pa.concat_tables([req, rest.select(req.column_names)])
+    feats = relay_streams.stream_features(s, req, DAY, fs).set_index("account_id")
     # every prompt of the 120-request stream is distinct: the sample holds all of them (k=256)
     assert feats.loc[harvest, "cov_n_distinct"] == 120
     assert feats.loc[harvest, "cov_n_sampled"] == 120
@@ -241,3 +248,50 @@ def test_population_features_are_measured_against_the_real_day_not_the_other_str
         assert row["inf_shared_prefix_share"] == 0.0            # one real account on the prefix
     assert (got[10].loc[got[50].index, "inf_shared_prefix_share"]
             == got[50]["inf_shared_prefix_share"]).all()
+
+
+def test_only_streams_reaching_their_bar_are_judged_against_their_rest_best_first(home,
+                                                                                 monkeypatch):
+    """Each rest is the relay's whole day again: rests are read for passing streams only, one
+    per relay per round, best first, and none once a stream has blocked its relay."""
+    rows = [_req("hub", i, user=f"u{i % 4}") for i in range(400)]  # 4 end users of 100
+    rows += [_req("hub", i, user=f"v{i % 2}", model="frontier-large", max_tokens=4096,
+                  minutes=1.4) for i in range(120)]
+    write_lake(home, rows)
+    asked = []
+    real = relay_streams.stream_requests
+
+    def spy(*args, **kw):
+        asked.append(kw.get("rests"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(relay_streams, "stream_requests", spy)
+    out = _decide(home, {"hub": 40})
+    assert out.loc["hub", "decision"] == "block"
+    # streams: 4 organic end users (100 each, 0.2), 2 harvesting end users (60 each, 0.97) and
+    # the harvesting profile (120, 0.97); the organic profile is 77% of the day (0.2). Three
+    # pass; the largest goes first, its rest (the organic traffic) scores 0.2: one round, the
+    # relay is blocked on the profile, the end users' rests are never read.
+    [stream] = [p for p in asked[1]]
+    assert asked[0] is None and len(asked) == 2 and stream.startswith("hub~pf:")
+    ev = json.loads(out.loc["hub", "explanation_json"])["relay_stream"]
+    assert ev["kind"] == "profile" and ev["requests"] == 120
+    assert ev["score"] == pytest.approx(0.97) and ev["rest_score"] == pytest.approx(0.2)
+
+
+def test_a_relay_harvesting_through_every_stream_reads_a_bounded_number_of_rests(home,
+                                                                                monkeypatch):
+    """Harvesting is the relay's day (its profile 87.5% of it, the relay itself) and spread
+    over its 12 end users: each end user's stream passes and each rest holds the rest of the
+    harvest. At most MAX_RESTS rests are read, and the relay stays at review."""
+    rows = [_req("spread", i, user=f"u{i % 12}", model="frontier-large", max_tokens=4096,
+                 minutes=1.5) for i in range(700)]
+    rows += [_req("spread", i, user=f"u{i % 12}", minutes=1.1) for i in range(100)]
+    write_lake(home, rows)
+    asked = []
+    real = relay_streams.stream_requests
+    monkeypatch.setattr(relay_streams, "stream_requests",
+                        lambda *a, **kw: asked.append(kw.get("rests")) or real(*a, **kw))
+    out = _decide(home, {"spread": 40})
+    assert out.loc["spread", "decision"] == "review"
+    assert len(asked) == 1 + relay_streams.MAX_RESTS
