@@ -21,7 +21,8 @@ stage's CPU grows linearly with its driver, at the unit cost of the largest meas
   feature row per account-day);
 - ``flagged``: a fixed cost per day plus a slope per account, fitted through the smallest and
   largest day (campaigns and the report work on flagged accounts and clusters, a small share
-  of accounts).
+  of accounts); a slope under zero (a stage of a few CPU-seconds measured lower on the larger
+  day) is taken as flat at the largest day's cost.
 
 Engine factor (Spark's CPU per row against DuckDB's): measured by ``bench/spark.py --part job``
 on one day on both engines, per Spark stage, once the fixed cost per run is taken off Spark's
@@ -93,6 +94,8 @@ def project(doc: dict, requests: float, accounts: float) -> list[dict]:
         else:
             slope = (big_cpu - stage_cpu(small)[stage]) / (big["accounts"] - small["accounts"])
             fixed = stage_cpu(small)[stage] - slope * small["accounts"]
+            if slope < 0:  # a few CPU-s of noise, not work that shrinks: flat at the largest day
+                slope, fixed = 0.0, big_cpu
             unit_text = f"{fixed:.1f} CPU-s a day + {slope * 1e3:.3f} per thousand accounts"
             projected = fixed + slope * accounts
         out.append({"stage": stage, "driver": driver, "measured_cpu_s": cpu,
