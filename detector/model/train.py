@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import platform
 from datetime import UTC, datetime
+from importlib import metadata
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,17 @@ LABEL = "is_distiller"
 #: (``detector/decide/scoring.py``); it never decides. Ratios, shares and fixed-budget
 #: estimates (``div_*_ngram_entropy``, ``cov_codebook_coverage``) stay.
 VOLUME_FEATURES: tuple[str, ...] = registry.volume_names()
+
+#: Packages whose version can change the training features (not imported here: recorded only).
+FEATURE_ENGINES = ("duckdb", "pyarrow", "ibis-framework", "model2vec")
+
+
+def _installed(name: str) -> str | None:
+    """The installed version of package ``name``, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def frame_hash(frame: pd.DataFrame) -> str:
@@ -106,6 +118,8 @@ def train_model(frame: pd.DataFrame, *, review_fpr: float = 0.01, block_fpr: flo
             "fpr_block": rate_at(benign, block_t),
         },
         "libraries": {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
-                      "pandas": pd.__version__, "numpy": np.__version__},
+                      "pandas": pd.__version__, "numpy": np.__version__,
+                      # the engines that computed the training features
+                      **{name: _installed(name) for name in FEATURE_ENGINES}},
     }
     return model, card

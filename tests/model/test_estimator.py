@@ -61,6 +61,11 @@ def test_train_model_chooses_thresholds_on_validation_accounts(labelled):
     assert card["training_data"]["train_rows"] + card["training_data"]["validation_rows"] == len(labelled)
     assert len(card["training_data"]["sha256"]) == 64
     assert "is_distiller" not in card["features"]
+    # the engines that computed the features are recorded beside the estimator's libraries:
+    # two builds of one recipe with different training-data hashes show which versions moved
+    import duckdb
+    assert card["libraries"]["duckdb"] == duckdb.__version__
+    assert card["libraries"].keys() >= {"pyarrow", "ibis-framework", "model2vec", "numpy"}
 
 
 def test_explanations_skip_features_no_tree_splits_on_without_changing_them(labelled, monkeypatch):
