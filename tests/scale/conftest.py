@@ -74,6 +74,17 @@ def cluster_home(spark_cluster, home: Path) -> Settings:
     return s
 
 
+def open_day_window(con, settings: Settings, day: str, params, days: int = 2) -> None:
+    """On DuckDB connection ``con``: the day's node table (its active accounts) and the window's
+    day caches, as the clusters stage opens them before its edges (the same files the cluster
+    reads)."""
+    from detector.clusters import daycache
+
+    con.execute("CREATE TEMP TABLE nodes AS SELECT DISTINCT account_id FROM requests "
+                f"WHERE CAST(date AS DATE) = DATE '{day}'")
+    daycache.open_window(con, settings, day, days, params)
+
+
 def _ingested(s: Settings, logs: Path) -> Settings:
     s.ensure_dirs()
     ingest_paths(s, [logs], progress=False, workers=1)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from detector.clusters import daycache, embedding_spark, keys_spark, window
+from detector.clusters import embedding_spark, keys_spark, window
 from detector.clusters.centroids import centroid_table
 from detector.lake.db import connect
 
 from ..clusters.conftest import write_lake
 from ..clusters.test_embedding_spark import _write_many
 from ..clusters.test_keys_spark import DAY, FAMILIES, PARAMS, _rows, _sorted
-from .conftest import cluster_home
+from .conftest import cluster_home, open_day_window
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -34,9 +34,7 @@ def test_key_pairs_from_rows_built_on_the_cluster_equal_the_drivers(settings):
 
     con = connect(settings)
     try:
-        con.execute("CREATE TEMP TABLE nodes AS SELECT DISTINCT account_id FROM requests "
-                    f"WHERE CAST(date AS DATE) = DATE '{DAY}'")
-        daycache.open_window(con, settings, DAY, 2, PARAMS)
+        open_day_window(con, settings, DAY, PARAMS)
         driver = window.key_edges(con, PARAMS, cached=True)
     finally:
         con.close()

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.clusters import daycache, templates, templates_spark
+from detector.clusters import templates, templates_spark
 from detector.clusters.params import ClusterParams
 from detector.lake.db import connect
 
 from ..clusters.conftest import T0, req, write_lake
-from .conftest import cluster_home
+from .conftest import cluster_home, open_day_window
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -79,9 +79,7 @@ def window(spark_cluster, tmp_path_factory):
     write_lake(s, _rows())
     con = connect(s)
     try:
-        con.execute("CREATE TEMP TABLE nodes AS SELECT DISTINCT account_id FROM requests "
-                    f"WHERE CAST(date AS DATE) = DATE '{DAY}'")
-        daycache.open_window(con, s, DAY, 2, PARAMS)  # built by DuckDB: the same files
+        open_day_window(con, s, DAY, PARAMS)
         rows = templates.scaffold_rows_from_samples(con, "win_scaffold", PARAMS.template_sample,
                                                     PARAMS.max_key_accounts)
     finally:

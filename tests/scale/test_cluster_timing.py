@@ -21,7 +21,7 @@ from detector.lake.db import connect
 from detector.settings import load_settings
 
 from ..clusters.conftest import T0, req, write_lake
-from .conftest import cluster_home
+from .conftest import cluster_home, open_day_window
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -66,9 +66,7 @@ def edges(spark_cluster, tmp_path_factory):
     cands = pd.DataFrame(list(combinations(accounts, 2)), columns=["src", "dst"])
     con = connect(s)
     try:
-        con.execute("CREATE TEMP TABLE nodes AS SELECT DISTINCT account_id FROM requests "
-                    f"WHERE CAST(date AS DATE) = DATE '{DAY}'")
-        daycache.open_window(con, s, DAY, 2, PARAMS)  # built by DuckDB: the same files
+        open_day_window(con, s, DAY, PARAMS)
         mm = window.minute_matrix(con, accounts, DAY, 2, cached=True)
     finally:
         con.close()
@@ -121,9 +119,7 @@ def test_pairs_reach_the_plan_as_a_file_scan_and_the_scratch_goes(spark_cluster,
     write_lake(s, _rows())
     con = connect(s)
     try:
-        con.execute("CREATE TEMP TABLE nodes AS SELECT DISTINCT account_id FROM requests "
-                    f"WHERE CAST(date AS DATE) = DATE '{DAY}'")
-        daycache.open_window(con, s, DAY, 2, PARAMS)
+        open_day_window(con, s, DAY, PARAMS)
     finally:
         con.close()
     spark, root = spark_session(s), daycache.cache_root(s)
