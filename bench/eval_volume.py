@@ -6,7 +6,9 @@ request volume multiplied), scores each run with the detector's CLI exactly as h
 (``detector ingest`` -> ``detector run --all`` -> ``detector verdicts --format csv`` in a fresh
 home) and writes, per level: recall flagged/blocked, benign flagged/blocked, average
 precision, distilled-token share flagged/blocked, and per archetype the flagged and blocked
-shares, each share with its 95 % Wilson interval, to ``bench/results/eval_volume.json``.
+shares, each share with its 95 % Wilson interval, to ``bench/results/`` (:func:`default_out`:
+``eval_volume.json`` for the final seeds, the reported figures; ``eval_volume_dev.json`` for
+the development seeds, so iterating never overwrites them).
 
 Account grain: an account is flagged if any of its account-days is ``review`` or ``block``,
 blocked if any is ``block``; its score is its max score. Accounts without a verdict count as
@@ -168,6 +170,19 @@ def pick_seeds(spec: str, generator: str) -> tuple[str, list[int]]:
     return "custom", seeds
 
 
+def default_out(set_name: str, generator: str, days: int, quick: bool = False) -> Path:
+    """The result file of a run: ``eval_volume`` + ``_foreign`` (the independent generator) +
+    ``_<days>days`` (more than one) + ``_dev`` (development seeds) or ``_custom`` (a seed
+    list); the final seeds' file has no suffix, since it holds the figures the README
+    reports. ``--quick``: ``eval_volume[_foreign]_quick.json``."""
+    name = "eval_volume" + ("_foreign" if generator == "foreign" else "")
+    if quick:
+        return REPO / "bench" / "results" / f"{name}_quick.json"
+    name += f"_{days}days" if days > 1 else ""
+    name += {"final": "", "development": "_dev"}.get(set_name, f"_{set_name}")
+    return REPO / "bench" / "results" / f"{name}.json"
+
+
 # ------------------------------------------------------------------------------- runs
 
 def _cli(home: Path, *args: str, tree: Path | None = None) -> str:
@@ -313,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help=f"iteration mode: level 1x only, one seed, {QUICK_ACCOUNTS} accounts")
     ap.add_argument("--out", type=Path, default=None,
-                    help="result file (default bench/results/eval_volume.json; "
+                    help="result file (default: bench/results/eval_volume[_foreign][_3days]"
+                         "[_dev|_custom].json by generator, days and seed set; "
                          "eval_volume_quick.json with --quick)")
     ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: temporary)")
     ap.add_argument("--baseline-tree", type=Path, default=None,
@@ -326,10 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         levels = [1.0] if a.levels == ap.get_default("levels") else levels[:1]
         seeds, accounts = seeds[:1], a.accounts or QUICK_ACCOUNTS
-    name = "eval_volume_quick.json" if a.quick else "eval_volume.json"
-    if a.generator == "foreign":
-        name = name.replace("eval_volume", "eval_volume_foreign")
-    out_path = a.out or REPO / "bench" / "results" / name
+    out_path = a.out or default_out(set_name, a.generator, a.days, a.quick)
     work = a.work or Path(tempfile.mkdtemp(prefix="distill-guard-volume-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -184,3 +184,16 @@ def test_training_and_spent_seeds_are_refused_for_evaluation():
     with pytest.raises(SystemExit, match=str(spent)):
         ev.pick_seeds(str(spent), "sim")
     assert ev.pick_seeds("final", "sim") == ("final", list(sets["final"]["sim"]))
+
+
+def test_default_result_files_keep_development_runs_off_the_reported_figures():
+    ev = _eval_volume()
+    res = REPO / "bench" / "results"
+    assert ev.default_out("final", "sim", 1) == res / "eval_volume.json"
+    assert ev.default_out("development", "sim", 1) == res / "eval_volume_dev.json"
+    assert ev.default_out("final", "foreign", 1) == res / "eval_volume_foreign.json"
+    assert ev.default_out("final", "sim", 3) == res / "eval_volume_3days.json"
+    assert ev.default_out("development", "foreign", 3) == res / "eval_volume_foreign_3days_dev.json"
+    assert ev.default_out("custom", "sim", 1) == res / "eval_volume_custom.json"
+    assert ev.default_out("development", "foreign", 1, quick=True) == (
+        res / "eval_volume_foreign_quick.json")
