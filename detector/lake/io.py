@@ -87,8 +87,10 @@ def write_parquet_atomic(target: Path, table: pa.Table, compression: str = "zstd
 
 
 def hidden_folder(target: Path) -> Path:
-    """A fresh hidden folder (``.spark-<hex>``) beside ``target``'s ``date=D`` folder, where
-    executors write the file that :func:`move_into_place` then moves onto ``target``."""
+    """A fresh hidden folder (``.spark-<hex>``) beside ``target``'s ``date=D`` folder, which
+    date-partition readers and pruning skip: where executors write a file that
+    :func:`move_into_place` then moves onto ``target``, or where the driver leaves a scratch
+    file for the executors to read (``clusters.timing_spark``); its user removes it."""
     folder = Path(target).parent.parent / f".spark-{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
     return folder
