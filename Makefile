@@ -10,20 +10,27 @@ DEMO_ACCOUNTS ?= 3000
 DEMO_DAYS ?= 3
 DEMO_SEED ?= 7
 
-.PHONY: venv run test test-quick lint model eval eval-fixed bench sanitize clean
+.PHONY: venv lock run test test-quick lint model eval eval-fixed bench sanitize clean
 
-$(STAMP): pyproject.toml detector/ingest/_scan.c
+# constraints.txt: the exact versions of every package (`make lock`); pyproject.toml's lower
+# bounds are for those who install the package as a library.
+$(STAMP): pyproject.toml constraints.txt detector/ingest/_scan.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# CPU wheel on local disk; a bare `torch` would pull a multi-GB CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,spark]'
+	$(BIN)/pip install -q -c constraints.txt torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,spark]'
 	# Distil the static CPU embedding model once, offline, from the packaged MiniLM
 	# (cached in ~/.cache/distill-guard/models; about 2 minutes on an idle 2-core machine).
 	$(BIN)/detector embeddings prepare
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## make lock: rewrite constraints.txt from what .venv has installed (after upgrading a package
+## there on purpose; then rebuild the default model with `make model`).
+lock:
+	$(BIN)/python tools/lock_constraints.py --out constraints.txt
 
 ## make run: set up, generate demo traffic, ingest, score, report.
 run: $(STAMP)
