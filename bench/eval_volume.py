@@ -11,9 +11,13 @@ shares, each share with its 95 % Wilson interval, to ``bench/results/`` (:func:`
 the development seeds, so iterating never overwrites them).
 
 Account grain: an account is flagged if any of its account-days is ``review`` or ``block``,
-blocked if any is ``block``; its score is its max score. Accounts without a verdict count as
-allowed with score 0. A level's figures pool every seed of the chosen set (accounts split
-evenly across the seeds).
+blocked if any is ``block``; its score is its max score. The figures count the accounts that
+sent at least one request in the generated window (the simulator's truth lists only those;
+``bench/foreign`` also lists accounts that stayed quiet, such as an eval runner with no run
+that day: they are left out of every rate and counted per archetype under ``inactive``, since
+no detector can see them). An active account without a verdict counts as allowed with score
+0. A level's figures pool every seed of the chosen set (accounts split evenly across the
+seeds).
 
 Seeds come from ``data/scenarios/seeds.toml`` (training / development / final / spent;
 training and spent seeds are refused). Default: development seeds, all four levels, the ``volume`` scenario.
@@ -42,7 +46,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -99,8 +103,13 @@ def average_precision(labels: list[int], scores: list[float]) -> float | None:
 
 
 def summarise(accounts: dict[str, dict], verdict_rows: list[dict]) -> dict:
-    """Figures for one level. ``accounts``: id -> {archetype, is_distiller, distilled_tokens};
-    ``verdict_rows``: dicts with account_id, score, decision (one per account-day)."""
+    """Figures for one level. ``accounts``: id -> {archetype, is_distiller, distilled_tokens,
+    requests (optional)}; ``verdict_rows``: dicts with account_id, score, decision (one per
+    account-day). Accounts whose ``requests`` is 0 sent nothing in the window: counted under
+    ``inactive`` (per archetype), left out of every rate."""
+    inactive = Counter(info["archetype"] for info in accounts.values()
+                       if info.get("requests", 1) == 0)
+    accounts = {a: info for a, info in accounts.items() if info.get("requests", 1) != 0}
     best: dict[str, dict] = {}
     for row in verdict_rows:
         a = row["account_id"]
@@ -130,6 +139,7 @@ def summarise(accounts: dict[str, dict], verdict_rows: list[dict]) -> dict:
     d, b = tot[True], tot[False]
     return {
         "accounts": len(accounts), "distillers": d["n"], "benign": b["n"],
+        "inactive": dict(sorted(inactive.items())),
         "recall": {"flag": share(d["flag"], d["n"]), "block": share(d["block"], d["n"])},
         "benign_flagged": {"flag": share(b["flag"], b["n"]), "block": share(b["block"], b["n"])},
         "average_precision": average_precision(labels, scores),
@@ -206,7 +216,8 @@ def _sim_generate(out: Path, accounts: int, days: int, seed: int, volume: float,
     simulate(out, accounts, days, seed, scenario=scenario, volume=volume)
     truth = json.loads((out / "truth.json").read_text())["accounts"]
     acc = {a: {"archetype": t["archetype"], "is_distiller": t["is_distiller"],
-               "distilled_tokens": t["distilled_completion_tokens"]} for a, t in truth.items()}
+               "distilled_tokens": t["distilled_completion_tokens"],
+               "requests": int(t["requests"])} for a, t in truth.items()}
     return sorted(str(p) for p in out.glob("requests-*.jsonl*")), acc
 
 
@@ -220,14 +231,18 @@ def _foreign_generate(out: Path, accounts: int, days: int, seed: int,
         for row in csv.DictReader(fh):
             acc[row["account_id"]] = {"archetype": row["archetype"],
                                       "is_distiller": row["label"] != "benign",
-                                      "distilled_tokens": 0}
-    # the foreign truth has no token counts: a distilling account's completion tokens, all of it
+                                      "distilled_tokens": 0, "requests": 0}
+    # the foreign truth has no counts: each account's requests, and a distilling account's
+    # completion tokens, all of it
     for p in sorted((out / "logs").glob("*.jsonl.gz")):
         with gzip.open(p, "rt", encoding="utf-8") as fh:
             for line in fh:
                 rec = json.loads(line)
                 a = acc.get(rec.get("account_id"))
-                if a and a["is_distiller"]:
+                if a is None:
+                    continue
+                a["requests"] += 1
+                if a["is_distiller"]:
                     a["distilled_tokens"] += int((rec.get("usage") or {}).get("completion_tokens") or 0)
     return sorted(str(p) for p in (out / "logs").glob("*.jsonl.gz")), acc
 
@@ -357,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"benign flag {_fmt(m['benign_flagged']['flag'])} block "
                   f"{_fmt(m['benign_flagged']['block'])}; AP {m['average_precision']}; "
                   f"distilled tokens flagged {m['distilled_token_share']['flag']}", flush=True)
+            if m["inactive"]:
+                print(f"  inactive (no request in the window, not counted): {m['inactive']}",
+                      flush=True)
             b = m.get("baseline")
             if b is not None:
                 print(f"  baseline: recall flag {_fmt(b['recall']['flag'])} block "
@@ -386,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         "levels": results, "seconds": round(time.perf_counter() - t0, 1),
         "definitions": {
             "unit": "account: flagged if any account-day is review or block, blocked if any is block",
+            "population": "accounts with at least one request in the window; the others are "
+                          "counted per archetype under inactive and left out of every rate",
             "ci95": "Wilson score interval", "recall": "flagged (blocked) distillers / distillers",
             "benign_flagged": "flagged (blocked) benign accounts / benign accounts",
             "distilled_token_share": "distilled completion tokens of flagged (blocked) accounts / all"},

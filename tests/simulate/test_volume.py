@@ -156,6 +156,23 @@ def test_summarise_and_average_precision():
     # scores a .95, c .6, b .4, d 0 -> precision at the positives 1/1 and 2/3
     assert abs(m["average_precision"] - (0.5 * 1 + 0.5 * 2 / 3)) < 1e-6
     assert ev.average_precision([1, 0, 1], [0.5, 0.5, 0.5]) == pytest.approx(2 / 3)
+    assert m["inactive"] == {}
+
+
+def test_summarise_leaves_out_accounts_that_sent_nothing():
+    """An account with no request in the window cannot be seen: not a miss, not a clean
+    benign account; counted under inactive, out of every rate."""
+    ev = _eval_volume()
+    acc = {"a": {"archetype": "sweeper", "is_distiller": True, "distilled_tokens": 10, "requests": 4},
+           "q": {"archetype": "sweeper", "is_distiller": True, "distilled_tokens": 0, "requests": 0},
+           "c": {"archetype": "runner", "is_distiller": False, "distilled_tokens": 0, "requests": 9},
+           "r": {"archetype": "runner", "is_distiller": False, "distilled_tokens": 0, "requests": 0}}
+    rows = [{"account_id": "a", "score": "0.9", "decision": "block"},
+            {"account_id": "c", "score": "0.6", "decision": "review"}]
+    m = ev.summarise(acc, rows)
+    assert m["accounts"] == 2 and m["inactive"] == {"runner": 1, "sweeper": 1}
+    assert m["recall"]["block"]["rate"] == 1.0 and m["benign_flagged"]["flag"]["rate"] == 1.0
+    assert m["per_archetype"]["runner"]["accounts"] == 1
 
 
 def test_foreign_generator_volume(tmp_path):
