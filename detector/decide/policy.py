@@ -7,7 +7,8 @@ Sources, per account-day:
     or over the 7-day window its ``w7_*`` features read, or its cluster's that day (shares and
     ratios over a handful of requests are too noisy to cut a customer off on); or, down to
     ``thin_block_min_requests``, the score reaches ``strict_block_min_score`` over more than
-    one burst (``model_block_thin_evidence``); when the tier is on, a day under the floor
+    one burst, from the account's own networks rather than a shared one
+    (``model_block_thin_evidence``); when the tier is on, a day under the floor
     backed by its week needs ``strict_block_min_score`` too (a week of a small app's ordinary
     days is not a harvesting job's evidence);
   - when the account's own day carries that evidence (outside a cluster), the day spreads
@@ -51,6 +52,7 @@ class PolicyConfig:
     model_block_max_end_users: int | None = None
     model_block_max_multiturn: float | None = None
     thin_block_min_requests: int | None = None
+    thin_block_max_shared_network: float | None = None
     session_block_max_hour_entropy: float | None = None
     strict_block_min_score: float = 1.0
 
@@ -71,6 +73,10 @@ class PolicyConfig:
         if strict and not self.block_threshold <= self.strict_block_min_score <= 1.0 + 1e-9:
             raise ValueError("strict_block_min_score: expected a score in [block_threshold, 1], "
                              f"got {self.strict_block_min_score!r}")
+        n = self.thin_block_max_shared_network
+        if n is not None and not 0.0 < n <= 1.0:
+            raise ValueError("thin_block_max_shared_network: expected a share in (0, 1] or None, "
+                             f"got {n!r}")
         m = self.model_block_max_multiturn
         if m is not None and not 0.0 < m <= 1.0:
             raise ValueError("model_block_max_multiturn: expected a share in (0, 1] or None, "
@@ -178,7 +184,8 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
         day = _day_evidence(frame)
         volume = np.maximum(day, _numeric(frame, "w7_vol_requests", 0.0))
         below = volume < cfg.model_block_min_requests
-        thin = (rank == 2) & below & _thin_bar(volume, spread, score, cfg)
+        shared = _numeric(frame, "inf_shared_prefix_share", 0.0)  # unknown: not shared
+        thin = (rank == 2) & below & _thin_bar(volume, spread, shared, score, cfg)
         rank = np.where((rank == 2) & below & ~thin, 1, rank)
         if cfg.thin_block_min_requests is not None:  # the day thin, the week full: strict too
             by_week = ~below & (day < cfg.model_block_min_requests)
@@ -208,18 +215,22 @@ def _numeric(frame: pd.DataFrame, column: str, missing: float = np.nan) -> np.nd
     return np.where(np.isnan(values), missing, values)
 
 
-def _thin_bar(volume: np.ndarray, spread: np.ndarray, score: np.ndarray, cfg: PolicyConfig
-              ) -> np.ndarray:
+def _thin_bar(volume: np.ndarray, spread: np.ndarray, shared: np.ndarray, score: np.ndarray,
+              cfg: PolicyConfig) -> np.ndarray:
     """Rows under the evidence floor that may still be blocked by the model: at least
     ``thin_block_min_requests`` requests behind the score, a score of at least
-    ``strict_block_min_score`` and, when ``model_block_min_hour_entropy`` is set, a day spread
-    beyond one burst (an unknown spread fails). The other guards (conversations, relays) apply
-    to these blocks as to any other."""
+    ``strict_block_min_score``, when ``model_block_min_hour_entropy`` is set a day spread
+    beyond one burst (an unknown spread fails), and when ``thin_block_max_shared_network`` is
+    set a day sent under that share from networks other accounts use too (``shared``:
+    ``inf_shared_prefix_share``; a campus or office NAT). The other guards (conversations,
+    relays) apply to these blocks as to any other."""
     if cfg.thin_block_min_requests is None:
         return np.zeros(len(volume), dtype=bool)
     ok = (volume >= cfg.thin_block_min_requests) & (score >= cfg.strict_block_min_score)
     if cfg.model_block_min_hour_entropy is not None:
         ok &= spread >= cfg.model_block_min_hour_entropy  # NaN compares False
+    if cfg.thin_block_max_shared_network is not None:
+        ok &= shared < cfg.thin_block_max_shared_network
     return ok
 
 

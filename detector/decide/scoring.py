@@ -77,6 +77,14 @@ MODEL_BLOCK_MIN_REQUESTS = 50
 #: (docs/model.md). Evasion cost: under 10 requests an account a day keeps a ring member
 #: reviewed, not blocked, by the model alone.
 THIN_BLOCK_MIN_REQUESTS = 10
+#: ... and when under this share of the day's requests came from networks that at least two
+#: other accounts use that day (``inf_shared_prefix_share``): an account that lives behind a
+#: campus, office or carrier NAT shares its address with the institution's other users, and ten
+#: to fifty requests cannot tell its ordinary day from a ring member's, while a review reaches
+#: the institution. Residential ring members use their own addresses; one of two that happens
+#: to be shared leaves the share near a half. Evasion cost: a ring member sending nine in ten
+#: requests through a shared network is reviewed, not blocked, by the model alone on thin days.
+THIN_BLOCK_MAX_SHARED_NETWORK = 0.9
 #: The score a model-only block on narrow evidence needs: 10 to 49 requests (above) or one
 #: working session (below). It sits above the isotonic step that holds both bulk harvesters and
 #: benchmark runs (0.917 for the default model).
@@ -123,6 +131,7 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
                         model_block_max_end_users=MODEL_BLOCK_MAX_END_USERS,
                         model_block_max_multiturn=MODEL_BLOCK_MAX_MULTITURN,
                         thin_block_min_requests=THIN_BLOCK_MIN_REQUESTS,
+                        thin_block_max_shared_network=THIN_BLOCK_MAX_SHARED_NETWORK,
                         session_block_max_hour_entropy=SESSION_BLOCK_MAX_HOUR_ENTROPY,
                         strict_block_min_score=max(STRICT_BLOCK_MIN_SCORE, block))
 

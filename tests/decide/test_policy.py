@@ -166,6 +166,24 @@ def test_under_the_floor_a_confident_one_shot_day_is_blocked_at_the_stricter_bar
     assert all(s == ["model", "model_block_capped"] for s in out["sources"][1:])
 
 
+def test_a_thin_evidence_block_from_a_shared_network_is_reviewed():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
+                       model_block_min_hour_entropy=1.0, thin_block_min_requests=10,
+                       strict_block_min_score=0.95, thin_block_max_shared_network=0.9)
+    ids = ["campus_nat", "ring", "ring_half_shared", "no_ip", "campus_thick"]
+    f = frame(ids)
+    f["vol_requests"] = [14, 14, 14, 14, 80]
+    f["tim_hour_entropy"] = [2.9] * 5
+    f["inf_shared_prefix_share"] = [1.0, 0.0, 0.53, None, 1.0]
+    out = apply_policy(f, np.array([0.99] * 5), hits([]), cfg)
+    # 14 requests all behind a NAT other accounts use: reviewed (the floor's cap); a ring
+    # member on its own addresses, one of which happens to be shared, or with no address known
+    # is blocked; over the floor the thin tier does not apply
+    assert list(out["decision"]) == ["review", "block", "block", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]
+    assert out.loc[1, "sources"] == ["model", "model_block_thin_evidence"]
+
+
 def test_the_thin_evidence_bar_is_off_unless_configured():
     cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50)
     f = frame(["ring"])
@@ -210,6 +228,8 @@ def test_a_model_only_block_on_one_working_session_needs_the_strict_score():
     ({"thin_block_min_requests": 0}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 60}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 10, "strict_block_min_score": 0.7}, "strict_block_min_score"),
+    ({"thin_block_max_shared_network": 0.0}, "thin_block_max_shared_network"),
+    ({"thin_block_max_shared_network": 1.2}, "thin_block_max_shared_network"),
     ({"model_block_max_multiturn": 0.0}, "model_block_max_multiturn"),
     ({"model_block_max_multiturn": 1.5}, "model_block_max_multiturn"),
 ])
