@@ -81,8 +81,14 @@ def cache_key(params: ClusterParams) -> str:
                            digest_size=6).hexdigest()
 
 
+def day_root(settings: Settings, day: str) -> Path:
+    """The day's cache folder (``date=D``, a folder per cache key inside); the Spark engine's
+    scratch files for the day go in a hidden folder beside it (``lake.spark.sent_view``)."""
+    return cache_root(settings) / f"date={day}"
+
+
 def day_dir(settings: Settings, day: str, key: str) -> Path:
-    return cache_root(settings) / f"date={day}" / key
+    return day_root(settings, day) / key
 
 
 def lake_fingerprint(settings: Settings, day: str) -> list[list[Any]]:

@@ -3,34 +3,37 @@ candidate pair's centroids on the executors; only one number per pair comes back
 
 The driver (``window.embedding_edges``) gathers both centroids of every candidate pair from the
 day's centroids it holds (``centroids.centroid_table``). Here the candidate pairs (on the driver
-already: ``window.verify_candidates``) are sent to the cluster, the embeddings stage's stored
-centroids (``embeddings/centroids/date=D/part-0.parquet``, one row per account) are read there
-by URI (``spark_path``: the home's ``embeddings/`` folder must be on storage every executor
-reaches at the same path) and joined to both ends of each pair, and :class:`Cosines`
-(``mapInArrow``) centres and scales both rows and takes their cosine with the driver's own
-numpy code (``centroids.unit_rows``, ``centroids.row_cosines``: float32, row by row, so a row's
-bits do not depend on the batch it is in). The day's mean centroid they are centred on is
-computed on the cluster too (:func:`centroid_mean`): each coordinate split into the integer
-parts of ``detector.clusters.exact``, summed per dimension on the executors (integers: the
-same in any order of partitions), the sums (one row per dimension) divided on the driver by
-``centroids.mean_from_sums``, the driver's own definition, so the mean is ``centroid_table``'s
-bits; it is pickled with :class:`Cosines` (a few hundred float32s). The cosines come back as
-float32 and the driver's ``centroids.embedding_frame`` makes the edges, so weights and evidence
-are the driver's bits (``tests/clusters/test_embedding_spark.py``), given the same numpy on both
-sides (one virtualenv). The driver never reads every account's centroid: the cluster features'
-``clu_centroid_spread`` needs the clustered accounts' only (:func:`unit_centroids_of`).
+already: ``window.verify_candidates``) are sent to the cluster as a Parquet file of a scratch
+folder read by URI (``lake.spark.sent_view``: not rows in the query plan), the embeddings
+stage's stored centroids (``embeddings/centroids/date=D/part-0.parquet``, one row per account)
+are read there by URI (``spark_path``: the home's ``embeddings/`` folder must be on storage
+every executor reaches at the same path) and joined to both ends of each pair, and
+:class:`Cosines` (``mapInArrow``) centres and scales both rows and takes their cosine with the
+driver's own numpy code (``centroids.unit_rows``, ``centroids.row_cosines``: float32, row by
+row, so a row's bits do not depend on the batch it is in). The day's mean centroid they are
+centred on is computed on the cluster too (:func:`centroid_mean`): each coordinate split into
+the integer parts of ``detector.clusters.exact``, summed per dimension on the executors
+(integers: the same in any order of partitions), the sums (one row per dimension) divided on the
+driver by ``centroids.mean_from_sums``, the driver's own definition, so the mean is
+``centroid_table``'s bits; it is pickled with :class:`Cosines` (a few hundred float32s). The
+cosines come back as float32 and the driver's ``centroids.embedding_frame`` makes the edges, so
+weights and evidence are the driver's bits (``tests/clusters/test_embedding_spark.py``), given
+the same numpy on both sides (one virtualenv). The driver never reads every account's centroid:
+the cluster features' ``clu_centroid_spread`` needs the clustered accounts' only
+(:func:`unit_centroids_of`; their names sent as the pairs are).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.clusters import exact, store
+from detector.clusters import daycache, exact, store
 from detector.clusters.centroids import (
     embedding_frame,
     list_matrix,
@@ -40,7 +43,7 @@ from detector.clusters.centroids import (
 )
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.errors import InputError
-from detector.lake.spark import spark_path
+from detector.lake.spark import sent_view, spark_path
 from detector.settings import Settings
 
 _CENTROID_SCHEMA = "account_id string, centroid array<float>"
@@ -74,17 +77,25 @@ class Cosines:
                 names=["src", "dst", "cos"])
 
 
+@contextmanager
+def cosine_query(spark: Any, settings: Settings, day: str, pairs: pd.DataFrame,
+                 mean: np.ndarray | float) -> Iterator[Any]:
+    """The Spark DataFrame (src, dst, cos float32) of :func:`pair_cosines`, the pairs sent by
+    ``sent_view`` as view ``dg_emb_pairs``; it can be run inside the block only."""
+    table = pa.table({"src": pa.array(pairs["src"].astype(str).tolist(), pa.string()),
+                      "dst": pa.array(pairs["dst"].astype(str).tolist(), pa.string())})
+    _centroid_view(spark, settings, day)
+    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_emb_pairs", table,
+                   "src string, dst string"):
+        yield spark.sql(_JOIN_SQL).mapInArrow(Cosines(mean), _COS_SCHEMA)
+
+
 def pair_cosines(spark: Any, settings: Settings, day: str, pairs: pd.DataFrame,
                  mean: np.ndarray | float) -> pd.DataFrame:
     """(src, dst, cos float32) of the pairs of ``pairs`` whose accounts both have a stored
     centroid on ``day``, computed on the cluster; in no particular order."""
-    table = pa.table({"src": pa.array(pairs["src"].astype(str).tolist(), pa.string()),
-                      "dst": pa.array(pairs["dst"].astype(str).tolist(), pa.string())})
-    spark.createDataFrame(table, "src string, dst string").createOrReplaceTempView(
-        "dg_emb_pairs")
-    _centroid_view(spark, settings, day)
-    got = spark.sql(_JOIN_SQL).mapInArrow(Cosines(mean), _COS_SCHEMA).toArrow()
-    return got.to_pandas()
+    with cosine_query(spark, settings, day, pairs, mean) as query:
+        return query.toArrow().to_pandas()
 
 
 def _centroid_view(spark: Any, settings: Settings, day: str) -> bool:
@@ -136,10 +147,11 @@ def unit_centroids_of(spark: Any, settings: Settings, day: str, accounts: list[s
     if not accounts or mean is None or not _centroid_view(spark, settings, day):
         return {}
     wanted = pa.table({"account_id": pa.array(sorted(set(accounts)), pa.string())})
-    spark.createDataFrame(wanted, "account_id string").createOrReplaceTempView("dg_emb_wanted")
-    got = spark.sql("SELECT c.account_id, c.centroid FROM dg_emb_centroids c "
-                    "LEFT SEMI JOIN dg_emb_wanted w ON c.account_id = w.account_id "
-                    "WHERE size(c.centroid) > 0").toArrow()
+    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_emb_wanted", wanted,
+                   "account_id string"):
+        got = spark.sql("SELECT c.account_id, c.centroid FROM dg_emb_centroids c "
+                        "LEFT SEMI JOIN dg_emb_wanted w ON c.account_id = w.account_id "
+                        "WHERE size(c.centroid) > 0").toArrow()
     if got.num_rows == 0:
         return {}
     x = unit_rows(list_matrix(got.column("centroid")), mean)

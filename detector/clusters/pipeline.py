@@ -186,7 +186,7 @@ def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     edges_parts.clear()  # each frame is held once: the parts, then the typed edges, then the best
     n_typed = len(edges)
     if spark is not None:  # strongest edges and pair scores on the cluster, the same rows
-        best, pairs = scoring_spark.score(spark, edges, params)
+        best, pairs = scoring_spark.score(spark, settings, day, edges, params)
         del edges
     else:
         best = best_edges(edges)

@@ -1,30 +1,36 @@
 """Pair scoring on a Spark cluster (``engine = "spark"``): ``scoring.best_edges`` +
 ``scoring.score_pairs`` in one Spark SQL query over the day's typed edges.
 
-The typed edges of every window (on the driver already: each edge family's pairs come back
-from the cluster) are sent without their evidence (row number, src, dst, edge_type, window,
-weight); on the executors each (src, dst, edge_type) keeps its strongest row (largest weight,
-then the smallest window name, then the first row: the driver's stable sort and
-``drop_duplicates``), each pair takes the largest weight of each family, their sum left to
-right in ``FAMILY_NAMES`` order (the driver's row sum over at most 8 columns adds in that
-order too), the families at ``family_min_weight`` and the link rule. One row per pair comes
-back with its family weights, score, family count, link flag and the row numbers of its
-strongest edges, from which the driver takes ``best`` (the rows themselves, evidence
-included). The same pairs and the same strongest edges as the driver's, bit for bit
-(``tests/clusters/test_scoring_spark.py``); ``best`` comes back in the edges' order rather
-than by weight (its one reader, ``pipeline._stored_edges``, sorts by pair and type).
+The typed edges of every window (on the driver already: each edge family's pairs come back from
+the cluster) are sent without their evidence (row number, src, dst, edge_type, window, weight),
+as a Parquet file of a scratch folder read by URI (``lake.spark.sent_view``: not rows in the
+query plan); on the executors each (src, dst, edge_type) keeps its strongest row (largest
+weight, then the smallest window name, then the first row: the driver's stable sort and
+``drop_duplicates``), each pair takes the largest weight of each family, their sum left to right
+in ``FAMILY_NAMES`` order (the driver's row sum over at most 8 columns adds in that order too),
+the families at ``family_min_weight`` and the link rule. One row per pair comes back with its
+family weights, score, family count, link flag and the row numbers of its strongest edges, from
+which the driver takes ``best`` (the rows themselves, evidence included). The same pairs and the
+same strongest edges as the driver's, bit for bit (``tests/clusters/test_scoring_spark.py``);
+``best`` comes back in the edges' order rather than by weight (its one reader,
+``pipeline._stored_edges``, sorts by pair and type).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from detector.clusters import daycache
 from detector.clusters.params import FAMILIES, ClusterParams
 from detector.clusters.scoring import FAMILY_NAMES, best_edges, score_pairs
+from detector.lake.spark import sent_view
+from detector.settings import Settings
 
 _EDGES_SCHEMA = "rid long, src string, dst string, edge_type string, `window` string, weight double"
 
@@ -66,14 +72,12 @@ def score_sql(p: ClusterParams) -> str:
     FROM s"""
 
 
-def score(spark: Any, edges: pd.DataFrame,
-          p: ClusterParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(best, pairs): ``scoring.best_edges(edges)`` (in the edges' order) and
-    ``scoring.score_pairs`` of it (sorted by src, dst, as the driver's), computed on the
-    cluster."""
-    if edges.empty:
-        best = best_edges(edges)
-        return best, score_pairs(best, p)
+@contextmanager
+def score_query(spark: Any, settings: Settings, day: str, edges: pd.DataFrame,
+                p: ClusterParams) -> Iterator[Any]:
+    """The Spark DataFrame of :func:`score_sql` over ``edges`` (their row numbers as ``rid``;
+    sent by ``sent_view`` as view ``dg_sc_edges``, the scratch folder beside ``day``'s cluster
+    cache); it can be run inside the block only."""
     table = pa.table({
         "rid": pa.array(np.arange(len(edges), dtype=np.int64)),
         "src": pa.array(edges["src"].astype(str).tolist(), pa.string()),
@@ -81,8 +85,21 @@ def score(spark: Any, edges: pd.DataFrame,
         "edge_type": pa.array(edges["edge_type"].astype(str).tolist(), pa.string()),
         "window": pa.array(edges["window"].astype(str).tolist(), pa.string()),
         "weight": pa.array(edges["weight"].to_numpy(dtype=np.float64), pa.float64())})
-    spark.createDataFrame(table, _EDGES_SCHEMA).createOrReplaceTempView("dg_sc_edges")
-    got = spark.sql(score_sql(p)).toArrow()
+    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_sc_edges", table,
+                   _EDGES_SCHEMA):
+        yield spark.sql(score_sql(p))
+
+
+def score(spark: Any, settings: Settings, day: str, edges: pd.DataFrame,
+          p: ClusterParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(best, pairs): ``scoring.best_edges(edges)`` (in the edges' order) and
+    ``scoring.score_pairs`` of it (sorted by src, dst, as the driver's), computed on the
+    cluster; ``day``'s cluster cache holds the edges' scratch file meanwhile."""
+    if edges.empty:
+        best = best_edges(edges)
+        return best, score_pairs(best, p)
+    with score_query(spark, settings, day, edges, p) as query:
+        got = query.toArrow()
     rids = np.sort(got.column("rids").combine_chunks().flatten().to_numpy())
     best = edges.iloc[rids].reset_index(drop=True)
     pairs = (got.drop_columns(["rids"]).to_pandas()

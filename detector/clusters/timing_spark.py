@@ -5,9 +5,9 @@ The driver (``timing.lockstep_stats`` + ``timing.timing_pairs`` over ``window.mi
 holds a sparse accounts x minutes matrix of every candidate account of the window; here the
 window's ``minutes.parquet`` files are read by URI on the executors, the candidate pairs (on
 the driver already: ``window.verify_candidates``) are sent there once, as a Parquet file of a
-scratch folder read by URI (:func:`_sent`: not rows in the query plan), and only one row of
-numbers per pair comes back; the edges' weights and evidence are made by the driver's own code
-(``timing.timing_frame``). The same numbers as the driver's, bit for bit
+scratch folder read by URI (``lake.spark.sent_view``: not rows in the query plan), and only
+one row of numbers per pair comes back; the edges' weights and evidence are made by the
+driver's own code (``timing.timing_frame``). The same numbers as the driver's, bit for bit
 (``tests/scale/test_cluster_timing.py``): every sum is of integer counts (exact in BIGINT, and
 in the driver's float64 below 2^53), and the few double operations after them are the same
 IEEE operations in the same order:
@@ -25,7 +25,6 @@ Minute columns are clipped to the window as ``MinuteMatrix.from_counts`` does.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -39,8 +38,7 @@ from detector.clusters import daycache
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.clusters.params import ClusterParams
 from detector.clusters.timing import MinuteMatrix, timing_frame
-from detector.lake.io import hidden_folder, write_parquet_atomic
-from detector.lake.spark import spark_path
+from detector.lake.spark import sent_view, spark_path
 from detector.settings import Settings
 
 #: Columns of the day cache's ``minutes.parquet``.
@@ -62,27 +60,6 @@ def _minutes_view(spark: Any, settings: Settings, day: str, days: int,
     frame = (spark.read.schema(_MINUTES_SCHEMA).parquet(*files) if files
              else spark.createDataFrame([], _MINUTES_SCHEMA))
     frame.createOrReplaceTempView("dg_tm_minutes")
-
-
-@contextmanager
-def _sent(spark: Any, settings: Settings, day: str, view: str, table: pa.Table,
-          schema: str) -> Iterator[None]:
-    """View ``view`` of ``table``'s rows (Spark DDL ``schema``), sent to the cluster once: one
-    Parquet file in a fresh hidden folder of the clusters' day cache (``clusters/cache/
-    .spark-*``, beside the ``date=D`` folders), read by URI, so the query plans hold a file
-    scan (``createDataFrame`` would put the rows in the plan, a local relation the optimizer
-    copies at each reference, in the driver's heap). The view is dropped and the folder
-    removed on leaving, also on error."""
-    folder = hidden_folder(daycache.cache_root(settings) / f"date={day}" / f"{view}.parquet")
-    try:
-        path = folder / f"{view}.parquet"
-        write_parquet_atomic(path, table)
-        spark.read.schema(schema).parquet(spark_path(settings, path)).createOrReplaceTempView(
-            view)
-        yield
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        spark.catalog.dropTempView(view)
 
 
 def _lead_runs(pairs: str, counts: str, slot: str) -> str:
@@ -153,12 +130,13 @@ def _stats_sql(p: ClusterParams, start: int, n_minutes: int) -> str:
 def pair_stats(spark: Any, settings: Settings, day: str, days: int, cands: pd.DataFrame,
                p: ClusterParams) -> Iterator[Any]:
     """The Spark DataFrame of :func:`_stats_sql` over the pairs of ``cands`` (src, dst; sent
-    by :func:`_sent` as view ``dg_tm_pairs``) in the window of ``days`` days ending on
+    by ``sent_view`` as view ``dg_tm_pairs``) in the window of ``days`` days ending on
     ``day``; it can be run inside the block only."""
     _minutes_view(spark, settings, day, days, p)
     table = pa.table({"src": pa.array(cands["src"].astype(str).tolist(), pa.string()),
                       "dst": pa.array(cands["dst"].astype(str).tolist(), pa.string())})
-    with _sent(spark, settings, day, "dg_tm_pairs", table, "src string, dst string"):
+    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_tm_pairs", table,
+                   "src string, dst string"):
         yield spark.sql(_stats_sql(p, window_start(day, days), days * 1440))
 
 
@@ -196,7 +174,8 @@ def minute_rows(spark: Any, settings: Settings, day: str, days: int, p: ClusterP
         return MinuteMatrix.from_counts(counts, start, n_minutes)
     _minutes_view(spark, settings, day, days, p)
     table = pa.table({"account_id": pa.array(accounts, pa.string())})
-    with _sent(spark, settings, day, "dg_tm_accounts", table, "account_id string"):
+    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_tm_accounts", table,
+                   "account_id string"):
         counts = spark.sql("""
             SELECT account_id, minute, sum(c) AS c FROM dg_tm_minutes m
             LEFT SEMI JOIN dg_tm_accounts a ON m.account_id = a.account_id

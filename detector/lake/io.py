@@ -90,7 +90,7 @@ def hidden_folder(target: Path) -> Path:
     """A fresh hidden folder (``.spark-<hex>``) beside ``target``'s ``date=D`` folder, which
     date-partition readers and pruning skip: where executors write a file that
     :func:`move_into_place` then moves onto ``target``, or where the driver leaves a scratch
-    file for the executors to read (``clusters.timing_spark``); its user removes it."""
+    file for the executors to read (``lake.spark.sent_view``); its user removes it."""
     folder = Path(target).parent.parent / f".spark-{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
     return folder

@@ -1,4 +1,5 @@
-"""The process's Spark session and the URIs the cluster reads the lake by (``engine = "spark"``).
+"""The process's Spark session, the URIs the cluster reads the lake by (``engine = "spark"``),
+and the way a driver-side table reaches the executors (:func:`sent_view`).
 
 One way to get a session for every stage that runs on Spark (features, embeddings, clusters,
 decide): :func:`spark_session` on ``settings.spark_master`` with ``settings.spark_conf`` over
@@ -9,11 +10,17 @@ import each other (features, embeddings) share it; ``detector.features.engine`` 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from detector.errors import ConfigError
+from detector.lake.io import hidden_folder, write_parquet_atomic
 from detector.settings import Settings
 
 #: Spark conf the feature queries need (UTC, exact arithmetic, Arrow transfers) and small-machine
@@ -86,3 +93,25 @@ def spark_path(settings: Settings, path: Path) -> str:
             return "file://" + path.as_posix()
         return settings.spark_lake_uri.rstrip("/") + "/" + rel.as_posix()
     return "file://" + path.as_posix()
+
+
+@contextmanager
+def sent_view(spark: Any, settings: Settings, day_folder: Path, view: str, table: pa.Table,
+              schema: str) -> Iterator[None]:
+    """Temp view ``view`` of ``table``'s rows (Spark DDL ``schema``), sent to the cluster once:
+    one Parquet file in a fresh hidden folder beside ``day_folder`` (a ``date=D`` folder; the
+    scratch folder is ``.spark-*`` in its parent, which date-partition readers skip), read by
+    URI (:func:`spark_path`), so the query plans hold a file scan. ``createDataFrame`` would
+    put the rows in the plan, a local relation the optimizer copies at each reference, in the
+    driver's heap. The folder must be on storage the executors share. The view is dropped and
+    the folder removed on leaving, also on error."""
+    folder = hidden_folder(Path(day_folder) / f"{view}.parquet")
+    try:
+        path = folder / f"{view}.parquet"
+        write_parquet_atomic(path, table)
+        spark.read.schema(schema).parquet(spark_path(settings, path)).createOrReplaceTempView(
+            view)
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        spark.catalog.dropTempView(view)

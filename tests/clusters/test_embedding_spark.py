@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from detector.clusters import centroids as centroids_mod
-from detector.clusters import embedding_spark, exact, store, window
+from detector.clusters import daycache, embedding_spark, exact, store, window
 from detector.clusters.centroids import centroid_table
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.settings import load_settings
@@ -98,6 +98,34 @@ def test_every_cosine_is_the_drivers_float32(home):
     assert got["cos"].dtype == np.float32 and want["cos"].dtype == np.float32
     assert len(got) == 26 * 25 // 2
     pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_pairs_reach_the_plan_as_a_file_scan_and_the_scratch_goes(home):
+    """The pairs (and the clustered accounts of ``unit_centroids_of``) are read from a scratch
+    Parquet file beside the day's cluster cache, not copied into the plan as a local relation;
+    the scratch folder and the view are gone after the query and when the block fails."""
+    from detector.lake.spark import spark_session
+
+    s, cands = home
+    _, mean = centroid_table(s, DAY)
+    spark, root = spark_session(s), daycache.cache_root(s)
+    with embedding_spark.cosine_query(spark, s, DAY, cands, mean) as query:
+        qe = query._jdf.queryExecution()
+        optimized, plan = qe.optimizedPlan().toString(), qe.executedPlan().toString()
+        (scratch,) = root.glob(".spark-*")
+        assert (scratch / "dg_emb_pairs.parquet").as_uri() in query.inputFiles()
+        assert query.count() == 26 * 25 // 2
+    assert "LocalRelation" not in optimized and "LocalTableScan" not in plan, plan
+    assert not scratch.exists() and not spark.catalog.tableExists("dg_emb_pairs")
+
+    rows = embedding_spark.unit_centroids_of(spark, s, DAY, ["t0_0", "no_row"], mean)
+    assert list(rows) == ["t0_0"]
+    assert not list(root.glob(".spark-*")) and not spark.catalog.tableExists("dg_emb_wanted")
+
+    with (pytest.raises(RuntimeError, match="boom"),
+          embedding_spark.cosine_query(spark, s, DAY, cands, mean)):
+        raise RuntimeError("boom")
+    assert not list(root.glob(".spark-*")) and not spark.catalog.tableExists("dg_emb_pairs")
 
 
 def test_no_candidates_or_no_centroids_ask_nothing_of_spark(tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.clusters import scoring_spark
+from detector.clusters import daycache, scoring_spark
 from detector.clusters.params import FAMILIES, ClusterParams
 from detector.clusters.scoring import best_edges, score_pairs
 from detector.settings import load_settings
@@ -22,6 +22,7 @@ from tests.spark_support import spark_marks
 pytestmark = spark_marks(pytest.mark.timeout(300))
 
 PARAMS = ClusterParams()
+DAY = "2026-11-28"
 
 
 def _edges(n_pairs: int = 400, seed: int = 5) -> pd.DataFrame:
@@ -47,23 +48,27 @@ def _edges(n_pairs: int = 400, seed: int = 5) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory):
+def settings(tmp_path_factory):
+    return load_settings(tmp_path_factory.mktemp("scoring") / "home", engine="spark",
+                         spark_master="local[1]")
+
+
+@pytest.fixture(scope="module")
+def spark(settings):
     from detector.features.engine import stop_spark
     from detector.lake.spark import spark_session
 
-    s = load_settings(tmp_path_factory.mktemp("scoring") / "home", engine="spark",
-                      spark_master="local[1]")
     try:
-        yield spark_session(s)
+        yield spark_session(settings)
     finally:
         stop_spark()
 
 
-def test_pair_scores_on_spark_equal_the_drivers(spark):
+def test_pair_scores_on_spark_equal_the_drivers(spark, settings):
     edges = _edges()
     want_best = best_edges(edges)
     want = score_pairs(want_best, PARAMS)
-    best, pairs = scoring_spark.score(spark, edges, PARAMS)
+    best, pairs = scoring_spark.score(spark, settings, DAY, edges, PARAMS)
     # the data reach every rule: ties, payment links, corroborated links, unlinked pairs
     ties = edges.duplicated(["src", "dst", "edge_type", "weight"], keep=False)
     assert ties.sum() > 50 and len(want_best) < len(edges)
@@ -77,8 +82,31 @@ def test_pair_scores_on_spark_equal_the_drivers(spark):
                                   check_exact=True)
 
 
-def test_no_edges_ask_nothing_of_spark():
+def test_edges_reach_the_plan_as_a_file_scan_and_the_scratch_goes(spark, settings):
+    """The edges are read from a scratch Parquet file beside the day's cluster cache, not
+    copied into the plan as a local relation; the scratch folder and the view are gone after
+    the query, after ``score`` and when the block fails."""
+    edges, root = _edges(n_pairs=30), daycache.cache_root(settings)
+    with scoring_spark.score_query(spark, settings, DAY, edges, PARAMS) as query:
+        qe = query._jdf.queryExecution()
+        optimized, plan = qe.optimizedPlan().toString(), qe.executedPlan().toString()
+        (scratch,) = root.glob(".spark-*")
+        assert (scratch / "dg_sc_edges.parquet").as_uri() in query.inputFiles()
+        assert query.count() == 30
+    assert "LocalRelation" not in optimized and "LocalTableScan" not in plan, plan
+    assert not scratch.exists() and not spark.catalog.tableExists("dg_sc_edges")
+
+    best, pairs = scoring_spark.score(spark, settings, DAY, edges, PARAMS)
+    assert len(pairs) == 30 and not list(root.glob(".spark-*"))
+
+    with (pytest.raises(RuntimeError, match="boom"),
+          scoring_spark.score_query(spark, settings, DAY, edges, PARAMS)):
+        raise RuntimeError("boom")
+    assert not list(root.glob(".spark-*")) and not spark.catalog.tableExists("dg_sc_edges")
+
+
+def test_no_edges_ask_nothing_of_spark(settings):
     empty = _edges().iloc[:0]
-    best, pairs = scoring_spark.score(None, empty, PARAMS)  # no session
+    best, pairs = scoring_spark.score(None, settings, DAY, empty, PARAMS)  # no session
     assert best.empty and pairs.empty
     assert list(pairs.columns) == list(score_pairs(empty, PARAMS).columns)
