@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 
 from detector.clusters import dialect, exact
+from detector.settings import Settings
 
 #: User agents of stock HTTP libraries and SDKs: weak evidence on their own.
 GENERIC_UA_RE = (
@@ -43,7 +44,8 @@ def key_rows_sql(key_sql: str, star: bool = False) -> str:
 
 def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap: int,
               weigh: str = "popularity", normalize: bool = False,
-              min_weight: float = 0.0, spark: Any = None) -> pd.DataFrame:
+              min_weight: float = 0.0, spark: Any = None,
+              scratch: tuple[Settings, str] | None = None) -> pd.DataFrame:
     """Pairs of accounts sharing a key of ``key_sql`` (columns key, slot, account_id, factor).
 
     Two accounts share a key when both hold it in the same ``slot`` (an hour for addresses,
@@ -60,7 +62,9 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
     keeps the three least popular shared keys.
 
     With ``spark`` (a SparkSession) the key rows are read here and the pairing runs on the
-    cluster (``detector.clusters.spark_sql``), giving the same pairs.
+    cluster (``detector.clusters.spark_sql``), giving the same pairs; with ``scratch``
+    (settings, day) the rows reach it as a scratch file beside the day's cluster cache
+    (``spark_sql._view``).
     """
     if spark is not None:
         from detector.clusters import spark_sql
@@ -68,7 +72,7 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
         rows = con.sql("SELECT key, CAST(slot AS BIGINT) AS slot, account_id, "
                            f"CAST(factor AS DOUBLE) AS factor FROM ({key_rows_sql(key_sql)})")
         return spark_sql.key_pairs(spark, rows.to_arrow_table(), edge_type, cap, weigh,
-                                   normalize, min_weight)
+                                   normalize, min_weight, scratch)
     w = {"one": "1.0", "popularity": "factor * sqrt(2.0 / m)", "factor": "factor"}[weigh]
     total = exact.sum_sql("kw")  # the same bits whatever order threads add the terms in
     combine = (f"least(1.0, {total} / any_value(norm))" if normalize
@@ -100,18 +104,19 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
 
 
 def star_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str,
-               cap: int, spark: Any = None) -> pd.DataFrame:
+               cap: int, spark: Any = None,
+               scratch: tuple[Settings, str] | None = None) -> pd.DataFrame:
     """Star edges for keys held by more than ``cap`` accounts: each member to one hub.
 
     Used for payment instruments, where sharing stays strong evidence however many accounts
     share it; m - 1 edges instead of m^2 / 2. The hub is the smallest account id. With
-    ``spark``, on the cluster as in :func:`key_pairs`.
+    ``spark`` (and ``scratch``), on the cluster as in :func:`key_pairs`.
     """
     if spark is not None:
         from detector.clusters import spark_sql
 
         rows = con.sql(key_rows_sql(key_sql, star=True)).to_arrow_table()
-        return spark_sql.star_pairs(spark, rows, edge_type, cap)
+        return spark_sql.star_pairs(spark, rows, edge_type, cap, scratch)
     sql = f"""
     WITH k AS ({key_rows_sql(key_sql, star=True)}),
     pop AS (SELECT key, count(*) AS m, min(account_id) AS hub FROM k GROUP BY key

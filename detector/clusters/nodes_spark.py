@@ -13,10 +13,12 @@ every active account, cluster columns joined). Both grow with accounts. Here:
   (:func:`frame`), so the request files are scanned once for both.
 - The driver receives only the count of active accounts (the summary's ``accounts``) and the
   rows of named accounts (:meth:`DayNodes.rows_of`: the clustered ones, for
-  ``features.cluster_table``): small by construction.
+  ``features.cluster_table``): small by construction. The names are sent as a scratch file
+  beside the day's cluster cache (``lake.spark.sent_view``: a file scan in the plan, not rows).
 - :meth:`DayNodes.volumes`: ``features.volume_table`` (per cluster: the day's requests, tokens,
   distinct prompts and addresses of its members) over the day's request files, the members
-  broadcast; one row per cluster comes back (on DuckDB the driver scans the day's requests).
+  sent as the names are and broadcast; one row per cluster comes back (on DuckDB the driver
+  scans the day's requests).
 - :meth:`DayNodes.write_features` sends the small ``members`` and ``clusters`` tables with the
   writing function to one task, which receives every active account's ``account_id`` and
   ``n_requests`` sorted by account, applies ``features.account_features`` (the same code as
@@ -43,11 +45,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from detector.clusters import daycache
 from detector.clusters.features import account_features
 from detector.clusters.store import arrow_table
 from detector.lake.db import request_files
 from detector.lake.io import hidden_folder, move_into_place, write_parquet_atomic
-from detector.lake.spark import spark_path
+from detector.lake.spark import sent_view, spark_path
 from detector.settings import Settings
 
 #: What the writing task returns.
@@ -88,16 +91,24 @@ class DayNodes:
         self.spark, self.settings, self.day, self.frame = spark, settings, day, nodes
         self.count = int(nodes.count()) if nodes is not None else 0
 
+    @contextmanager
+    def _sent(self, view: str, table: pa.Table, schema: str) -> Iterator[Any]:
+        """A Spark DataFrame of ``table``'s rows sent as a scratch file beside the day's cluster
+        cache (``sent_view``: a file scan in the plan); it can be read inside the block only."""
+        with sent_view(self.spark, self.settings, daycache.day_root(self.settings, self.day),
+                       view, table, schema):
+            yield self.spark.table(view)
+
     def rows_of(self, accounts: list[str]) -> pd.DataFrame:
         """The node rows (``pipeline._nodes``'s columns and dtypes) of those of ``accounts``
         active on the day, sorted by account."""
         if not accounts or self.frame is None:
             return _empty_nodes()
-        ids = self.spark.createDataFrame(pa.table({"account_id": pa.array(
-            sorted(set(accounts)), pa.string())}), schema="account_id string")
+        ids = pa.table({"account_id": pa.array(sorted(set(accounts)), pa.string())})
         from pyspark.sql.functions import broadcast
 
-        got = self.frame.join(broadcast(ids), "account_id", "left_semi").toArrow()
+        with self._sent("dg_nodes_wanted", ids, "account_id string") as sent:
+            got = self.frame.join(broadcast(sent), "account_id", "left_semi").toArrow()
         if got.num_rows == 0:
             return _empty_nodes()
         return got.sort_by("account_id").to_pandas()
@@ -112,23 +123,23 @@ class DayNodes:
             return _VOLUMES.empty_table().to_pandas()
         from pyspark.sql import functions as F
 
-        ids = self.spark.createDataFrame(pa.table({
+        ids = pa.table({
             "cluster_id": pa.array(members["cluster_id"].astype(str).tolist(), pa.string()),
-            "account_id": pa.array(members["account_id"].astype(str).tolist(), pa.string())}),
-            schema="cluster_id string, account_id string")
+            "account_id": pa.array(members["account_id"].astype(str).tolist(), pa.string())})
         reqs = self.spark.read.parquet(*[spark_path(self.settings, f) for f in files])
-        got = (reqs.select("account_id", "completion_tokens", "prompt_tokens", "prompt_hash",
-                           "client_ip")
-               .join(F.broadcast(ids), "account_id").groupBy("cluster_id")
-               .agg(F.count(F.lit(1)).alias("clu_total_requests"),
-                    # DuckDB's sum of BIGINT is a HUGEINT, a float64 in pandas
-                    F.coalesce(F.sum("completion_tokens"), F.lit(0)).cast("double")
-                    .alias("clu_total_output_tokens"),
-                    F.coalesce(F.sum("prompt_tokens"), F.lit(0)).cast("double")
-                    .alias("clu_total_prompt_tokens"),
-                    F.countDistinct("prompt_hash").alias("union_prompts"),
-                    F.countDistinct("client_ip").alias("clu_distinct_ips"))
-               .toArrow())
+        with self._sent("dg_nodes_members", ids, "cluster_id string, account_id string") as sent:
+            got = (reqs.select("account_id", "completion_tokens", "prompt_tokens",
+                               "prompt_hash", "client_ip")
+                   .join(F.broadcast(sent), "account_id").groupBy("cluster_id")
+                   .agg(F.count(F.lit(1)).alias("clu_total_requests"),
+                        # DuckDB's sum of BIGINT is a HUGEINT, a float64 in pandas
+                        F.coalesce(F.sum("completion_tokens"), F.lit(0)).cast("double")
+                        .alias("clu_total_output_tokens"),
+                        F.coalesce(F.sum("prompt_tokens"), F.lit(0)).cast("double")
+                        .alias("clu_total_prompt_tokens"),
+                        F.countDistinct("prompt_hash").alias("union_prompts"),
+                        F.countDistinct("client_ip").alias("clu_distinct_ips"))
+                   .toArrow())
         return got.cast(_VOLUMES).sort_by("cluster_id").to_pandas()
 
     def write_features(self, members: pd.DataFrame, table: pd.DataFrame, target: Path) -> int:

@@ -192,7 +192,7 @@ def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
         best = best_edges(edges)
         del edges
         pairs = score_pairs(best, params)
-    groups = communities(build_graph(pairs), params, _components(spark, pairs, settings))
+    groups = communities(build_graph(pairs), params, _components(spark, pairs, settings, day))
     timings["graph_s"] = round(time.perf_counter() - t, 2)
     sweep = None
     if params.sweep_enabled:  # set-level search over the longest window (still open)
@@ -238,15 +238,18 @@ def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     return summary
 
 
-def _components(spark: Any, pairs: pd.DataFrame, settings: Settings) -> list[set[str]] | None:
-    """Connected components of the linked pairs on the Spark cluster (rounds checkpointed to
-    ``spark_sql.checkpoint_dir``); None without one (the graph's own, in process)."""
+def _components(spark: Any, pairs: pd.DataFrame, settings: Settings,
+                day: str) -> list[set[str]] | None:
+    """Connected components of the linked pairs on the Spark cluster (sent as a scratch file
+    beside ``day``'s cluster cache, rounds checkpointed to ``spark_sql.checkpoint_dir``); None
+    without one (the graph's own, in process)."""
     if spark is None:
         return None
     linked = pairs[pairs["linked"].astype(bool)] if len(pairs) else pairs
     return spark_sql.components(spark, linked["src"].astype(str).tolist(),
                                 linked["dst"].astype(str).tolist(),
-                                checkpoint=spark_sql.checkpoint_dir(settings))
+                                checkpoint=spark_sql.checkpoint_dir(settings),
+                                scratch=(settings, day))
 
 
 def _stored_edges(best: pd.DataFrame, pairs: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:

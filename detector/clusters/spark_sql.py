@@ -4,15 +4,16 @@ connected components, in Spark SQL.
 - :func:`key_pairs` / :func:`star_pairs`: the same SQL as ``detector.clusters.keys`` (same
   popular-key cap, weights, floor and evidence JSON), over key rows built on the executors from
   the day caches (a Spark DataFrame: ``detector.clusters.keys_spark``) or sent from the driver
-  (an Arrow table: the raw window without the caches, the creation buckets of the day's
-  accounts). The self-join inside each key group, which costs m^2 / 2 pairs for a key of m
-  accounts, runs on the executors.
-- :func:`components`: connected components of the linked pairs by iterative min-label
-  propagation (each account takes the smallest label among itself and its neighbours until no
-  label changes; GraphFrames needs a jar that cannot be fetched here), each round checkpointed
-  under :func:`checkpoint_dir` so that the loss of an executor does not fail the job. Only the
-  components come back; the per-component work (density, Louvain split) stays on the driver
-  (``detector.clusters.graph.communities``).
+  (an Arrow table: the raw window's key rows without the caches, written as a scratch file
+  the executors read, ``lake.spark.sent_view``, when the caller names the home and the day;
+  rows in the plan otherwise). The self-join inside each key group, which costs m^2 / 2
+  pairs for a key of m accounts, runs on the executors.
+- :func:`components`: connected components of the linked pairs (sent as the key rows are) by
+  iterative min-label propagation (each account takes the smallest label among itself and its
+  neighbours until no label changes; GraphFrames needs a jar that cannot be fetched here), each
+  round checkpointed under :func:`checkpoint_dir` so that the loss of an executor does not fail
+  the job. Only the components come back; the per-component work (density, Louvain split)
+  stays on the driver (``detector.clusters.graph.communities``).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from detector.clusters import exact
+from detector.clusters import daycache, exact
 from detector.clusters.keys import PAIR_COLUMNS, _empty
+from detector.lake.spark import sent_view
 from detector.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,31 @@ def session(settings: Settings) -> Any:
     return spark_session(settings)
 
 
-def _view(spark: Any, name: str, rows: pa.Table | Any, schema: str) -> None:
-    """View ``name`` of ``rows``: an Arrow table (sent from the driver) or a Spark DataFrame."""
+#: Where rows sent from the driver go: (settings, day), the scratch folder beside ``day``'s
+#: cluster cache (``lake.spark.sent_view``); None (a caller without a home) sends them with
+#: ``createDataFrame``, rows in the plan.
+Scratch = tuple[Settings, str] | None
+
+
+@contextlib.contextmanager
+def _view(spark: Any, name: str, rows: pa.Table | Any, schema: str,
+          scratch: Scratch = None) -> Iterator[None]:
+    """View ``name`` of ``rows`` while the block runs (dropped on leaving): a Spark DataFrame
+    as it is; an Arrow table (on the driver) sent as one Parquet file read by URI with
+    ``scratch`` (a file scan in the plan, the file removed on leaving), else with
+    ``createDataFrame``."""
+    if isinstance(rows, pa.Table) and scratch is not None:
+        settings, day = scratch
+        with sent_view(spark, settings, daycache.day_root(settings, day), name, rows, schema):
+            yield
+        return
     if isinstance(rows, pa.Table):
         rows = spark.createDataFrame(rows, schema=schema)
     rows.createOrReplaceTempView(name)
+    try:
+        yield
+    finally:
+        spark.catalog.dropTempView(name)
 
 
 def _no_rows(rows: pa.Table | Any) -> bool:
@@ -61,18 +83,25 @@ def _fetch(spark: Any, sql: str) -> pd.DataFrame:
 
 
 def key_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int, weigh: str = "popularity",
-              normalize: bool = False, min_weight: float = 0.0) -> pd.DataFrame:
+              normalize: bool = False, min_weight: float = 0.0,
+              scratch: Scratch = None) -> pd.DataFrame:
     """``detector.clusters.keys.key_pairs`` over ``rows`` (distinct key, slot, account_id,
-    factor: the key rows, nulls already dropped; Arrow or Spark), the pairing on the cluster."""
+    factor: the key rows, nulls already dropped; Arrow, sent as :func:`_view` says, or Spark),
+    the pairing on the cluster."""
     if _no_rows(rows):
         return _empty()
-    _view(spark, "dg_keys", rows, _KEY_SCHEMA)
+    with _view(spark, "dg_keys", rows, _KEY_SCHEMA, scratch):
+        return _fetch(spark, _key_sql(edge_type, cap, weigh, normalize, min_weight))
+
+
+def _key_sql(edge_type: str, cap: int, weigh: str, normalize: bool, min_weight: float) -> str:
+    """Spark SQL of :func:`key_pairs` over view ``dg_keys``."""
     total = exact.sum_sql("kw")  # the driver's exact sum: the same bits in any order
     combine = (f"least(1.0D, {total} / first(norm))" if normalize
                else f"least(1.0D, {total})")
     held = ", 'keys_held_geomean', round(first(norm), 1)" if normalize else ""
     floor = f"CAST({float(min_weight)!r} AS DOUBLE)"
-    return _fetch(spark, f"""
+    return f"""
     WITH pop AS (SELECT key, count(DISTINCT account_id) AS m FROM dg_keys GROUP BY key),
     kc AS (SELECT account_id, count(DISTINCT key) AS kc FROM dg_keys GROUP BY account_id),
     kk AS (SELECT * FROM (SELECT k.*, pop.m, kc.kc, {_WEIGHTS[weigh]} AS kw
@@ -92,16 +121,17 @@ def key_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int, weigh:
                    x -> named_struct('key', x.key, 'accounts', x.m, 'slots', x.n)),
                'n_keys', count(*), 'n_slots', sum(n_slots){held})) AS evidence
     FROM pk GROUP BY src, dst HAVING {combine} >= {floor}
-    """)
+    """
 
 
-def star_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int) -> pd.DataFrame:
-    """``detector.clusters.keys.star_pairs`` over ``rows`` (distinct key, account_id; Arrow or
-    Spark)."""
+def star_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int,
+               scratch: Scratch = None) -> pd.DataFrame:
+    """``detector.clusters.keys.star_pairs`` over ``rows`` (distinct key, account_id; Arrow,
+    sent as :func:`_view` says, or Spark)."""
     if _no_rows(rows):
         return _empty()
-    _view(spark, "dg_star", rows, "key string, account_id string")
-    return _fetch(spark, f"""
+    with _view(spark, "dg_star", rows, "key string, account_id string", scratch):
+        return _fetch(spark, f"""
     WITH pop AS (SELECT key, count(*) AS m, min(account_id) AS hub FROM dg_star GROUP BY key
                  HAVING count(*) > {int(cap)})
     SELECT pop.hub AS src, k.account_id AS dst, '{edge_type}' AS edge_type, 1.0D AS weight,
@@ -129,7 +159,8 @@ def checkpoint_dir(settings: Settings) -> str | None:
 
 
 def components(spark: Any, src: list[str], dst: list[str], checkpoint: str | None = None,
-               on_round: Callable[[int], None] | None = None) -> list[set[str]]:
+               on_round: Callable[[int], None] | None = None,
+               scratch: Scratch = None) -> list[set[str]]:
     """Connected components (sets of accounts, isolated accounts left out) of the undirected
     graph with edges ``src[i]``--``dst[i]``, by min-label propagation on the cluster.
 
@@ -138,7 +169,9 @@ def components(spark: Any, src: list[str], dst: list[str], checkpoint: str | Non
     end), so a lost executor's partitions are read back, not recomputed from the first
     round; with ``checkpoint`` None, ``localCheckpoint`` (blocks on the executors: a lost
     executor fails the job; for ``local[...]`` masters). ``on_round(r)`` runs after round
-    ``r`` (tests kill an executor there)."""
+    ``r`` (tests kill an executor there). The pairs are sent as :func:`_view` says, with
+    ``scratch`` as a file read once: the first checkpoint (of the distinct edges) cuts the
+    lineage, so the file is removed right after it."""
     if not src:
         return []
     sc = spark.sparkContext
@@ -147,7 +180,7 @@ def components(spark: Any, src: list[str], dst: list[str], checkpoint: str | Non
             sc.setCheckpointDir(checkpoint)  # Spark adds a fresh UUID subfolder
         folder = sc._jsc.sc().getCheckpointDir().get()
     try:
-        return _propagate(spark, src, dst, checkpoint, on_round)
+        return _propagate(spark, src, dst, checkpoint, on_round, scratch)
     finally:
         if checkpoint is not None:
             try:
@@ -157,7 +190,7 @@ def components(spark: Any, src: list[str], dst: list[str], checkpoint: str | Non
 
 
 def _propagate(spark: Any, src: list[str], dst: list[str], checkpoint: str | None,
-               on_round: Callable[[int], None] | None) -> list[set[str]]:
+               on_round: Callable[[int], None] | None, scratch: Scratch) -> list[set[str]]:
     def cut(df: Any) -> Any:
         if checkpoint is None:
             return df.localCheckpoint()
@@ -165,7 +198,8 @@ def _propagate(spark: Any, src: list[str], dst: list[str], checkpoint: str | Non
             return df.checkpoint()
 
     edges = pa.table({"a": pa.array(src + dst, pa.string()), "b": pa.array(dst + src, pa.string())})
-    e = cut(spark.createDataFrame(edges, schema="a string, b string").distinct())
+    with _view(spark, "dg_cc_pairs", edges, "a string, b string", scratch):
+        e = cut(spark.table("dg_cc_pairs").distinct())  # eager: the pairs are read here only
     e.createOrReplaceTempView("dg_cc_edges")
     labels = cut(spark.sql("SELECT DISTINCT a AS id, a AS label FROM dg_cc_edges"))
     for r in range(MAX_ROUNDS):

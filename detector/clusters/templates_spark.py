@@ -37,7 +37,7 @@ from detector.clusters import daycache
 from detector.clusters.params import ClusterParams
 from detector.clusters.templates import pair_frame
 from detector.features.minhash import lsh_bands, permutation_signatures
-from detector.lake.spark import spark_path
+from detector.lake.spark import sent_view, spark_path
 from detector.settings import Settings
 
 _SIG_SCHEMA = "account_id string, n long, sig array<long>"
@@ -185,14 +185,16 @@ def scaffold_sets_of(spark: Any, settings: Settings, day: str, days: int, accoun
                      p: ClusterParams) -> dict[str, np.ndarray]:
     """Account -> sorted scaffold set (int64 array) in the window of ``days`` days ending on
     ``day``, for those of ``accounts`` that have one (the popularity rule still counts every
-    account of the window), computed on the cluster from the day caches."""
+    account of the window), computed on the cluster from the day caches; the names are sent as
+    a scratch file beside ``day``'s cluster cache (``sent_view``)."""
     if not accounts or not _window_views(spark, settings, day, days, p):
         return {}
-    wanted = spark.createDataFrame(pa.table({"account_id": pa.array(sorted(set(accounts)),
-                                                                    pa.string())}))
-    wanted.createOrReplaceTempView("dg_tpl_wanted")
-    got = spark.sql(f"SELECT * FROM ({_sets_sql(p.template_sample, p.max_key_accounts)}) s "
-                    "LEFT SEMI JOIN dg_tpl_wanted w ON s.account_id = w.account_id").toArrow()
+    wanted = pa.table({"account_id": pa.array(sorted(set(accounts)), pa.string())})
+    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_tpl_wanted", wanted,
+                   "account_id string"):
+        got = spark.sql(f"SELECT * FROM ({_sets_sql(p.template_sample, p.max_key_accounts)}) s "
+                        "LEFT SEMI JOIN dg_tpl_wanted w ON s.account_id = w.account_id"
+                        ).toArrow()
     return {a: np.asarray(sh, dtype=np.int64)
             for a, sh in zip(got.column("account_id").to_pylist(),
                              got.column("shingles").to_pylist(), strict=True)}
