@@ -12,7 +12,9 @@ Sources, per account-day:
     backed by its week needs ``strict_block_min_score`` too (a week of a small app's ordinary
     days is not a harvesting job's evidence);
   - when the account's own day carries that evidence (outside a cluster), the day spreads
-    beyond a single burst (``model_block_min_hour_entropy`` bits of hour-of-day entropy), and
+    beyond a single burst (``model_block_min_hour_entropy`` bits of hour-of-day entropy; such a
+    day in one burst is reviewed by the model alone only at ``burst_review_min_score``: one
+    sitting's evidence is a benchmark run's or a batch job's as often as a harvester's), and
     beyond one working session (``session_block_max_hour_entropy`` bits) or the score reaches
     ``strict_block_min_score`` (a benchmark run looks like an office-hours harvesting job);
   - under ``model_block_max_multiturn`` of the day's requests continue a conversation
@@ -55,6 +57,7 @@ class PolicyConfig:
     thin_block_max_shared_network: float | None = None
     session_block_max_hour_entropy: float | None = None
     strict_block_min_score: float = 1.0
+    burst_review_min_score: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
@@ -86,6 +89,12 @@ class PolicyConfig:
             raise ValueError("session_block_max_hour_entropy: expected bits in "
                              "[model_block_min_hour_entropy, log2(24)] or None, got "
                              f"{e!r}")
+        b = self.burst_review_min_score
+        if b is not None and (self.model_block_min_hour_entropy is None
+                              or not self.review_threshold <= b <= 1.0 + 1e-9):
+            raise ValueError("burst_review_min_score: expected None, or a score in "
+                             "[review_threshold, 1] with model_block_min_hour_entropy set, got "
+                             f"{b!r}")
         h = self.model_block_min_hour_entropy
         if h is not None and not 0.0 <= h <= np.log2(24):
             raise ValueError("model_block_min_hour_entropy: expected bits in [0, log2(24)] or "
@@ -176,8 +185,9 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank the model alone imposes: its threshold ``rank``, with blocks on thin evidence, on a
     single burst, on one working session under the strict score, on a day of conversations, or
-    of relays capped at review; and the rows whose block passed the thin-evidence bar instead
-    of the evidence floor."""
+    of relays capped at review, and reviews of a single burst under ``burst_review_min_score``
+    dropped; and the rows whose block passed the thin-evidence bar instead of the evidence
+    floor."""
     thin = np.zeros(len(rank), dtype=bool)
     spread = _numeric(frame, "tim_hour_entropy")  # hour-of-day entropy; unknown: NaN, held
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
@@ -193,7 +203,11 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
     if "tim_hour_entropy" in frame.columns:
         own = _own_day(frame, cfg)
         if cfg.model_block_min_hour_entropy is not None:
-            rank = np.where((rank == 2) & own & (spread < cfg.model_block_min_hour_entropy), 1, rank)
+            burst = own & (spread < cfg.model_block_min_hour_entropy)
+            rank = np.where((rank == 2) & burst, 1, rank)
+            if cfg.burst_review_min_score is not None:  # one sitting: review only when sure
+                rank = np.where((rank == 1) & burst & (score < cfg.burst_review_min_score), 0,
+                                rank)
         if cfg.session_block_max_hour_entropy is not None:
             session = own & (spread < cfg.session_block_max_hour_entropy)
             rank = np.where((rank == 2) & session & (score < cfg.strict_block_min_score), 1, rank)

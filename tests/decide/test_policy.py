@@ -221,6 +221,23 @@ def test_a_model_only_block_on_one_working_session_needs_the_strict_score():
     assert out.loc[0, "sources"] == ["model", "model_block_capped"]
 
 
+def test_a_model_only_review_of_one_burst_needs_the_block_score():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50,
+                       model_block_min_hour_entropy=1.0, burst_review_min_score=0.9)
+    ids = ["bench_run", "sure_burst", "spread", "small_sitting", "in_cluster", "ruled", "unknown"]
+    f = frame(ids, clusters=[None, None, None, None, "c1", None, None])
+    f["vol_requests"] = [448, 448, 448, 12, 448, 448, 448]
+    f["tim_hour_entropy"] = [0.11, 0.11, 2.9, 0.0, 0.11, 0.11, None]
+    h = hits([["ruled", D, "u1", "harvest_x", "t", "review", "high", "stable", 0.7, False]])
+    out = apply_policy(f, np.array([0.74, 0.95, 0.74, 0.74, 0.74, 0.74, 0.74]), h, cfg)
+    # one sitting of a benchmark run at 0.74: allowed; at the block score it stays reviewed
+    # (the burst guard caps the block); a spread day, a day under the floor (a person's
+    # sitting), a cluster's member, a rule's review and an unknown spread are untouched
+    assert list(out["decision"]) == ["allow", "review", "review", "review", "review", "review",
+                                     "review"]
+    assert out.loc[0, "sources"] == [] and out.loc[1, "sources"] == ["model", "model_block_capped"]
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"session_block_max_hour_entropy": 5.0}, "session_block_max_hour_entropy"),
     ({"session_block_max_hour_entropy": 2.5, "strict_block_min_score": 0.5},
@@ -228,6 +245,9 @@ def test_a_model_only_block_on_one_working_session_needs_the_strict_score():
     ({"thin_block_min_requests": 0}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 60}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 10, "strict_block_min_score": 0.7}, "strict_block_min_score"),
+    ({"burst_review_min_score": 0.9}, "burst_review_min_score"),
+    ({"burst_review_min_score": 0.3, "model_block_min_hour_entropy": 1.0},
+     "burst_review_min_score"),
     ({"thin_block_max_shared_network": 0.0}, "thin_block_max_shared_network"),
     ({"thin_block_max_shared_network": 1.2}, "thin_block_max_shared_network"),
     ({"model_block_max_multiturn": 0.0}, "model_block_max_multiturn"),
