@@ -28,7 +28,7 @@ from detector.clusters.features import volume_table
 from detector.clusters.params import ClusterParams
 from detector.lake.db import connect
 from detector.settings import load_settings
-from tests.spark_support import spark_marks
+from tests.spark_support import key_rows_connection, spark_marks
 
 from .conftest import T0, scenario, write_lake
 
@@ -100,15 +100,7 @@ def seen(home, monkeypatch):
 
 
 def _key_rows() -> duckdb.DuckDBPyConnection:
-    rng = np.random.default_rng(4)
-    n = 400
-    frame = pd.DataFrame({"account_id": [f"a{rng.integers(0, 120):03d}" for _ in range(n)],
-                          "key": [f"k{rng.integers(0, 60)}" for _ in range(n)],
-                          "slot": rng.integers(0, 3, n),
-                          "factor": rng.choice([1.0, 0.5, 0.25], n)})
-    con = duckdb.connect()
-    con.register("t", frame)
-    return con
+    return key_rows_connection(4)
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:

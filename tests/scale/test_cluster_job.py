@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from detector.clusters import keys, spark_sql, store
+from tests.spark_support import key_rows_connection
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -76,15 +76,7 @@ def test_verdicts_on_cluster_match_duckdb(scale_job):
 @pytest.fixture(scope="module")
 def key_rows():
     """Random key rows: 120 accounts over 60 keys in 3 slots, factors, some null keys."""
-    rng = np.random.default_rng(1)
-    n = 400
-    frame = pd.DataFrame({"account_id": [f"a{rng.integers(0, 120):03d}" for _ in range(n)],
-                          "key": [f"k{rng.integers(0, 60)}" for _ in range(n)],
-                          "slot": rng.integers(0, 3, n),
-                          "factor": rng.choice([1.0, 0.5, 0.25], n)})
-    frame.loc[::17, "key"] = None
-    con = duckdb.connect()
-    con.register("t", frame)
+    con = key_rows_connection(1, null_every=17)
     yield con
     con.close()
 
