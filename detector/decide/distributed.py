@@ -9,8 +9,8 @@ whole frame in one process.
 
 The verdicts' probabilities and anomaly scores are computed with the policy where the view's
 rows are (``detector.decide.spark_policy``); :func:`explain` sends the flagged account-days'
-rows from the driver, repartitioned by ``account_id``, and only their top contributions come
-back.
+rows from the driver (a scratch Parquet file read by URI: ``spark_policy.sent_frame``),
+repartitioned by ``account_id``, and only their top contributions come back.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import hashlib
 import json
 import pickle
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -62,9 +63,14 @@ class _Apply:
         yield from out.to_batches()
 
 
-def _rows_frame(session: Any, model: Any, frame: pd.DataFrame, rows: np.ndarray) -> Any:
+def _rows_frame(session: Any, settings: Settings, held: ExitStack, model: Any,
+                frame: pd.DataFrame, rows: np.ndarray) -> Any:
     """A Spark DataFrame of ``frame``'s rows at ``rows``: ``_pos``, ``account_id`` and the
-    model's features as float64 (the matrix the model would build), by account."""
+    model's features as float64 (the matrix the model would build), by account; sent as a
+    scratch Parquet file (``spark_policy.sent_frame``, view ``dg_dec_explain``) kept until
+    ``held`` closes."""
+    from detector.decide.spark_policy import sent_frame
+
     features = list(model.feature_names_in_)
     matrix = to_matrix(frame.iloc[rows], features)
     cols = {_POS: pa.array(rows.astype(np.int64)),
@@ -72,7 +78,10 @@ def _rows_frame(session: Any, model: Any, frame: pd.DataFrame, rows: np.ndarray)
     cols.update({name: pa.array(matrix[:, j], from_pandas=True) for j, name in enumerate(features)})
     schema = ", ".join([f"{_POS} long", "account_id string", *(f"`{f}` double" for f in features)])
     parts = max(1, int(session.sparkContext.defaultParallelism))
-    return session.createDataFrame(pa.table(cols), schema=schema).repartition(parts, "account_id")
+    first = pd.to_datetime(frame["date"].iloc[rows]).min() if "date" in frame else pd.NaT
+    sent = sent_frame(session, settings, held, "dg_dec_explain", pa.table(cols), schema,
+                      None if pd.isna(first) else first.strftime("%Y-%m-%d"))
+    return sent.repartition(parts, "account_id")
 
 
 def _collect(settings: Settings, model: Any, frame: pd.DataFrame, rows: np.ndarray, top: int = 3,
@@ -83,9 +92,10 @@ def _collect(settings: Settings, model: Any, frame: pd.DataFrame, rows: np.ndarr
     blob = pickle.dumps(model)
     broadcast = session.sparkContext.broadcast(blob)
     try:
-        df = _rows_frame(session, model, frame, rows)
-        fn = _Apply(hashlib.sha256(blob).hexdigest(), broadcast, top, absent)
-        got = df.mapInArrow(fn, f"{_POS} long, contributions string").toArrow().to_pandas()
+        with ExitStack() as held:
+            df = _rows_frame(session, settings, held, model, frame, rows)
+            fn = _Apply(hashlib.sha256(blob).hexdigest(), broadcast, top, absent)
+            got = df.mapInArrow(fn, f"{_POS} long, contributions string").toArrow().to_pandas()
     finally:
         broadcast.unpersist()
     if len(got) != len(rows):

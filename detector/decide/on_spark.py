@@ -17,14 +17,17 @@ executors write the verdict files (``detector.verdicts.write_spark``). What the 
 - flagged rows, :func:`explained_rows`: every column (the explanations' values, the model's
   occlusion on the executors, ``explain.explain_rows``).
 
-What it sends back (a small DataFrame keyed by account and day, joined on the executors):
-decision, reasons and explanation of the flagged and hit rows. The not-evaluable rules' texts
+What it sends back (rows keyed by account and day, one scratch Parquet file read by URI:
+``spark_policy.sent_frame``; joined on the executors): decision, reasons and explanation of the
+flagged and hit rows. The not-evaluable rules' texts
 never come to the driver: built on the executors from the Spark view
 (``rules.spark_evaluate.not_evaluable_texts``) and joined there. ``scoring.score_frame``
 (shadow scoring) still collects every row (``decide_view``) and the not-evaluable rows.
 """
 
 from __future__ import annotations
+
+from contextlib import ExitStack
 
 import duckdb
 import numpy as np
@@ -152,6 +155,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     rows, broadcast = spark_policy.verdict_frame(settings, spark_view, model, hits, cfg, *allow)
     rows = rows.persist()  # read twice: the driver's rows, then the files
     unknown = None
+    held = ExitStack()  # the changed rows' scratch file (spark_policy.sent_frame)
     try:
         out = _driver_rows(rows, days, returning.Params.from_settings(settings).new_days)
         coverage = next((c for c in spark.table(f"`{spark_view}`").columns
@@ -163,7 +167,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
         out = at_least_review(out, sorted(links), returning.REASON)
         changed = _changes(settings, con, view, spark_view, model, ruleset, frame, out,
                            streams, links)
-        sent = spark.createDataFrame(pa.table(
+        sent = spark_policy.sent_frame(spark, settings, held, "dg_dec_changed", pa.table(
             {"account_id": pa.array(changed["account_id"].tolist(), pa.string()),
              _DAY: pa.array(changed[_DAY].tolist(), pa.string()),
              **{c: pa.array(changed[c].astype(object).where(changed[c].notna(), None).tolist(),
@@ -180,6 +184,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
         if unknown is not None:
             unknown.unpersist()
         rows.unpersist()
+        held.close()
         broadcast.unpersist()
         spark.catalog.uncacheTable(spark_view)
     return written, out

@@ -15,19 +15,22 @@ counts and medians), and one window per (day, feature) ordered by value gives
 
 :func:`view_day_ranks` reads the feature rows from the Spark view of the day's rows
 (``detector.features.spark_assemble``) where they are; only the keys of the rows to explain go
-to the cluster. Only the percentiles of the rows to explain (the flagged account-days) and one
-median per day and feature come back to the driver. Rows whose day is null belong to no day:
+to the cluster (a scratch Parquet file read by URI: ``spark_policy.sent_frame``). Only the
+percentiles of the rows to explain (the flagged account-days) and one median per day and
+feature come back to the driver. Rows whose day is null belong to no day:
 NaN, as in pandas.
 """
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from detector.decide import spark_policy
 from detector.lake.spark import spark_session
 from detector.settings import Settings
 
@@ -55,17 +58,21 @@ def view_day_ranks(settings: Settings, view: str, frame: pd.DataFrame, features:
                      ).astype(np.int64)  # the day number, as datediff gives it
     chosen = pa.table({"_pacc": pa.array(frame["account_id"].astype(str).to_numpy()[rows]),
                        "_dn": pa.array(codes[rows]), _POS: pa.array(rows)})
-    picked = session.createDataFrame(chosen, "_pacc string, _dn long, _pos long")
     cols = [F.col("account_id").cast("string").alias("_acc"),
             F.datediff(F.col("date"), F.to_date(F.lit("1970-01-01"))).cast("long").alias(_DAY)]
     for j, f in enumerate(names):  # pd.to_numeric as float64, NaN -> null
         v = F.col(f"`{f}`").cast("double")
         cols.append(F.when(F.isnan(v), F.lit(None)).otherwise(v).alias(f"f{j}"))
-    wide = table.select(*cols).where(F.col(_DAY).isNotNull()).join(
-        F.broadcast(picked), (F.col("_acc") == F.col("_pacc")) & (F.col(_DAY) == F.col("_dn")),
-        "left").select(F.coalesce(F.col(_POS), F.lit(-1)).alias(_POS), _DAY,
-                       F.col(_POS).isNotNull().alias(_SEL), *(f"f{j}" for j in range(len(names))))
-    got, mids = _ranked(wide, len(names))
+    first = days.iloc[rows].min()
+    with ExitStack() as held:  # the keys: a scratch file in the verdict folder, gone on leaving
+        picked = spark_policy.sent_frame(session, settings, held, "dg_dec_ranked", chosen,
+                                         "_pacc string, _dn long, _pos long",
+                                         None if pd.isna(first) else first.strftime("%Y-%m-%d"))
+        wide = table.select(*cols).where(F.col(_DAY).isNotNull()).join(
+            F.broadcast(picked), (F.col("_acc") == F.col("_pacc")) & (F.col(_DAY) == F.col("_dn")),
+            "left").select(F.coalesce(F.col(_POS), F.lit(-1)).alias(_POS), _DAY,
+                           F.col(_POS).isNotNull().alias(_SEL), *(f"f{j}" for j in range(len(names))))
+        got, mids = _ranked(wide, len(names))
     _fill(pct, med, names, got, mids, rows, codes)
     return pct, med
 

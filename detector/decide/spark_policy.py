@@ -11,10 +11,12 @@ rows are complete in one partition: the rows of an account in a cluster (a non-n
 and the pooled evidence (``_day_evidence``) group by; the others by account. Everything else
 apply_policy reads is the row's own (model score, volumes, hour entropy, conversation share,
 end users, the row's rule hits, its org id against the allow-lists). The rule hits (come to
-the driver from ``ruleset.evaluate_spark``) go back to the cluster as a DataFrame and join
-their account-day's row there, and, when an org is allow-listed, the accounts' org ids are
-computed on the executors and joined there too (``spark_requests.org_ids_frame``); the policy
-config and the allow-lists are pickled with the function.
+the driver from ``ruleset.evaluate_spark``) go back to the cluster as a scratch Parquet file
+read by URI (``lake.spark.sent_view``, in a hidden folder of the verdict folder, removed when
+the caller releases the rows) and join their account-day's row there, and, when an org is
+allow-listed, the accounts' org ids are computed on the executors and joined there too
+(``spark_requests.org_ids_frame``); the policy config and the allow-lists are pickled with the
+function.
 
 The result (:func:`verdict_frame`) is one compact row per account-day: the policy's verdict
 columns, the anomaly score and risk, and the few feature values the driver's later steps read
@@ -29,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -108,9 +111,13 @@ def hit_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _hits_frame(session: Any, hits: pd.DataFrame) -> Any:
+_HITS_SCHEMA = (f"account_id string, {_DAY} string, rule_name string, action string, "
+                "score double, shadow boolean")
+
+
+def _hits_frame(session: Any, settings: Settings, hits: pd.DataFrame, held: ExitStack) -> Any:
     """``hits`` (``ruleset.evaluate_spark``'s rows) as a Spark DataFrame, one row per account-day:
-    (account_id, _day, _hits)."""
+    (account_id, _day, _hits); the rows are sent by :func:`sent_frame` (view ``dg_dec_hits``)."""
     from pyspark.sql import functions as F
 
     table = pa.table({
@@ -123,10 +130,42 @@ def _hits_frame(session: Any, hits: pd.DataFrame) -> Any:
                           from_pandas=True),
         "shadow": pa.array(hits["shadow"].astype(bool).to_numpy()),
     })
-    df = session.createDataFrame(table, f"account_id string, {_DAY} string, rule_name string, "
-                                        "action string, score double, shadow boolean")
+    df = sent_frame(session, settings, held, "dg_dec_hits", table, _HITS_SCHEMA)
     return df.groupBy("account_id", _DAY).agg(
         F.collect_list(F.struct(*_HIT_FIELDS)).alias(_HITS))
+
+
+def sent_frame(session: Any, settings: Settings, held: ExitStack, view: str, table: pa.Table,
+               schema: str, day: str | None = None) -> Any:
+    """``table``'s rows as a Spark DataFrame of Spark DDL ``schema``: one scratch Parquet file
+    read by URI (``lake.spark.sent_view`` as ``view``) in a hidden folder of the verdict folder
+    (beside day ``day``'s folder, default: the smallest of a ``_day`` column, else 1970-01-01),
+    which verdict readers skip, kept until ``held`` closes; no rows: an empty frame."""
+    from detector.lake.spark import sent_view
+    from detector.verdicts.paths import verdict_path
+
+    if table.num_rows == 0:
+        return session.createDataFrame([], schema)
+    if day is None:
+        days = table.column(_DAY).to_pylist() if _DAY in table.column_names else []
+        day = min((d for d in days if d), default="1970-01-01")
+    held.enter_context(sent_view(session, settings, verdict_path(settings, day).parent,
+                                 view, table, schema))
+    return session.table(view)
+
+
+class Held:
+    """What :func:`verdict_frame`'s rows need while they are read: the model's broadcast and
+    the rule hits' scratch file; :meth:`unpersist` releases both (the scratch folder removed)."""
+
+    def __init__(self, broadcast: Any, held: ExitStack):
+        self.broadcast, self.held = broadcast, held
+
+    def unpersist(self) -> None:
+        try:
+            self.broadcast.unpersist()
+        finally:
+            self.held.close()
 
 
 def decide_view(settings: Settings, view: str, model: Any, hits: pd.DataFrame,
@@ -164,14 +203,29 @@ def verdict_frame(settings: Settings, view: str, model: Any, hits: pd.DataFrame,
     """(Spark DataFrame of the verdict rows of every row of the Spark temp view ``view``,
     decided on the executors (``apply_policy`` with ``hits``, ``cfg`` and the allow-lists;
     ``frame_risk``): the policy's columns, ``anomaly_score``, ``risk`` and the view's
-    :data:`DRIVER_COLUMNS` (as doubles), unordered; the model's broadcast, which the caller
-    unpersists once it has read the rows). ``partitions``: how many partitions the rows are
-    spread over (default: the session's parallelism)."""
-    from pyspark.sql import functions as F
-
+    :data:`DRIVER_COLUMNS` (as doubles), unordered; a :class:`Held` (the model's broadcast and
+    the rule hits' scratch file), which the caller unpersists once it has read the rows).
+    ``partitions``: how many partitions the rows are spread over (default: the session's
+    parallelism)."""
     from detector.lake.spark import spark_session
 
     session = spark_session(settings)
+    held = ExitStack()
+    try:
+        rows, broadcast = _verdict_rows(session, settings, view, model, hits, cfg,
+                                        allow_accounts, allow_orgs, partitions, held)
+    except BaseException:
+        held.close()
+        raise
+    return rows, Held(broadcast, held)
+
+
+def _verdict_rows(session: Any, settings: Settings, view: str, model: Any, hits: pd.DataFrame,
+                  cfg: PolicyConfig, allow_accounts: set[str], allow_orgs: set[str],
+                  partitions: int | None, held: ExitStack) -> tuple[Any, Any]:
+    """:func:`verdict_frame`'s rows and the model's broadcast; the hits' scratch file in ``held``."""
+    from pyspark.sql import functions as F
+
     table = session.table(f"`{view}`")
     present = set(table.columns)
     features = list(model.feature_names_in_)
@@ -185,7 +239,8 @@ def verdict_frame(settings: Settings, view: str, model: Any, hits: pd.DataFrame,
     # the matrix the model builds (estimator.to_matrix): each feature as a double, absent: null
     cols += [(F.col(f"`{f}`") if f in present else F.lit(None)).cast("double")
              .alias(f"{_FEATURE}{j}") for j, f in enumerate(features)]
-    rows = table.select(*cols).join(_hits_frame(session, hits), ["account_id", _DAY], "left")
+    rows = table.select(*cols).join(_hits_frame(session, settings, hits, held),
+                                    ["account_id", _DAY], "left")
     if allow_orgs:
         accounts = table.select(F.col("account_id").cast("string").alias("account_id"))
         orgs = spark_requests.org_ids_frame(settings, accounts.distinct())

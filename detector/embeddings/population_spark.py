@@ -5,9 +5,10 @@ Pass 1 (:mod:`detector.embeddings.distributed`) marks the population-sample cand
 ``reference_per_account`` rows per account, with their vectors) in its kept frame. When the
 model may be fitted (:func:`may_fit`), :func:`candidates` makes them the population sample on the
 executors, as :func:`batched.population_rows` does on the driver: blocked accounts out (a left
-anti join), one row per prompt hash (its first in the one-pass order: ``row_number`` over the
-hash ordered by ``account_id``, ``pos``; Spark orders strings by UTF-8 bytes, numpy by code
-points: the same order). The sample's size n is counted; a fit uses at most ``codebook_sample``
+anti join with them, sent as a scratch Parquet file: ``lake.spark.sent_view``), one row per
+prompt hash (its first in the one-pass order: ``row_number`` over the hash ordered by
+``account_id``, ``pos``; Spark orders strings by UTF-8 bytes, numpy by code points: the same
+order). The sample's size n is counted; a fit uses at most ``codebook_sample``
 rows, drawn by :func:`population.fit_rows` from n alone, so the driver draws them, the sample's
 keys are numbered in the one-pass order (``zipWithIndex``) and only the chosen rows, with their
 vectors, are collected (all n when ``n <= codebook_sample``). The reference and the MMD null are
@@ -30,6 +31,7 @@ from detector.embeddings.population import fit_rows, load_active
 if TYPE_CHECKING:
     from detector.embeddings.config import EmbeddingConfig
     from detector.embeddings.stage import CoverageStage, DayResult
+    from detector.settings import Settings
 
 
 def may_fit(stage: CoverageStage, refit: bool) -> bool:
@@ -47,25 +49,38 @@ def may_fit(stage: CoverageStage, refit: bool) -> bool:
     return False
 
 
-def candidates(session: Any, encoded: Any, blocked: set[str], config: EmbeddingConfig
-               ) -> tuple[pa.Table, int]:
+def candidates(session: Any, settings: Settings, date: str, encoded: Any, blocked: set[str],
+               config: EmbeddingConfig) -> tuple[pa.Table, int]:
     """(the population sample's rows a fit uses, with their vectors, in no order; the sample's
     size n): all n rows when ``n <= codebook_sample``, else the ``codebook_sample`` rows
-    :func:`population.fit_rows` chooses (see module doc)."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    :func:`population.fit_rows` chooses (see module doc). The blocked accounts reach the
+    executors as a scratch Parquet file (``lake.spark.sent_view``, view ``dg_pop_blocked``) in
+    a hidden folder beside ``date``'s coverage folder, removed before this returns."""
+    from detector.embeddings.stage import coverage_path
+    from detector.lake.spark import sent_view
 
     cand = encoded.filter("candidate").select("account_id", "pos", "prompt_hash", "vector")
     keys = cand.select("account_id", "pos", "prompt_hash")
-    if blocked:
-        drop = session.createDataFrame([(a,) for a in sorted(blocked)], "account_id string")
-        keys = keys.join(drop, "account_id", "left_anti")
+    if not blocked:
+        return _sample(session, cand, keys, config)
+    table = pa.table({"account_id": pa.array(sorted(blocked), pa.string())})
+    with sent_view(session, settings, coverage_path(settings, date).parent, "dg_pop_blocked",
+                   table, "account_id string"):
+        drop = session.table("dg_pop_blocked")
+        return _sample(session, cand, keys.join(drop, "account_id", "left_anti"), config)
+
+
+def _sample(session: Any, cand: Any, keys: Any, config: EmbeddingConfig) -> tuple[pa.Table, int]:
+    """:func:`candidates` of the candidate rows ``cand`` and their unblocked keys ``keys``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
     first = Window.partitionBy("prompt_hash").orderBy("account_id", "pos")
     keys = (keys.withColumn("_first", F.row_number().over(first)).filter("_first = 1")
             .select("account_id", "pos"))
     n = int(keys.count())
     chosen, _ = fit_rows(n, config)
-    if chosen is not None:
+    if chosen is not None:  # at most codebook_sample positions, in the closure
         wanted = frozenset(chosen.tolist())
         picked = (keys.orderBy("account_id", "pos").rdd.zipWithIndex()
                   .filter(lambda row_index: row_index[1] in wanted)
