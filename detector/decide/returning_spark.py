@@ -20,6 +20,7 @@ connection over what came back, unchanged:
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 import duckdb
@@ -28,6 +29,7 @@ import pyarrow as pa
 
 from detector.decide import spark_requests
 from detector.decide.returning_keys import keys_sql, shingle_keys_sql
+from detector.decide.spark_policy import sent_frame
 from detector.lake.db import lake_dates
 from detector.lake.spark import spark_session
 from detector.settings import Settings
@@ -52,16 +54,16 @@ class SparkKeys:
     def __init__(self, settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
         self.settings, self.con = settings, con
 
-    def _day(self, day: str, accounts: list[str] | None) -> bool:
-        """View :data:`VIEW` over ``day``'s requests (of ``accounts`` only, when given);
-        False when the day has no request file."""
+    def _day(self, day: str, accounts: list[str] | None, held: ExitStack) -> bool:
+        """View :data:`VIEW` over ``day``'s requests (of ``accounts`` only, when given, sent as
+        a scratch file kept until ``held`` closes); False when the day has no request file."""
         from pyspark.sql import functions as F
 
         frame = spark_requests.read_requests(self.settings, [day], COLUMNS)
         if frame is None:
             return False
         if accounts is not None:
-            wanted = spark_requests.accounts_frame(self.settings, accounts)
+            wanted = spark_requests.accounts_frame(self.settings, accounts, held, day)
             frame = frame.join(F.broadcast(wanted), "account_id", "left_semi")
         frame.createOrReplaceTempView(VIEW)
         return True
@@ -75,9 +77,10 @@ class SparkKeys:
         frame = spark_requests.read_requests(self.settings, [day], ["account_id"])
         if frame is None:
             return set()
-        wanted = spark_requests.accounts_frame(self.settings, accounts)
-        got = frame.join(F.broadcast(wanted), "account_id", "left_semi").distinct()
-        return set(got.toPandas()["account_id"])
+        with ExitStack() as held:
+            wanted = spark_requests.accounts_frame(self.settings, accounts, held, day)
+            got = frame.join(F.broadcast(wanted), "account_id", "left_semi").distinct()
+            return set(got.toPandas()["account_id"])
 
     def days_of(self, accounts: set[str], start: str, end: str) -> list[tuple[str, list[str]]]:
         """(day, those of ``accounts`` active that day) for the lake days in [start, end)."""
@@ -89,40 +92,50 @@ class SparkKeys:
         frame = spark_requests.read_requests(self.settings, days, ["account_id"], with_day=True)
         if frame is None:
             return []
-        wanted = spark_requests.accounts_frame(self.settings, accounts)
-        got = (frame.join(F.broadcast(wanted), "account_id", "left_semi")
-               .groupBy("day").agg(F.collect_set("account_id").alias("a")).toPandas())
+        with ExitStack() as held:
+            wanted = spark_requests.accounts_frame(self.settings, accounts, held, start)
+            got = (frame.join(F.broadcast(wanted), "account_id", "left_semi")
+                   .groupBy("day").agg(F.collect_set("account_id").alias("a")).toPandas())
         return [(str(d), sorted(a)) for d, a in zip(got["day"], got["a"], strict=True)]
 
     def keys(self, day: str, secret: str, accounts: list[str]) -> pd.DataFrame:
         """``returning_keys.day_keys`` of ``accounts`` on ``day`` (the scaffolds' popularity
         among those accounts, as there)."""
-        if not accounts or not self._day(day, accounts):
-            return _empty_keys()
-        return self._collect(self._exact(secret).unionByName(self._shingles(secret)))
+        with ExitStack() as held:
+            if not accounts or not self._day(day, accounts, held):
+                return _empty_keys()
+            return self._collect(self._exact(secret).unionByName(self._shingles(secret)))
 
     def today(self, day: str, secret: str, idx: pd.DataFrame, max_key_accounts: int,
               payment_max_accounts: int) -> pd.DataFrame:
         """The rows of ``returning_keys.day_keys(day)`` (every account) that the linking query
         over index rows ``idx`` reads (module docstring)."""
+        with ExitStack() as held:
+            if idx.empty or not self._day(day, None, held):
+                return _empty_keys()
+            return self._today(day, secret, idx, max_key_accounts, payment_max_accounts, held)
+
+    def _today(self, day: str, secret: str, idx: pd.DataFrame, max_key_accounts: int,
+               payment_max_accounts: int, held: ExitStack) -> pd.DataFrame:
+        """:meth:`today` over view :data:`VIEW`; the index keys sent as scratch files kept
+        until ``held`` closes."""
         from pyspark.sql import functions as F
 
-        if idx.empty or not self._day(day, None):
-            return _empty_keys()
         on = ["key_type", "key"]
-        exact_idx = self._index_keys(idx[idx["key_type"] != "shingle"])
+        exact_idx = self._index_keys(idx[idx["key_type"] != "shingle"], held, day, "dg_ret_exact")
         # each read twice below: computed once, kept on the executors until collected
         exact = self._exact(secret).join(F.broadcast(exact_idx), on, "left_semi").persist()
         shingles = self._shingles(secret).persist()
         try:
             cap = F.when(F.col("key_type") == "payment", F.lit(int(payment_max_accounts))) \
                 .otherwise(F.lit(int(max_key_accounts)))
-            held = (exact.groupBy(*on).agg(F.countDistinct("account_id").alias("m"))
-                    .where(F.col("m") <= cap).select(*on))
-            shingle_idx = self._index_keys(idx[idx["key_type"] == "shingle"])
+            capped = (exact.groupBy(*on).agg(F.countDistinct("account_id").alias("m"))
+                      .where(F.col("m") <= cap).select(*on))
+            shingle_idx = self._index_keys(idx[idx["key_type"] == "shingle"], held, day,
+                                           "dg_ret_shingle")
             sharing = (shingles.join(F.broadcast(shingle_idx), on, "left_semi")
                        .select("account_id").distinct())
-            return self._collect(exact.join(held, on, "left_semi").unionByName(
+            return self._collect(exact.join(capped, on, "left_semi").unionByName(
                 shingles.join(sharing, "account_id", "left_semi")))
         finally:
             exact.unpersist()
@@ -136,12 +149,15 @@ class SparkKeys:
         return spark_session(self.settings).sql(shingle_keys_sql(VIEW, secret, "spark")).select(
             *KEY_COLUMNS)
 
-    def _index_keys(self, idx: pd.DataFrame) -> Any:
-        """The distinct (key_type, key) of index rows ``idx`` as a Spark DataFrame."""
+    def _index_keys(self, idx: pd.DataFrame, held: ExitStack, day: str, view: str) -> Any:
+        """The distinct (key_type, key) of index rows ``idx`` as a Spark DataFrame: a scratch
+        Parquet file in a hidden folder of the verdict folder (``spark_policy.sent_frame``, view
+        ``view``) until ``held`` closes."""
         keys = idx[["key_type", "key"]].drop_duplicates()
         table = pa.table({c: pa.array(keys[c].astype(str).tolist(), pa.string())
                           for c in ("key_type", "key")})
-        return spark_session(self.settings).createDataFrame(table, "key_type string, key string")
+        return sent_frame(spark_session(self.settings), self.settings, held, view, table,
+                          "key_type string, key string", day)
 
     def _collect(self, frame: Any) -> pd.DataFrame:
         try:

@@ -7,13 +7,14 @@ there with a set of accounts (a Spark DataFrame); only per-account rows come bac
 - :func:`org_ids_frame`: each account's organisation, ``min(org_id)`` over every lake day (the
   DuckDB path's ``GROUP BY`` over the ``requests`` view, ``scoring.org_ids``), a DataFrame the
   policy joins on the executors (``spark_policy.decide_view``); nothing comes to the driver;
-- :func:`read_requests` / :func:`accounts_frame` (named accounts, joined as a broadcast
-  table): what ``returning_spark`` builds its key queries on.
+- :func:`read_requests` / :func:`accounts_frame` (named accounts, sent as a scratch Parquet
+  file and joined as a broadcast table): what ``returning_spark`` builds its key queries on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import ExitStack
 from functools import reduce
 from typing import Any
 
@@ -42,11 +43,20 @@ def read_requests(settings: Settings, days: list[str], columns: list[str],
     return reduce(lambda a, b: a.unionByName(b), parts)
 
 
-def accounts_frame(settings: Settings, accounts: Iterable[str]) -> Any:
-    """A one-column (account_id) Spark DataFrame of the distinct ``accounts``."""
+def accounts_frame(settings: Settings, accounts: Iterable[str], held: ExitStack | None = None,
+                   day: str | None = None, view: str = "dg_dec_accounts") -> Any:
+    """A one-column (account_id) Spark DataFrame of the distinct ``accounts``: with ``held``,
+    one scratch Parquet file in a hidden folder of the verdict folder beside ``day``'s, read by
+    URI (``spark_policy.sent_frame``, view ``view``) until ``held`` closes; without,
+    ``createDataFrame`` rows (a local relation in the plan)."""
     names = sorted({str(a) for a in accounts})
-    return spark_session(settings).createDataFrame(
-        pa.table({"account_id": pa.array(names, pa.string())}), "account_id string")
+    table = pa.table({"account_id": pa.array(names, pa.string())})
+    if held is None:
+        return spark_session(settings).createDataFrame(table, "account_id string")
+    from detector.decide.spark_policy import sent_frame
+
+    return sent_frame(spark_session(settings), settings, held, view, table, "account_id string",
+                      day)
 
 
 def org_ids_frame(settings: Settings, accounts: Any) -> Any | None:

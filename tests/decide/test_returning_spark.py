@@ -22,6 +22,7 @@ from detector.decide.scoring import org_ids
 from detector.lake.db import connect, open_duckdb
 from detector.lake.spark import spark_session
 from detector.settings import load_settings
+from detector.verdicts.paths import root as verdicts_root
 from tests.decide.test_returning import (
     D1,
     D3,
@@ -174,3 +175,36 @@ def test_org_ids_on_spark_are_duckdbs(tmp_path):
     got = frame[["account_id"]].merge(orgs, on="account_id", how="left")["org_id"]
     assert want == ["org-1", "org-2", None, "org-4", None, "org-1"]
     assert [None if pd.isna(o) else o for o in got] == want
+
+
+def test_named_accounts_and_index_keys_reach_the_plans_as_scratch_files(tmp_path, monkeypatch):
+    """The named accounts and the index keys the key queries join reach their plans as file
+    scans of scratch Parquet files in hidden folders of the verdict folder
+    (``spark_policy.sent_frame``), not as local relations; the folders are gone afterwards."""
+    rows = _scripted("old", D1, TOPICS[:6], **OLD) + _day3()
+    duck, spark, secret = _homes(tmp_path, rows)
+    on_spark = SparkKeys(spark, connect(spark))
+    frame, seen = type(spark_session(spark).range(0)), []
+    original = frame.toPandas
+    scratch = verdicts_root(spark)
+
+    def spy(self):
+        qe = self._jdf.queryExecution()
+        seen.append((qe.optimizedPlan().toString(), qe.executedPlan().toString(),
+                     [f for f in self.inputFiles() if "/.spark-" in f],
+                     len(list(scratch.glob(".spark-*")))))
+        return original(self)
+
+    monkeypatch.setattr(frame, "toPandas", spy)
+    idx = DuckKeys(connect(duck)).keys(D3, secret, ["tpl", "old"])
+    assert set(idx["key_type"]) >= {"shingle", "prefix"}
+    on_spark.keys(D3, secret, ["tpl", "misc0"])
+    on_spark.active(D3, {"tpl", "old"})
+    on_spark.days_of({"old", "tpl"}, "2026-10-01", "2026-11-30")
+    on_spark.today(D3, secret, idx, 20, 200)
+    assert len(seen) == 4
+    for optimized, plan, files, folders in seen:
+        assert "LocalRelation" not in optimized and "LocalTableScan" not in plan, plan
+        assert files and folders == len({f.rsplit("/", 2)[1] for f in files})
+    assert not list(scratch.glob(".*")) and not spark_session(spark).catalog.tableExists(
+        "dg_dec_accounts")
