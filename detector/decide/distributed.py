@@ -78,9 +78,7 @@ def _rows_frame(session: Any, settings: Settings, held: ExitStack, model: Any,
     cols.update({name: pa.array(matrix[:, j], from_pandas=True) for j, name in enumerate(features)})
     schema = ", ".join([f"{_POS} long", "account_id string", *(f"`{f}` double" for f in features)])
     parts = max(1, int(session.sparkContext.defaultParallelism))
-    first = pd.to_datetime(frame["date"].iloc[rows]).min() if "date" in frame else pd.NaT
-    sent = sent_frame(session, settings, held, "dg_dec_explain", pa.table(cols), schema,
-                      None if pd.isna(first) else first.strftime("%Y-%m-%d"))
+    sent = sent_frame(session, settings, held, "dg_dec_explain", pa.table(cols), schema)
     return sent.repartition(parts, "account_id")
 
 

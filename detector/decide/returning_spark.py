@@ -63,7 +63,7 @@ class SparkKeys:
         if frame is None:
             return False
         if accounts is not None:
-            wanted = spark_requests.accounts_frame(self.settings, accounts, held, day)
+            wanted = spark_requests.accounts_frame(self.settings, accounts, held)
             frame = frame.join(F.broadcast(wanted), "account_id", "left_semi")
         frame.createOrReplaceTempView(VIEW)
         return True
@@ -78,7 +78,7 @@ class SparkKeys:
         if frame is None:
             return set()
         with ExitStack() as held:
-            wanted = spark_requests.accounts_frame(self.settings, accounts, held, day)
+            wanted = spark_requests.accounts_frame(self.settings, accounts, held)
             got = frame.join(F.broadcast(wanted), "account_id", "left_semi").distinct()
             return set(got.toPandas()["account_id"])
 
@@ -93,7 +93,7 @@ class SparkKeys:
         if frame is None:
             return []
         with ExitStack() as held:
-            wanted = spark_requests.accounts_frame(self.settings, accounts, held, start)
+            wanted = spark_requests.accounts_frame(self.settings, accounts, held)
             got = (frame.join(F.broadcast(wanted), "account_id", "left_semi")
                    .groupBy("day").agg(F.collect_set("account_id").alias("a")).toPandas())
         return [(str(d), sorted(a)) for d, a in zip(got["day"], got["a"], strict=True)]
@@ -122,7 +122,7 @@ class SparkKeys:
         from pyspark.sql import functions as F
 
         on = ["key_type", "key"]
-        exact_idx = self._index_keys(idx[idx["key_type"] != "shingle"], held, day, "dg_ret_exact")
+        exact_idx = self._index_keys(idx[idx["key_type"] != "shingle"], held, "dg_ret_exact")
         # each read twice below: computed once, kept on the executors until collected
         exact = self._exact(secret).join(F.broadcast(exact_idx), on, "left_semi").persist()
         shingles = self._shingles(secret).persist()
@@ -131,7 +131,7 @@ class SparkKeys:
                 .otherwise(F.lit(int(max_key_accounts)))
             capped = (exact.groupBy(*on).agg(F.countDistinct("account_id").alias("m"))
                       .where(F.col("m") <= cap).select(*on))
-            shingle_idx = self._index_keys(idx[idx["key_type"] == "shingle"], held, day,
+            shingle_idx = self._index_keys(idx[idx["key_type"] == "shingle"], held,
                                            "dg_ret_shingle")
             sharing = (shingles.join(F.broadcast(shingle_idx), on, "left_semi")
                        .select("account_id").distinct())
@@ -149,7 +149,7 @@ class SparkKeys:
         return spark_session(self.settings).sql(shingle_keys_sql(VIEW, secret, "spark")).select(
             *KEY_COLUMNS)
 
-    def _index_keys(self, idx: pd.DataFrame, held: ExitStack, day: str, view: str) -> Any:
+    def _index_keys(self, idx: pd.DataFrame, held: ExitStack, view: str) -> Any:
         """The distinct (key_type, key) of index rows ``idx`` as a Spark DataFrame: a scratch
         Parquet file in a hidden folder of the verdict folder (``spark_policy.sent_frame``, view
         ``view``) until ``held`` closes."""
@@ -157,7 +157,7 @@ class SparkKeys:
         table = pa.table({c: pa.array(keys[c].astype(str).tolist(), pa.string())
                           for c in ("key_type", "key")})
         return sent_frame(spark_session(self.settings), self.settings, held, view, table,
-                          "key_type string, key string", day)
+                          "key_type string, key string")
 
     def _collect(self, frame: Any) -> pd.DataFrame:
         try:

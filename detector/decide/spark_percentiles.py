@@ -63,11 +63,9 @@ def view_day_ranks(settings: Settings, view: str, frame: pd.DataFrame, features:
     for j, f in enumerate(names):  # pd.to_numeric as float64, NaN -> null
         v = F.col(f"`{f}`").cast("double")
         cols.append(F.when(F.isnan(v), F.lit(None)).otherwise(v).alias(f"f{j}"))
-    first = days.iloc[rows].min()
     with ExitStack() as held:  # the keys: a scratch file in the verdict folder, gone on leaving
         picked = spark_policy.sent_frame(session, settings, held, "dg_dec_ranked", chosen,
-                                         "_pacc string, _dn long, _pos long",
-                                         None if pd.isna(first) else first.strftime("%Y-%m-%d"))
+                                         "_pacc string, _dn long, _pos long")
         wide = table.select(*cols).where(F.col(_DAY).isNotNull()).join(
             F.broadcast(picked), (F.col("_acc") == F.col("_pacc")) & (F.col(_DAY) == F.col("_dn")),
             "left").select(F.coalesce(F.col(_POS), F.lit(-1)).alias(_POS), _DAY,

@@ -136,21 +136,20 @@ def _hits_frame(session: Any, settings: Settings, hits: pd.DataFrame, held: Exit
 
 
 def sent_frame(session: Any, settings: Settings, held: ExitStack, view: str, table: pa.Table,
-               schema: str, day: str | None = None) -> Any:
+               schema: str) -> Any:
     """``table``'s rows as a Spark DataFrame of Spark DDL ``schema``: one scratch Parquet file
-    read by URI (``lake.spark.sent_view`` as ``view``) in a hidden folder of the verdict folder
-    (beside day ``day``'s folder, default: the smallest of a ``_day`` column, else 1970-01-01),
-    which verdict readers skip, kept until ``held`` closes; no rows: an empty frame."""
+    read by URI (``lake.spark.sent_view`` as ``view``) in a hidden ``.spark-*`` folder of the
+    verdict folder, which verdict readers skip, kept until ``held`` closes; no rows: an empty
+    frame."""
     from detector.lake.spark import sent_view
-    from detector.verdicts.paths import verdict_path
+    from detector.verdicts.paths import root
 
     if table.num_rows == 0:
         return session.createDataFrame([], schema)
-    if day is None:
-        days = table.column(_DAY).to_pylist() if _DAY in table.column_names else []
-        day = min((d for d in days if d), default="1970-01-01")
-    held.enter_context(sent_view(session, settings, verdict_path(settings, day).parent,
-                                 view, table, schema))
+    # sent_view makes its folder beside the date=D folder it is given: any D names the same
+    # place, the verdict folder itself
+    held.enter_context(sent_view(session, settings, root(settings) / "date=scratch", view,
+                                 table, schema))
     return session.table(view)
 
 

@@ -44,9 +44,9 @@ def read_requests(settings: Settings, days: list[str], columns: list[str],
 
 
 def accounts_frame(settings: Settings, accounts: Iterable[str], held: ExitStack | None = None,
-                   day: str | None = None, view: str = "dg_dec_accounts") -> Any:
+                   view: str = "dg_dec_accounts") -> Any:
     """A one-column (account_id) Spark DataFrame of the distinct ``accounts``: with ``held``,
-    one scratch Parquet file in a hidden folder of the verdict folder beside ``day``'s, read by
+    one scratch Parquet file in a hidden folder of the verdict folder, read by
     URI (``spark_policy.sent_frame``, view ``view``) until ``held`` closes; without,
     ``createDataFrame`` rows (a local relation in the plan)."""
     names = sorted({str(a) for a in accounts})
@@ -55,8 +55,7 @@ def accounts_frame(settings: Settings, accounts: Iterable[str], held: ExitStack 
         return spark_session(settings).createDataFrame(table, "account_id string")
     from detector.decide.spark_policy import sent_frame
 
-    return sent_frame(spark_session(settings), settings, held, view, table, "account_id string",
-                      day)
+    return sent_frame(spark_session(settings), settings, held, view, table, "account_id string")
 
 
 def org_ids_frame(settings: Settings, accounts: Any) -> Any | None:
