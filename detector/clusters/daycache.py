@@ -69,6 +69,9 @@ _DAY_COLUMNS = ("account_id", "ts", "client_ip", "ip_prefix", "user_agent",
 
 
 def cache_root(settings: Settings) -> Path:
+    """The cluster cache: a ``date=D`` folder per day (:func:`day_root`); the Spark engine's
+    scratch files go in hidden ``.spark-*`` folders here (``lake.spark.sent_view``), which
+    the ``date=*`` globs (:func:`prune`, the day readers) skip."""
     return store.clusters_root(settings) / "cache"
 
 
@@ -82,8 +85,7 @@ def cache_key(params: ClusterParams) -> str:
 
 
 def day_root(settings: Settings, day: str) -> Path:
-    """The day's cache folder (``date=D``, a folder per cache key inside); the Spark engine's
-    scratch files for the day go in a hidden folder beside it (``lake.spark.sent_view``)."""
+    """The day's cache folder (``date=D``, a folder per cache key inside)."""
     return cache_root(settings) / f"date={day}"
 
 

@@ -85,7 +85,7 @@ def cosine_query(spark: Any, settings: Settings, day: str, pairs: pd.DataFrame,
     table = pa.table({"src": pa.array(pairs["src"].astype(str).tolist(), pa.string()),
                       "dst": pa.array(pairs["dst"].astype(str).tolist(), pa.string())})
     _centroid_view(spark, settings, day)
-    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_emb_pairs", table,
+    with sent_view(spark, settings, daycache.cache_root(settings), "dg_emb_pairs", table,
                    "src string, dst string"):
         yield spark.sql(_JOIN_SQL).mapInArrow(Cosines(mean), _COS_SCHEMA)
 
@@ -147,7 +147,7 @@ def unit_centroids_of(spark: Any, settings: Settings, day: str, accounts: list[s
     if not accounts or mean is None or not _centroid_view(spark, settings, day):
         return {}
     wanted = pa.table({"account_id": pa.array(sorted(set(accounts)), pa.string())})
-    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_emb_wanted", wanted,
+    with sent_view(spark, settings, daycache.cache_root(settings), "dg_emb_wanted", wanted,
                    "account_id string"):
         got = spark.sql("SELECT c.account_id, c.centroid FROM dg_emb_centroids c "
                         "LEFT SEMI JOIN dg_emb_wanted w ON c.account_id = w.account_id "

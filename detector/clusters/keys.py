@@ -45,7 +45,7 @@ def key_rows_sql(key_sql: str, star: bool = False) -> str:
 def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap: int,
               weigh: str = "popularity", normalize: bool = False,
               min_weight: float = 0.0, spark: Any = None,
-              scratch: tuple[Settings, str] | None = None) -> pd.DataFrame:
+              scratch: Settings | None = None) -> pd.DataFrame:
     """Pairs of accounts sharing a key of ``key_sql`` (columns key, slot, account_id, factor).
 
     Two accounts share a key when both hold it in the same ``slot`` (an hour for addresses,
@@ -62,8 +62,8 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
     keeps the three least popular shared keys.
 
     With ``spark`` (a SparkSession) the key rows are read here and the pairing runs on the
-    cluster (``detector.clusters.spark_sql``), giving the same pairs; with ``scratch``
-    (settings, day) the rows reach it as a scratch file beside the day's cluster cache
+    cluster (``detector.clusters.spark_sql``), giving the same pairs; with ``scratch`` (the
+    home's settings) the rows reach it as a scratch file in the home's cluster cache
     (``spark_sql._view``).
     """
     if spark is not None:
@@ -105,7 +105,7 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
 
 def star_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str,
                cap: int, spark: Any = None,
-               scratch: tuple[Settings, str] | None = None) -> pd.DataFrame:
+               scratch: Settings | None = None) -> pd.DataFrame:
     """Star edges for keys held by more than ``cap`` accounts: each member to one hub.
 
     Used for payment instruments, where sharing stays strong evidence however many accounts

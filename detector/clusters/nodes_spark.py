@@ -14,7 +14,7 @@ every active account, cluster columns joined). Both grow with accounts. Here:
 - The driver receives only the count of active accounts (the summary's ``accounts``) and the
   rows of named accounts (:meth:`DayNodes.rows_of`: the clustered ones, for
   ``features.cluster_table``): small by construction. The names are sent as a scratch file
-  beside the day's cluster cache (``lake.spark.sent_view``: a file scan in the plan, not rows).
+  in the home's cluster cache (``lake.spark.sent_view``: a file scan in the plan, not rows).
 - :meth:`DayNodes.volumes`: ``features.volume_table`` (per cluster: the day's requests, tokens,
   distinct prompts and addresses of its members) over the day's request files, the members
   sent as the names are and broadcast; one row per cluster comes back (on DuckDB the driver
@@ -93,10 +93,10 @@ class DayNodes:
 
     @contextmanager
     def _sent(self, view: str, table: pa.Table, schema: str) -> Iterator[Any]:
-        """A Spark DataFrame of ``table``'s rows sent as a scratch file beside the day's cluster
+        """A Spark DataFrame of ``table``'s rows sent as a scratch file in the home's cluster
         cache (``sent_view``: a file scan in the plan); it can be read inside the block only."""
-        with sent_view(self.spark, self.settings, daycache.day_root(self.settings, self.day),
-                       view, table, schema):
+        with sent_view(self.spark, self.settings, daycache.cache_root(self.settings), view,
+                       table, schema):
             yield self.spark.table(view)
 
     def rows_of(self, accounts: list[str]) -> pd.DataFrame:

@@ -186,13 +186,13 @@ def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     edges_parts.clear()  # each frame is held once: the parts, then the typed edges, then the best
     n_typed = len(edges)
     if spark is not None:  # strongest edges and pair scores on the cluster, the same rows
-        best, pairs = scoring_spark.score(spark, settings, day, edges, params)
+        best, pairs = scoring_spark.score(spark, settings, edges, params)
         del edges
     else:
         best = best_edges(edges)
         del edges
         pairs = score_pairs(best, params)
-    groups = communities(build_graph(pairs), params, _components(spark, pairs, settings, day))
+    groups = communities(build_graph(pairs), params, _components(spark, pairs, settings))
     timings["graph_s"] = round(time.perf_counter() - t, 2)
     sweep = None
     if params.sweep_enabled:  # set-level search over the longest window (still open)
@@ -238,10 +238,9 @@ def _cluster_day(con: duckdb.DuckDBPyConnection, settings: Settings, day: str,
     return summary
 
 
-def _components(spark: Any, pairs: pd.DataFrame, settings: Settings,
-                day: str) -> list[set[str]] | None:
+def _components(spark: Any, pairs: pd.DataFrame, settings: Settings) -> list[set[str]] | None:
     """Connected components of the linked pairs on the Spark cluster (sent as a scratch file
-    beside ``day``'s cluster cache, rounds checkpointed to ``spark_sql.checkpoint_dir``); None
+    in the home's cluster cache, rounds checkpointed to ``spark_sql.checkpoint_dir``); None
     without one (the graph's own, in process)."""
     if spark is None:
         return None
@@ -249,7 +248,7 @@ def _components(spark: Any, pairs: pd.DataFrame, settings: Settings,
     return spark_sql.components(spark, linked["src"].astype(str).tolist(),
                                 linked["dst"].astype(str).tolist(),
                                 checkpoint=spark_sql.checkpoint_dir(settings),
-                                scratch=(settings, day))
+                                scratch=settings)
 
 
 def _stored_edges(best: pd.DataFrame, pairs: pd.DataFrame, params: ClusterParams) -> pd.DataFrame:

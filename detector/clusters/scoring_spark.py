@@ -73,10 +73,10 @@ def score_sql(p: ClusterParams) -> str:
 
 
 @contextmanager
-def score_query(spark: Any, settings: Settings, day: str, edges: pd.DataFrame,
+def score_query(spark: Any, settings: Settings, edges: pd.DataFrame,
                 p: ClusterParams) -> Iterator[Any]:
     """The Spark DataFrame of :func:`score_sql` over ``edges`` (their row numbers as ``rid``;
-    sent by ``sent_view`` as view ``dg_sc_edges``, the scratch folder beside ``day``'s cluster
+    sent by ``sent_view`` as view ``dg_sc_edges``, the scratch folder in the home's cluster
     cache); it can be run inside the block only."""
     table = pa.table({
         "rid": pa.array(np.arange(len(edges), dtype=np.int64)),
@@ -85,20 +85,20 @@ def score_query(spark: Any, settings: Settings, day: str, edges: pd.DataFrame,
         "edge_type": pa.array(edges["edge_type"].astype(str).tolist(), pa.string()),
         "window": pa.array(edges["window"].astype(str).tolist(), pa.string()),
         "weight": pa.array(edges["weight"].to_numpy(dtype=np.float64), pa.float64())})
-    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_sc_edges", table,
+    with sent_view(spark, settings, daycache.cache_root(settings), "dg_sc_edges", table,
                    _EDGES_SCHEMA):
         yield spark.sql(score_sql(p))
 
 
-def score(spark: Any, settings: Settings, day: str, edges: pd.DataFrame,
+def score(spark: Any, settings: Settings, edges: pd.DataFrame,
           p: ClusterParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(best, pairs): ``scoring.best_edges(edges)`` (in the edges' order) and
     ``scoring.score_pairs`` of it (sorted by src, dst, as the driver's), computed on the
-    cluster; ``day``'s cluster cache holds the edges' scratch file meanwhile."""
+    cluster; the home's cluster cache holds the edges' scratch file meanwhile."""
     if edges.empty:
         best = best_edges(edges)
         return best, score_pairs(best, p)
-    with score_query(spark, settings, day, edges, p) as query:
+    with score_query(spark, settings, edges, p) as query:
         got = query.toArrow()
     rids = np.sort(got.column("rids").combine_chunks().flatten().to_numpy())
     best = edges.iloc[rids].reset_index(drop=True)

@@ -5,8 +5,8 @@ connected components, in Spark SQL.
   popular-key cap, weights, floor and evidence JSON), over key rows built on the executors from
   the day caches (a Spark DataFrame: ``detector.clusters.keys_spark``) or sent from the driver
   (an Arrow table: the raw window's key rows without the caches, written as a scratch file
-  the executors read, ``lake.spark.sent_view``, when the caller names the home and the day;
-  rows in the plan otherwise). The self-join inside each key group, which costs m^2 / 2
+  the executors read, ``lake.spark.sent_view``, when the caller names the home; rows in the
+  plan otherwise). The self-join inside each key group, which costs m^2 / 2
   pairs for a key of m accounts, runs on the executors.
 - :func:`components`: connected components of the linked pairs (sent as the key rows are) by
   iterative min-label propagation (each account takes the smallest label among itself and its
@@ -43,10 +43,10 @@ def session(settings: Settings) -> Any:
     return spark_session(settings)
 
 
-#: Where rows sent from the driver go: (settings, day), the scratch folder beside ``day``'s
-#: cluster cache (``lake.spark.sent_view``); None (a caller without a home) sends them with
+#: Where rows sent from the driver go: the settings of the home whose cluster cache holds the
+#: scratch folder (``lake.spark.sent_view``); None (a caller without a home) sends them with
 #: ``createDataFrame``, rows in the plan.
-Scratch = tuple[Settings, str] | None
+Scratch = Settings | None
 
 
 @contextlib.contextmanager
@@ -57,8 +57,7 @@ def _view(spark: Any, name: str, rows: pa.Table | Any, schema: str,
     ``scratch`` (a file scan in the plan, the file removed on leaving), else with
     ``createDataFrame``."""
     if isinstance(rows, pa.Table) and scratch is not None:
-        settings, day = scratch
-        with sent_view(spark, settings, daycache.day_root(settings, day), name, rows, schema):
+        with sent_view(spark, scratch, daycache.cache_root(scratch), name, rows, schema):
             yield
         return
     if isinstance(rows, pa.Table):

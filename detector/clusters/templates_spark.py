@@ -186,11 +186,11 @@ def scaffold_sets_of(spark: Any, settings: Settings, day: str, days: int, accoun
     """Account -> sorted scaffold set (int64 array) in the window of ``days`` days ending on
     ``day``, for those of ``accounts`` that have one (the popularity rule still counts every
     account of the window), computed on the cluster from the day caches; the names are sent as
-    a scratch file beside ``day``'s cluster cache (``sent_view``)."""
+    a scratch file in the home's cluster cache (``sent_view``)."""
     if not accounts or not _window_views(spark, settings, day, days, p):
         return {}
     wanted = pa.table({"account_id": pa.array(sorted(set(accounts)), pa.string())})
-    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_tpl_wanted", wanted,
+    with sent_view(spark, settings, daycache.cache_root(settings), "dg_tpl_wanted", wanted,
                    "account_id string"):
         got = spark.sql(f"SELECT * FROM ({_sets_sql(p.template_sample, p.max_key_accounts)}) s "
                         "LEFT SEMI JOIN dg_tpl_wanted w ON s.account_id = w.account_id"

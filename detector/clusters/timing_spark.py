@@ -135,7 +135,7 @@ def pair_stats(spark: Any, settings: Settings, day: str, days: int, cands: pd.Da
     _minutes_view(spark, settings, day, days, p)
     table = pa.table({"src": pa.array(cands["src"].astype(str).tolist(), pa.string()),
                       "dst": pa.array(cands["dst"].astype(str).tolist(), pa.string())})
-    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_tm_pairs", table,
+    with sent_view(spark, settings, daycache.cache_root(settings), "dg_tm_pairs", table,
                    "src string, dst string"):
         yield spark.sql(_stats_sql(p, window_start(day, days), days * 1440))
 
@@ -174,7 +174,7 @@ def minute_rows(spark: Any, settings: Settings, day: str, days: int, p: ClusterP
         return MinuteMatrix.from_counts(counts, start, n_minutes)
     _minutes_view(spark, settings, day, days, p)
     table = pa.table({"account_id": pa.array(accounts, pa.string())})
-    with sent_view(spark, settings, daycache.day_root(settings, day), "dg_tm_accounts", table,
+    with sent_view(spark, settings, daycache.cache_root(settings), "dg_tm_accounts", table,
                    "account_id string"):
         counts = spark.sql("""
             SELECT account_id, minute, sum(c) AS c FROM dg_tm_minutes m

@@ -125,12 +125,12 @@ WIN_KEY_TABLES = {name: f"win_{name}" for name in ("payment", "ip", "prefix", "p
 
 def key_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams,
               cached: bool = False, spark: Any = None,
-              scratch: tuple[Settings, str] | None = None) -> list[pd.DataFrame]:
+              scratch: Settings | None = None) -> list[pd.DataFrame]:
     """Payment, address, prefix and client-fingerprint edges of the open window (from the
     raw table ``win``, or with ``cached`` from the ``win_*`` tables and views of ``daycache``); with
     ``spark`` (a SparkSession) the key rows are read here and the pairing runs on the cluster
-    (``keys.key_pairs``, the rows sent as a scratch file of ``scratch``: (settings, day); with
-    the day caches on Spark, ``keys_spark.key_edges`` instead)."""
+    (``keys.key_pairs``, the rows sent as a scratch file in the cluster cache of ``scratch``,
+    the home's settings; with the day caches on Spark, ``keys_spark.key_edges`` instead)."""
     out = []
     for edge_type, sql, kw in key_specs(p, WIN_KEY_TABLES if cached else None):
         kw = dict(kw)
@@ -323,8 +323,7 @@ def window_edges(con: duckdb.DuckDBPyConnection, p: ClusterParams, day: str, day
         parts = keys_spark.key_edges(spark, settings, day, days, p,
                                      key_specs(p, keys_spark.VIEWS))
     else:
-        parts = key_edges(con, p, cached, spark,
-                          (settings, day) if settings is not None else None)
+        parts = key_edges(con, p, cached, spark, settings)
     clock.lap("keys")
     parts.append(_template_edges(con, p, ctx, clock, day, settings if cached else None, spark))
     if days == 1:

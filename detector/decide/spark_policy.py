@@ -146,10 +146,7 @@ def sent_frame(session: Any, settings: Settings, held: ExitStack, view: str, tab
 
     if table.num_rows == 0:
         return session.createDataFrame([], schema)
-    # sent_view makes its folder beside the date=D folder it is given: any D names the same
-    # place, the verdict folder itself
-    held.enter_context(sent_view(session, settings, root(settings) / "date=scratch", view,
-                                 table, schema))
+    held.enter_context(sent_view(session, settings, root(settings), view, table, schema))
     return session.table(view)
 
 

@@ -293,8 +293,8 @@ def run_day_spark(stage: CoverageStage, date: str, blocked: set[str], refit: boo
         t0 = time.perf_counter()
         if encoded is not None:  # the first action encodes and keeps every partition
             if population_spark.may_fit(stage, refit):
-                cand, n_pop = population_spark.candidates(session, stage.settings, date,
-                                                             encoded, blocked, cfg)
+                cand, n_pop = population_spark.candidates(session, stage.settings, encoded,
+                                                             blocked, cfg)
             res.unique_prompts = int(encoded.select("prompt_hash").distinct().count())
         seconds["embed"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -18,6 +18,11 @@ def cache_root(settings: Settings) -> Path:
     return embeddings_root(settings) / "cache"
 
 
+def centroids_root(settings: Settings) -> Path:
+    """The centroids: a ``date=D`` folder per day (:func:`centroids_path`)."""
+    return embeddings_root(settings) / "centroids"
+
+
 def centroids_path(settings: Settings, day: str) -> Path:
     """Per-account centroids of ``day`` (the file may not exist)."""
-    return embeddings_root(settings) / "centroids" / f"date={day}" / "part-0.parquet"
+    return centroids_root(settings) / f"date={day}" / "part-0.parquet"

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from detector.embeddings.batched import population_rows
 from detector.embeddings.cache import vectors_from_arrow
-from detector.embeddings.paths import centroids_path
+from detector.embeddings.paths import centroids_root
 from detector.embeddings.population import fit_rows, load_active
 
 if TYPE_CHECKING:
@@ -50,14 +50,14 @@ def may_fit(stage: CoverageStage, refit: bool) -> bool:
     return False
 
 
-def candidates(session: Any, settings: Settings, date: str, encoded: Any, blocked: set[str],
+def candidates(session: Any, settings: Settings, encoded: Any, blocked: set[str],
                config: EmbeddingConfig) -> tuple[pa.Table, int]:
     """(the population sample's rows a fit uses, with their vectors, in no order; the sample's
     size n): all n rows when ``n <= codebook_sample``, else the ``codebook_sample`` rows
     :func:`population.fit_rows` chooses (see module doc). The blocked accounts reach the
     executors as a scratch Parquet file (``lake.spark.sent_view``, view ``dg_pop_blocked``) in
-    a hidden folder beside ``date``'s centroid folder (not under ``features/``, whose DuckDB
-    views read every ``.parquet`` file), removed before this returns."""
+    a hidden folder of the centroids folder (``paths.centroids_root``; not under ``features/``,
+    whose DuckDB views read every ``.parquet`` file), removed before this returns."""
     from detector.lake.spark import sent_view
 
     cand = encoded.filter("candidate").select("account_id", "pos", "prompt_hash", "vector")
@@ -65,8 +65,8 @@ def candidates(session: Any, settings: Settings, date: str, encoded: Any, blocke
     if not blocked:
         return _sample(session, cand, keys, config)
     table = pa.table({"account_id": pa.array(sorted(blocked), pa.string())})
-    with sent_view(session, settings, centroids_path(settings, date).parent, "dg_pop_blocked",
-                   table, "account_id string"):
+    with sent_view(session, settings, centroids_root(settings), "dg_pop_blocked", table,
+                   "account_id string"):
         drop = session.table("dg_pop_blocked")
         return _sample(session, cand, keys.join(drop, "account_id", "left_anti"), config)
 

@@ -86,14 +86,26 @@ def write_parquet_atomic(target: Path, table: pa.Table, compression: str = "zstd
         pq.write_table(table, tmp, compression=compression, **options)
 
 
-def hidden_folder(target: Path) -> Path:
-    """A fresh hidden folder (``.spark-<hex>``) beside ``target``'s ``date=D`` folder, which
-    date-partition readers and pruning skip: where executors write a file that
-    :func:`move_into_place` then moves onto ``target``, or where the driver leaves a scratch
-    file for the executors to read (``lake.spark.sent_view``); its user removes it."""
-    folder = Path(target).parent.parent / f".spark-{uuid.uuid4().hex}"
+#: How the hidden folders of :func:`scratch_folder` begin: Spark scratch, disposable (a crashed
+#: run may leave one behind).
+SCRATCH_PREFIX = ".spark-"
+
+
+def scratch_folder(store: Path) -> Path:
+    """A fresh hidden folder (``.spark-<hex>``) in ``store``, a folder of ``date=D`` folders:
+    date-partition readers (``date=*`` globs) and pruning skip it. Where the driver leaves a
+    scratch file for the executors to read (``lake.spark.sent_view``), or executors write files
+    (:func:`hidden_folder`); its user removes it. Not for a folder a DuckDB view reads with
+    ``**/*.parquet`` (``lake.db.register_parquet_view``): that glob reads hidden folders too."""
+    folder = Path(store) / f"{SCRATCH_PREFIX}{uuid.uuid4().hex}"
     folder.mkdir(parents=True)
     return folder
+
+
+def hidden_folder(target: Path) -> Path:
+    """:func:`scratch_folder` beside ``target``'s ``date=D`` folder: where executors write a
+    file that :func:`move_into_place` then moves onto ``target``."""
+    return scratch_folder(Path(target).parent.parent)
 
 
 def move_into_place(part: Path, target: Path, what: str) -> None:

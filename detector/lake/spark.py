@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from detector.errors import ConfigError
-from detector.lake.io import hidden_folder, write_parquet_atomic
+from detector.lake.io import scratch_folder, write_parquet_atomic
 from detector.settings import Settings
 
 #: Spark conf the feature queries need (UTC, exact arithmetic, Arrow transfers) and small-machine
@@ -96,16 +96,16 @@ def spark_path(settings: Settings, path: Path) -> str:
 
 
 @contextmanager
-def sent_view(spark: Any, settings: Settings, day_folder: Path, view: str, table: pa.Table,
+def sent_view(spark: Any, settings: Settings, store: Path, view: str, table: pa.Table,
               schema: str) -> Iterator[None]:
     """Temp view ``view`` of ``table``'s rows (Spark DDL ``schema``), sent to the cluster once:
-    one Parquet file in a fresh hidden folder beside ``day_folder`` (a ``date=D`` folder; the
-    scratch folder is ``.spark-*`` in its parent, which date-partition readers skip), read by
-    URI (:func:`spark_path`), so the query plans hold a file scan. ``createDataFrame`` would
-    put the rows in the plan, a local relation the optimizer copies at each reference, in the
-    driver's heap. The folder must be on storage the executors share. The view is dropped and
+    one Parquet file in a fresh hidden ``.spark-*`` folder of ``store`` (a folder of ``date=D``
+    folders, whose date-partition readers skip it: ``lake.io.scratch_folder``), read by URI
+    (:func:`spark_path`), so the query plans hold a file scan. ``createDataFrame`` would put
+    the rows in the plan, a local relation the optimizer copies at each reference, in the
+    driver's heap. ``store`` must be on storage the executors share. The view is dropped and
     the folder removed on leaving, also on error."""
-    folder = hidden_folder(Path(day_folder) / f"{view}.parquet")
+    folder = scratch_folder(store)
     try:
         path = folder / f"{view}.parquet"
         write_parquet_atomic(path, table)

@@ -102,7 +102,7 @@ def test_every_cosine_is_the_drivers_float32(home):
 
 def test_pairs_reach_the_plan_as_a_file_scan_and_the_scratch_goes(home):
     """The pairs (and the clustered accounts of ``unit_centroids_of``) are read from a scratch
-    Parquet file beside the day's cluster cache, not copied into the plan as a local relation;
+    Parquet file in the home's cluster cache, not copied into the plan as a local relation;
     the scratch folder and the view are gone after the query and when the block fails."""
     from detector.lake.spark import spark_session
 

@@ -22,7 +22,6 @@ from tests.spark_support import spark_marks
 pytestmark = spark_marks(pytest.mark.timeout(300))
 
 PARAMS = ClusterParams()
-DAY = "2026-11-28"
 
 
 def _edges(n_pairs: int = 400, seed: int = 5) -> pd.DataFrame:
@@ -68,7 +67,7 @@ def test_pair_scores_on_spark_equal_the_drivers(spark, settings):
     edges = _edges()
     want_best = best_edges(edges)
     want = score_pairs(want_best, PARAMS)
-    best, pairs = scoring_spark.score(spark, settings, DAY, edges, PARAMS)
+    best, pairs = scoring_spark.score(spark, settings, edges, PARAMS)
     # the data reach every rule: ties, payment links, corroborated links, unlinked pairs
     ties = edges.duplicated(["src", "dst", "edge_type", "weight"], keep=False)
     assert ties.sum() > 50 and len(want_best) < len(edges)
@@ -83,11 +82,11 @@ def test_pair_scores_on_spark_equal_the_drivers(spark, settings):
 
 
 def test_edges_reach_the_plan_as_a_file_scan_and_the_scratch_goes(spark, settings):
-    """The edges are read from a scratch Parquet file beside the day's cluster cache, not
+    """The edges are read from a scratch Parquet file in the home's cluster cache, not
     copied into the plan as a local relation; the scratch folder and the view are gone after
     the query, after ``score`` and when the block fails."""
     edges, root = _edges(n_pairs=30), daycache.cache_root(settings)
-    with scoring_spark.score_query(spark, settings, DAY, edges, PARAMS) as query:
+    with scoring_spark.score_query(spark, settings, edges, PARAMS) as query:
         qe = query._jdf.queryExecution()
         optimized, plan = qe.optimizedPlan().toString(), qe.executedPlan().toString()
         (scratch,) = root.glob(".spark-*")
@@ -96,17 +95,17 @@ def test_edges_reach_the_plan_as_a_file_scan_and_the_scratch_goes(spark, setting
     assert "LocalRelation" not in optimized and "LocalTableScan" not in plan, plan
     assert not scratch.exists() and not spark.catalog.tableExists("dg_sc_edges")
 
-    best, pairs = scoring_spark.score(spark, settings, DAY, edges, PARAMS)
+    best, pairs = scoring_spark.score(spark, settings, edges, PARAMS)
     assert len(pairs) == 30 and not list(root.glob(".spark-*"))
 
     with (pytest.raises(RuntimeError, match="boom"),
-          scoring_spark.score_query(spark, settings, DAY, edges, PARAMS)):
+          scoring_spark.score_query(spark, settings, edges, PARAMS)):
         raise RuntimeError("boom")
     assert not list(root.glob(".spark-*")) and not spark.catalog.tableExists("dg_sc_edges")
 
 
 def test_no_edges_ask_nothing_of_spark(settings):
     empty = _edges().iloc[:0]
-    best, pairs = scoring_spark.score(None, settings, DAY, empty, PARAMS)  # no session
+    best, pairs = scoring_spark.score(None, settings, empty, PARAMS)  # no session
     assert best.empty and pairs.empty
     assert list(pairs.columns) == list(score_pairs(empty, PARAMS).columns)

@@ -1,5 +1,5 @@
 """Rows the clusters stage sends from the driver to Spark (``local[1]``) reach the query plans as
-a file scan of a scratch Parquet file beside the day's cluster cache (``lake.spark.sent_view``),
+a file scan of a scratch Parquet file in the home's cluster cache (``lake.spark.sent_view``),
 not as a local relation: the clustered accounts whose scaffold sets are fetched
 (``templates_spark.scaffold_sets_of``) and whose node rows are fetched
 (``nodes_spark.DayNodes.rows_of``), the cluster members of the day volumes (``volumes``), the raw
@@ -138,7 +138,7 @@ def _key_pairs(spark, home):
     sql = "SELECT key, slot, account_id, factor FROM t"
     kw = {"normalize": True, "min_weight": 0.2}
     want = keys.key_pairs(con, "ip", sql, 6, **kw)
-    got = keys.key_pairs(con, "ip", sql, 6, spark=spark, scratch=(home[0], DAY), **kw)
+    got = keys.key_pairs(con, "ip", sql, 6, spark=spark, scratch=home[0], **kw)
     assert len(want) > 0
     pd.testing.assert_frame_equal(_sorted(got), _sorted(want), check_exact=True)
 
@@ -147,7 +147,7 @@ def _star_pairs(spark, home):
     con = _key_rows()
     sql = "SELECT key, account_id FROM t"
     want = keys.star_pairs(con, "payment", sql, 3)
-    got = keys.star_pairs(con, "payment", sql, 3, spark=spark, scratch=(home[0], DAY))
+    got = keys.star_pairs(con, "payment", sql, 3, spark=spark, scratch=home[0])
     assert len(want) > 0
     pd.testing.assert_frame_equal(_sorted(got), _sorted(want), check_exact=True)
 
@@ -158,7 +158,7 @@ def _components(spark, home):
     dst = [f"n{rng.integers(0, 300)}" for _ in range(200)]
     chain = [f"c{i:02d}" for i in range(12)]  # a long path: labels travel 11 hops
     src, dst = src + chain[1:], dst + chain[:-1]
-    got = spark_sql.components(spark, src, dst, scratch=(home[0], DAY))
+    got = spark_sql.components(spark, src, dst, scratch=home[0])
     g = nx.Graph()
     g.add_edges_from(zip(src, dst, strict=True))
     assert sorted(map(sorted, got)) == sorted(map(sorted, nx.connected_components(g)))

@@ -1,5 +1,5 @@
 """The blocked accounts reach the population sample's query on Spark (``local[1]``) as a file
-scan of a scratch Parquet file in a hidden folder beside the day's centroid folder
+scan of a scratch Parquet file in a hidden folder of the centroids folder
 (``population_spark.candidates``, ``lake.spark.sent_view``), not as a local relation; the
 folder and the view are gone afterwards, also when the query fails. The population itself is
 compared with the driver's in ``test_distributed.py``.
@@ -16,7 +16,7 @@ import pytest
 
 from detector.embeddings import population_spark
 from detector.embeddings.config import EmbeddingConfig
-from detector.embeddings.paths import centroids_path
+from detector.embeddings.paths import centroids_root
 from detector.embeddings.stage import coverage_path
 from detector.settings import load_settings
 from tests.spark_support import spark_marks
@@ -65,12 +65,12 @@ def seen(spark, monkeypatch):
 
 
 def _scratch(s) -> list:
-    return list(centroids_path(s, DAY).parent.parent.glob(".spark-*"))
+    return list(centroids_root(s).glob(".spark-*"))
 
 
 def test_blocked_accounts_reach_the_plan_as_a_file_scan_and_the_scratch_goes(spark, seen):
     session, s, encoded = spark
-    got, n = population_spark.candidates(session, s, DAY, encoded, BLOCKED, EmbeddingConfig())
+    got, n = population_spark.candidates(session, s, encoded, BLOCKED, EmbeddingConfig())
     ((optimized, plan, files, (scratch,)),) = seen
     assert not any(f.startswith(coverage_path(s, DAY).parent.parent.as_uri()) for f in files)
     assert (scratch / "dg_pop_blocked.parquet").as_uri() in files
@@ -88,5 +88,5 @@ def test_a_failed_query_leaves_no_scratch(spark, monkeypatch):
 
     monkeypatch.setattr(type(session.range(0)), "toArrow", fail)
     with pytest.raises(RuntimeError, match="boom"):
-        population_spark.candidates(session, s, DAY, encoded, BLOCKED, EmbeddingConfig())
+        population_spark.candidates(session, s, encoded, BLOCKED, EmbeddingConfig())
     assert not _scratch(s) and not session.catalog.tableExists("dg_pop_blocked")

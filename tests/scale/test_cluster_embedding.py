@@ -42,7 +42,7 @@ def test_centroid_edges_and_pair_scores_on_cluster_equal_the_drivers(settings):
 
     edges = _edges()
     want_best = best_edges(edges)
-    best, pairs = scoring_spark.score(spark, settings, DAY, edges, PARAMS)
+    best, pairs = scoring_spark.score(spark, settings, edges, PARAMS)
     pd.testing.assert_frame_equal(pairs, score_pairs(want_best, PARAMS), check_exact=True)
     order = ["src", "dst", "edge_type"]
     pd.testing.assert_frame_equal(best.sort_values(order, ignore_index=True),
