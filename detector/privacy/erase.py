@@ -11,6 +11,8 @@ What goes (each file rewritten atomically, ``write_parquet_atomic`` / ``write_te
   edges: features, partials, coverage, centroids, cluster members and edges with their raw IPs
   and payment fingerprints, campaign files, verdicts, the returning-actor index); the id inside
   other rows' JSON evidence (``*_json``, ``evidence``) is replaced by the pseudonym;
+* leftover Spark scratch folders (``.spark-*``) under those stores and the embedding cache,
+  deleted whole (disposable; they may hold any account's rows);
 * JSON files under ``clusters/`` and text reports under ``reports/`` (the id replaced by the
   pseudonym), signed exports re-written from the erased verdicts;
 * the case store: account id replaced by the pseudonym and free text (notes, reasons) blanked
@@ -49,6 +51,12 @@ from detector import verdicts
 from detector.embeddings.paths import cache_root
 from detector.ingest.held import erase_held
 from detector.lake.io import write_parquet_atomic, write_text_atomic
+from detector.privacy.erase_files import (
+    drop_scratch,
+    erase_cache,
+    erase_quarantine,
+    erase_requests,
+)
 from detector.settings import Settings
 
 #: columns that name the account a row is about
@@ -192,53 +200,6 @@ def _erase_table(table: pa.Table, account_id: str, alias: str,
     return table, removed + changed
 
 
-def _erase_requests(settings: Settings, account_id: str, res: EraseResult) -> set[str]:
-    """Drop the account's lake rows; returns its prompt and system hashes (for the cache)."""
-    hashes: set[str] = set()
-    for path in sorted(settings.requests_dir.glob("date=*/*.parquet")):
-        names = pq.read_schema(path).names
-        cols = [c for c in ("account_id", "prompt_hash", "system_hash") if c in names]
-        t = pq.read_table(path, columns=cols)
-        mine = pc.fill_null(pc.equal(t["account_id"].cast(pa.string()), account_id), False)
-        n = int(pc.sum(mine).as_py() or 0)
-        if not n:
-            continue
-        sub = t.filter(mine)
-        for c in cols[1:]:
-            hashes.update(h for h in sub[c].cast(pa.string()).to_pylist() if h)
-        full = pq.read_table(path)
-        write_parquet_atomic(path, full.filter(pc.invert(mine)))
-        res.add("lake_requests", n, path)
-    return hashes
-
-
-def _erase_quarantine(settings: Settings, account_id: str, res: EraseResult) -> None:
-    needle = _literal(account_id).encode("utf-8")
-    for path in sorted(settings.quarantine_dir.rglob("*.parquet")):
-        t = pq.read_table(path)
-        if "raw" not in t.column_names:
-            continue
-        raw = t["raw"].to_pylist()
-        keep = [not (r is not None and needle in r) for r in raw]
-        n = keep.count(False)
-        if n:
-            write_parquet_atomic(path, t.filter(pa.array(keep)))
-            res.add("quarantine_lines", n, path)
-
-
-def _erase_cache(settings: Settings, hashes: set[str], res: EraseResult) -> None:
-    if not hashes:
-        return
-    wanted = pa.array(sorted(hashes), pa.string())
-    for path in sorted(cache_root(settings).glob("model=*/part-*.parquet")):
-        t = pq.read_table(path)
-        hit = pc.fill_null(pc.is_in(t["prompt_hash"].cast(pa.string()), value_set=wanted), False)
-        n = int(pc.sum(hit).as_py() or 0)
-        if n:
-            write_parquet_atomic(path, t.filter(pc.invert(hit)))
-            res.add("embedding_cache_vectors", n, path)
-
-
 #: derived Parquet artefacts (folder under home, what the result calls them)
 DERIVED = (("features", "features_rows"), ("embeddings/centroids", "embedding_centroids"),
            ("embeddings/population", "embedding_population_rows"),
@@ -247,6 +208,8 @@ DERIVED = (("features", "features_rows"), ("embeddings/centroids", "embedding_ce
 
 
 def _erase_derived(settings: Settings, account_id: str, alias: str, res: EraseResult) -> None:
+    drop_scratch([*(settings.home / sub for sub, _ in DERIVED), verdicts.root(settings),
+                  cache_root(settings)], res.add)  # first: never rewritten
     for sub, what in DERIVED:
         for path in sorted((settings.home / sub).rglob("*.parquet")):
             res.add(what, _erase_parquet(path, account_id, alias, substitute=True), path)
@@ -383,10 +346,10 @@ def erase_account(settings: Settings, account_id: str, actor: str = "cli") -> Er
         raise InputError("--account: expected an account id of 1 to 1,024 characters")
     alias = pseudonym(settings, account_id)
     res = EraseResult(alias)
-    hashes = _erase_requests(settings, account_id, res)
-    _erase_quarantine(settings, account_id, res)
+    hashes = erase_requests(settings, account_id, res.add)
+    erase_quarantine(settings, account_id, res.add)
     erase_held(settings, account_id, res.add)
-    _erase_cache(settings, hashes, res)
+    erase_cache(settings, hashes, res.add)
     _erase_derived(settings, account_id, alias, res)
     export_days = _erase_text(settings, account_id, alias, res)
     for day in export_days:

@@ -145,6 +145,31 @@ def test_erase_removes_the_account_everywhere(full_home):
         k for k in again["removed"] if k != "audit_rows_pseudonymised"}
 
 
+
+def test_erase_deletes_leftover_spark_scratch_folders(full_home):
+    """Scratch folders a crashed Spark run left under the stores erase scans (sent rows,
+    executors' temporary writes) are deleted whole and counted, not rewritten."""
+    settings = full_home
+    home = settings.home
+    mine = pa.table({"account_id": [VICTIM, OTHER]})
+    scratch = [home / "features" / "cluster" / ".spark-x" / "part-0.parquet.tmp",
+               home / "clusters" / "cache" / ".spark-x" / "dg_tm_pairs.parquet",
+               home / "clusters" / "cache" / "date=2026-11-27" / "k" /
+               ".minutes.parquet.spark-x" / "part-0.parquet",
+               home / "embeddings" / "centroids" / ".spark-x" / "dg_pop_blocked.parquet",
+               home / "embeddings" / "cache" / "model=static-v1" / ".spark-x" / "p.parquet",
+               settings.verdicts_dir / ".spark-x" / "dg_dec_hits.parquet"]
+    for path in scratch:
+        path.parent.mkdir(parents=True)
+        pq.write_table(mine, path)
+    res = erase_account(settings, VICTIM).as_dict()
+    assert res["removed"]["spark_scratch_folders"] == len(scratch)
+    assert {str(p.parent) for p in scratch} <= set(res["files"])
+    assert not any(p.parent.exists() for p in scratch)
+    assert (home / "clusters" / "cache").is_dir()
+    assert (home / "embeddings" / "cache" / "model=static-v1" / "part-1.parquet").is_file()
+    assert _parquet_cells(home) == []
+
 def test_erase_cli_prints_what_is_kept(full_home):
     runner = CliRunner()
     r = runner.invoke(app, ["--home", str(full_home.home), "erase", "--account", VICTIM])
