@@ -24,7 +24,8 @@ Sources, per account-day:
 - rules: each acting rule (status test/stable) imposes its action and lifts the score to at least
   its score contribution; experimental rules are recorded as shadow hits and never act;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
-  cluster is flagged too (a hydra's clean-looking heads are caught with its body);
+  cluster is flagged too (a hydra's clean-looking heads are caught with its body); when most
+  are blocked, or every member is flagged and a good share blocked, the rest is blocked;
 - returning actors (``detector.decide.returning``, after the above): a new account linked to
   previously blocked ones is at least reviewed (``at_least_review``), never blocked by the link;
 - the allow-list (analyst-cleared accounts or orgs, with expiry) overrides all of them.
@@ -49,6 +50,7 @@ class PolicyConfig:
     cluster_review_share: float = 0.5
     cluster_block_min_size: int = 5
     cluster_block_share: float = 0.8
+    cluster_flagged_block_share: float | None = None
     model_block_min_requests: int = 0
     model_block_min_hour_entropy: float | None = None
     model_block_max_end_users: int | None = None
@@ -80,6 +82,10 @@ class PolicyConfig:
         if n is not None and not 0.0 < n <= 1.0:
             raise ValueError("thin_block_max_shared_network: expected a share in (0, 1] or None, "
                              f"got {n!r}")
+        c = self.cluster_flagged_block_share
+        if c is not None and not 0.0 < c <= 1.0:
+            raise ValueError("cluster_flagged_block_share: expected a share in (0, 1] or None, "
+                             f"got {c!r}")
         m = self.model_block_max_multiturn
         if m is not None and not 0.0 < m <= 1.0:
             raise ValueError("model_block_max_multiturn: expected a share in (0, 1] or None, "
@@ -136,6 +142,11 @@ def _escalate_clusters(out: pd.DataFrame, cfg: PolicyConfig) -> pd.Series:
     blocked = g.transform(lambda r: (r >= 2).mean())
     rank = np.where((size >= cfg.cluster_min_size) & (flagged >= cfg.cluster_review_share), 1, 0)
     rank = np.where((size >= cfg.cluster_block_min_size) & (blocked >= cfg.cluster_block_share), 2, rank)
+    if cfg.cluster_flagged_block_share is not None:
+        # every member flagged on its own evidence and a share of them blocked on it: one operator
+        whole = (size >= cfg.cluster_min_size) & (flagged >= 1.0) & (
+            blocked >= cfg.cluster_flagged_block_share)
+        rank = np.where(whole, 2, rank)
     imposed.loc[sub.index] = rank
     return imposed
 

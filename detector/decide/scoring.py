@@ -119,6 +119,14 @@ MODEL_BLOCK_MIN_HOUR_ENTROPY = 1.0
 #: rules, its cluster and its 7-day window (scored again each day).
 BURST_REVIEW_NEEDS_BLOCK_SCORE = True
 
+#: A cluster-day whose every member is flagged on its own evidence (model, rules) is blocked
+#: whole when at least this share of its members is blocked on its own (PolicyConfig
+#: ``cluster_flagged_block_share``; with fewer flagged members the block needs
+#: ``cluster_block_share``, 80 %). Linked accounts (a payment instrument, or two evidence
+#: families) that all look like harvesting, several already cut off, are one operation; a
+#: benign cluster reaches it only through false blocks of its own members.
+CLUSTER_FLAGGED_BLOCK_SHARE = 0.4
+
 #: A model-only block is capped at review when the account passes this many distinct end-user
 #: ids in a day (a relay or platform; see ``inf_distinct_end_users``). Evasion cost: a harvester
 #: inventing end-user ids avoids model-only blocks, not reviews, rules or cluster escalation.
@@ -133,6 +141,7 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
     block = (settings.block_threshold if settings.block_threshold is not None
              else max(float(thr.get("block", 0.9)), MODEL_BLOCK_FLOOR))
     return PolicyConfig(review_threshold=min(review, block), block_threshold=block,
+                        cluster_flagged_block_share=CLUSTER_FLAGGED_BLOCK_SHARE,
                         model_block_min_requests=MODEL_BLOCK_MIN_REQUESTS,
                         model_block_min_hour_entropy=MODEL_BLOCK_MIN_HOUR_ENTROPY,
                         model_block_max_end_users=MODEL_BLOCK_MAX_END_USERS,

@@ -62,6 +62,36 @@ def test_small_or_mostly_clean_clusters_do_not_escalate():
     assert list(out["decision"]) == ["review", "allow", "allow", "allow"]
 
 
+def test_a_wholly_flagged_cluster_with_a_blocked_share_is_blocked_whole():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, cluster_flagged_block_share=0.4)
+    ids = ["b1", "b2", "b3", "r1", "r2", "r3", "r4", "p1", "p2", "p3", "p4", "p5"]
+    f = frame(ids, clusters=["c1"] * 7 + ["c2"] * 5)
+    # c1: all seven flagged, three (43%) blocked on their own -> the four reviewed are blocked
+    # c2: two of five blocked but one member clean -> no block escalation (and 40% < 80%)
+    scores = np.array([0.95, 0.95, 0.95, 0.6, 0.6, 0.6, 0.6, 0.95, 0.95, 0.6, 0.6, 0.1])
+    out = apply_policy(f, scores, hits([]), cfg)
+    assert list(out["decision"][:7]) == ["block"] * 7
+    assert "cluster_escalation" in out.loc[3, "sources"]
+    assert list(out["decision"][7:]) == ["block", "block", "review", "review", "review"]
+    # without the setting the all-flagged cluster needs 80% blocked
+    plain = apply_policy(f, scores, hits([]), CFG)
+    assert list(plain["decision"][:7]) == ["block"] * 3 + ["review"] * 4
+
+
+def test_a_wholly_flagged_cluster_under_the_blocked_share_stays_reviewed():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, cluster_flagged_block_share=0.4)
+    f = frame(["a", "b", "c", "d", "e", "s1", "s2"], clusters=["c1"] * 5 + ["c2"] * 2)
+    # c1: one of five blocked (20%); c2: two accounts are below the cluster minimum of three
+    out = apply_policy(f, np.array([0.95, 0.6, 0.6, 0.6, 0.6, 0.95, 0.6]), hits([]), cfg)
+    assert list(out["decision"]) == ["block", "review", "review", "review", "review", "block",
+                                     "review"]
+
+
+def test_cluster_flagged_block_share_must_be_a_share():
+    with pytest.raises(ValueError, match="cluster_flagged_block_share"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.9, cluster_flagged_block_share=1.5)
+
+
 def test_allowlist_overrides_everything_by_account_or_org():
     h = hits([["a", D, "u1", "harvest_x", "t", "block", "high", "stable", 0.99, False]])
     out = apply_policy(frame(["a", "b"], orgs=[None, "org_ok"]), np.array([0.95, 0.95]), h, CFG,
