@@ -43,18 +43,15 @@ def read_requests(settings: Settings, days: list[str], columns: list[str],
     return reduce(lambda a, b: a.unionByName(b), parts)
 
 
-def accounts_frame(settings: Settings, accounts: Iterable[str], held: ExitStack | None = None,
+def accounts_frame(settings: Settings, accounts: Iterable[str], held: ExitStack,
                    view: str = "dg_dec_accounts") -> Any:
-    """A one-column (account_id) Spark DataFrame of the distinct ``accounts``: with ``held``,
-    one scratch Parquet file in a hidden folder of the verdict folder, read by
-    URI (``spark_policy.sent_frame``, view ``view``) until ``held`` closes; without,
-    ``createDataFrame`` rows (a local relation in the plan)."""
-    names = sorted({str(a) for a in accounts})
-    table = pa.table({"account_id": pa.array(names, pa.string())})
-    if held is None:
-        return spark_session(settings).createDataFrame(table, "account_id string")
+    """A one-column (account_id) Spark DataFrame of the distinct ``accounts``: one scratch
+    Parquet file in a hidden folder of the verdict folder, read by URI
+    (``spark_policy.sent_frame``, view ``view``) until ``held`` closes, not rows in the plan."""
     from detector.decide.spark_policy import sent_frame
 
+    names = sorted({str(a) for a in accounts})
+    table = pa.table({"account_id": pa.array(names, pa.string())})
     return sent_frame(spark_session(settings), settings, held, view, table, "account_id string")
 
 

@@ -10,6 +10,7 @@ Runs when pyspark and a Java runtime are available; skipped otherwise, except un
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 
 import numpy as np
 import pandas as pd
@@ -169,8 +170,9 @@ def test_org_ids_on_spark_are_duckdbs(tmp_path):
                           "date": dt.date.fromisoformat(D3)})
     want = [None if pd.isna(o) else o for o in org_ids(connect(duck), frame)]
     # the DataFrame the policy joins on the executors (spark_policy.decide_view), collected here
-    accounts = spark_requests.accounts_frame(spark, frame["account_id"])
-    orgs = spark_requests.org_ids_frame(spark, accounts).toPandas()
+    with ExitStack() as held:
+        accounts = spark_requests.accounts_frame(spark, frame["account_id"], held)
+        orgs = spark_requests.org_ids_frame(spark, accounts).toPandas()
     assert sorted(orgs["account_id"]) == ["a", "b", "c", "d"]  # no row for an absent account
     got = frame[["account_id"]].merge(orgs, on="account_id", how="left")["org_id"]
     assert want == ["org-1", "org-2", None, "org-4", None, "org-1"]
