@@ -6,8 +6,9 @@ Sources, per account-day:
   - ``model_block_min_requests`` requests stand behind the score: the account's own that day
     or over the 7-day window its ``w7_*`` features read, or its cluster's that day (shares and
     ratios over a handful of requests are too noisy to cut a customer off on); or, down to
-    ``thin_block_min_requests``, the score reaches ``strict_block_min_score`` over more than
-    one burst, from the account's own networks rather than a shared one
+    ``thin_block_min_requests``, the score reaches ``thin_block_min_score`` (default
+    ``strict_block_min_score``) over more than one burst, from the account's own networks
+    rather than a shared one, on a day of few follow-ups (``thin_block_max_multiturn``)
     (``model_block_thin_evidence``); when the tier is on, a day under the floor
     backed by its week needs ``strict_block_min_score`` too (a week of a small app's ordinary
     days is not a harvesting job's evidence);
@@ -59,6 +60,8 @@ class PolicyConfig:
     thin_block_max_shared_network: float | None = None
     session_block_max_hour_entropy: float | None = None
     strict_block_min_score: float = 1.0
+    thin_block_min_score: float | None = None
+    thin_block_max_multiturn: float | None = None
     burst_review_min_score: float | None = None
 
     def __post_init__(self) -> None:
@@ -78,14 +81,16 @@ class PolicyConfig:
         if strict and not self.block_threshold <= self.strict_block_min_score <= 1.0 + 1e-9:
             raise ValueError("strict_block_min_score: expected a score in [block_threshold, 1], "
                              f"got {self.strict_block_min_score!r}")
-        n = self.thin_block_max_shared_network
-        if n is not None and not 0.0 < n <= 1.0:
-            raise ValueError("thin_block_max_shared_network: expected a share in (0, 1] or None, "
-                             f"got {n!r}")
-        c = self.cluster_flagged_block_share
-        if c is not None and not 0.0 < c <= 1.0:
-            raise ValueError("cluster_flagged_block_share: expected a share in (0, 1] or None, "
-                             f"got {c!r}")
+        b = self.thin_block_min_score
+        if b is not None and not self.strict_block_min_score <= b <= 1.0 + 1e-9:
+            raise ValueError("thin_block_min_score: expected None or a score in "
+                             f"[strict_block_min_score={self.strict_block_min_score}, 1], "
+                             f"got {b!r}")
+        for name in ("thin_block_max_shared_network", "thin_block_max_multiturn",
+                     "cluster_flagged_block_share"):
+            n = getattr(self, name)
+            if n is not None and not 0.0 < n <= 1.0:
+                raise ValueError(f"{name}: expected a share in (0, 1] or None, got {n!r}")
         m = self.model_block_max_multiturn
         if m is not None and not 0.0 < m <= 1.0:
             raise ValueError("model_block_max_multiturn: expected a share in (0, 1] or None, "
@@ -206,7 +211,8 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
         volume = np.maximum(day, _numeric(frame, "w7_vol_requests", 0.0))
         below = volume < cfg.model_block_min_requests
         shared = _numeric(frame, "inf_shared_prefix_share", 0.0)  # unknown: not shared
-        thin = (rank == 2) & below & _thin_bar(volume, spread, shared, score, cfg)
+        turns = _numeric(frame, "div_multiturn_share", 0.0)  # unknown: no conversation
+        thin = (rank == 2) & below & _thin_bar(volume, spread, shared, turns, score, cfg)
         rank = np.where((rank == 2) & below & ~thin, 1, rank)
         if cfg.thin_block_min_requests is not None:  # the day thin, the week full: strict too
             by_week = ~below & (day < cfg.model_block_min_requests)
@@ -240,22 +246,28 @@ def _numeric(frame: pd.DataFrame, column: str, missing: float = np.nan) -> np.nd
     return np.where(np.isnan(values), missing, values)
 
 
-def _thin_bar(volume: np.ndarray, spread: np.ndarray, shared: np.ndarray, score: np.ndarray,
-              cfg: PolicyConfig) -> np.ndarray:
+def _thin_bar(volume: np.ndarray, spread: np.ndarray, shared: np.ndarray, turns: np.ndarray,
+              score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
     """Rows under the evidence floor that may still be blocked by the model: at least
     ``thin_block_min_requests`` requests behind the score, a score of at least
-    ``strict_block_min_score``, when ``model_block_min_hour_entropy`` is set a day spread
+    ``thin_block_min_score`` (``strict_block_min_score`` when unset), when ``model_block_min_hour_entropy`` is set a day spread
     beyond one burst (an unknown spread fails), and when ``thin_block_max_shared_network`` is
     set a day sent under that share from networks other accounts use too (``shared``:
-    ``inf_shared_prefix_share``; a campus or office NAT). The other guards (conversations,
-    relays) apply to these blocks as to any other."""
+    ``inf_shared_prefix_share``; a campus or office NAT), and when
+    ``thin_block_max_multiturn`` is set under that share of the day's requests continuing a
+    conversation (``turns``: ``div_multiturn_share``; stricter than the conversation guard every
+    model block meets). The other guards (conversations, relays) apply to these blocks as to
+    any other."""
     if cfg.thin_block_min_requests is None:
         return np.zeros(len(volume), dtype=bool)
-    ok = (volume >= cfg.thin_block_min_requests) & (score >= cfg.strict_block_min_score)
+    bar = cfg.strict_block_min_score if cfg.thin_block_min_score is None else cfg.thin_block_min_score
+    ok = (volume >= cfg.thin_block_min_requests) & (score >= bar)
     if cfg.model_block_min_hour_entropy is not None:
         ok &= spread >= cfg.model_block_min_hour_entropy  # NaN compares False
     if cfg.thin_block_max_shared_network is not None:
         ok &= shared < cfg.thin_block_max_shared_network
+    if cfg.thin_block_max_multiturn is not None:
+        ok &= turns < cfg.thin_block_max_multiturn
     return ok
 
 

@@ -85,8 +85,24 @@ THIN_BLOCK_MIN_REQUESTS = 10
 #: to be shared leaves the share near a half. Evasion cost: a ring member sending nine in ten
 #: requests through a shared network is reviewed, not blocked, by the model alone on thin days.
 THIN_BLOCK_MAX_SHARED_NETWORK = 0.9
-#: The score a model-only block on narrow evidence needs: 10 to 49 requests (above) or one
-#: working session (below). It sits above the isotonic step that holds both bulk harvesters and
+#: ... and when the score is at least this (above ``STRICT_BLOCK_MIN_SCORE``): ten to fifty
+#: requests put a person's ordinary day on a high isotonic step now and then (a chat user's ten
+#: questions with a fixed max_tokens of 4096 and long answers scored 0.963 on a final set), and
+#: the model's top step is where thin-evidence harvesting sits (27 of the 28 thin-tier blocks
+#: on eight development homes of both generators scored 0.99 or more, the other 0.978, no benign
+#: account-day of 10-49 requests reached 0.9). Evasion cost: a ring member the model scores
+#: under 0.99 on a thin day is reviewed, not blocked, by the model alone.
+THIN_BLOCK_MIN_SCORE = 0.99
+#: ... and when under this share of the day's requests continue a conversation
+#: (``div_multiturn_share``; every model block needs under ``MODEL_BLOCK_MAX_MULTITURN``, a
+#: half): a person's ten to fifty questions are often a few conversations, and a campus user's
+#: 14 requests, 43 % of them follow-ups, scored 1.000 on a final set. Harvesting wants
+#: prompt-answer pairs: the 28 thin-tier blocks of the development homes had at most a third
+#: of follow-ups (median 0.19). Evasion cost: a ring member spending two in five thin-day
+#: requests on follow-ups is reviewed, not blocked, by the model alone.
+THIN_BLOCK_MAX_MULTITURN = 0.4
+#: The score a model-only block on narrow evidence needs: a day under the floor backed by its
+#: week (above), one working session (below), and at least for the thin tier. It sits above the isotonic step that holds both bulk harvesters and
 #: benchmark runs (0.917 for the default model).
 STRICT_BLOCK_MIN_SCORE = 0.95
 
@@ -148,8 +164,10 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
                         model_block_max_multiturn=MODEL_BLOCK_MAX_MULTITURN,
                         thin_block_min_requests=THIN_BLOCK_MIN_REQUESTS,
                         thin_block_max_shared_network=THIN_BLOCK_MAX_SHARED_NETWORK,
+                        thin_block_max_multiturn=THIN_BLOCK_MAX_MULTITURN,
                         session_block_max_hour_entropy=SESSION_BLOCK_MAX_HOUR_ENTROPY,
                         strict_block_min_score=max(STRICT_BLOCK_MIN_SCORE, block),
+                        thin_block_min_score=max(THIN_BLOCK_MIN_SCORE, STRICT_BLOCK_MIN_SCORE, block),
                         burst_review_min_score=block if BURST_REVIEW_NEEDS_BLOCK_SCORE else None)
 
 

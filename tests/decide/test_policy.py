@@ -196,6 +196,53 @@ def test_under_the_floor_a_confident_one_shot_day_is_blocked_at_the_stricter_bar
     assert all(s == ["model", "model_block_capped"] for s in out["sources"][1:])
 
 
+def test_a_thin_evidence_block_needs_the_thin_score():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
+                       model_block_min_hour_entropy=1.0, thin_block_min_requests=10,
+                       strict_block_min_score=0.95, thin_block_min_score=0.99)
+    ids = ["chat_user", "ring", "week_backed", "thick"]
+    f = frame(ids)
+    f["vol_requests"] = [10, 14, 14, 80]
+    f["w7_vol_requests"] = [10, 14, 90, 80]
+    f["tim_hour_entropy"] = [2.3] * 4
+    out = apply_policy(f, np.array([0.963, 0.995, 0.963, 0.963]), hits([]), cfg)
+    # ten questions at 0.963: reviewed (the floor's cap); the ring member on the top step is
+    # blocked; a thin day backed by its week and a day over the floor keep the strict bar
+    assert list(out["decision"]) == ["review", "block", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]
+    assert out.loc[1, "sources"] == ["model", "model_block_thin_evidence"]
+    # unset, the thin tier uses the strict score
+    plain = apply_policy(f, np.array([0.963, 0.995, 0.963, 0.963]), hits([]),
+                         PolicyConfig(review_threshold=0.5, block_threshold=0.8,
+                                      model_block_min_requests=50,
+                                      model_block_min_hour_entropy=1.0,
+                                      thin_block_min_requests=10, strict_block_min_score=0.95))
+    assert plain.loc[0, "decision"] == "block"
+    with pytest.raises(ValueError, match="thin_block_min_score"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
+                     thin_block_min_requests=10, strict_block_min_score=0.95,
+                     thin_block_min_score=0.9)
+
+
+def test_a_thin_evidence_block_needs_few_follow_ups():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
+                       model_block_min_hour_entropy=1.0, thin_block_min_requests=10,
+                       strict_block_min_score=0.95, thin_block_max_multiturn=0.4,
+                       model_block_max_multiturn=0.5)
+    ids = ["chatting", "ring", "unknown", "thick_chat"]
+    f = frame(ids)
+    f["vol_requests"] = [14, 15, 14, 80]
+    f["tim_hour_entropy"] = [2.0] * 4
+    f["div_multiturn_share"] = [0.43, 0.33, None, 0.43]
+    out = apply_policy(f, np.full(4, 1.0), hits([]), cfg)
+    # 14 requests, 43% follow-ups: reviewed; a ring member with a third, or with the share
+    # unknown, is blocked; over the floor only the conversation guard (0.5) applies
+    assert list(out["decision"]) == ["review", "block", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]
+    with pytest.raises(ValueError, match="thin_block_max_multiturn"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.8, thin_block_max_multiturn=0.0)
+
+
 def test_a_thin_evidence_block_from_a_shared_network_is_reviewed():
     cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
                        model_block_min_hour_entropy=1.0, thin_block_min_requests=10,
