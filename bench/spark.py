@@ -70,6 +70,16 @@ from detector.verdicts import read as read_verdicts  # noqa: E402
 OUT = ROOT / "bench" / "results" / "spark.json"
 
 
+def generated_home(root: Path, name: str, accounts: int, days: int, seed: int):
+    """Simulated traffic (``root/logs``) ingested into a DuckDB home ``root/name``; its
+    settings."""
+    simulate(root / "logs", accounts=accounts, days=days, seed=seed)
+    home = load_settings(root / name, engine="duckdb")
+    home.ensure_dirs()
+    ingest_paths(home, [root / "logs"], progress=False)
+    return home
+
+
 def _cpu(pids_groups: list[int]) -> float:
     """CPU seconds (user + system) of this process, its descendants and the process groups."""
     me = psutil.Process()
@@ -208,10 +218,7 @@ def main() -> None:
                             text=True).stdout.strip()  # the code the run started with
     with tempfile.TemporaryDirectory(prefix="dg-bench-spark-") as tmp:
         root = Path(tmp)
-        simulate(root / "logs", accounts=args.accounts, days=args.days, seed=args.seed)
-        duck = load_settings(root / "duck", engine="duckdb")
-        duck.ensure_dirs()
-        ingest_paths(duck, [root / "logs"], progress=False)
+        duck = generated_home(root, "duck", args.accounts, args.days, args.seed)
         shutil.copytree(root / "duck", root / "spark")
         days = lake_dates(duck)
         requests = ds.dataset(duck.requests_dir, format="parquet").count_rows()

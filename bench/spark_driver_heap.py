@@ -46,10 +46,7 @@ import spark as spark_bench  # noqa: E402
 from spark_standalone import StandaloneCluster  # noqa: E402
 
 from detector.features.engine import stop_spark  # noqa: E402
-from detector.ingest import ingest_paths  # noqa: E402
 from detector.lake.db import lake_dates  # noqa: E402
-from detector.settings import load_settings  # noqa: E402
-from detector.simulate.engine import simulate  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "spark_driver_heap.json"
 MIB = 1024.0  # jstat reports KiB
@@ -195,10 +192,7 @@ def main() -> None:
     load0 = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dg-bench-heap-") as tmp:
         root = Path(tmp)
-        simulate(root / "logs", accounts=args.accounts, days=args.days, seed=args.seed)
-        home = load_settings(root / "home", engine="duckdb")
-        home.ensure_dirs()
-        ingest_paths(home, [root / "logs"], progress=False)
+        home = spark_bench.generated_home(root, "home", args.accounts, args.days, args.seed)
         days = lake_dates(home)
         requests = ds.dataset(home.requests_dir, format="parquet").count_rows()
         print(f"{requests} requests, {args.accounts} accounts, days {days}", flush=True)
