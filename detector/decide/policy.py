@@ -87,14 +87,10 @@ class PolicyConfig:
                              f"[strict_block_min_score={self.strict_block_min_score}, 1], "
                              f"got {b!r}")
         for name in ("thin_block_max_shared_network", "thin_block_max_multiturn",
-                     "cluster_flagged_block_share"):
+                     "cluster_flagged_block_share", "model_block_max_multiturn"):
             n = getattr(self, name)
             if n is not None and not 0.0 < n <= 1.0:
                 raise ValueError(f"{name}: expected a share in (0, 1] or None, got {n!r}")
-        m = self.model_block_max_multiturn
-        if m is not None and not 0.0 < m <= 1.0:
-            raise ValueError("model_block_max_multiturn: expected a share in (0, 1] or None, "
-                             f"got {m!r}")
         e = self.session_block_max_hour_entropy
         if e is not None and not (self.model_block_min_hour_entropy or 0.0) <= e <= np.log2(24):
             raise ValueError("session_block_max_hour_entropy: expected bits in "
@@ -250,17 +246,19 @@ def _thin_bar(volume: np.ndarray, spread: np.ndarray, shared: np.ndarray, turns:
               score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
     """Rows under the evidence floor that may still be blocked by the model: at least
     ``thin_block_min_requests`` requests behind the score, a score of at least
-    ``thin_block_min_score`` (``strict_block_min_score`` when unset), when ``model_block_min_hour_entropy`` is set a day spread
-    beyond one burst (an unknown spread fails), and when ``thin_block_max_shared_network`` is
-    set a day sent under that share from networks other accounts use too (``shared``:
-    ``inf_shared_prefix_share``; a campus or office NAT), and when
+    ``thin_block_min_score`` (``strict_block_min_score`` when unset), when
+    ``model_block_min_hour_entropy`` is set a day spread beyond one burst (an unknown spread
+    fails), when ``thin_block_max_shared_network`` is set a day sent under that share from
+    networks other accounts use too (``shared``: ``inf_shared_prefix_share``; a campus or office
+    NAT), and when
     ``thin_block_max_multiturn`` is set under that share of the day's requests continuing a
     conversation (``turns``: ``div_multiturn_share``; stricter than the conversation guard every
     model block meets). The other guards (conversations, relays) apply to these blocks as to
     any other."""
     if cfg.thin_block_min_requests is None:
         return np.zeros(len(volume), dtype=bool)
-    bar = cfg.strict_block_min_score if cfg.thin_block_min_score is None else cfg.thin_block_min_score
+    bar = (cfg.strict_block_min_score if cfg.thin_block_min_score is None
+           else cfg.thin_block_min_score)
     ok = (volume >= cfg.thin_block_min_requests) & (score >= bar)
     if cfg.model_block_min_hour_entropy is not None:
         ok &= spread >= cfg.model_block_min_hour_entropy  # NaN compares False

@@ -102,8 +102,9 @@ THIN_BLOCK_MIN_SCORE = 0.99
 #: requests on follow-ups is reviewed, not blocked, by the model alone.
 THIN_BLOCK_MAX_MULTITURN = 0.4
 #: The score a model-only block on narrow evidence needs: a day under the floor backed by its
-#: week (above), one working session (below), and at least for the thin tier. It sits above the isotonic step that holds both bulk harvesters and
-#: benchmark runs (0.917 for the default model).
+#: week (above), one working session (below), and at least for the thin tier. It sits above
+#: the isotonic step that holds both bulk harvesters and benchmark runs (0.917 for the default
+#: model).
 STRICT_BLOCK_MIN_SCORE = 0.95
 
 #: A model-only block resting on the account's own day (outside a cluster) whose traffic is
@@ -167,7 +168,8 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
                         thin_block_max_multiturn=THIN_BLOCK_MAX_MULTITURN,
                         session_block_max_hour_entropy=SESSION_BLOCK_MAX_HOUR_ENTROPY,
                         strict_block_min_score=max(STRICT_BLOCK_MIN_SCORE, block),
-                        thin_block_min_score=max(THIN_BLOCK_MIN_SCORE, STRICT_BLOCK_MIN_SCORE, block),
+                        thin_block_min_score=max(THIN_BLOCK_MIN_SCORE, STRICT_BLOCK_MIN_SCORE,
+                                                 block),
                         burst_review_min_score=block if BURST_REVIEW_NEEDS_BLOCK_SCORE else None)
 
 
