@@ -13,8 +13,9 @@ classifier would block:
   its requests over);
 - a stream is judged when it holds at least the model-only block's evidence floor
   (``PolicyConfig.model_block_min_requests``) in requests, or, with the thin-evidence tier on,
-  at least ``thin_block_min_requests`` (its bar is then ``strict_block_min_score``, as for an
-  account's thin day), and at most ``MAX_SHARE`` of the relay's requests that day (a stream
+  at least ``thin_block_min_requests`` (its bar is then ``strict_block_min_score``, not the
+  account thin tier's ``thin_block_min_score``: a stream's block also needs the rest of the
+  relay's day to score under review, the contrast below), and at most ``MAX_SHARE`` of the relay's requests that day (a stream
   that is the whole relay is the relay, already judged and capped);
 - each judged stream gets the daily features of a pseudo-account ``<account>~<stream>``
   (``detector.features.compute.bound_day_tables`` on the stream's requests; its ``w7_``
@@ -297,7 +298,8 @@ def _stream_floor(cfg: PolicyConfig) -> int:
 
 def _stream_bar(requests: int, cfg: PolicyConfig) -> float:
     """The score a stream of ``requests`` needs: the block threshold at the evidence floor,
-    the strict score under it (a stream of 10-49 requests is thin evidence, as a day is)."""
+    the strict score under it (a stream of 10-49 requests is thin evidence, as a day is; the
+    contrast with the rest of the relay's day stands beside it)."""
     if requests >= cfg.model_block_min_requests:
         return cfg.block_threshold
     return cfg.strict_block_min_score
