@@ -27,8 +27,9 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
     "model_block_thin_evidence": (
         "Model block on few requests, at a stricter bar",
         "Fewer requests than the usual evidence floor stood behind the classifier's score, "
-        "but the block stands: the score passed a stricter bar, the day was mostly one-shot "
-        "questions rather than conversations, and it was spread beyond one burst."),
+        "but the block stands: the score passed a stricter bar, the day was one-shot "
+        "questions with few follow-ups, sent from the account's own networks rather than a "
+        "shared one, and spread beyond one burst."),
     # detector/decide/relay_streams.py
     "relay_stream_harvest": (
         "Harvesting stream inside a relay",
@@ -37,8 +38,9 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "own, scored as a block. The explanation names the stream."),
     "cluster_escalation": (
         "Cluster mostly flagged",
-        "Most accounts of this account's cluster were flagged on the same day, so the rest "
-        "of the cluster was flagged with them."),
+        "Most accounts of this account's cluster were flagged on the same day (or all were "
+        "flagged and a good share blocked on their own evidence), so the rest of the cluster "
+        "was flagged or blocked with them."),
     "allowlisted": (
         "Allow-listed",
         "An analyst put this account or its organisation on the allow-list, which overrides "
