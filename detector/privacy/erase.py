@@ -56,6 +56,7 @@ from detector.privacy.erase_files import (
     erase_cache,
     erase_quarantine,
     erase_requests,
+    json_literal,
 )
 from detector.settings import Settings
 
@@ -112,10 +113,6 @@ def pseudonym(settings: Settings, account_id: str) -> str:
     return f"erased:{mac[:24]}"
 
 
-def _literal(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _walk(obj: Any, account_id: str, alias: str) -> Any:
     """A JSON value with every string equal to ``account_id`` replaced by ``alias``; in an
     object about the account, free text (note, reason) blanked."""
@@ -135,12 +132,12 @@ def _walk(obj: Any, account_id: str, alias: str) -> Any:
 
 
 def _scrub_json_text(text: str | None, account_id: str, alias: str) -> str | None:
-    if text is None or _literal(account_id) not in text:
+    if text is None or json_literal(account_id) not in text:
         return text
     try:
         return json.dumps(_walk(json.loads(text), account_id, alias), sort_keys=True)
     except ValueError:
-        return text.replace(_literal(account_id), _literal(alias))
+        return text.replace(json_literal(account_id), json_literal(alias))
 
 
 # --- Parquet ------------------------------------------------------------------------------
@@ -186,7 +183,7 @@ def _erase_table(table: pa.Table, account_id: str, alias: str,
         if removed:
             table = table.filter(pc.invert(drop))
     changed = 0
-    lit = _literal(account_id)
+    lit = json_literal(account_id)
     for c in json_cols:
         col = table[c].cast(pa.string())
         hits = pc.fill_null(pc.match_substring(col, lit), False)
@@ -283,7 +280,7 @@ def _erase_cases(settings: Settings, account_id: str, alias: str, actor: str,
     triggers = [r["sql"] for r in store.db.query(
         f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",
         list(_TRIGGERS))]
-    lit = _literal(account_id)
+    lit = json_literal(account_id)
     at = now_iso()
     # overwrite freed and rewritten content instead of leaving it in free pages
     store.db.connection().execute("PRAGMA secure_delete = ON")

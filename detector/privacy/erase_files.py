@@ -44,9 +44,14 @@ def erase_requests(settings: Settings, account_id: str, add: Add) -> set[str]:
     return hashes
 
 
+def json_literal(value: str) -> str:
+    """``value`` as a JSON string literal, as it appears in raw lines and JSON columns."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def erase_quarantine(settings: Settings, account_id: str, add: Add) -> None:
     """Drop the quarantined lines whose raw text carries the id as a JSON string."""
-    needle = json.dumps(account_id, ensure_ascii=False).encode("utf-8")
+    needle = json_literal(account_id).encode("utf-8")
     for path in sorted(settings.quarantine_dir.rglob("*.parquet")):
         t = pq.read_table(path)
         if "raw" not in t.column_names:
