@@ -1,15 +1,19 @@
 """SQL spellings the clusters stage's per-day ingredients need, for DuckDB and Spark SQL.
 
 The day cache (``detector.clusters.daycache``) is one SQL text per table for both engines
-(``templates.sample_sql``, ``keys.profile_sql``, ``daycache.day_sql``); where the engines spell
-a computation differently, the text takes the spelling from here. Every expression gives
-bit-identical values on both engines (``tests/clusters/test_daycache_spark.py``):
+(``templates.sample_sql``, ``keys.profile_sql``, ``daycache.day_sql``), and so are the
+creation-time key rows (``keys.creation_sql``); where the engines spell a computation
+differently, the text takes the spelling from here. Every expression gives bit-identical values
+on both engines (``tests/clusters/test_daycache_spark.py``, ``tests/clusters/test_keys_spark.py``):
 
 - :func:`hash63`: a 60-bit non-negative integer from the first 15 hex digits of ``md5`` of a
   string's UTF-8 bytes (DuckDB's own ``hash`` differs between versions and has no Spark
   equivalent). DuckDB casts ``'0x' || hex`` to BIGINT; Spark uses ``conv(hex, 16, 10)``.
 - :func:`slot`: ``floor(epoch microseconds / (seconds * 10^6))``, a double division of two exact
   integers, so both engines round alike (``epoch(ts)`` would divide a rounded double again).
+- :func:`epoch_s`: DuckDB's ``epoch`` of a TIMESTAMPTZ (ICU's: the whole milliseconds, then the
+  microseconds past them); Spark spells it from ``unix_micros`` as (us - us mod 1000) / 10^6 +
+  (us mod 1000) / 10^6, two double divisions of exact integers and a sum (mod: ``pmod``).
 - :func:`lower`: Java's ``toLowerCase`` maps 'İ' to two characters and a word-final 'Σ' to 'ς'
   where DuckDB gives 'i' and 'σ'; Spark first maps those two as DuckDB does.
 - :func:`tokens` / :func:`shingles`: the first words of a text, split on spaces, and the sorted
@@ -39,6 +43,15 @@ def slot(ts: str, seconds: int, engine: str = "duckdb") -> str:
     """BIGINT: the ``seconds``-long slot since the epoch that timestamp ``ts`` falls in."""
     micros = f"epoch_us({ts})" if check(engine) == "duckdb" else f"unix_micros({ts})"
     return f"CAST(floor({micros} / {int(seconds) * 1_000_000}) AS BIGINT)"
+
+
+def epoch_s(ts: str, engine: str = "duckdb") -> str:
+    """DOUBLE: seconds since the epoch of TIMESTAMPTZ ``ts``, DuckDB's ``epoch(ts)`` bit for bit."""
+    if check(engine) == "duckdb":
+        return f"epoch({ts})"
+    us = f"unix_micros({ts})"
+    return (f"(CAST({us} - pmod({us}, 1000) AS DOUBLE) / 1e6"
+            f" + CAST(pmod({us}, 1000) AS DOUBLE) / 1e6)")
 
 
 def lower(expr: str, engine: str = "duckdb") -> str:

@@ -202,26 +202,34 @@ def fingerprint_sql(min_share: float, generic_factor: float, profiles: str | Non
     """
 
 
-def creation_sql(bucket_s: int, shift: bool, baseline_buckets: int = 36) -> str:
-    """Key rows: creation-time bucket per account (optionally shifted by half a bucket).
+def creation_sql(bucket_s: int, shift: bool, baseline_buckets: int = 36,
+                 engine: str = "duckdb", nodes: str = "nodes") -> str:
+    """Key rows: creation-time bucket per account of ``nodes`` (account_id, created_at),
+    optionally shifted by half a bucket (DuckDB or Spark SQL, ``engine``: the same rows, factors
+    bit for bit, on both).
 
     ``factor`` is how far the bucket's crowd exceeds its neighbourhood, beyond Poisson noise:
     (m - 1 - lam - 3 sqrt(lam)) / m, clipped to [0, 1], where m = accounts created in the
     bucket and lam the mean per bucket over ``baseline_buckets`` buckets either side. A batch
     of registrations in a quiet hour scores near 1; a few more sign-ups than usual in a busy
-    hour score 0.
+    hour score 0. The epoch is ``dialect.epoch_s`` (DuckDB's ``epoch``); every number is a
+    double or an integer cast to one (a decimal literal would be divided as a decimal on
+    Spark), so the rest is the same IEEE operations on both engines.
     """
-    offset = bucket_s // 2 if shift else 0
+    offset = int(bucket_s) // 2 if shift else 0
     tag = "b" if shift else "a"
     nb = int(baseline_buckets)
+    epoch = dialect.epoch_s("created_at", engine)
     return f"""
     WITH c AS (SELECT account_id,
-                      CAST(floor((epoch(created_at) + {offset}) / {int(bucket_s)}) AS BIGINT) AS bucket
-               FROM nodes WHERE created_at IS NOT NULL),
+                      CAST(floor(({epoch} + {offset}) / {int(bucket_s)}) AS BIGINT) AS bucket
+               FROM {nodes} WHERE created_at IS NOT NULL),
     b AS (SELECT bucket, count(*) AS m FROM c GROUP BY bucket),
-    l AS (SELECT bucket, m, (sum(m) OVER (ORDER BY bucket RANGE BETWEEN {nb} PRECEDING
-                                           AND {nb} FOLLOWING) - m) / {2 * nb}.0 AS lam FROM b)
-    SELECT '{tag}' || c.bucket AS key, 0 AS slot, c.account_id,
-           greatest(0.0, least(1.0, (l.m - 1 - l.lam - 3 * sqrt(l.lam)) / l.m)) AS factor
+    l AS (SELECT bucket, m, CAST(sum(m) OVER (ORDER BY bucket RANGE BETWEEN {nb} PRECEDING
+                                               AND {nb} FOLLOWING) - m AS DOUBLE)
+                            / CAST({2 * nb} AS DOUBLE) AS lam FROM b)
+    SELECT '{tag}' || CAST(c.bucket AS STRING) AS key, 0 AS slot, c.account_id,
+           greatest(CAST(0 AS DOUBLE), least(CAST(1 AS DOUBLE),
+                    (l.m - 1 - l.lam - 3 * sqrt(l.lam)) / l.m)) AS factor
     FROM c JOIN l USING (bucket)
     """

@@ -15,8 +15,8 @@ the driver's, weights and evidence bit for bit (``tests/clusters/test_keys_spark
 
 The creation-time keys (:func:`creation_edges`) come from the day's node table built on the
 executors from its request files (``nodes_spark``: each account's earliest
-``account_created_at``, the driver's ``nodes.created_at``) and :func:`creation_sql`, Spark's
-spelling of ``keys.creation_sql``, make the key rows there.
+``account_created_at``, the driver's ``nodes.created_at``) and ``keys.creation_sql`` (one text
+for both engines, given ``engine="spark"`` and the view name) make the key rows there.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from detector.clusters import daycache, nodes_spark, spark_sql
+from detector.clusters import daycache, keys, nodes_spark, spark_sql
 from detector.clusters.params import ClusterParams
 from detector.lake.spark import spark_path
 from detector.settings import Settings
@@ -92,35 +92,6 @@ def key_edges(spark: Any, settings: Settings, day: str, days: int, p: ClusterPar
     return out
 
 
-#: DuckDB's ``epoch(created_at)`` of a TIMESTAMPTZ (ICU: the whole milliseconds / 1000 plus the
-#: microseconds past them / 10^6, two double divisions of exact integers and a sum) in Spark SQL
-_EPOCH = ("(CAST(unix_micros(created_at) - pmod(unix_micros(created_at), 1000) AS DOUBLE) / 1e6"
-          " + CAST(pmod(unix_micros(created_at), 1000) AS DOUBLE) / 1e6)")
-
-
-def creation_sql(bucket_s: int, shift: bool, baseline_buckets: int = 36,
-                 nodes: str = "dg_creation_nodes") -> str:
-    """Spark SQL of ``keys.creation_sql`` (key rows: creation-time bucket per account of view
-    ``nodes`` (account_id, created_at), factor from the bucket's crowd) with DuckDB's values:
-    the epoch as :data:`_EPOCH`, the doubles DuckDB's decimal literals become spelled as
-    doubles (Spark would divide decimals); every other operation is the same IEEE one."""
-    offset = int(bucket_s) // 2 if shift else 0
-    tag = "b" if shift else "a"
-    nb = int(baseline_buckets)
-    return f"""
-    WITH c AS (SELECT account_id,
-                      CAST(floor(({_EPOCH} + {offset}) / {int(bucket_s)}) AS BIGINT) AS bucket
-               FROM {nodes} WHERE created_at IS NOT NULL),
-    b AS (SELECT bucket, count(*) AS m FROM c GROUP BY bucket),
-    l AS (SELECT bucket, m, CAST(sum(m) OVER (ORDER BY bucket RANGE BETWEEN {nb} PRECEDING
-                                               AND {nb} FOLLOWING) - m AS DOUBLE)
-                            / CAST({2 * nb} AS DOUBLE) AS lam FROM b)
-    SELECT concat('{tag}', CAST(c.bucket AS STRING)) AS key, 0 AS slot, c.account_id,
-           greatest(0.0D, least(1.0D, (l.m - 1 - l.lam - 3 * sqrt(l.lam)) / l.m)) AS factor
-    FROM c JOIN l USING (bucket)
-    """
-
-
 def creation_nodes(spark: Any, settings: Settings, day: str) -> bool:
     """View ``dg_creation_nodes``: each account of ``day``'s request files (read by URI on the
     executors) with its earliest ``account_created_at`` (``pipeline._nodes``'s ``created_at``):
@@ -139,6 +110,7 @@ def creation_edges(spark: Any, settings: Settings, day: str,
     built and paired on the cluster: ``window.creation_edges``'s parts."""
     if not creation_nodes(spark, settings, day):
         return []
-    return [spark_sql.key_pairs(spark, spark.sql(key_rows_sql(creation_sql(
-        p.creation_bucket_s, shift))), "creation", p.max_key_accounts, weigh="factor",
-        min_weight=p.min_edge_weight) for shift in (False, True)]
+    return [spark_sql.key_pairs(spark, spark.sql(key_rows_sql(keys.creation_sql(
+        p.creation_bucket_s, shift, engine="spark", nodes="dg_creation_nodes"))), "creation",
+        p.max_key_accounts, weigh="factor", min_weight=p.min_edge_weight)
+        for shift in (False, True)]

@@ -5,7 +5,8 @@ window of the constructed scenario with a card shared by more accounts than the 
 edges), a campus NAT over the cap, stock user agents (generic profiles) and an account active
 only on the first day (its keys must not count on the second). The creation-time pairs built
 on Spark from the day's request files (``keys_spark.creation_edges``) equal the driver's from
-table ``nodes``, and Spark's spelling of DuckDB's ``epoch`` gives its bits.
+table ``nodes`` (``keys.creation_sql``, one text for both engines), and Spark's spelling of
+DuckDB's ``epoch`` (``dialect.epoch_s``) gives its bits.
 
 Runs when pyspark and a Java runtime are available; skipped otherwise, except under CI
 (``CI=true``), where a missing runtime is a failure.
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.clusters import daycache, keys, keys_spark, spark_sql, window
+from detector.clusters import daycache, dialect, keys, keys_spark, spark_sql, window
 from detector.clusters.keys import PAIR_COLUMNS
 from detector.clusters.params import ClusterParams
 from detector.lake.db import connect
@@ -193,7 +194,7 @@ def test_creation_pairs_built_on_spark_equal_the_drivers(creation):
 
 
 def test_the_creation_epoch_is_duckdbs(home):
-    """``keys_spark._EPOCH`` gives DuckDB's ``epoch`` of a TIMESTAMPTZ bit for bit (ICU's: whole
+    """``dialect.epoch_s`` on Spark gives DuckDB's ``epoch`` of a TIMESTAMPTZ bit for bit (ICU's: whole
     milliseconds, then the microseconds past them), from 1700 to 2200."""
     import pyarrow as pa
 
@@ -206,10 +207,10 @@ def test_the_creation_epoch_is_duckdbs(home):
     stamps = pa.table({"i": np.arange(len(micros)),
                       "created_at": pa.array(micros, pa.timestamp("us", tz="UTC"))})
     con = duckdb.connect()
-    want = con.sql("SELECT i, epoch(created_at) AS e FROM stamps ORDER BY i").df()
+    want = con.sql(f"SELECT i, {dialect.epoch_s('created_at')} AS e FROM stamps ORDER BY i").df()
     con.close()
     spark = spark_session(home)
     got = (spark.createDataFrame(stamps)
-           .selectExpr("i", f"{keys_spark._EPOCH} AS e").toPandas()
+           .selectExpr("i", f"{dialect.epoch_s('created_at', 'spark')} AS e").toPandas()
            .sort_values("i").reset_index(drop=True))
     assert (got["e"].to_numpy().view(np.int64) == want["e"].to_numpy().view(np.int64)).all()
