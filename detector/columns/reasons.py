@@ -30,6 +30,13 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "but the block stands: the score passed a stricter bar, the day was one-shot "
         "questions with few follow-ups, sent from the account's own networks rather than a "
         "shared one, and spread beyond one burst."),
+    "corroborated_block": (
+        "Several kinds of evidence agree",
+        "Three or more independent kinds of evidence flagged this account on the same day (the "
+        "families of the rules that fired, such as harvesting, timing or infrastructure, and "
+        "the classifier's score), each of which alone would only send it to review; with "
+        "enough requests behind them, few follow-ups and no relayed end users, the day is "
+        "blocked."),
     # detector/decide/relay_streams.py
     "relay_stream_harvest": (
         "Harvesting stream inside a relay",

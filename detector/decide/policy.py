@@ -24,6 +24,11 @@ Sources, per account-day:
     platform serving identified users is a business to talk to, not to cut off on a score);
 - rules: each acting rule (status test/stable) imposes its action and lifts the score to at least
   its score contribution; experimental rules are recorded as shadow hits and never act;
+- corroboration: when ``corroborated_block_min_families`` signal families flag the same
+  account-day on their own (each acting rule's family, the first word of its name, and the
+  model at its review threshold), it is blocked, with the evidence floor, conversation and
+  relay guards a model block meets (``corroborated_block``); several families' reviews of one
+  day are independent evidence where one family's are not;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
   cluster is flagged too (a hydra's clean-looking heads are caught with its body); when most
   are blocked, or every member is flagged and a good share blocked, the rest is blocked;
@@ -63,6 +68,7 @@ class PolicyConfig:
     thin_block_min_score: float | None = None
     thin_block_max_multiturn: float | None = None
     burst_review_min_score: float | None = None
+    corroborated_block_min_families: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
@@ -102,6 +108,10 @@ class PolicyConfig:
             raise ValueError("burst_review_min_score: expected None, or a score in "
                              "[review_threshold, 1] with model_block_min_hour_entropy set, got "
                              f"{b!r}")
+        c = self.corroborated_block_min_families
+        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 2):
+            raise ValueError("corroborated_block_min_families: expected None or a count >= 2 "
+                             f"(one family alone is that family's own review), got {c!r}")
         h = self.model_block_min_hour_entropy
         if h is not None and not 0.0 <= h <= np.log2(24):
             raise ValueError("model_block_min_hour_entropy: expected bits in [0, log2(24)] or "
@@ -174,7 +184,10 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     model_rank, thin = _model_rank(frame, by_threshold, out["model_score"].to_numpy(), cfg)
     capped = (by_threshold == 2) & (model_rank < 2)
     out["model_rank"] = model_rank
-    out["pre_rank"] = np.maximum(model_rank, out["rule_rank"].to_numpy())
+    own = np.maximum(model_rank, out["rule_rank"].to_numpy())
+    corroborated = (own < 2) & _corroborated(frame, out["rule_hits"], by_threshold, cfg)
+    capped &= ~corroborated  # blocked after all: the marker would say the opposite
+    out["pre_rank"] = np.where(corroborated, 2, own)
     out["cluster_rank"] = _escalate_clusters(out, cfg).to_numpy()
     final = np.maximum(out["pre_rank"].to_numpy(), out["cluster_rank"].to_numpy())
     out["score"] = np.maximum(out["model_score"], out["rule_score"])
@@ -185,10 +198,11 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     out["decision"] = [DECISIONS[r] for r in final]
     out["allowlisted"] = allowed
     out["sources"] = [
-        _sources(m, rh, c, a, cap, th)
-        for m, rh, c, a, cap, th in zip(out["model_rank"], out["rule_hits"],
-                                        out["cluster_rank"] > out["pre_rank"], allowed, capped,
-                                        thin & (model_rank == 2), strict=True)
+        _sources(m, rh, c, a, cap, th, co)
+        for m, rh, c, a, cap, th, co in zip(out["model_rank"], out["rule_hits"],
+                                            out["cluster_rank"] > out["pre_rank"], allowed,
+                                            capped, thin & (model_rank == 2), corroborated,
+                                            strict=True)
     ]
     return out.drop(columns=["rule_rank", "rule_score", "pre_rank"])
 
@@ -231,6 +245,29 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
         users = _numeric(frame, "inf_distinct_end_users", 0.0)
         rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
     return rank, thin
+
+
+def _corroborated(frame: pd.DataFrame, rule_hits: pd.Series, rank: np.ndarray,
+                  cfg: PolicyConfig) -> np.ndarray:
+    """Rows that ``corroborated_block_min_families`` signal families flag on their own: the
+    acting rules' families (a rule is named ``<family>_<what>``, ``detector.rules.loader``
+    checks it; two rules of one family are one line of evidence) and the model when its
+    threshold ``rank`` reaches review. The guards every model block meets hold these too: the
+    evidence floor (``model_block_min_requests`` behind the day, its week or its cluster),
+    conversations (``model_block_max_multiturn``) and relays (``model_block_max_end_users``)."""
+    if cfg.corroborated_block_min_families is None:
+        return np.zeros(len(frame), dtype=bool)
+    families = np.array([len({name.split("_", 1)[0] for name in names}) for names in rule_hits],
+                        dtype=int) + (rank >= 1)
+    ok = families >= cfg.corroborated_block_min_families
+    if cfg.model_block_min_requests > 0:
+        volume = np.maximum(_day_evidence(frame), _numeric(frame, "w7_vol_requests", 0.0))
+        ok &= volume >= cfg.model_block_min_requests
+    if cfg.model_block_max_multiturn is not None:
+        ok &= _numeric(frame, "div_multiturn_share", 0.0) < cfg.model_block_max_multiturn
+    if cfg.model_block_max_end_users is not None:
+        ok &= _numeric(frame, "inf_distinct_end_users", 0.0) < cfg.model_block_max_end_users
+    return ok
 
 
 def _numeric(frame: pd.DataFrame, column: str, missing: float = np.nan) -> np.ndarray:
@@ -303,7 +340,8 @@ def _day_evidence(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: bool,
-             capped: bool = False, thin: bool = False) -> list[str]:
+             capped: bool = False, thin: bool = False,
+             corroborated: bool = False) -> list[str]:
     if allowed:
         return ["allowlisted"]
     src = list(rule_hits)
@@ -313,6 +351,8 @@ def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: b
         src.append("model_block_capped")  # the model alone would have blocked: analyst decides
     if thin:
         src.append("model_block_thin_evidence")  # blocked under the floor, at the stricter bar
+    if corroborated:
+        src.append("corroborated_block")  # several families' reviews of the day: a block
     if by_cluster:
         src.append("cluster_escalation")
     return src

@@ -26,6 +26,7 @@ RULE_FAMILIES = frozenset({"volume", "timing", "diversity", "harvest", "coverage
 #: Source markers of the policy -> family.
 SOURCE_FAMILIES = {"model": "model", "model_block_capped": "model",
                    "model_block_thin_evidence": "model", "cluster_escalation": "cluster",
+                   "corroborated_block": "corroboration",
                    "campaign": "cluster", "allowlisted": "allowlist",
                    "returning_actor": "returning", "relay_stream_harvest": "model"}
 CHANGES = ("newly_flagged", "cleared", "escalated", "deescalated")
