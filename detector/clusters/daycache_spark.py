@@ -2,16 +2,16 @@
 
 ``detector.clusters.daycache.build_day`` calls :func:`write_day` with the tables' SQL
 (``daycache.day_sql`` for Spark, over view :data:`VIEW`): the day's request files are read by
-the URIs the feature stage uses (``detector.lake.db.request_files``, ``spark_path``), each
-table's ``GROUP BY`` runs on the executors, and each result is written by one task as one
-Parquet file (zstd) into a temporary folder beside its target in the cache folder, which the
-driver then renames onto ``<table>.parquet`` (an atomic rename: a reader sees the whole file
-or none) and deletes. Only file names and row counts come back to the driver.
+URI (``detector.lake.spark.read_requests``), each table's ``GROUP BY`` runs on the executors,
+and each result is written by one task as one Parquet file (zstd) into a temporary folder
+beside its target in the cache folder, which the driver then renames onto ``<table>.parquet``
+(an atomic rename: a reader sees the whole file or none) and deletes. Only file names and row
+counts come back to the driver.
 
 The cache folder (``clusters/cache`` under the home) must be on storage every executor and the
 driver reach at the same path (``spark_path`` gives it as a ``file://`` URI), as the features'
 stored partials are for the Spark windows. Rows, order and column types are DuckDB's
-(``tests/clusters/test_daycache_spark.py``).
+(``tests/scale/test_cluster_daycache.py``).
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from detector.lake.db import request_files
 from detector.lake.io import current_umask, fsync_dir
 from detector.lake.schema import REQUEST_SCHEMA
-from detector.lake.spark import spark_path
+from detector.lake.spark import read_requests, spark_path
 from detector.settings import Settings
 
 #: The temporary view of the day's requests (with an account) that the tables' SQL reads.
@@ -43,12 +42,10 @@ COLUMNS = ("account_id", "ts", "client_ip", "ip_prefix", "user_agent", "payment_
 def day_view(spark: Any, settings: Settings, day: str) -> None:
     """Create view :data:`VIEW`: the ``COLUMNS`` of the day's committed request files, rows
     with an account (none without files)."""
-    files = request_files(settings, day)
-    if files:
-        frame = spark.read.parquet(*[spark_path(settings, p) for p in files])
-    else:
+    frame = read_requests(spark, settings, day, COLUMNS)
+    if frame is None:
         frame = spark.createDataFrame([], schema=_ddl(REQUEST_SCHEMA))
-    frame.select(*COLUMNS).where("account_id IS NOT NULL").createOrReplaceTempView(VIEW)
+    frame.where("account_id IS NOT NULL").createOrReplaceTempView(VIEW)
 
 
 def _ddl(schema: Any) -> str:

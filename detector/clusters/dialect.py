@@ -4,7 +4,7 @@ The day cache (``detector.clusters.daycache``) is one SQL text per table for bot
 (``templates.sample_sql``, ``keys.profile_sql``, ``daycache.day_sql``), and so are the
 creation-time key rows (``keys.creation_sql``); where the engines spell a computation
 differently, the text takes the spelling from here. Every expression gives bit-identical values
-on both engines (``tests/clusters/test_daycache_spark.py``, ``tests/clusters/test_keys_spark.py``):
+on both engines (``tests/scale/test_cluster_daycache.py``, ``tests/clusters/test_keys_spark.py``):
 
 - :func:`hash63`: a 60-bit non-negative integer from the first 15 hex digits of ``md5`` of a
   string's UTF-8 bytes (DuckDB's own ``hash`` differs between versions and has no Spark

@@ -7,8 +7,8 @@ on the day, ``n_requests``, ``n_prompts``, earliest ``account_created_at`` as ``
 and writes ``features/cluster/date=D/part-0.parquet`` from it (``features.account_features``:
 every active account, cluster columns joined). Both grow with accounts. Here:
 
-- :func:`open_day` aggregates the day's request files (read by URI, as ``daycache_spark`` and
-  ``keys_spark`` read them) into the same rows on the executors and keeps them there
+- :func:`open_day` aggregates the day's request files (read by URI, ``lake.spark.read_requests``,
+  as ``daycache_spark`` reads them) into the same rows on the executors and keeps them there
   (``persist``) while the day is clustered; ``keys_spark.creation_nodes`` reads them too
   (:func:`frame`), so the request files are scanned once for both.
 - The driver receives only the count of active accounts (the summary's ``accounts``) and the
@@ -48,9 +48,8 @@ import pyarrow.parquet as pq
 from detector.clusters import daycache
 from detector.clusters.features import account_features
 from detector.clusters.store import arrow_table
-from detector.lake.db import request_files
 from detector.lake.io import hidden_folder, move_into_place, write_parquet_atomic
-from detector.lake.spark import sent_view, spark_path
+from detector.lake.spark import read_requests, sent_view, spark_path
 from detector.settings import Settings
 
 #: What the writing task returns.
@@ -65,13 +64,12 @@ _OPEN: dict[tuple[str, str], Any] = {}
 def node_frame(spark: Any, settings: Settings, day: str) -> Any:
     """Spark DataFrame of ``pipeline._nodes``'s rows for ``day``, from its request files read
     by URI on the executors; None when the day has no request file."""
-    files = request_files(settings, day)
-    if not files:
+    reqs = read_requests(spark, settings, day)
+    if reqs is None:
         return None
     from pyspark.sql import functions as F
 
-    return (spark.read.parquet(*[spark_path(settings, f) for f in files])
-            .where("account_id IS NOT NULL").groupBy("account_id")
+    return (reqs.where("account_id IS NOT NULL").groupBy("account_id")
             .agg(F.count(F.lit(1)).alias("n_requests"),
                  F.countDistinct("prompt_hash").alias("n_prompts"),
                  F.min("account_created_at").alias("created_at")))
@@ -118,19 +116,18 @@ class DayNodes:
         account_id; sent broadcast), the day's requests, tokens, distinct prompts and client
         addresses of its members, from the request files read by URI; one row per cluster
         with requests comes back (DuckDB's columns and dtypes)."""
-        files = request_files(self.settings, self.day)
-        if not files or members.empty:
+        reqs = None if members.empty else read_requests(
+            self.spark, self.settings, self.day,
+            ["account_id", "completion_tokens", "prompt_tokens", "prompt_hash", "client_ip"])
+        if reqs is None:
             return _VOLUMES.empty_table().to_pandas()
         from pyspark.sql import functions as F
 
         ids = pa.table({
             "cluster_id": pa.array(members["cluster_id"].astype(str).tolist(), pa.string()),
             "account_id": pa.array(members["account_id"].astype(str).tolist(), pa.string())})
-        reqs = self.spark.read.parquet(*[spark_path(self.settings, f) for f in files])
         with self._sent("dg_nodes_members", ids, "cluster_id string, account_id string") as sent:
-            got = (reqs.select("account_id", "completion_tokens", "prompt_tokens",
-                               "prompt_hash", "client_ip")
-                   .join(F.broadcast(sent), "account_id").groupBy("cluster_id")
+            got = (reqs.join(F.broadcast(sent), "account_id").groupBy("cluster_id")
                    .agg(F.count(F.lit(1)).alias("clu_total_requests"),
                         # DuckDB's sum of BIGINT is a HUGEINT, a float64 in pandas
                         F.coalesce(F.sum("completion_tokens"), F.lit(0)).cast("double")

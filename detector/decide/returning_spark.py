@@ -1,7 +1,7 @@
 """Returning-actor keys read on the executors (``engine = "spark"``).
 
 :class:`SparkKeys` is ``returning_keys.DuckKeys`` with the request scans in Spark SQL over the
-day's request files (``spark_requests.read_requests``): the same SQL text as DuckDB's for the
+day's request files (``lake.spark.read_requests``): the same SQL text as DuckDB's for the
 payment, prefix, client and system keys (``returning_keys.keys_sql``; DuckDB's
 ``round(temperature, 2)`` spelled exactly, ``returning_keys.round2``) and the template
 shingles from the clusters stage's prompt sample (``returning_keys.shingle_keys_sql``, the
@@ -31,7 +31,7 @@ from detector.decide import spark_requests
 from detector.decide.returning_keys import keys_sql, shingle_keys_sql
 from detector.decide.spark_policy import sent_frame
 from detector.lake.db import lake_dates
-from detector.lake.spark import spark_session
+from detector.lake.spark import read_requests, spark_session
 from detector.settings import Settings
 
 #: The temporary view of the requests the key queries read.
@@ -59,7 +59,7 @@ class SparkKeys:
         a scratch file kept until ``held`` closes); False when the day has no request file."""
         from pyspark.sql import functions as F
 
-        frame = spark_requests.read_requests(self.settings, [day], COLUMNS)
+        frame = read_requests(spark_session(self.settings), self.settings, day, COLUMNS)
         if frame is None:
             return False
         if accounts is not None:
@@ -74,7 +74,8 @@ class SparkKeys:
 
         if not accounts:
             return set()
-        frame = spark_requests.read_requests(self.settings, [day], ["account_id"])
+        frame = read_requests(spark_session(self.settings), self.settings, day,
+                              ["account_id"])
         if frame is None:
             return set()
         with ExitStack() as held:
@@ -89,7 +90,8 @@ class SparkKeys:
         if not accounts:
             return []
         days = [d for d in lake_dates(self.settings) if start <= d < end]
-        frame = spark_requests.read_requests(self.settings, days, ["account_id"], with_day=True)
+        frame = read_requests(spark_session(self.settings), self.settings, days, ["account_id"],
+                              with_day=True)
         if frame is None:
             return []
         with ExitStack() as held:

@@ -1,46 +1,27 @@
 """The decide stage's reads of request rows on Spark (``engine = "spark"``).
 
-The request files are read by the URIs the feature stage uses (``detector.lake.db.request_files``,
-``spark_path``: ``spark_lake_uri`` or the lake's ``file://`` path) on the executors, and joined
-there with a set of accounts (a Spark DataFrame); only per-account rows come back, or none:
+The request files are read on the executors by ``detector.lake.spark.read_requests`` (the URIs
+the feature stage uses: ``spark_lake_uri`` or the lake's ``file://`` path), and joined there with
+a set of accounts (a Spark DataFrame); only per-account rows come back, or none:
 
 - :func:`org_ids_frame`: each account's organisation, ``min(org_id)`` over every lake day (the
   DuckDB path's ``GROUP BY`` over the ``requests`` view, ``scoring.org_ids``), a DataFrame the
   policy joins on the executors (``spark_policy.decide_view``); nothing comes to the driver;
-- :func:`read_requests` / :func:`accounts_frame` (named accounts, sent as a scratch Parquet
-  file and joined as a broadcast table): what ``returning_spark`` builds its key queries on.
+- :func:`accounts_frame` (named accounts, sent as a scratch Parquet file and joined as a
+  broadcast table): what ``returning_spark`` joins its request reads with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import ExitStack
-from functools import reduce
 from typing import Any
 
 import pyarrow as pa
 
-from detector.lake.db import lake_dates, request_files
-from detector.lake.spark import spark_path, spark_session
+from detector.lake.db import lake_dates
+from detector.lake.spark import read_requests, spark_session
 from detector.settings import Settings
-
-
-def read_requests(settings: Settings, days: list[str], columns: list[str],
-                  with_day: bool = False) -> Any | None:
-    """A Spark DataFrame of ``columns`` of the committed request files of ``days`` (with
-    ``with_day``, a ``day`` column 'YYYY-MM-DD' too); None when those days have no file."""
-    from pyspark.sql import functions as F
-
-    spark = spark_session(settings)
-    files = {day: [spark_path(settings, p) for p in request_files(settings, day)] for day in days}
-    files = {day: uris for day, uris in files.items() if uris}
-    if not files:
-        return None
-    if not with_day:  # one read of every file
-        return spark.read.parquet(*[u for uris in files.values() for u in uris]).select(*columns)
-    parts = [spark.read.parquet(*uris).select(*columns).withColumn("day", F.lit(day))
-             for day, uris in files.items()]
-    return reduce(lambda a, b: a.unionByName(b), parts)
 
 
 def accounts_frame(settings: Settings, accounts: Iterable[str], held: ExitStack,
@@ -62,7 +43,8 @@ def org_ids_frame(settings: Settings, accounts: Any) -> Any | None:
     lake has no request file."""
     from pyspark.sql import functions as F
 
-    requests = read_requests(settings, lake_dates(settings), ["account_id", "org_id"])
+    requests = read_requests(spark_session(settings), settings, lake_dates(settings),
+                             ["account_id", "org_id"])
     if requests is None:
         return None
     return (requests.join(accounts, "account_id", "left_semi")

@@ -3,8 +3,8 @@
 The shape of :mod:`detector.embeddings.batched`, with Spark partitions for buckets: every
 account's statistics depend only on its own sampled prompts and the population model.
 
-1. **Sample** (Spark SQL over the day's request files, read by the URIs the feature stage
-   uses): the same rows as :func:`sampling.sample_prompts` (:func:`sampling.sample_sql`), each
+1. **Sample** (Spark SQL over the day's request files, read by URI on the executors:
+   ``lake.spark.read_requests``): the same rows as :func:`sampling.sample_prompts` (:func:`sampling.sample_sql`), each
    with its vector from the embedding cache when it has one (:func:`cache_spark.cached_vectors`),
    repartitioned by ``account_id`` into partitions of about ``accounts_per_batch`` accounts.
 2. **Pass 1** (``mapInArrow``, the one encoding): each partition embeds its distinct prompts
@@ -60,8 +60,7 @@ from detector.embeddings.sampling import sample_sql
 from detector.embeddings.stats import STAT_NAMES
 from detector.embeddings.write_spark import write_day
 from detector.errors import ConfigError
-from detector.lake.db import request_files
-from detector.lake.spark import spark_path, spark_session
+from detector.lake.spark import read_requests, spark_session
 
 if TYPE_CHECKING:
     from detector.embeddings.stage import CoverageStage, DayResult
@@ -79,12 +78,12 @@ def sample_frame(session: Any, settings: Settings, date: str, k: int, seed: int,
                  max_chars: int) -> Any:
     """The day's sample as a Spark DataFrame (rows of :func:`sampling.sample_prompts`, no
     order), or None when the day has no request file."""
-    files = request_files(settings, date)
-    if not files:
+    day = read_requests(session, settings, date,
+                        ["account_id", "prompt_hash", "ts", "prompt_text"])
+    if day is None:
         return None
-    day = session.read.parquet(*[spark_path(settings, p) for p in files])
     view = f"dg_emb_day_{date.replace('-', '_')}"
-    day.select("account_id", "prompt_hash", "ts", "prompt_text").createOrReplaceTempView(view)
+    day.createOrReplaceTempView(view)
     return session.sql(sample_sql("spark", view=view, date=date, k=k, seed=seed,
                                   max_chars=max_chars))
 

@@ -1,5 +1,6 @@
 """The process's Spark session, the URIs the cluster reads the lake by (``engine = "spark"``),
-and the way a driver-side table reaches the executors (:func:`sent_view`).
+the one read of request files on the executors (:func:`read_requests`), and the way a
+driver-side table reaches the executors (:func:`sent_view`).
 
 One way to get a session for every stage that runs on Spark (features, embeddings, clusters,
 decide): :func:`spark_session` on ``settings.spark_master`` with ``settings.spark_conf`` over
@@ -12,14 +13,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from detector.errors import ConfigError
+from detector.lake.db import request_files
 from detector.lake.io import scratch_folder, write_parquet_atomic
 from detector.settings import Settings
 
@@ -93,6 +96,34 @@ def spark_path(settings: Settings, path: Path) -> str:
             return "file://" + path.as_posix()
         return settings.spark_lake_uri.rstrip("/") + "/" + rel.as_posix()
     return "file://" + path.as_posix()
+
+
+def read_requests(spark: Any, settings: Settings, days: str | Sequence[str],
+                  columns: Sequence[str] | None = None, with_day: bool = False) -> Any | None:
+    """The committed request files of ``days`` (a day or a list; ``lake.db.request_files``:
+    sorted, days in the order given) read by URI (:func:`spark_path`) on the executors, as one
+    DataFrame of ``columns`` (every column when None); None when those days have no file.
+
+    One read of every file, the schema from the files (no option set); with ``with_day`` one
+    read per day with files instead, each given a ``day`` column 'YYYY-MM-DD', and the reads
+    unioned by name: ``returning_spark.SparkKeys.days_of`` groups accounts by day.
+    """
+    from pyspark.sql import functions as F
+
+    days = [days] if isinstance(days, str) else list(days)
+    files = {day: [spark_path(settings, p) for p in request_files(settings, day)] for day in days}
+    files = {day: uris for day, uris in files.items() if uris}
+    if not files:
+        return None
+
+    def read(uris: list[str]) -> Any:
+        frame = spark.read.parquet(*uris)
+        return frame if columns is None else frame.select(*columns)
+
+    if not with_day:
+        return read([u for uris in files.values() for u in uris])
+    parts = [read(uris).withColumn("day", F.lit(day)) for day, uris in files.items()]
+    return reduce(lambda a, b: a.unionByName(b), parts)
 
 
 @contextmanager
