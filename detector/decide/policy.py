@@ -26,7 +26,7 @@ Sources, per account-day:
   its score contribution; experimental rules are recorded as shadow hits and never act;
 - corroboration: when ``corroborated_block_min_families`` signal families flag the same
   account-day on their own (each acting rule's family, the first word of its name, and the
-  model at its review threshold), it is blocked, with the evidence floor, conversation and
+  model's own review, after its guards), it is blocked, with the evidence floor, conversation and
   relay guards a model block meets (``corroborated_block``); several families' reviews of one
   day are independent evidence where one family's are not;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
@@ -185,7 +185,7 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
     capped = (by_threshold == 2) & (model_rank < 2)
     out["model_rank"] = model_rank
     own = np.maximum(model_rank, out["rule_rank"].to_numpy())
-    corroborated = (own < 2) & _corroborated(frame, out["rule_hits"], by_threshold, cfg)
+    corroborated = (own < 2) & _corroborated(frame, out["rule_hits"], model_rank, cfg)
     capped &= ~corroborated  # blocked after all: the marker would say the opposite
     out["pre_rank"] = np.where(corroborated, 2, own)
     out["cluster_rank"] = _escalate_clusters(out, cfg).to_numpy()
@@ -251,10 +251,12 @@ def _corroborated(frame: pd.DataFrame, rule_hits: pd.Series, rank: np.ndarray,
                   cfg: PolicyConfig) -> np.ndarray:
     """Rows that ``corroborated_block_min_families`` signal families flag on their own: the
     acting rules' families (a rule is named ``<family>_<what>``, ``detector.rules.loader``
-    checks it; two rules of one family are one line of evidence) and the model when its
-    threshold ``rank`` reaches review. The guards every model block meets hold these too: the
-    evidence floor (``model_block_min_requests`` behind the day, its week or its cluster),
-    conversations (``model_block_max_multiturn``) and relays (``model_block_max_end_users``)."""
+    checks it; two rules of one family are one line of evidence) and the model when its own
+    ``rank`` (after its guards: a one-burst day's review dropped under the block score, a
+    capped block kept as review) reaches review. The guards every model block meets hold
+    these too: the evidence floor (``model_block_min_requests`` behind the day, its week or
+    its cluster), conversations (``model_block_max_multiturn``) and relays
+    (``model_block_max_end_users``)."""
     if cfg.corroborated_block_min_families is None:
         return np.zeros(len(frame), dtype=bool)
     families = np.array([len({name.split("_", 1)[0] for name in names}) for names in rule_hits],

@@ -145,7 +145,7 @@ BURST_REVIEW_NEEDS_BLOCK_SCORE = True
 CLUSTER_FLAGGED_BLOCK_SHARE = 0.4
 
 #: An account-day that this many signal families flag on their own (each acting rule's family,
-#: and the model at its review threshold) is blocked (PolicyConfig
+#: and the model's own review after its guards) is blocked (PolicyConfig
 #: ``corroborated_block_min_families``), behind the evidence floor and the conversation and
 #: relay guards of a model block. Each family reviews alone, because each has its hard
 #: negatives; three independent lines of evidence on one day are a harvesting job's. On the

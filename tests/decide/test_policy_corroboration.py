@@ -98,3 +98,17 @@ def test_min_families_is_validated(value):
 def test_the_shipped_policy_corroborates_at_three_families(tmp_path):
     cfg = policy_config(Settings(home=tmp_path), {})
     assert cfg.corroborated_block_min_families == CORROBORATED_BLOCK_MIN_FAMILIES == 3
+
+
+def test_a_model_review_its_own_guards_drop_does_not_corroborate():
+    # one burst, under the block score: the model's review is dropped (a benchmark run's day),
+    # so two rule families alone stay at review
+    cfg = PolicyConfig(**{**CFG.__dict__, "model_block_min_hour_entropy": 1.0,
+                          "burst_review_min_score": 0.9})
+    h = hits([("a0", "harvest_x"), ("a0", "timing_y")])
+    out = apply_policy(frame(1, tim_hour_entropy=[0.5]), np.array([0.7]), h, cfg)
+    assert out.loc[0, "decision"] == "review"
+    assert out.loc[0, "sources"] == ["harvest_x", "timing_y"]
+    # spread over the day, the same review counts
+    out = apply_policy(frame(1, tim_hour_entropy=[3.0]), np.array([0.7]), h, cfg)
+    assert out.loc[0, "decision"] == "block"
