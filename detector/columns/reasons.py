@@ -34,7 +34,7 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "Several kinds of evidence agree",
         "Three or more independent kinds of evidence flagged this account on the same day (the "
         "families of the rules that fired, such as harvesting, timing or infrastructure, and "
-        "the classifier's score), each of which alone would only send it to review; with "
+        "the classifier's own review), each of which alone would only send it to review; with "
         "enough requests behind them, few follow-ups and no relayed end users, the day is "
         "blocked."),
     # detector/decide/relay_streams.py

@@ -217,8 +217,7 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
     thin = np.zeros(len(rank), dtype=bool)
     spread = _numeric(frame, "tim_hour_entropy")  # hour-of-day entropy; unknown: NaN, held
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
-        day = _day_evidence(frame)
-        volume = np.maximum(day, _numeric(frame, "w7_vol_requests", 0.0))
+        day, volume = _evidence(frame)
         below = volume < cfg.model_block_min_requests
         shared = _numeric(frame, "inf_shared_prefix_share", 0.0)  # unknown: not shared
         turns = _numeric(frame, "div_multiturn_share", 0.0)  # unknown: no conversation
@@ -263,8 +262,7 @@ def _corroborated(frame: pd.DataFrame, rule_hits: pd.Series, rank: np.ndarray,
                         dtype=int) + (rank >= 1)
     ok = families >= cfg.corroborated_block_min_families
     if cfg.model_block_min_requests > 0:
-        volume = np.maximum(_day_evidence(frame), _numeric(frame, "w7_vol_requests", 0.0))
-        ok &= volume >= cfg.model_block_min_requests
+        ok &= _evidence(frame)[1] >= cfg.model_block_min_requests
     if cfg.model_block_max_multiturn is not None:
         ok &= _numeric(frame, "div_multiturn_share", 0.0) < cfg.model_block_max_multiturn
     if cfg.model_block_max_end_users is not None:
@@ -327,6 +325,13 @@ def _in_cluster(cluster_id: pd.Series) -> pd.Series:
 
 def _threshold_rank(score: np.ndarray, cfg: PolicyConfig) -> np.ndarray:
     return np.where(score >= cfg.block_threshold, 2, np.where(score >= cfg.review_threshold, 1, 0))
+
+
+def _evidence(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(requests behind each row that day, :func:`_day_evidence`; and the most behind it that
+    day or over the 7-day window its ``w7_*`` features read): what the evidence floor reads."""
+    day = _day_evidence(frame)
+    return day, np.maximum(day, _numeric(frame, "w7_vol_requests", 0.0))
 
 
 def _day_evidence(frame: pd.DataFrame) -> np.ndarray:
