@@ -46,8 +46,9 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day (or all were "
-        "flagged and a good share blocked on their own evidence), so the rest of the cluster "
-        "was flagged or blocked with them."),
+        "flagged and a good share blocked on their own evidence, or all of five or more were "
+        "flagged by a detection rule), so the rest of the cluster was flagged or blocked with "
+        "them."),
     "allowlisted": (
         "Allow-listed",
         "An analyst put this account or its organisation on the allow-list, which overrides "

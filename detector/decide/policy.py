@@ -17,7 +17,10 @@ Sources, per account-day:
     day in one burst is reviewed by the model alone only at ``burst_review_min_score``: one
     sitting's evidence is a benchmark run's or a batch job's as often as a harvester's), and
     beyond one working session (``session_block_max_hour_entropy`` bits) or the score reaches
-    ``strict_block_min_score`` (a benchmark run looks like an office-hours harvesting job);
+    ``strict_block_min_score`` (a benchmark run looks like an office-hours harvesting job); a
+    day that compares models (the same questions to two models or more,
+    ``comparison_max_top_model_share`` / ``comparison_max_prompt_ratio``) is reviewed by the
+    model alone, like a single burst, only at ``burst_review_min_score``;
   - under ``model_block_max_multiturn`` of the day's requests continue a conversation
     (harvesting wants prompt-answer pairs; people, even heavy chat users, converse);
   - the account relays fewer than ``model_block_max_end_users`` distinct end-user ids (a
@@ -31,7 +34,8 @@ Sources, per account-day:
   day are independent evidence where one family's are not;
 - cluster escalation: when most members of a cluster are flagged on a day, the rest of the
   cluster is flagged too (a hydra's clean-looking heads are caught with its body); when most
-  are blocked, or every member is flagged and a good share blocked, the rest is blocked;
+  are blocked, or every member is flagged and a good share blocked, or every member of a big
+  enough cluster is flagged by an acting rule, the rest is blocked;
 - returning actors (``detector.decide.returning``, after the above): a new account linked to
   previously blocked ones is at least reviewed (``at_least_review``), never blocked by the link;
 - the allow-list (analyst-cleared accounts or orgs, with expiry) overrides all of them.
@@ -39,83 +43,15 @@ Sources, per account-day:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
+
+from detector.decide.policy_config import PolicyConfig
 
 DECISIONS = ("allow", "review", "block")
 RANK = {d: i for i, d in enumerate(DECISIONS)}
 
-
-@dataclass(frozen=True)
-class PolicyConfig:
-    review_threshold: float
-    block_threshold: float
-    cluster_min_size: int = 3
-    cluster_review_share: float = 0.5
-    cluster_block_min_size: int = 5
-    cluster_block_share: float = 0.8
-    cluster_flagged_block_share: float | None = None
-    model_block_min_requests: int = 0
-    model_block_min_hour_entropy: float | None = None
-    model_block_max_end_users: int | None = None
-    model_block_max_multiturn: float | None = None
-    thin_block_min_requests: int | None = None
-    thin_block_max_shared_network: float | None = None
-    session_block_max_hour_entropy: float | None = None
-    strict_block_min_score: float = 1.0
-    thin_block_min_score: float | None = None
-    thin_block_max_multiturn: float | None = None
-    burst_review_min_score: float | None = None
-    corroborated_block_min_families: int | None = None
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
-            raise ValueError(
-                "thresholds: expected 0 <= review_threshold <= block_threshold <= 1, got "
-                f"review={self.review_threshold!r}, block={self.block_threshold!r}")
-        if self.model_block_min_requests < 0:
-            raise ValueError("model_block_min_requests: expected a count >= 0, got "
-                             f"{self.model_block_min_requests!r}")
-        t = self.thin_block_min_requests
-        if t is not None and not 0 < t <= self.model_block_min_requests:
-            raise ValueError("thin_block_min_requests: expected None or a count in "
-                             f"(0, model_block_min_requests={self.model_block_min_requests}], "
-                             f"got {t!r}")
-        strict = t is not None or self.session_block_max_hour_entropy is not None
-        if strict and not self.block_threshold <= self.strict_block_min_score <= 1.0 + 1e-9:
-            raise ValueError("strict_block_min_score: expected a score in [block_threshold, 1], "
-                             f"got {self.strict_block_min_score!r}")
-        b = self.thin_block_min_score
-        if b is not None and not self.strict_block_min_score <= b <= 1.0 + 1e-9:
-            raise ValueError("thin_block_min_score: expected None or a score in "
-                             f"[strict_block_min_score={self.strict_block_min_score}, 1], "
-                             f"got {b!r}")
-        for name in ("thin_block_max_shared_network", "thin_block_max_multiturn",
-                     "cluster_flagged_block_share", "model_block_max_multiturn"):
-            n = getattr(self, name)
-            if n is not None and not 0.0 < n <= 1.0:
-                raise ValueError(f"{name}: expected a share in (0, 1] or None, got {n!r}")
-        e = self.session_block_max_hour_entropy
-        if e is not None and not (self.model_block_min_hour_entropy or 0.0) <= e <= np.log2(24):
-            raise ValueError("session_block_max_hour_entropy: expected bits in "
-                             "[model_block_min_hour_entropy, log2(24)] or None, got "
-                             f"{e!r}")
-        b = self.burst_review_min_score
-        if b is not None and (self.model_block_min_hour_entropy is None
-                              or not self.review_threshold <= b <= 1.0 + 1e-9):
-            raise ValueError("burst_review_min_score: expected None, or a score in "
-                             "[review_threshold, 1] with model_block_min_hour_entropy set, got "
-                             f"{b!r}")
-        c = self.corroborated_block_min_families
-        if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 2):
-            raise ValueError("corroborated_block_min_families: expected None or a count >= 2 "
-                             f"(one family alone is that family's own review), got {c!r}")
-        h = self.model_block_min_hour_entropy
-        if h is not None and not 0.0 <= h <= np.log2(24):
-            raise ValueError("model_block_min_hour_entropy: expected bits in [0, log2(24)] or "
-                             f"None, got {h!r}")
+__all__ = ["DECISIONS", "RANK", "PolicyConfig", "apply_policy", "at_least_review"]
 
 
 def _rule_table(hits: pd.DataFrame) -> pd.DataFrame:
@@ -158,6 +94,10 @@ def _escalate_clusters(out: pd.DataFrame, cfg: PolicyConfig) -> pd.Series:
         whole = (size >= cfg.cluster_min_size) & (flagged >= 1.0) & (
             blocked >= cfg.cluster_flagged_block_share)
         rank = np.where(whole, 2, rank)
+    if cfg.cluster_rule_flagged_block_min_size is not None:
+        # linked accounts each flagged by an extraction rule of its own: one harvesting fleet
+        ruled = sub.groupby(["cluster_id", "date"])["rule_rank"].transform(lambda r: (r >= 1).all())
+        rank = np.where((size >= cfg.cluster_rule_flagged_block_min_size) & ruled, 2, rank)
     imposed.loc[sub.index] = rank
     return imposed
 
@@ -211,9 +151,9 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank the model alone imposes: its threshold ``rank``, with blocks on thin evidence, on a
     single burst, on one working session under the strict score, on a day of conversations, or
-    of relays capped at review, and reviews of a single burst under ``burst_review_min_score``
-    dropped; and the rows whose block passed the thin-evidence bar instead of the evidence
-    floor."""
+    of relays capped at review, and reviews of a single burst or a model comparison under
+    ``burst_review_min_score`` dropped; and the rows whose block passed the thin-evidence bar
+    instead of the evidence floor."""
     thin = np.zeros(len(rank), dtype=bool)
     spread = _numeric(frame, "tim_hour_entropy")  # hour-of-day entropy; unknown: NaN, held
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
@@ -232,7 +172,8 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
             burst = own & (spread < cfg.model_block_min_hour_entropy)
             rank = np.where((rank == 2) & burst, 1, rank)
             if cfg.burst_review_min_score is not None:  # one sitting: review only when sure
-                rank = np.where((rank == 1) & burst & (score < cfg.burst_review_min_score), 0,
+                held = burst | (own & _comparison(frame, cfg))
+                rank = np.where((rank == 1) & held & (score < cfg.burst_review_min_score), 0,
                                 rank)
         if cfg.session_block_max_hour_entropy is not None:
             session = own & (spread < cfg.session_block_max_hour_entropy)
@@ -304,6 +245,19 @@ def _thin_bar(volume: np.ndarray, spread: np.ndarray, shared: np.ndarray, turns:
     if cfg.thin_block_max_multiturn is not None:
         ok &= turns < cfg.thin_block_max_multiturn
     return ok
+
+
+def _comparison(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:
+    """Rows whose day compares models: two models or more, none with more than
+    ``comparison_max_top_model_share`` of the requests, and at most
+    ``comparison_max_prompt_ratio`` of the prompts distinct (the same questions sent to each:
+    an evaluation harness's run); unknown values and an unset config: no."""
+    if cfg.comparison_max_top_model_share is None or cfg.comparison_max_prompt_ratio is None:
+        return np.zeros(len(frame), dtype=bool)
+    return ((_numeric(frame, "vol_distinct_models", 0.0) >= 2)
+            & (_numeric(frame, "vol_top_model_share", 1.0) <= cfg.comparison_max_top_model_share)
+            & (_numeric(frame, "div_distinct_prompt_ratio", 1.0)
+               <= cfg.comparison_max_prompt_ratio))
 
 
 def _own_day(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:

@@ -135,6 +135,18 @@ MODEL_BLOCK_MIN_HOUR_ENTROPY = 1.0
 #: cost: a harvester packing each day into one hour under the block threshold is left to the
 #: rules, its cluster and its 7-day window (scored again each day).
 BURST_REVIEW_NEEDS_BLOCK_SCORE = True
+#: So does a day that compares models on the account's own evidence: two models or more, none
+#: with more than this share of the requests (PolicyConfig ``comparison_max_top_model_share``),
+#: and at most ``COMPARISON_MAX_PROMPT_RATIO`` of the prompts distinct. An evaluation harness
+#: sends one question set to each model it compares (two models: a top share and a distinct
+#: ratio of 0.5; the bounds leave room for its background traffic); a harvester asks its
+#: teacher, and each question once. Benchmark runs on the independent generator's development
+#: seeds scored 0.56-0.74 there (top share 0.50-0.54, distinct ratio 0.21-0.46); no
+#: distiller's day of either generator's development homes met the condition. Evasion cost: a
+#: harvester sending every question to two models, and at most six in ten of them new, is left
+#: to the rules, its cluster and the block score.
+COMPARISON_MAX_TOP_MODEL_SHARE = 0.75
+COMPARISON_MAX_PROMPT_RATIO = 0.6
 
 #: A cluster-day whose every member is flagged on its own evidence (model, rules) is blocked
 #: whole when at least this share of its members is blocked on its own (PolicyConfig
@@ -143,6 +155,15 @@ BURST_REVIEW_NEEDS_BLOCK_SCORE = True
 #: families) that all look like harvesting, several already cut off, are one operation; a
 #: benign cluster reaches it only through false blocks of its own members.
 CLUSTER_FLAGGED_BLOCK_SHARE = 0.4
+#: A cluster-day of at least this many members, every one flagged by an acting rule on its
+#: own day, is blocked whole (PolicyConfig ``cluster_rule_flagged_block_min_size``). Each rule
+#: reviews alone because one account's harvesting traits have hard negatives (a research group's
+#: logprobs, an eval harness's long answers); five or more linked accounts (a payment
+#: instrument, or two evidence families) showing them at once are a fleet. On the development
+#: and spent final homes of both generators (74 benign cluster-days, 48 of five or more) no
+#: benign cluster had more than a fifth of its members flagged by a rule. Evasion cost: a fleet
+#: keeping one member in five under every rule is left to the other escalations.
+CLUSTER_RULE_FLAGGED_BLOCK_MIN_SIZE = 5
 
 #: An account-day that this many signal families flag on their own (each acting rule's family,
 #: and the model's own review after its guards) is blocked (PolicyConfig
@@ -169,6 +190,9 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
              else max(float(thr.get("block", 0.9)), MODEL_BLOCK_FLOOR))
     return PolicyConfig(review_threshold=min(review, block), block_threshold=block,
                         cluster_flagged_block_share=CLUSTER_FLAGGED_BLOCK_SHARE,
+                        cluster_rule_flagged_block_min_size=CLUSTER_RULE_FLAGGED_BLOCK_MIN_SIZE,
+                        comparison_max_top_model_share=COMPARISON_MAX_TOP_MODEL_SHARE,
+                        comparison_max_prompt_ratio=COMPARISON_MAX_PROMPT_RATIO,
                         model_block_min_requests=MODEL_BLOCK_MIN_REQUESTS,
                         model_block_min_hour_entropy=MODEL_BLOCK_MIN_HOUR_ENTROPY,
                         model_block_max_end_users=MODEL_BLOCK_MAX_END_USERS,

@@ -46,7 +46,8 @@ from detector.settings import Settings
 #: Columns of every row the policy and risk read on the executors (the org id added).
 POLICY_COLUMNS = ("account_id", "date", "cluster_id", "vol_requests", "w7_vol_requests",
                   "tim_hour_entropy", "div_multiturn_share", "inf_distinct_end_users",
-                  "inf_shared_prefix_share", OUTPUT_TOKENS)
+                  "inf_shared_prefix_share", "vol_distinct_models", "vol_top_model_share",
+                  "div_distinct_prompt_ratio", OUTPUT_TOKENS)
 #: Feature values of every row that come back with its verdict: the relay-stream candidates
 #: (``relay_streams.candidates``) and the returning-actor test (``returning._new_accounts``).
 DRIVER_COLUMNS = ("inf_distinct_end_users", "hist_days_since_first_seen", "inf_account_age_days")

@@ -31,6 +31,9 @@ def _full_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
     frame["div_multiturn_share"] = rng.uniform(0, 1, n)  # the conversation guard
     frame["inf_distinct_end_users"] = rng.integers(0, 40, n)
     frame["inf_shared_prefix_share"] = rng.uniform(0, 1, n)  # the thin tier's network guard
+    frame["vol_distinct_models"] = rng.integers(1, 4, n)  # the model-comparison guard
+    frame["vol_top_model_share"] = rng.uniform(0.3, 1, n)
+    frame["div_distinct_prompt_ratio"] = rng.uniform(0, 1, n)
     frame.insert(0, "date", [dt.date(2026, 11, 23 + i % 2) for i in range(n)])
     frame.insert(0, "account_id", [f"a{i:03d}" for i in range(n)])
     frame["cluster_id"] = [f"c{i % 5}" if i % 3 == 0 else None for i in range(n)]

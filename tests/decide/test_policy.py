@@ -87,6 +87,32 @@ def test_a_wholly_flagged_cluster_under_the_blocked_share_stays_reviewed():
                                      "review"]
 
 
+def test_a_cluster_whose_every_member_a_rule_flags_is_blocked_from_the_minimum_size():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9,
+                       cluster_rule_flagged_block_min_size=5)
+    ids = [f"f{i}" for i in range(6)] + [f"g{i}" for i in range(6)] + [f"s{i}" for i in range(4)]
+    f = frame(ids, clusters=["c1"] * 6 + ["c2"] * 6 + ["c3"] * 4)
+    rule = [[a, D, "u1", "harvest_x", "t", "review", "medium", "test", 0.7, False]
+            for a in ids if a != "g5"]
+    out = apply_policy(f, np.full(len(ids), 0.1), hits(rule), cfg)
+    # c1: six linked accounts, each reviewed by a rule on its own day -> all blocked
+    assert list(out["decision"][:6]) == ["block"] * 6
+    assert "cluster_escalation" in out.loc[0, "sources"]
+    # c2: one member no rule flags -> reviewed (most flagged), not blocked
+    assert list(out["decision"][6:12]) == ["review"] * 6
+    # c3: every member ruled, but four is under the minimum size
+    assert list(out["decision"][12:]) == ["review"] * 4
+    # the model's reviews are not rules: the same cluster flagged by the model alone stays review
+    by_model = apply_policy(f, np.array([0.6] * 6 + [0.1] * 10), hits([]), cfg)
+    assert list(by_model["decision"][:6]) == ["review"] * 6
+    # off by default
+    assert list(apply_policy(f, np.full(len(ids), 0.1), hits(rule), CFG)["decision"][:6]) == [
+        "review"] * 6
+    with pytest.raises(ValueError, match="cluster_rule_flagged_block_min_size: expected None or a"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.9,
+                     cluster_rule_flagged_block_min_size=1)
+
+
 def test_cluster_flagged_block_share_must_be_a_share():
     with pytest.raises(ValueError, match="cluster_flagged_block_share"):
         PolicyConfig(review_threshold=0.5, block_threshold=0.9, cluster_flagged_block_share=1.5)
@@ -313,6 +339,34 @@ def test_a_model_only_review_of_one_burst_needs_the_block_score():
     assert list(out["decision"]) == ["allow", "review", "review", "review", "review", "review",
                                      "review"]
     assert out.loc[0, "sources"] == [] and out.loc[1, "sources"] == ["model", "model_block_capped"]
+
+
+def test_a_model_only_review_of_a_day_comparing_models_needs_the_block_score():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50,
+                       model_block_min_hour_entropy=1.0, burst_review_min_score=0.9,
+                       comparison_max_top_model_share=0.75, comparison_max_prompt_ratio=0.6)
+    ids = ["harness", "sure", "one_model", "new_prompts", "lopsided", "in_cluster", "ruled"]
+    f = frame(ids, clusters=[None] * 5 + ["c1", None])
+    f["vol_requests"] = [2888] * 7
+    f["tim_hour_entropy"] = [3.0] * 7  # spread over the day: not a burst
+    f["vol_distinct_models"] = [2, 2, 1, 2, 2, 2, 2]
+    f["vol_top_model_share"] = [0.54, 0.54, 1.0, 0.54, 0.9, 0.54, 0.54]
+    f["div_distinct_prompt_ratio"] = [0.46, 0.46, 0.46, 0.95, 0.46, 0.46, 0.46]
+    h = hits([["ruled", D, "u1", "harvest_x", "t", "review", "high", "stable", 0.7, False]])
+    out = apply_policy(f, np.array([0.57, 0.95, 0.57, 0.57, 0.57, 0.57, 0.57]), h, cfg)
+    # one question set sent to two models at 0.57: allowed; at the block score it is blocked
+    # (the guard holds reviews only); one model, mostly new prompts, one model carrying the
+    # day, a cluster's member and a rule's review are untouched
+    assert list(out["decision"]) == ["allow", "block", "review", "review", "review", "review",
+                                     "review"]
+    unset = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50,
+                         model_block_min_hour_entropy=1.0, burst_review_min_score=0.9)
+    assert apply_policy(f, np.full(7, 0.57), h, unset)["decision"].eq("review").all()
+    with pytest.raises(ValueError, match="expected both set or both None"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.9, comparison_max_prompt_ratio=0.6)
+    with pytest.raises(ValueError, match="comparison_max_top_model_share: expected a share"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.9,
+                     comparison_max_top_model_share=0.0, comparison_max_prompt_ratio=0.6)
 
 
 @pytest.mark.parametrize("kwargs, match", [
