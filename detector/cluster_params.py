@@ -26,10 +26,6 @@ class ClusterParams:
         (a payment instrument above the cap yields star edges to one hub instead).
     ip_slot_s: two accounts share an address only when both used it in the same slot.
     prefix_factor: weight of a shared /24 (/48) relative to a shared address.
-    copresence_max_gain: an address or prefix two accounts share in k distinct ``ip_slot_s``
-        slots weighs ``min(copresence_max_gain, sqrt(k))`` times its one-slot weight: repeated
-        co-presence is more than one coincidence (a NAT's many members stay light through the
-        ``sqrt(2/m)`` popularity weight). 1 turns the gain off.
     generic_ua_factor: weight of a client fingerprint whose user agent is a stock library.
     fingerprint_min_share: a profile counts for an account when it carries this share of its
         requests.
@@ -101,7 +97,6 @@ class ClusterParams:
     max_key_accounts: int = 200
     ip_slot_s: int = 3600
     prefix_factor: float = 0.5
-    copresence_max_gain: float = 2.0
     generic_ua_factor: float = 0.25
     fingerprint_min_share: float = 0.2
     template_sample: int = 8
@@ -155,13 +150,6 @@ class ClusterParams:
     def _at_least_two(cls, value: int, info: ValidationInfo) -> int:
         if value < 2:
             raise ValueError(f"{info.field_name}: expected an integer >= 2, got {value!r}")
-        return value
-
-    @field_validator("copresence_max_gain")
-    @classmethod
-    def _gain(cls, value: float) -> float:
-        if not value >= 1.0:
-            raise ValueError(f"copresence_max_gain: expected a number >= 1, got {value!r}")
         return value
 
     @field_validator("windows")

@@ -44,7 +44,7 @@ def key_rows_sql(key_sql: str, star: bool = False) -> str:
 
 def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap: int,
               weigh: str = "popularity", normalize: bool = False,
-              min_weight: float = 0.0, slot_gain: float = 1.0, spark: Any = None,
+              min_weight: float = 0.0, spark: Any = None,
               scratch: Settings | None = None) -> pd.DataFrame:
     """Pairs of accounts sharing a key of ``key_sql`` (columns key, slot, account_id, factor).
 
@@ -52,10 +52,7 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
     0 when time does not matter). ``m`` = distinct accounts holding the key in the whole
     window; keys with m > cap are skipped. A shared key weighs ``factor * sqrt(2/m)``
     (``weigh='popularity'``: 1 for two accounts, 0.1 for two hundred), ``factor`` itself
-    (``weigh='factor'``) or 1 (``weigh='one'``), times ``min(slot_gain, sqrt(k))`` where k is
-    the number of distinct slots in which both held it: an address two accounts share in four
-    different hours is stronger evidence than one shared once (``slot_gain`` 1: no gain; keys
-    without time have one slot). A pair's weight is the sum over its shared
+    (``weigh='factor'``) or 1 (``weigh='one'``). A pair's weight is the sum over its shared
     keys (exact, ``exact.sum_sql``: the same bits in any order), capped at 1. With
     ``normalize`` the sum is divided by sqrt(Ka * Kb), Ka being the number of distinct keys
     account a holds (cosine-like): an account spraying thousands of addresses (a reseller
@@ -75,7 +72,7 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
         rows = con.sql("SELECT key, CAST(slot AS BIGINT) AS slot, account_id, "
                            f"CAST(factor AS DOUBLE) AS factor FROM ({key_rows_sql(key_sql)})")
         return spark_sql.key_pairs(spark, rows.to_arrow_table(), edge_type, cap, weigh,
-                                   normalize, min_weight, slot_gain, scratch)
+                                   normalize, min_weight, scratch)
     w = {"one": "1.0", "popularity": "factor * sqrt(2.0 / m)", "factor": "factor"}[weigh]
     total = exact.sum_sql("kw")  # the same bits whatever order threads add the terms in
     combine = (f"least(1.0, {total} / any_value(norm))" if normalize
@@ -90,8 +87,7 @@ def key_pairs(con: duckdb.DuckDBPyConnection, edge_type: str, key_sql: str, cap:
                           WHERE pop.m BETWEEN 2 AND {int(cap)})
            WHERE kw >= {float(min_weight)}),
     pk AS (SELECT a.account_id AS src, b.account_id AS dst, a.key, a.m,
-                  count(*) AS n_slots,
-                  min(least(a.kw, b.kw)) * least({float(slot_gain)}, sqrt(count(*))) AS kw,
+                  count(*) AS n_slots, min(least(a.kw, b.kw)) AS kw,
                   any_value(sqrt(a.kc * b.kc)) AS norm
            FROM kk a JOIN kk b ON a.key = b.key AND a.slot = b.slot
                                AND a.account_id < b.account_id

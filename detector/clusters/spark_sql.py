@@ -82,7 +82,7 @@ def _fetch(spark: Any, sql: str) -> pd.DataFrame:
 
 
 def key_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int, weigh: str = "popularity",
-              normalize: bool = False, min_weight: float = 0.0, slot_gain: float = 1.0,
+              normalize: bool = False, min_weight: float = 0.0,
               scratch: Scratch = None) -> pd.DataFrame:
     """``detector.clusters.keys.key_pairs`` over ``rows`` (distinct key, slot, account_id,
     factor: the key rows, nulls already dropped; Arrow, sent as :func:`_view` says, or Spark),
@@ -90,11 +90,10 @@ def key_pairs(spark: Any, rows: pa.Table | Any, edge_type: str, cap: int, weigh:
     if _no_rows(rows):
         return _empty()
     with _view(spark, "dg_keys", rows, _KEY_SCHEMA, scratch):
-        return _fetch(spark, _key_sql(edge_type, cap, weigh, normalize, min_weight, slot_gain))
+        return _fetch(spark, _key_sql(edge_type, cap, weigh, normalize, min_weight))
 
 
-def _key_sql(edge_type: str, cap: int, weigh: str, normalize: bool, min_weight: float,
-             slot_gain: float = 1.0) -> str:
+def _key_sql(edge_type: str, cap: int, weigh: str, normalize: bool, min_weight: float) -> str:
     """Spark SQL of :func:`key_pairs` over view ``dg_keys``."""
     total = exact.sum_sql("kw")  # the driver's exact sum: the same bits in any order
     combine = (f"least(1.0D, {total} / first(norm))" if normalize
@@ -109,9 +108,7 @@ def _key_sql(edge_type: str, cap: int, weigh: str, normalize: bool, min_weight: 
                           WHERE pop.m BETWEEN 2 AND {int(cap)})
            WHERE kw >= {floor}),
     pk AS (SELECT a.account_id AS src, b.account_id AS dst, a.key, a.m,
-                  count(*) AS n_slots,
-                  min(least(a.kw, b.kw)) * least(CAST({float(slot_gain)!r} AS DOUBLE),
-                                                 sqrt(CAST(count(*) AS DOUBLE))) AS kw,
+                  count(*) AS n_slots, min(least(a.kw, b.kw)) AS kw,
                   first(sqrt(CAST(a.kc * b.kc AS DOUBLE))) AS norm
            FROM kk a JOIN kk b ON a.key = b.key AND a.slot = b.slot
                               AND a.account_id < b.account_id

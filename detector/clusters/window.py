@@ -113,9 +113,8 @@ def key_specs(p: ClusterParams, tables: dict[str, str] | None = None,
     return [
         ("payment", pay, {"weigh": "one"}),
         ("payment", pay, {"star": True}),
-        ("ip", ip, {"normalize": True, "min_weight": floor, "slot_gain": p.copresence_max_gain}),
-        ("prefix", prefix, {"normalize": True, "min_weight": floor,
-                            "slot_gain": p.copresence_max_gain}),
+        ("ip", ip, {"normalize": True, "min_weight": floor}),
+        ("prefix", prefix, {"normalize": True, "min_weight": floor}),
         ("fingerprint", fp, {"min_weight": floor}),
     ]
 

@@ -65,24 +65,6 @@ def test_shared_address_needs_the_same_hour_and_is_weighted_by_popularity():
     assert _weights(pairs) == {("a", "b"): round((2 / 3) ** 0.5, 4)}
 
 
-def test_an_address_shared_in_several_hours_gains_up_to_the_cap():
-    # six accounts on one /24 (each slot's weight 0.5 * sqrt(2/6) = 0.289, under a family's
-    # 0.3); a and b meet there in four different hours, c and d in one
-    rows = [{"account_id": a, "ts": T0 + timedelta(hours=h), "ip_prefix": "203.0.113.0/24"}
-            for a in "ab" for h in range(4)]
-    rows += [{"account_id": a, "ts": T0 + timedelta(hours=9), "ip_prefix": "203.0.113.0/24"}
-             for a in "cdef"]
-    sql = keys.address_sql("ip_prefix", 3600, 0.5)
-    one = 0.5 * (2 / 6) ** 0.5
-    pairs = _weights(keys.key_pairs(_con(rows), "prefix", sql, cap=50, slot_gain=2.0))
-    assert pairs[("a", "b")] == round(2 * one, 4)  # min(2, sqrt(4)) = 2
-    assert pairs[("c", "d")] == round(one, 4)  # one meeting: no gain
-    capped = _weights(keys.key_pairs(_con(rows), "prefix", sql, cap=50, slot_gain=1.5))
-    assert capped[("a", "b")] == round(1.5 * one, 4)
-    # the default (and payment, fingerprint, creation keys, which have one slot): no gain
-    assert _weights(keys.key_pairs(_con(rows), "prefix", sql, cap=50))[("a", "b")] == round(one, 4)
-
-
 def test_nat_address_is_weak_and_over_the_cap_makes_nothing():
     nat = [{"account_id": f"u{i:02d}", "ts": T0 + timedelta(minutes=i), "client_ip": "203.0.113.9"}
            for i in range(50)]

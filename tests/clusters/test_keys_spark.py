@@ -100,8 +100,7 @@ def test_the_window_reaches_every_rule(pairs):
 
 
 @pytest.mark.parametrize("kw", [{"weigh": "factor", "normalize": True},
-                                {"weigh": "popularity", "normalize": True, "min_weight": 0.05},
-                                {"weigh": "popularity", "normalize": True, "slot_gain": 2.0}])
+                                {"weigh": "popularity", "normalize": True, "min_weight": 0.05}])
 def test_a_weight_summed_over_many_keys_is_the_same_bits_on_both_engines(home, kw):
     """Pairs sharing thousands of keys (the terms split over Spark partitions and DuckDB
     threads): the exact sum gives the same bits on both engines."""

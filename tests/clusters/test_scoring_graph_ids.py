@@ -79,8 +79,6 @@ def test_params_are_validated_with_the_name():
         ClusterParams(max_key_accounts=1)
     with pytest.raises(ValueError, match="carry_min_jaccard"):
         ClusterParams(carry_min_jaccard=0.0)
-    with pytest.raises(ValueError, match="copresence_max_gain: expected a number >= 1, got 0.5"):
-        ClusterParams(copresence_max_gain=0.5)
 
 
 def test_louvain_pieces_of_one_operation_merge_back():
