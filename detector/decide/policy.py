@@ -96,7 +96,7 @@ def _escalate_clusters(out: pd.DataFrame, cfg: PolicyConfig) -> pd.Series:
         rank = np.where(whole, 2, rank)
     if cfg.cluster_rule_flagged_block_min_size is not None:
         # linked accounts each flagged by an extraction rule of its own: one harvesting fleet
-        ruled = sub.groupby(["cluster_id", "date"])["rule_rank"].transform(lambda r: (r >= 1).all())
+        ruled = (sub["rule_rank"] >= 1).groupby([sub["cluster_id"], sub["date"]]).transform("all")
         rank = np.where((size >= cfg.cluster_rule_flagged_block_min_size) & ruled, 2, rank)
     imposed.loc[sub.index] = rank
     return imposed

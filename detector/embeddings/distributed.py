@@ -4,9 +4,10 @@ The shape of :mod:`detector.embeddings.batched`, with Spark partitions for bucke
 account's statistics depend only on its own sampled prompts and the population model.
 
 1. **Sample** (Spark SQL over the day's request files, read by URI on the executors:
-   ``lake.spark.read_requests``): the same rows as :func:`sampling.sample_prompts` (:func:`sampling.sample_sql`), each
-   with its vector from the embedding cache when it has one (:func:`cache_spark.cached_vectors`),
-   repartitioned by ``account_id`` into partitions of about ``accounts_per_batch`` accounts.
+   ``lake.spark.read_requests``): the same rows as :func:`sampling.sample_prompts`
+   (:func:`sampling.sample_sql`), each with its vector from the embedding cache when it has
+   one (:func:`cache_spark.cached_vectors`), repartitioned by ``account_id`` into partitions
+   of about ``accounts_per_batch`` accounts.
 2. **Pass 1** (``mapInArrow``, the one encoding): each partition embeds its distinct prompts
    the cache lacks with the backend loaded once per Python worker (and writes them for the
    cache: :mod:`cache_spark`) and returns its sample without the text, in
