@@ -56,9 +56,12 @@ DETECTOR = REPO / ".venv" / "bin" / "detector"
 PYTHON = REPO / ".venv" / "bin" / "python"
 LEVELS = (0.5, 1.0, 3.0, 10.0)
 #: Accounts per level (split across the seeds): >= 100 per benign archetype of volume.toml
-#: (16 shares of 1/16 benign, 14 archetypes), and ~1,700 / (foreign) a mix with >= 100 per
-#: heavy benign kind.
+#: (16 shares of 1/16 benign, 14 archetypes); for bench/foreign's natural mix the same 1,700,
+#: where its rare archetypes get 6-50 accounts (eval runners, research labs, app forwarders).
 ACCOUNTS = {"sim": 1700, "foreign": 1700}
+#: bench/foreign with ``--shares balanced``: 113 accounts of each of its 23 archetypes (a
+#: quiet archetype, such as consumer chat, has fewer *active* ones on a given day).
+BALANCED_ACCOUNTS = 2600
 QUICK_ACCOUNTS = 300
 #: BLAS threads: one per process on the shared 2-core machine.
 BLAS_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -180,12 +183,15 @@ def pick_seeds(spec: str, generator: str) -> tuple[str, list[int]]:
     return "custom", seeds
 
 
-def default_out(set_name: str, generator: str, days: int, quick: bool = False) -> Path:
+def default_out(set_name: str, generator: str, days: int, quick: bool = False,
+                shares: str = "natural") -> Path:
     """The result file of a run: ``eval_volume`` + ``_foreign`` (the independent generator) +
-    ``_<days>days`` (more than one) + ``_dev`` (development seeds) or ``_custom`` (a seed
-    list); the final seeds' file has no suffix, since it holds the figures the README
-    reports. ``--quick``: ``eval_volume[_foreign]_quick.json``."""
+    ``_balanced`` (``--shares balanced``) + ``_<days>days`` (more than one) + ``_dev``
+    (development seeds) or ``_custom`` (a seed list); the final seeds' file has no suffix,
+    since it holds the figures the README reports. ``--quick``:
+    ``eval_volume[_foreign]_quick.json``."""
     name = "eval_volume" + ("_foreign" if generator == "foreign" else "")
+    name += "_balanced" if shares == "balanced" else ""
     if quick:
         return REPO / "bench" / "results" / f"{name}_quick.json"
     name += f"_{days}days" if days > 1 else ""
@@ -221,11 +227,11 @@ def _sim_generate(out: Path, accounts: int, days: int, seed: int, volume: float,
     return sorted(str(p) for p in out.glob("requests-*.jsonl*")), acc
 
 
-def _foreign_generate(out: Path, accounts: int, days: int, seed: int,
-                      volume: float) -> tuple[list[str], dict[str, dict]]:
+def _foreign_generate(out: Path, accounts: int, days: int, seed: int, volume: float,
+                      shares: str = "natural") -> tuple[list[str], dict[str, dict]]:
     subprocess.run([str(PYTHON), str(REPO / "bench/foreign/generate.py"), "--accounts", str(accounts),
                     "--days", str(days), "--seed", str(seed), "--volume", str(volume),
-                    "--out", str(out)], check=True, capture_output=True)
+                    "--shares", shares, "--out", str(out)], check=True, capture_output=True)
     acc = {}
     with open(out / "truth.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -269,7 +275,8 @@ def _score(home: Path, files: list[str], tree: Path | None = None) -> tuple[int,
 
 
 def run_level(level: float, seeds: list[int], accounts: int, days: int, generator: str,
-              scenario: str, work: Path, log=print, baseline: Path | None = None) -> dict:
+              scenario: str, work: Path, log=print, baseline: Path | None = None,
+              shares: str = "natural") -> dict:
     """Generate and score every seed at one volume level; pooled figures plus run details.
 
     ``baseline``: another checkout whose code scores the same generated files right after
@@ -287,7 +294,7 @@ def run_level(level: float, seeds: list[int], accounts: int, days: int, generato
         if generator == "sim":
             files, acc = _sim_generate(data, per_seed, days, seed, level, scenario)
         else:
-            files, acc = _foreign_generate(data, per_seed, days, seed, level)
+            files, acc = _foreign_generate(data, per_seed, days, seed, level, shares)
         t_gen = time.perf_counter() - t0
         n_req, got = _score(home, files)
         t_all = time.perf_counter() - t0
@@ -343,6 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accounts", type=int, default=None,
                     help="accounts per level, split across the seeds (default 1700)")
     ap.add_argument("--days", type=int, default=1)
+    ap.add_argument("--shares", choices=("natural", "balanced"), default="natural",
+                    help="bench/foreign only: archetypes in their traffic shares (default) or "
+                         "balanced, the same number of accounts of each (rare archetypes get "
+                         "usable intervals)")
     ap.add_argument("--quick", action="store_true",
                     help=f"iteration mode: level 1x only, one seed, {QUICK_ACCOUNTS} accounts")
     ap.add_argument("--out", type=Path, default=None,
@@ -354,13 +365,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="another checkout (e.g. `git worktree add /tmp/base REV`) whose code "
                          "scores the same files right after ours, for a side-by-side comparison")
     a = ap.parse_args(argv)
+    if a.shares != "natural" and a.generator != "foreign":
+        ap.error(f"--shares {a.shares} is for --generator foreign (the simulator's volume "
+                 f"scenario is balanced already), got --generator {a.generator}")
     set_name, seeds = pick_seeds(a.seeds, a.generator)
     levels = [float(x) for x in a.levels.split(",") if x.strip()]
-    accounts = a.accounts or ACCOUNTS[a.generator]
+    accounts = a.accounts or (BALANCED_ACCOUNTS if a.shares == "balanced" else ACCOUNTS[a.generator])
     if a.quick:
         levels = [1.0] if a.levels == ap.get_default("levels") else levels[:1]
         seeds, accounts = seeds[:1], a.accounts or QUICK_ACCOUNTS
-    out_path = a.out or default_out(set_name, a.generator, a.days, a.quick)
+    out_path = a.out or default_out(set_name, a.generator, a.days, a.quick, a.shares)
     work = a.work or Path(tempfile.mkdtemp(prefix="distill-guard-volume-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -369,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         for level in levels:
             print(f"volume {level}x ({len(seeds)} seed(s), {accounts} accounts)", flush=True)
             m = run_level(level, seeds, accounts, a.days, a.generator, a.scenario, work,
-                          baseline=a.baseline_tree)
+                          baseline=a.baseline_tree, shares=a.shares)
             results[f"{level:g}x"] = m
             print(f"  recall flag {_fmt(m['recall']['flag'])} block {_fmt(m['recall']['block'])}; "
                   f"benign flag {_fmt(m['benign_flagged']['flag'])} block "
@@ -402,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                     "platform": platform.platform(), "load_avg_1m_at_end": os.getloadavg()[0]},
         "generator": a.generator, "scenario": a.scenario if a.generator == "sim" else "bench/foreign",
         "seed_set": set_name, "seeds": seeds, "days": a.days, "accounts_per_level": accounts,
+        "shares": a.shares if a.generator == "foreign" else "volume scenario",
         "baseline_tree": str(a.baseline_tree) if a.baseline_tree else None,
         "baseline_commit": _git_commit(a.baseline_tree) if a.baseline_tree else None,
         "levels": results, "seconds": round(time.perf_counter() - t0, 1),

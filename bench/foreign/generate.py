@@ -70,9 +70,23 @@ def mix(population: str = "wide") -> dict:
     return MIX | HEAVY_MIX if population == "wide" else dict(MIX)
 
 
-def counts(n: int, population: str = "classic") -> dict[str, int]:
-    """Accounts per archetype: at least 2 of each, the rest to consumer_chat."""
+SHARES = ("natural", "balanced")
+
+
+def counts(n: int, population: str = "classic", shares: str = "natural") -> dict[str, int]:
+    """Accounts per archetype.
+
+    ``natural``: each archetype's share of the table, at least 2 of each, the rest to
+    consumer_chat. ``balanced``: the same number of each archetype (the remainder to the first
+    ones in table order), so that a rare archetype (eval runners, research labs, resellers) has
+    as many accounts as consumer chat and its flagged share has a usable interval; the accounts
+    and their behaviour are drawn as in the natural mix, only their numbers differ."""
+    if shares not in SHARES:
+        raise ValueError(f"shares: expected one of {SHARES}, got {shares!r}")
     table = mix(population)
+    if shares == "balanced":
+        each, extra = divmod(n, len(table))
+        return {k: each + (i < extra) for i, k in enumerate(table)}
     total = sum(s for s, _, _ in table.values())
     c = {k: max(2, round(n * s / total)) for k, (s, _, _) in table.items()}
     c["consumer_chat"] += n - sum(c.values())
@@ -80,11 +94,13 @@ def counts(n: int, population: str = "classic") -> dict[str, int]:
 
 
 def generate(n_accounts: int, days: int, seed: int, out: Path, start: str = DEFAULT_START,
-             data: Path | None = None, volume: float = 1.0, population: str = "wide") -> dict:
+             data: Path | None = None, volume: float = 1.0, population: str = "wide",
+             shares: str = "natural") -> dict:
     """Generate the logs and truth; returns a summary dict (counts per archetype and label).
 
     ``volume`` multiplies every account's daily request volume; the accounts (ids, archetypes,
-    traits) are the same for a seed at every volume."""
+    traits) are the same for a seed at every volume. ``shares``: how many accounts of each
+    archetype (:func:`counts`)."""
     rng = random.Random(seed)
     t0 = datetime.fromisoformat(start).replace(tzinfo=UTC).timestamp()
     corpora = load_corpora(data) if data else load_corpora()
@@ -92,7 +108,7 @@ def generate(n_accounts: int, days: int, seed: int, out: Path, start: str = DEFA
               volume=volume)
     accounts = []
     table = mix(population)
-    for name, k in counts(n_accounts, population).items():
+    for name, k in counts(n_accounts, population, shares).items():
         _, create, emit = table[name]
         for a in create(ctx, random.Random(rng.getrandbits(64)), k):
             accounts.append((a, emit))
@@ -124,7 +140,8 @@ def generate(n_accounts: int, days: int, seed: int, out: Path, start: str = DEFA
         for acct, _ in sorted(accounts, key=lambda x: x[0].account_id):
             w.writerow([acct.account_id, acct.label, acct.archetype, acct.group])
     labels = Counter(a.label for a, _ in accounts)
-    return {"accounts": len(accounts), "volume": volume, "population": population, "labels": dict(labels), "requests": sum(per_arch.values()),
+    return {"accounts": len(accounts), "volume": volume, "population": population, "shares": shares,
+            "labels": dict(labels), "requests": sum(per_arch.values()),
             "redelivered": len(redeliver), "accounts_per_archetype": dict(Counter(a.archetype for a, _ in accounts)),
             "requests_per_archetype": dict(per_arch), "corpora_found": ctx.corpora.available}
 
@@ -142,13 +159,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="multiply every account's daily request volume (same accounts), e.g. 0.5, 3, 10")
     ap.add_argument("--population", choices=("wide", "classic"), default="wide",
                     help="wide (default): with the heavy diverse benign kinds; classic: as seeds 7-11")
+    ap.add_argument("--shares", choices=SHARES, default="natural",
+                    help="natural (default): archetypes in their traffic shares; balanced: the same "
+                         "number of accounts of each archetype (per-archetype rates with usable intervals)")
     a = ap.parse_args(argv)
     if a.accounts < 60 or a.days < 1:
         ap.error(f"--accounts must be >= 60 and --days >= 1, got {a.accounts} and {a.days}")
     if not a.volume > 0:
         ap.error(f"--volume must be > 0, got {a.volume}")
     t = time.time()
-    summary = generate(a.accounts, a.days, a.seed, a.out, a.start, a.data, a.volume, a.population)
+    summary = generate(a.accounts, a.days, a.seed, a.out, a.start, a.data, a.volume, a.population,
+                       a.shares)
     summary["wall_s"] = round(time.time() - t, 1)
     (a.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

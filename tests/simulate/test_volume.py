@@ -191,6 +191,33 @@ def test_foreign_generator_volume(tmp_path):
     assert 2.4 < reqs[3.0] / reqs[1.0] < 3.6
 
 
+def _foreign_generate_module():
+    spec = importlib.util.spec_from_file_location("foreign_generate",
+                                                  REPO / "bench/foreign/generate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_foreign_balanced_shares_give_every_archetype_the_same_accounts():
+    gen = _foreign_generate_module()
+    table = gen.mix("wide")
+    c = gen.counts(2600, "wide", "balanced")
+    assert set(c) == set(table) and sum(c.values()) == 2600
+    assert max(c.values()) - min(c.values()) <= 1 and min(c.values()) == 2600 // len(table)
+    natural = gen.counts(2600, "wide")
+    assert natural["eval_runner"] < 30 < c["eval_runner"]  # the rare kinds are what it is for
+    with pytest.raises(ValueError, match="shares: expected one of"):
+        gen.counts(100, "wide", "even")
+
+
+def test_eval_volume_refuses_balanced_shares_for_the_simulator(capsys):
+    ev = _eval_volume()
+    with pytest.raises(SystemExit):
+        ev.main(["--generator", "sim", "--shares", "balanced", "--quick"])
+    assert "--shares balanced is for --generator foreign" in capsys.readouterr().err
+
+
 def test_training_and_spent_seeds_are_refused_for_evaluation():
     ev = _eval_volume()
     sets = ev.load_seeds()
@@ -212,5 +239,9 @@ def test_default_result_files_keep_development_runs_off_the_reported_figures():
     assert ev.default_out("final", "sim", 3) == res / "eval_volume_3days.json"
     assert ev.default_out("development", "foreign", 3) == res / "eval_volume_foreign_3days_dev.json"
     assert ev.default_out("custom", "sim", 1) == res / "eval_volume_custom.json"
+    assert ev.default_out("final", "foreign", 1, shares="balanced") == (
+        res / "eval_volume_foreign_balanced.json")
+    assert ev.default_out("development", "foreign", 3, shares="balanced") == (
+        res / "eval_volume_foreign_balanced_3days_dev.json")
     assert ev.default_out("development", "foreign", 1, quick=True) == (
         res / "eval_volume_foreign_quick.json")
