@@ -34,7 +34,10 @@ class ClusterParams:
     template_threshold: MinHash LSH Jaccard threshold on template shingle sets.
     template_num_perm: MinHash permutations.
     timing_min_corr: minimum Pearson correlation of per-minute counts for a timing edge.
-    timing_min_minutes: an account needs this many active minutes to be timed.
+    timing_min_minutes: an account needs this many active minutes to be timed by correlation
+        (the lockstep test has its own floor): two short runs that start in the same few
+        minutes, such as two benchmark runs of a public question set, correlate by
+        coincidence; a shared controller keeps it up over half an hour or more.
     lockstep_min_events: an account needs this many requests in the window to be tested for
         round-robin lockstep; lockstep_max_events bounds the cost (busier accounts are not
         tested); lockstep_max_lead: largest running count difference still called lockstep.
@@ -104,7 +107,7 @@ class ClusterParams:
     template_threshold: float = 0.5
     template_num_perm: int = 64
     timing_min_corr: float = 0.5
-    timing_min_minutes: int = 3
+    timing_min_minutes: int = 30
     lockstep_min_events: int = 24
     lockstep_max_events: int = 20000
     lockstep_max_lead: int = 2
