@@ -348,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generator", choices=("sim", "foreign"), default="sim")
     ap.add_argument("--scenario", default="volume", help="simulator scenario (default volume)")
     ap.add_argument("--accounts", type=int, default=None,
-                    help="accounts per level, split across the seeds (default 1700)")
+                    help="accounts per level, split across the seeds (default 1700; 2600 with "
+                         "--shares balanced)")
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--shares", choices=("natural", "balanced"), default="natural",
                     help="bench/foreign only: archetypes in their traffic shares (default) or "
@@ -416,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                     "platform": platform.platform(), "load_avg_1m_at_end": os.getloadavg()[0]},
         "generator": a.generator, "scenario": a.scenario if a.generator == "sim" else "bench/foreign",
         "seed_set": set_name, "seeds": seeds, "days": a.days, "accounts_per_level": accounts,
-        "shares": a.shares if a.generator == "foreign" else "volume scenario",
+        "shares": a.shares if a.generator == "foreign" else None,
         "baseline_tree": str(a.baseline_tree) if a.baseline_tree else None,
         "baseline_commit": _git_commit(a.baseline_tree) if a.baseline_tree else None,
         "levels": results, "seconds": round(time.perf_counter() - t0, 1),
