@@ -43,6 +43,13 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "This account relays many end users, so the classifier alone could not block it; but "
         "one stream of its own traffic (one end user, or one request profile), judged on its "
         "own, scored as a block. The explanation names the stream."),
+    # detector/decide/relay_end_users.py
+    "relay_end_user_harvest": (
+        "End users of this relay look like harvesters",
+        "This account relays many end users; some of them, each judged on their own traffic "
+        "that day, scored as a review, and together they sent enough requests to stand as "
+        "evidence. The explanation lists them (hashed end-user ids), so the relay can be "
+        "asked about those customers."),
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day (or all were "

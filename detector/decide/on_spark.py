@@ -7,8 +7,8 @@ The daily job (:func:`write_verdicts`) keeps the compact verdict rows there (per
 executors write the verdict files (``detector.verdicts.write_spark``). What the driver reads:
 
 - the rows its later steps work on (:func:`_driver_rows`, filtered on the executors): flagged
-  rows, rows with rule hits, relay-stream candidates and returning-actor candidates (new
-  accounts not blocked), with the few values those steps read (:func:`driver_frame`: keys,
+  rows, rows with rule hits, relay-stream candidates, relay-days (read per end user) and
+  returning-actor candidates (new accounts not blocked), with the few values those steps read (:func:`driver_frame`: keys,
   ``cluster_id``, ``inf_distinct_end_users``, ``hist_days_since_first_seen``,
   ``inf_account_age_days``);
 - rows with rule hits (shadow hits on allowed rows included), :func:`hit_rule_values`: the
@@ -140,7 +140,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     without one, for ``returning.write_index``)."""
     from pyspark.sql import functions as F
 
-    from detector.decide import relay_streams, returning
+    from detector.decide import relay_end_users, relay_streams, returning
     from detector.decide.policy import at_least_review
     from detector.features.spark_assemble import spark_account_features
     from detector.lake.spark import spark_session
@@ -157,16 +157,19 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     unknown = None
     held = ExitStack()  # the changed rows' scratch file (spark_policy.sent_frame)
     try:
-        out = _driver_rows(rows, days, returning.Params.from_settings(settings).new_days)
+        out = _driver_rows(rows, days, returning.Params.from_settings(settings).new_days,
+                           cfg.model_block_max_end_users)
         coverage = next((c for c in spark.table(f"`{spark_view}`").columns
                          if c.startswith("cov_")), None)
         frame = driver_frame(out, coverage)
         streams = relay_streams.judge(settings, frame, out, model, cfg)
         out = relay_streams.apply(out, streams)
+        users = relay_end_users.judge(settings, frame, out, model, cfg)
+        out = relay_end_users.apply(out, users)
         links = returning.link(settings, con, frame, out)
         out = at_least_review(out, sorted(links), returning.REASON)
         changed = _changes(settings, con, view, spark_view, model, ruleset, frame, out,
-                           streams, links)
+                           streams, links, users)
         sent = spark_policy.sent_frame(spark, settings, held, "dg_dec_changed", pa.table(
             {"account_id": pa.array(changed["account_id"].tolist(), pa.string()),
              _DAY: pa.array(changed[_DAY].tolist(), pa.string()),
@@ -190,10 +193,13 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     return written, out
 
 
-def _driver_rows(rows, days: list[str], new_days: int) -> pd.DataFrame:
+def _driver_rows(rows, days: list[str], new_days: int,
+                 relay_end_users: int | None = None) -> pd.DataFrame:
     """The verdict rows the driver's later steps read, ordered by (date, account_id): the
     flagged rows (the explanations; every block: the returning-actor index), rows with rule
-    hits (their rule values), the relay-stream candidates (``model_block_capped``) and the
+    hits (their rule values), the relay-stream candidates (``model_block_capped``), the
+    relay-days read per end user (at least ``relay_end_users`` distinct end users:
+    ``relay_end_users.candidates``) and the
     returning-actor candidates (new accounts not blocked nor allow-listed:
     ``returning._new_accounts``'s test, on the executors); a superset of what those steps
     select, so they select the same rows as over every row. A day without such a row gets one
@@ -206,9 +212,13 @@ def _driver_rows(rows, days: list[str], new_days: int) -> pd.DataFrame:
         new = new | F.coalesce(F.col("hist_days_since_first_seen") < new_days, F.lit(False))
     if "inf_account_age_days" in rows.columns:
         new = new | F.coalesce(F.col("inf_account_age_days") <= new_days, F.lit(False))
+    relay = F.lit(False)
+    if relay_end_users is not None and "inf_distinct_end_users" in rows.columns:
+        relay = F.coalesce(F.col("inf_distinct_end_users") >= relay_end_users, F.lit(False))
     wanted = ((F.col("decision") != "allow") | (F.size("rule_hits") > 0)
               | (F.size("shadow_hits") > 0)
               | F.array_contains("sources", "model_block_capped")
+              | relay
               | (new & (F.col("decision") != "block") & ~F.coalesce("allowlisted", F.lit(False))))
     out = spark_policy.collect(rows.where(wanted))
     seen = set(out["date"].astype(str))
@@ -224,11 +234,11 @@ def _driver_rows(rows, days: list[str], new_days: int) -> pd.DataFrame:
 
 def _changes(settings: Settings, con: duckdb.DuckDBPyConnection, view: str, spark_view: str,
              model, ruleset, frame: pd.DataFrame, out: pd.DataFrame, streams: dict,
-             links: dict) -> pd.DataFrame:
+             links: dict, users: dict) -> pd.DataFrame:
     """(account_id, _day, _decision, _reasons, _explanation) of the rows of ``out`` (the
     driver's rows, final decisions) that differ from what the executors would give a row
     alone: the flagged rows (explanations) and the rows with rule hits (rule values)."""
-    from detector.decide import relay_streams, returning
+    from detector.decide import relay_end_users, relay_streams, returning
     from detector.decide.explain import explanation_json, reasons_text
 
     hit_names = [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"], strict=True)]
@@ -245,6 +255,8 @@ def _changes(settings: Settings, con: duckdb.DuckDBPyConnection, view: str, spar
     texts = returning.annotate(texts, {k: links[i] for k, i in enumerate(pick) if i in links})
     texts = relay_streams.annotate(texts, {k: streams[i] for k, i in enumerate(pick)
                                            if i in streams})
+    texts = relay_end_users.annotate(texts, {k: users[i] for k, i in enumerate(pick)
+                                             if i in users})
     return pd.DataFrame({"account_id": out["account_id"].to_numpy()[pick],
                          _DAY: out["date"].astype(str).to_numpy()[pick],
                          "_decision": out["decision"].to_numpy()[pick],

@@ -67,6 +67,9 @@ REST = "~rest"
 _IN_STREAM = ("((k.kind = 'end_user' AND r.dg_eu IS NOT DISTINCT FROM k.stream) "
               "OR (k.kind = 'profile' AND r.dg_pf = k.stream))")
 
+#: The two ways a relay's day is cut into streams.
+KINDS = ("end_user", "profile")
+
 #: Profile columns: one harvesting script sends one profile.
 PROFILE = ("model", "temperature", "logprobs", "top_logprobs", "system_hash")
 
@@ -109,13 +112,18 @@ def _profile_sql() -> str:
 
 def stream_requests(settings: Settings, day: str, accounts: list[str],
                     min_requests: int, max_share: float = MAX_SHARE,
-                    rests: list[str] | None = None) -> tuple[pa.Table, dict[str, dict]]:
+                    rests: list[str] | None = None,
+                    kinds: tuple[str, ...] = KINDS) -> tuple[pa.Table, dict[str, dict]]:
     """The judged streams' requests of ``day`` (``account_id`` rewritten to
     ``<account>~<stream>``; a request may be in its end user's and its profile's stream, so at
     most twice the relays' requests) and, per stream, (account, kind, stream, requests, share
     of the account's day). With ``rests`` (stream pseudo-accounts), instead the rest of the
     relay's day beside each of those streams (``<account>~<stream>~rest``): a whole relay-day
-    per stream, which is why only the streams that reach their bar are asked for."""
+    per stream, which is why only the streams that reach their bar are asked for. ``kinds``:
+    the cuts to make (``KINDS``: per end user, per profile)."""
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise ValueError(f"kinds: expected a non-empty subset of {KINDS}, got {kinds!r}")
     files = request_files(settings, day)
     if not files or not accounts:
         return pa.table({}), {}
@@ -134,8 +142,9 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
                           UNION ALL
                           SELECT account_id, 'profile', dg_pf, count(*) FROM r GROUP BY ALL)
                SELECT s.*, s.n / tot.total AS share FROM s JOIN tot USING (account_id)
-               WHERE s.n >= ? AND s.n <= ? * tot.total ORDER BY 1, 3""",
-            [min_requests, max_share]).df()
+               WHERE s.n >= ? AND s.n <= ? * tot.total AND s.kind IN (SELECT unnest(?))
+               ORDER BY 1, 3""",
+            [min_requests, max_share, list(kinds)]).df()
         info = {f"{r.account_id}~{r.stream}": {"account_id": r.account_id, "kind": r.kind,
                                                 "stream": r.stream, "requests": int(r.n),
                                                 "share": round(float(r.share), 4)}
@@ -239,20 +248,14 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
     for p in pos:
         day = str(pd.Timestamp(out["date"].iloc[p]).date())
         by_day.setdefault(day, {})[out["account_id"].iloc[p]] = p
-    fs = store.read_model_first_seen(settings)  # the features run's; a home featured before
-    if fs is None:                                # this table existed reads the lake once
-        eng = engine.connect(settings, "duckdb")
-        try:
-            fs = first_seen(eng, all_request_files(settings))
-        finally:
-            eng.close()
+    fs = model_first_seen(settings)
     found: dict[int, dict] = {}
     coverage = any(c.startswith("cov_") for c in frame.columns)
     for day, accounts in sorted(by_day.items()):
-        req, info = stream_requests(settings, day, sorted(accounts), _stream_floor(cfg))
+        req, info = stream_requests(settings, day, sorted(accounts), stream_floor(cfg))
         if not info:
             continue
-        scores = _scores(settings, req, day, fs, coverage, model,
+        scores = stream_scores(settings, req, day, fs, coverage, model,
                          {pseudo: ev["account_id"] for pseudo, ev in info.items()})
         # a stream blocks its relay only with the best score that reaches its bar while the
         # rest scores under review: the rests of the passing streams, best first per relay (on
@@ -267,8 +270,8 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
         while queue:
             batch = [qs.pop(0) for qs in queue.values()]
             relays = sorted({info[pseudo]["account_id"] for pseudo in batch})
-            rest_req, _ = stream_requests(settings, day, relays, _stream_floor(cfg), rests=batch)
-            rest = _scores(settings, rest_req, day, fs, coverage, model,
+            rest_req, _ = stream_requests(settings, day, relays, stream_floor(cfg), rests=batch)
+            rest = stream_scores(settings, rest_req, day, fs, coverage, model,
                            {pseudo + REST: info[pseudo]["account_id"] for pseudo in batch})
             for pseudo in batch:
                 ev, r = info[pseudo], rest.get(pseudo + REST, 0.0)
@@ -281,8 +284,21 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
     return found
 
 
-def _scores(settings: Settings, req: pa.Table, day: str, fs: pa.Table, coverage: bool, model,
-            parents: dict[str, str]) -> dict[str, float]:
+def model_first_seen(settings: Settings) -> pa.Table:
+    """The (model, first request) table the new-model features read: the features run's, or
+    (a home featured before that table existed) read from the lake once."""
+    fs = store.read_model_first_seen(settings)
+    if fs is None:
+        eng = engine.connect(settings, "duckdb")
+        try:
+            fs = first_seen(eng, all_request_files(settings))
+        finally:
+            eng.close()
+    return fs
+
+
+def stream_scores(settings: Settings, req: pa.Table, day: str, fs: pa.Table, coverage: bool,
+                  model, parents: dict[str, str]) -> dict[str, float]:
     """The classifier's score of each pseudo-account in ``req`` (``parents``: pseudo-account
     -> relay)."""
     if req.num_rows == 0:
@@ -291,7 +307,7 @@ def _scores(settings: Settings, req: pa.Table, day: str, fs: pa.Table, coverage:
     return dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
 
 
-def _stream_floor(cfg: PolicyConfig) -> int:
+def stream_floor(cfg: PolicyConfig) -> int:
     """The fewest requests a judged stream holds: the thin tier's floor when it is on."""
     return cfg.thin_block_min_requests or cfg.model_block_min_requests
 

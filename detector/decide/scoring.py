@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from detector.decide import on_spark as on_spark_
-from detector.decide import relay_streams, returning, spark_policy
+from detector.decide import relay_end_users, relay_streams, returning, spark_policy
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
@@ -241,6 +241,9 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     # stream of their own traffic (one end user, one request profile) scores as a block.
     streams = relay_streams.judge(settings, frame, out, model, cfg)
     out = relay_streams.apply(out, streams)
+    # Relays not blocked whose own end users, judged alone, look like harvesters: review.
+    users = relay_end_users.judge(settings, frame, out, model, cfg)
+    out = relay_end_users.apply(out, users)
     # Returning actors: new accounts linked to previously blocked ones (review, never block).
     links = returning.link(settings, con, frame, out)
     out = at_least_review(out, sorted(links), returning.REASON)
@@ -259,6 +262,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
                                in zip(out["sources"], feats, anomaly, hit_values, strict=True)]
     out["explanation_json"] = returning.annotate(out["explanation_json"], links)
     out["explanation_json"] = relay_streams.annotate(out["explanation_json"], streams)
+    out["explanation_json"] = relay_end_users.annotate(out["explanation_json"], users)
     out["anomaly_score"] = anomaly
     out["risk"] = (risk if on_spark  # computed with the policy, on the executors
                    else frame_risk(frame, out["score"].to_numpy()))  # orders saturated scores

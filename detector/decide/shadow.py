@@ -28,7 +28,8 @@ SOURCE_FAMILIES = {"model": "model", "model_block_capped": "model",
                    "model_block_thin_evidence": "model", "cluster_escalation": "cluster",
                    "corroborated_block": "corroboration",
                    "campaign": "cluster", "allowlisted": "allowlist",
-                   "returning_actor": "returning", "relay_stream_harvest": "model"}
+                   "returning_actor": "returning", "relay_stream_harvest": "model",
+                   "relay_end_user_harvest": "model"}
 CHANGES = ("newly_flagged", "cleared", "escalated", "deescalated")
 KEEP = ("account_id", "date", "decision", "score", "risk", "reasons")
 

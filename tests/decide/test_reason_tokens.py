@@ -1,8 +1,8 @@
 """Every reason token the code can emit renders to a sentence (reasons as words).
 
 The tokens are found, not listed by hand: the default model's features, every rule file in
-``rules/``, the policy markers written in ``detector/decide/policy.py``, the returning-actor and
-campaign markers, the gateway's analyst overrides (``detector/api/overrides.py``, one per
+``rules/``, the policy markers written in ``detector/decide/policy.py``, the returning-actor,
+relay and campaign markers, the gateway's analyst overrides (``detector/api/overrides.py``, one per
 case-store decision) and the hooks' expiry marker."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import detector
 from detector.cases import DECISIONS
 from detector.clusters import campaigns
 from detector.columns.reasons import POLICY_REASONS
-from detector.decide import relay_streams, returning
+from detector.decide import relay_end_users, relay_streams, returning
 from detector.decide.reasons import default_rule_words, structured_reasons
 from detector.decide.shadow import SOURCE_FAMILIES
 from detector.resources import default_rules_dir
@@ -54,7 +54,8 @@ def test_the_emitters_are_found():
 
 
 def _all_policy_tokens() -> set[str]:
-    return (_emitted_policy_tokens() | {returning.REASON, campaigns.REASON, relay_streams.REASON}
+    return (_emitted_policy_tokens() | {returning.REASON, campaigns.REASON, relay_streams.REASON,
+                                          relay_end_users.REASON}
             | set(SOURCE_FAMILIES) | {f"analyst:{d}" for d in DECISIONS})
 
 

@@ -1,0 +1,116 @@
+"""Relay end users: a relay-day not blocked goes to review when its own end users, each judged
+on their own traffic, score as a review and together send the evidence floor's requests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector.decide import relay_end_users
+from detector.decide.policy import PolicyConfig, apply_policy
+
+from .test_relay_streams import DAY, _req, home  # noqa: F401  (fixture)
+from .test_returning import write_lake
+
+CFG = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50,
+                   model_block_max_end_users=20, thin_block_min_requests=10)
+
+
+def relay(account: str, harvesters: list[int], organic: int = 400) -> list[dict]:
+    """``organic`` requests of 100 end users (4 each, under the 10-request floor) and, per
+    entry of ``harvesters``, that many long-output requests on a large model from one more end
+    user."""
+    rows = [_req(account, i, user=f"u{i % 100}") for i in range(organic)]
+    for h, n in enumerate(harvesters):
+        for i in range(n):
+            row = _req(account, i, user=f"harvester{h}", model="frontier-large",
+                       max_tokens=4096, minutes=1.1 + 0.1 * h)
+            text = f"{account} harvester {h} question {i}"
+            rows.append(row | {"request_id": f"{account}-h{h}-{i}", "prompt_text": text,
+                               "prompt_hash": hashlib.sha1(text.encode()).hexdigest()})
+    return rows
+
+
+class _Model:
+    """Scores a pseudo-account by what its requests are: long outputs score as a review."""
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        long = pd.to_numeric(frame["hv_max_tokens_mean"], errors="coerce").fillna(0) >= 2048
+        p = np.where(long, 0.7, 0.1)
+        return np.column_stack([1 - p, p])
+
+
+def _decide(home, scores: dict[str, float], users: int = 100) -> pd.DataFrame:  # noqa: F811
+    frame = pd.DataFrame({"account_id": list(scores), "date": dt.date.fromisoformat(DAY),
+                          "vol_requests": 450, "inf_distinct_end_users": users})
+    out = apply_policy(frame, np.array(list(scores.values())), pd.DataFrame(), CFG)
+    found = relay_end_users.judge(home, frame, out, _Model(), CFG)
+    after = relay_end_users.apply(out, found)
+    after["explanation_json"] = relay_end_users.annotate(["{}"] * len(after), found)
+    return after.set_index("account_id")
+
+
+def test_harvesting_end_users_past_the_floor_together_send_the_relay_to_review(home):  # noqa: F811
+    write_lake(home, relay("proxy", [20, 20, 20]) + relay("one_big", [55])
+               + relay("thin", [12, 12, 12]) + relay("clean", []))
+    out = _decide(home, {"proxy": 0.05, "one_big": 0.05, "thin": 0.05, "clean": 0.05})
+    assert out.loc["proxy", "decision"] == "review"
+    assert out.loc["proxy", "sources"] == [relay_end_users.REASON]
+    ev = json.loads(out.loc["proxy", "explanation_json"])["relay_end_users"]
+    assert ev["end_users"] == 3 and ev["requests"] == 60
+    assert ev["share"] == pytest.approx(60 / 460, abs=1e-3)
+    assert [u["requests"] for u in ev["listed"]] == [20, 20, 20]
+    assert all(u["score"] == pytest.approx(0.7) for u in ev["listed"])
+    # one end user with the floor's requests on its own is enough
+    assert out.loc["one_big", "decision"] == "review"
+    # three harvesting end users of 12 requests (36 together) are under the floor; a relay
+    # whose end users look ordinary is left alone
+    assert out.loc["thin", "decision"] == "allow" and out.loc["clean", "decision"] == "allow"
+    assert json.loads(out.loc["thin", "explanation_json"]) == {}
+
+
+def test_a_review_keeps_its_decision_and_gains_the_end_users_as_evidence(home):  # noqa: F811
+    write_lake(home, relay("proxy", [30, 30]))
+    out = _decide(home, {"proxy": 0.6})
+    assert out.loc["proxy", "decision"] == "review"
+    assert out.loc["proxy", "sources"] == ["model", relay_end_users.REASON]
+
+
+def test_only_relay_days_not_blocked_nor_allow_listed_are_candidates():
+    frame = pd.DataFrame({"account_id": ["relay", "blocked", "operator", "allowed"],
+                          "date": dt.date.fromisoformat(DAY), "vol_requests": 500,
+                          "inf_distinct_end_users": [40, 40, 3, 40],
+                          "org_id": [None, None, None, "o1"]})
+    out = apply_policy(frame, np.array([0.1, 0.95, 0.1, 0.1]), pd.DataFrame(),
+                       PolicyConfig(review_threshold=0.5, block_threshold=0.9), allow_orgs={"o1"})
+    assert relay_end_users.candidates(out, frame, CFG) == [0]
+    off = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_max_end_users=None)
+    assert relay_end_users.candidates(out, frame, off) == []
+
+
+def test_only_the_largest_end_users_of_a_relay_day_are_judged(home, monkeypatch):  # noqa: F811
+    """The featured rows are bounded: with room for two end users, the third harvester (the
+    smallest) is not read and the two judged send 45 requests, under the floor."""
+    write_lake(home, relay("proxy", [25, 20, 15]))
+    monkeypatch.setattr(relay_end_users, "MAX_END_USERS", 2)
+    out = _decide(home, {"proxy": 0.05})
+    assert out.loc["proxy", "decision"] == "allow"
+    monkeypatch.setattr(relay_end_users, "MAX_END_USERS", 3)
+    assert _decide(home, {"proxy": 0.05}).loc["proxy", "decision"] == "review"
+
+
+def test_streams_can_be_cut_per_end_user_only(home):  # noqa: F811
+    from detector.decide import relay_streams
+
+    write_lake(home, relay("proxy", [20]))
+    _, both = relay_streams.stream_requests(home, DAY, ["proxy"], 10)
+    req, users = relay_streams.stream_requests(home, DAY, ["proxy"], 10, kinds=("end_user",))
+    assert {e["kind"] for e in both.values()} == {"end_user", "profile"}
+    assert [e["kind"] for e in users.values()] == ["end_user"] and req.num_rows == 20
+    with pytest.raises(ValueError, match="kinds: expected a non-empty subset"):
+        relay_streams.stream_requests(home, DAY, ["proxy"], 10, kinds=("tenant",))
