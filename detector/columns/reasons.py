@@ -47,9 +47,10 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
     "relay_end_user_harvest": (
         "End users of this relay look like harvesters",
         "This account relays many end users; some of them, each judged on their own traffic "
-        "that day, scored as a review, and together they sent enough requests to stand as "
-        "evidence. The explanation lists them (hashed end-user ids), so the relay can be "
-        "asked about those customers."),
+        "that day, scored as a review, and together they sent enough requests, and enough of "
+        "the relay's day, to stand as evidence (a block when their traffic taken together "
+        "scored as a block while the rest of the relay's day did not). The explanation lists "
+        "them (hashed end-user ids), so the relay can be asked about those customers."),
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day (or all were "

@@ -15,22 +15,33 @@ reads each relay-day that is not blocked per end user:
   relay-day; each is featured as a pseudo-account and scored by the same classifier as in
   ``relay_streams`` (its own coverage statistics, population features against the real day);
 - **harvesting end users**: streams scoring at or above the review threshold;
-- the relay-day goes to **review** (never block: an end user's traffic is the relay's
-  customer's, and blocking the relay is a business decision) when its harvesting end users
-  together sent at least the evidence floor (``PolicyConfig.model_block_min_requests``, 50)
-  requests: several end users each scoring as a review (an operation spread over a few ids),
-  or one with the floor's requests on its own. The verdict's sources get
-  ``relay_end_user_harvest`` and its explanation the end users (hashed id, requests, score).
+- **review** when the harvesting end users together sent at least the evidence floor
+  (``PolicyConfig.model_block_min_requests``, 50) requests *and* at least ``MIN_SHARE`` of the
+  relay's day: several end users each scoring as a review (an operation spread over a few
+  ids), or one with the floor's requests on its own, in proportion to the relay's volume;
+- **block** when, besides, their requests taken together (one pseudo-account) score at or
+  above the block threshold while the rest of the relay's day scores under review, and they
+  hold at most ``relay_streams.MAX_SHARE`` of it: the contrast ``relay_streams`` asks of one
+  stream, asked of the harvesting end users together (evidence about the relay's own
+  harvesting traffic, never its volume).
 
-Why the floor and not one end user's score: a relay's busiest end users are many small
-samples, and with hundreds of them one scores high by chance (on development homes, resellers'
-end users of 10-15 requests scored up to 0.96); no benign relay-day there had harvesting-scored
-end users totalling more than 28 requests. Evasion: a harvester spreading its requests over
-many end-user ids each under 10 a day, or keeping the harvesting-scored ones under 50 requests
-together, stays unseen here (the relay's own score, rules and clusters still act).
+The verdict's sources get ``relay_end_user_harvest`` (a block also loses
+``model_block_capped``) and its explanation the end users (hashed id, requests, share, score;
+the best ``LISTED``) with, where judged, their joint score and the rest's.
+
+Why both floors and not one end user's score: a relay's busiest end users are many small
+samples, and with hundreds of them some score high by chance. On development homes of both
+generators at 0.25x-10x, benign resellers' and apps' end users of 10-70 requests scored up to
+0.96, and the only benign relay-days whose harvesting-scored end users passed 50 requests (65
+and 70 requests, at 10x) held 1.5-1.8% of their day; the proxies' harvesting end users held
+3-47% (median 24%). Evasion: a harvester spreading its requests over many end-user ids each
+under 10 a day, or keeping the harvesting-scored ones under 50 requests or under 5% of the
+relay's day, stays unseen here (the relay's own score, rules and clusters still act).
 
 Cost: every relay-day not blocked is read, but only its end users of at least 10 requests and
-at most ``MAX_END_USERS`` of them, so the featured rows are bounded by the relays' requests.
+at most ``MAX_END_USERS`` of them, so the featured rows are bounded by the relays' requests;
+the joint and rest pseudo-accounts only for the relay-days reviewed here (a whole relay-day
+each).
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ import pyarrow.compute as pc
 
 from detector.decide import relay_streams
 from detector.decide.policy import PolicyConfig, at_least_review
+from detector.lake.db import open_duckdb, request_files
 from detector.settings import Settings
 
 REASON = "relay_end_user_harvest"
@@ -51,8 +63,14 @@ REASON = "relay_end_user_harvest"
 #: The most end users of one relay-day judged (the largest first): bounds the featured rows.
 MAX_END_USERS = 64
 
+#: The least share of the relay's day the harvesting end users hold together.
+MIN_SHARE = 0.05
+
 #: The most end users listed in a verdict's explanation (the best-scoring first).
 LISTED = 10
+
+#: Pseudo-account suffixes of the harvesting end users together and of the rest of the day.
+JOINT, REST = "~end-users", "~end-users~rest"
 
 
 def candidates(out: pd.DataFrame, frame: pd.DataFrame, cfg: PolicyConfig) -> list[int]:
@@ -106,20 +124,84 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
                 harvesting.setdefault(ev["account_id"], []).append(
                     {"end_user": ev["stream"].removeprefix("eu:"), "requests": ev["requests"],
                      "share": ev["share"], "score": round(score, 6)})
+        day_found: dict[str, dict] = {}
         for account, users in harvesting.items():
-            total = sum(u["requests"] for u in users)
-            if total < cfg.model_block_min_requests:
+            total, share = sum(u["requests"] for u in users), sum(u["share"] for u in users)
+            if total < cfg.model_block_min_requests or share < MIN_SHARE:
                 continue
             users.sort(key=lambda u: (-u["score"], -u["requests"], u["end_user"]))
-            found[accounts[account]] = {
-                "end_users": len(users), "requests": total,
-                "share": round(sum(u["share"] for u in users), 4), "listed": users[:LISTED]}
+            day_found[account] = {"end_users": len(users), "requests": total,
+                                  "share": round(share, 4), "listed": users[:LISTED],
+                                  "block": False, "_users": [u["end_user"] for u in users]}
+        _contrast(settings, day, day_found, fs, coverage, model, cfg)
+        for account, ev in day_found.items():
+            found[accounts[account]] = {k: v for k, v in ev.items() if k != "_users"}
     return found
 
 
+def joint_requests(settings: Settings, day: str, users: dict[str, list[str]]) -> pa.Table:
+    """The requests of ``day`` of each relay in ``users`` (relay -> end-user hashes), as two
+    pseudo-accounts: ``<relay>~end-users`` (those end users' requests) and
+    ``<relay>~end-users~rest`` (the rest of its day)."""
+    files = request_files(settings, day)
+    if not files or not users:
+        return pa.table({})
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    pairs = pd.DataFrame([(a, u) for a, us in users.items() for u in us],
+                         columns=["dg_account", "dg_user"])
+    con = open_duckdb()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("dg_pairs", pairs)
+        con.register("dg_relays", pd.DataFrame({"dg_account": sorted(users)}))
+        req = con.sql(
+            f"""SELECT r.* EXCLUDE (account_id),
+                       r.account_id || CASE WHEN p.dg_user IS NULL THEN '{REST}'
+                                            ELSE '{JOINT}' END AS account_id
+                FROM read_parquet([{listed}], union_by_name = true) AS r
+                LEFT JOIN dg_pairs AS p
+                  ON p.dg_account = r.account_id AND p.dg_user = r.end_user_hash
+                WHERE r.account_id IN (SELECT dg_account FROM dg_relays)""").to_arrow_table()
+    finally:
+        con.close()
+    return req.drop(["date"]) if "date" in req.column_names else req
+
+
+def _contrast(settings: Settings, day: str, day_found: dict[str, dict], fs: pa.Table,
+              coverage: bool, model, cfg: PolicyConfig) -> None:
+    """Score the harvesting end users of each relay in ``day_found`` together and the rest
+    of its day (the relays whose end users hold at most ``relay_streams.MAX_SHARE`` of it);
+    mark a block where the joint score reaches the block threshold and the rest's stays under
+    review."""
+    judged = {a: ev["_users"] for a, ev in day_found.items()
+              if ev["share"] <= relay_streams.MAX_SHARE}
+    if not judged:
+        return
+    req = joint_requests(settings, day, judged)
+    parents = {f"{a}{suffix}": a for a in judged for suffix in (JOINT, REST)}
+    scores = relay_streams.stream_scores(settings, req, day, fs, coverage, model, parents)
+    for account in judged:
+        joint, rest = scores.get(account + JOINT, 0.0), scores.get(account + REST, 0.0)
+        ev = day_found[account]
+        ev["score"], ev["rest_score"] = round(float(joint), 6), round(float(rest), 6)
+        ev["block"] = bool(joint >= cfg.block_threshold and rest < cfg.review_threshold)
+
+
 def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:
-    """Raise the relay-days in ``found`` to at least review and record the source."""
-    return at_least_review(out, sorted(found), REASON) if found else out
+    """Raise the relay-days in ``found`` to at least review, block those marked ``block``,
+    and record the source."""
+    if not found:
+        return out
+    out = at_least_review(out, sorted(found), REASON)
+    blocks = [p for p, ev in found.items() if ev["block"]]
+    if blocks:
+        decisions = out["decision"].to_numpy(dtype=object).copy()
+        sources = list(out["sources"])
+        for p in blocks:
+            decisions[p] = "block"
+            sources[p] = [s for s in sources[p] if s != "model_block_capped"]
+        out["decision"], out["sources"] = decisions, sources
+    return out
 
 
 def annotate(explanations: list[str], found: dict[int, dict]) -> list[str]:

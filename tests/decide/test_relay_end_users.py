@@ -25,7 +25,8 @@ def relay(account: str, harvesters: list[int], organic: int = 400) -> list[dict]
     """``organic`` requests of 100 end users (4 each, under the 10-request floor) and, per
     entry of ``harvesters``, that many long-output requests on a large model from one more end
     user."""
-    rows = [_req(account, i, user=f"u{i % 100}") for i in range(organic)]
+    step = min(3.0, 1200 / max(organic, 1))  # the day's traffic within the day
+    rows = [_req(account, i, user=f"u{i % 100}", minutes=step) for i in range(organic)]
     for h, n in enumerate(harvesters):
         for i in range(n):
             row = _req(account, i, user=f"harvester{h}", model="frontier-large",
@@ -37,19 +38,24 @@ def relay(account: str, harvesters: list[int], organic: int = 400) -> list[dict]
 
 
 class _Model:
-    """Scores a pseudo-account by what its requests are: long outputs score as a review."""
+    """Scores a pseudo-account by what its requests are: mostly long outputs score ``long``
+    (a review by default), others 0.1."""
+
+    def __init__(self, long: float = 0.7):
+        self.long = long
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         long = pd.to_numeric(frame["hv_max_tokens_mean"], errors="coerce").fillna(0) >= 2048
-        p = np.where(long, 0.7, 0.1)
+        p = np.where(long, self.long, 0.1)
         return np.column_stack([1 - p, p])
 
 
-def _decide(home, scores: dict[str, float], users: int = 100) -> pd.DataFrame:  # noqa: F811
+def _decide(home, scores: dict[str, float], users: int = 100,  # noqa: F811
+            model: _Model | None = None) -> pd.DataFrame:
     frame = pd.DataFrame({"account_id": list(scores), "date": dt.date.fromisoformat(DAY),
                           "vol_requests": 450, "inf_distinct_end_users": users})
     out = apply_policy(frame, np.array(list(scores.values())), pd.DataFrame(), CFG)
-    found = relay_end_users.judge(home, frame, out, _Model(), CFG)
+    found = relay_end_users.judge(home, frame, out, model or _Model(), CFG)
     after = relay_end_users.apply(out, found)
     after["explanation_json"] = relay_end_users.annotate(["{}"] * len(after), found)
     return after.set_index("account_id")
@@ -62,10 +68,12 @@ def test_harvesting_end_users_past_the_floor_together_send_the_relay_to_review(h
     assert out.loc["proxy", "decision"] == "review"
     assert out.loc["proxy", "sources"] == [relay_end_users.REASON]
     ev = json.loads(out.loc["proxy", "explanation_json"])["relay_end_users"]
-    assert ev["end_users"] == 3 and ev["requests"] == 60
+    assert ev["end_users"] == 3 and ev["requests"] == 60 and ev["block"] is False
     assert ev["share"] == pytest.approx(60 / 460, abs=1e-3)
     assert [u["requests"] for u in ev["listed"]] == [20, 20, 20]
     assert all(u["score"] == pytest.approx(0.7) for u in ev["listed"])
+    # judged together they score as a review too, the rest of the day as ordinary traffic
+    assert ev["score"] == pytest.approx(0.7) and ev["rest_score"] == pytest.approx(0.1)
     # one end user with the floor's requests on its own is enough
     assert out.loc["one_big", "decision"] == "review"
     # three harvesting end users of 12 requests (36 together) are under the floor; a relay
@@ -114,3 +122,40 @@ def test_streams_can_be_cut_per_end_user_only(home):  # noqa: F811
     assert [e["kind"] for e in users.values()] == ["end_user"] and req.num_rows == 20
     with pytest.raises(ValueError, match="kinds: expected a non-empty subset"):
         relay_streams.stream_requests(home, DAY, ["proxy"], 10, kinds=("tenant",))
+
+
+def test_harvesting_end_users_are_a_small_share_of_a_large_relay_day(home,  # noqa: F811
+                                                                      monkeypatch):
+    """60 harvesting-scored requests in a relay-day of 1,660 (3.6%) are under ``MIN_SHARE``:
+    a large relay's busiest end users score high by chance, in proportion to its volume."""
+    write_lake(home, relay("big", [20, 20, 20], organic=1600))
+    assert _decide(home, {"big": 0.05}).loc["big", "decision"] == "allow"
+    monkeypatch.setattr(relay_end_users, "MIN_SHARE", 0.03)
+    assert _decide(home, {"big": 0.05}).loc["big", "decision"] == "review"
+
+
+def test_harvesting_end_users_scoring_as_a_block_together_block_the_relay(home):  # noqa: F811
+    write_lake(home, relay("proxy", [20, 20, 20]))
+    out = _decide(home, {"proxy": 0.95}, model=_Model(long=0.95))
+    assert out.loc["proxy", "decision"] == "block"
+    assert out.loc["proxy", "sources"] == ["model", relay_end_users.REASON]
+    ev = json.loads(out.loc["proxy", "explanation_json"])["relay_end_users"]
+    assert ev["block"] is True and ev["score"] == pytest.approx(0.95)
+    assert ev["rest_score"] == pytest.approx(0.1)
+
+
+def test_a_relay_whose_other_traffic_looks_the_same_stays_at_review(home):  # noqa: F811
+    """Only the contrast blocks: a relay whose ordinary traffic asks for long outputs too
+    scores high without its harvesting end users."""
+    rows = [r | {"max_tokens": 4096} for r in relay("app", [20, 20, 20])]
+    write_lake(home, rows)
+    out = _decide(home, {"app": 0.2}, model=_Model(long=0.95))
+    assert out.loc["app", "decision"] == "review"
+    assert json.loads(out.loc["app", "explanation_json"])["relay_end_users"]["block"] is False
+
+
+def test_the_joint_and_rest_pseudo_accounts_split_the_relays_day(home):  # noqa: F811
+    write_lake(home, relay("proxy", [20, 15]))
+    req = relay_end_users.joint_requests(home, DAY, {"proxy": ["harvester0"]})
+    counts = pd.Series(req.column("account_id").to_pylist()).value_counts().to_dict()
+    assert counts == {"proxy" + relay_end_users.JOINT: 20, "proxy" + relay_end_users.REST: 415}
