@@ -46,8 +46,6 @@ each).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -98,14 +96,8 @@ def _largest(req: pa.Table, info: dict[str, dict]) -> tuple[pa.Table, dict[str, 
 def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
           cfg: PolicyConfig) -> dict[int, dict]:
     """Position of a relay-day -> its harvesting end users, where they reach the floor."""
-    pos = candidates(out, frame, cfg)
-    if not pos:
-        return {}
-    by_day: dict[str, dict[str, int]] = {}
-    for p in pos:
-        day = str(pd.Timestamp(out["date"].iloc[p]).date())
-        by_day.setdefault(day, {})[out["account_id"].iloc[p]] = p
-    fs = relay_streams.model_first_seen(settings)
+    by_day = relay_streams.per_day(out, candidates(out, frame, cfg))
+    fs = None  # read once, for the first day with an end user to judge
     coverage = any(c.startswith("cov_") for c in frame.columns)
     found: dict[int, dict] = {}
     for day, accounts in sorted(by_day.items()):
@@ -115,6 +107,7 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
         if not info:
             continue
         req, info = _largest(req, info)
+        fs = fs if fs is not None else relay_streams.model_first_seen(settings)
         scores = relay_streams.stream_scores(settings, req, day, fs, coverage, model,
                                              {p: ev["account_id"] for p, ev in info.items()})
         harvesting: dict[str, list[dict]] = {}
@@ -206,11 +199,4 @@ def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:
 
 def annotate(explanations: list[str], found: dict[int, dict]) -> list[str]:
     """Add the harvesting end users to each such relay-day's explanation JSON."""
-    if not found:
-        return explanations
-    res = list(explanations)
-    for p, ev in found.items():
-        doc = json.loads(res[p]) if res[p] else {}
-        doc["relay_end_users"] = ev
-        res[p] = json.dumps(doc, sort_keys=True)
-    return res
+    return relay_streams.add_evidence(explanations, found, "relay_end_users")

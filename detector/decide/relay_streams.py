@@ -241,13 +241,9 @@ def stream_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table,
 def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
           cfg: PolicyConfig) -> dict[int, dict]:
     """Position of a capped relay-day -> its strongest stream scoring >= the block threshold."""
-    pos = candidates(out, frame, cfg)
-    if not pos:
+    by_day = per_day(out, candidates(out, frame, cfg))
+    if not by_day:
         return {}
-    by_day: dict[str, dict[str, int]] = {}
-    for p in pos:
-        day = str(pd.Timestamp(out["date"].iloc[p]).date())
-        by_day.setdefault(day, {})[out["account_id"].iloc[p]] = p
     fs = model_first_seen(settings)
     found: dict[int, dict] = {}
     coverage = any(c.startswith("cov_") for c in frame.columns)
@@ -282,6 +278,15 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
                     queue[ev["account_id"]] = []
             queue = {a: qs for a, qs in queue.items() if qs}
     return found
+
+
+def per_day(out: pd.DataFrame, positions: list[int]) -> dict[str, dict[str, int]]:
+    """Day (ISO) -> account -> position, for the rows of ``out`` at ``positions``."""
+    by_day: dict[str, dict[str, int]] = {}
+    for p in positions:
+        day = str(pd.Timestamp(out["date"].iloc[p]).date())
+        by_day.setdefault(day, {})[out["account_id"].iloc[p]] = p
+    return by_day
 
 
 def model_first_seen(settings: Settings) -> pa.Table:
@@ -338,11 +343,18 @@ def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:
 
 def annotate(explanations: list[str], found: dict[int, dict]) -> list[str]:
     """Add the deciding stream to each blocked relay-day's explanation JSON."""
+    return add_evidence(explanations, found, "relay_stream", drop=("account_id", "date"))
+
+
+def add_evidence(explanations: list[str], found: dict[int, dict], key: str,
+                 drop: tuple[str, ...] = ()) -> list[str]:
+    """``explanations`` (explanation JSON texts) with ``found[p]`` (less its ``drop`` keys)
+    under ``key`` at each position ``p``."""
     if not found:
         return explanations
     res = list(explanations)
     for p, ev in found.items():
         doc = json.loads(res[p]) if res[p] else {}
-        doc["relay_stream"] = {k: v for k, v in ev.items() if k not in ("account_id", "date")}
+        doc[key] = {k: v for k, v in ev.items() if k not in drop}
         res[p] = json.dumps(doc, sort_keys=True)
     return res
