@@ -8,9 +8,9 @@ executors write the verdict files (``detector.verdicts.write_spark``). What the 
 
 - the rows its later steps work on (:func:`_driver_rows`, filtered on the executors): flagged
   rows, rows with rule hits, relay-stream candidates, relay-days (read per end user) and
-  returning-actor candidates (new accounts not blocked), with the few values those steps read (:func:`driver_frame`: keys,
-  ``cluster_id``, ``inf_distinct_end_users``, ``hist_days_since_first_seen``,
-  ``inf_account_age_days``);
+  returning-actor candidates (new accounts not blocked), with the few values those steps read
+  (:func:`driver_frame`: keys, ``cluster_id``, ``inf_distinct_end_users``,
+  ``hist_days_since_first_seen``, ``inf_account_age_days``);
 - rows with rule hits (shadow hits on allowed rows included), :func:`hit_rule_values`: the
   columns those rules read (``explain.rule_values``: the values that made them fire), from the
   stored files (DuckDB's ``account_features`` view, semi-joined with their keys);
@@ -199,12 +199,11 @@ def _driver_rows(rows, days: list[str], new_days: int,
     flagged rows (the explanations; every block: the returning-actor index), rows with rule
     hits (their rule values), the relay-stream candidates (``model_block_capped``), the
     relay-days read per end user (at least ``relay_end_users`` distinct end users:
-    ``relay_end_users.candidates``) and the
-    returning-actor candidates (new accounts not blocked nor allow-listed:
-    ``returning._new_accounts``'s test, on the executors); a superset of what those steps
-    select, so they select the same rows as over every row. A day without such a row gets one
-    placeholder (no account, allowed, no values) so that the index and the links see every
-    scored day."""
+    ``relay_end_users.candidates``) and the returning-actor candidates (new accounts not
+    blocked nor allow-listed: ``returning._new_accounts``'s test, on the executors); a
+    superset of what those steps select, so they select the same rows as over every row. A day
+    without such a row gets one placeholder (no account, allowed, no values) so that the index
+    and the links see every scored day."""
     from pyspark.sql import functions as F
 
     new = F.lit(False)

@@ -252,7 +252,7 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
         if not info:
             continue
         scores = stream_scores(settings, req, day, fs, coverage, model,
-                         {pseudo: ev["account_id"] for pseudo, ev in info.items()})
+                               {pseudo: ev["account_id"] for pseudo, ev in info.items()})
         # a stream blocks its relay only with the best score that reaches its bar while the
         # rest scores under review: the rests of the passing streams, best first per relay (on
         # equal scores the larger stream), one stream per relay per round (each rest is a
@@ -268,7 +268,8 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
             relays = sorted({info[pseudo]["account_id"] for pseudo in batch})
             rest_req, _ = stream_requests(settings, day, relays, stream_floor(cfg), rests=batch)
             rest = stream_scores(settings, rest_req, day, fs, coverage, model,
-                           {pseudo + REST: info[pseudo]["account_id"] for pseudo in batch})
+                                 {pseudo + REST: info[pseudo]["account_id"]
+                                  for pseudo in batch})
             for pseudo in batch:
                 ev, r = info[pseudo], rest.get(pseudo + REST, 0.0)
                 if r < cfg.review_threshold:
