@@ -8,7 +8,9 @@ home) and writes, per level: recall flagged/blocked, benign flagged/blocked, ave
 precision, distilled-token share flagged/blocked, and per archetype the flagged and blocked
 shares, each share with its 95 % Wilson interval, to ``bench/results/`` (:func:`default_out`:
 ``eval_volume.json`` for the final seeds, the reported figures; ``eval_volume_dev.json`` for
-the development seeds, so iterating never overwrites them).
+the development seeds, so iterating never overwrites them). The file is rewritten as each
+level finishes, with ``"complete": false`` until the last one: a run stopped part way leaves
+the levels it finished.
 
 Account grain: an account is flagged if any of its account-days is ``review`` or ``block``,
 blocked if any is ``block``; its score is its max score. The figures count the accounts that
@@ -339,6 +341,41 @@ def _fmt(s: dict) -> str:
     return f"{100 * s['rate']:5.1f}% [{100 * lo:.1f}-{100 * hi:.1f}]"
 
 
+def _document(a: argparse.Namespace, argv: list[str] | None, set_name: str, seeds: list[int],
+              accounts: int, results: dict, t0: float, complete: bool) -> dict:
+    """The result document: provenance, the run's parameters and the levels measured so far
+    (``complete``: every level asked for)."""
+    return {
+        "script": "bench/eval_volume.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "git_commit": _git_commit(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "load_avg_1m_at_end": os.getloadavg()[0]},
+        "generator": a.generator, "scenario": a.scenario if a.generator == "sim" else "bench/foreign",
+        "seed_set": set_name, "seeds": seeds, "days": a.days, "accounts_per_level": accounts,
+        "shares": a.shares if a.generator == "foreign" else None,
+        "baseline_tree": str(a.baseline_tree) if a.baseline_tree else None,
+        "baseline_commit": _git_commit(a.baseline_tree) if a.baseline_tree else None,
+        "levels": results, "complete": complete,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "definitions": {
+            "unit": "account: flagged if any account-day is review or block, blocked if any is block",
+            "population": "accounts with at least one request in the window; the others are "
+                          "counted per archetype under inactive and left out of every rate",
+            "ci95": "Wilson score interval", "recall": "flagged (blocked) distillers / distillers",
+            "benign_flagged": "flagged (blocked) benign accounts / benign accounts",
+            "distilled_token_share": "distilled completion tokens of flagged (blocked) accounts / all"},
+    }
+
+
+def _write(path: Path, doc: dict) -> None:
+    """Write ``doc`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--levels", default=",".join(str(v) for v in LEVELS),
@@ -386,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
             m = run_level(level, seeds, accounts, a.days, a.generator, a.scenario, work,
                           baseline=a.baseline_tree, shares=a.shares)
             results[f"{level:g}x"] = m
+            # each finished level is kept: a run stopped later leaves them (complete: false)
+            _write(out_path, _document(a, argv, set_name, seeds, accounts, results, t0,
+                                       complete=False))
             print(f"  recall flag {_fmt(m['recall']['flag'])} block {_fmt(m['recall']['block'])}; "
                   f"benign flag {_fmt(m['benign_flagged']['flag'])} block "
                   f"{_fmt(m['benign_flagged']['block'])}; AP {m['average_precision']}; "
@@ -409,28 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if a.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    doc = {
-        "script": "bench/eval_volume.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "git_commit": _git_commit(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform(), "load_avg_1m_at_end": os.getloadavg()[0]},
-        "generator": a.generator, "scenario": a.scenario if a.generator == "sim" else "bench/foreign",
-        "seed_set": set_name, "seeds": seeds, "days": a.days, "accounts_per_level": accounts,
-        "shares": a.shares if a.generator == "foreign" else None,
-        "baseline_tree": str(a.baseline_tree) if a.baseline_tree else None,
-        "baseline_commit": _git_commit(a.baseline_tree) if a.baseline_tree else None,
-        "levels": results, "seconds": round(time.perf_counter() - t0, 1),
-        "definitions": {
-            "unit": "account: flagged if any account-day is review or block, blocked if any is block",
-            "population": "accounts with at least one request in the window; the others are "
-                          "counted per archetype under inactive and left out of every rate",
-            "ci95": "Wilson score interval", "recall": "flagged (blocked) distillers / distillers",
-            "benign_flagged": "flagged (blocked) benign accounts / benign accounts",
-            "distilled_token_share": "distilled completion tokens of flagged (blocked) accounts / all"},
-    }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    doc = _document(a, argv, set_name, seeds, accounts, results, t0, complete=True)
+    _write(out_path, doc)
     print(f"wrote {out_path} in {doc['seconds']:.0f} s")
     return 0
 

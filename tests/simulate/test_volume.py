@@ -245,3 +245,30 @@ def test_default_result_files_keep_development_runs_off_the_reported_figures():
         res / "eval_volume_foreign_balanced_3days_dev.json")
     assert ev.default_out("development", "foreign", 1, quick=True) == (
         res / "eval_volume_foreign_quick.json")
+
+
+def test_a_run_stopped_part_way_leaves_the_levels_it_finished(tmp_path, monkeypatch):
+    ev = _eval_volume()
+    share = {"rate": 0.5, "ci95": [0.4, 0.6], "k": 1, "n": 2}
+    finished = {"recall": {"flag": share, "block": share},
+                "benign_flagged": {"flag": share, "block": share}, "average_precision": 0.9,
+                "distilled_token_share": {"flag": 1.0, "block": 1.0}, "inactive": {},
+                "per_archetype": {}}
+
+    def run_level(level, *args, **kwargs):
+        if level > 0.5:
+            raise KeyboardInterrupt  # stopped during the second level
+        return finished
+
+    monkeypatch.setattr(ev, "run_level", run_level)
+    out = tmp_path / "volume.json"
+    with pytest.raises(KeyboardInterrupt):
+        ev.main(["--levels", "0.5,1", "--out", str(out), "--work", str(tmp_path / "w")])
+    doc = json.loads(out.read_text())
+    assert doc["complete"] is False and list(doc["levels"]) == ["0.5x"]
+    assert doc["levels"]["0.5x"]["average_precision"] == 0.9 and doc["git_commit"]
+    assert not list(tmp_path.glob("*.tmp"))
+    monkeypatch.setattr(ev, "run_level", lambda *a, **k: finished)
+    ev.main(["--levels", "0.5,1", "--out", str(out), "--work", str(tmp_path / "w")])
+    doc = json.loads(out.read_text())
+    assert doc["complete"] is True and list(doc["levels"]) == ["0.5x", "1x"]
