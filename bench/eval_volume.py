@@ -52,6 +52,9 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_meta, also when imported
+from _meta import write_atomic  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 SEEDS_FILE = REPO / "data" / "scenarios" / "seeds.toml"
 DETECTOR = REPO / ".venv" / "bin" / "detector"
@@ -369,11 +372,8 @@ def _document(a: argparse.Namespace, argv: list[str] | None, set_name: str, seed
 
 
 def _write(path: Path, doc: dict) -> None:
-    """Write ``doc`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    """Write ``doc`` to ``path`` atomically (``_meta.write_atomic``)."""
+    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -186,15 +186,7 @@ def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:
     if not found:
         return out
     out = at_least_review(out, sorted(found), REASON)
-    blocks = [p for p, ev in found.items() if ev["block"]]
-    if blocks:
-        decisions = out["decision"].to_numpy(dtype=object).copy()
-        sources = list(out["sources"])
-        for p in blocks:
-            decisions[p] = "block"
-            sources[p] = [s for s in sources[p] if s != "model_block_capped"]
-        out["decision"], out["sources"] = decisions, sources
-    return out
+    return relay_streams.block(out, sorted(p for p, ev in found.items() if ev["block"]), REASON)
 
 
 def annotate(explanations: list[str], found: dict[int, dict]) -> list[str]:

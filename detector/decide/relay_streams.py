@@ -329,14 +329,20 @@ def _stream_bar(requests: int, cfg: PolicyConfig) -> float:
 
 def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:
     """Block the relay-days in ``found`` and record the source."""
-    if not found:
+    return block(out, list(found), REASON)
+
+
+def block(out: pd.DataFrame, rows: list[int], source: str) -> pd.DataFrame:
+    """Block the rows at positions ``rows`` on a relay's own traffic: ``model_block_capped``
+    (the cap that held them at review) gives way to ``source``, recorded once, last."""
+    if not rows:
         return out
     out = out.copy()
     decisions = out["decision"].to_numpy(dtype=object).copy()
     sources = list(out["sources"])
-    for p in found:
+    for p in rows:
         decisions[p] = "block"
-        sources[p] = [s for s in sources[p] if s != "model_block_capped"] + [REASON]
+        sources[p] = [s for s in sources[p] if s not in ("model_block_capped", source)] + [source]
     out["decision"] = decisions
     out["sources"] = sources
     return out
