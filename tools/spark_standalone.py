@@ -7,7 +7,11 @@ and N workers (bounded memory and cores, free ports), for the cluster tests and
                                  spark_conf=cluster.driver_conf())
 
 Each daemon is started in its own session (process group) and stopped by pid and group
-(SIGTERM, then SIGKILL), also when start-up fails. ``python tools/spark_standalone.py`` starts
+(SIGTERM, then SIGKILL), also when start-up fails. The ports are picked free, but another
+process may take one before the master binds it, and Spark then moves on to the next port: the
+master's ports are therefore read back from its log (Spark's "Successfully started service"
+lines) before the workers are started, and a status page that is not the master's JSON counts
+as "not ready yet". ``python tools/spark_standalone.py`` starts
 one and waits until Ctrl-C (a single-host trial of ``spark_master``).
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +32,8 @@ from pathlib import Path
 
 MASTER = "org.apache.spark.deploy.master.Master"
 WORKER = "org.apache.spark.deploy.worker.Worker"
+#: Spark's own log line for every service it binds (``Utils.startServiceOnPort``).
+_BOUND = re.compile(rb"Successfully started service '(sparkMaster|MasterUI)' on port (\d+)")
 
 
 def spark_home() -> Path:
@@ -87,8 +94,10 @@ class StandaloneCluster:
     def start(self) -> StandaloneCluster:
         (self.workdir / "work").mkdir(parents=True, exist_ok=True)
         try:
-            self._launch("master", [MASTER, "--host", "127.0.0.1", "--port", str(self.port),
-                                    "--webui-port", str(self.webui_port)])
+            master = self._launch("master", [MASTER, "--host", "127.0.0.1",
+                                             "--port", str(self.port),
+                                             "--webui-port", str(self.webui_port)])
+            self._wait_bound(master)
             for i in range(self.workers):
                 self._launch(f"worker-{i}", [WORKER, self.master_url, "--host", "127.0.0.1",
                                              "--port", str(free_port()),
@@ -102,10 +111,37 @@ class StandaloneCluster:
         return self
 
     def status(self) -> dict:
-        """The master's JSON status (workers, their state, cores, memory, applications)."""
+        """The master's JSON status (workers, their state, cores, memory, applications).
+        Raises ``ValueError`` naming the URL when the page is not the master's JSON status."""
         url = f"http://127.0.0.1:{self.webui_port}/json/"
         with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback only)
-            return json.loads(resp.read())
+            body = resp.read()
+        try:
+            status = json.loads(body)
+        except ValueError as exc:
+            raise ValueError(f"spark standalone: {url} answered {body[:60]!r}, not the master's "
+                             f"JSON status") from exc
+        if not isinstance(status, dict):
+            raise ValueError(f"spark standalone: {url} answered {type(status).__name__}, not the "
+                             f"master's JSON status")
+        return status
+
+    def _wait_bound(self, master: subprocess.Popen) -> None:
+        """Wait until the master's log names the ports it bound (RPC and web UI) and take
+        them: a port taken by another process in the meantime makes Spark bind the next."""
+        log = self.workdir / "master.log"
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            if master.poll() is not None:
+                raise RuntimeError(f"spark standalone: master exited with {master.returncode} "
+                                   f"during start-up; log in {log}")
+            bound = {m.group(1).decode(): int(m.group(2)) for m in _BOUND.finditer(log.read_bytes())}
+            if len(bound) == 2:
+                self.port, self.webui_port = bound["sparkMaster"], bound["MasterUI"]
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"spark standalone: the master did not report its ports within "
+                           f"{self.timeout_s:.0f} s; log in {log}")
 
     def executor_pids(self) -> list[int]:
         """Pids of the executor JVMs (``CoarseGrainedExecutorBackend``) this cluster's workers
@@ -132,7 +168,7 @@ class StandaloneCluster:
                                        f"during start-up; log in {self.workdir}")
             try:
                 alive = sum(w.get("state") == "ALIVE" for w in self.status().get("workers", []))
-            except OSError:
+            except (OSError, ValueError):  # not up yet, or not the master's page yet
                 alive = 0
             if alive >= self.workers:
                 return
