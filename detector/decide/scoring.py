@@ -82,8 +82,8 @@ THIN_BLOCK_MIN_REQUESTS = 10
 #: campus, office or carrier NAT shares its address with the institution's other users, and ten
 #: to fifty requests cannot tell its ordinary day from a ring member's, while a review reaches
 #: the institution. Residential ring members use their own addresses; one of two that happens
-#: to be shared leaves the share near a half. On 43 development homes of both generators, 144 of
-#: the 147 thin-tier blocks came from days at a half or less; of the benign campus account-days
+#: to be shared leaves the share near a half. On 43 homes of both generators (development and
+#: spent final seeds), 144 of the 147 thin-tier blocks came from days at a half or less; of the benign campus account-days
 #: of 10-49 requests, 89 % sat at 0.6 or more (docs/model.md). Evasion cost: a ring member
 #: sending three in five requests through a shared network is reviewed, not blocked, by the
 #: model alone on thin days.
