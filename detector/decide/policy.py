@@ -191,7 +191,8 @@ def _corroborated(frame: pd.DataFrame, rule_hits: pd.Series, rank: np.ndarray,
                   cfg: PolicyConfig) -> np.ndarray:
     """Rows that ``corroborated_block_min_families`` signal families flag on their own: the
     acting rules' families (a rule is named ``<family>_<what>``, ``detector.rules.loader``
-    checks it; two rules of one family are one line of evidence) and the model when its own
+    checks it; two rules of one family are one line of evidence, and so are the families of
+    one ``corroborated_same_evidence`` group) and the model when its own
     ``rank`` (after its guards: a one-burst day's review dropped under the block score, a
     capped block kept as review) reaches review. The guards every model block meets hold
     these too: the evidence floor (``model_block_min_requests`` behind the day, its week or
@@ -199,8 +200,9 @@ def _corroborated(frame: pd.DataFrame, rule_hits: pd.Series, rank: np.ndarray,
     (``model_block_max_end_users``)."""
     if cfg.corroborated_block_min_families is None:
         return np.zeros(len(frame), dtype=bool)
-    families = np.array([len({name.split("_", 1)[0] for name in names}) for names in rule_hits],
-                        dtype=int) + (rank >= 1)
+    line = {f: group[0] for group in cfg.corroborated_same_evidence for f in group}
+    families = np.array([len({line.get(f, f) for f in (n.split("_", 1)[0] for n in names)})
+                         for names in rule_hits], dtype=int) + (rank >= 1)
     ok = families >= cfg.corroborated_block_min_families
     if cfg.model_block_min_requests > 0:
         ok &= _evidence(frame)[1] >= cfg.model_block_min_requests

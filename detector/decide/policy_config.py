@@ -35,6 +35,7 @@ class PolicyConfig:
     comparison_max_top_model_share: float | None = None
     comparison_max_prompt_ratio: float | None = None
     corroborated_block_min_families: int | None = None
+    corroborated_same_evidence: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.review_threshold <= self.block_threshold <= 1.0 + 1e-9:
@@ -89,6 +90,15 @@ class PolicyConfig:
         if c is not None and (isinstance(c, bool) or not isinstance(c, int) or c < 2):
             raise ValueError("corroborated_block_min_families: expected None or a count >= 2 "
                              f"(one family alone is that family's own review), got {c!r}")
+        seen: set[str] = set()
+        for group in self.corroborated_same_evidence:
+            ok = (isinstance(group, tuple) and len(group) >= 2 and len(set(group)) == len(group)
+                  and all(isinstance(f, str) and f for f in group) and not seen & set(group))
+            if not ok:
+                raise ValueError("corroborated_same_evidence: expected disjoint tuples of two or "
+                                 "more distinct family names (families counted as one line of "
+                                 f"evidence), got {self.corroborated_same_evidence!r}")
+            seen |= set(group)
         h = self.model_block_min_hour_entropy
         if h is not None and not 0.0 <= h <= np.log2(24):
             raise ValueError("model_block_min_hour_entropy: expected bits in [0, log2(24)] or "

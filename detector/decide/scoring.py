@@ -177,6 +177,18 @@ CLUSTER_RULE_FLAGGED_BLOCK_MIN_SIZE = 5
 #: than two rules' families, and none had two with the model at review. Evasion cost: a
 #: harvester keeping each day under two families' rules and the model's review is reviewed.
 CORROBORATED_BLOCK_MIN_FAMILIES = 3
+#: ... counting the families of each group here as one line of evidence (PolicyConfig
+#: ``corroborated_same_evidence``): the diversity and volume rules read the same trait, many
+#: distinct single-turn prompts with answers a dozen times longer under a harvesting request
+#: profile, behind the same guards, so an app whose users ask diverse questions and want long
+#: answers meets both at once. On final seed 9503 (three days at 0.5x) a tutoring app without
+#: end-user ids, scored 0.001 by the model, was blocked on a diversity rule, a volume rule and
+#: the reasoning-trace rule, which its students' "step by step" questions meet. On 43 homes of
+#: both generators (development and spent final seeds), 8 of the 72 corroborated blocks rested
+#: on that pair and become reviews, all of them bulk harvesters of the independent generator
+#: at 0.5x-1x. Evasion cost: none added; a harvester the pair flags is reviewed, and blocked
+#: when a third line (harvest, timing, infrastructure, coverage, the model) flags its day too.
+CORROBORATED_SAME_EVIDENCE: tuple[tuple[str, ...], ...] = (("diversity", "volume"),)
 
 #: A model-only block is capped at review when the account passes this many distinct end-user
 #: ids in a day (a relay or platform; see ``inf_distinct_end_users``). Evasion cost: a harvester
@@ -208,7 +220,8 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
                         thin_block_min_score=max(THIN_BLOCK_MIN_SCORE, STRICT_BLOCK_MIN_SCORE,
                                                  block),
                         burst_review_min_score=block if BURST_REVIEW_NEEDS_BLOCK_SCORE else None,
-                        corroborated_block_min_families=CORROBORATED_BLOCK_MIN_FAMILIES)
+                        corroborated_block_min_families=CORROBORATED_BLOCK_MIN_FAMILIES,
+                        corroborated_same_evidence=CORROBORATED_SAME_EVIDENCE)
 
 
 def score_frame(settings: Settings, con, view: str, model_card: tuple | None = None,

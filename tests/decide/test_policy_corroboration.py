@@ -112,3 +112,35 @@ def test_a_model_review_its_own_guards_drop_does_not_corroborate():
     # spread over the day, the same review counts
     out = apply_policy(frame(1, tim_hour_entropy=[3.0]), np.array([0.7]), h, cfg)
     assert out.loc[0, "decision"] == "block"
+
+
+def test_families_of_one_evidence_group_count_once():
+    # a tutoring app: diverse single-turn questions with long answers (a diversity rule and a
+    # volume rule read that one trait) and step-by-step wording (a harvest rule); the model
+    # disagrees. Two lines of evidence, not three: reviewed
+    cfg = PolicyConfig(**{**CFG.__dict__, "corroborated_same_evidence": (("diversity", "volume"),)})
+    h = hits([("a0", "diversity_x"), ("a0", "volume_y"), ("a0", "harvest_z"),
+              ("a1", "diversity_x"), ("a1", "volume_y"), ("a1", "harvest_z"), ("a1", "timing_w")])
+    out = apply_policy(frame(2), np.array([0.001, 0.001]), h, cfg)
+    assert list(out["decision"]) == ["review", "block"]
+    assert "corroborated_block" not in out.loc[0, "sources"]
+    # without the group the same three families block
+    out = apply_policy(frame(2), np.array([0.001, 0.001]), h, CFG)
+    assert list(out["decision"]) == ["block", "block"]
+
+
+def test_the_shipped_policy_counts_diversity_and_volume_as_one_line(tmp_path):
+    cfg = policy_config(Settings(home=tmp_path), {})
+    assert cfg.corroborated_same_evidence == (("diversity", "volume"),)
+
+
+@pytest.mark.parametrize("groups", [
+    (("diversity",),),                                  # a group of one
+    (("diversity", "diversity"),),                      # not distinct
+    (("diversity", "volume"), ("volume", "timing")),    # not disjoint
+    ("diversity",),                                     # not a tuple of tuples
+    (("diversity", ""),),                               # an empty name
+])
+def test_same_evidence_groups_are_validated(groups):
+    with pytest.raises(ValueError, match="corroborated_same_evidence"):
+        PolicyConfig(review_threshold=0.5, block_threshold=0.9, corroborated_same_evidence=groups)
