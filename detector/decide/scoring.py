@@ -83,10 +83,10 @@ THIN_BLOCK_MIN_REQUESTS = 10
 #: to fifty requests cannot tell its ordinary day from a ring member's, while a review reaches
 #: the institution. Residential ring members use their own addresses; one of two that happens
 #: to be shared leaves the share near a half. On 43 homes of both generators (development and
-#: spent final seeds), 144 of the 147 thin-tier blocks came from days at a half or less; of the benign campus account-days
-#: of 10-49 requests, 89 % sat at 0.6 or more (docs/model.md). Evasion cost: a ring member
-#: sending three in five requests through a shared network is reviewed, not blocked, by the
-#: model alone on thin days.
+#: spent final seeds), 144 of the 147 thin-tier blocks came from days at a half or less; of the
+#: benign campus account-days of 10-49 requests, 89 % sat at 0.6 or more (docs/model.md).
+#: Evasion cost: a ring member sending three in five requests through a shared network is
+#: reviewed, not blocked, by the model alone on thin days.
 THIN_BLOCK_MAX_SHARED_NETWORK = 0.6
 #: ... and when the score is at least this (above ``STRICT_BLOCK_MIN_SCORE``): ten to fifty
 #: requests put a person's ordinary day on a high isotonic step now and then (a chat user's ten
@@ -174,8 +174,10 @@ CLUSTER_RULE_FLAGGED_BLOCK_MIN_SIZE = 5
 #: relay guards of a model block. Each family reviews alone, because each has its hard
 #: negatives; three independent lines of evidence on one day are a harvesting job's. On the
 #: development homes of both generators (3,188 benign account-days) no benign day had more
-#: than two rules' families, and none had two with the model at review. Evasion cost: a
-#: harvester keeping each day under two families' rules and the model's review is reviewed.
+#: than two rules' families, and none had two with the model at review; on two final sets a
+#: tutoring app and a study helper did, two of the families reading one trait (below).
+#: Evasion cost: a harvester keeping each day under two lines of evidence (the model's review
+#: one of them) is reviewed.
 CORROBORATED_BLOCK_MIN_FAMILIES = 3
 #: ... counting the families of each group here as one line of evidence (PolicyConfig
 #: ``corroborated_same_evidence``): the diversity and volume rules read the same trait, many
@@ -184,10 +186,11 @@ CORROBORATED_BLOCK_MIN_FAMILIES = 3
 #: answers meets both at once. On final seed 9503 (three days at 0.5x) a tutoring app without
 #: end-user ids, scored 0.001 by the model, was blocked on a diversity rule, a volume rule and
 #: the reasoning-trace rule, which its students' "step by step" questions meet. On 43 homes of
-#: both generators (development and spent final seeds), 8 of the 72 corroborated blocks rested
-#: on that pair and become reviews, all of them bulk harvesters of the independent generator
-#: at 0.5x-1x. Evasion cost: none added; a harvester the pair flags is reviewed, and blocked
-#: when a third line (harvest, timing, infrastructure, coverage, the model) flags its day too.
+#: both generators (development and spent final seeds), 8 of the 72 account-days that three
+#: families flag rest on that pair and are reviewed, all of them bulk harvesters of the
+#: independent generator at 0.5x-1x. Evasion cost: none added; a harvester the pair flags is
+#: reviewed, and blocked when a third line (harvest, timing, infrastructure, coverage, the
+#: model) flags its day too.
 CORROBORATED_SAME_EVIDENCE: tuple[tuple[str, ...], ...] = (("diversity", "volume"),)
 
 #: A model-only block is capped at review when the account passes this many distinct end-user
