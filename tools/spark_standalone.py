@@ -135,7 +135,8 @@ class StandaloneCluster:
             if master.poll() is not None:
                 raise RuntimeError(f"spark standalone: master exited with {master.returncode} "
                                    f"during start-up; log in {log}")
-            bound = {m.group(1).decode(): int(m.group(2)) for m in _BOUND.finditer(log.read_bytes())}
+            bound = {m.group(1).decode(): int(m.group(2))
+                     for m in _BOUND.finditer(log.read_bytes())}
             if len(bound) == 2:
                 self.port, self.webui_port = bound["sparkMaster"], bound["MasterUI"]
                 return
