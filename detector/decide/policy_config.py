@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detector.rules.rule import FAMILIES
+
 
 @dataclass(frozen=True)
 class PolicyConfig:
@@ -93,11 +95,13 @@ class PolicyConfig:
         seen: set[str] = set()
         for group in self.corroborated_same_evidence:
             ok = (isinstance(group, tuple) and len(group) >= 2 and len(set(group)) == len(group)
-                  and all(isinstance(f, str) and f for f in group) and not seen & set(group))
+                  and all(isinstance(f, str) and f in FAMILIES for f in group)
+                  and not seen & set(group))
             if not ok:
                 raise ValueError("corroborated_same_evidence: expected disjoint tuples of two or "
-                                 "more distinct family names (families counted as one line of "
-                                 f"evidence), got {self.corroborated_same_evidence!r}")
+                                 f"more distinct family names of {FAMILIES} (families counted "
+                                 "as one line of evidence), got "
+                                 f"{self.corroborated_same_evidence!r}")
             seen |= set(group)
         h = self.model_block_min_hour_entropy
         if h is not None and not 0.0 <= h <= np.log2(24):

@@ -140,6 +140,7 @@ def test_the_shipped_policy_counts_diversity_and_volume_as_one_line(tmp_path):
     (("diversity", "volume"), ("volume", "timing")),    # not disjoint
     ("diversity",),                                     # not a tuple of tuples
     (("diversity", ""),),                               # an empty name
+    (("diversity", "volumes"),),                        # not a rule family (a typo)
 ])
 def test_same_evidence_groups_are_validated(groups):
     with pytest.raises(ValueError, match="corroborated_same_evidence"):
