@@ -62,14 +62,15 @@ def _decide(home, scores: dict[str, float], users: int = 100,  # noqa: F811
 
 
 def test_harvesting_end_users_past_the_floor_together_send_the_relay_to_review(home):  # noqa: F811
-    write_lake(home, relay("proxy", [20, 20, 20]) + relay("one_big", [55])
+    # under a tenth of the relay's day (60 of 760 requests, 7.9%): a review, not a block
+    write_lake(home, relay("proxy", [20, 20, 20], organic=700) + relay("one_big", [55], organic=700)
                + relay("thin", [12, 12, 12]) + relay("clean", []))
     out = _decide(home, {"proxy": 0.05, "one_big": 0.05, "thin": 0.05, "clean": 0.05})
     assert out.loc["proxy", "decision"] == "review"
     assert out.loc["proxy", "sources"] == [relay_end_users.REASON]
     ev = json.loads(out.loc["proxy", "explanation_json"])["relay_end_users"]
     assert ev["end_users"] == 3 and ev["requests"] == 60 and ev["block"] is False
-    assert ev["share"] == pytest.approx(60 / 460, abs=1e-3)
+    assert ev["share"] == pytest.approx(60 / 760, abs=1e-3)
     assert [u["requests"] for u in ev["listed"]] == [20, 20, 20]
     assert all(u["score"] == pytest.approx(0.7) for u in ev["listed"])
     # judged together they score as a review too, the rest of the day as ordinary traffic
@@ -83,7 +84,7 @@ def test_harvesting_end_users_past_the_floor_together_send_the_relay_to_review(h
 
 
 def test_a_review_keeps_its_decision_and_gains_the_end_users_as_evidence(home):  # noqa: F811
-    write_lake(home, relay("proxy", [30, 30]))
+    write_lake(home, relay("proxy", [30, 30], organic=700))
     out = _decide(home, {"proxy": 0.6})
     assert out.loc["proxy", "decision"] == "review"
     assert out.loc["proxy", "sources"] == ["model", relay_end_users.REASON]
@@ -104,7 +105,7 @@ def test_only_relay_days_not_blocked_nor_allow_listed_are_candidates():
 def test_only_the_largest_end_users_of_a_relay_day_are_judged(home, monkeypatch):  # noqa: F811
     """The featured rows are bounded: with room for two end users, the third harvester (the
     smallest) is not read and the two judged send 45 requests, under the floor."""
-    write_lake(home, relay("proxy", [25, 20, 15]))
+    write_lake(home, relay("proxy", [25, 20, 15], organic=700))
     monkeypatch.setattr(relay_end_users, "MAX_END_USERS", 2)
     out = _decide(home, {"proxy": 0.05})
     assert out.loc["proxy", "decision"] == "allow"
@@ -142,6 +143,23 @@ def test_harvesting_end_users_scoring_as_a_block_together_block_the_relay(home):
     ev = json.loads(out.loc["proxy", "explanation_json"])["relay_end_users"]
     assert ev["block"] is True and ev["score"] == pytest.approx(0.95)
     assert ev["rest_score"] == pytest.approx(0.1)
+
+
+def test_harvesting_end_users_holding_a_tenth_of_the_day_block_at_the_review_score(home):  # noqa: F811
+    """Joint score at review (0.7, under the block threshold 0.9), the rest of the day
+    ordinary: a block once they hold ``BLOCK_MIN_SHARE`` of the relay's day (60 of 460, 13%),
+    a review under it (60 of 760)."""
+    write_lake(home, relay("proxy", [20, 20, 20]) + relay("big", [20, 20, 20], organic=700))
+    out = _decide(home, {"proxy": 0.05, "big": 0.05})
+    assert out.loc["proxy", "decision"] == "block"
+    assert out.loc["proxy", "sources"] == [relay_end_users.REASON]
+    ev = json.loads(out.loc["proxy", "explanation_json"])["relay_end_users"]
+    assert ev["block"] is True and ev["share"] == pytest.approx(60 / 460, abs=1e-3)
+    assert ev["score"] == pytest.approx(0.7) and ev["rest_score"] == pytest.approx(0.1)
+    assert out.loc["big", "decision"] == "review"
+    # under review together: no block, whatever the share
+    out = _decide(home, {"proxy": 0.05, "big": 0.05}, model=_Model(long=0.45))
+    assert out.loc["proxy", "decision"] == "allow"
 
 
 def test_a_relay_whose_other_traffic_looks_the_same_stays_at_review(home):  # noqa: F811
