@@ -17,7 +17,8 @@ Sources, per account-day:
     day in one burst is reviewed by the model alone only at ``burst_review_min_score``: one
     sitting's evidence is a benchmark run's or a batch job's as often as a harvester's), and
     beyond one working session (``session_block_max_hour_entropy`` bits) or the score reaches
-    ``strict_block_min_score`` (a benchmark run looks like an office-hours harvesting job); a
+    ``session_block_min_score`` (default ``strict_block_min_score``; a benchmark run or a
+    research group's session looks like an office-hours harvesting job); a
     day that compares models (the same questions to two models or more,
     ``comparison_max_top_model_share`` / ``comparison_max_prompt_ratio``) is reviewed by the
     model alone, like a single burst, only at ``burst_review_min_score``;
@@ -150,7 +151,7 @@ def apply_policy(frame: pd.DataFrame, model_score: np.ndarray, hits: pd.DataFram
 def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: PolicyConfig
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank the model alone imposes: its threshold ``rank``, with blocks on thin evidence, on a
-    single burst, on one working session under the strict score, on a day of conversations, or
+    single burst, on one working session under the session score, on a day of conversations, or
     of relays capped at review, and reviews of a single burst or a model comparison under
     ``burst_review_min_score`` dropped; and the rows whose block passed the thin-evidence bar
     instead of the evidence floor."""
@@ -177,7 +178,9 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
                                 rank)
         if cfg.session_block_max_hour_entropy is not None:
             session = own & (spread < cfg.session_block_max_hour_entropy)
-            rank = np.where((rank == 2) & session & (score < cfg.strict_block_min_score), 1, rank)
+            bar = (cfg.strict_block_min_score if cfg.session_block_min_score is None
+                   else cfg.session_block_min_score)
+            rank = np.where((rank == 2) & session & (score < bar), 1, rank)
     if cfg.model_block_max_multiturn is not None and "div_multiturn_share" in frame.columns:
         turns = _numeric(frame, "div_multiturn_share", 0.0)
         rank = np.where((rank == 2) & (turns >= cfg.model_block_max_multiturn), 1, rank)

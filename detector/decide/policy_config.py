@@ -30,6 +30,7 @@ class PolicyConfig:
     thin_block_min_requests: int | None = None
     thin_block_max_shared_network: float | None = None
     session_block_max_hour_entropy: float | None = None
+    session_block_min_score: float | None = None
     strict_block_min_score: float = 1.0
     thin_block_min_score: float | None = None
     thin_block_max_multiturn: float | None = None
@@ -61,6 +62,12 @@ class PolicyConfig:
             raise ValueError("thin_block_min_score: expected None or a score in "
                              f"[strict_block_min_score={self.strict_block_min_score}, 1], "
                              f"got {b!r}")
+        b = self.session_block_min_score
+        if b is not None and (self.session_block_max_hour_entropy is None
+                              or not self.strict_block_min_score <= b <= 1.0 + 1e-9):
+            raise ValueError("session_block_min_score: expected None, or a score in "
+                             f"[strict_block_min_score={self.strict_block_min_score}, 1] with "
+                             f"session_block_max_hour_entropy set, got {b!r}")
         for name in ("thin_block_max_shared_network", "thin_block_max_multiturn",
                      "cluster_flagged_block_share", "model_block_max_multiturn",
                      "comparison_max_top_model_share", "comparison_max_prompt_ratio"):

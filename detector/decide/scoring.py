@@ -105,18 +105,27 @@ THIN_BLOCK_MIN_SCORE = 0.99
 #: requests on follow-ups is reviewed, not blocked, by the model alone.
 THIN_BLOCK_MAX_MULTITURN = 0.4
 #: The score a model-only block on narrow evidence needs: a day under the floor backed by its
-#: week (above), one working session (below), and at least for the thin tier. It sits above
+#: week (above), and at least for one working session and the thin tier (below). It sits above
 #: the isotonic step that holds both bulk harvesters and benchmark runs (0.917 for the default
 #: model).
 STRICT_BLOCK_MIN_SCORE = 0.95
 
 #: A model-only block resting on the account's own day (outside a cluster) whose traffic is
 #: spread under this many bits of hour-of-day entropy (six equally busy hours, a working day)
-#: needs ``STRICT_BLOCK_MIN_SCORE``: a benchmark run of a few hours looks like an office-hours
+#: needs ``SESSION_BLOCK_MIN_SCORE``: a benchmark run of a few hours looks like an office-hours
 #: harvesting job to the model (eval runs of 51, 132 and 900 requests spread over 1.0-2.3 bits
 #: scored 0.83-0.92 on development and final homes). Evasion cost: a harvester packing each day
-#: into a few hours is blocked by the model only at 0.95 (rules, clusters and its week act).
+#: into a few hours is blocked by the model only at 0.97 (rules, clusters and its week act).
 SESSION_BLOCK_MAX_HOUR_ENTROPY = float(np.log2(6))
+#: ... at this score (above ``STRICT_BLOCK_MIN_SCORE``): the default model's step at 0.963 holds
+#: heavy benign sessions too (a research group's 4,056 requests with ``top_logprobs`` 20 on two
+#: models in three hours, and a benchmark runner's session, on spent final seeds). On the 13
+#: development homes of both generators 10 of the 47 one-session model-only blocks sat there,
+#: all distillers' days, and all but one of those accounts were blocked on another day
+#: (docs/model.md).
+#: Evasion cost: a harvester whose sessions the model scores under 0.97 is reviewed, not
+#: blocked, by the model alone on those days.
+SESSION_BLOCK_MIN_SCORE = 0.97
 
 #: A model-only block is capped at review when at least this share of the day's requests
 #: continue a conversation (``div_multiturn_share``): a training example is one prompt and one
@@ -219,6 +228,8 @@ def policy_config(settings: Settings, card: dict) -> PolicyConfig:
                         thin_block_max_shared_network=THIN_BLOCK_MAX_SHARED_NETWORK,
                         thin_block_max_multiturn=THIN_BLOCK_MAX_MULTITURN,
                         session_block_max_hour_entropy=SESSION_BLOCK_MAX_HOUR_ENTROPY,
+                        session_block_min_score=max(SESSION_BLOCK_MIN_SCORE,
+                                                    STRICT_BLOCK_MIN_SCORE, block),
                         strict_block_min_score=max(STRICT_BLOCK_MIN_SCORE, block),
                         thin_block_min_score=max(THIN_BLOCK_MIN_SCORE, STRICT_BLOCK_MIN_SCORE,
                                                  block),

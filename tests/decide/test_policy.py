@@ -324,6 +324,23 @@ def test_a_model_only_block_on_one_working_session_needs_the_strict_score():
     assert out.loc[0, "sources"] == ["model", "model_block_capped"]
 
 
+def test_a_model_only_block_on_one_working_session_can_need_a_higher_score_of_its_own():
+    cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.8, model_block_min_requests=50,
+                       model_block_min_hour_entropy=1.0, session_block_max_hour_entropy=2.585,
+                       strict_block_min_score=0.95, session_block_min_score=0.97)
+    ids = ["research_session", "sure_session", "all_day", "in_cluster"]
+    f = frame(ids, clusters=[None, None, None, "c1"])
+    f["vol_requests"] = [4056, 120, 4056, 4056]
+    f["w7_vol_requests"] = [4056, 120, 4056, 4056]
+    f["tim_hour_entropy"] = [1.45, 2.3, 4.2, 1.45]
+    out = apply_policy(f, np.array([0.963, 0.97, 0.963, 0.963]), hits([]), cfg)
+    # a session at the step under the session score is reviewed, the analyst sees the cap; the
+    # session score itself blocks; a day-long spread or a cluster's member needs only the block
+    # threshold
+    assert list(out["decision"]) == ["review", "block", "block", "block"]
+    assert out.loc[0, "sources"] == ["model", "model_block_capped"]
+
+
 def test_a_model_only_review_of_one_burst_needs_the_block_score():
     cfg = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_requests=50,
                        model_block_min_hour_entropy=1.0, burst_review_min_score=0.9)
@@ -373,6 +390,11 @@ def test_a_model_only_review_of_a_day_comparing_models_needs_the_block_score():
     ({"session_block_max_hour_entropy": 5.0}, "session_block_max_hour_entropy"),
     ({"session_block_max_hour_entropy": 2.5, "strict_block_min_score": 0.5},
      "strict_block_min_score"),
+    ({"session_block_min_score": 0.97}, "session_block_min_score"),
+    ({"session_block_max_hour_entropy": 2.5, "strict_block_min_score": 0.95,
+      "session_block_min_score": 0.9}, "session_block_min_score"),
+    ({"session_block_max_hour_entropy": 2.5, "strict_block_min_score": 0.95,
+      "session_block_min_score": 1.5}, "session_block_min_score"),
     ({"thin_block_min_requests": 0}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 60}, "thin_block_min_requests"),
     ({"thin_block_min_requests": 10, "strict_block_min_score": 0.7}, "strict_block_min_score"),
