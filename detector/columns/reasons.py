@@ -49,8 +49,11 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "This account relays many end users; some of them, each judged on their own traffic "
         "that day, scored as a review, and together they sent enough requests, and enough of "
         "the relay's day, to stand as evidence (a block when their traffic taken together "
-        "scored as a block while the rest of the relay's day did not). The explanation lists "
-        "them (hashed end-user ids), so the relay can be asked about those customers."),
+        "scored as a block while the rest of the relay's day did not, or scored as a review, "
+        "held a tenth of the day and differed from the rest in how it asks: chain-of-thought "
+        "wording, logprobs, reasoning effort, single-turn requests, output length). The "
+        "explanation lists them (hashed end-user ids) and those differences, so the relay can "
+        "be asked about those customers."),
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day (or all were "

@@ -24,13 +24,18 @@ reads each relay-day that is not blocked per end user:
   hold at most ``relay_streams.MAX_SHARE`` of it: the contrast ``relay_streams`` asks of one
   stream, asked of the harvesting end users together (evidence about the relay's own
   harvesting traffic, never its volume); or, with the same contrast, when they score at or
-  above the review threshold together and hold at least ``BLOCK_MIN_SHARE`` of the relay's
+  above the review threshold together, hold at least ``BLOCK_MIN_SHARE`` of the relay's
   day (a tenth: twice the review's share floor, five times the largest share benign relays'
-  harvesting-scored end users reached on development homes).
+  harvesting-scored end users reached on development homes), and their requests differ from
+  the rest's as harvesting traffic does (:func:`differences`: chain-of-thought wording,
+  logprobs, reasoning effort, single-turn requests, requested or returned output length). A
+  joint score at review on a few dozen requests is partly their small number; the difference
+  in the requests themselves is not.
 
 The verdict's sources get ``relay_end_user_harvest`` (a block also loses
 ``model_block_capped``) and its explanation the end users (hashed id, requests, share, score;
-the best ``LISTED``) with, where judged, their joint score and the rest's.
+the best ``LISTED``) with, where judged, their joint score, the rest's, and the differences
+between their requests and the rest's (name -> [theirs, the rest's]).
 
 Why both floors and not one end user's score: a relay's busiest end users are many small
 samples, and with hundreds of them some score high by chance. On development homes of both
@@ -77,10 +82,38 @@ MIN_SHARE = 0.05
 #: 0.56-0.79 (under the block threshold) and a rest under 0.47, and are blocked. No benign
 #: relay-day of those homes (1,641) reached even the review's floors, and on earlier
 #: development homes the benign relay-days whose harvesting-scored end users passed 50
-#: requests held 1.5-1.8% of their day. Evasion cost: a harvester keeping its end users under
-#: a tenth of the relay's day, or under review each, is reviewed (or left to the relay's own
-#: score).
+#: requests held 1.5-1.8% of their day. The block also needs their requests to differ from
+#: the rest's (:func:`differences`, ``MIN_SHARE_DIFFERENCE``). Evasion cost: a harvester
+#: keeping its end users under a tenth of the relay's day, under review each, or asking as
+#: the relay's other traffic asks, is reviewed (or left to the relay's own score).
 BLOCK_MIN_SHARE = 0.10
+
+#: Request-level shares in which harvesting end users' traffic differs from the relay's
+#: other traffic (name, daily feature, whether the share is one minus the feature):
+#: chain-of-thought wording, logprobs, high reasoning effort, single-turn requests.
+SHARE_CONTRASTS = (("cot_wording", "hv_cot_lexicon_share", False),
+                   ("logprobs", "hv_logprobs_share", False),
+                   ("high_effort", "hv_high_effort_share", False),
+                   ("single_turn", "div_multiturn_share", True))
+
+#: Request-level sizes in which they differ (name, daily feature): requested output length,
+#: output tokens per input token.
+RATIO_CONTRASTS = (("max_tokens", "hv_max_tokens_mean"),
+                   ("output_per_input", "hv_output_input_ratio"))
+
+#: The least difference of a share in ``SHARE_CONTRASTS`` (joint minus rest) that counts, and
+#: the least ratio of a size in ``RATIO_CONTRASTS`` (joint over rest). A block on the
+#: tenth-of-the-day path needs one of them: a joint score at review on a few dozen requests
+#: is partly their small number (coverage statistics of a small sample read as breadth), so
+#: the end users' requests must differ from the rest's as harvesting does, not only score
+#: apart. On 13 development and 11 diagnosis homes of both generators (22,103 account-days),
+#: the 66 proxy relay-days that path blocked all differed in CoT wording and single-turn
+#: requests (the largest share difference 0.66-1.0), 61 of them in output per input token too;
+#: the one benign relay-day on it, a tutoring app at sim 10x (seed 9902) whose students ask
+#: step-by-step questions like the rest of its users, differed in nothing (share differences
+#: at most 0.03, ratios at most 1.02) and is reviewed instead of blocked; nothing else changed.
+MIN_SHARE_DIFFERENCE = 0.25
+MIN_RATIO = 2.0
 
 #: The most end users listed in a verdict's explanation (the best-scoring first).
 LISTED = 10
@@ -183,21 +216,61 @@ def _contrast(settings: Settings, day: str, day_found: dict[str, dict], fs: pa.T
     """Score the harvesting end users of each relay in ``day_found`` together and the rest
     of its day (the relays whose end users hold at most ``relay_streams.MAX_SHARE`` of it);
     mark a block where the rest's score stays under review and the joint score reaches the
-    block threshold, or the review threshold with at least ``BLOCK_MIN_SHARE`` of the day."""
+    block threshold, or the review threshold with at least ``BLOCK_MIN_SHARE`` of the day and
+    requests that differ from the rest's (:func:`differences`)."""
     judged = {a: ev["_users"] for a, ev in day_found.items()
               if ev["share"] <= relay_streams.MAX_SHARE}
     if not judged:
         return
     req = joint_requests(settings, day, judged)
+    if req.num_rows == 0:
+        return
     parents = {f"{a}{suffix}": a for a in judged for suffix in (JOINT, REST)}
-    scores = relay_streams.stream_scores(settings, req, day, fs, coverage, model, parents)
+    feats = relay_streams.stream_features(settings, req, day, fs, coverage=coverage,
+                                          parents=parents)
+    scores = dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
+    rows = feats.set_index("account_id")
     for account in judged:
         joint, rest = scores.get(account + JOINT, 0.0), scores.get(account + REST, 0.0)
         ev = day_found[account]
         ev["score"], ev["rest_score"] = round(float(joint), 6), round(float(rest), 6)
+        diff = (differences(rows.loc[account + JOINT], rows.loc[account + REST])
+                if account + JOINT in rows.index and account + REST in rows.index else {})
+        ev["differences"] = diff
         together = joint >= cfg.block_threshold or (joint >= cfg.review_threshold
-                                                     and ev["share"] >= BLOCK_MIN_SHARE)
+                                                     and ev["share"] >= BLOCK_MIN_SHARE
+                                                     and bool(diff))
         ev["block"] = bool(together and rest < cfg.review_threshold)
+
+
+def _number(value) -> float:
+    """A feature value as a float, 0 where missing."""
+    value = pd.to_numeric(value, errors="coerce")
+    return 0.0 if pd.isna(value) else float(value)
+
+
+def differences(joint: pd.Series, rest: pd.Series) -> dict[str, list[float]]:
+    """How the harvesting end users' requests differ from the rest of the relay's day, in the
+    ways harvesting traffic differs from the traffic it hides in: name -> [joint, rest] for
+    each of ``SHARE_CONTRASTS`` where the joint share exceeds the rest's by at least
+    ``MIN_SHARE_DIFFERENCE``, and each of ``RATIO_CONTRASTS`` where the joint value is at least
+    ``MIN_RATIO`` times the rest's. Empty when their requests look like the rest's."""
+    found: dict[str, list[float]] = {}
+    for name, column, flip in SHARE_CONTRASTS:
+        if column not in joint.index or column not in rest.index:
+            continue
+        j, r = _number(joint[column]), _number(rest[column])
+        if flip:
+            j, r = 1.0 - j, 1.0 - r
+        if j - r >= MIN_SHARE_DIFFERENCE:
+            found[name] = [round(j, 4), round(r, 4)]
+    for name, column in RATIO_CONTRASTS:
+        if column not in joint.index or column not in rest.index:
+            continue
+        j, r = _number(joint[column]), _number(rest[column])
+        if j > 0 and j >= MIN_RATIO * r:
+            found[name] = [round(j, 4), round(r, 4)]
+    return found
 
 
 def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:

@@ -177,3 +177,51 @@ def test_the_joint_and_rest_pseudo_accounts_split_the_relays_day(home):  # noqa:
     req = relay_end_users.joint_requests(home, DAY, {"proxy": ["harvester0"]})
     counts = pd.Series(req.column("account_id").to_pylist()).value_counts().to_dict()
     assert counts == {"proxy" + relay_end_users.JOINT: 20, "proxy" + relay_end_users.REST: 415}
+
+
+class _SmallSample:
+    """Scores a pseudo-account by its size alone, as a small sample's coverage statistics can
+    read: under 100 requests ``small`` (a review), others 0.1."""
+
+    def __init__(self, small: float = 0.7):
+        self.small = small
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        few = pd.to_numeric(frame["vol_requests"], errors="coerce").fillna(0) < 100
+        p = np.where(few, self.small, 0.1)
+        return np.column_stack([1 - p, p])
+
+
+def test_end_users_whose_requests_look_like_the_rest_are_not_blocked_on_share(home):  # noqa: F811
+    """A tutoring app: three students send 20 ordinary requests each, a tenth of the day and
+    more (60 of 460), scoring as a review together only because they are few; their requests
+    differ from the rest of the day in nothing harvesting changes, so the relay stays at review.
+    The same end users asking for long outputs on a large model are blocked."""
+    students = [r | {"model": "chat-small", "max_tokens": None, "completion_tokens": 120}
+                for r in relay("tutor", [20, 20, 20])]
+    write_lake(home, students + relay("proxy", [20, 20, 20]))
+    out = _decide(home, {"tutor": 0.05, "proxy": 0.05}, model=_SmallSample())
+    assert out.loc["tutor", "decision"] == "review"
+    ev = json.loads(out.loc["tutor", "explanation_json"])["relay_end_users"]
+    assert ev["score"] == pytest.approx(0.7) and ev["rest_score"] == pytest.approx(0.1)
+    assert ev["share"] == pytest.approx(60 / 460, abs=1e-3)
+    assert ev["block"] is False and ev["differences"] == {}
+    assert out.loc["proxy", "decision"] == "block"
+    diff = json.loads(out.loc["proxy", "explanation_json"])["relay_end_users"]["differences"]
+    assert diff["max_tokens"] == [4096.0, 0.0]
+    assert diff["output_per_input"] == [30.0, 4.0]
+
+
+def test_differences_name_the_shares_and_ratios_that_set_the_end_users_apart():
+    joint = pd.Series({"hv_cot_lexicon_share": 0.95, "hv_logprobs_share": 0.1,
+                       "hv_high_effort_share": None, "div_multiturn_share": 0.0,
+                       "hv_max_tokens_mean": 8192.0, "hv_output_input_ratio": 30.0})
+    rest = pd.Series({"hv_cot_lexicon_share": 0.2, "hv_logprobs_share": 0.0,
+                      "hv_high_effort_share": 0.0, "div_multiturn_share": 0.6,
+                      "hv_max_tokens_mean": 8192.0, "hv_output_input_ratio": 16.0})
+    assert relay_end_users.differences(joint, rest) == {"cot_wording": [0.95, 0.2],
+                                                        "single_turn": [1.0, 0.4]}
+    assert relay_end_users.differences(rest, rest) == {}
+    # a feature the day lacks is no difference
+    assert relay_end_users.differences(joint.drop("hv_cot_lexicon_share"), rest) == {
+        "single_turn": [1.0, 0.4]}
