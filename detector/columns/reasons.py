@@ -24,6 +24,13 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "working session that the score did not clear at the stricter bar (such as a "
         "benchmark run), because most of the day's requests continued conversations, or "
         "because the account relays many distinct end users."),
+    # detector/decide/reruns.py
+    "model_block_rerun": (
+        "Model block held at review: a rerun",
+        "The classifier alone would have blocked this account, but a quarter or more of the "
+        "day's distinct prompts are ones the account already sent in the week before, as an "
+        "evaluation harness re-running its benchmark does; a harvester wants answers it does "
+        "not have. The explanation gives how many were sent before and on which days."),
     "model_block_thin_evidence": (
         "Model block on few requests, at a stricter bar",
         "Fewer requests than the usual evidence floor stood behind the classifier's score, "

@@ -140,7 +140,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     without one, for ``returning.write_index``)."""
     from pyspark.sql import functions as F
 
-    from detector.decide import relay_end_users, relay_streams, returning
+    from detector.decide import relay_end_users, relay_streams, reruns, returning
     from detector.decide.policy import at_least_review
     from detector.features.spark_assemble import spark_account_features
     from detector.lake.spark import spark_session
@@ -162,6 +162,8 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
         coverage = next((c for c in spark.table(f"`{spark_view}`").columns
                          if c.startswith("cov_")), None)
         frame = driver_frame(out, coverage)
+        rerun = reruns.judge(settings, out)
+        out = reruns.apply(out, rerun)
         streams = relay_streams.judge(settings, frame, out, model, cfg)
         out = relay_streams.apply(out, streams)
         users = relay_end_users.judge(settings, frame, out, model, cfg)
@@ -169,7 +171,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
         links = returning.link(settings, con, frame, out)
         out = at_least_review(out, sorted(links), returning.REASON)
         changed = _changes(settings, con, view, spark_view, model, ruleset, frame, out,
-                           streams, links, users)
+                           streams, links, users, rerun)
         sent = spark_policy.sent_frame(spark, settings, held, "dg_dec_changed", pa.table(
             {"account_id": pa.array(changed["account_id"].tolist(), pa.string()),
              _DAY: pa.array(changed[_DAY].tolist(), pa.string()),
@@ -233,11 +235,11 @@ def _driver_rows(rows, days: list[str], new_days: int,
 
 def _changes(settings: Settings, con: duckdb.DuckDBPyConnection, view: str, spark_view: str,
              model, ruleset, frame: pd.DataFrame, out: pd.DataFrame, streams: dict,
-             links: dict, users: dict) -> pd.DataFrame:
+             links: dict, users: dict, rerun: dict) -> pd.DataFrame:
     """(account_id, _day, _decision, _reasons, _explanation) of the rows of ``out`` (the
     driver's rows, final decisions) that differ from what the executors would give a row
     alone: the flagged rows (explanations) and the rows with rule hits (rule values)."""
-    from detector.decide import relay_end_users, relay_streams, returning
+    from detector.decide import relay_end_users, relay_streams, reruns, returning
     from detector.decide.explain import explanation_json, reasons_text
 
     hit_names = [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"], strict=True)]
@@ -252,6 +254,7 @@ def _changes(settings: Settings, con: duckdb.DuckDBPyConnection, view: str, spar
     texts = [explanation_json(s, f, out["anomaly_score"].iat[i], hit_values[i])
              for s, f, i in zip(sources, feats, pick, strict=True)]
     texts = returning.annotate(texts, {k: links[i] for k, i in enumerate(pick) if i in links})
+    texts = reruns.annotate(texts, {k: rerun[i] for k, i in enumerate(pick) if i in rerun})
     texts = relay_streams.annotate(texts, {k: streams[i] for k, i in enumerate(pick)
                                            if i in streams})
     texts = relay_end_users.annotate(texts, {k: users[i] for k, i in enumerate(pick)

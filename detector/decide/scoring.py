@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from detector.decide import on_spark as on_spark_
-from detector.decide import relay_end_users, relay_streams, returning, spark_policy
+from detector.decide import relay_end_users, relay_streams, reruns, returning, spark_policy
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
 from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
 from detector.decide.risk import frame_risk
@@ -267,6 +267,9 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
         proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
         anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
         out = apply_policy(frame, proba, hits, cfg, accounts, orgs)
+    # Model-only blocks on a day that re-asks the account's own earlier prompts: review.
+    rerun = reruns.judge(settings, out)
+    out = reruns.apply(out, rerun)
     # Relays the model would block but the relay cap held at review: blocked only when a
     # stream of their own traffic (one end user, one request profile) scores as a block.
     streams = relay_streams.judge(settings, frame, out, model, cfg)
@@ -291,6 +294,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
     out["explanation_json"] = [explanation_json(s, f, a, r) for s, f, a, r
                                in zip(out["sources"], feats, anomaly, hit_values, strict=True)]
     out["explanation_json"] = returning.annotate(out["explanation_json"], links)
+    out["explanation_json"] = reruns.annotate(out["explanation_json"], rerun)
     out["explanation_json"] = relay_streams.annotate(out["explanation_json"], streams)
     out["explanation_json"] = relay_end_users.annotate(out["explanation_json"], users)
     out["anomaly_score"] = anomaly
