@@ -54,13 +54,14 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
     "relay_end_user_harvest": (
         "End users of this relay look like harvesters",
         "This account relays many end users; some of them, each judged on their own traffic "
-        "that day, scored as a review, and together they sent enough requests, and enough of "
-        "the relay's day, to stand as evidence (a block when their traffic taken together "
-        "scored as a block while the rest of the relay's day did not, or scored as a review, "
-        "held a tenth of the day and differed from the rest in how it asks: chain-of-thought "
-        "wording, logprobs, reasoning effort, single-turn requests, output length). The "
-        "explanation lists them (hashed end-user ids) and those differences, so the relay can "
-        "be asked about those customers."),
+        "that day, scored as a review, together they sent enough requests and enough of the "
+        "relay's day, and their requests differ from the rest of the relay's in how they ask "
+        "(chain-of-thought wording, logprobs, reasoning effort, single-turn requests, output "
+        "length) or score as a block together. A block when, besides, their traffic taken "
+        "together scored as a block while the rest of the relay's day did not, or scored as a "
+        "review on a tenth of the day while asking differently. The explanation lists them "
+        "(hashed end-user ids) and those differences, so the relay can be asked about those "
+        "customers."),
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day (or all were "

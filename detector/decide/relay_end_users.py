@@ -19,6 +19,10 @@ reads each relay-day that is not blocked per end user:
   (``PolicyConfig.model_block_min_requests``, 50) requests *and* at least ``MIN_SHARE`` of the
   relay's day: several end users each scoring as a review (an operation spread over a few
   ids), or one with the floor's requests on its own, in proportion to the relay's volume;
+  and, where they hold at most ``relay_streams.MAX_SHARE`` of the day, their requests taken
+  together differ from the rest's (:func:`differences`) or score as a block together (the
+  busiest end users of a tutoring app score as reviews one by one by chance, and ask as its
+  other users do);
 - **block** when, besides, their requests taken together (one pseudo-account) score at or
   above the block threshold while the rest of the relay's day scores under review, and they
   hold at most ``relay_streams.MAX_SHARE`` of it: the contrast ``relay_streams`` asks of one
@@ -179,8 +183,21 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
                                   "block": False, "_users": [u["end_user"] for u in users]}
         _contrast(settings, day, day_found, fs, coverage, model, cfg)
         for account, ev in day_found.items():
-            found[accounts[account]] = {k: v for k, v in ev.items() if k != "_users"}
+            if _evidence(ev, cfg):
+                found[accounts[account]] = {k: v for k, v in ev.items() if k != "_users"}
     return found
+
+
+def _evidence(ev: dict, cfg: PolicyConfig) -> bool:
+    """Whether a relay-day's harvesting end users stand as evidence: judged together
+    (:func:`_contrast`), their requests must differ from the rest's (:func:`differences`) or
+    score as a block together; end users who each score as a review by chance (small samples)
+    and ask as the rest of the relay's users ask are not evidence about the relay. Those not
+    judged together (more than ``relay_streams.MAX_SHARE`` of the day: nearly the whole relay)
+    stand on their own scores."""
+    if "score" not in ev:
+        return True
+    return bool(ev["differences"]) or ev["score"] >= cfg.block_threshold
 
 
 def joint_requests(settings: Settings, day: str, users: dict[str, list[str]]) -> pa.Table:

@@ -93,9 +93,12 @@ THIN_BLOCK_MAX_SHARED_NETWORK = 0.6
 #: questions with a fixed max_tokens of 4096 and long answers scored 0.963 on a final set), and
 #: the model's top step is where thin-evidence harvesting sits (27 of the 28 thin-tier blocks
 #: on eight development homes of both generators scored 0.99 or more, the other 0.978, no benign
-#: account-day of 10-49 requests reached 0.9). Evasion cost: a ring member the model scores
-#: under 0.99 on a thin day is reviewed, not blocked, by the model alone.
-THIN_BLOCK_MIN_SCORE = 0.99
+#: account-day of 10-49 requests reached 0.9). The bar is 0.999: on 24 development and
+#: diagnosis homes of both generators every one of the 56 thin-tier blocks scored 1.000, while a
+#: person's ten chat questions (short prompts, long answers, two home networks) scored 0.997 on
+#: final seed 10003 at 3x and were blocked at 0.99. Evasion cost: a ring member the model
+#: scores under 0.999 on a thin day is reviewed, not blocked, by the model alone.
+THIN_BLOCK_MIN_SCORE = 0.999
 #: ... and when under this share of the day's requests continue a conversation
 #: (``div_multiturn_share``; every model block needs under ``MODEL_BLOCK_MAX_MULTITURN``, a
 #: half): a person's ten to fifty questions are often a few conversations, and a campus user's

@@ -192,20 +192,25 @@ class _SmallSample:
         return np.column_stack([1 - p, p])
 
 
-def test_end_users_whose_requests_look_like_the_rest_are_not_blocked_on_share(home):  # noqa: F811
+def test_end_users_whose_requests_look_like_the_rest_are_no_evidence(home):  # noqa: F811
     """A tutoring app: three students send 20 ordinary requests each, a tenth of the day and
     more (60 of 460), scoring as a review together only because they are few; their requests
-    differ from the rest of the day in nothing harvesting changes, so the relay stays at review.
-    The same end users asking for long outputs on a large model are blocked."""
+    differ from the rest of the day in nothing harvesting changes, so the relay is left to its
+    own score. The same end users asking for long outputs on a large model are blocked."""
     students = [r | {"model": "chat-small", "max_tokens": None, "completion_tokens": 120}
                 for r in relay("tutor", [20, 20, 20])]
     write_lake(home, students + relay("proxy", [20, 20, 20]))
     out = _decide(home, {"tutor": 0.05, "proxy": 0.05}, model=_SmallSample())
-    assert out.loc["tutor", "decision"] == "review"
+    assert out.loc["tutor", "decision"] == "allow"
+    assert json.loads(out.loc["tutor", "explanation_json"]) == {}
+    # scoring as a block together, they stand as evidence without a difference
+    out = _decide(home, {"tutor": 0.05, "proxy": 0.05}, model=_SmallSample(small=0.95))
+    assert out.loc["tutor", "decision"] == "block"
     ev = json.loads(out.loc["tutor", "explanation_json"])["relay_end_users"]
-    assert ev["score"] == pytest.approx(0.7) and ev["rest_score"] == pytest.approx(0.1)
+    assert ev["score"] == pytest.approx(0.95) and ev["rest_score"] == pytest.approx(0.1)
     assert ev["share"] == pytest.approx(60 / 460, abs=1e-3)
-    assert ev["block"] is False and ev["differences"] == {}
+    assert ev["block"] is True and ev["differences"] == {}
+    out = _decide(home, {"tutor": 0.05, "proxy": 0.05}, model=_SmallSample())
     assert out.loc["proxy", "decision"] == "block"
     diff = json.loads(out.loc["proxy", "explanation_json"])["relay_end_users"]["differences"]
     assert diff["max_tokens"] == [4096.0, 0.0]
