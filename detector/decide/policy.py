@@ -44,6 +44,8 @@ Sources, per account-day:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -52,7 +54,8 @@ from detector.decide.policy_config import PolicyConfig
 DECISIONS = ("allow", "review", "block")
 RANK = {d: i for i, d in enumerate(DECISIONS)}
 
-__all__ = ["DECISIONS", "RANK", "PolicyConfig", "apply_policy", "at_least_review"]
+__all__ = ["DECISIONS", "RANK", "PolicyConfig", "apply_policy", "at_least_review",
+           "with_decisions"]
 
 
 def _rule_table(hits: pd.DataFrame) -> pd.DataFrame:
@@ -324,21 +327,30 @@ def _sources(model_rank: int, rule_hits: list[str], by_cluster: bool, allowed: b
     return src
 
 
+def with_decisions(out: pd.DataFrame, rows: list[int],
+                   change: Callable[[str, list[str]], tuple[str, list[str]]]) -> pd.DataFrame:
+    """A copy of ``apply_policy``'s output with, at each position of ``rows``, the decision and
+    sources that ``change(decision, sources)`` returns: the one way the later decide steps
+    (relays, reruns, returning actors) amend a verdict."""
+    out = out.copy()
+    decisions = out["decision"].to_numpy(dtype=object).copy()
+    sources = list(out["sources"])
+    for pos in rows:
+        decisions[pos], sources[pos] = change(decisions[pos], list(sources[pos]))
+    out["decision"] = decisions
+    out["sources"] = sources
+    return out
+
+
 def at_least_review(out: pd.DataFrame, rows: list[int], source: str) -> pd.DataFrame:
     """Raise the rows at positions ``rows`` of ``apply_policy``'s output to at least review
     and record ``source``; a block stays a block, an allow-listed row stays allowed. Used for
     evidence that may send an account to an analyst but never cut it off (returning actors)."""
-    out = out.copy()
-    decisions = out["decision"].to_numpy(dtype=object).copy()
-    sources = list(out["sources"])
     allowed = out["allowlisted"].to_numpy() if "allowlisted" in out.columns else None
-    for pos in rows:
-        if allowed is not None and allowed[pos]:
-            continue
-        if RANK[decisions[pos]] < RANK["review"]:
-            decisions[pos] = "review"
-        if source not in sources[pos]:
-            sources[pos] = [*sources[pos], source]
-    out["decision"] = decisions
-    out["sources"] = sources
-    return out
+    rows = [pos for pos in rows if allowed is None or not allowed[pos]]
+
+    def change(decision: str, sources: list[str]) -> tuple[str, list[str]]:
+        decision = "review" if RANK[decision] < RANK["review"] else decision
+        return decision, sources if source in sources else [*sources, source]
+
+    return with_decisions(out, rows, change)

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide.policy import PolicyConfig
+from detector.decide.policy import PolicyConfig, with_decisions
 from detector.embeddings.adhoc import coverage_rows
 from detector.features import catalog, engine, store
 from detector.features.compute import all_request_files, bound_day_tables, first_seen
@@ -337,16 +337,8 @@ def block(out: pd.DataFrame, rows: list[int], source: str) -> pd.DataFrame:
     (the cap that held them at review) gives way to ``source``, recorded once, last."""
     if not rows:
         return out
-    out = out.copy()
-    decisions = out["decision"].to_numpy(dtype=object).copy()
-    sources = list(out["sources"])
-    for p in rows:
-        decisions[p] = "block"
-        sources[p] = [s for s in sources[p] if s not in ("model_block_capped", source)] + [source]
-    out["decision"] = decisions
-    out["sources"] = sources
-    return out
-
+    return with_decisions(out, rows, lambda _, sources: (
+        "block", [s for s in sources if s not in ("model_block_capped", source)] + [source]))
 
 def annotate(explanations: list[str], found: dict[int, dict]) -> list[str]:
     """Add the deciding stream to each blocked relay-day's explanation JSON."""

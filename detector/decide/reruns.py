@@ -39,7 +39,7 @@ import datetime as dt
 
 import pandas as pd
 
-from detector.decide.policy import RANK
+from detector.decide.policy import with_decisions
 from detector.decide.relay_streams import add_evidence
 from detector.lake.db import open_duckdb, request_files
 from detector.settings import Settings
@@ -135,18 +135,10 @@ def judge(settings: Settings, out: pd.DataFrame) -> dict[int, dict]:
 
 def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:
     """Hold the blocks in ``found`` at review and record the source."""
-    if not found:
+    rows = [pos for pos in sorted(found) if out["decision"].iat[pos] == "block"]
+    if not rows:
         return out
-    out = out.copy()
-    decisions = out["decision"].to_numpy(dtype=object).copy()
-    sources = list(out["sources"])
-    for pos in found:
-        if RANK[decisions[pos]] == RANK["block"]:
-            decisions[pos] = "review"
-            sources[pos] = [*sources[pos], REASON]
-    out["decision"] = decisions
-    out["sources"] = sources
-    return out
+    return with_decisions(out, rows, lambda _, sources: ("review", [*sources, REASON]))
 
 
 def annotate(explanations: list[str], found: dict[int, dict]) -> list[str]:
