@@ -107,15 +107,18 @@ RATIO_CONTRASTS = (("max_tokens", "hv_max_tokens_mean"),
 
 #: The least difference of a share in ``SHARE_CONTRASTS`` (joint minus rest) that counts, and
 #: the least ratio of a size in ``RATIO_CONTRASTS`` (joint over rest). A block on the
-#: tenth-of-the-day path needs one of them: a joint score at review on a few dozen requests
-#: is partly their small number (coverage statistics of a small sample read as breadth), so
-#: the end users' requests must differ from the rest's as harvesting does, not only score
-#: apart. On 13 development and 11 diagnosis homes of both generators (22,103 account-days),
-#: the 66 proxy relay-days that path blocked all differed in CoT wording and single-turn
-#: requests (the largest share difference 0.66-1.0), 61 of them in output per input token too;
-#: the one benign relay-day on it, a tutoring app at sim 10x (seed 9902) whose students ask
-#: step-by-step questions like the rest of its users, differed in nothing (share differences
-#: at most 0.03, ratios at most 1.02) and is reviewed instead of blocked; nothing else changed.
+#: tenth-of-the-day path needs one of them, and so does a review on end users judged together
+#: unless they score as a block together (:func:`_evidence`): a joint score at review on a few
+#: dozen requests is partly their small number (coverage statistics of a small sample read as
+#: breadth), so the end users' requests must differ from the rest's as harvesting does, not
+#: only score apart. On 13 development and 11 diagnosis homes of both generators (22,103
+#: account-days), the 66 proxy relay-days that path blocked all differed in CoT wording and
+#: single-turn requests (the largest share difference 0.66-1.0), 61 of them in output per
+#: input token too, and so did every proxy relay-day reviewed on its end users but two
+#: simulator proxies scoring 0.96-0.99 together; the three tutoring apps on the path (sim 10x,
+#: seeds 9901-9902), whose students ask step-by-step questions like the rest of their users,
+#: differed in nothing (share differences at most 0.03, ratios at most 1.23) and are allowed
+#: (one was blocked, two reviewed); nothing else changed.
 MIN_SHARE_DIFFERENCE = 0.25
 MIN_RATIO = 2.0
 
