@@ -65,7 +65,7 @@ import pyarrow.compute as pc
 
 from detector.decide import relay_streams
 from detector.decide.policy import PolicyConfig, at_least_review
-from detector.lake.db import open_duckdb, request_files
+from detector.lake.db import open_duckdb, request_files, sql_file_list
 from detector.settings import Settings
 
 REASON = "relay_end_user_harvest"
@@ -210,7 +210,7 @@ def joint_requests(settings: Settings, day: str, users: dict[str, list[str]]) ->
     files = request_files(settings, day)
     if not files or not users:
         return pa.table({})
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    listed = sql_file_list(files)
     pairs = pd.DataFrame([(a, u) for a, us in users.items() for u in us],
                          columns=["dg_account", "dg_user"])
     con = open_duckdb()

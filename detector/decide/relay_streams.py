@@ -59,7 +59,7 @@ from detector.embeddings.adhoc import coverage_rows
 from detector.features import catalog, engine, store
 from detector.features.compute import all_request_files, bound_day_tables, first_seen
 from detector.features.partials import SHARED_PREFIX_ACCOUNTS
-from detector.lake.db import open_duckdb, request_files
+from detector.lake.db import open_duckdb, request_files, sql_file_list
 from detector.settings import Settings
 
 REASON = "relay_stream_harvest"
@@ -127,7 +127,7 @@ def stream_requests(settings: Settings, day: str, accounts: list[str],
     files = request_files(settings, day)
     if not files or not accounts:
         return pa.table({}), {}
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    listed = sql_file_list(files)
     con = open_duckdb()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -174,7 +174,7 @@ def population_columns(settings: Settings, day: str, req: pa.Table,
     ``SHARED_PREFIX_ACCOUNTS`` real accounts used that day, and the other real accounts sharing
     its relay's (``parents``: pseudo-account -> account) payment fingerprints."""
     files = request_files(settings, day)
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    listed = sql_file_list(files)
     con = open_duckdb()
     try:
         con.register("dg_req", req.select(["account_id", "ip_prefix"]))

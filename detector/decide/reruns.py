@@ -41,7 +41,7 @@ import pandas as pd
 
 from detector.decide.policy import with_decisions
 from detector.decide.relay_streams import add_evidence
-from detector.lake.db import open_duckdb, request_files
+from detector.lake.db import open_duckdb, request_files, sql_file_list
 from detector.settings import Settings
 
 REASON = "model_block_rerun"
@@ -66,10 +66,6 @@ def candidates(out: pd.DataFrame) -> list[int]:
         and "model" in sources and set(sources) <= MODEL_ONLY]
 
 
-def _quoted(files: list) -> str:
-    return ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-
-
 def _earlier_days(day: str) -> list[str]:
     d = dt.date.fromisoformat(day)
     return [(d - dt.timedelta(days=k)).isoformat() for k in range(WINDOW_DAYS, 0, -1)]
@@ -87,7 +83,7 @@ def recurrence(settings: Settings, day: str, accounts: list[str]) -> pd.DataFram
     earlier = [(d, request_files(settings, d)) for d in _earlier_days(day)]
     earlier = [(d, f) for d, f in earlier if f]
     before = " UNION ALL ".join(
-        f"SELECT account_id, prompt_hash, '{d}' AS day FROM read_parquet([{_quoted(f)}], "
+        f"SELECT account_id, prompt_hash, '{d}' AS day FROM read_parquet([{sql_file_list(f)}], "
         "union_by_name = true)" for d, f in earlier) or (
         "SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS prompt_hash, "
         "NULL::VARCHAR AS day WHERE false")
@@ -96,7 +92,7 @@ def recurrence(settings: Settings, day: str, accounts: list[str]) -> pd.DataFram
         con.register("dg_accounts", pd.DataFrame({"dg_account": sorted(set(accounts))}))
         got = con.sql(
             f"""WITH t AS (SELECT DISTINCT account_id, prompt_hash
-                           FROM read_parquet([{_quoted(today)}], union_by_name = true)
+                           FROM read_parquet([{sql_file_list(today)}], union_by_name = true)
                            WHERE prompt_hash IS NOT NULL
                              AND account_id IN (SELECT dg_account FROM dg_accounts)),
                      b AS (SELECT DISTINCT account_id, prompt_hash, day FROM ({before})

@@ -88,6 +88,11 @@ def request_files(settings: Settings, day: str) -> list[Path]:
     return _committed(settings.requests_dir / f"date={day}")
 
 
+def sql_file_list(files: list) -> str:
+    """``files`` as the body of a DuckDB list literal of quoted paths (``read_parquet([...])``)."""
+    return ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+
+
 def _committed(folder: Path) -> list[Path]:
     if not folder.exists():
         return []
