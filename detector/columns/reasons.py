@@ -62,6 +62,16 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "review on a tenth of the day while asking differently. The explanation lists them "
         "(hashed end-user ids) and those differences, so the relay can be asked about those "
         "customers."),
+    # detector/decide/relay_profiles.py
+    "relay_profile_harvest": (
+        "One request profile of this relay asks for reasoning",
+        "This account relays many end users; one profile of its requests that day (the same "
+        "model, sampling, logprobs, system prompt, output limit and turn count: one script's "
+        "requests, whatever end-user ids they carry), judged on its own, scored as a review "
+        "and asks for step-by-step reasoning where the rest of the relay's traffic does not. "
+        "A block when, besides, the rest of the relay's day did not score as a review and the "
+        "profile held a tenth of the day or scored as a block on its own. The explanation "
+        "describes the profile, so the relay can be asked which customer sends it."),
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day (or all were "

@@ -140,8 +140,7 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
     without one, for ``returning.write_index``)."""
     from pyspark.sql import functions as F
 
-    from detector.decide import relay_end_users, relay_streams, reruns, returning
-    from detector.decide.policy import at_least_review
+    from detector.decide import amend, returning
     from detector.features.spark_assemble import spark_account_features
     from detector.lake.spark import spark_session
     from detector.rules.spark_evaluate import not_evaluable_texts
@@ -162,16 +161,9 @@ def write_verdicts(settings: Settings, con: duckdb.DuckDBPyConnection, view: str
         coverage = next((c for c in spark.table(f"`{spark_view}`").columns
                          if c.startswith("cov_")), None)
         frame = driver_frame(out, coverage)
-        rerun = reruns.judge(settings, out)
-        out = reruns.apply(out, rerun)
-        streams = relay_streams.judge(settings, frame, out, model, cfg)
-        out = relay_streams.apply(out, streams)
-        users = relay_end_users.judge(settings, frame, out, model, cfg)
-        out = relay_end_users.apply(out, users)
-        links = returning.link(settings, con, frame, out)
-        out = at_least_review(out, sorted(links), returning.REASON)
+        out, evidence = amend.run(settings, con, frame, out, model, cfg)
         changed = _changes(settings, con, view, spark_view, model, ruleset, frame, out,
-                           streams, links, users, rerun)
+                           evidence)
         sent = spark_policy.sent_frame(spark, settings, held, "dg_dec_changed", pa.table(
             {"account_id": pa.array(changed["account_id"].tolist(), pa.string()),
              _DAY: pa.array(changed[_DAY].tolist(), pa.string()),
@@ -200,8 +192,8 @@ def _driver_rows(rows, days: list[str], new_days: int,
     """The verdict rows the driver's later steps read, ordered by (date, account_id): the
     flagged rows (the explanations; every block: the returning-actor index), rows with rule
     hits (their rule values), the relay-stream candidates (``model_block_capped``), the
-    relay-days read per end user (at least ``relay_end_users`` distinct end users:
-    ``relay_end_users.candidates``) and the returning-actor candidates (new accounts not
+    relay-days read per end user and per request profile (at least ``relay_end_users``
+    distinct end users: ``relay_end_users.candidates``, ``relay_profiles.candidates``) and the returning-actor candidates (new accounts not
     blocked nor allow-listed: ``returning._new_accounts``'s test, on the executors); a
     superset of what those steps select, so they select the same rows as over every row. A day
     without such a row gets one placeholder (no account, allowed, no values) so that the index
@@ -234,12 +226,13 @@ def _driver_rows(rows, days: list[str], new_days: int,
 
 
 def _changes(settings: Settings, con: duckdb.DuckDBPyConnection, view: str, spark_view: str,
-             model, ruleset, frame: pd.DataFrame, out: pd.DataFrame, streams: dict,
-             links: dict, users: dict, rerun: dict) -> pd.DataFrame:
+             model, ruleset, frame: pd.DataFrame, out: pd.DataFrame,
+             evidence: list) -> pd.DataFrame:
     """(account_id, _day, _decision, _reasons, _explanation) of the rows of ``out`` (the
     driver's rows, final decisions) that differ from what the executors would give a row
-    alone: the flagged rows (explanations) and the rows with rule hits (rule values)."""
-    from detector.decide import relay_end_users, relay_streams, reruns, returning
+    alone: the flagged rows (explanations, with ``evidence``: ``amend.run``'s) and the rows
+    with rule hits (rule values)."""
+    from detector.decide import amend
     from detector.decide.explain import explanation_json, reasons_text
 
     hit_names = [[*a, *s] for a, s in zip(out["rule_hits"], out["shadow_hits"], strict=True)]
@@ -253,12 +246,7 @@ def _changes(settings: Settings, con: duckdb.DuckDBPyConnection, view: str, spar
     sources = [out["sources"].iat[i] for i in pick]
     texts = [explanation_json(s, f, out["anomaly_score"].iat[i], hit_values[i])
              for s, f, i in zip(sources, feats, pick, strict=True)]
-    texts = returning.annotate(texts, {k: links[i] for k, i in enumerate(pick) if i in links})
-    texts = reruns.annotate(texts, {k: rerun[i] for k, i in enumerate(pick) if i in rerun})
-    texts = relay_streams.annotate(texts, {k: streams[i] for k, i in enumerate(pick)
-                                           if i in streams})
-    texts = relay_end_users.annotate(texts, {k: users[i] for k, i in enumerate(pick)
-                                             if i in users})
+    texts = amend.annotate(texts, evidence, [int(i) for i in pick])
     return pd.DataFrame({"account_id": out["account_id"].to_numpy()[pick],
                          _DAY: out["date"].astype(str).to_numpy()[pick],
                          "_decision": out["decision"].to_numpy()[pick],

@@ -246,10 +246,8 @@ def _contrast(settings: Settings, day: str, day_found: dict[str, dict], fs: pa.T
     if req.num_rows == 0:
         return
     parents = {f"{a}{suffix}": a for a in judged for suffix in (JOINT, REST)}
-    feats = relay_streams.stream_features(settings, req, day, fs, coverage=coverage,
-                                          parents=parents)
-    scores = dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
-    rows = feats.set_index("account_id")
+    rows = relay_streams.scored_features(settings, req, day, fs, coverage, model, parents)
+    scores = rows["score"].astype(float).to_dict()
     for account in judged:
         joint, rest = scores.get(account + JOINT, 0.0), scores.get(account + REST, 0.0)
         ev = day_found[account]
@@ -269,14 +267,17 @@ def _number(value) -> float:
     return 0.0 if pd.isna(value) else float(value)
 
 
-def differences(joint: pd.Series, rest: pd.Series) -> dict[str, list[float]]:
+def differences(joint: pd.Series, rest: pd.Series,
+                shares: tuple[tuple[str, str, bool], ...] = SHARE_CONTRASTS,
+                ratios: tuple[tuple[str, str], ...] = RATIO_CONTRASTS) -> dict[str, list[float]]:
     """How the harvesting end users' requests differ from the rest of the relay's day, in the
     ways harvesting traffic differs from the traffic it hides in: name -> [joint, rest] for
-    each of ``SHARE_CONTRASTS`` where the joint share exceeds the rest's by at least
-    ``MIN_SHARE_DIFFERENCE``, and each of ``RATIO_CONTRASTS`` where the joint value is at least
-    ``MIN_RATIO`` times the rest's. Empty when their requests look like the rest's."""
+    each of ``shares`` (``SHARE_CONTRASTS``) where the joint share exceeds the rest's by at
+    least ``MIN_SHARE_DIFFERENCE``, and each of ``ratios`` (``RATIO_CONTRASTS``) where the
+    joint value is at least ``MIN_RATIO`` times the rest's. Empty when their requests look
+    like the rest's."""
     found: dict[str, list[float]] = {}
-    for name, column, flip in SHARE_CONTRASTS:
+    for name, column, flip in shares:
         if column not in joint.index or column not in rest.index:
             continue
         j, r = _number(joint[column]), _number(rest[column])
@@ -284,7 +285,7 @@ def differences(joint: pd.Series, rest: pd.Series) -> dict[str, list[float]]:
             j, r = 1.0 - j, 1.0 - r
         if j - r >= MIN_SHARE_DIFFERENCE:
             found[name] = [round(j, 4), round(r, 4)]
-    for name, column in RATIO_CONTRASTS:
+    for name, column in ratios:
         if column not in joint.index or column not in rest.index:
             continue
         j, r = _number(joint[column]), _number(rest[column])
@@ -296,10 +297,16 @@ def differences(joint: pd.Series, rest: pd.Series) -> dict[str, list[float]]:
 def apply(out: pd.DataFrame, found: dict[int, dict]) -> pd.DataFrame:
     """Raise the relay-days in ``found`` to at least review, block those marked ``block``,
     and record the source."""
+    return apply_found(out, found, REASON)
+
+
+def apply_found(out: pd.DataFrame, found: dict[int, dict], source: str) -> pd.DataFrame:
+    """Raise the rows at the positions of ``found`` to at least review with ``source``, and
+    block those whose evidence is marked ``block`` (``relay_streams.block``)."""
     if not found:
         return out
-    out = at_least_review(out, sorted(found), REASON)
-    return relay_streams.block(out, sorted(p for p, ev in found.items() if ev["block"]), REASON)
+    out = at_least_review(out, sorted(found), source)
+    return relay_streams.block(out, sorted(p for p, ev in found.items() if ev["block"]), source)
 
 
 def annotate(explanations: list[str], found: dict[int, dict]) -> list[str]:

@@ -307,10 +307,21 @@ def stream_scores(settings: Settings, req: pa.Table, day: str, fs: pa.Table, cov
                   model, parents: dict[str, str]) -> dict[str, float]:
     """The classifier's score of each pseudo-account in ``req`` (``parents``: pseudo-account
     -> relay)."""
+    rows = scored_features(settings, req, day, fs, coverage, model, parents)
+    return rows["score"].astype(float).to_dict()
+
+
+def scored_features(settings: Settings, req: pa.Table, day: str, fs: pa.Table, coverage: bool,
+                    model, parents: dict[str, str]) -> pd.DataFrame:
+    """The daily features of each pseudo-account in ``req`` (:func:`stream_features`) with
+    the classifier's ``score``, indexed by pseudo-account (``parents``: pseudo-account ->
+    relay); empty when ``req`` has no rows."""
     if req.num_rows == 0:
-        return {}
+        return pd.DataFrame({"score": pd.Series(dtype="float64")},
+                            index=pd.Index([], name="account_id"))
     feats = stream_features(settings, req, day, fs, coverage=coverage, parents=parents)
-    return dict(zip(feats["account_id"], model.predict_proba(feats)[:, 1], strict=True))
+    feats["score"] = model.predict_proba(feats)[:, 1]
+    return feats.set_index("account_id")
 
 
 def stream_floor(cfg: PolicyConfig) -> int:

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from detector.decide import amend, returning, spark_policy
 from detector.decide import on_spark as on_spark_
-from detector.decide import relay_end_users, relay_streams, reruns, returning, spark_policy
 from detector.decide.explain import explain_rows, explanation_json, reasons_text, rule_values
-from detector.decide.policy import PolicyConfig, apply_policy, at_least_review
+from detector.decide.policy import PolicyConfig, apply_policy
 from detector.decide.risk import frame_risk
 from detector.features.assemble import account_features
 from detector.features.spark_assemble import spark_account_features
@@ -270,19 +270,8 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
         proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
         anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
         out = apply_policy(frame, proba, hits, cfg, accounts, orgs)
-    # Model-only blocks on a day that re-asks the account's own earlier prompts: review.
-    rerun = reruns.judge(settings, out)
-    out = reruns.apply(out, rerun)
-    # Relays the model would block but the relay cap held at review: blocked only when a
-    # stream of their own traffic (one end user, one request profile) scores as a block.
-    streams = relay_streams.judge(settings, frame, out, model, cfg)
-    out = relay_streams.apply(out, streams)
-    # Relays not blocked whose own end users, judged alone, look like harvesters: review.
-    users = relay_end_users.judge(settings, frame, out, model, cfg)
-    out = relay_end_users.apply(out, users)
-    # Returning actors: new accounts linked to previously blocked ones (review, never block).
-    links = returning.link(settings, con, frame, out)
-    out = at_least_review(out, sorted(links), returning.REASON)
+    # Reruns, relay streams, end users and profiles, returning actors (amend.py).
+    out, evidence = amend.run(settings, con, frame, out, model, cfg)
     # Explanations cost one batched prediction per feature: compute them where a person or a
     # gateway will read them (flagged account-days), not for the allowed majority.
     to_explain = np.flatnonzero((out["decision"] != "allow").to_numpy())
@@ -296,10 +285,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
                   else rule_values(frame, hit_names, rule_columns))
     out["explanation_json"] = [explanation_json(s, f, a, r) for s, f, a, r
                                in zip(out["sources"], feats, anomaly, hit_values, strict=True)]
-    out["explanation_json"] = returning.annotate(out["explanation_json"], links)
-    out["explanation_json"] = reruns.annotate(out["explanation_json"], rerun)
-    out["explanation_json"] = relay_streams.annotate(out["explanation_json"], streams)
-    out["explanation_json"] = relay_end_users.annotate(out["explanation_json"], users)
+    out["explanation_json"] = amend.annotate(out["explanation_json"], evidence)
     out["anomaly_score"] = anomaly
     out["risk"] = (risk if on_spark  # computed with the policy, on the executors
                    else frame_risk(frame, out["score"].to_numpy()))  # orders saturated scores

@@ -29,7 +29,8 @@ SOURCE_FAMILIES = {"model": "model", "model_block_capped": "model",
                    "corroborated_block": "corroboration",
                    "campaign": "cluster", "allowlisted": "allowlist",
                    "returning_actor": "returning", "relay_stream_harvest": "model",
-                   "relay_end_user_harvest": "model", "model_block_rerun": "model"}
+                   "relay_end_user_harvest": "model", "relay_profile_harvest": "model",
+                   "model_block_rerun": "model"}
 CHANGES = ("newly_flagged", "cleared", "escalated", "deescalated")
 KEEP = ("account_id", "date", "decision", "score", "risk", "reasons")
 

@@ -49,8 +49,9 @@ POLICY_COLUMNS = ("account_id", "date", "cluster_id", "vol_requests", "w7_vol_re
                   "inf_shared_prefix_share", "vol_distinct_models", "vol_top_model_share",
                   "div_distinct_prompt_ratio", OUTPUT_TOKENS)
 #: Feature values of every row that come back with its verdict: the relay-stream candidates
-#: (``relay_streams.candidates``), the relay-days read per end user
-#: (``relay_end_users.candidates``) and the returning-actor test (``returning._new_accounts``).
+#: (``relay_streams.candidates``), the relay-days read per end user and per request profile
+#: (``relay_end_users.candidates``, ``relay_profiles.candidates``) and the returning-actor test
+#: (``returning._new_accounts``).
 DRIVER_COLUMNS = ("inf_distinct_end_users", "hist_days_since_first_seen", "inf_account_age_days")
 #: The policy's output columns, in ``apply_policy``'s order, with their Spark types.
 VERDICT = (("account_id", "string"), ("date", "date"), ("cluster_id", "string"),

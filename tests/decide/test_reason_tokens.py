@@ -17,7 +17,7 @@ import detector
 from detector.cases import DECISIONS
 from detector.clusters import campaigns
 from detector.columns.reasons import POLICY_REASONS
-from detector.decide import relay_end_users, relay_streams, returning
+from detector.decide import relay_end_users, relay_profiles, relay_streams, returning
 from detector.decide.reasons import default_rule_words, structured_reasons
 from detector.decide.shadow import SOURCE_FAMILIES
 from detector.resources import default_rules_dir
@@ -55,7 +55,7 @@ def test_the_emitters_are_found():
 
 def _all_policy_tokens() -> set[str]:
     return (_emitted_policy_tokens() | {returning.REASON, campaigns.REASON, relay_streams.REASON,
-                                          relay_end_users.REASON}
+                                          relay_end_users.REASON, relay_profiles.REASON}
             | set(SOURCE_FAMILIES) | {f"analyst:{d}" for d in DECISIONS})
 
 

@@ -76,11 +76,30 @@ def _same(got: pa.Table, want: pa.Table, day: str) -> None:
 
 
 def test_executor_written_files_are_the_drivers(homes, monkeypatch):
+    """Besides, the rows the driver changed reach the written rows' plan as a file scan of a
+    scratch Parquet file in a hidden folder of the verdict folder (``spark_policy.sent_frame``),
+    beside the rule hits' one, no local relation in the plan; the folders are gone after the
+    write (one Spark run checks both: each costs a minute)."""
     duck, spark, model = homes
     want_rows, want = _score(duck, model, monkeypatch)
     index = {p.parent.name: pq.read_table(p) for p in
              sorted(returning.index_dir(duck).glob("date=*/keys.parquet"))}
+    seen = []
+    original = write_spark.write_days
+
+    def spy(settings, frame, days, build):
+        qe = frame._jdf.queryExecution()
+        seen.append((qe.optimizedPlan().toString(), qe.executedPlan().toString(),
+                     list(frame.inputFiles()), list(verdicts.root(spark).glob(".spark-*"))))
+        return original(settings, frame, days, build)
+
+    monkeypatch.setattr(write_spark, "write_days", spy)
     got_rows, got = _score(spark, model, monkeypatch)
+    ((optimized, plan, files, scratch),) = seen
+    # the hits are under the persisted verdict rows (their scan: test_hits_sent_spark.py)
+    sent = {f.rsplit("/", 1)[1] for f in files if "/.spark-" in f}
+    assert sent == {"dg_dec_changed.parquet"} and len(scratch) == 2
+    assert "LocalRelation" not in optimized and "LocalTableScan" not in plan, plan
     assert got_rows == want_rows and sum(got_rows.values()) > 0
     # DuckDB's files exactly (the rows the Spark path collects, score_frame, are DuckDB's too:
     # tests/decide/test_spark_policy.py)
@@ -174,27 +193,3 @@ def test_not_evaluable_texts_on_the_executors_are_duckdbs(homes, monkeypatch):
     assert [got.get((a, str(day))) for a in frame["account_id"]] == want
     assert want[1] == "A_upper;c_ratio;d_absent" and want[5] == "d_absent"
     assert spark_evaluate.not_evaluable_texts(spark, rules[-1:], "ne_view") is None
-
-
-def test_driver_rows_reach_the_plan_as_scratch_files(homes, monkeypatch):
-    """The rows the driver changed reach the written rows' plan as a file scan of a scratch
-    Parquet file in a hidden folder of the verdict folder (``spark_policy.sent_frame``), beside
-    the rule hits' one, no local relation in the plan; the folders are gone after the write."""
-    _, spark, model = homes
-    seen = []
-    original = write_spark.write_days
-
-    def spy(settings, frame, days, build):
-        qe = frame._jdf.queryExecution()
-        seen.append((qe.optimizedPlan().toString(), qe.executedPlan().toString(),
-                     list(frame.inputFiles()), list(verdicts.root(spark).glob(".spark-*"))))
-        return original(settings, frame, days, build)
-
-    monkeypatch.setattr(write_spark, "write_days", spy)
-    _score(spark, model, monkeypatch)
-    ((optimized, plan, files, scratch),) = seen
-    # the hits are under the persisted verdict rows (their scan: test_hits_sent_spark.py)
-    sent = {f.rsplit("/", 1)[1] for f in files if "/.spark-" in f}
-    assert sent == {"dg_dec_changed.parquet"} and len(scratch) == 2
-    assert "LocalRelation" not in optimized and "LocalTableScan" not in plan, plan
-    assert not list(verdicts.root(spark).glob(".*")), "hidden folder left behind"
