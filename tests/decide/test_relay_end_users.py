@@ -39,25 +39,27 @@ def relay(account: str, harvesters: list[int], organic: int = 400) -> list[dict]
 
 class _Model:
     """Scores a pseudo-account by what its requests are: mostly long outputs score ``long``
-    (a review by default), others 0.1."""
+    (a review by default), others ``other``."""
 
-    def __init__(self, long: float = 0.7):
-        self.long = long
+    def __init__(self, long: float = 0.7, other: float = 0.1):
+        self.long, self.other = long, other
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         long = pd.to_numeric(frame["hv_max_tokens_mean"], errors="coerce").fillna(0) >= 2048
-        p = np.where(long, self.long, 0.1)
+        p = np.where(long, self.long, self.other)
         return np.column_stack([1 - p, p])
 
 
 def _decide(home, scores: dict[str, float], users: int = 100,  # noqa: F811
-            model: _Model | None = None) -> pd.DataFrame:
+            model: _Model | None = None, step=relay_end_users) -> pd.DataFrame:
+    """The policy's verdicts of ``scores`` (relay-days of ``users`` end users), amended by
+    ``step`` (a decide step module: ``judge``, ``apply``, ``annotate``)."""
     frame = pd.DataFrame({"account_id": list(scores), "date": dt.date.fromisoformat(DAY),
                           "vol_requests": 450, "inf_distinct_end_users": users})
     out = apply_policy(frame, np.array(list(scores.values())), pd.DataFrame(), CFG)
-    found = relay_end_users.judge(home, frame, out, model or _Model(), CFG)
-    after = relay_end_users.apply(out, found)
-    after["explanation_json"] = relay_end_users.annotate(["{}"] * len(after), found)
+    found = step.judge(home, frame, out, model or _Model(), CFG)
+    after = step.apply(out, found)
+    after["explanation_json"] = step.annotate(["{}"] * len(after), found)
     return after.set_index("account_id")
 
 

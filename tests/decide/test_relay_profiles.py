@@ -15,6 +15,8 @@ import pytest
 from detector.decide import amend, relay_profiles
 from detector.decide.policy import PolicyConfig, apply_policy
 
+from .test_relay_end_users import _decide as decide_with
+from .test_relay_end_users import _Model
 from .test_relay_streams import DAY, _req, home  # noqa: F401  (fixture)
 from .test_returning import write_lake
 
@@ -48,28 +50,9 @@ def relay(account: str, harvest: int, organic: int = 400, *, cot: bool = True,
     return rows
 
 
-class _Model:
-    """Scores a pseudo-account by what its requests are: mostly long outputs score ``long``
-    (a review by default), others ``other``."""
-
-    def __init__(self, long: float = 0.7, other: float = 0.1):
-        self.long, self.other = long, other
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        long = pd.to_numeric(frame["hv_max_tokens_mean"], errors="coerce").fillna(0) >= 2048
-        p = np.where(long, self.long, self.other)
-        return np.column_stack([1 - p, p])
-
-
 def _decide(home, scores: dict[str, float], model: _Model | None = None  # noqa: F811
             ) -> pd.DataFrame:
-    frame = pd.DataFrame({"account_id": list(scores), "date": dt.date.fromisoformat(DAY),
-                          "vol_requests": 450, "inf_distinct_end_users": 100})
-    out = apply_policy(frame, np.array(list(scores.values())), pd.DataFrame(), CFG)
-    found = relay_profiles.judge(home, frame, out, model or _Model(), CFG)
-    after = relay_profiles.apply(out, found)
-    after["explanation_json"] = relay_profiles.annotate(["{}"] * len(after), found)
-    return after.set_index("account_id")
+    return decide_with(home, scores, model=model, step=relay_profiles)
 
 
 def test_a_profile_asking_for_reasoning_on_a_tenth_of_the_day_blocks_the_relay(home):  # noqa: F811
