@@ -1,8 +1,9 @@
 """The decide stage's wall time on a home with many relays, this tree against a baseline tree,
 side by side (alternating runs on copies of one home, so both see the same machine load).
 
-The decide stage reads relay-days per end user (``detector/decide/relay_end_users.py``) and,
-capped ones, per stream (``relay_streams.py``); this measures what that costs on a scored home
+The decide stage reads relay-days per end user (``detector/decide/relay_end_users.py``), per
+request profile (``relay_profiles.py``) and, capped ones, per stream (``relay_streams.py``);
+this measures what a change to those steps costs on a scored home
 (``detector simulate`` or ``bench/foreign/generate.py`` output, ingested and run once).
 Writes ``bench/results/decide_relays.json`` (``_cold.json`` with ``--cold``): per tree the
 wall times and their median, and the home's size (account-days, requests, relay-days).
