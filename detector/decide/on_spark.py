@@ -193,11 +193,12 @@ def _driver_rows(rows, days: list[str], new_days: int,
     flagged rows (the explanations; every block: the returning-actor index), rows with rule
     hits (their rule values), the relay-stream candidates (``model_block_capped``), the
     relay-days read per end user and per request profile (at least ``relay_end_users``
-    distinct end users: ``relay_end_users.candidates``, ``relay_profiles.candidates``) and the returning-actor candidates (new accounts not
-    blocked nor allow-listed: ``returning._new_accounts``'s test, on the executors); a
-    superset of what those steps select, so they select the same rows as over every row. A day
-    without such a row gets one placeholder (no account, allowed, no values) so that the index
-    and the links see every scored day."""
+    distinct end users: ``relay_end_users.candidates``, ``relay_profiles.candidates``) and
+    the returning-actor candidates (new accounts not blocked nor allow-listed:
+    ``returning._new_accounts``'s test, on the executors); a superset of what those steps
+    select, so they select the same rows as over every row. A day without such a row gets one
+    placeholder (no account, allowed, no values) so that the index and the links see every
+    scored day."""
     from pyspark.sql import functions as F
 
     new = F.lit(False)
