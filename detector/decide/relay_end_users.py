@@ -261,7 +261,7 @@ def _contrast(settings: Settings, day: str, day_found: dict[str, dict], fs: pa.T
         ev["block"] = bool(together and rest < cfg.review_threshold)
 
 
-def _number(value) -> float:
+def number(value) -> float:
     """A feature value as a float, 0 where missing."""
     value = pd.to_numeric(value, errors="coerce")
     return 0.0 if pd.isna(value) else float(value)
@@ -280,7 +280,7 @@ def differences(joint: pd.Series, rest: pd.Series,
     for name, column, flip in shares:
         if column not in joint.index or column not in rest.index:
             continue
-        j, r = _number(joint[column]), _number(rest[column])
+        j, r = number(joint[column]), number(rest[column])
         if flip:
             j, r = 1.0 - j, 1.0 - r
         if j - r >= MIN_SHARE_DIFFERENCE:
@@ -288,7 +288,7 @@ def differences(joint: pd.Series, rest: pd.Series,
     for name, column in ratios:
         if column not in joint.index or column not in rest.index:
             continue
-        j, r = _number(joint[column]), _number(rest[column])
+        j, r = number(joint[column]), number(rest[column])
         if j > 0 and j >= MIN_RATIO * r:
             found[name] = [round(j, 4), round(r, 4)]
     return found

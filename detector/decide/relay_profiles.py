@@ -78,15 +78,10 @@ def candidates(out: pd.DataFrame, frame: pd.DataFrame, cfg: PolicyConfig) -> lis
     return relay_end_users.candidates(out, frame, cfg)
 
 
-def _share(row: pd.Series, column: str) -> float:
-    value = pd.to_numeric(row.get(column), errors="coerce")
-    return 0.0 if pd.isna(value) else float(value)
-
-
 def asks_for_reasoning(row: pd.Series) -> bool:
     """Whether at least ``MIN_SHARE_DIFFERENCE`` of a stream's requests ask for reasoning: a
     difference of that size from any rest needs it."""
-    return any(_share(row, column) >= relay_end_users.MIN_SHARE_DIFFERENCE
+    return any(relay_end_users.number(row.get(column)) >= relay_end_users.MIN_SHARE_DIFFERENCE
                for _, column, _ in ELICITATION)
 
 
@@ -134,33 +129,25 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
                     and asks_for_reasoning(rows.loc[pseudo])):
                 queue.setdefault(ev["account_id"], []).append(pseudo)
         queue = {a: qs[:relay_streams.MAX_RESTS] for a, qs in queue.items()}
-        while queue:  # one rest per relay per round (each is a whole relay-day)
-            batch = [qs.pop(0) for qs in queue.values()]
-            relays = sorted({info[p]["account_id"] for p in batch})
-            rest_req, _ = relay_streams.stream_requests(
-                settings, day, relays, cfg.model_block_min_requests, rests=batch,
-                kinds=("profile",))
-            rest = relay_streams.scored_features(
-                settings, rest_req, day, fs, coverage, model,
-                {p + relay_streams.REST: info[p]["account_id"] for p in batch})
-            for pseudo in batch:
-                ev, key = info[pseudo], pseudo + relay_streams.REST
-                if key not in rest.index:
-                    continue
-                diff = elicits(rows.loc[pseudo], rest.loc[key])
-                if not diff:
-                    continue
-                score, rest_score = scores[pseudo], float(rest.at[key, "score"])
-                block = rest_score < cfg.review_threshold and (
-                    ev["share"] >= relay_end_users.BLOCK_MIN_SHARE
-                    or score >= cfg.block_threshold)
-                found[accounts[ev["account_id"]]] = {
-                    "profile": ev["stream"], "requests": ev["requests"], "share": ev["share"],
+
+        def contrast(pseudo: str, rest: pd.Series | None, info=info, rows=rows,
+                     scores=scores, req=req) -> dict | None:
+            diff = elicits(rows.loc[pseudo], rest) if rest is not None else {}
+            if not diff:
+                return None
+            ev, score, rest_score = info[pseudo], scores[pseudo], float(rest["score"])
+            block = rest_score < cfg.review_threshold and (
+                ev["share"] >= relay_end_users.BLOCK_MIN_SHARE or score >= cfg.block_threshold)
+            return {"profile": ev["stream"], "requests": ev["requests"], "share": ev["share"],
                     "score": round(score, 6), "rest_score": round(rest_score, 6),
                     "differences": diff, "block": bool(block),
                     "described": describe(req, pseudo)}
-                queue[ev["account_id"]] = []
-            queue = {a: qs for a, qs in queue.items() if qs}
+
+        decided = relay_streams.judge_rests(settings, day, info, queue,
+                                            cfg.model_block_min_requests, fs, coverage, model,
+                                            contrast, kinds=("profile",))
+        for relay, ev in decided.items():
+            found[accounts[relay]] = ev
     return found
 
 

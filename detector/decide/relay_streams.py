@@ -263,22 +263,48 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
                 passing.setdefault(ev["account_id"], []).append(
                     (-scores[pseudo], -ev["requests"], i, pseudo))
         queue = {a: [q[-1] for q in sorted(qs)][:MAX_RESTS] for a, qs in passing.items()}
-        while queue:
-            batch = [qs.pop(0) for qs in queue.values()]
-            relays = sorted({info[pseudo]["account_id"] for pseudo in batch})
-            rest_req, _ = stream_requests(settings, day, relays, stream_floor(cfg), rests=batch)
-            rest = stream_scores(settings, rest_req, day, fs, coverage, model,
-                                 {pseudo + REST: info[pseudo]["account_id"]
-                                  for pseudo in batch})
-            for pseudo in batch:
-                ev, r = info[pseudo], rest.get(pseudo + REST, 0.0)
-                if r < cfg.review_threshold:
-                    found[accounts[ev["account_id"]]] = {
-                        **ev, "score": round(float(scores[pseudo]), 6),
-                        "rest_score": round(float(r), 6)}
-                    queue[ev["account_id"]] = []
-            queue = {a: qs for a, qs in queue.items() if qs}
+
+        def contrast(pseudo: str, rest: pd.Series | None, info=info,
+                     scores=scores) -> dict | None:
+            r = 0.0 if rest is None else float(rest["score"])
+            if r >= cfg.review_threshold:
+                return None
+            return {**info[pseudo], "score": round(float(scores[pseudo]), 6),
+                    "rest_score": round(r, 6)}
+
+        decided = judge_rests(settings, day, info, queue, stream_floor(cfg), fs, coverage,
+                              model, contrast)
+        for ev in decided.values():
+            found[accounts[ev["account_id"]]] = ev
     return found
+
+
+def judge_rests(settings: Settings, day: str, info: dict[str, dict],
+                queue: dict[str, list[str]], min_requests: int, fs: pa.Table, coverage: bool,
+                model, contrast, kinds: tuple[str, ...] = KINDS) -> dict[str, dict]:
+    """Judge candidate streams against the rest of their relay's day, in rounds: ``queue``
+    (relay -> its candidate streams, best first; emptied) gives one stream per relay a round
+    (each rest is a whole relay-day), whose rest (``stream_requests`` with ``rests``, the same
+    ``min_requests`` and ``kinds`` as ``info``'s streams) is featured and scored
+    (:func:`scored_features`). ``contrast(stream, rest row or None)`` returns the stream's
+    evidence when it decides its relay (which ends that relay's queue), else None. Returns
+    relay -> the deciding stream's evidence."""
+    decided: dict[str, dict] = {}
+    while queue:
+        batch = [qs.pop(0) for qs in queue.values()]
+        relays = sorted({info[pseudo]["account_id"] for pseudo in batch})
+        rest_req, _ = stream_requests(settings, day, relays, min_requests, rests=batch,
+                                      kinds=kinds)
+        rest = scored_features(settings, rest_req, day, fs, coverage, model,
+                               {pseudo + REST: info[pseudo]["account_id"] for pseudo in batch})
+        for pseudo in batch:
+            key, relay = pseudo + REST, info[pseudo]["account_id"]
+            ev = contrast(pseudo, rest.loc[key] if key in rest.index else None)
+            if ev is not None:
+                decided[relay] = ev
+                queue[relay] = []
+        queue = {a: qs for a, qs in queue.items() if qs}
+    return decided
 
 
 def per_day(out: pd.DataFrame, positions: list[int]) -> dict[str, dict[str, int]]:
