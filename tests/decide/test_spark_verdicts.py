@@ -126,10 +126,30 @@ def _committed(settings) -> dict[str, bytes]:
     return {d: verdicts.verdict_path(settings, d).read_bytes() for d in DAYS}
 
 
+class _Stored:
+    """``write_days``' ``build`` in these tests: a day's rows -> that day's table in ``tables``
+    (the verdict files DuckDB wrote), so the write itself is what is under test."""
+
+    def __init__(self, tables: dict[str, pa.Table]):
+        self.tables = tables
+
+    def __call__(self, rows: pa.Table) -> pa.Table:
+        return self.tables[rows["date"][0].as_py().isoformat()]
+
+
 def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch):
+    """``write_spark.write_days`` (the verdict write of ``scoring.score`` on Spark: the test
+    above) failing at the driver's rename or on the executors leaves every day's previous file
+    byte for byte, and no hidden folder; the same write, not failing, replaces them."""
+    from detector.lake.spark import spark_session
+
     duck, spark, model = homes
     _score(duck, model, monkeypatch)  # the previous files (one home: the same verdict folder)
-    before = _committed(spark)
+    before, tables = _committed(spark), _files(spark)
+    session = spark_session(spark)
+    frame = session.createDataFrame(
+        pd.DataFrame({"account_id": ["a", "b"], "date": [pd.Timestamp(d).date() for d in DAYS]}))
+    build = _Stored({d: t.slice(0, 3) for d, t in tables.items()})
 
     def refuse(part, target, what):
         raise OSError(f"disk full renaming {part}")
@@ -137,7 +157,7 @@ def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch):
     with monkeypatch.context() as m:  # at the driver's rename
         m.setattr(write_spark, "move_into_place", refuse)
         with pytest.raises(OSError, match="disk full"):
-            scoring.score(spark, DAYS)
+            write_spark.write_days(spark, frame, DAYS, build)
     assert _committed(spark) == before
     assert not list(verdicts.root(spark).glob(".*"))
     # on the executors: the rows do not fit the schema the tasks were given
@@ -146,8 +166,13 @@ def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(write_spark, "VERDICT_SCHEMA", bad)
         with pytest.raises(Exception, match="account_id|int64|Invalid"):
-            scoring.score(spark, DAYS)
+            write_spark.write_days(spark, frame, DAYS, build)
     assert _committed(spark) == before
+    assert not list(verdicts.root(spark).glob(".*"))
+    # not failing, the same write replaces each day's file with what the task built
+    assert write_spark.write_days(spark, frame, DAYS, build) == {d: 3 for d in DAYS}
+    for d in DAYS:
+        assert pq.read_table(verdicts.verdict_path(spark, d)).equals(build.tables[d])
     assert not list(verdicts.root(spark).glob(".*"))
 
 
