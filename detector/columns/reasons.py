@@ -72,6 +72,15 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "A block when, besides, the rest of the relay's day did not score as a review and the "
         "profile held a tenth of the day or scored as a block on its own. The explanation "
         "describes the profile, so the relay can be asked which customer sends it."),
+    # detector/decide/near_fleets.py
+    "near_fleet": (
+        "Fleet sharing a network and a prompt scaffold",
+        "This account and two or more others each asked for step-by-step reasoning and long "
+        "answers on nearly every request, one question each, and they share an address or a "
+        "/24 network and the same prompt scaffolding (system prompt, wrappers), without being "
+        "linked strongly enough to form a cluster. A block when the group has five accounts or "
+        "more, half of them flagged on their own evidence, and none relays end users. The "
+        "explanation lists the group."),
     "cluster_escalation": (
         "Cluster mostly flagged",
         "Most accounts of this account's cluster were flagged on the same day (or all were "

@@ -12,7 +12,10 @@ DuckDB, ``on_spark.write_verdicts`` on Spark), so the order and the evidence are
 4. ``relay_profiles``: a relay-day still not blocked with one request profile that asks for
    reasoning where the rest does not, scoring as a review, is reviewed (or blocked, with the
    contrast);
-5. ``returning``: a new account linked to previously blocked ones is reviewed.
+5. ``near_fleets``: accounts sharing a network and a prompt scaffold without a cluster link,
+   each with a harvesting request profile, are reviewed (or blocked, five or more with half
+   of them flagged on their own);
+6. ``returning``: a new account linked to previously blocked ones is reviewed.
 
 Each step's evidence goes to the verdict's explanation JSON under its own key
 (:func:`annotate`).
@@ -25,7 +28,14 @@ from collections.abc import Callable
 import duckdb
 import pandas as pd
 
-from detector.decide import relay_end_users, relay_profiles, relay_streams, reruns, returning
+from detector.decide import (
+    near_fleets,
+    relay_end_users,
+    relay_profiles,
+    relay_streams,
+    reruns,
+    returning,
+)
 from detector.decide.policy import PolicyConfig, at_least_review
 from detector.settings import Settings
 
@@ -45,11 +55,13 @@ def run(settings: Settings, con: duckdb.DuckDBPyConnection, frame: pd.DataFrame,
     out = relay_end_users.apply(out, users)
     profiles = relay_profiles.judge(settings, frame, out, model, cfg)
     out = relay_profiles.apply(out, profiles)
+    fleets = near_fleets.judge(settings, frame, out, cfg)
+    out = near_fleets.apply(out, fleets)
     links = returning.link(settings, con, frame, out)
     out = at_least_review(out, sorted(links), returning.REASON)
     return out, [(returning.annotate, links), (reruns.annotate, rerun),
                  (relay_streams.annotate, streams), (relay_end_users.annotate, users),
-                 (relay_profiles.annotate, profiles)]
+                 (relay_profiles.annotate, profiles), (near_fleets.annotate, fleets)]
 
 
 def annotate(explanations: list[str], evidence: list[Evidence],

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import distributed, spark_percentiles, spark_policy
+from detector.decide import distributed, near_fleets, spark_percentiles, spark_policy
 from detector.decide.explain import explain_rows, rule_values
 from detector.decide.spark_policy import DRIVER_COLUMNS
 from detector.settings import Settings
@@ -193,7 +193,8 @@ def _driver_rows(rows, days: list[str], new_days: int,
     flagged rows (the explanations; every block: the returning-actor index), rows with rule
     hits (their rule values), the relay-stream candidates (``model_block_capped``), the
     relay-days read per end user and per request profile (at least ``relay_end_users``
-    distinct end users: ``relay_end_users.candidates``, ``relay_profiles.candidates``) and
+    distinct end users: ``relay_end_users.candidates``, ``relay_profiles.candidates``), the
+    near fleets' members (``near_fleets.spark_members``, allowed ones included) and
     the returning-actor candidates (new accounts not blocked nor allow-listed:
     ``returning._new_accounts``'s test, on the executors); a superset of what those steps
     select, so they select the same rows as over every row. A day without such a row gets one
@@ -206,13 +207,14 @@ def _driver_rows(rows, days: list[str], new_days: int,
         new = new | F.coalesce(F.col("hist_days_since_first_seen") < new_days, F.lit(False))
     if "inf_account_age_days" in rows.columns:
         new = new | F.coalesce(F.col("inf_account_age_days") <= new_days, F.lit(False))
-    relay = F.lit(False)
+    read = near_fleets.spark_members(set(rows.columns))  # allowed members too
     if relay_end_users is not None and "inf_distinct_end_users" in rows.columns:
-        relay = F.coalesce(F.col("inf_distinct_end_users") >= relay_end_users, F.lit(False))
+        read = read | F.coalesce(F.col("inf_distinct_end_users") >= relay_end_users,
+                                 F.lit(False))
     wanted = ((F.col("decision") != "allow") | (F.size("rule_hits") > 0)
               | (F.size("shadow_hits") > 0)
               | F.array_contains("sources", "model_block_capped")
-              | relay
+              | read
               | (new & (F.col("decision") != "block") & ~F.coalesce("allowlisted", F.lit(False))))
     out = spark_policy.collect(rows.where(wanted))
     seen = set(out["date"].astype(str))

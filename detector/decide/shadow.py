@@ -30,7 +30,7 @@ SOURCE_FAMILIES = {"model": "model", "model_block_capped": "model",
                    "campaign": "cluster", "allowlisted": "allowlist",
                    "returning_actor": "returning", "relay_stream_harvest": "model",
                    "relay_end_user_harvest": "model", "relay_profile_harvest": "model",
-                   "model_block_rerun": "model"}
+                   "model_block_rerun": "model", "near_fleet": "cluster"}
 CHANGES = ("newly_flagged", "cleared", "escalated", "deescalated")
 KEEP = ("account_id", "date", "decision", "score", "risk", "reasons")
 

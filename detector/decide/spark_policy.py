@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from detector.decide import distributed, spark_requests
+from detector.decide import distributed, near_fleets, spark_requests
 from detector.decide.policy import PolicyConfig, apply_policy
 from detector.decide.risk import OUTPUT_TOKENS, frame_risk
 from detector.settings import Settings
@@ -51,8 +51,9 @@ POLICY_COLUMNS = ("account_id", "date", "cluster_id", "vol_requests", "w7_vol_re
 #: Feature values of every row that come back with its verdict: the relay-stream candidates
 #: (``relay_streams.candidates``), the relay-days read per end user and per request profile
 #: (``relay_end_users.candidates``, ``relay_profiles.candidates``) and the returning-actor test
-#: (``returning._new_accounts``).
-DRIVER_COLUMNS = ("inf_distinct_end_users", "hist_days_since_first_seen", "inf_account_age_days")
+#: (``returning._new_accounts``), and the near fleets' member profile (``near_fleets.PROFILE``).
+DRIVER_COLUMNS = ("inf_distinct_end_users", "hist_days_since_first_seen", "inf_account_age_days",
+                  *near_fleets.PROFILE)
 #: The policy's output columns, in ``apply_policy``'s order, with their Spark types.
 VERDICT = (("account_id", "string"), ("date", "date"), ("cluster_id", "string"),
            ("model_score", "double"), ("rule_hits", "array<string>"),

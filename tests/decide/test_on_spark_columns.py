@@ -1,7 +1,7 @@
 """With ``engine = "spark"`` the executors decide on ``spark_policy.POLICY_COLUMNS`` of every
 feature row (and its org id), and the driver's later steps read only ``on_spark.driver_frame``
-of the rows it fetches: the policy and the risk order, the relay-stream candidates and the
-returning-actor test must decide the same on those columns as on every column (a consumer
+of the rows it fetches: the policy and the risk order, the relay-stream candidates, the
+returning-actor test and the near fleets' member profile must decide the same on those columns as on every column (a consumer
 that starts reading another column fails here, not silently on Spark only)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 
-from detector.decide import on_spark, relay_streams, returning, spark_policy
+from detector.decide import near_fleets, on_spark, relay_streams, returning, spark_policy
 from detector.decide.policy import apply_policy
 from detector.decide.risk import frame_risk
 from detector.decide.scoring import policy_config
@@ -34,6 +34,12 @@ def _full_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
     frame["vol_distinct_models"] = rng.integers(1, 4, n)  # the model-comparison guard
     frame["vol_top_model_share"] = rng.uniform(0.3, 1, n)
     frame["div_distinct_prompt_ratio"] = rng.uniform(0, 1, n)
+    # the near fleets' member profile, met by about a tenth of the rows
+    for c in ("hv_cot_lexicon_share", "hv_high_effort_share", "hv_max_tokens_high_share"):
+        frame[c] = rng.uniform(0.6, 1, n)
+    frame["div_multiturn_share"] = np.where(rng.uniform(0, 1, n) < 0.5, 0.0,
+                                            frame["div_multiturn_share"])
+    frame["div_distinct_prompt_ratio"] = rng.uniform(0.8, 1, n)
     frame.insert(0, "date", [dt.date(2026, 11, 23 + i % 2) for i in range(n)])
     frame.insert(0, "account_id", [f"a{i:03d}" for i in range(n)])
     frame["cluster_id"] = [f"c{i % 5}" if i % 3 == 0 else None for i in range(n)]
@@ -60,7 +66,9 @@ def test_policy_and_driver_columns_decide_as_every_column(tmp_path):
     # what comes back with the verdicts: the driver's later steps decide the same on it
     verdicts = got.assign(**{c: full[c].astype("float64") for c in spark_policy.DRIVER_COLUMNS})
     driver = on_spark.driver_frame(verdicts, "cov_mmd_ratio")
-    assert len(driver.columns) == 7
+    assert len(driver.columns) == 7 + len(near_fleets.PROFILE)
+    members = near_fleets.members(full)
+    assert np.array_equal(near_fleets.members(driver), members) and 0 < members.sum() < len(full)
     relays = relay_streams.candidates(want, full, cfg)
     assert relay_streams.candidates(got, driver, cfg) == relays and relays
     params = returning.Params.from_settings(settings)

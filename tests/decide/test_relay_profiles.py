@@ -160,15 +160,15 @@ def test_the_amend_steps_run_in_order_after_the_end_users(monkeypatch):
     calls = []
     for module, name in ((amend.reruns, "judge"), (amend.relay_streams, "judge"),
                          (amend.relay_end_users, "judge"), (amend.relay_profiles, "judge"),
-                         (amend.returning, "link")):
+                         (amend.near_fleets, "judge"), (amend.returning, "link")):
         monkeypatch.setattr(module, name, lambda *a, _m=module.__name__, **k: calls.append(
             _m.rsplit(".", 1)[-1]) or {})
     out = pd.DataFrame({"account_id": ["a"], "date": [dt.date.fromisoformat(DAY)],
                         "decision": ["allow"], "sources": [[]], "allowlisted": [False]})
     after, evidence = amend.run(None, None, out, out, None, CFG)
     assert calls == ["reruns", "relay_streams", "relay_end_users", "relay_profiles",
-                     "returning"]
-    assert len(evidence) == 5 and after["decision"].tolist() == ["allow"]
+                     "near_fleets", "returning"]
+    assert len(evidence) == 6 and after["decision"].tolist() == ["allow"]
 
 
 def test_amend_annotates_each_explanation_by_its_position():

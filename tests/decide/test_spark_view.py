@@ -162,7 +162,7 @@ def test_every_allowed_function_gives_duckdbs_value(both):
 
 
 def test_scores_and_ranks_over_the_view_are_the_drivers(both):
-    from detector.decide import on_spark
+    from detector.decide import on_spark, spark_policy
     from detector.decide.explain import day_medians, explain_rows, percentile_ranks
     from detector.decide.scoring import policy_config
     from detector.decide.spark_percentiles import view_day_ranks
@@ -192,7 +192,7 @@ def test_scores_and_ranks_over_the_view_are_the_drivers(both):
     # the driver holds the compact verdict rows; the flagged rows' explanations are the same
     driver = on_spark.driver_frame(got, "cov_n_sampled")
     assert {"account_id", "date", "cluster_id", "cov_n_sampled"} <= set(driver.columns)
-    assert len(driver.columns) < 10
+    assert len(driver.columns) <= 4 + len(spark_policy.DRIVER_COLUMNS)  # keys, cluster, coverage
     explained = on_spark.explained_rows(settings, con, "account_features", "account_features",
                                         model, driver, rows)
     assert explained == explain_rows(model, frame, rows) and len(explained) == len(rows)
