@@ -76,9 +76,9 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
     "near_fleet": (
         "Fleet sharing a network and a prompt scaffold",
         "This account and two or more others each asked for step-by-step reasoning and long "
-        "answers on nearly every request, one question each, and they share an address or a "
-        "/24 network and the same prompt scaffolding (system prompt, wrappers), without being "
-        "linked strongly enough to form a cluster. A block when the group has five accounts or "
+        "answers on four requests in five or more, each question once and in a single turn, "
+        "and they share an address or a /24 network and the same prompt scaffolding (system "
+        "prompt, wrappers), without being linked strongly enough to form a cluster. A block when the group has five accounts or "
         "more, half of them flagged on their own evidence, and none relays end users. The "
         "explanation lists the group."),
     "cluster_escalation": (
