@@ -270,7 +270,7 @@ def score_frame(settings: Settings, con, view: str, model_card: tuple | None = N
         proba = model.predict_proba(frame)[:, 1] if len(frame) else np.zeros(0)
         anomaly = model.anomaly_score(frame) if len(frame) else np.zeros(0)
         out = apply_policy(frame, proba, hits, cfg, accounts, orgs)
-    # Reruns, relay streams, end users and profiles, returning actors (amend.py).
+    # Reruns, relay streams, end users and profiles, near fleets, returning actors (amend.py).
     out, evidence = amend.run(settings, con, frame, out, model, cfg)
     # Explanations cost one batched prediction per feature: compute them where a person or a
     # gateway will read them (flagged account-days), not for the allowed majority.
