@@ -56,7 +56,7 @@ import pandas as pd
 
 from detector.clusters import store
 from detector.decide import relay_end_users, relay_streams
-from detector.decide.policy import PolicyConfig
+from detector.decide.policy import PolicyConfig, numeric
 from detector.settings import Settings
 
 REASON = "near_fleet"
@@ -72,31 +72,31 @@ BLOCK_MIN_SIZE = 5
 BLOCK_FLAGGED_SHARE = 0.5
 #: Members named in the evidence (the group's size is always given).
 LISTED = 20
+#: The member bars other than asking for reasoning: (feature, ">=" or "<=", bar); an absent
+#: or null feature reads 0 (so a missing count or share fails, missing turns are none).
+BARS = (("vol_requests", ">=", MIN_REQUESTS), ("hv_max_tokens_high_share", ">=", MIN_LONG),
+        ("div_multiturn_share", "<=", MAX_MULTITURN),
+        ("div_distinct_prompt_ratio", ">=", MIN_DISTINCT),
+        ("hv_output_input_ratio", ">=", MIN_OUTPUT_INPUT))
+#: Asking for reasoning: either share at least ``MIN_ELICITATION``.
+ELICITATION = ("hv_cot_lexicon_share", "hv_high_effort_share")
 #: The features :func:`members` reads (with ``spark_policy.DRIVER_COLUMNS``' others they come
 #: back with each Spark verdict row).
-PROFILE = ("vol_requests", "hv_cot_lexicon_share", "hv_high_effort_share",
-           "hv_max_tokens_high_share", "div_multiturn_share", "div_distinct_prompt_ratio",
-           "hv_output_input_ratio")
+PROFILE = (*ELICITATION, *(column for column, _, _ in BARS))
 NETWORK_EDGES = ("ip", "prefix")
 
 
-def _value(frame: pd.DataFrame, column: str, missing: float) -> np.ndarray:
-    if column not in frame.columns:
-        return np.full(len(frame), missing)
-    return pd.to_numeric(frame[column], errors="coerce").fillna(missing).to_numpy(dtype=float)
+def _passes(value, op: str, bar: float):
+    """``value`` (an array or a Spark column) against ``bar``."""
+    return value >= bar if op == ">=" else value <= bar
 
 
 def members(frame: pd.DataFrame) -> np.ndarray:
-    """Whether each account-day of ``frame`` has the members' harvesting request profile (a
-    missing feature fails the test, except the reasoning effort and turns, absent: none)."""
-    elicits = np.maximum(_value(frame, "hv_cot_lexicon_share", 0.0),
-                         _value(frame, "hv_high_effort_share", 0.0))
-    return ((_value(frame, "vol_requests", 0.0) >= MIN_REQUESTS)
-            & (elicits >= MIN_ELICITATION)
-            & (_value(frame, "hv_max_tokens_high_share", 0.0) >= MIN_LONG)
-            & (_value(frame, "div_multiturn_share", 0.0) <= MAX_MULTITURN)
-            & (_value(frame, "div_distinct_prompt_ratio", 0.0) >= MIN_DISTINCT)
-            & (_value(frame, "hv_output_input_ratio", 0.0) >= MIN_OUTPUT_INPUT))
+    """Whether each account-day of ``frame`` has the members' harvesting request profile."""
+    ok = np.maximum(*(numeric(frame, c, 0.0) for c in ELICITATION)) >= MIN_ELICITATION
+    for column, op, bar in BARS:
+        ok &= _passes(numeric(frame, column, 0.0), op, bar)
+    return ok
 
 
 def spark_members(columns: set[str]):
@@ -104,17 +104,15 @@ def spark_members(columns: set[str]):
     rows keep every member, allowed or not)."""
     from pyspark.sql import functions as F
 
-    def value(name: str, missing: float):  # null and NaN read as missing, as fillna does
+    def value(name: str):  # null and NaN read as 0, as ``numeric`` reads them
         if name not in columns:
-            return F.lit(missing)
-        return F.coalesce(F.nanvl(F.col(name).cast("double"), F.lit(missing)), F.lit(missing))
+            return F.lit(0.0)
+        return F.coalesce(F.nanvl(F.col(name).cast("double"), F.lit(0.0)), F.lit(0.0))
 
-    elicits = F.greatest(value("hv_cot_lexicon_share", 0.0), value("hv_high_effort_share", 0.0))
-    return ((value("vol_requests", 0.0) >= MIN_REQUESTS) & (elicits >= MIN_ELICITATION)
-            & (value("hv_max_tokens_high_share", 0.0) >= MIN_LONG)
-            & (value("div_multiturn_share", 0.0) <= MAX_MULTITURN)
-            & (value("div_distinct_prompt_ratio", 0.0) >= MIN_DISTINCT)
-            & (value("hv_output_input_ratio", 0.0) >= MIN_OUTPUT_INPUT))
+    ok = F.greatest(*(value(c) for c in ELICITATION)) >= MIN_ELICITATION
+    for column, op, bar in BARS:
+        ok = ok & _passes(value(column), op, bar)
+    return ok
 
 
 def near_pairs(edges: pd.DataFrame, accounts: set[str]) -> pd.DataFrame:
@@ -138,7 +136,8 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame,
     if not member.any():
         return {}
     days = frame["date"].astype(str).str[:10].to_numpy()
-    users = _value(frame, "inf_distinct_end_users", 0.0)
+    users = numeric(frame, "inf_distinct_end_users", 0.0)
+    requests = numeric(frame, "vol_requests", 0.0)
     cap = cfg.model_block_max_end_users
     found: dict[int, dict] = {}
     for day in sorted(set(days[member])):
@@ -158,7 +157,7 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame,
             relays = int(sum(cap is not None and users[p] >= cap for p in pos))
             inside = pairs[pairs["src"].isin(group) & pairs["dst"].isin(group)]
             ev = {"size": len(names), "members": names[:LISTED],
-                  "requests": int(sum(_value(frame.iloc[pos], "vol_requests", 0.0))),
+                  "requests": int(requests[pos].sum()),
                   "flagged_share": round(flagged, 4), "relays": relays,
                   "pairs": len(inside),
                   "template_median": round(float(inside["template"].median()), 4),

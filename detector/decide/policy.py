@@ -54,7 +54,7 @@ from detector.decide.policy_config import PolicyConfig
 DECISIONS = ("allow", "review", "block")
 RANK = {d: i for i, d in enumerate(DECISIONS)}
 
-__all__ = ["DECISIONS", "RANK", "PolicyConfig", "apply_policy", "at_least_review",
+__all__ = ["DECISIONS", "RANK", "PolicyConfig", "apply_policy", "at_least_review", "numeric",
            "with_decisions"]
 
 
@@ -159,12 +159,12 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
     ``burst_review_min_score`` dropped; and the rows whose block passed the thin-evidence bar
     instead of the evidence floor."""
     thin = np.zeros(len(rank), dtype=bool)
-    spread = _numeric(frame, "tim_hour_entropy")  # hour-of-day entropy; unknown: NaN, held
+    spread = numeric(frame, "tim_hour_entropy")  # hour-of-day entropy; unknown: NaN, held
     if cfg.model_block_min_requests > 0 and "vol_requests" in frame.columns:
         day, volume = _evidence(frame)
         below = volume < cfg.model_block_min_requests
-        shared = _numeric(frame, "inf_shared_prefix_share", 0.0)  # unknown: not shared
-        turns = _numeric(frame, "div_multiturn_share", 0.0)  # unknown: no conversation
+        shared = numeric(frame, "inf_shared_prefix_share", 0.0)  # unknown: not shared
+        turns = numeric(frame, "div_multiturn_share", 0.0)  # unknown: no conversation
         thin = (rank == 2) & below & _thin_bar(volume, spread, shared, turns, score, cfg)
         rank = np.where((rank == 2) & below & ~thin, 1, rank)
         if cfg.thin_block_min_requests is not None:  # the day thin, the week full: strict too
@@ -185,10 +185,10 @@ def _model_rank(frame: pd.DataFrame, rank: np.ndarray, score: np.ndarray, cfg: P
                    else cfg.session_block_min_score)
             rank = np.where((rank == 2) & session & (score < bar), 1, rank)
     if cfg.model_block_max_multiturn is not None and "div_multiturn_share" in frame.columns:
-        turns = _numeric(frame, "div_multiturn_share", 0.0)
+        turns = numeric(frame, "div_multiturn_share", 0.0)
         rank = np.where((rank == 2) & (turns >= cfg.model_block_max_multiturn), 1, rank)
     if cfg.model_block_max_end_users is not None and "inf_distinct_end_users" in frame.columns:
-        users = _numeric(frame, "inf_distinct_end_users", 0.0)
+        users = numeric(frame, "inf_distinct_end_users", 0.0)
         rank = np.where((rank == 2) & (users >= cfg.model_block_max_end_users), 1, rank)
     return rank, thin
 
@@ -213,13 +213,13 @@ def _corroborated(frame: pd.DataFrame, rule_hits: pd.Series, rank: np.ndarray,
     if cfg.model_block_min_requests > 0:
         ok &= _evidence(frame)[1] >= cfg.model_block_min_requests
     if cfg.model_block_max_multiturn is not None:
-        ok &= _numeric(frame, "div_multiturn_share", 0.0) < cfg.model_block_max_multiturn
+        ok &= numeric(frame, "div_multiturn_share", 0.0) < cfg.model_block_max_multiturn
     if cfg.model_block_max_end_users is not None:
-        ok &= _numeric(frame, "inf_distinct_end_users", 0.0) < cfg.model_block_max_end_users
+        ok &= numeric(frame, "inf_distinct_end_users", 0.0) < cfg.model_block_max_end_users
     return ok
 
 
-def _numeric(frame: pd.DataFrame, column: str, missing: float = np.nan) -> np.ndarray:
+def numeric(frame: pd.DataFrame, column: str, missing: float = np.nan) -> np.ndarray:
     """``column`` of ``frame`` as floats, ``missing`` for nulls, unparsable values and an
     absent column."""
     if column not in frame.columns:
@@ -262,9 +262,9 @@ def _comparison(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:
     an evaluation harness's run); unknown values and an unset config: no."""
     if cfg.comparison_max_top_model_share is None or cfg.comparison_max_prompt_ratio is None:
         return np.zeros(len(frame), dtype=bool)
-    return ((_numeric(frame, "vol_distinct_models", 0.0) >= 2)
-            & (_numeric(frame, "vol_top_model_share", 1.0) <= cfg.comparison_max_top_model_share)
-            & (_numeric(frame, "div_distinct_prompt_ratio", 1.0)
+    return ((numeric(frame, "vol_distinct_models", 0.0) >= 2)
+            & (numeric(frame, "vol_top_model_share", 1.0) <= cfg.comparison_max_top_model_share)
+            & (numeric(frame, "div_distinct_prompt_ratio", 1.0)
                <= cfg.comparison_max_prompt_ratio))
 
 
@@ -274,7 +274,7 @@ def _own_day(frame: pd.DataFrame, cfg: PolicyConfig) -> np.ndarray:
     its hour-of-day entropy is known and under their bits (entropy is a spread, not a count,
     so they do not move with volume); a block resting on the week or a cluster is backed by
     more than the day and is not held there."""
-    day = _numeric(frame, "vol_requests", 0.0)
+    day = numeric(frame, "vol_requests", 0.0)
     alone = (~_in_cluster(frame["cluster_id"]).to_numpy() if "cluster_id" in frame.columns
              else np.ones(len(frame), dtype=bool))
     return alone & (day >= cfg.model_block_min_requests)
@@ -293,13 +293,13 @@ def _evidence(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(requests behind each row that day, :func:`_day_evidence`; and the most behind it that
     day or over the 7-day window its ``w7_*`` features read): what the evidence floor reads."""
     day = _day_evidence(frame)
-    return day, np.maximum(day, _numeric(frame, "w7_vol_requests", 0.0))
+    return day, np.maximum(day, numeric(frame, "w7_vol_requests", 0.0))
 
 
 def _day_evidence(frame: pd.DataFrame) -> np.ndarray:
     """Requests behind each row's score that day: the account's own, or its cluster's when it
     is in one (a fleet of small accounts pools its evidence, as it pools its traffic)."""
-    day = _numeric(frame, "vol_requests", 0.0)
+    day = numeric(frame, "vol_requests", 0.0)
     if "cluster_id" not in frame.columns:
         return day
     cluster = frame["cluster_id"].astype(object).where(frame["cluster_id"].notna(), None)
