@@ -97,9 +97,28 @@ def test_a_day_without_requests_gets_duckdbs_empty_files(homes) -> None:
     assert read_outputs(spark, EMPTY_DAY)[2]["accounts"] == 0
 
 
+def _captured_write(spark, monkeypatch) -> tuple:
+    """Run the day's coverage stage once on Spark, keeping the arguments of its file write
+    (``distributed.write_day``) with the two Spark DataFrames materialised (``localCheckpoint``:
+    they outlive the stage's persisted pass and broadcast), so that a test can call the write
+    again without running the stage."""
+    kept = {}
+    real = distributed.write_day
+
+    def keep(stage, date, accounts, stats, expect):
+        kept["args"] = (stage, date, accounts.localCheckpoint(eager=True),
+                        stats.localCheckpoint(eager=True), expect)
+        return real(*kept["args"])
+
+    with monkeypatch.context() as m:
+        m.setattr(distributed, "write_day", keep)
+        compute(spark, [DAY], config=CFG)
+    return kept["args"]
+
+
 def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch, tmp_path) -> None:
     _, spark = homes
-    compute(spark, [DAY], config=CFG)
+    args = _captured_write(spark, monkeypatch)
     before = _files(spark)
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
@@ -111,7 +130,7 @@ def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch, tmp_path) 
     with monkeypatch.context() as m:  # on the executor, between its two files
         m.setattr(write_spark, "spark_path", centroids_unwritable)
         with pytest.raises(Exception, match="blocker|Not a directory|directory"):
-            compute(spark, [DAY], config=CFG)
+            write_spark.write_day(*args)
     assert _files(spark) == before
     assert not _hidden(spark)
 
@@ -121,9 +140,13 @@ def test_a_failed_write_leaves_the_previous_files(homes, monkeypatch, tmp_path) 
     with monkeypatch.context() as m:  # at the driver's rename
         m.setattr(write_spark, "move_into_place", refuse)
         with pytest.raises(OSError, match="disk full"):
-            compute(spark, [DAY], config=CFG)
+            write_spark.write_day(*args)
     assert _files(spark) == before
     assert not _hidden(spark)
+    # The kept arguments are a whole write: unhindered, it writes the same files again.
+    assert write_spark.write_day(*args) == read_outputs(spark, DAY)[2]["sampled_rows"] > 0
+    assert _files(spark)["coverage"] == before["coverage"]
+    assert _files(spark)["centroids"] == before["centroids"]
 
 
 def test_a_loaded_population_collects_no_candidates(homes, monkeypatch, tmp_path) -> None:
