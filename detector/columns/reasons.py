@@ -67,11 +67,13 @@ POLICY_REASONS: dict[str, tuple[str, str]] = {
         "One request profile of this relay asks for reasoning",
         "This account relays many end users; one profile of its requests that day (the same "
         "model, sampling, logprobs, system prompt, output limit and turn count: one script's "
-        "requests, whatever end-user ids they carry), judged on its own, scored as a review "
-        "and asks for step-by-step reasoning where the rest of the relay's traffic does not. "
-        "A block when, besides, the rest of the relay's day did not score as a review and the "
-        "profile held a tenth of the day or scored as a block on its own. The explanation "
-        "describes the profile, so the relay can be asked which customer sends it."),
+        "requests, whatever end-user ids they carry) asks for step-by-step reasoning where "
+        "the rest of the relay's traffic does not, and either scored as a review judged on "
+        "its own or held a tenth of the day sent by a few end-user ids (at least twice the "
+        "rest's requests per end user: a review, never a block). A block when it scored as a "
+        "review, the rest of the relay's day did not, and the profile held a tenth of the "
+        "day or scored as a block on its own. The explanation describes the profile, so the "
+        "relay can be asked which customer sends it."),
     # detector/decide/near_fleets.py
     "near_fleet": (
         "Fleet sharing a network and a prompt scaffold",

@@ -13,9 +13,11 @@ model, temperature, logprobs, top_logprobs, system prompt, max_tokens as none / 
   and at most ``relay_streams.MAX_SHARE`` (80%) of the relay's day; each is featured as a
   pseudo-account and scored by the same classifier as the relay streams
   (``relay_streams.scored_features``);
-- **candidates**: streams scoring at or above the review threshold that ask for reasoning on at
-  least ``relay_end_users.MIN_SHARE_DIFFERENCE`` of their requests (chain-of-thought wording
-  or high reasoning effort), best first, at most ``relay_streams.MAX_RESTS`` per relay-day;
+- **candidates**: streams that ask for reasoning on at least
+  ``relay_end_users.MIN_SHARE_DIFFERENCE`` of their requests (chain-of-thought wording or high
+  reasoning effort) and either score at or above the review threshold or hold at least
+  ``relay_end_users.BLOCK_MIN_SHARE`` of the day, best first, at most
+  ``relay_streams.MAX_RESTS`` per relay-day;
 - **harvesting profile**: the first candidate whose requests ask for reasoning where the rest
   of the relay's day does not (:func:`elicits`: a share of requests with chain-of-thought
   wording or high reasoning effort at least ``MIN_SHARE_DIFFERENCE`` above the rest's);
@@ -24,7 +26,14 @@ model, temperature, logprobs, top_logprobs, system prompt, max_tokens as none / 
   ``relay_end_users.BLOCK_MIN_SHARE`` of the day (a tenth) or scores at or above the block
   threshold: the contrast ``relay_end_users`` asks of a relay's harvesting end users, asked of
   one profile of its requests (evidence about the relay's own harvesting traffic, never its
-  volume).
+  volume);
+- **review only** on a harvesting profile scoring under review when it is sent by a few
+  end-user ids (:func:`concentration`: at least ``MIN_CONCENTRATION`` times the rest's requests
+  per end user): a tenth of the relay's day or more asking for reasoning where the rest does
+  not, from a handful of ids, is a harvesting job sent through the relay whatever the
+  classifier makes of the profile alone. It never blocks: chain-of-thought wording and a few
+  busy ids are what a tutoring customer behind a reseller sends too, and a block would cut off
+  the relay's other traffic. The evidence gives the two rates (``concentration``).
 
 Why only reasoning elicitation and not the other differences ``relay_end_users`` counts: a
 profile is cut on its model, sampling, logprobs, system prompt, requested length and turn
@@ -40,8 +49,9 @@ rest scoring as one) and changed nothing else: their harvesting profiles asked s
 requests (median 100%) against at most 7% for the rest of the day, and held 14-50% of it.
 Evasion: a harvester that spreads its requests over several profiles each under 50 requests
 or 5% of the relay's day, or that does not ask for reasoning (a logprob or plain-answer
-harvest), is not seen here (the relay's own score, its streams, end users, rules and clusters
-still act).
+harvest), or whose profile scores under review and is under a tenth of the day or sent as
+densely as the rest of it, is not seen here (the relay's own score, its streams, end users,
+rules and clusters still act).
 
 Cost: every relay-day not blocked is read once more (``relay_end_users`` reads it per end
 user); the profiles of 50 or more requests are featured (at most the relays' requests), and
@@ -67,6 +77,20 @@ REASON = "relay_profile_harvest"
 ELICITATION = tuple(c for c in relay_end_users.SHARE_CONTRASTS
                     if c[0] in ("cot_wording", "high_effort"))
 
+#: The least ratio of a profile's requests per end user to the rest of its relay's day's for
+#: a review on a profile scoring under review (:func:`concentration`). On 13 development and
+#: 11 diagnosis homes of both generators (22,103 account-days, 0.5x-10x, one and three days),
+#: the 3,650 benign relay profiles of 50 requests and 5% of their day or more (1,084
+#: relay-days) were sent at most 1.03 times as densely as their rest (median 0.53: a profile
+#: is a slice of the same users), and none asked for reasoning 0.25 above its rest; the
+#: independent generator's proxies' harvesting profiles that did, scoring under review and
+#: holding a tenth of the day or more (221 relay-days), were sent by 3-156 end-user ids
+#: (median 9), 0.3-88 times as densely as their rest (median 7.5), 199 of them at least twice.
+#: Re-deciding those homes reviewed 96 proxy relay-days that were allowed and changed nothing
+#: else. Not seen: a harvest spread over as many ids as the relay's own users, or sent in a
+#: profile the relay's users share (asking for reasoning on 58-81% of it).
+MIN_CONCENTRATION = 2.0
+
 #: Request columns that describe a profile in the explanation (its key is a hash).
 DESCRIBED = ("model", "temperature", "logprobs", "top_logprobs", "system_hash", "max_tokens",
              "n_user_turns")
@@ -90,6 +114,23 @@ def elicits(stream: pd.Series, rest: pd.Series) -> dict[str, list[float]]:
     profile's exceeds the rest's by at least ``MIN_SHARE_DIFFERENCE``; empty when the profile
     asks for reasoning as the rest of the relay's day does."""
     return relay_end_users.differences(stream, rest, shares=ELICITATION, ratios=())
+
+
+def per_end_user(row: pd.Series) -> float:
+    """Requests per distinct end user of a stream or rest (NaN without end-user ids)."""
+    users = relay_end_users.number(row.get("inf_distinct_end_users"))
+    requests = relay_end_users.number(row.get("vol_requests"))
+    return requests / users if users > 0 else float("nan")
+
+
+def concentration(stream: pd.Series, rest: pd.Series) -> list[float]:
+    """[the profile's requests per end user, the rest's] where the profile's are at least
+    ``MIN_CONCENTRATION`` times the rest's: a few ids sending it; empty otherwise (or without
+    end-user ids on either side)."""
+    mine, theirs = per_end_user(stream), per_end_user(rest)
+    if not (mine == mine and theirs == theirs) or mine < MIN_CONCENTRATION * theirs:
+        return []
+    return [round(mine, 3), round(theirs, 3)]
 
 
 def describe(req: pa.Table, pseudo: str) -> dict:
@@ -125,8 +166,9 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
         scores = rows["score"].astype(float).to_dict()
         for pseudo, ev in sorted(info.items(), key=lambda kv: (-scores.get(kv[0], 0.0),
                                                                -kv[1]["requests"], kv[0])):
-            if (scores.get(pseudo, 0.0) >= cfg.review_threshold
-                    and asks_for_reasoning(rows.loc[pseudo])):
+            if asks_for_reasoning(rows.loc[pseudo]) and (
+                    scores.get(pseudo, 0.0) >= cfg.review_threshold
+                    or ev["share"] >= relay_end_users.BLOCK_MIN_SHARE):
                 queue.setdefault(ev["account_id"], []).append(pseudo)
         queue = {a: qs[:relay_streams.MAX_RESTS] for a, qs in queue.items()}
 
@@ -136,12 +178,15 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
             if not diff:
                 return None
             ev, score, rest_score = info[pseudo], scores[pseudo], float(rest["score"])
+            found = {"profile": ev["stream"], "requests": ev["requests"], "share": ev["share"],
+                     "score": round(score, 6), "rest_score": round(rest_score, 6),
+                     "differences": diff, "described": describe(req, pseudo)}
+            if score < cfg.review_threshold:  # a review on its senders' concentration alone
+                rates = concentration(rows.loc[pseudo], rest)
+                return found | {"concentration": rates, "block": False} if rates else None
             block = rest_score < cfg.review_threshold and (
                 ev["share"] >= relay_end_users.BLOCK_MIN_SHARE or score >= cfg.block_threshold)
-            return {"profile": ev["stream"], "requests": ev["requests"], "share": ev["share"],
-                    "score": round(score, 6), "rest_score": round(rest_score, 6),
-                    "differences": diff, "block": bool(block),
-                    "described": describe(req, pseudo)}
+            return found | {"block": bool(block)}
 
         decided = relay_streams.judge_rests(settings, day, info, queue,
                                             cfg.model_block_min_requests, fs, coverage, model,

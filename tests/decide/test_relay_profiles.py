@@ -1,6 +1,8 @@
 """Relay request profiles: a relay-day not blocked goes to review when one profile of its
 requests, judged on its own, scores as a review and asks for reasoning where the rest of the
-relay's day does not; to block with a tenth of the day and an ordinary rest."""
+relay's day does not; to block with a tenth of the day and an ordinary rest. A profile scoring
+under review reviews its relay when it holds a tenth of the day, asks for reasoning where the
+rest does not, and is sent by a few end-user ids (twice the rest's requests per end user)."""
 
 from __future__ import annotations
 
@@ -25,11 +27,13 @@ CFG = PolicyConfig(review_threshold=0.5, block_threshold=0.9, model_block_min_re
 
 
 def relay(account: str, harvest: int, organic: int = 400, *, cot: bool = True,
-          effort: str | None = None, organic_cot: bool = False) -> list[dict]:
+          effort: str | None = None, organic_cot: bool = False,
+          senders: int | None = None) -> list[dict]:
     """``organic`` requests of 100 end users (4 each) on one profile and ``harvest`` requests
     of one script (a 4,096-token limit on a large model; asking step by step with ``cot``,
     with ``effort`` as reasoning effort) spread over the same end users, so that no end user
-    reaches the 10-request floor of ``relay_end_users``."""
+    reaches the 10-request floor of ``relay_end_users``; or, with ``senders``, over that many
+    end-user ids of their own (``h0``, ``h1``...)."""
     step = min(3.0, 1200 / max(organic, 1))
     rows = []
     for i in range(organic):
@@ -39,8 +43,8 @@ def relay(account: str, harvest: int, organic: int = 400, *, cot: bool = True,
             row |= {"prompt_text": text, "prompt_hash": hashlib.sha1(text.encode()).hexdigest()}
         rows.append(row)
     for i in range(harvest):
-        row = _req(account, i, user=f"u{i % 100}", model="frontier-large", max_tokens=4096,
-                   minutes=1.1)
+        user = f"u{i % 100}" if senders is None else f"h{i % senders}"
+        row = _req(account, i, user=user, model="frontier-large", max_tokens=4096, minutes=1.1)
         text = f"{account} topic {i}" + (": answer step by step" if cot else "")
         row |= {"request_id": f"{account}-h-{i}", "prompt_text": text,
                 "prompt_hash": hashlib.sha1(text.encode()).hexdigest()}
@@ -117,6 +121,40 @@ def test_a_rest_scoring_as_a_review_keeps_the_relay_at_review(home):  # noqa: F8
 def test_a_profile_scoring_under_review_is_no_evidence(home):  # noqa: F811
     write_lake(home, relay("proxy", 60))
     assert _decide(home, {"proxy": 0.05}, _Model(long=0.4)).loc["proxy", "decision"] == "allow"
+
+
+def test_a_profile_scoring_under_review_sent_by_a_few_ids_reviews(home):  # noqa: F811
+    # 60 of 460 requests (13%) asking step by step, from 6 ids (10 requests each) where the
+    # rest's 100 end users send 4 each: reviewed on that concentration, never blocked on it
+    write_lake(home, relay("proxy", 60, senders=6) + relay("spread", 60, senders=60)
+               + relay("plain", 60, cot=False, senders=6)
+               + relay("tutor", 60, organic_cot=True, senders=6)
+               + relay("thin_share", 60, organic=1000, senders=6))
+    accounts = ("proxy", "spread", "plain", "tutor", "thin_share")
+    out = _decide(home, dict.fromkeys(accounts, 0.05), _Model(long=0.3))
+    assert out.loc["proxy", "decision"] == "review"
+    assert out.loc["proxy", "sources"] == [relay_profiles.REASON]
+    ev = json.loads(out.loc["proxy", "explanation_json"])["relay_profile"]
+    assert ev["concentration"] == [10.0, 4.0] and ev["block"] is False
+    assert ev["score"] == pytest.approx(0.3) and ev["differences"] == {"cot_wording": [1.0, 0.0]}
+    # as densely sent as the rest (1 a user), not asking for reasoning, asked as the rest
+    # asks, or under a tenth of the day (60 of 1,060): no evidence
+    for account in ("spread", "plain", "tutor", "thin_share"):
+        assert out.loc[account, "decision"] == "allow", account
+    # a profile scoring as a review is judged as before: blocked beside an ordinary rest
+    assert _decide(home, {"proxy": 0.05}).loc["proxy", "decision"] == "block"
+
+
+def test_concentration_compares_requests_per_end_user():
+    profile = pd.Series({"vol_requests": 60, "inf_distinct_end_users": 6})
+    assert relay_profiles.concentration(profile, pd.Series(
+        {"vol_requests": 400, "inf_distinct_end_users": 100})) == [10.0, 4.0]
+    # under MIN_CONCENTRATION times the rest's, or no end-user ids on either side
+    assert relay_profiles.concentration(profile, pd.Series(
+        {"vol_requests": 600, "inf_distinct_end_users": 100})) == []
+    assert relay_profiles.concentration(profile, pd.Series({"vol_requests": 400})) == []
+    assert relay_profiles.concentration(pd.Series({"vol_requests": 60}), pd.Series(
+        {"vol_requests": 400, "inf_distinct_end_users": 100})) == []
 
 
 def test_a_review_keeps_its_decision_and_gains_the_profile(home):  # noqa: F811
