@@ -50,6 +50,8 @@ Cost: one read of each day's edge table and a pass over the member rows.
 
 from __future__ import annotations
 
+import operator
+
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -72,12 +74,14 @@ BLOCK_MIN_SIZE = 5
 BLOCK_FLAGGED_SHARE = 0.5
 #: Members named in the evidence (the group's size is always given).
 LISTED = 20
-#: The member bars other than asking for reasoning: (feature, ">=" or "<=", bar); an absent
-#: or null feature reads 0 (so a missing count or share fails, missing turns are none).
-BARS = (("vol_requests", ">=", MIN_REQUESTS), ("hv_max_tokens_high_share", ">=", MIN_LONG),
-        ("div_multiturn_share", "<=", MAX_MULTITURN),
-        ("div_distinct_prompt_ratio", ">=", MIN_DISTINCT),
-        ("hv_output_input_ratio", ">=", MIN_OUTPUT_INPUT))
+#: The member bars other than asking for reasoning: (feature, comparison, bar); an absent or
+#: null feature reads 0 (so a missing count or share fails, missing turns are none). The
+#: comparisons work on arrays and on Spark columns alike.
+BARS = (("vol_requests", operator.ge, MIN_REQUESTS),
+        ("hv_max_tokens_high_share", operator.ge, MIN_LONG),
+        ("div_multiturn_share", operator.le, MAX_MULTITURN),
+        ("div_distinct_prompt_ratio", operator.ge, MIN_DISTINCT),
+        ("hv_output_input_ratio", operator.ge, MIN_OUTPUT_INPUT))
 #: Asking for reasoning: either share at least ``MIN_ELICITATION``.
 ELICITATION = ("hv_cot_lexicon_share", "hv_high_effort_share")
 #: The features :func:`members` reads (with ``spark_policy.DRIVER_COLUMNS``' others they come
@@ -86,16 +90,11 @@ PROFILE = (*ELICITATION, *(column for column, _, _ in BARS))
 NETWORK_EDGES = ("ip", "prefix")
 
 
-def _passes(value, op: str, bar: float):
-    """``value`` (an array or a Spark column) against ``bar``."""
-    return value >= bar if op == ">=" else value <= bar
-
-
 def members(frame: pd.DataFrame) -> np.ndarray:
     """Whether each account-day of ``frame`` has the members' harvesting request profile."""
     ok = np.maximum(*(numeric(frame, c, 0.0) for c in ELICITATION)) >= MIN_ELICITATION
     for column, op, bar in BARS:
-        ok &= _passes(numeric(frame, column, 0.0), op, bar)
+        ok &= op(numeric(frame, column, 0.0), bar)
     return ok
 
 
@@ -111,7 +110,7 @@ def spark_members(columns: set[str]):
 
     ok = F.greatest(*(value(c) for c in ELICITATION)) >= MIN_ELICITATION
     for column, op, bar in BARS:
-        ok = ok & _passes(value(column), op, bar)
+        ok = ok & op(value(column), bar)
     return ok
 
 

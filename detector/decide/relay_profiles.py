@@ -61,6 +61,8 @@ the rest of the relay's day only for the candidates (a whole relay-day each, at 
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -128,7 +130,7 @@ def concentration(stream: pd.Series, rest: pd.Series) -> list[float]:
     ``MIN_CONCENTRATION`` times the rest's: a few ids sending it; empty otherwise (or without
     end-user ids on either side)."""
     mine, theirs = per_end_user(stream), per_end_user(rest)
-    if not (mine == mine and theirs == theirs) or mine < MIN_CONCENTRATION * theirs:
+    if math.isnan(mine) or math.isnan(theirs) or mine < MIN_CONCENTRATION * theirs:
         return []
     return [round(mine, 3), round(theirs, 3)]
 
@@ -178,15 +180,18 @@ def judge(settings: Settings, frame: pd.DataFrame, out: pd.DataFrame, model,
             if not diff:
                 return None
             ev, score, rest_score = info[pseudo], scores[pseudo], float(rest["score"])
-            found = {"profile": ev["stream"], "requests": ev["requests"], "share": ev["share"],
-                     "score": round(score, 6), "rest_score": round(rest_score, 6),
-                     "differences": diff, "described": describe(req, pseudo)}
             if score < cfg.review_threshold:  # a review on its senders' concentration alone
                 rates = concentration(rows.loc[pseudo], rest)
-                return found | {"concentration": rates, "block": False} if rates else None
-            block = rest_score < cfg.review_threshold and (
-                ev["share"] >= relay_end_users.BLOCK_MIN_SHARE or score >= cfg.block_threshold)
-            return found | {"block": bool(block)}
+                if not rates:
+                    return None
+                verdict = {"concentration": rates, "block": False}
+            else:
+                verdict = {"block": bool(rest_score < cfg.review_threshold and (
+                    ev["share"] >= relay_end_users.BLOCK_MIN_SHARE
+                    or score >= cfg.block_threshold))}
+            return {"profile": ev["stream"], "requests": ev["requests"], "share": ev["share"],
+                    "score": round(score, 6), "rest_score": round(rest_score, 6),
+                    "differences": diff, "described": describe(req, pseudo)} | verdict
 
         decided = relay_streams.judge_rests(settings, day, info, queue,
                                             cfg.model_block_min_requests, fs, coverage, model,
