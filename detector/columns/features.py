@@ -51,6 +51,14 @@ TIMING = [
        "Shannon entropy of the hour-of-day (UTC) histogram of requests.",
        "Flat, 24-hour activity (high entropy) is machine-driven; human activity clusters.",
        window=True, volume=True),
+    _c("tim_busy_window_hours", INT, "hours (1-24)", HIGHER, "Hours holding 90% of the day",
+       "Length of the shortest run of consecutive UTC clock hours (circular: a run may cross "
+       "midnight UTC) that holds at least 90% of the day's requests, from the hour-of-day "
+       "histogram (requests at 10:59 and 11:00 are two hours; under 10 requests, every "
+       "request). 1-24.",
+       "One sitting (a benchmark run, a batch) fits in a few consecutive hours even when it "
+       "trickles on; a working day of separate sessions spreads over many, even when its "
+       "hour-of-day entropy is as low as a sitting's.", volume=True),
     _c("tim_interarrival_cv", FLOAT, "ratio", None, "Variation of the gaps between requests",
        "Coefficient of variation (population std / mean) of the gaps in seconds between "
        "consecutive requests within the UTC day; null under 3 requests. 7-day window pools the "

@@ -114,6 +114,23 @@ def hour_entropy(p: pd.DataFrame) -> pd.Series:
     return pd.Series(ent, index=p.index)
 
 
+#: Share of the day's requests the busy window holds (``tim_busy_window_hours``), in tenths.
+BUSY_WINDOW_TENTHS = 9
+
+
+def busy_window(p: pd.DataFrame) -> pd.Series:
+    """Hours of the shortest circular run of UTC hours holding at least 90% of the requests
+    (exact integer comparison: 10 x requests in the run >= 9 x requests); null without any."""
+    h = hour_matrix(p)
+    tot = h.sum(axis=1)
+    cum = np.concatenate([np.zeros((len(h), 1)), np.cumsum(np.hstack([h, h]), axis=1)], axis=1)
+    hours = np.full(len(h), np.nan)
+    for width in range(24, 0, -1):  # the shortest width that reaches the share wins
+        best = (cum[:, width:width + 24] - cum[:, :24]).max(axis=1)
+        hours = np.where(10 * best >= BUSY_WINDOW_TENTHS * tot, width, hours)
+    return pd.Series(np.where(tot > 0, hours, np.nan), index=p.index)
+
+
 def quietest_window(p: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """For each row: (start UTC hour, request count) of the quietest 6-hour circular window.
 
@@ -179,6 +196,9 @@ FEATURES: list[Feature] = [
     _F("vol_distinct_models", "count(distinct model)", _col("n_models")),
     _F("tim_hour_entropy", "-sum_h p_h log2 p_h, p_h = requests in hour h / requests",
        hour_entropy),
+    _F("tim_busy_window_hours",
+       "min w such that max_s sum_{k<w} requests in hour (s+k) mod 24 >= 0.9 requests",
+       busy_window),
     _F("tim_interarrival_cv", "std_pop(gap) / mean(gap)", gap_cv),
     _F("tim_burstiness", "(cv - 1) / (cv + 1)", burstiness),
     _F("tim_periodicity", "count(|g_i - g_(i-1)| <= 0.1 max(g_i, g_(i-1))) / count(pairs)",

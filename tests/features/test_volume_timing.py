@@ -71,6 +71,35 @@ def test_night_share_and_offset(rows):
     assert rows["b"]["tim_night_share"] == pytest.approx(0.25)
 
 
+def test_busy_window_hours(rows):
+    # a: 4 of 5 requests in hour 10, 1 in hour 13: 90% of 5 is 4.5, so the run must hold all 5,
+    # hours 10..13 -> 4; b: one request an hour, 90% of 24 is 21.6 -> 22 consecutive hours
+    assert rows["a"]["tim_busy_window_hours"] == 4
+    assert rows["b"]["tim_busy_window_hours"] == 22
+
+
+def test_busy_window_crosses_midnight_and_leaves_out_a_tenth(settings):
+    # 12 requests at 23:xx, 6 at 00:xx, 2 at 12:xx: 18 of 20 (exactly 90%) in hours 23 and 0,
+    # one run across midnight UTC -> 2 hours; the two stray requests at noon are the tenth left
+    # out (the span from first to last request would be 13 hours)
+    day = [req("m", ts(DAY, 23, i)) for i in range(12)]
+    day += [req("m", ts(DAY, 0, i)) for i in range(6)]
+    day += [req("m", ts(DAY, 12, i)) for i in range(2)]
+    write_day(settings, DAY, day)
+    assert run_day(settings, DAY)["m"]["tim_busy_window_hours"] == 2
+
+
+def test_busy_window_of_separate_sessions(settings):
+    # four sessions of five requests at 08, 11, 14 and 17 UTC: low entropy (2 bits, four
+    # equally busy hours), but no session can be left out (five requests are more than the
+    # tenth of 20), so the shortest run holding 18 reaches from 08 to 17: 10 hours
+    day = [req("s", ts(DAY, h, i)) for h in (8, 11, 14, 17) for i in range(5)]
+    write_day(settings, DAY, day)
+    row = run_day(settings, DAY)["s"]
+    assert row["tim_hour_entropy"] == pytest.approx(2.0)
+    assert row["tim_busy_window_hours"] == 10
+
+
 def test_night_window_position(settings):
     # busy 08-21 UTC except quiet 00-05 (one request at 02:xx) -> quiet window start 0 -> offset 0;
     # shift: activity everywhere except 20..01 (6 hours) -> start 20 -> offset +4
