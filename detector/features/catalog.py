@@ -2,8 +2,9 @@
 per-account-day partial aggregates, and the generated ``docs/features.md``.
 
 What a feature is (family, unit, direction, label, meaning, why, the 7-day window flag) is
-declared once in :mod:`detector.columns`; this module holds only the formulas, keyed by name, and
-a test keeps the two column sets equal. Grain of every feature: one value per (account_id,
+declared once in :mod:`detector.columns`; this module holds only the formulas, keyed by name (the
+functions that compute them over the partials are in :mod:`detector.features.formulas`), and a
+test keeps the two column sets equal. Grain of every feature: one value per (account_id,
 date). A feature with ``window=True`` also exists as ``w7_<name>``: the same formula applied to
 the partials summed over the 7 days ending on ``date`` (see :mod:`detector.features.weekly`).
 ``source`` says where the value comes from: ``partials`` (Ibis aggregation over the requests,
@@ -17,12 +18,8 @@ meaning) or ``history`` (:mod:`detector.features.history`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 import detector.columns as registry
 from detector.columns import Column
@@ -32,6 +29,20 @@ from detector.columns.history import (
     HISTORY_MIN_DAYS,
     HISTORY_WINDOWS,
 )
+from detector.features.formulas import (
+    Derive,
+    account_age_days,
+    burstiness,
+    busy_window,
+    gap_cv,
+    hour_entropy,
+    night_share,
+    ratio,
+    utc_offset,
+)
+from detector.features.formulas import as_float as _f
+from detector.features.formulas import count_of as _col
+from detector.features.formulas import share_of as _share
 
 __all__ = ["FAMILIES", "FEATURES", "HISTORY", "HISTORY_MAD_SCALE", "HISTORY_METRICS",
            "HISTORY_MIN_DAYS", "HISTORY_WINDOWS", "INT_FEATURES", "Feature", "daily_columns",
@@ -42,10 +53,7 @@ __all__ = ["FAMILIES", "FEATURES", "HISTORY", "HISTORY_MAD_SCALE", "HISTORY_METR
 FAMILIES = {code: registry.FAMILIES[code] for code in ("vol", "tim", "div", "hv", "inf", "rel",
                                                        "hist")}
 KEY_COLUMNS = ("account_id", "date")
-HOURS = [f"h{h:02d}" for h in range(24)]
-NIGHT_HOURS = 6
 
-Derive = Callable[[pd.DataFrame], pd.Series]
 
 
 @dataclass(frozen=True)
@@ -84,103 +92,6 @@ class Feature:
     @property
     def grain(self) -> str:
         return "account-day (and 7-day window ending that day)" if self.window else "account-day"
-
-
-# --- helpers over a partials frame ------------------------------------------------------------
-
-def _f(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s, errors="coerce").astype("float64")
-
-
-def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    """num / den as float, null where den is 0 or null."""
-    n, d = _f(num), _f(den)
-    return (n / d.where(d > 0)).astype("float64")
-
-
-def hour_matrix(p: pd.DataFrame) -> np.ndarray:
-    """(rows, 24) float matrix of request counts per UTC hour of day."""
-    return p[HOURS].to_numpy(dtype="float64", na_value=0.0)
-
-
-def hour_entropy(p: pd.DataFrame) -> pd.Series:
-    """Shannon entropy (bits) of the hour-of-day histogram; 0 for a single hour, max log2(24)."""
-    h = hour_matrix(p)
-    tot = h.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(tot > 0, h / tot, 0.0)
-        ent = -np.where(q > 0, q * np.log2(np.where(q > 0, q, 1.0)), 0.0).sum(axis=1)
-    ent = np.where(tot[:, 0] > 0, ent, np.nan) + 0.0
-    return pd.Series(ent, index=p.index)
-
-
-#: Share of the day's requests the busy window holds (``tim_busy_window_hours``), in tenths.
-BUSY_WINDOW_TENTHS = 9
-
-
-def busy_window(p: pd.DataFrame) -> pd.Series:
-    """Hours of the shortest circular run of UTC hours holding at least 90% of the requests
-    (exact integer comparison: 10 x requests in the run >= 9 x requests); null without any."""
-    h = hour_matrix(p)
-    tot = h.sum(axis=1)
-    cum = np.concatenate([np.zeros((len(h), 1)), np.cumsum(np.hstack([h, h]), axis=1)], axis=1)
-    hours = np.full(len(h), np.nan)
-    for width in range(24, 0, -1):  # the shortest width that reaches the share wins
-        best = (cum[:, width:width + 24] - cum[:, :24]).max(axis=1)
-        hours = np.where(10 * best >= BUSY_WINDOW_TENTHS * tot, width, hours)
-    return pd.Series(np.where(tot > 0, hours, np.nan), index=p.index)
-
-
-def quietest_window(p: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """For each row: (start UTC hour, request count) of the quietest 6-hour circular window.
-
-    Ties go to the earliest start hour. This window is taken as the account's night: the
-    apparent timezone puts local 00:00-06:00 there.
-    """
-    h = hour_matrix(p)
-    sums = np.stack([np.roll(h, -s, axis=1)[:, :NIGHT_HOURS].sum(axis=1) for s in range(24)], axis=1)
-    start = sums.argmin(axis=1) if len(h) else np.zeros(0, dtype=int)
-    return start, sums[np.arange(len(h)), start]
-
-
-def night_share(p: pd.DataFrame) -> pd.Series:
-    _, quiet = quietest_window(p)
-    return ratio(pd.Series(quiet, index=p.index), p["n"])
-
-
-def utc_offset(p: pd.DataFrame) -> pd.Series:
-    start, _ = quietest_window(p)
-    off = (-start) % 24
-    off = np.where(off > 12, off - 24, off).astype("float64")
-    return pd.Series(np.where(_f(p["n"]).to_numpy() > 0, off, np.nan), index=p.index)
-
-
-def gap_cv(p: pd.DataFrame) -> pd.Series:
-    mean = ratio(p["gap_ms_sum"], p["gap_n"])
-    var = (ratio(p["gap_ms_sq"], p["gap_n"]) - mean**2).clip(lower=0)
-    cv = np.sqrt(var) / mean.where(mean > 0)
-    return cv.where(_f(p["gap_n"]) >= 2)
-
-
-def burstiness(p: pd.DataFrame) -> pd.Series:
-    cv = gap_cv(p)
-    return (cv - 1) / (cv + 1)
-
-
-def account_age_days(p: pd.DataFrame) -> pd.Series:
-    """Days from account creation to the end (24:00 UTC) of ``date``; null if unknown."""
-    end = pd.to_datetime(p["date"]).dt.tz_localize(None) + pd.Timedelta(days=1)
-    created = pd.to_datetime(p["created_min"], utc=True).dt.tz_localize(None)
-    age = (end - created).dt.total_seconds() / 86400.0
-    return age.clip(lower=0).astype("float64")
-
-
-def _col(name: str) -> Derive:
-    return lambda p: _f(p[name])
-
-
-def _share(name: str, den: str = "n") -> Derive:
-    return lambda p: ratio(p[name], p[den])
 
 
 # --- the formulas (what each feature is: detector.columns) ------------------------------------

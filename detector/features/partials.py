@@ -27,7 +27,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from detector.features.catalog import HOURS
+from detector.features.formulas import HOURS
 from detector.features.lexicon import alternation, load_phrases
 
 TEMPLATE_CHARS = 300

@@ -34,8 +34,8 @@ SIGNALS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "hv_reasoning_token_share", "clu_total_output_tokens")),
     "timestamps": ("ts IS NOT NULL", "ts", (
         "vol_active_hours", "vol_peak_rpm", "tim_hour_entropy", "tim_busy_window_hours",
-        "tim_interarrival_cv",
-        "tim_burstiness", "tim_periodicity", "tim_night_share", "clu_timing_sync")),
+        "tim_interarrival_cv", "tim_burstiness", "tim_periodicity", "tim_night_share",
+        "clu_timing_sync")),
     "ip": ("client_ip IS NOT NULL", "client_ip", (
         "inf_distinct_ips", "inf_distinct_prefixes", "inf_shared_prefix_share")),
     "user_agent": ("user_agent IS NOT NULL", "user_agent",
