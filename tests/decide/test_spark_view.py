@@ -156,7 +156,16 @@ def test_every_allowed_function_gives_duckdbs_value(both):
         a, b = want.column(f"v{i}"), got.column(f"v{i}")
         assert b.is_null().to_pylist() == a.is_null().to_pylist(), text  # NULL is no NaN
         a, b = a.fill_null(0.0).to_numpy(), b.fill_null(0.0).to_numpy()
-        assert np.array_equal(a, b, equal_nan=True), text
+        if "ln(" in text or "log10(" in text:
+            # Java's Math.log and log10 may be one ulp off the C library's (log10(92) is
+            # 1.9637878273455551 on Spark, ...553 on DuckDB): equal within one ulp, and
+            # infinities and NaN exactly
+            assert np.array_equal(np.isfinite(a), np.isfinite(b)), text
+            finite = np.isfinite(a)
+            assert np.array_equal(a[~finite], b[~finite], equal_nan=True), text
+            np.testing.assert_array_max_ulp(a[finite], b[finite], maxulp=1)
+        else:
+            assert np.array_equal(a, b, equal_nan=True), text
         real = ~np.isnan(a)  # a NaN's sign bit means nothing
         assert np.array_equal(np.signbit(a[real]), np.signbit(b[real])), text
 
